@@ -1,0 +1,45 @@
+/* One cgroup per sandbox with memory.max (swap 0), pids.max and cpu.max.
+ * cgroup v2 is the primary path; on hybrid hosts whose controllers sit on
+ * v1 hierarchies (memory, pids, cpu) those are used instead. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum cgroup_mode { CGROUP_V2 = 2, CGROUP_V1 = 1 };
+
+struct cgroup_limits {
+	uint64_t memory;     /* bytes, 0 = no limit */
+	uint64_t pids;       /* 0 = no limit */
+	uint32_t cpu_millis; /* thousandths of a CPU, 0 = no limit */
+};
+
+struct cgroup;
+
+/* Which layout this host offers for sandboxes (v2 when /sys/fs/cgroup is
+ * cgroup2 with the memory, pids and cpu controllers available; v1 when
+ * those controllers are mounted as v1 hierarchies). */
+int cgroup_detect(enum cgroup_mode *mode, wr_error *e);
+
+/* Creates the sandbox's cgroup `name` under warren's parent cgroup and
+ * applies the limits. The parent is $WARREN_CGROUP_PARENT when set, else
+ * the delegated subtree when running as a systemd service with
+ * Delegate=yes, else "warren" at the hierarchy root. */
+int cgroup_create(const char *name, const struct cgroup_limits *limits,
+		  struct cgroup **out, wr_error *e);
+/* Moves a process in (all hierarchies in v1 mode). */
+int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e);
+/* SIGKILLs every process in the cgroup (cgroup.kill on v2). */
+int cgroup_kill(struct cgroup *cg);
+/* True when the kernel OOM-killed something in this cgroup. */
+bool cgroup_oom_killed(struct cgroup *cg);
+/* Peak or current memory use in bytes, 0 when unknown. */
+uint64_t cgroup_memory_peak(struct cgroup *cg);
+/* Kills what is left, waits for the cgroup to empty, removes it and frees
+ * cg. Safe on NULL. */
+int cgroup_destroy(struct cgroup *cg, wr_error *e);
+enum cgroup_mode cgroup_mode_of(const struct cgroup *cg);
+/* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
+const char *cgroup_describe(const struct cgroup *cg);

@@ -1,0 +1,79 @@
+/* The sandbox's filesystem as an ordered plan of operations, built in the
+ * parent (allocation, readdir, string joins) and applied by the child with
+ * raw syscalls only. The child first pivots onto a scratch tmpfs so the
+ * host's root is reachable at /oldroot while /newroot is assembled; then
+ * it pivots into /newroot and detaches the old root. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "policy.h"
+
+#define MOUNT_OLDROOT "/oldroot"
+#define MOUNT_NEWROOT "/newroot"
+
+enum mount_op_kind {
+	MOP_TMPFS,       /* tmpfs at target: data = options, mode */
+	MOP_BIND,        /* bind source on target, then read-only unless writable */
+	MOP_DEV_BIND,    /* bind a host device node (keeps dev, nosuid, noexec) */
+	MOP_MKDIR,       /* directory target with mode */
+	MOP_SYMLINK,     /* symlink target -> source */
+	MOP_WRITE_FILE,  /* regular file target holding data (data_len bytes), mode */
+	MOP_PROC,        /* proc at target (from inside the new pid namespace) */
+	MOP_DEVPTS,      /* devpts newinstance at target */
+	MOP_MASK,        /* hide target: /dev/null over a file, empty ro tmpfs over a dir */
+	MOP_READONLY,    /* bind target on itself read-only (e.g. /proc/sys) */
+	MOP_MOVE_FD,     /* move the detached mount `fd` (idmapped) onto target */
+	MOP_REMOUNT_RO,  /* make the mount at target read-only (the root tmpfs) */
+};
+
+struct mount_op {
+	enum mount_op_kind kind;
+	const char *source;   /* absolute, already under /oldroot */
+	const char *target;   /* absolute, already under /newroot */
+	const char *data;     /* tmpfs options, file content */
+	size_t data_len;
+	mode_t mode;
+	bool writable;        /* MOP_BIND */
+	bool optional;        /* a missing source is skipped, not an error */
+	bool is_dir;          /* MOP_BIND/MOP_MASK: source/target is a directory */
+	int fd;               /* MOP_MOVE_FD */
+};
+
+struct mount_plan {
+	struct mount_op *ops;
+	size_t n, cap;
+	char **strings;       /* every string the ops point into, owned here */
+	size_t n_strings, cap_strings;
+};
+
+/* What the sandbox's filesystem is made of. */
+struct mount_config {
+	const char *image_dir;        /* NULL or "host": the built-in host image */
+	const char *workspace_dir;    /* host directory for /workspace, or NULL (tmpfs) */
+	int workspace_fd;             /* idmapped detached mount of workspace_dir, or -1 */
+	uint64_t workspace_size;      /* bytes, tmpfs workspace */
+	uint64_t tmp_size;            /* bytes, /tmp */
+	enum net_mode network;        /* resolv.conf and hosts only with network */
+	const struct policy_mount *extra;  /* policy mounts (read-only binds) */
+	size_t n_extra;
+	uid_t sandbox_uid;            /* owner of /workspace and /tmp in tmpfs mode */
+	gid_t sandbox_gid;
+};
+
+/* Builds the plan. Pure apart from lstat/readdir of the image. */
+int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e);
+void mount_plan_free(struct mount_plan *plan);
+
+/* Child side. Applies every step; on failure returns -errno and points
+ * *failed_step at a static description ("bind /usr") for the parent. */
+int mount_setup_scratch_root(const char **failed_step);
+int mount_plan_apply(const struct mount_plan *plan, const char **failed_step,
+		     const char **failed_path);
+int mount_enter_new_root(const char **failed_step);
+
+/* "tmpfs /newroot/tmp size=64M" … one line per op, for --verbose and tests. */
+void mount_plan_describe(const struct mount_plan *plan, int fd);

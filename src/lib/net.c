@@ -1,0 +1,3 @@
+#include "config.h"
+#include "net.h"
+/* TODO: being written */

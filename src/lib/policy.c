@@ -1,0 +1,3 @@
+#include "config.h"
+#include "policy.h"
+/* TODO: being written */

@@ -1,0 +1,100 @@
+/* Policies: the JSON documents that say what a sandbox may do
+ * (warren-policy(5)). Parsing is table driven, rejects unknown keys and
+ * names the JSON path of every bad field. A request may tighten a policy,
+ * never loosen it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "error.h"
+
+enum net_mode {
+	NET_NONE = 0, /* a new network namespace holding only lo, up */
+	NET_HOST,     /* the host's network namespace; only if allowed */
+};
+
+/* The resource limits of a sandbox. In a policy they are both the default
+ * and the maximum; in a request, 0 means "not asked for". */
+struct policy_limits {
+	uint64_t memory;      /* bytes; cgroup memory.max, swap 0 */
+	uint64_t pids;        /* cgroup pids.max */
+	uint32_t cpu_millis;  /* thousandths of a CPU; cgroup cpu.max */
+	uint64_t timeout_ms;  /* wall clock limit of one command */
+	uint64_t workspace;   /* bytes; size of the /workspace tmpfs */
+	uint64_t tmp;         /* bytes; size of the /tmp tmpfs */
+	uint64_t output;      /* bytes of stdout+stderr kept per exec (daemon) */
+};
+
+/* setrlimit values applied before exec; `set` says the policy names it. */
+enum policy_rlimit_index {
+	POLICY_RLIMIT_CORE, POLICY_RLIMIT_NOFILE, POLICY_RLIMIT_FSIZE,
+	POLICY_RLIMIT_STACK, POLICY_RLIMIT_CPU, POLICY_RLIMIT_NPROC,
+	POLICY_RLIMIT_MEMLOCK, POLICY_RLIMIT_AS,
+	POLICY_RLIMIT_COUNT
+};
+struct policy_rlimit {
+	bool set;
+	int resource;     /* RLIMIT_* */
+	uint64_t value;   /* soft = hard = value; RLIM_INFINITY allowed for some */
+};
+
+struct policy_mount {     /* an extra read-only bind of a host path */
+	char *source;     /* absolute host path */
+	char *target;     /* absolute path inside the sandbox */
+};
+
+struct policy {
+	char *name;               /* "default" */
+	char *origin;             /* file it came from, or "built-in" */
+	char *hostname;           /* "sandbox" */
+	struct policy_limits limits;
+	struct policy_rlimit rlimits[POLICY_RLIMIT_COUNT];
+	enum net_mode network;    /* default mode */
+	bool allow_host_network;  /* network.allow_host */
+	char **seccomp_deny;      /* NULL-terminated syscall names */
+	size_t n_seccomp_deny;
+	int seccomp_errno;        /* errno denied calls return (EPERM) */
+	struct policy_mount *mounts;
+	size_t n_mounts;
+	char **env;               /* NULL-terminated "KEY=VALUE" */
+	size_t n_env;
+	char **images;            /* NULL-terminated allowed image names; NULL = any */
+	size_t n_images;
+};
+
+/* Parses and validates one policy document. `origin` names it in errors
+ * ("policy/default.json: limits.memory: expected size like \"512M\"").
+ * On success *out is a new policy to free with policy_free. */
+int policy_parse(const char *text, size_t len, const char *origin,
+		 struct policy **out, wr_error *e);
+int policy_load_file(const char *path, struct policy **out, wr_error *e);
+/* The policy compiled into the binary (policy/default.json). */
+int policy_load_builtin(struct policy **out, wr_error *e);
+/* A name ("python") looked up as NAME.json in $WARREN_POLICY_DIR, then in
+ * the installed policy directory; anything with a '/' or ending in .json is a
+ * path. NULL or "default" without a file found gives the built-in one. */
+int policy_load(const char *name_or_path, struct policy **out, wr_error *e);
+
+/* Applies a request's limits: each non-zero field must be <= the policy's
+ * (else -EPERM with "--memory 1G exceeds the policy's limit of 512M"),
+ * and replaces it. `flag_names` maps fields to what the user typed; NULL
+ * uses the JSON names. */
+struct policy_limit_names {
+	const char *memory, *pids, *cpus, *timeout, *workspace, *tmp, *output;
+};
+int policy_tighten(struct policy *p, const struct policy_limits *request,
+		   const struct policy_limit_names *flag_names, wr_error *e);
+/* Asks for a network mode; NET_HOST needs network.allow_host. */
+int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e);
+
+/* The effective policy as JSON, in the same shape it is written in. */
+json_t *policy_to_json(const struct policy *p);
+
+void policy_free(struct policy *p);
+static inline void policy_freep(struct policy **p) { if (*p) policy_free(*p); }
+#define _cleanup_policy_ __attribute__((cleanup(policy_freep)))
+
+/* Set by the build: the embedded text of policy/default.json. */
+extern const char warren_builtin_policy[];

@@ -1,0 +1,3 @@
+#include "config.h"
+#include "sandbox.h"
+/* TODO: being written */

@@ -1,0 +1,50 @@
+/* User namespace identity. As root every sandbox gets its own range of
+ * unprivileged host uids/gids (never shared by two live sandboxes);
+ * rootless, the caller's uid and gid map to the sandbox user alone. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define SANDBOX_UID 1000
+#define SANDBOX_GID 1000
+#define SANDBOX_USER "sandbox"
+
+/* Host uid ranges: slot k covers [UID_RANGE_BASE + k*UID_RANGE_SIZE, +SIZE).
+ * 0x70000000 is above systemd's container range, below the signed limit. */
+#define UID_RANGE_BASE 0x70000000u
+#define UID_RANGE_SIZE 65536u
+#define UID_RANGE_SLOTS 4096u
+#define UID_RANGE_LOCK_FILE "/run/warren/uid-ranges.lock"
+
+struct uid_range {
+	bool rootless;
+	uid_t host_base;   /* inside uid 0 (root mode) */
+	uint32_t count;    /* uids mapped */
+	unsigned slot;
+	int lock_fd;       /* holds the slot's byte lock; -1 when rootless */
+	uid_t caller_uid;  /* getuid() of the caller */
+	gid_t caller_gid;
+};
+
+/* Root: locks a free slot (an OFD byte-range lock on byte `slot` of
+ * lock_path, released by the kernel when the fd's last holder exits, so
+ * a crash never leaks a slot). Non-root: rootless mapping. */
+int uid_range_acquire(struct uid_range *r, const char *lock_path, wr_error *e);
+void uid_range_release(struct uid_range *r);
+/* The host uid that sandbox uid `inside` maps to. */
+uid_t uid_range_host_uid(const struct uid_range *r, uid_t inside);
+
+/* Map text as written to /proc/PID/uid_map, e.g. "0 1879048192 65536\n",
+ * or "1000 1001 1\n" rootless. Pure; returns length or -ENOSPC. */
+int userns_format_uid_map(const struct uid_range *r, char *buf, size_t len);
+int userns_format_gid_map(const struct uid_range *r, char *buf, size_t len);
+/* Writes setgroups (deny when rootless), uid_map and gid_map of pid. */
+int userns_write_maps(pid_t pid, const struct uid_range *r, wr_error *e);
+
+/* A user namespace fd whose mapping shows host uid `from` as `to` (one uid
+ * and one gid), for idmapped mounts. Root only. */
+int userns_open_idmap(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid,
+		      int *userns_fd, wr_error *e);

@@ -1,3 +1,526 @@
 #include "config.h"
 #include "mount.h"
-/* TODO: being written */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "cleanup.h"
+#include "userns.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SANDBOX_PASSWD_LINE SANDBOX_USER ":x:" STR(SANDBOX_UID) ":" STR(SANDBOX_GID) ":" SANDBOX_USER ":/workspace:/bin/sh\n"
+#define SANDBOX_GROUP_LINE SANDBOX_USER ":x:" STR(SANDBOX_GID) ":\n"
+
+/* ---- parent side: building the plan ---------------------------------- */
+
+static const char *plan_strdup(struct mount_plan *plan, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static const char *plan_strdup(struct mount_plan *plan, const char *fmt, ...)
+{
+	if (plan->n_strings == plan->cap_strings) {
+		size_t cap = plan->cap_strings ? plan->cap_strings * 2 : 64;
+		char **s = realloc(plan->strings, cap * sizeof *s);
+		if (!s)
+			return NULL;
+		plan->strings = s;
+		plan->cap_strings = cap;
+	}
+	char *str;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&str, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	plan->strings[plan->n_strings++] = str;
+	return str;
+}
+
+static int plan_add(struct mount_plan *plan, struct mount_op op)
+{
+	if (plan->n == plan->cap) {
+		size_t cap = plan->cap ? plan->cap * 2 : 32;
+		struct mount_op *ops = realloc(plan->ops, cap * sizeof *ops);
+		if (!ops)
+			return -ENOMEM;
+		plan->ops = ops;
+		plan->cap = cap;
+	}
+	if ((op.source == NULL && (op.kind == MOP_BIND || op.kind == MOP_DEV_BIND ||
+				   op.kind == MOP_SYMLINK)) || op.target == NULL)
+		return -ENOMEM; /* a failed plan_strdup */
+	plan->ops[plan->n++] = op;
+	return 0;
+}
+
+#define ADD(...) do { int _r = plan_add(plan, (struct mount_op){ __VA_ARGS__ }); \
+		      if (_r < 0) return wr_error_set(e, -_r, "build the mount plan"); } while (0)
+#define NEW(path) plan_strdup(plan, MOUNT_NEWROOT "%s", (path))
+#define OLD(path) plan_strdup(plan, MOUNT_OLDROOT "%s", (path))
+
+/* What the built-in `host` image shows of the host's /etc: what programs need
+ * to run (loader cache, certificates, time zone, alternatives), nothing that
+ * names the host's users or secrets. passwd, group and hosts are written. */
+static const char *const host_etc_files[] = {
+	"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl",
+	"ca-certificates", "ca-certificates.conf", "localtime", "timezone",
+	"nsswitch.conf", "os-release", "debian_version", "bash.bashrc", "profile",
+	"profile.d", "inputrc", "mime.types", "protocols", "services", "python3",
+	"python3.11", "perl", "magic", "magic.mime", "gai.conf", "login.defs",
+	NULL,
+};
+/* Top-level names of the merged /usr layout: symlinks on Debian 12. */
+static const char *const host_usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32", NULL };
+/* Never taken from an image directory: warren mounts its own there. */
+static const char *const image_skipped[] = { "proc", "dev", "sys", "tmp", "workspace", "run", NULL };
+
+static bool name_in(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(name, *list))
+			return true;
+	return false;
+}
+
+static int add_host_entry(struct mount_plan *plan, const char *path, wr_error *e)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : wr_error_set(e, errno, "stat %s", path);
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof target - 1);
+		if (n < 0)
+			return wr_error_set(e, errno, "readlink %s", path);
+		target[n] = '\0';
+		ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "%s", target), .target = NEW(path));
+	} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+		ADD(.kind = MOP_BIND, .source = OLD(path), .target = NEW(path),
+		    .is_dir = S_ISDIR(st.st_mode), .optional = true);
+	}
+	return 0;
+}
+
+static int add_host_image(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	int r;
+	ADD(.kind = MOP_BIND, .source = OLD("/usr"), .target = NEW("/usr"), .is_dir = true);
+	char path[64];
+	for (const char *const *l = host_usr_links; *l; l++) {
+		snprintf(path, sizeof path, "/%s", *l);
+		if ((r = add_host_entry(plan, path, e)) < 0)
+			return r;
+	}
+	ADD(.kind = MOP_MKDIR, .target = NEW("/etc"), .mode = 0755);
+	for (const char *const *f = host_etc_files; *f; f++) {
+		snprintf(path, sizeof path, "/etc/%s", *f);
+		if ((r = add_host_entry(plan, path, e)) < 0)
+			return r;
+	}
+	if (cfg->network == NET_HOST && (r = add_host_entry(plan, "/etc/resolv.conf", e)) < 0)
+		return r;
+
+	static const char passwd[] =
+		"root:x:0:0:root:/root:/bin/sh\n"
+		SANDBOX_PASSWD_LINE
+		"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+	static const char group[] =
+		"root:x:0:\n" SANDBOX_GROUP_LINE "nogroup:x:65534:\n";
+	static const char hosts[] =
+		"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+	ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/passwd"), .data = passwd,
+	    .data_len = sizeof passwd - 1, .mode = 0644);
+	ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/group"), .data = group,
+	    .data_len = sizeof group - 1, .mode = 0644);
+	if (cfg->network == NET_NONE)
+		ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/hosts"), .data = hosts,
+		    .data_len = sizeof hosts - 1, .mode = 0644);
+	else if ((r = add_host_entry(plan, "/etc/hosts", e)) < 0)
+		return r;
+	ADD(.kind = MOP_MKDIR, .target = NEW("/var"), .mode = 0755);
+	ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "/tmp"), .target = NEW("/var/tmp"));
+	return 0;
+}
+
+static int add_image_dir(struct mount_plan *plan, const char *dir, wr_error *e)
+{
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		return wr_error_set(e, errno, "image %s", dir);
+	_cleanup_closedir_ DIR *d = opendir(real);
+	if (!d)
+		return wr_error_set(e, errno, "open image %s", real);
+	struct dirent *de;
+	bool has_usr = false;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    name_in(de->d_name, image_skipped))
+			continue;
+		has_usr |= !strcmp(de->d_name, "usr");
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return wr_error_set(e, errno, "stat %s/%s", real, de->d_name);
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+			if (n < 0)
+				return wr_error_set(e, errno, "readlink %s/%s", real, de->d_name);
+			target[n] = '\0';
+			ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "%s", target),
+			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name));
+		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			ADD(.kind = MOP_BIND,
+			    .source = plan_strdup(plan, MOUNT_OLDROOT "%s/%s", real, de->d_name),
+			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			    .is_dir = S_ISDIR(st.st_mode));
+		}
+	}
+	if (!has_usr)
+		return wr_error_set(e, ENOENT, "image %s has no /usr: not a root filesystem", real);
+	return 0;
+}
+
+static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+	ADD(.kind = MOP_TMPFS, .target = NEW("/dev"), .data = "mode=0755,size=64k,nr_inodes=64");
+	for (const char *const *n = nodes; *n; n++)
+		ADD(.kind = MOP_DEV_BIND, .source = plan_strdup(plan, MOUNT_OLDROOT "/dev/%s", *n),
+		    .target = plan_strdup(plan, MOUNT_NEWROOT "/dev/%s", *n));
+	ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+	ADD(.kind = MOP_SYMLINK, .source = "pts/ptmx", .target = NEW("/dev/ptmx"));
+	ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
+	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
+	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd", .target = NEW("/dev/fd"));
+	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/0", .target = NEW("/dev/stdin"));
+	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/1", .target = NEW("/dev/stdout"));
+	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/2", .target = NEW("/dev/stderr"));
+	ADD(.kind = MOP_REMOUNT_RO, .target = NEW("/dev"));
+	return 0;
+}
+
+/* Docker's masked and read-only /proc paths, plus kallsyms. */
+static const char *const proc_masked_files[] = {
+	"kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms",
+	"sysrq-trigger", "kmsg", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", NULL,
+};
+static const char *const proc_masked_dirs[] = { "acpi", "asound", "scsi", "firmware", "driver", NULL };
+static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq", NULL };
+
+static int add_proc(struct mount_plan *plan, wr_error *e)
+{
+	ADD(.kind = MOP_PROC, .target = NEW("/proc"));
+	for (const char *const *p = proc_masked_files; *p; p++)
+		ADD(.kind = MOP_MASK, .source = OLD("/dev/null"),
+		    .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p), .optional = true);
+	for (const char *const *p = proc_masked_dirs; *p; p++)
+		ADD(.kind = MOP_MASK, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
+		    .is_dir = true, .optional = true);
+	for (const char *const *p = proc_readonly; *p; p++)
+		ADD(.kind = MOP_READONLY, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
+		    .optional = true);
+	return 0;
+}
+
+int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	int r;
+	*plan = (struct mount_plan){ 0 };
+	ADD(.kind = MOP_TMPFS, .target = MOUNT_NEWROOT, .data = "mode=0755,size=1M,nr_inodes=4096");
+	if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
+		r = add_host_image(plan, cfg, e);
+	else
+		r = add_image_dir(plan, cfg->image_dir, e);
+	if (r < 0)
+		return r;
+
+	if (cfg->workspace_fd >= 0)
+		ADD(.kind = MOP_MOVE_FD, .target = NEW("/workspace"), .fd = cfg->workspace_fd);
+	else if (cfg->workspace_dir)
+		ADD(.kind = MOP_BIND, .source = OLD(cfg->workspace_dir), .target = NEW("/workspace"),
+		    .is_dir = true, .writable = true);
+	else
+		ADD(.kind = MOP_TMPFS, .target = NEW("/workspace"),
+		    .data = plan_strdup(plan, "mode=0755,size=%llu,uid=%u,gid=%u",
+					(unsigned long long)cfg->workspace_size,
+					(unsigned)cfg->sandbox_uid, (unsigned)cfg->sandbox_gid));
+	ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
+	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
+	for (size_t i = 0; i < cfg->n_extra; i++)
+		ADD(.kind = MOP_BIND, .source = OLD(cfg->extra[i].source),
+		    .target = NEW(cfg->extra[i].target), .is_dir = true);
+	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
+		return r;
+	ADD(.kind = MOP_REMOUNT_RO, .target = MOUNT_NEWROOT);
+	return 0;
+}
+
+void mount_plan_free(struct mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_strings; i++)
+		free(plan->strings[i]);
+	free(plan->strings);
+	free(plan->ops);
+	*plan = (struct mount_plan){ 0 };
+}
+
+static const char *const op_names[] = {
+	[MOP_TMPFS] = "tmpfs", [MOP_BIND] = "bind", [MOP_DEV_BIND] = "dev-bind",
+	[MOP_MKDIR] = "mkdir", [MOP_SYMLINK] = "symlink", [MOP_WRITE_FILE] = "write",
+	[MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts", [MOP_MASK] = "mask",
+	[MOP_READONLY] = "read-only", [MOP_MOVE_FD] = "idmapped-bind",
+	[MOP_REMOUNT_RO] = "remount-ro",
+};
+
+void mount_plan_describe(const struct mount_plan *plan, int fd)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct mount_op *op = &plan->ops[i];
+		dprintf(fd, "warren: mount: %-13s %s%s%s%s%s%s\n", op_names[op->kind], op->target,
+			op->source ? " <- " : "", op->source ? op->source : "",
+			op->kind == MOP_TMPFS ? " " : "", op->kind == MOP_TMPFS ? op->data : "",
+			op->kind == MOP_BIND && op->writable ? " (writable)" : "");
+	}
+}
+
+/* ---- child side: applying it with raw syscalls only ------------------ */
+
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *attr)
+{
+	return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof *attr);
+}
+
+/* Read-only (unless writable), nosuid and nodev on a mount and everything
+ * below it. mount_setattr does the whole tree at once; the remount fallback
+ * must repeat the flags the kernel locked on the source (statfs). */
+static int restrict_mount(const char *target, bool writable, bool allow_dev)
+{
+	struct mount_attr attr = {
+		.attr_set = (writable ? 0 : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID |
+			    (allow_dev ? MOUNT_ATTR_NOEXEC : MOUNT_ATTR_NODEV),
+	};
+	if (sys_mount_setattr(AT_FDCWD, target, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID |
+			      (writable ? 0 : MS_RDONLY) | (allow_dev ? MS_NOEXEC : MS_NODEV);
+	struct statfs sfs;
+	if (statfs(target, &sfs) == 0) {
+		flags |= sfs.f_flags & ST_NOEXEC ? MS_NOEXEC : 0;
+		flags |= sfs.f_flags & ST_NODEV ? MS_NODEV : 0;
+		flags |= sfs.f_flags & ST_NOATIME ? MS_NOATIME : 0;
+		flags |= sfs.f_flags & ST_NODIRATIME ? MS_NODIRATIME : 0;
+		flags |= sfs.f_flags & ST_RELATIME ? MS_RELATIME : 0;
+	}
+	return mount(NULL, target, NULL, flags, NULL) < 0 ? -errno : 0;
+}
+
+/* mkdir -p of target's parents, then the mount point itself: a directory,
+ * or an empty file when the source is not a directory. */
+static int make_mount_point(const char *target, bool is_dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(target);
+	if (len >= sizeof path)
+		return -ENAMETOOLONG;
+	memcpy(path, target, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (is_dir)
+		return mkdir(target, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	close(fd);
+	return 0;
+}
+
+static int apply_bind(const struct mount_op *op)
+{
+	struct stat st;
+	if (stat(op->source, &st) < 0)
+		return -errno;
+	int r = make_mount_point(op->target, S_ISDIR(st.st_mode));
+	if (r < 0)
+		return r;
+	unsigned long flags = MS_BIND | (op->kind == MOP_DEV_BIND ? 0 : MS_REC);
+	if (mount(op->source, op->target, NULL, flags, NULL) < 0)
+		return -errno;
+	return restrict_mount(op->target, op->writable, op->kind == MOP_DEV_BIND);
+}
+
+static int apply_mask(const struct mount_op *op)
+{
+	struct stat st;
+	if (lstat(op->target, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return mount("tmpfs", op->target, "tmpfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0500") < 0 ? -errno : 0;
+	if (mount(op->source, op->target, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	return restrict_mount(op->target, false, false);
+}
+
+static int write_file(const struct mount_op *op)
+{
+	int fd = open(op->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, op->mode);
+	if (fd < 0)
+		return -errno;
+	size_t done = 0;
+	while (done < op->data_len) {
+		ssize_t n = write(fd, op->data + done, op->data_len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			close(fd);
+			return -err;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int apply_op(const struct mount_op *op)
+{
+	int r;
+	switch (op->kind) {
+	case MOP_TMPFS:
+		if ((r = make_mount_point(op->target, true)) < 0)
+			return r;
+		return mount("tmpfs", op->target, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno : 0;
+	case MOP_BIND:
+	case MOP_DEV_BIND:
+		return apply_bind(op);
+	case MOP_MKDIR:
+		return mkdir(op->target, op->mode) < 0 && errno != EEXIST ? -errno : 0;
+	case MOP_SYMLINK:
+		return symlink(op->source, op->target) < 0 && errno != EEXIST ? -errno : 0;
+	case MOP_WRITE_FILE:
+		return write_file(op);
+	case MOP_PROC:
+		if ((r = make_mount_point(op->target, true)) < 0)
+			return r;
+		return mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
+	case MOP_DEVPTS:
+		if ((r = make_mount_point(op->target, true)) < 0)
+			return r;
+		return mount("devpts", op->target, "devpts", MS_NOSUID | MS_NOEXEC,
+			     "newinstance,ptmxmode=0666,mode=0620") < 0 ? -errno : 0;
+	case MOP_MASK:
+		return apply_mask(op);
+	case MOP_READONLY:
+		if (mount(op->target, op->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -errno;
+		return restrict_mount(op->target, false, false);
+	case MOP_MOVE_FD:
+		if ((r = make_mount_point(op->target, true)) < 0)
+			return r;
+		return syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->target,
+			       MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
+	case MOP_REMOUNT_RO:
+		return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+			     (strcmp(op->target, MOUNT_NEWROOT "/dev") ? MS_NODEV : MS_NOEXEC), NULL) < 0
+			? -errno : 0;
+	}
+	return -EINVAL;
+}
+
+int mount_plan_apply(const struct mount_plan *plan, const char **failed_step,
+		     const char **failed_path)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct mount_op *op = &plan->ops[i];
+		int r = apply_op(op);
+		if (r == -ENOENT && op->optional)
+			continue;
+		if (r < 0) {
+			*failed_step = op_names[op->kind];
+			*failed_path = op->target;
+			return r;
+		}
+	}
+	return 0;
+}
+
+int mount_setup_scratch_root(const char **failed_step)
+{
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*failed_step = "make / private";
+		return -errno;
+	}
+	/* A scratch root holding /newroot and, after the pivot, the host's
+	 * root at /oldroot: bind sources stay reachable wherever they are. */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") < 0) {
+		*failed_step = "mount the scratch tmpfs";
+		return -errno;
+	}
+	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0700) < 0) {
+		*failed_step = "prepare the scratch root";
+		return -errno;
+	}
+	if (syscall(SYS_pivot_root, ".", "oldroot") < 0) {
+		*failed_step = "pivot_root to the scratch root";
+		return -errno;
+	}
+	if (chdir("/") < 0) {
+		*failed_step = "chdir /";
+		return -errno;
+	}
+	return 0;
+}
+
+int mount_enter_new_root(const char **failed_step)
+{
+	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0) {
+		*failed_step = "detach the host root";
+		return -errno;
+	}
+	if (chdir(MOUNT_NEWROOT) < 0) {
+		*failed_step = "chdir to the new root";
+		return -errno;
+	}
+	/* pivot_root(".", ".") stacks the scratch root over the new one; the
+	 * detach below removes it, leaving no old root inside the sandbox. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		*failed_step = "pivot_root to the new root";
+		return -errno;
+	}
+	if (umount2(".", MNT_DETACH) < 0) {
+		*failed_step = "detach the scratch root";
+		return -errno;
+	}
+	if (chdir("/") < 0) {
+		*failed_step = "chdir /";
+		return -errno;
+	}
+	return 0;
+}

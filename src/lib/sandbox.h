@@ -26,10 +26,15 @@ struct sandbox_result {
 	bool timed_out;
 	bool oom_killed;
 	uint64_t duration_ms; /* wall time of the command */
-	int exit_status;      /* what a shell would see: code, 128+N, 124 timeout */
-	enum { SANDBOX_CGROUP_NONE, SANDBOX_CGROUP_V1, SANDBOX_CGROUP_V2 } cgroup_mode;
+	int exit_status;      /* what a shell would see: code, 128+N, 124 timeout,
+			       * 125 setup failure, 126/127 exec failure */
+	uint64_t memory_peak; /* bytes, 0 when unknown */
 };
 
+/* Returns 0 when the command ran (whatever its status), or -errno with the
+ * reason in e when the sandbox could not be set up or the command could not
+ * be executed; res->exit_status is meaningful either way. While it runs,
+ * SIGINT, SIGTERM and SIGHUP kill the sandbox and end the call. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
 
 /* Exit statuses warren run documents (warren(1) EXIT STATUS). */

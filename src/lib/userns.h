@@ -44,7 +44,8 @@ int userns_format_gid_map(const struct uid_range *r, char *buf, size_t len);
 /* Writes setgroups (deny when rootless), uid_map and gid_map of pid. */
 int userns_write_maps(pid_t pid, const struct uid_range *r, wr_error *e);
 
-/* A user namespace fd whose mapping shows host uid `from` as `to` (one uid
- * and one gid), for idmapped mounts. Root only. */
-int userns_open_idmap(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid,
+/* A user namespace fd for an idmapped mount through which files stored
+ * with owner disk_uid:disk_gid are seen (and created) as shown_uid:shown_gid.
+ * Root only. */
+int userns_open_idmap(uid_t disk_uid, gid_t disk_gid, uid_t shown_uid, gid_t shown_gid,
 		      int *userns_fd, wr_error *e);

@@ -1,3 +1,232 @@
 #include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; return 125; }
+#include "policy.h"
+#include "sandbox.h"
+#include "units.h"
+#include "cleanup.h"
+
+static void run_usage(FILE *out)
+{
+	fputs("Usage: warren run [OPTION...] [--] COMMAND [ARG...]\n"
+	      "\n"
+	      "Run COMMAND in a new sandbox and exit with its status.\n"
+	      "\n"
+	      "  -p, --policy NAME|FILE   policy to apply (default: the built-in default)\n"
+	      "  -i, --image host|DIR     root filesystem: the host's /usr (default) or a directory\n"
+	      "  -w, --workspace DIR      bind host DIR as /workspace (default: a private tmpfs)\n"
+	      "  -m, --memory SIZE        memory limit, e.g. 64M (at most the policy's)\n"
+	      "      --pids N             process limit (at most the policy's)\n"
+	      "      --cpus N             CPU limit, e.g. 0.5 (at most the policy's)\n"
+	      "  -t, --timeout DURATION   wall-clock limit, e.g. 5s, 2m (at most the policy's)\n"
+	      "      --workspace-size SIZE  size of the tmpfs /workspace\n"
+	      "      --tmp-size SIZE      size of /tmp\n"
+	      "      --net none|host      network: none (default; loopback only) or host, if the policy allows\n"
+	      "  -e, --env KEY=VALUE      set an environment variable (repeatable)\n"
+	      "  -C, --cwd DIR            working directory inside the sandbox (default /workspace)\n"
+	      "      --hostname NAME      hostname inside the sandbox (default: the policy's, \"sandbox\")\n"
+	      "  -v, --verbose            say what is set up (twice: also the mounts and the seccomp filter)\n"
+	      "  -h, --help               show this help\n"
+	      "\n"
+	      "Exit status: the command's; 128+N if it was killed by signal N (137 also for an out-of-memory\n"
+	      "kill); 124 on timeout; 125 if warren failed; 126 if COMMAND could not run; 127 if not found.\n"
+	      "See warren(1).\n", out);
+}
+
+enum {
+	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME,
+};
+
+static const struct option run_options[] = {
+	{ "policy", required_argument, NULL, 'p' },
+	{ "image", required_argument, NULL, 'i' },
+	{ "workspace", required_argument, NULL, 'w' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "pids", required_argument, NULL, OPT_PIDS },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "workspace-size", required_argument, NULL, OPT_WORKSPACE_SIZE },
+	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "env", required_argument, NULL, 'e' },
+	{ "cwd", required_argument, NULL, 'C' },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct policy_limit_names flag_names = {
+	.memory = "--memory", .pids = "--pids", .cpus = "--cpus", .timeout = "--timeout",
+	.workspace = "--workspace-size", .tmp = "--tmp-size", .output = "--output",
+};
+
+static bool parse_size_flag(const char *flag, const char *value, uint64_t *out)
+{
+	if (parse_size(value, out) < 0 || *out == 0) {
+		cli_error("%s: expected a size like 64M, got '%s'", flag, value);
+		return false;
+	}
+	return true;
+}
+
+static bool valid_hostname(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 64 || name[0] == '-' || name[0] == '.')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '.'))
+			return false;
+	return true;
+}
+
+static void report_end(const struct sandbox_result *res, const struct policy *p, int verbose_level)
+{
+	char buf[32];
+	if (res->timed_out) {
+		format_duration(p->limits.timeout_ms, buf, sizeof buf);
+		cli_error("killed: timeout after %s", buf);
+	} else if (res->oom_killed) {
+		format_size(p->limits.memory, buf, sizeof buf);
+		cli_error("killed: out of memory (limit %s)", buf);
+	}
+	if (verbose_level > 0) {
+		format_size(res->memory_peak, buf, sizeof buf);
+		if (res->exited)
+			cli_error("exited with %d after %llu ms, memory peak %s", res->exit_code,
+				  (unsigned long long)res->duration_ms, buf);
+		else if (res->signal)
+			cli_error("killed by signal %d after %llu ms, memory peak %s", res->signal,
+				  (unsigned long long)res->duration_ms, buf);
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *policy_name = NULL, *net = NULL, *hostname = NULL;
+	struct sandbox_spec spec = { 0 };
+	struct policy_limits req = { 0 };
+	char **env = calloc((size_t)argc + 1, sizeof *env);
+	size_t n_env = 0;
+	int opt;
+
+	if (!env)
+		return WARREN_EXIT_SETUP;
+	optind = 1;
+	/* '+': options end at the command, so `warren run ls -l` works too. */
+	while ((opt = getopt_long(argc, argv, "+p:i:w:m:t:e:C:vh", run_options, NULL)) != -1) {
+		switch (opt) {
+		case 'p': policy_name = optarg; break;
+		case 'i': spec.image = optarg; break;
+		case 'w': spec.workspace_dir = optarg; break;
+		case 'm': if (!parse_size_flag("--memory", optarg, &req.memory)) goto usage; break;
+		case OPT_WORKSPACE_SIZE:
+			if (!parse_size_flag("--workspace-size", optarg, &req.workspace)) goto usage;
+			break;
+		case OPT_TMP_SIZE: if (!parse_size_flag("--tmp-size", optarg, &req.tmp)) goto usage; break;
+		case OPT_PIDS: {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || optarg[0] == '-') {
+				cli_error("--pids: expected a positive number, got '%s'", optarg);
+				goto usage;
+			}
+			req.pids = v;
+			break;
+		}
+		case OPT_CPUS:
+			if (parse_cpus(optarg, &req.cpu_millis) < 0) {
+				cli_error("--cpus: expected a number of CPUs like 0.5 or 2, got '%s'", optarg);
+				goto usage;
+			}
+			break;
+		case 't':
+			if (parse_duration(optarg, &req.timeout_ms) < 0 || req.timeout_ms == 0) {
+				cli_error("--timeout: expected a duration like 5s, 250ms or 2m, got '%s'", optarg);
+				goto usage;
+			}
+			break;
+		case OPT_NET:
+			if (strcmp(optarg, "none") && strcmp(optarg, "host")) {
+				cli_error("--net: expected 'none' or 'host', got '%s'", optarg);
+				goto usage;
+			}
+			net = optarg;
+			break;
+		case 'e': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				cli_error("--env: expected KEY=VALUE, got '%s'", optarg);
+				goto usage;
+			}
+			env[n_env++] = optarg;
+			break;
+		}
+		case 'C':
+			if (optarg[0] != '/') {
+				cli_error("--cwd: expected an absolute path inside the sandbox, got '%s'", optarg);
+				goto usage;
+			}
+			spec.cwd = optarg;
+			break;
+		case OPT_HOSTNAME:
+			if (!valid_hostname(optarg)) {
+				cli_error("--hostname: '%s' is not a valid hostname", optarg);
+				goto usage;
+			}
+			hostname = optarg;
+			break;
+		case 'v': spec.verbose++; break;
+		case 'h': run_usage(stdout); free(env); return 0;
+		default: goto usage;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("run: no command given (usage: warren run [OPTION...] -- COMMAND [ARG...])");
+		goto usage;
+	}
+	spec.argv = argv + optind;
+	spec.extra_env = env;
+
+	wr_error e = { 0 };
+	_cleanup_policy_ struct policy *p = NULL;
+	if (policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
+	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0)) {
+		cli_error("%s", e.message);
+		free(env);
+		return WARREN_EXIT_SETUP;
+	}
+	if (hostname) {
+		char *h = strdup(hostname);
+		if (!h) {
+			free(env);
+			return WARREN_EXIT_SETUP;
+		}
+		free(p->hostname);
+		p->hostname = h;
+	}
+	spec.policy = p;
+	if (spec.verbose)
+		cli_error("policy %s (%s)", p->name, p->origin);
+
+	struct sandbox_result res;
+	int r = sandbox_run(&spec, &res, &e);
+	if (r < 0)
+		cli_error("%s", e.message);
+	report_end(&res, p, spec.verbose);
+	free(env);
+	return res.exit_status;
+
+usage:
+	fprintf(stderr, "Try 'warren run --help' for more information.\n");
+	free(env);
+	return WARREN_EXIT_SETUP;
+}

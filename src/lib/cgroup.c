@@ -282,6 +282,31 @@ static bool is_delegated(const char *dir)
 	return geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == geteuid();
 }
 
+/* Moves us, then every other process of the service (a wrapper shell, a
+ * helper), from dir into the leaf `to`. */
+static int move_all_procs(const char *dir, const char *to, wr_error *e)
+{
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	int r = write_file(to, "cgroup.procs", pid, e);
+	if (r < 0)
+		return r;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return wr_error_set(e, errno, "open %s", path);
+	long other;
+	while (fscanf(f, "%ld", &other) == 1) {
+		snprintf(pid, sizeof pid, "%ld", other);
+		/* ESRCH: it exited meanwhile. */
+		r = write_file(to, "cgroup.procs", pid, e);
+		if (r < 0 && r != -ESRCH)
+			return r;
+	}
+	return 0;
+}
+
 /* Chooses (and prepares) the directory sandboxes are created in on v2. */
 static int v2_parent(const char *root, char **parent, wr_error *e)
 {
@@ -321,9 +346,7 @@ static int v2_parent(const char *root, char **parent, wr_error *e)
 				return wr_error_set(e, ENOMEM, "cgroup path");
 			if (mkdir(supervisor, 0755) < 0 && errno != EEXIST)
 				return wr_error_set(e, errno, "mkdir %s", supervisor);
-			char pid[32];
-			snprintf(pid, sizeof pid, "%d", (int)getpid());
-			int r = write_file(supervisor, "cgroup.procs", pid, e);
+			int r = move_all_procs(own_dir, supervisor, e);
 			if (r < 0)
 				return r;
 			r = enable_controllers(own_dir, e);

@@ -1,15 +1,218 @@
 #include "config.h"
-#include <check.h>
-#include <stdlib.h>
 
-START_TEST(placeholder_mount) { ck_assert_int_eq(1, 1); }
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mount.h"
+
+static struct mount_config base_config(void)
+{
+	return (struct mount_config){
+		.workspace_fd = -1, .workspace_size = 64 << 20, .tmp_size = 32 << 20,
+		.network = NET_NONE, .sandbox_uid = 1000, .sandbox_gid = 1000,
+	};
+}
+
+static const struct mount_op *find(const struct mount_plan *p, enum mount_op_kind kind, const char *target)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->ops[i].kind == kind && !strcmp(p->ops[i].target, target))
+			return &p->ops[i];
+	return NULL;
+}
+
+static size_t index_of(const struct mount_plan *p, const struct mount_op *op)
+{
+	return (size_t)(op - p->ops);
+}
+
+START_TEST(host_image_plan)
+{
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	wr_error e = { 0 };
+	ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
+
+	/* The root tmpfs first, made read-only last. */
+	ck_assert_int_eq(p.ops[0].kind, MOP_TMPFS);
+	ck_assert_str_eq(p.ops[0].target, "/newroot");
+	ck_assert_int_eq(p.ops[p.n - 1].kind, MOP_REMOUNT_RO);
+	ck_assert_str_eq(p.ops[p.n - 1].target, "/newroot");
+
+	const struct mount_op *usr = find(&p, MOP_BIND, "/newroot/usr");
+	ck_assert_ptr_nonnull(usr);
+	ck_assert_str_eq(usr->source, "/oldroot/usr");
+	ck_assert(!usr->writable);
+
+	const struct mount_op *ws = find(&p, MOP_TMPFS, "/newroot/workspace");
+	ck_assert_ptr_nonnull(ws);
+	ck_assert_ptr_nonnull(strstr(ws->data, "size=67108864"));
+	ck_assert_ptr_nonnull(strstr(ws->data, "uid=1000"));
+	const struct mount_op *tmp = find(&p, MOP_TMPFS, "/newroot/tmp");
+	ck_assert_ptr_nonnull(tmp);
+	ck_assert_ptr_nonnull(strstr(tmp->data, "size=33554432"));
+	ck_assert_ptr_nonnull(strstr(tmp->data, "mode=1777"));
+
+	/* /proc is mounted before its sensitive parts are masked. */
+	const struct mount_op *proc = find(&p, MOP_PROC, "/newroot/proc");
+	const struct mount_op *kcore = find(&p, MOP_MASK, "/newroot/proc/kcore");
+	const struct mount_op *sys = find(&p, MOP_READONLY, "/newroot/proc/sys");
+	ck_assert_ptr_nonnull(proc);
+	ck_assert_ptr_nonnull(kcore);
+	ck_assert_ptr_nonnull(sys);
+	ck_assert_uint_lt(index_of(&p, proc), index_of(&p, kcore));
+	ck_assert_ptr_nonnull(find(&p, MOP_MASK, "/newroot/proc/sysrq-trigger"));
+
+	/* A minimal /dev: the six nodes, a private devpts, shm. */
+	const char *nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	for (size_t i = 0; i < 6; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "/newroot/dev/%s", nodes[i]);
+		ck_assert_msg(find(&p, MOP_DEV_BIND, t) != NULL, "no %s", t);
+	}
+	ck_assert_ptr_nonnull(find(&p, MOP_DEVPTS, "/newroot/dev/pts"));
+	ck_assert_ptr_nonnull(find(&p, MOP_TMPFS, "/newroot/dev/shm"));
+	ck_assert_ptr_null(find(&p, MOP_DEV_BIND, "/newroot/dev/sda"));
+
+	/* The sandbox user is named in a written passwd, not the host's. */
+	const struct mount_op *pw = find(&p, MOP_WRITE_FILE, "/newroot/etc/passwd");
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(strstr(pw->data, "sandbox:x:1000:1000:"));
+	ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/etc/passwd"));
+	ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/etc/shadow"));
+	/* No network, no resolver configuration. */
+	ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/etc/resolv.conf"));
+	ck_assert_ptr_nonnull(find(&p, MOP_WRITE_FILE, "/newroot/etc/hosts"));
+	mount_plan_free(&p);
+}
+END_TEST
+
+START_TEST(host_network_binds_resolver)
+{
+	if (access("/etc/resolv.conf", F_OK) != 0)
+		return; /* nothing to bind on this host; the absence case is above */
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.network = NET_HOST;
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), 0);
+	ck_assert_ptr_nonnull(find(&p, MOP_BIND, "/newroot/etc/resolv.conf"));
+	mount_plan_free(&p);
+}
+END_TEST
+
+START_TEST(workspace_dir_is_writable_bind)
+{
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.workspace_dir = "/srv/work";
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), 0);
+	const struct mount_op *ws = find(&p, MOP_BIND, "/newroot/workspace");
+	ck_assert_ptr_nonnull(ws);
+	ck_assert_str_eq(ws->source, "/oldroot/srv/work");
+	ck_assert(ws->writable);
+	ck_assert_ptr_null(find(&p, MOP_TMPFS, "/newroot/workspace"));
+	mount_plan_free(&p);
+
+	c.workspace_fd = 42; /* an idmapped mount prepared by the parent */
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), 0);
+	ws = find(&p, MOP_MOVE_FD, "/newroot/workspace");
+	ck_assert_ptr_nonnull(ws);
+	ck_assert_int_eq(ws->fd, 42);
+	mount_plan_free(&p);
+}
+END_TEST
+
+START_TEST(policy_mounts_are_read_only)
+{
+	struct policy_mount extra[] = { { .source = "/opt/data", .target = "/data" } };
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.extra = extra;
+	c.n_extra = 1;
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), 0);
+	const struct mount_op *m = find(&p, MOP_BIND, "/newroot/data");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->source, "/oldroot/opt/data");
+	ck_assert(!m->writable);
+	mount_plan_free(&p);
+}
+END_TEST
+
+START_TEST(image_directory)
+{
+	char dir[] = "/tmp/warren-test-image-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.image_dir = dir;
+	wr_error e = { 0 };
+
+	/* Without /usr it is not a root filesystem. */
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(e.message, "has no /usr"));
+	mount_plan_free(&p);
+
+	snprintf(path, sizeof path, "%s/usr", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/etc", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/proc", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof path, "%s/bin", dir);
+	ck_assert_int_eq(symlink("usr/bin", path), 0);
+
+	ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
+	char src[256];
+	snprintf(src, sizeof src, "/oldroot%s/usr", dir);
+	const struct mount_op *usr = find(&p, MOP_BIND, "/newroot/usr");
+	ck_assert_ptr_nonnull(usr);
+	ck_assert_str_eq(usr->source, src);
+	ck_assert_ptr_nonnull(find(&p, MOP_BIND, "/newroot/etc"));
+	const struct mount_op *bin = find(&p, MOP_SYMLINK, "/newroot/bin");
+	ck_assert_ptr_nonnull(bin);
+	ck_assert_str_eq(bin->source, "usr/bin");
+	/* The image's own /proc is never bound: warren mounts a fresh one. */
+	ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/proc"));
+	ck_assert_ptr_nonnull(find(&p, MOP_PROC, "/newroot/proc"));
+	/* passwd comes from the image, not written by warren. */
+	ck_assert_ptr_null(find(&p, MOP_WRITE_FILE, "/newroot/etc/passwd"));
+	mount_plan_free(&p);
+
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+START_TEST(missing_image_is_a_clear_error)
+{
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.image_dir = "/nonexistent/image";
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "image /nonexistent/image: No such file or directory");
+	mount_plan_free(&p);
+}
 END_TEST
 
 int main(void)
 {
 	Suite *s = suite_create("mount");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, placeholder_mount);
+	TCase *tc = tcase_create("plan");
+	tcase_add_test(tc, host_image_plan);
+	tcase_add_test(tc, host_network_binds_resolver);
+	tcase_add_test(tc, workspace_dir_is_writable_bind);
+	tcase_add_test(tc, policy_mounts_are_read_only);
+	tcase_add_test(tc, image_directory);
+	tcase_add_test(tc, missing_image_is_a_clear_error);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

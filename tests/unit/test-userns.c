@@ -1,15 +1,115 @@
 #include "config.h"
-#include <check.h>
-#include <stdlib.h>
 
-START_TEST(placeholder_userns) { ck_assert_int_eq(1, 1); }
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "userns.h"
+
+static struct uid_range root_range(unsigned slot)
+{
+	return (struct uid_range){
+		.host_base = UID_RANGE_BASE + slot * UID_RANGE_SIZE, .count = UID_RANGE_SIZE,
+		.slot = slot, .lock_fd = -1,
+	};
+}
+
+START_TEST(maps_root_mode)
+{
+	struct uid_range r = root_range(2);
+	char buf[64];
+	ck_assert_int_gt(userns_format_uid_map(&r, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "0 1879179264 65536\n");
+	ck_assert_int_gt(userns_format_gid_map(&r, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "0 1879179264 65536\n");
+	ck_assert_uint_eq(uid_range_host_uid(&r, 1000), 1879179264u + 1000);
+	ck_assert_uint_eq(uid_range_host_uid(&r, 65536), (uid_t)-1);
+}
+END_TEST
+
+START_TEST(maps_rootless_mode)
+{
+	struct uid_range r = { .rootless = true, .count = 1, .caller_uid = 1234, .caller_gid = 99, .lock_fd = -1 };
+	char buf[64];
+	ck_assert_int_gt(userns_format_uid_map(&r, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "1000 1234 1\n");
+	ck_assert_int_gt(userns_format_gid_map(&r, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, "1000 99 1\n");
+	ck_assert_uint_eq(uid_range_host_uid(&r, 1000), 1234);
+	ck_assert_uint_eq(uid_range_host_uid(&r, 0), (uid_t)-1);
+}
+END_TEST
+
+START_TEST(maps_buffer_too_small)
+{
+	struct uid_range r = root_range(4095);
+	char buf[8];
+	ck_assert_int_eq(userns_format_uid_map(&r, buf, sizeof buf), -ENOSPC);
+}
+END_TEST
+
+START_TEST(slots_top_below_signed_limit)
+{
+	/* The last slot's last uid must stay below 2^31 (signed uid bugs). */
+	ck_assert_uint_le((unsigned long long)UID_RANGE_BASE + (unsigned long long)UID_RANGE_SLOTS * UID_RANGE_SIZE,
+			  0x80000000ull);
+}
+END_TEST
+
+START_TEST(live_ranges_never_shared)
+{
+	if (geteuid() != 0) {
+		/* Without root the caller's own uid is the only one mapped. */
+		struct uid_range r;
+		wr_error e = { 0 };
+		ck_assert_int_eq(uid_range_acquire(&r, "/nonexistent/lock", &e), 0);
+		ck_assert(r.rootless);
+		ck_assert_uint_eq(r.host_base, getuid());
+		return;
+	}
+	char path[] = "/tmp/warren-test-uidlock-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+
+	enum { N = 64 };
+	struct uid_range r[N];
+	wr_error e = { 0 };
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(uid_range_acquire(&r[i], path, &e) == 0, "%s", e.message);
+		ck_assert(!r[i].rootless);
+		ck_assert_uint_eq(r[i].host_base, UID_RANGE_BASE + r[i].slot * UID_RANGE_SIZE);
+		for (int j = 0; j < i; j++)
+			ck_assert_uint_ne(r[i].slot, r[j].slot);
+	}
+	/* A held slot cannot be locked through a separate open (as another
+	 * warren process would try); once released it can. */
+	int other = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(other, 0);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = r[0].slot, .l_len = 1 };
+	ck_assert_int_eq(fcntl(other, F_OFD_SETLK, &fl), -1);
+	uid_range_release(&r[0]);
+	ck_assert_int_eq(fcntl(other, F_OFD_SETLK, &fl), 0);
+	close(other);
+	for (int i = 1; i < N; i++)
+		uid_range_release(&r[i]);
+	unlink(path);
+}
 END_TEST
 
 int main(void)
 {
 	Suite *s = suite_create("userns");
 	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, placeholder_userns);
+	tcase_add_test(tc, maps_root_mode);
+	tcase_add_test(tc, maps_rootless_mode);
+	tcase_add_test(tc, maps_buffer_too_small);
+	tcase_add_test(tc, slots_top_below_signed_limit);
+	tcase_add_test(tc, live_ranges_never_shared);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

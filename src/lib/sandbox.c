@@ -369,8 +369,12 @@ static int prepare(const struct sandbox_spec *spec, struct run_state *s, wr_erro
 	struct cgroup_limits lim = {
 		.memory = p->limits.memory, .pids = p->limits.pids, .cpu_millis = p->limits.cpu_millis,
 	};
-	if ((r = cgroup_create(name, &lim, &s->cg, e)) < 0)
+	if ((r = cgroup_create(name, &lim, &s->cg, e)) < 0) {
+		if (s->ids.rootless && (r == -EACCES || r == -EPERM || r == -EROFS))
+			wr_error_prefix(e, "rootless: no cgroup to enforce the limits in (run as root, or in a "
+					"delegated cgroup: systemd-run --user --scope -p Delegate=yes warren run ...): ");
 		return r;
+	}
 	format_size(lim.memory, a, sizeof a);
 	format_cpus(lim.cpu_millis, b, sizeof b);
 	format_duration(p->limits.timeout_ms, c, sizeof c);

@@ -48,6 +48,7 @@ struct policy_mount {     /* an extra read-only bind of a host path */
 struct policy {
 	char *name;               /* "default" */
 	char *origin;             /* file it came from, or "built-in" */
+	char *description;        /* free text, or NULL */
 	char *hostname;           /* "sandbox" */
 	struct policy_limits limits;
 	struct policy_rlimit rlimits[POLICY_RLIMIT_COUNT];

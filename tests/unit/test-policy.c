@@ -1,15 +1,712 @@
+/* policy: the shipped and built-in policies parse; every field's accepted
+ * forms; every error names its JSON path; tightening never loosens; the
+ * isolation contract cannot be written out of a policy. */
 #include "config.h"
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
-START_TEST(placeholder_policy) { ck_assert_int_eq(1, 1); }
+#include "cleanup.h"
+#include "policy.h"
+#include "seccomp-filter.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+
+static struct policy *parse_ok(const char *json)
+{
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	int r = policy_parse(json, strlen(json), "test", &p, &e);
+	ck_assert_msg(r == 0, "policy_parse(%s) failed: %s", json, e.message);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+/* Each bad document and the exact message a user sees ("test" is the origin). */
+static const struct { const char *json, *message; } error_cases[] = {
+	/* document level */
+	{ "{\"version\":1,", "test: line 1 column 13: string or '}' expected near end of file" },
+	{ "{\"version\":1,\"version\":1}", "test: line 1 column 22: duplicate object key near '\"version\"'" },
+	{ "[1]", "test: expected a JSON object at the top level, got an array" },
+	{ "{}", "test: version: missing (this format is version 1: add \"version\": 1)" },
+	{ "{\"version\":2}", "test: version: unsupported version 2 (this warren reads version 1)" },
+	{ "{\"version\":\"1\"}", "test: version: expected an integer, got a string" },
+	{ "{\"version\":1,\"colour\":1}", "test: colour: unknown field (known fields: version, name, description, "
+	  "hostname, limits, rlimits, network, seccomp, mounts, env, images)" },
+	{ "{\"version\":1,\"name\":\"a\\u0000b\"}",
+	  "test: line 1 column 30: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'" },
+	/* name, description, hostname */
+	{ "{\"version\":1,\"name\":5}", "test: name: expected a string, got an integer" },
+	{ "{\"version\":1,\"name\":\"a b\"}", "test: name: \"a b\" is not a valid name (1 to 64 letters, "
+	  "digits, '.', '_' or '-', not starting with '.' or '-')" },
+	{ "{\"version\":1,\"description\":[]}", "test: description: expected a string, got an array" },
+	{ "{\"version\":1,\"hostname\":\"bad_host\"}", "test: hostname: \"bad_host\" is not a valid hostname "
+	  "(dot-separated labels of letters, digits and '-', at most 64 characters)" },
+	{ "{\"version\":1,\"hostname\":null}", "test: hostname: expected a string, got null" },
+	/* limits */
+	{ "{\"version\":1,\"limits\":[]}", "test: limits: expected an object, got an array" },
+	{ "{\"version\":1,\"limits\":{\"memroy\":\"1G\"}}", "test: limits.memroy: unknown field (known fields: "
+	  "memory, pids, cpus, timeout, workspace, tmp, output)" },
+	{ "{\"version\":1,\"limits\":{\"memory\":true}}", "test: limits.memory: expected size like \"512M\"" },
+	{ "{\"version\":1,\"limits\":{\"memory\":-1}}", "test: limits.memory: expected size like \"512M\"" },
+	{ "{\"version\":1,\"limits\":{\"memory\":\"12X\"}}",
+	  "test: limits.memory: expected size like \"512M\", got \"12X\"" },
+	{ "{\"version\":1,\"limits\":{\"memory\":\"9999999T\"}}", "test: limits.memory: \"9999999T\" is too large" },
+	{ "{\"version\":1,\"limits\":{\"memory\":\"1M\"}}", "test: limits.memory: 1M is below the minimum of 4M" },
+	{ "{\"version\":1,\"limits\":{\"memory\":0}}", "test: limits.memory: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"pids\":\"5\"}}", "test: limits.pids: expected an integer, got a string" },
+	{ "{\"version\":1,\"limits\":{\"pids\":0}}", "test: limits.pids: must be between 1 and 4194304, got 0" },
+	{ "{\"version\":1,\"limits\":{\"pids\":4194305}}",
+	  "test: limits.pids: must be between 1 and 4194304, got 4194305" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":0}}", "test: limits.cpus: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":-1.5}}", "test: limits.cpus: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":0.0001}}", "test: limits.cpus: must be at least 0.001" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":1025}}", "test: limits.cpus: at most 1024 CPUs" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":\"2000\"}}", "test: limits.cpus: at most 1024 CPUs" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":\"abc\"}}", "test: limits.cpus: expected a number of CPUs like 1 "
+	  "or \"0.5\" (at least 0.001), got \"abc\"" },
+	{ "{\"version\":1,\"limits\":{\"cpus\":[]}}",
+	  "test: limits.cpus: expected a number of CPUs like 1 or \"0.5\"" },
+	{ "{\"version\":1,\"limits\":{\"timeout\":\"5x\"}}", "test: limits.timeout: expected duration like "
+	  "\"5m\" (units ms, s, m, h), got \"5x\"" },
+	{ "{\"version\":1,\"limits\":{\"timeout\":1.5}}",
+	  "test: limits.timeout: expected duration like \"5m\" or integer seconds" },
+	{ "{\"version\":1,\"limits\":{\"timeout\":0}}", "test: limits.timeout: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"timeout\":\"0ms\"}}", "test: limits.timeout: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"timeout\":9223372036854775807}}",
+	  "test: limits.timeout: 9223372036854775807 seconds is too long" },
+	{ "{\"version\":1,\"limits\":{\"workspace\":0}}", "test: limits.workspace: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"tmp\":\"0M\"}}", "test: limits.tmp: must be more than 0" },
+	{ "{\"version\":1,\"limits\":{\"output\":\"lots\"}}",
+	  "test: limits.output: expected size like \"512M\", got \"lots\"" },
+	/* rlimits */
+	{ "{\"version\":1,\"rlimits\":1}", "test: rlimits: expected an object, got an integer" },
+	{ "{\"version\":1,\"rlimits\":{\"files\":1}}", "test: rlimits.files: unknown field (known fields: core, "
+	  "nofile, fsize, stack, cpu, nproc, memlock, as)" },
+	{ "{\"version\":1,\"rlimits\":{\"core\":1}}",
+	  "test: rlimits.core: must be 0: the isolation contract allows no core dumps" },
+	{ "{\"version\":1,\"rlimits\":{\"core\":\"unlimited\"}}",
+	  "test: rlimits.core: must be 0: the isolation contract allows no core dumps" },
+	{ "{\"version\":1,\"rlimits\":{\"nofile\":\"unlimited\"}}",
+	  "test: rlimits.nofile: cannot be \"unlimited\" (at most 1048576)" },
+	{ "{\"version\":1,\"rlimits\":{\"nofile\":1048577}}",
+	  "test: rlimits.nofile: must be at most 1048576, got 1048577" },
+	{ "{\"version\":1,\"rlimits\":{\"nofile\":\"1K\"}}", "test: rlimits.nofile: expected an integer" },
+	{ "{\"version\":1,\"rlimits\":{\"cpu\":\"5m\"}}", "test: rlimits.cpu: expected an integer or \"unlimited\"" },
+	{ "{\"version\":1,\"rlimits\":{\"stack\":true}}",
+	  "test: rlimits.stack: expected an integer, a size like \"8M\" or \"unlimited\"" },
+	{ "{\"version\":1,\"rlimits\":{\"fsize\":\"big\"}}",
+	  "test: rlimits.fsize: expected size like \"8M\", got \"big\"" },
+	/* network */
+	{ "{\"version\":1,\"network\":\"none\"}", "test: network: expected an object, got a string" },
+	{ "{\"version\":1,\"network\":{\"mode\":\"host\"}}",
+	  "test: network.mode: \"host\" needs network.allow_host: true" },
+	{ "{\"version\":1,\"network\":{\"mode\":\"host\",\"allow_host\":false}}",
+	  "test: network.mode: \"host\" needs network.allow_host: true" },
+	{ "{\"version\":1,\"network\":{\"mode\":\"bridge\"}}",
+	  "test: network.mode: expected \"none\" or \"host\", got \"bridge\"" },
+	{ "{\"version\":1,\"network\":{\"mode\":1}}", "test: network.mode: expected \"none\" or \"host\", got an integer" },
+	{ "{\"version\":1,\"network\":{\"allow_host\":\"yes\"}}",
+	  "test: network.allow_host: expected true or false, got a string" },
+	{ "{\"version\":1,\"network\":{\"egress\":true}}",
+	  "test: network.egress: unknown field (known fields: mode, allow_host)" },
+	/* seccomp */
+	{ "{\"version\":1,\"seccomp\":true}", "test: seccomp: expected an object, got a boolean" },
+	{ "{\"version\":1,\"seccomp\":{\"allow\":[]}}", "test: seccomp.allow: unknown field (known fields: errno, deny)" },
+	{ "{\"version\":1,\"seccomp\":{\"errno\":\"EIO\"}}",
+	  "test: seccomp.errno: expected one of \"EPERM\", \"EACCES\", \"ENOSYS\"" },
+	{ "{\"version\":1,\"seccomp\":{\"errno\":1}}",
+	  "test: seccomp.errno: expected one of \"EPERM\", \"EACCES\", \"ENOSYS\"" },
+	{ "{\"version\":1,\"seccomp\":{\"deny\":\"mount\"}}", "test: seccomp.deny: expected an array, got a string" },
+	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",7]}}", "test: seccomp.deny[1]: expected a string, got an integer" },
+	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",\"not_a_syscall\"]}}",
+	  "test: seccomp.deny[1]: \"not_a_syscall\" is not a system call libseccomp knows on this architecture" },
+	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",\"mount\"]}}", "test: seccomp.deny[1]: \"mount\" is listed twice" },
+	/* mounts */
+	{ "{\"version\":1,\"mounts\":{}}", "test: mounts: expected an array, got an object" },
+	{ "{\"version\":1,\"mounts\":[\"/opt\"]}", "test: mounts[0]: expected an object, got a string" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/data\",\"writable\":true}]}",
+	  "test: mounts[0].writable: unknown field (known fields: source, target)" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\"}]}",
+	  "test: mounts[0].target: missing (each mount needs a source and a target)" },
+	{ "{\"version\":1,\"mounts\":[{\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: missing (each mount needs a source and a target)" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"opt\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"opt\" must be an absolute path" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt/../etc\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"/opt/../etc\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/a//b\"}]}",
+	  "test: mounts[0].target: \"/a//b\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt/\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"/opt/\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt/./x\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"/opt/./x\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/\"}]}",
+	  "test: mounts[0].target: \"/\" is the sandbox's root and cannot be replaced" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/proc\"}]}",
+	  "test: mounts[0].target: \"/proc\" is reserved: the sandbox mounts /proc itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/dev/shm\"}]}",
+	  "test: mounts[0].target: \"/dev/shm\" is reserved: the sandbox mounts /dev itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/workspace/x\"}]}",
+	  "test: mounts[0].target: \"/workspace/x\" is reserved: the sandbox mounts /workspace itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/tmp\"}]}",
+	  "test: mounts[0].target: \"/tmp\" is reserved: the sandbox mounts /tmp itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/oldroot/x\"}]}",
+	  "test: mounts[0].target: \"/oldroot/x\" is reserved: the sandbox mounts /oldroot itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/opt\",\"target\":\"/newroot\"}]}",
+	  "test: mounts[0].target: \"/newroot\" is reserved: the sandbox mounts /newroot itself" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/\",\"target\":\"/host\"}]}",
+	  "test: mounts[0].source: \"/\" is refused: the host's whole tree holds its /proc, /sys and /dev" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/proc\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"/proc\" is refused: binding the host's /proc would bypass the sandbox's own" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/sys/fs\",\"target\":\"/data\"}]}",
+	  "test: mounts[0].source: \"/sys/fs\" is refused: binding the host's /sys would bypass the sandbox's own" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/a\",\"target\":\"/data\"},{\"source\":\"/b\",\"target\":\"/data\"}]}",
+	  "test: mounts[1].target: \"/data\" is already the target of mounts[0]" },
+	{ "{\"version\":1,\"mounts\":[{\"source\":\"/a\",\"target\":5}]}",
+	  "test: mounts[0].target: expected a string, got an integer" },
+	/* env */
+	{ "{\"version\":1,\"env\":[]}", "test: env: expected an object, got an array" },
+	{ "{\"version\":1,\"env\":{\"A\":1}}", "test: env.A: expected a string, got an integer" },
+	{ "{\"version\":1,\"env\":{\"A=B\":\"x\"}}",
+	  "test: env[\"A=B\"]: variable names must be non-empty, without '=' or NUL" },
+	{ "{\"version\":1,\"env\":{\"\":\"x\"}}", "test: env[\"\"]: variable names must be non-empty, without '=' or NUL" },
+	/* images */
+	{ "{\"version\":1,\"images\":\"host\"}", "test: images: expected an array, got a string" },
+	{ "{\"version\":1,\"images\":[]}", "test: images: must not be empty (leave it out to allow any image)" },
+	{ "{\"version\":1,\"images\":[\"host\",\"host\"]}", "test: images[1]: \"host\" is listed twice" },
+	{ "{\"version\":1,\"images\":[\"../etc\"]}", "test: images[0]: \"../etc\" is not a valid image name (1 to 64 "
+	  "letters, digits, '.', '_' or '-', not starting with '.' or '-')" },
+};
+
+START_TEST(test_parse_errors)
+{
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	const char *json = error_cases[_i].json;
+	int r = policy_parse(json, strlen(json), "test", &p, &e);
+	ck_assert_msg(r == -EINVAL, "policy_parse(%s) = %d, want -EINVAL", json, r);
+	ck_assert_int_eq(e.code, EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_str_eq(e.message, error_cases[_i].message);
+}
+END_TEST
+
+START_TEST(test_contract_deny_required)
+{
+	/* every contract name dropped in turn is refused, by name */
+	for (size_t drop = 0; seccomp_contract_deny[drop]; drop++) {
+		json_t *deny = json_array();
+		for (size_t i = 0; seccomp_contract_deny[i]; i++)
+			if (i != drop)
+				json_array_append_new(deny, json_string(seccomp_contract_deny[i]));
+		json_t *doc = json_pack("{s:i, s:{s:o}}", "version", 1, "seccomp", "deny", deny);
+		char *text = json_dumps(doc, 0);
+		struct policy *p = NULL;
+		wr_error e = { 0 };
+		char want[256];
+		snprintf(want, sizeof want, "test: seccomp.deny: \"%s\" is missing: the isolation contract "
+			 "denies it in every policy", seccomp_contract_deny[drop]);
+		ck_assert_int_eq(policy_parse(text, strlen(text), "test", &p, &e), -EINVAL);
+		ck_assert_str_eq(e.message, want);
+		free(text);
+		json_decref(doc);
+	}
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+	size_t len = (1 << 20) + 1;
+	char *text = malloc(len + 1);
+	memset(text, ' ', len);
+	memcpy(text, "{\"version\":1}", 13);
+	text[len] = '\0';
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_parse(text, len, "test", &p, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "test: 1048577 bytes is more than a policy may have (1 MiB)");
+	/* exactly 1 MiB is still fine */
+	ck_assert_int_eq(policy_parse(text, len - 1, "test", &p, &e), 0);
+	policy_free(p);
+	free(text);
+}
+END_TEST
+
+/* The minimal document gets every documented default. */
+START_TEST(test_defaults)
+{
+	_cleanup_policy_ struct policy *p = parse_ok("{\"version\": 1}");
+	ck_assert_str_eq(p->name, "default");
+	ck_assert_str_eq(p->origin, "test");
+	ck_assert_ptr_null(p->description);
+	ck_assert_str_eq(p->hostname, "sandbox");
+	ck_assert_uint_eq(p->limits.memory, 512 * MIB);
+	ck_assert_uint_eq(p->limits.pids, 256);
+	ck_assert_uint_eq(p->limits.cpu_millis, 1000);
+	ck_assert_uint_eq(p->limits.timeout_ms, 5 * 60 * 1000);
+	ck_assert_uint_eq(p->limits.workspace, GIB);
+	ck_assert_uint_eq(p->limits.tmp, 256 * MIB);
+	ck_assert_uint_eq(p->limits.output, 16 * MIB);
+	ck_assert(p->rlimits[POLICY_RLIMIT_CORE].set);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_CORE].resource, RLIMIT_CORE);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_CORE].value, 0);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_NOFILE].resource, RLIMIT_NOFILE);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_NOFILE].value, 1024);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_FSIZE].value, GIB);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_STACK].resource, RLIMIT_STACK);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_STACK].value, 8 * MIB);
+	ck_assert(!p->rlimits[POLICY_RLIMIT_CPU].set);
+	ck_assert(!p->rlimits[POLICY_RLIMIT_NPROC].set);
+	ck_assert(!p->rlimits[POLICY_RLIMIT_MEMLOCK].set);
+	ck_assert(!p->rlimits[POLICY_RLIMIT_AS].set);
+	ck_assert_int_eq(p->network, NET_NONE);
+	ck_assert(!p->allow_host_network);
+	ck_assert_int_eq(p->seccomp_errno, EPERM);
+	size_t n = 0;
+	for (; seccomp_contract_deny[n]; n++)
+		ck_assert(strv_has(p->seccomp_deny, seccomp_contract_deny[n]));
+	ck_assert_uint_eq(p->n_seccomp_deny, n);
+	ck_assert_ptr_null(p->seccomp_deny[n]);
+	ck_assert_uint_eq(p->n_mounts, 0);
+	ck_assert_uint_eq(p->n_env, 4);
+	ck_assert_str_eq(p->env[0], "PATH=/usr/local/bin:/usr/bin:/bin");
+	ck_assert_str_eq(p->env[1], "HOME=/workspace");
+	ck_assert_str_eq(p->env[2], "LANG=C.UTF-8");
+	ck_assert_str_eq(p->env[3], "USER=sandbox");
+	ck_assert_ptr_null(p->env[4]);
+	ck_assert_ptr_null(p->images);
+}
+END_TEST
+
+START_TEST(test_every_field)
+{
+	_cleanup_policy_ struct policy *p = parse_ok(
+		"{\"version\": 1, \"name\": \"strict\", \"description\": \"for tests\", \"hostname\": \"box.local\","
+		" \"limits\": {\"memory\": 134217728, \"pids\": 64, \"cpus\": \"0.5\", \"timeout\": 30,"
+		"   \"workspace\": \"64MiB\", \"tmp\": \"1.5M\", \"output\": \"1K\"},"
+		" \"rlimits\": {\"nofile\": 64, \"stack\": \"unlimited\", \"as\": \"2G\", \"cpu\": 10,"
+		"   \"nproc\": \"unlimited\", \"memlock\": 65536},"
+		" \"network\": {\"mode\": \"host\", \"allow_host\": true},"
+		" \"seccomp\": {\"errno\": \"ENOSYS\"},"
+		" \"mounts\": [{\"source\": \"/opt/data\", \"target\": \"/data\"}, {\"target\": \"/procfs\", \"source\": \"/srv\"}],"
+		" \"env\": {\"LC_ALL\": \"C\", \"EMPTY\": \"\"},"
+		" \"images\": [\"python\", \"host\"]}");
+	ck_assert_str_eq(p->name, "strict");
+	ck_assert_str_eq(p->description, "for tests");
+	ck_assert_str_eq(p->hostname, "box.local");
+	ck_assert_uint_eq(p->limits.memory, 128 * MIB);
+	ck_assert_uint_eq(p->limits.pids, 64);
+	ck_assert_uint_eq(p->limits.cpu_millis, 500);
+	ck_assert_uint_eq(p->limits.timeout_ms, 30000);
+	ck_assert_uint_eq(p->limits.workspace, 64 * MIB);
+	ck_assert_uint_eq(p->limits.tmp, 3 * MIB / 2);
+	ck_assert_uint_eq(p->limits.output, 1024);
+	/* a written rlimits replaces the defaults, but core stays 0 */
+	ck_assert(p->rlimits[POLICY_RLIMIT_CORE].set);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_CORE].value, 0);
+	ck_assert(!p->rlimits[POLICY_RLIMIT_FSIZE].set);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_NOFILE].value, 64);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_STACK].value, RLIM_INFINITY);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_AS].resource, RLIMIT_AS);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_AS].value, 2 * GIB);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_CPU].resource, RLIMIT_CPU);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_CPU].value, 10);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_NPROC].value, RLIM_INFINITY);
+	ck_assert_int_eq(p->rlimits[POLICY_RLIMIT_MEMLOCK].resource, RLIMIT_MEMLOCK);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_MEMLOCK].value, 65536);
+	ck_assert_int_eq(p->network, NET_HOST);
+	ck_assert(p->allow_host_network);
+	ck_assert_int_eq(p->seccomp_errno, ENOSYS);
+	ck_assert_uint_eq(p->n_mounts, 2);
+	ck_assert_str_eq(p->mounts[0].source, "/opt/data");
+	ck_assert_str_eq(p->mounts[0].target, "/data");
+	ck_assert_str_eq(p->mounts[1].source, "/srv");
+	ck_assert_str_eq(p->mounts[1].target, "/procfs");
+	ck_assert_uint_eq(p->n_env, 2);
+	ck_assert_str_eq(p->env[0], "LC_ALL=C");
+	ck_assert_str_eq(p->env[1], "EMPTY=");
+	ck_assert_ptr_null(p->env[2]);
+	ck_assert_uint_eq(p->n_images, 2);
+	ck_assert_str_eq(p->images[0], "python");
+	ck_assert_str_eq(p->images[1], "host");
+	ck_assert_ptr_null(p->images[2]);
+}
+END_TEST
+
+START_TEST(test_empty_deny_is_refused)
+{
+	/* checked separately: the message names the first contract entry */
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	const char *json = "{\"version\":1,\"seccomp\":{\"deny\":[]}}";
+	char want[200];
+	snprintf(want, sizeof want, "test: seccomp.deny: \"%s\" is missing: the isolation contract denies it "
+		 "in every policy", seccomp_contract_deny[0]);
+	ck_assert_int_eq(policy_parse(json, strlen(json), "test", &p, &e), -EINVAL);
+	ck_assert_str_eq(e.message, want);
+}
+END_TEST
+
+START_TEST(test_value_forms)
+{
+	static const struct { const char *json; uint32_t cpus; uint64_t timeout_ms; } cases[] = {
+		{ "{\"version\":1,\"limits\":{\"cpus\":0.5,\"timeout\":\"250ms\"}}", 500, 250 },
+		{ "{\"version\":1,\"limits\":{\"cpus\":2,\"timeout\":\"1h\"}}", 2000, 3600000 },
+		{ "{\"version\":1,\"limits\":{\"cpus\":\"1.25\",\"timeout\":\"1.5s\"}}", 1250, 1500 },
+		{ "{\"version\":1,\"limits\":{\"cpus\":0.3,\"timeout\":\"2m\"}}", 300, 120000 },
+		{ "{\"version\":1,\"limits\":{\"cpus\":1024,\"timeout\":\"30\"}}", 1024000, 30000 },
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		_cleanup_policy_ struct policy *p = parse_ok(cases[i].json);
+		ck_assert_uint_eq(p->limits.cpu_millis, cases[i].cpus);
+		ck_assert_uint_eq(p->limits.timeout_ms, cases[i].timeout_ms);
+	}
+}
+END_TEST
+
+START_TEST(test_hostnames)
+{
+	static const char *const good[] = { "a", "sandbox", "box-1.example.org", "A1" };
+	static const char *const bad[] = { "", "-a", "a-", "a..b", ".a", "a.", "a b", "é",
+		"0123456789012345678901234567890123456789012345678901234567890123" /* 64 in one label */ };
+	char json[256];
+	for (size_t i = 0; i < N(good); i++) {
+		snprintf(json, sizeof json, "{\"version\":1,\"hostname\":\"%s\"}", good[i]);
+		_cleanup_policy_ struct policy *p = parse_ok(json);
+		ck_assert_str_eq(p->hostname, good[i]);
+	}
+	for (size_t i = 0; i < N(bad); i++) {
+		struct policy *p = NULL;
+		wr_error e = { 0 };
+		snprintf(json, sizeof json, "{\"version\":1,\"hostname\":\"%s\"}", bad[i]);
+		ck_assert_msg(policy_parse(json, strlen(json), "test", &p, &e) == -EINVAL, "accepted %s", bad[i]);
+		ck_assert(strncmp(e.message, "test: hostname: ", 16) == 0);
+	}
+}
+END_TEST
+
+START_TEST(test_name_from_origin)
+{
+	const char *json = "{\"version\":1}";
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_parse(json, strlen(json), "/etc/warren/strict.json", &p, &e), 0);
+	ck_assert_str_eq(p->name, "strict");
+	ck_assert_str_eq(p->origin, "/etc/warren/strict.json");
+	policy_free(p);
+	ck_assert_int_eq(policy_parse(json, strlen(json), "request", &p, &e), 0);
+	ck_assert_str_eq(p->name, "default");
+	policy_free(p);
+}
+END_TEST
+
+static void check_shipped(const struct policy *p)
+{
+	/* everything the contract says, plus io_uring (not in the contract
+	 * because a policy may need it, but off in what we ship) */
+	for (size_t i = 0; seccomp_contract_deny[i]; i++)
+		ck_assert(strv_has(p->seccomp_deny, seccomp_contract_deny[i]));
+	ck_assert(strv_has(p->seccomp_deny, "io_uring_setup"));
+	ck_assert(strv_has(p->seccomp_deny, "io_uring_enter"));
+	ck_assert(strv_has(p->seccomp_deny, "io_uring_register"));
+	ck_assert_int_eq(p->network, NET_NONE);
+	ck_assert(!p->allow_host_network);
+	ck_assert(p->rlimits[POLICY_RLIMIT_CORE].set);
+	ck_assert_uint_eq(p->rlimits[POLICY_RLIMIT_CORE].value, 0);
+}
+
+START_TEST(test_builtin_policy)
+{
+	_cleanup_policy_ struct policy *p = NULL;
+	wr_error e = { 0 };
+	ck_assert_msg(policy_load_builtin(&p, &e) == 0, "%s", e.message);
+	ck_assert_str_eq(p->name, "default");
+	ck_assert_str_eq(p->origin, "built-in");
+	ck_assert_uint_eq(p->limits.memory, 512 * MIB);
+	ck_assert_uint_eq(p->limits.pids, 256);
+	ck_assert_uint_eq(p->limits.timeout_ms, 5 * 60 * 1000);
+	check_shipped(p);
+}
+END_TEST
+
+START_TEST(test_shipped_files)
+{
+	_cleanup_policy_ struct policy *def = NULL, *py = NULL, *builtin = NULL;
+	wr_error e = { 0 };
+	ck_assert_msg(policy_load_file(WARREN_SRCDIR "/policy/default.json", &def, &e) == 0, "%s", e.message);
+	ck_assert_msg(policy_load_file(WARREN_SRCDIR "/policy/python.json", &py, &e) == 0, "%s", e.message);
+	ck_assert_int_eq(policy_load_builtin(&builtin, &e), 0);
+	ck_assert_str_eq(def->name, "default");
+	ck_assert_str_eq(py->name, "python");
+	check_shipped(def);
+	check_shipped(py);
+	/* the compiled-in copy is the file */
+	json_t *a = policy_to_json(def), *b = policy_to_json(builtin);
+	ck_assert(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	ck_assert_uint_eq(py->limits.memory, GIB);
+	ck_assert_uint_eq(py->limits.pids, 512);
+	ck_assert_uint_eq(py->limits.timeout_ms, 10 * 60 * 1000);
+	ck_assert_uint_gt(py->limits.memory, def->limits.memory);
+}
+END_TEST
+
+START_TEST(test_load_by_name)
+{
+	_cleanup_policy_ struct policy *p = NULL;
+	wr_error e = { 0 };
+	setenv("WARREN_POLICY_DIR", WARREN_SRCDIR "/policy", 1);
+	ck_assert_msg(policy_load("python", &p, &e) == 0, "%s", e.message);
+	ck_assert_str_eq(p->name, "python");
+	ck_assert_str_eq(p->origin, WARREN_SRCDIR "/policy/python.json");
+	policy_free(TAKE_PTR(p));
+
+	/* a path is never looked up by name */
+	ck_assert_int_eq(policy_load("policy-that-does-not-exist.json", &p, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "open policy-that-does-not-exist.json: No such file or directory");
+
+	setenv("WARREN_POLICY_DIR", "/nonexistent-dir", 1);
+	ck_assert_int_eq(policy_load("nosuch", &p, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "policy \"nosuch\" not found: no nosuch.json in /nonexistent-dir "
+			 "($WARREN_POLICY_DIR) or " WARREN_POLICYDIR);
+	unsetenv("WARREN_POLICY_DIR");
+	ck_assert_int_eq(policy_load("nosuch", &p, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "policy \"nosuch\" not found: no nosuch.json in " WARREN_POLICYDIR
+			 " (set $WARREN_POLICY_DIR or give a path)");
+	ck_assert_int_eq(policy_load("..", &p, &e), -EINVAL);
+	ck_assert_int_eq(policy_load("", &p, &e), -EINVAL);
+
+	/* "default" (and NULL) falls back to the built-in one when no file is installed */
+	setenv("WARREN_POLICY_DIR", "/nonexistent-dir", 1);
+	bool installed = access(WARREN_POLICYDIR "/default.json", F_OK) == 0;
+	ck_assert_msg(policy_load(NULL, &p, &e) == 0, "%s", e.message);
+	ck_assert_str_eq(p->origin, installed ? WARREN_POLICYDIR "/default.json" : "built-in");
+	policy_free(TAKE_PTR(p));
+	ck_assert_int_eq(policy_load("default", &p, &e), 0);
+	ck_assert_str_eq(p->name, "default");
+	unsetenv("WARREN_POLICY_DIR");
+}
+END_TEST
+
+START_TEST(test_load_file_errors)
+{
+	_cleanup_policy_ struct policy *p = NULL;
+	wr_error e = { 0 };
+	char dir[] = "/tmp/test-policy-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof path, "%s/bad.json", dir);
+
+	FILE *f = fopen(path, "w");
+	fputs("{\"version\": 1,\n \"limits\": {\"pids\": \"many\"}}\n", f);
+	fclose(f);
+	ck_assert_int_eq(policy_load_file(path, &p, &e), -EINVAL);
+	char want[200];
+	snprintf(want, sizeof want, "%s: limits.pids: expected an integer, got a string", path);
+	ck_assert_str_eq(e.message, want);
+
+	/* a policy file may not be a directory, nor bigger than 1 MiB */
+	ck_assert_int_eq(policy_load_file(dir, &p, &e), -EINVAL);
+	snprintf(want, sizeof want, "%s: not a regular file", dir);
+	ck_assert_str_eq(e.message, want);
+	ck_assert_int_eq(truncate(path, (1 << 20) + 1), 0);
+	ck_assert_int_eq(policy_load_file(path, &p, &e), -EINVAL);
+	snprintf(want, sizeof want, "%s: larger than a policy may be (1 MiB)", path);
+	ck_assert_str_eq(e.message, want);
+
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+static struct policy *default_policy(void)
+{
+	struct policy *p = NULL;
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_load_builtin(&p, &e), 0);
+	return p;
+}
+
+static const struct policy_limit_names flags = {
+	.memory = "--memory", .pids = "--pids", .cpus = "--cpus", .timeout = "--timeout",
+	.workspace = "--workspace", .tmp = "--tmp", .output = NULL,
+};
+
+START_TEST(test_tighten_within)
+{
+	_cleanup_policy_ struct policy *p = default_policy();
+	wr_error e = { 0 };
+	struct policy_limits req = { .memory = 256 * MIB, .cpu_millis = 500, .timeout_ms = 1000 };
+	ck_assert_int_eq(policy_tighten(p, &req, &flags, &e), 0);
+	ck_assert_uint_eq(p->limits.memory, 256 * MIB);
+	ck_assert_uint_eq(p->limits.cpu_millis, 500);
+	ck_assert_uint_eq(p->limits.timeout_ms, 1000);
+	ck_assert_uint_eq(p->limits.pids, 256);  /* not asked for: unchanged */
+	ck_assert_uint_eq(p->limits.workspace, GIB);
+	/* equal to the limit is fine too */
+	struct policy_limits same = { .pids = 256, .output = 16 * MIB };
+	ck_assert_int_eq(policy_tighten(p, &same, NULL, &e), 0);
+	ck_assert_uint_eq(p->limits.pids, 256);
+}
+END_TEST
+
+START_TEST(test_tighten_over)
+{
+	_cleanup_policy_ struct policy *p = default_policy();
+	wr_error e = { 0 };
+	struct policy_limits req = { .memory = GIB };
+	ck_assert_int_eq(policy_tighten(p, &req, &flags, &e), -EPERM);
+	ck_assert_int_eq(e.code, EPERM);
+	ck_assert_str_eq(e.message, "--memory 1G exceeds the policy's limit of 512M (policy default)");
+	ck_assert_uint_eq(p->limits.memory, 512 * MIB);
+
+	/* refused as a whole: the acceptable field is not applied either */
+	struct policy_limits mixed = { .pids = 10, .cpu_millis = 1500 };
+	ck_assert_int_eq(policy_tighten(p, &mixed, &flags, &e), -EPERM);
+	ck_assert_str_eq(e.message, "--cpus 1.5 exceeds the policy's limit of 1 (policy default)");
+	ck_assert_uint_eq(p->limits.pids, 256);
+
+	struct policy_limits t = { .timeout_ms = 600000 };
+	ck_assert_int_eq(policy_tighten(p, &t, &flags, &e), -EPERM);
+	ck_assert_str_eq(e.message, "--timeout 10m exceeds the policy's limit of 5m (policy default)");
+	struct policy_limits n = { .pids = 257 };
+	ck_assert_int_eq(policy_tighten(p, &n, NULL, &e), -EPERM);
+	ck_assert_str_eq(e.message, "limits.pids 257 exceeds the policy's limit of 256 (policy default)");
+	/* a NULL entry in flag_names falls back to the JSON name */
+	struct policy_limits o = { .output = 32 * MIB };
+	ck_assert_int_eq(policy_tighten(p, &o, &flags, &e), -EPERM);
+	ck_assert_str_eq(e.message, "limits.output 32M exceeds the policy's limit of 16M (policy default)");
+	struct policy_limits w = { .workspace = 2 * GIB, .tmp = 512 * MIB };
+	ck_assert_int_eq(policy_tighten(p, &w, &flags, &e), -EPERM);
+	ck_assert_str_eq(e.message, "--workspace 2G exceeds the policy's limit of 1G (policy default)");
+
+	/* a tightened policy is the new ceiling */
+	struct policy_limits down = { .memory = 128 * MIB }, up = { .memory = 256 * MIB };
+	ck_assert_int_eq(policy_tighten(p, &down, &flags, &e), 0);
+	ck_assert_int_eq(policy_tighten(p, &up, &flags, &e), -EPERM);
+	ck_assert_str_eq(e.message, "--memory 256M exceeds the policy's limit of 128M (policy default)");
+}
+END_TEST
+
+START_TEST(test_tighten_below_minimum)
+{
+	_cleanup_policy_ struct policy *p = default_policy();
+	wr_error e = { 0 };
+	struct policy_limits req = { .memory = MIB };
+	ck_assert_int_eq(policy_tighten(p, &req, &flags, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "--memory 1M is below the minimum of 4M");
+	ck_assert_uint_eq(p->limits.memory, 512 * MIB);
+}
+END_TEST
+
+START_TEST(test_host_network)
+{
+	_cleanup_policy_ struct policy *p = default_policy();
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_set_network(p, NET_HOST, &e), -EPERM);
+	ck_assert_str_eq(e.message, "the host network is not allowed by policy default "
+			 "(it needs \"network\": {\"allow_host\": true})");
+	ck_assert_int_eq(p->network, NET_NONE);
+	ck_assert_int_eq(policy_set_network(p, NET_NONE, &e), 0);
+
+	_cleanup_policy_ struct policy *open = parse_ok("{\"version\":1,\"network\":{\"allow_host\":true}}");
+	ck_assert_int_eq(open->network, NET_NONE);
+	ck_assert_int_eq(policy_set_network(open, NET_HOST, &e), 0);
+	ck_assert_int_eq(open->network, NET_HOST);
+	ck_assert_int_eq(policy_set_network(open, NET_NONE, &e), 0);
+	ck_assert_int_eq(open->network, NET_NONE);
+}
+END_TEST
+
+/* policy_to_json writes what policy_parse reads, and nothing is lost. */
+START_TEST(test_to_json_round_trip)
+{
+	static const char *const docs[] = {
+		"{\"version\":1}",
+		"{\"version\":1,\"name\":\"x\",\"description\":\"d\",\"limits\":{\"cpus\":0.25,\"timeout\":\"1500ms\","
+		"\"memory\":5000000},\"rlimits\":{\"stack\":\"unlimited\",\"nofile\":7,\"as\":12345,\"fsize\":\"3K\"},"
+		"\"network\":{\"allow_host\":true,\"mode\":\"host\"},\"seccomp\":{\"errno\":\"EACCES\"},"
+		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"]}",
+	};
+	for (size_t i = 0; i < N(docs); i++) {
+		_cleanup_policy_ struct policy *p = parse_ok(docs[i]);
+		json_t *j = policy_to_json(p);
+		ck_assert_ptr_nonnull(j);
+		char *text = json_dumps(j, JSON_INDENT(2));
+		_cleanup_policy_ struct policy *q = parse_ok(text);
+		json_t *k = policy_to_json(q);
+		ck_assert_msg(json_equal(j, k), "round trip changed %s", text);
+		ck_assert_mem_eq(&p->limits, &q->limits, sizeof p->limits);
+		ck_assert_mem_eq(p->rlimits, q->rlimits, sizeof p->rlimits);
+		free(text);
+		json_decref(j);
+		json_decref(k);
+	}
+}
+END_TEST
+
+START_TEST(test_to_json_shape)
+{
+	_cleanup_policy_ struct policy *p = parse_ok(
+		"{\"version\":1,\"limits\":{\"cpus\":0.5},\"rlimits\":{\"nproc\":\"unlimited\"}}");
+	json_t *j = policy_to_json(p);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "version")), 1);
+	json_t *limits = json_object_get(j, "limits");
+	ck_assert_str_eq(json_string_value(json_object_get(limits, "memory")), "512M");
+	ck_assert_int_eq(json_integer_value(json_object_get(limits, "pids")), 256);
+	ck_assert_str_eq(json_string_value(json_object_get(limits, "cpus")), "0.5");
+	ck_assert_str_eq(json_string_value(json_object_get(limits, "timeout")), "5m");
+	json_t *rl = json_object_get(j, "rlimits");
+	ck_assert_uint_eq(json_object_size(rl), 2);  /* only the set ones */
+	ck_assert_int_eq(json_integer_value(json_object_get(rl, "core")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(rl, "nproc")), "unlimited");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "env"), "HOME")), "/workspace");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(j, "seccomp"), "deny")),
+			  p->n_seccomp_deny);
+	ck_assert_ptr_null(json_object_get(j, "images"));
+	ck_assert_ptr_null(json_object_get(j, "description"));
+	json_decref(j);
+}
 END_TEST
 
 int main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, placeholder_policy);
+	tcase_add_loop_test(tc, test_parse_errors, 0, N(error_cases));
+	tcase_add_test(tc, test_contract_deny_required);
+	tcase_add_test(tc, test_empty_deny_is_refused);
+	tcase_add_test(tc, test_too_large);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_every_field);
+	tcase_add_test(tc, test_value_forms);
+	tcase_add_test(tc, test_hostnames);
+	tcase_add_test(tc, test_name_from_origin);
+	tcase_add_test(tc, test_builtin_policy);
+	tcase_add_test(tc, test_shipped_files);
+	tcase_add_test(tc, test_load_by_name);
+	tcase_add_test(tc, test_load_file_errors);
+	tcase_add_test(tc, test_tighten_within);
+	tcase_add_test(tc, test_tighten_over);
+	tcase_add_test(tc, test_tighten_below_minimum);
+	tcase_add_test(tc, test_host_network);
+	tcase_add_test(tc, test_to_json_round_trip);
+	tcase_add_test(tc, test_to_json_shape);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -186,8 +186,10 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, wr_error *e)
 			    .is_dir = S_ISDIR(st.st_mode));
 		}
 	}
-	if (!has_usr)
-		return wr_error_set(e, ENOENT, "image %s has no /usr: not a root filesystem", real);
+	if (!has_usr) {
+		wr_error_set(e, 0, "image %s has no /usr: not a root filesystem", real);
+		return -ENOENT;
+	}
 	return 0;
 }
 

@@ -37,6 +37,12 @@ struct sandbox_result {
  * SIGINT, SIGTERM and SIGHUP kill the sandbox and end the call. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
 
+struct init_event;
+/* Fills exited/exit_code/signal/exit_status from a wait status. */
+void sandbox_result_from_status(struct sandbox_result *res, int status);
+/* The one-line error for an init event reporting a failure. */
+int sandbox_event_error(const struct init_event *ev, wr_error *e);
+
 /* Exit statuses warren run documents (warren(1) EXIT STATUS). */
 #define WARREN_EXIT_TIMEOUT 124     /* like timeout(1) */
 #define WARREN_EXIT_SETUP 125       /* warren itself failed: bad flag, policy, setup */

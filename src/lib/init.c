@@ -1,0 +1,362 @@
+#include "config.h"
+#include "init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "init-protocol.h"
+#include "net.h"
+#include "sandbox.h"
+
+/* ---- reporting ----------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+	for (; src && src[i] && i + 1 < len; i++)
+		dst[i] = src[i];
+	dst[i] = '\0';
+}
+
+static void send_event(int sock, int type, uint32_t exec_id, int err, int status,
+		       const char *step, const char *path)
+{
+	struct init_event ev = { .type = type, .exec_id = exec_id, .err = err, .status = status };
+	copy_str(ev.step, sizeof ev.step, step);
+	copy_str(ev.path, sizeof ev.path, path);
+	(void)!send(sock, &ev, sizeof ev, MSG_NOSIGNAL);
+}
+
+static _Noreturn void setup_failed(const struct init_plan *p, int err, const char *step, const char *path)
+{
+	send_event(p->sock, INIT_EV_SETUP_FAILED, 0, err < 0 ? -err : err, 0, step, path);
+	_exit(WARREN_EXIT_SETUP);
+}
+
+/* ---- one command --------------------------------------------------------- */
+
+static const char *env_value(char *const *envp, const char *key)
+{
+	size_t len = strlen(key);
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, key, len) && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
+}
+
+/* execvpe without allocation: PATH is walked with a stack buffer. */
+static int exec_in_path(char *const *argv, char *const *envp)
+{
+	const char *file = argv[0];
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		return -errno;
+	}
+	const char *p = env_value(envp, "PATH");
+	if (!p)
+		p = "/usr/local/bin:/usr/bin:/bin";
+	int saved = -ENOENT;
+	char buf[PATH_MAX];
+	size_t flen = strlen(file);
+	while (*p) {
+		const char *end = strchr(p, ':');
+		size_t dlen = end ? (size_t)(end - p) : strlen(p);
+		if (dlen + 1 + flen < sizeof buf) {
+			memcpy(buf, p, dlen);
+			buf[dlen] = '/';
+			memcpy(buf + dlen + 1, file, flen + 1);
+			execve(buf, argv, envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = -errno;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return saved;
+}
+
+/* In the forked command process: a fresh session (no way back to the
+ * caller's terminal), default signals, only fds 0-2 across exec, seccomp
+ * loaded last. Never returns. */
+static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, char *const *argv,
+				   char *const *envp, const char *cwd)
+{
+	setsid();
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
+	const char *step = "chdir", *path = cwd;
+	bool at_exec = false;
+	int r = chdir(cwd) < 0 ? -errno : 0;
+	if (r == 0 && syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		r = -errno;
+		step = "close_range";
+	}
+	if (r == 0 && (r = seccomp_program_load(p->seccomp)) < 0)
+		step = "load the seccomp filter";
+	if (r == 0) {
+		r = exec_in_path(argv, envp);
+		step = "exec";
+		path = argv[0];
+		at_exec = true;
+	}
+	send_event(p->sock, INIT_EV_EXEC_FAILED, exec_id, -r, 0, step, path);
+	_exit(at_exec && r == -ENOENT ? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC);
+}
+
+/* ---- persistent mode: serving exec requests ------------------------------ */
+
+struct running_exec {
+	pid_t pid;
+	uint32_t id;
+};
+
+/* Requests come from the daemon, but parse them defensively anyway. */
+static int parse_request(char *buf, size_t len, struct init_exec_request *hdr, char **argv,
+			 char **envp, const char **cwd)
+{
+	if (len < sizeof *hdr)
+		return -EBADMSG;
+	memcpy(hdr, buf, sizeof *hdr);
+	if (hdr->type != INIT_REQ_EXEC || hdr->argc == 0 ||
+	    (uint64_t)hdr->argc + hdr->envc + 2 > INIT_MAX_ARGS ||
+	    hdr->strings_len != len - sizeof *hdr || hdr->strings_len == 0 ||
+	    buf[len - 1] != '\0')
+		return -EBADMSG;
+	char *s = buf + sizeof *hdr, *end = buf + len;
+	*cwd = s;
+	s += strlen(s) + 1;
+	for (uint32_t i = 0; i < hdr->argc; i++) {
+		if (s >= end)
+			return -EBADMSG;
+		argv[i] = s;
+		s += strlen(s) + 1;
+	}
+	argv[hdr->argc] = NULL;
+	for (uint32_t i = 0; i < hdr->envc; i++) {
+		if (s >= end)
+			return -EBADMSG;
+		envp[i] = s;
+		s += strlen(s) + 1;
+	}
+	envp[hdr->envc] = NULL;
+	return s == end ? 0 : -EBADMSG;
+}
+
+static void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void start_exec(const struct init_plan *p, char *buf, size_t len, const int *fds, int n_fds,
+		       struct running_exec *running)
+{
+	static char *argv[INIT_MAX_ARGS], *envp[INIT_MAX_ARGS];
+	struct init_exec_request hdr = { 0 };
+	const char *cwd;
+	int r = parse_request(buf, len, &hdr, argv, envp, &cwd);
+	int want = 3 + ((hdr.flags & INIT_EXEC_CGROUP_FD) ? 1 : 0);
+	if (r == 0 && n_fds != want)
+		r = -EBADMSG;
+	int slot = -1;
+	for (int i = 0; r == 0 && i < INIT_MAX_RUNNING && slot < 0; i++)
+		if (running[i].pid == 0)
+			slot = i;
+	if (r == 0 && slot < 0)
+		r = -EAGAIN;
+	if (r < 0) {
+		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, -r, 0, "exec request", NULL);
+		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
+		close_fds(fds, n_fds);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Into this exec's own cgroup before anything runs, so a timeout
+		 * can kill exactly what it started. */
+		if (n_fds == 4 && write(fds[3], "0", 1) != 1)
+			send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "join the exec cgroup", NULL);
+		else if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0)
+			send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "dup2", NULL);
+		else
+			exec_command(p, hdr.exec_id, argv, envp, cwd);
+		_exit(WARREN_EXIT_NOEXEC);
+	}
+	close_fds(fds, n_fds);
+	if (pid < 0) {
+		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "fork", NULL);
+		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
+		return;
+	}
+	running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id };
+}
+
+static void reap(const struct init_plan *p, struct running_exec *running)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < INIT_MAX_RUNNING; i++) {
+			if (running[i].pid == pid) {
+				send_event(p->sock, INIT_EV_EXITED, running[i].id, 0, status, NULL, NULL);
+				running[i].pid = 0;
+				break;
+			}
+		}
+	}
+}
+
+static _Noreturn void serve_requests(const struct init_plan *p)
+{
+	static struct running_exec running[INIT_MAX_RUNNING];
+	static char buf[INIT_MAX_REQUEST];
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		setup_failed(p, errno, "signalfd", NULL);
+	send_event(p->sock, INIT_EV_READY, 0, 0, 0, NULL, NULL);
+
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = p->sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			_exit(WARREN_EXIT_SETUP);
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) > 0)
+				;
+			reap(p, running);
+		}
+		if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+		};
+		ssize_t n = recvmsg(p->sock, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			_exit(0); /* the parent is gone: the sandbox ends with it */
+		int fds_in[4] = { -1, -1, -1, -1 }, n_fds = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < count; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+				if (n_fds < 4)
+					fds_in[n_fds++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+			close_fds(fds_in, n_fds);
+			send_event(p->sock, INIT_EV_EXEC_FAILED, 0, EMSGSIZE, 0, "exec request", NULL);
+			continue;
+		}
+		start_exec(p, buf, (size_t)n, fds_in, n_fds, running);
+	}
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static void apply_rlimits(const struct init_plan *p)
+{
+	for (int i = 0; i < POLICY_RLIMIT_COUNT; i++) {
+		const struct policy_rlimit *rl = &p->policy->rlimits[i];
+		if (!rl->set)
+			continue;
+		struct rlimit lim = { .rlim_cur = rl->value, .rlim_max = rl->value };
+		if (setrlimit(rl->resource, &lim) < 0)
+			setup_failed(p, errno, "setrlimit", NULL);
+	}
+}
+
+/* The process that cloned us is single threaded (warren run; warrend's
+ * event loop thread is its only thread), so the libnl call below cannot
+ * meet a lock held by a thread that does not exist here. */
+_Noreturn void init_main(const struct init_plan *p)
+{
+	const char *step = NULL, *path = NULL;
+	char go;
+	int r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
+		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
+
+	if (!p->ids->rootless && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		setup_failed(p, errno, "become root in the user namespace", NULL);
+	/* The parent moved us into our cgroup before "go": it becomes the
+	 * root of our cgroup namespace. */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		setup_failed(p, errno, "unshare the cgroup namespace", NULL);
+	if (sethostname(p->policy->hostname, strlen(p->policy->hostname)) < 0)
+		setup_failed(p, errno, "sethostname", p->policy->hostname);
+	if (p->policy->network == NET_NONE) {
+		wr_error e = { 0 };
+		if (net_loopback_up(&e) < 0)
+			setup_failed(p, e.code, e.message, NULL);
+	}
+	if ((r = mount_setup_scratch_root(&step)) < 0)
+		setup_failed(p, r, step, NULL);
+	if ((r = mount_plan_apply(p->mounts, &step, &path)) < 0)
+		setup_failed(p, r, step, path);
+	if ((r = mount_enter_new_root(&step)) < 0)
+		setup_failed(p, r, step, NULL);
+	if ((r = caps_drop_to_user(p->caps, SANDBOX_UID, SANDBOX_GID, &step)) < 0)
+		setup_failed(p, r, step, NULL);
+	apply_rlimits(p);
+	/* The credential change cleared these: no core dumps or ptrace-style
+	 * access to init from the commands (same uid), die with the parent. */
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct pollfd alive = { .fd = p->sock, .events = POLLIN };
+	if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR)))
+		_exit(WARREN_EXIT_SETUP);
+
+	if (!p->argv)
+		serve_requests(p);
+
+	pid_t cmd = fork();
+	if (cmd < 0)
+		setup_failed(p, errno, "fork the command", NULL);
+	if (cmd == 0)
+		exec_command(p, 0, p->argv, p->envp, p->cwd);
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid == cmd) {
+			send_event(p->sock, INIT_EV_EXITED, 0, 0, status, NULL, NULL);
+			_exit(0);
+		}
+		if (pid < 0 && errno != EINTR)
+			_exit(WARREN_EXIT_SETUP);
+	}
+}

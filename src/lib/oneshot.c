@@ -1,0 +1,168 @@
+#include "config.h"
+#include "sandbox.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init-protocol.h"
+#include "mount.h"
+#include "spawn.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *display_path(const char *path)
+{
+	size_t n = strlen(MOUNT_NEWROOT);
+	if (path && !strncmp(path, MOUNT_NEWROOT, n) && (path[n] == '/' || path[n] == '\0'))
+		return path[n] ? path + n : "/";
+	return path;
+}
+
+void sandbox_result_from_status(struct sandbox_result *res, int status)
+{
+	if (WIFEXITED(status)) {
+		res->exited = true;
+		res->exit_code = WEXITSTATUS(status);
+		res->exit_status = res->exit_code;
+	} else if (WIFSIGNALED(status)) {
+		res->signal = WTERMSIG(status);
+		res->exit_status = 128 + res->signal;
+	}
+}
+
+int sandbox_event_error(const struct init_event *ev, wr_error *e)
+{
+	int err = ev->err > 0 && ev->err < 4096 ? ev->err : EIO;
+	const char *path = display_path(ev->path);
+	if (ev->type == INIT_EV_EXEC_FAILED && !strcmp(ev->step, "exec"))
+		return wr_error_set(e, err, "exec %s", ev->path);
+	if (path && path[0])
+		return wr_error_set(e, err, "%s %s", ev->step, path);
+	return wr_error_set(e, err, "%s", ev->step);
+}
+
+/* Waits for the command, the timeout or a signal to the caller. */
+static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd,
+			    struct sandbox_result *res, wr_error *e)
+{
+	uint64_t start = now_ms(), limit = spec->policy->limits.timeout_ms;
+	for (;;) {
+		uint64_t elapsed = now_ms() - start;
+		if (limit && elapsed >= limit) {
+			res->timed_out = true;
+			res->exit_status = WARREN_EXIT_TIMEOUT;
+			res->duration_ms = elapsed;
+			return 0;
+		}
+		struct pollfd fds[2] = {
+			{ .fd = s->sock, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+		};
+		int n = poll(fds, 2, limit ? (int)(limit - elapsed) : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return wr_error_set(e, errno, "poll");
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				res->signal = (int)si.ssi_signo;
+				res->exit_status = 128 + (int)si.ssi_signo;
+				return wr_error_set(e, 0, "interrupted by signal %d: sandbox killed", (int)si.ssi_signo);
+			}
+		}
+		if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct init_event ev;
+		ssize_t got = recv(s->sock, &ev, sizeof ev, 0);
+		res->duration_ms = now_ms() - start;
+		if (got == (ssize_t)sizeof ev) {
+			ev.step[sizeof ev.step - 1] = ev.path[sizeof ev.path - 1] = '\0';
+			switch (ev.type) {
+			case INIT_EV_EXITED:
+				sandbox_result_from_status(res, ev.status);
+				return 0;
+			case INIT_EV_EXEC_FAILED:
+				res->exit_status = ev.err == ENOENT && !strcmp(ev.step, "exec")
+					? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC;
+				return sandbox_event_error(&ev, e);
+			case INIT_EV_SETUP_FAILED:
+				res->exit_status = WARREN_EXIT_SETUP;
+				return sandbox_event_error(&ev, e);
+			}
+			return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev.type);
+		}
+		if (got < 0 && errno == EINTR)
+			continue;
+		/* EOF: init died without reporting (killed, or OOM with oom.group). */
+		int status = 0;
+		while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
+		sandbox_result_from_status(res, status);
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			return 0; /* the caller's OOM check decides what it was */
+		res->exit_status = WARREN_EXIT_SETUP;
+		return wr_error_set(e, 0, "the sandbox's init ended unexpectedly (status 0x%x)", (unsigned)status);
+	}
+}
+
+int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e)
+{
+	*res = (struct sandbox_result){ .exit_status = WARREN_EXIT_SETUP };
+
+	/* The caller's Ctrl-C or kill ends the sandbox, through a signalfd so
+	 * the wait loop sees it in order with init's messages. The sandbox's
+	 * commands get the mask we had before. */
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, &old) < 0)
+		return wr_error_set(e, errno, "sigprocmask");
+	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0) {
+		int err = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return wr_error_set(e, err, "signalfd");
+	}
+
+	struct spawn_options o = {
+		.policy = spec->policy, .image = spec->image, .workspace_dir = spec->workspace_dir,
+		.cgroup_name = spec->cgroup_name, .verbose = spec->verbose,
+		.argv = spec->argv, .extra_env = spec->extra_env, .cwd = spec->cwd,
+		.command_mask = &old,
+	};
+	struct spawned s;
+	int r = spawn_sandbox(&o, &s, e);
+	if (r == 0) {
+		r = wait_for_command(spec, &s, sigfd, res, e);
+		res->memory_peak = cgroup_memory_peak(s.cg);
+		if (!res->timed_out && res->signal == SIGKILL && cgroup_oom_killed(s.cg)) {
+			res->oom_killed = true;
+			res->exit_status = 128 + SIGKILL;
+		}
+		wr_error cleanup = { 0 };
+		int rr = spawned_release(&s, &cleanup);
+		if (rr < 0 && r == 0) {
+			*e = cleanup;
+			r = rr;
+		}
+	}
+	close(sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

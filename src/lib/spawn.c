@@ -1,0 +1,275 @@
+#include "config.h"
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/mount.h>
+
+#include "caps.h"
+#include "cleanup.h"
+#include "init-protocol.h"
+#include "init.h"
+#include "mount.h"
+#include "units.h"
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+
+/* What exists only until the clone: the child has its own copy. */
+struct spawn_prep {
+	struct mount_plan mounts;
+	struct caps_plan caps;
+	struct seccomp_program own_seccomp;
+	char **envp;
+	char *workspace;
+	int workspace_fd;
+	int child_sock;
+};
+
+static void spawn_prep_free(struct spawn_prep *p)
+{
+	mount_plan_free(&p->mounts);
+	caps_plan_free(&p->caps);
+	seccomp_program_free(&p->own_seccomp);
+	free(p->envp);
+	free(p->workspace);
+	if (p->workspace_fd >= 0)
+		close(p->workspace_fd);
+	if (p->child_sock >= 0)
+		close(p->child_sock);
+}
+
+static void verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void verbose(const struct spawn_options *o, const char *fmt, ...)
+{
+	if (o->verbose < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("warren: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* envp: the policy's env, then the caller's additions replacing same keys. */
+char **spawn_build_env(const struct policy *p, char *const *extra)
+{
+	size_t n = p->n_env, m = 0;
+	while (extra && extra[m])
+		m++;
+	char **env = calloc(n + m + 1, sizeof *env);
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(p->env[i], '=');
+		size_t klen = eq ? (size_t)(eq - p->env[i]) : strlen(p->env[i]);
+		bool replaced = false;
+		for (size_t j = 0; j < m && !replaced; j++)
+			replaced = !strncmp(extra[j], p->env[i], klen) && extra[j][klen] == '=';
+		if (!replaced)
+			env[k++] = p->env[i];
+	}
+	for (size_t j = 0; j < m; j++)
+		env[k++] = extra[j];
+	env[k] = NULL;
+	return env;
+}
+
+/* As root, the host directory is bind-mounted through an idmapping so that
+ * what the sandbox user writes is owned by the caller on the host. */
+static int open_idmapped_workspace(const char *dir, const struct uid_range *ids, int *out, wr_error *e)
+{
+	_cleanup_close_ int userns = -1;
+	int r = userns_open_idmap(ids->caller_uid, ids->caller_gid,
+				  uid_range_host_uid(ids, SANDBOX_UID),
+				  (gid_t)uid_range_host_uid(ids, SANDBOX_GID), &userns, e);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = (int)syscall(SYS_open_tree, AT_FDCWD, dir,
+					      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return wr_error_set(e, errno, "open_tree %s", dir);
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+		.userns_fd = (uint64_t)userns,
+	};
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+		return wr_error_set(e, errno, "idmapped mount of %s (the filesystem must support idmapped mounts)", dir);
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
+static int prepare_cgroup(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	const struct policy *p = o->policy;
+	char name[64], a[32], b[32], c[32];
+	if (o->cgroup_name)
+		snprintf(name, sizeof name, "%s", o->cgroup_name);
+	else
+		snprintf(name, sizeof name, "run-%d-%u", (int)getpid(), s->ids.slot);
+	struct cgroup_limits lim = {
+		.memory = p->limits.memory, .pids = p->limits.pids, .cpu_millis = p->limits.cpu_millis,
+	};
+	int r = cgroup_create(name, &lim, &s->cg, e);
+	if (r < 0) {
+		if (s->ids.rootless && (r == -EACCES || r == -EPERM || r == -EROFS))
+			wr_error_prefix(e, "rootless: no cgroup to enforce the limits in (run as root, or in a "
+					"delegated cgroup: systemd-run --user --scope -p Delegate=yes warren run ...): ");
+		return r;
+	}
+	if (o->verbose) {
+		format_size(lim.memory, a, sizeof a);
+		format_cpus(lim.cpu_millis, b, sizeof b);
+		format_duration(p->limits.timeout_ms, c, sizeof c);
+		verbose(o, "%s: memory %s, pids %llu, cpus %s; timeout %s", cgroup_describe(s->cg), a,
+			(unsigned long long)lim.pids, b, c);
+	}
+	return 0;
+}
+
+static int prepare(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
+		   int sock[2], wr_error *e)
+{
+	const struct policy *p = o->policy;
+	int r;
+
+	if ((r = uid_range_acquire(&s->ids, NULL, e)) < 0)
+		return r;
+	if (s->ids.rootless)
+		verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
+	else
+		verbose(o, "user namespace: uids 0-%u are host uids %u-%u (range %u)", s->ids.count - 1,
+			(unsigned)s->ids.host_base, (unsigned)(s->ids.host_base + s->ids.count - 1), s->ids.slot);
+	if ((r = prepare_cgroup(o, s, e)) < 0)
+		return r;
+
+	if (o->workspace_dir) {
+		prep->workspace = realpath(o->workspace_dir, NULL);
+		struct stat st;
+		if (!prep->workspace || stat(prep->workspace, &st) < 0)
+			return wr_error_set(e, errno, "--workspace %s", o->workspace_dir);
+		if (!S_ISDIR(st.st_mode))
+			return wr_error_set(e, ENOTDIR, "--workspace %s", o->workspace_dir);
+		if (!s->ids.rootless &&
+		    (r = open_idmapped_workspace(prep->workspace, &s->ids, &prep->workspace_fd, e)) < 0)
+			return r;
+		verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
+	}
+	struct mount_config mc = {
+		.image_dir = o->image, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
+		.workspace_size = p->limits.workspace, .tmp_size = p->limits.tmp, .network = p->network,
+		.extra = p->mounts, .n_extra = p->n_mounts,
+		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
+	};
+	if ((r = mount_plan_build(&prep->mounts, &mc, e)) < 0)
+		return r;
+	if (o->verbose >= 2)
+		mount_plan_describe(&prep->mounts, STDERR_FILENO);
+	if ((r = caps_plan_prepare(&prep->caps, e)) < 0)
+		return r;
+	if (!o->seccomp && (r = seccomp_program_build(p, &prep->own_seccomp, e)) < 0)
+		return r;
+	if (o->verbose >= 2 && (r = seccomp_program_dump(p, STDERR_FILENO, e)) < 0)
+		return r;
+	verbose(o, "seccomp: %zu syscalls denied, filter of %u instructions", p->n_seccomp_deny,
+		(unsigned)(o->seccomp ? o->seccomp : &prep->own_seccomp)->len);
+	verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
+	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
+		return wr_error_set(e, ENOMEM, "environment");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		return wr_error_set(e, errno, "socketpair");
+	return 0;
+}
+
+int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	struct spawn_prep prep = { .workspace_fd = -1, .child_sock = -1 };
+	int sock[2] = { -1, -1 };
+	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 } };
+
+	int r = prepare(o, s, &prep, sock, e);
+	if (r < 0)
+		goto fail;
+	s->sock = sock[0];
+	prep.child_sock = sock[1];
+
+	sigset_t current;
+	if (o->command_mask)
+		current = *o->command_mask;
+	else
+		sigprocmask(SIG_SETMASK, NULL, &current);
+	struct init_plan plan = {
+		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
+		.seccomp = o->seccomp ? o->seccomp : &prep.own_seccomp, .sock = sock[1],
+		.parent_mask = current, .argv = o->argv, .envp = prep.envp,
+		.cwd = o->cwd ? o->cwd : "/workspace",
+	};
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) | SIGCHLD;
+	fflush(stdout);
+	fflush(stderr);
+	/* Fork-like clone (no new stack): the child runs on a copy of ours. */
+	s->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (s->pid < 0) {
+		s->pid = 0;
+		r = wr_error_set(e, errno, "clone the sandbox namespaces");
+		goto fail;
+	}
+	if (s->pid == 0) {
+		close(sock[0]);
+		init_main(&plan);
+	}
+	spawn_prep_free(&prep);
+	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
+		goto fail_spawned;
+	char go = INIT_GO_BYTE;
+	if (write(s->sock, &go, 1) != 1) {
+		r = wr_error_set(e, errno, "start the sandbox");
+		goto fail_spawned;
+	}
+	return 0;
+
+fail:
+	spawn_prep_free(&prep);
+	if (s->sock < 0 && sock[0] >= 0)
+		close(sock[0]);
+	s->sock = -1;
+fail_spawned:
+	spawned_release(s, NULL);
+	return r;
+}
+
+int spawned_release(struct spawned *s, wr_error *e)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
+	}
+	int r = 0;
+	if (s->cg) {
+		r = cgroup_destroy(s->cg, e);
+		s->cg = NULL;
+	}
+	uid_range_release(&s->ids);
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+	return r;
+}

@@ -1,0 +1,47 @@
+/* Creating a sandbox, the parent's half: prepare everything (uid range,
+ * cgroup, mount plan, seccomp filter, capability plan), clone the
+ * namespaces, write the id maps, move the child into its cgroup and tell it
+ * to go. The child's half is init.c. */
+#pragma once
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "error.h"
+#include "policy.h"
+#include "seccomp-filter.h"
+#include "userns.h"
+
+struct spawn_options {
+	const struct policy *policy;    /* effective policy */
+	const char *image;              /* NULL or "host", or a root filesystem directory */
+	const char *workspace_dir;      /* host directory for /workspace, or NULL (tmpfs) */
+	const char *cgroup_name;        /* NULL: generated */
+	int verbose;                    /* steps on stderr */
+	/* Filter compiled once for many sandboxes of one policy, or NULL. */
+	const struct seccomp_program *seccomp;
+	/* One-shot: run argv with the caller's stdio, then end. NULL argv:
+	 * a persistent init that waits for exec requests. */
+	char *const *argv;
+	char *const *extra_env;
+	const char *cwd;
+	/* The signal mask commands start with; NULL: the caller's current one. */
+	const sigset_t *command_mask;
+};
+
+struct spawned {
+	pid_t pid;              /* the sandbox's init, as seen from here */
+	int sock;               /* our end of the init socket */
+	struct cgroup *cg;
+	struct uid_range ids;
+};
+
+int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup
+ * and releases the uid range. Waits up to ~2 s for the cgroup to empty. */
+int spawned_release(struct spawned *s, wr_error *e);
+
+/* The policy's env with `extra` ("KEY=VALUE") replacing or adding keys.
+ * The array is new (free it); its strings are borrowed. */
+char **spawn_build_env(const struct policy *p, char *const *extra);

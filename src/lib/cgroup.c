@@ -671,6 +671,27 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Removes the child cgroups a sandbox may have made in its own subtree
+ * (deepest first) so that its directory can go; errors surface at the
+ * final rmdir of the sandbox's directory. */
+static void remove_child_cgroups(const char *dir, int depth)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d || depth > 32)
+		return;
+	struct dirent *ent;
+	while ((ent = readdir(d))) {
+		if (ent->d_type != DT_DIR || strcmp(ent->d_name, ".") == 0 ||
+		    strcmp(ent->d_name, "..") == 0)
+			continue;
+		_cleanup_free_ char *child = NULL;
+		if (asprintf(&child, "%s/%s", dir, ent->d_name) < 0)
+			return;
+		remove_child_cgroups(child, depth + 1);
+		rmdir(child);
+	}
+}
+
 int cgroup_destroy(struct cgroup *cg, wr_error *e)
 {
 	if (!cg)
@@ -689,6 +710,7 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 
 	int result = 0;
 	for (size_t i = 0; i < cg->n_dirs; i++) {
+		remove_child_cgroups(cg->dirs[i], 0);
 		for (;;) {
 			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT)
 				break;

@@ -577,19 +577,39 @@ static int kill_listed(const char *dir)
 	return seen;
 }
 
-int cgroup_kill(struct cgroup *cg)
+/* kill_listed over dir and every cgroup below it: on v1 (and v2 without
+ * cgroup.kill) a parent's cgroup.procs does not list its children's. */
+static int kill_tree(const char *dir, int depth)
 {
-	if (!cg)
-		return 0;
-	if (cg->mode == CGROUP_V2 && file_exists(cg->dirs[0], "cgroup.kill"))
-		return write_file(cg->dirs[0], "cgroup.kill", "1", NULL);
+	int seen = kill_listed(dir);
+	if (seen < 0 || depth > 32)
+		return seen;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		if (ent->d_type != DT_DIR || ent->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *child = NULL;
+		if (asprintf(&child, "%s/%s", dir, ent->d_name) < 0)
+			break;
+		int n = kill_tree(child, depth + 1);
+		if (n > 0)
+			seen += n;
+	}
+	return seen;
+}
+
+static int kill_dir(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
+{
+	if (mode == CGROUP_V2 && file_exists(dirs[0], "cgroup.kill"))
+		return write_file(dirs[0], "cgroup.kill", "1", NULL);
 	/* Without cgroup.kill a process may fork between our read and our
 	 * kill; repeat until a pass finds nobody (bounded: pids.max caps it). */
 	int result = 0;
 	for (int pass = 0; pass < 100; pass++) {
 		int seen = 0;
-		for (size_t i = 0; i < cg->n_dirs; i++) {
-			int n = kill_listed(cg->dirs[i]);
+		for (size_t i = 0; i < n_dirs; i++) {
+			int n = kill_tree(dirs[i], 0);
 			if (n < 0 && n != -ENOENT)
 				result = n;
 			if (n > 0)
@@ -599,6 +619,13 @@ int cgroup_kill(struct cgroup *cg)
 			break;
 	}
 	return result;
+}
+
+int cgroup_kill(struct cgroup *cg)
+{
+	if (!cg)
+		return 0;
+	return kill_dir(cg->mode, cg->dirs, cg->n_dirs);
 }
 
 bool cgroup_oom_killed(struct cgroup *cg)
@@ -649,10 +676,13 @@ static bool cgroup_empty(const struct cgroup *cg)
 		return r == 0 && keyed_value(text, "populated", &populated) && populated == 0;
 	}
 	for (size_t i = 0; i < cg->n_dirs; i++) {
+		/* kill_tree counts what it finds; nothing found means empty. */
 		int r = read_file(cg->dirs[i], "cgroup.procs", text, sizeof text);
 		if (r == 0 && text[0] != '\0')
 			return false;
 		if (r < 0 && r != -ENOENT)
+			return false;
+		if (r == 0 && kill_tree(cg->dirs[i], 0) > 0)
 			return false;
 	}
 	return true;
@@ -740,4 +770,92 @@ enum cgroup_mode cgroup_mode_of(const struct cgroup *cg)
 const char *cgroup_describe(const struct cgroup *cg)
 {
 	return cg->description;
+}
+
+/* ---- per-exec child cgroups (warrend) ------------------------------------ */
+
+/* Where exec children live: under the sandbox's cgroup on v2; on v1 in the
+ * pids hierarchy, which is enough to find and kill what an exec started. */
+static const char *child_parent(const struct cgroup *cg)
+{
+	if (cg->mode == CGROUP_V2)
+		return cg->dirs[0];
+	for (size_t i = 0; i < cg->n_dirs; i++)
+		if (strstr(cg->dirs[i], "/pids/"))
+			return cg->dirs[i];
+	return cg->dirs[0];
+}
+
+static int child_path(const struct cgroup *cg, const char *name, char *buf, size_t len)
+{
+	if (!valid_name(name))
+		return -EINVAL;
+	return snprintf(buf, len, "%s/%s", child_parent(cg), name) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_error *e)
+{
+	char dir[PATH_MAX], procs[PATH_MAX + 16];
+	int r = child_path(cg, name, dir, sizeof dir);
+	if (r < 0)
+		return wr_error_set(e, -r, "exec cgroup name %s", name);
+	if (mkdir(dir, 0755) < 0)
+		return wr_error_set(e, errno, "mkdir %s", dir);
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+	*procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (*procs_fd < 0) {
+		int err = errno;
+		rmdir(dir);
+		return wr_error_set(e, err, "open %s", procs);
+	}
+	return 0;
+}
+
+int cgroup_child_kill(struct cgroup *cg, const char *name)
+{
+	char dir[PATH_MAX];
+	int r = child_path(cg, name, dir, sizeof dir);
+	if (r < 0)
+		return r;
+	char *dirs[1] = { dir };
+	return kill_dir(cg->mode, dirs, 1);
+}
+
+int cgroup_child_remove(struct cgroup *cg, const char *name)
+{
+	char dir[PATH_MAX];
+	int r = child_path(cg, name, dir, sizeof dir);
+	if (r < 0)
+		return r;
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
+	return -errno;
+}
+
+uint64_t cgroup_oom_kills(struct cgroup *cg)
+{
+	char text[1024];
+	uint64_t n = 0;
+	if (!cg)
+		return 0;
+	if (read_file(cg->dirs[0], cg->mode == CGROUP_V2 ? "memory.events" : "memory.oom_control",
+		      text, sizeof text) < 0)
+		return 0;
+	return keyed_value(text, "oom_kill", &n) ? n : 0;
+}
+
+int cgroup_try_destroy(struct cgroup *cg)
+{
+	if (!cg)
+		return 0;
+	cgroup_kill(cg);
+	if (!cgroup_empty(cg))
+		return -EBUSY;
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		remove_child_cgroups(cg->dirs[i], 0);
+		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT)
+			return errno == EBUSY ? -EBUSY : -errno;
+	}
+	cgroup_free(cg);
+	return 0;
 }

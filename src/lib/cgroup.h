@@ -40,6 +40,22 @@ uint64_t cgroup_memory_peak(struct cgroup *cg);
 /* Kills what is left, waits for the cgroup to empty, removes it and frees
  * cg. Safe on NULL. */
 int cgroup_destroy(struct cgroup *cg, wr_error *e);
+/* Non-blocking destroy for an event loop: kills what is left and removes
+ * the cgroup if it is empty (then frees cg and returns 0); -EBUSY while
+ * processes are still leaving: call again later. */
+int cgroup_try_destroy(struct cgroup *cg);
+/* How many processes the kernel OOM-killed in this cgroup so far. */
+uint64_t cgroup_oom_kills(struct cgroup *cg);
+
+/* Per-exec child cgroups (warrend): what one exec starts stays in its own
+ * child so a timeout kills exactly that (v2: below the sandbox's cgroup; v1:
+ * in the pids hierarchy). No limits of their own. *procs_fd is the child's
+ * cgroup.procs opened for writing: a process writing "0" to it moves in. */
+int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_error *e);
+int cgroup_child_kill(struct cgroup *cg, const char *name);
+/* 0 when removed (or gone), -EBUSY while processes remain. */
+int cgroup_child_remove(struct cgroup *cg, const char *name);
+
 enum cgroup_mode cgroup_mode_of(const struct cgroup *cg);
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

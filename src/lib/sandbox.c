@@ -1,4 +1,184 @@
 #include "config.h"
 #include "sandbox.h"
-/* The persistent sandbox object (create, exec, destroy) for warrend lands
- * here; the one-shot run is oneshot.c, creation is spawn.c, init is init.c. */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+#include "init-protocol.h"
+#include "spawn.h"
+
+struct sandbox {
+	struct spawned sp;
+	bool init_reaped;
+};
+
+int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e)
+{
+	if (o->argv)
+		return wr_error_set(e, EINVAL, "sandbox_create: a persistent sandbox takes no command");
+	struct sandbox *sb = calloc(1, sizeof *sb);
+	if (!sb)
+		return wr_error_set(e, ENOMEM, "sandbox");
+	int r = spawn_sandbox(o, &sb->sp, e);
+	if (r < 0) {
+		free(sb);
+		return r;
+	}
+	*out = sb;
+	return 0;
+}
+
+int sandbox_fd(const struct sandbox *sb) { return sb->sp.sock; }
+pid_t sandbox_pid(const struct sandbox *sb) { return sb->sp.pid; }
+struct cgroup *sandbox_cgroup(const struct sandbox *sb) { return sb->sp.cg; }
+uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside) { return uid_range_host_uid(&sb->sp.ids, inside); }
+
+int sandbox_event_validate(const struct init_event *ev)
+{
+	if (ev->type < INIT_EV_SETUP_FAILED || ev->type > INIT_EV_EXITED)
+		return -EBADMSG;
+	if (ev->err < 0 || ev->err >= 4096)
+		return -EBADMSG;
+	if (memchr(ev->step, '\0', sizeof ev->step) == NULL || memchr(ev->path, '\0', sizeof ev->path) == NULL)
+		return -EBADMSG;
+	return 0;
+}
+
+int sandbox_next_event(struct sandbox *sb, struct init_event *ev)
+{
+	ssize_t n = recv(sb->sp.sock, ev, sizeof *ev, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
+	if (n == 0)
+		return -EPIPE;
+	if (n != (ssize_t)sizeof *ev)
+		return -EBADMSG;
+	return sandbox_event_validate(ev) < 0 ? -EBADMSG : 1;
+}
+
+static void exec_cgroup_name(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "exec-%u", id);
+}
+
+/* Packs cwd, argv and env after the header; NULL on overflow. */
+static char *pack_request(const struct sandbox_exec *x, size_t *len_out)
+{
+	struct init_exec_request hdr = { .type = INIT_REQ_EXEC, .exec_id = x->id, .flags = INIT_EXEC_CGROUP_FD };
+	size_t len = sizeof hdr + strlen(x->cwd) + 1;
+	for (char *const *a = x->argv; *a; a++, hdr.argc++)
+		len += strlen(*a) + 1;
+	for (char *const *v = x->envp; v && *v; v++, hdr.envc++)
+		len += strlen(*v) + 1;
+	if (len > INIT_MAX_REQUEST || hdr.argc == 0 || (uint64_t)hdr.argc + hdr.envc + 2 > INIT_MAX_ARGS)
+		return NULL;
+	hdr.strings_len = (uint32_t)(len - sizeof hdr);
+	char *buf = malloc(len), *p = buf;
+	if (!buf)
+		return NULL;
+	memcpy(p, &hdr, sizeof hdr);
+	p += sizeof hdr;
+	p = stpcpy(p, x->cwd) + 1;
+	for (char *const *a = x->argv; *a; a++)
+		p = stpcpy(p, *a) + 1;
+	for (char *const *v = x->envp; v && *v; v++)
+		p = stpcpy(p, *v) + 1;
+	*len_out = len;
+	return buf;
+}
+
+int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_error *e)
+{
+	size_t len;
+	_cleanup_free_ char *req = pack_request(x, &len);
+	if (!req)
+		return wr_error_set(e, E2BIG, "the command and its environment exceed %d bytes or %d strings",
+				    INIT_MAX_REQUEST, INIT_MAX_ARGS);
+	char name[32];
+	exec_cgroup_name(x->id, name, sizeof name);
+	_cleanup_close_ int procs = -1;
+	int r = cgroup_child_create(sb->sp.cg, name, &procs, e);
+	if (r < 0)
+		return r;
+
+	int fds[4] = { x->stdio[0], x->stdio[1], x->stdio[2], procs };
+	union {
+		char buf[CMSG_SPACE(sizeof fds)];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { .iov_base = req, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof fds);
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	if (sendmsg(sb->sp.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {
+		int err = errno;
+		cgroup_child_remove(sb->sp.cg, name);
+		return wr_error_set(e, err, "send the exec request to the sandbox");
+	}
+	return 0;
+}
+
+int sandbox_exec_kill(struct sandbox *sb, uint32_t id)
+{
+	char name[32];
+	exec_cgroup_name(id, name, sizeof name);
+	return cgroup_child_kill(sb->sp.cg, name);
+}
+
+int sandbox_exec_release(struct sandbox *sb, uint32_t id)
+{
+	char name[32];
+	exec_cgroup_name(id, name, sizeof name);
+	return cgroup_child_remove(sb->sp.cg, name);
+}
+
+int sandbox_destroy_step(struct sandbox *sb)
+{
+	if (!sb)
+		return 0;
+	if (sb->sp.sock >= 0) {
+		close(sb->sp.sock);
+		sb->sp.sock = -1;
+	}
+	if (!sb->init_reaped && sb->sp.pid > 0) {
+		kill(sb->sp.pid, SIGKILL);
+		pid_t r = waitpid(sb->sp.pid, NULL, WNOHANG);
+		if (r == 0)
+			return -EBUSY;
+		sb->init_reaped = true;
+	}
+	if (sb->sp.cg) {
+		int r = cgroup_try_destroy(sb->sp.cg);
+		if (r == -EBUSY)
+			return r;
+		if (r < 0)
+			cgroup_destroy(sb->sp.cg, NULL); /* frees; reports nothing more we could do */
+		sb->sp.cg = NULL;
+	}
+	sb->sp.pid = 0;
+	spawned_release(&sb->sp, NULL);
+	free(sb);
+	return 0;
+}
+
+void sandbox_destroy(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (sb->init_reaped)
+		sb->sp.pid = 0;
+	spawned_release(&sb->sp, NULL);
+	free(sb);
+}

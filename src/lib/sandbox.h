@@ -48,3 +48,49 @@ int sandbox_event_error(const struct init_event *ev, wr_error *e);
 #define WARREN_EXIT_SETUP 125       /* warren itself failed: bad flag, policy, setup */
 #define WARREN_EXIT_NOEXEC 126      /* the command was found but could not run */
 #define WARREN_EXIT_NOTFOUND 127    /* the command was not found */
+
+/* ---- persistent sandboxes (warrend's sessions) -----------------------------
+ * init stays up and runs commands on request; everything here is
+ * non-blocking so an event loop can drive it. */
+struct spawn_options;
+struct cgroup;
+struct sandbox;
+
+/* Spawns a sandbox whose init waits for exec requests (o->argv must be
+ * NULL). It becomes ready when init sends INIT_EV_READY. */
+int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e);
+/* Our end of the init socket (SOCK_SEQPACKET), for the event loop. */
+int sandbox_fd(const struct sandbox *sb);
+pid_t sandbox_pid(const struct sandbox *sb);
+struct cgroup *sandbox_cgroup(const struct sandbox *sb);
+/* The host uid that uid `inside` of the sandbox maps to. */
+uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside);
+
+/* Checks an event read from init (untrusted): 0, or -EBADMSG. */
+int sandbox_event_validate(const struct init_event *ev);
+/* Reads one event without blocking: 1 with *ev set, 0 when none is
+ * waiting, -EPIPE when init is gone, -EBADMSG on a malformed message. */
+int sandbox_next_event(struct sandbox *sb, struct init_event *ev);
+
+struct sandbox_exec {
+	uint32_t id;                /* unique within the sandbox, > 0 */
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;            /* absolute path inside the sandbox */
+	int stdio[3];               /* the command's 0, 1, 2 (we keep our copies) */
+};
+/* Creates the exec's child cgroup "exec-ID" and sends the request with the
+ * fds. The result arrives as INIT_EV_EXITED (after INIT_EV_EXEC_FAILED when
+ * it could not start). */
+int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_error *e);
+/* SIGKILLs everything exec ID started (its child cgroup), nothing else. */
+int sandbox_exec_kill(struct sandbox *sb, uint32_t id);
+/* Removes the exec's child cgroup: 0, or -EBUSY while processes remain. */
+int sandbox_exec_release(struct sandbox *sb, uint32_t id);
+
+/* Destroys without blocking: kills init (and so every process of the
+ * sandbox), reaps it, removes the cgroup, releases the uid range. Returns
+ * 0 when all is gone (sb is freed), -EBUSY to be called again later. */
+int sandbox_destroy_step(struct sandbox *sb);
+/* The same, blocking up to ~2 s (exit paths). */
+void sandbox_destroy(struct sandbox *sb);

@@ -1,0 +1,117 @@
+#include "config.h"
+#include "encode.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+bool utf8_valid(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf, *end = s + len;
+	while (s < end) {
+		unsigned c = *s;
+		size_t n;
+		uint32_t cp, min;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1; cp = c & 0x1f; min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2; cp = c & 0x0f; min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - s) <= n)
+			return false;
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *data, size_t len)
+{
+	const unsigned char *in = data;
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+	if (!out)
+		return NULL;
+	size_t i = 0;
+	for (; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = b64[(v >> 6) & 63];
+		*o++ = b64[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+		*o++ = b64[v >> 18];
+		*o++ = b64[(v >> 12) & 63];
+		*o++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '+') return 62;
+	if (c == '/') return 63;
+	return -1;
+}
+
+void *base64_decode(const char *text, size_t len, size_t *out_len)
+{
+	if (len % 4 != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	unsigned char *out = malloc(len / 4 * 3 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		for (int k = 0; k < 4; k++) {
+			v[k] = b64_value(text[i + k]);
+			/* '=' only as the last one or two characters */
+			if (v[k] < 0 && !(text[i + k] == '=' && i + 4 == len && k >= 2 &&
+					  (k == 3 || text[i + 3] == '='))) {
+				free(out);
+				errno = EINVAL;
+				return NULL;
+			}
+		}
+		*o++ = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (v[2] >= 0)
+			*o++ = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (v[3] >= 0) {
+			if (v[2] < 0) {
+				free(out);
+				errno = EINVAL;
+				return NULL;
+			}
+			*o++ = (unsigned char)((v[2] & 3) << 6 | v[3]);
+		}
+	}
+	*out_len = (size_t)(o - out);
+	return out;
+}

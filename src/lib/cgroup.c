@@ -859,3 +859,10 @@ int cgroup_try_destroy(struct cgroup *cg)
 	cgroup_free(cg);
 	return 0;
 }
+
+int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_error *e)
+{
+	if (cg->mode == CGROUP_V2)
+		return v2_apply_limits(cg->dirs[0], limits, e);
+	return v1_apply_limits(cg->dirs, limits, e);
+}

@@ -40,6 +40,8 @@ uint64_t cgroup_memory_peak(struct cgroup *cg);
 /* Kills what is left, waits for the cgroup to empty, removes it and frees
  * cg. Safe on NULL. */
 int cgroup_destroy(struct cgroup *cg, wr_error *e);
+/* Changes the limits of a live cgroup (fields left 0 stay as they are). */
+int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_error *e);
 /* Non-blocking destroy for an event loop: kills what is left and removes
  * the cgroup if it is empty (then frees cg and returns 0); -EBUSY while
  * processes are still leaving: call again later. */

@@ -1,0 +1,230 @@
+"""Helpers for the integration tests: run the binary, read host state."""
+
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MUST_RUN = os.environ.get("WARREN_MUST_RUN") == "1"
+
+# Host uids of sandboxes started by root: 4096 slots of 65536 uids from 0x70000000.
+UID_RANGE_BASE = 0x70000000
+UID_RANGE_SIZE = 65536
+UID_RANGE_SLOTS = 4096
+SANDBOX_UID = 1000
+
+EXIT_TIMEOUT = 124
+EXIT_SETUP = 125
+EXIT_CANNOT_EXEC = 126
+EXIT_NOT_FOUND = 127
+
+
+def warren_path():
+    """$WARREN, or the lead's build in <repo>/_build."""
+    return os.environ.get("WARREN") or os.path.join(REPO, "_build", "warren")
+
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+CGROUP_V1_CONTROLLERS = ("memory", "pids", "cpu")
+
+
+# --- running the binary ---------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    """Host-side facts about one sandbox, parsed from `warren run -v`."""
+
+    uid_first: int = -1
+    uid_last: int = -1
+    slot: int = -1
+    cgroup_dirs: list = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    sandbox: Sandbox
+    seconds: float
+
+    @property
+    def errors(self):
+        """stderr lines without the -v chatter."""
+        return "\n".join(l for l in self.stderr.splitlines() if not VERBOSE_LINE.match(l))
+
+
+VERBOSE_LINE = re.compile(
+    r"^warren: (policy \S+ \([^)]*\)$|user namespace: |rootless: |cgroup v[12] |workspace: |seccomp: \d|"
+    r"network: (none|host)|exited with |killed by signal )"
+)
+
+
+def parse_verbose(stderr):
+    sb = Sandbox()
+    m = re.search(r"host uids (\d+)-(\d+) \(range (\d+)\)", stderr)
+    if m:
+        sb.uid_first, sb.uid_last, sb.slot = (int(g) for g in m.groups())
+    m = re.search(r"cgroup v1 (\S+)/\{([a-z,]+)\}/(\S+?):", stderr)
+    if m:
+        sb.cgroup_dirs = [f"{m.group(1)}/{c}/{m.group(3)}" for c in m.group(2).split(",")]
+    m = re.search(r"cgroup v2 (\S+?):", stderr)
+    if m:
+        sb.cgroup_dirs = [m.group(1)]
+    return sb
+
+
+def run(warren, *args, input=None, timeout=60, env=None, check_clean=True):
+    """`warren run -v ARGS...`; returns a Result. With check_clean, also asserts
+    that the sandbox's cgroups and processes are gone once warren returned."""
+    argv = [warren, "run", "-v", *args]
+    start = time.monotonic()
+    # Without input, stdin is /dev/null: a sandbox must never read the terminal of whoever runs the tests.
+    stdin = subprocess.DEVNULL if input is None else None
+    p = subprocess.run(argv, input=input, stdin=stdin, capture_output=True,
+                       text=isinstance(input, str) or input is None, timeout=timeout, env=env)
+    seconds = time.monotonic() - start
+    out, err = p.stdout, p.stderr
+    if isinstance(err, bytes):
+        err = err.decode(errors="replace")
+    res = Result(p.returncode, out, err, parse_verbose(err), seconds)
+    if check_clean:
+        assert_sandbox_gone(res.sandbox)
+    return res
+
+
+def assert_sandbox_gone(sb):
+    for d in sb.cgroup_dirs:
+        assert not os.path.exists(d), f"cgroup {d} left behind after warren returned"
+    if sb.uid_first >= 0:
+        left = [p for p in sandbox_processes() if sb.uid_first <= p.uid <= sb.uid_last]
+        assert not left, f"processes of the sandbox left behind: {left}"
+
+
+# --- host state -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    uid: int
+    comm: str
+
+
+def read_proc(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+    except OSError:
+        return None
+    fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    return Proc(pid, int(fields["PPid"]), int(fields["Uid"].split()[1]), fields["Name"].strip())
+
+
+def all_processes():
+    procs = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            p = read_proc(int(name))
+            if p:
+                procs[p.pid] = p
+    return procs
+
+
+def in_sandbox_range(uid):
+    return UID_RANGE_BASE <= uid < UID_RANGE_BASE + UID_RANGE_SLOTS * UID_RANGE_SIZE
+
+
+def sandbox_processes():
+    return [p for p in all_processes().values() if in_sandbox_range(p.uid)]
+
+
+def descends_from(procs, pid, ancestor):
+    seen = set()
+    while pid in procs and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        pid = procs[pid].ppid
+    return pid == ancestor
+
+
+def foreign_owner(procs, pid):
+    """True if the process belongs to a live `warren` run by someone else
+    (other developers run sandboxes on this host at the same time)."""
+    me = os.getpid()
+    seen = set()
+    while pid in procs and pid not in seen and pid != 1:
+        seen.add(pid)
+        p = procs[pid]
+        if p.uid == 0 and p.comm.startswith("warren"):
+            return not descends_from(procs, pid, me)
+        pid = p.ppid
+    return False
+
+
+def warren_cgroups():
+    """Sandbox cgroup directories, for cgroup v1 (hybrid) and v2 hosts."""
+    parents = [f"{CGROUP_ROOT}/{c}/warren" for c in CGROUP_V1_CONTROLLERS]
+    parents += [f"{CGROUP_ROOT}/warren", f"{CGROUP_ROOT}/unified/warren"]
+    found = set()
+    for parent in parents:
+        try:
+            entries = os.scandir(parent)
+        except OSError:
+            continue
+        with entries:
+            found.update(e.path for e in entries if e.is_dir(follow_symlinks=False))
+    return found
+
+
+def cgroup_owner_alive_elsewhere(path, procs):
+    """Sandbox cgroups are named run-<warren pid>-<slot>: ignore those of a live
+    warren that is not ours."""
+    m = re.match(r"run-(\d+)-", os.path.basename(path))
+    if not m:
+        return False
+    pid = int(m.group(1))
+    return pid in procs and not descends_from(procs, pid, os.getpid())
+
+
+def mounts():
+    with open("/proc/self/mountinfo") as f:
+        # mount id, mount point, fs type and source identify a mount.
+        out = set()
+        for line in f:
+            left, right = line.split(" - ", 1)
+            left, right = left.split(), right.split()
+            out.add((left[0], left[4], right[0], right[1]))
+        return out
+
+
+@dataclass
+class HostState:
+    pids: set
+    mounts: set
+    cgroups: set
+
+
+def snapshot():
+    return HostState({p.pid for p in sandbox_processes()}, mounts(), warren_cgroups())
+
+
+def leftovers(before):
+    procs = all_processes()
+    left_procs = [p for p in procs.values()
+                  if in_sandbox_range(p.uid) and p.pid not in before.pids and not foreign_owner(procs, p.pid)]
+    left_mounts = sorted(mounts() - before.mounts)
+    left_cgroups = sorted(c for c in warren_cgroups() - before.cgroups
+                          if not cgroup_owner_alive_elsewhere(c, procs))
+    return left_procs, left_mounts, left_cgroups
+
+
+
+def python_in_sandbox(code):
+    """argv tail that runs a Python snippet inside the sandbox."""
+    return ["--", "python3", "-c", code]

@@ -866,3 +866,48 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 		return v2_apply_limits(cg->dirs[0], limits, e);
 	return v1_apply_limits(cg->dirs, limits, e);
 }
+
+static unsigned remove_stale_in(const char *parent, const char *prefix)
+{
+	unsigned n = 0;
+	_cleanup_closedir_ DIR *d = opendir(parent);
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		if (ent->d_type != DT_DIR || strncmp(ent->d_name, prefix, strlen(prefix)))
+			continue;
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/%s", parent, ent->d_name) < 0)
+			break;
+		char *dirs[1] = { dir };
+		kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
+		remove_child_cgroups(dir, 0);
+		n += rmdir(dir) == 0;
+	}
+	return n;
+}
+
+unsigned cgroup_remove_stale(const char *prefix)
+{
+	enum cgroup_mode mode;
+	if (cgroup_detect(&mode, NULL) < 0)
+		return 0;
+	const char *root = cgroup_root();
+	unsigned n = 0;
+	if (mode == CGROUP_V2) {
+		_cleanup_free_ char *parent = NULL;
+		if (v2_parent(root, &parent, NULL) == 0)
+			n += remove_stale_in(parent, prefix);
+		return n;
+	}
+	const char *parent = getenv("WARREN_CGROUP_PARENT");
+	if (!parent || !*parent)
+		parent = "warren";
+	while (*parent == '/')
+		parent++;
+	for (size_t i = 0; i < N_CONTROLLERS; i++) {
+		_cleanup_free_ char *dir = NULL;
+		if (asprintf(&dir, "%s/%s/%s", root, controllers[i], parent) >= 0)
+			n += remove_stale_in(dir, prefix);
+	}
+	return n;
+}

@@ -58,6 +58,10 @@ int cgroup_child_kill(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);
 
+/* Kills and removes every sandbox cgroup whose name starts with prefix
+ * under warren's parent (what a crashed daemon left). Returns how many. */
+unsigned cgroup_remove_stale(const char *prefix);
+
 enum cgroup_mode cgroup_mode_of(const struct cgroup *cg);
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

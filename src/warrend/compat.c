@@ -1,0 +1,281 @@
+/* Compatibility routes: the request and response shapes of the Flask +
+ * Docker sandbox services, so their clients work unchanged. */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "files.h"
+#include "multipart.h"
+#include "sandbox.h"
+#include "session-internal.h"
+#include "sessions.h"
+#include "warrend.h"
+
+static int reply_created(h2o_req_t *req, struct session *s)
+{
+	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:s}", "session_id", s->id, "status", "created",
+						   "user", "sandbox", "workspace", "/workspace"));
+}
+
+static int create_session(h2o_req_t *req, const struct http_route_match *m)
+{
+	static const char *const fields[] = { "session_id", NULL };
+	json_t *body = NULL;
+	if (req->entity.len && http_body_json(req, &body) < 0)
+		return 0;
+	if (body && http_check_fields(req, body, NULL, fields) < 0) {
+		json_decref(body);
+		return 0;
+	}
+	json_decref(body);
+	return session_create_from(req, NULL, m->owner, reply_created);
+}
+
+/* {"timeout": seconds} as those services take it: a number. */
+static int compat_timeout(h2o_req_t *req, json_t *body, json_t *exec)
+{
+	json_t *t = json_object_get(body, "timeout");
+	if (!t)
+		return 0;
+	if (!json_is_number(t) || json_number_value(t) <= 0)
+		return http_reply_error(req, 400, "bad_request", "timeout: expected a positive number of seconds"), -1;
+	char buf[32];
+	snprintf(buf, sizeof buf, "%lldms", (long long)(json_number_value(t) * 1000));
+	json_object_set_new(exec, "timeout", json_string(buf));
+	return 0;
+}
+
+static int reply_combined(h2o_req_t *req, const struct exec_result *r, void *data)
+{
+	json_t *full = exec_result_json(r, true);
+	const char *out = json_string_value(json_object_get(full, "stdout"));
+	json_t *o = json_pack("{s:o, s:s}", "exit_code",
+			      r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal),
+			      "output", out ? out : "");
+	if (r->timed_out)
+		json_object_set_new(o, "error", json_string("timed out"));
+	json_decref(full);
+	return http_reply_json(req, 200, o);
+}
+
+/* Runs a shell command with stderr merged into stdout, in order, the way
+ * those services report "output". */
+static int execute_in_session(h2o_req_t *req, json_t *body, const char *owner)
+{
+	json_t *sid = json_object_get(body, "session_id"), *cmd = json_object_get(body, "command");
+	if (!json_is_string(sid) || !json_is_string(cmd))
+		return http_reply_error(req, 400, "bad_request", "expected {\"session_id\": string, \"command\": string}");
+	struct session *s = session_find(json_string_value(sid), owner);
+	if (!s)
+		return http_reply_error(req, 404, "not_found", "no session \"%s\"", json_string_value(sid));
+	if (s->dead)
+		return http_reply_error(req, 409, "conflict", "session %s is dead: %s", s->id, s->dead_reason);
+	_cleanup_free_ char *shell = NULL;
+	if (asprintf(&shell, "exec 2>&1\n%s", json_string_value(cmd)) < 0)
+		return http_reply_error(req, 500, "internal", "out of memory");
+	json_t *exec = json_pack("{s:s}", "shell", shell);
+	int r = 0;
+	if (compat_timeout(req, body, exec) == 0) {
+		struct exec_params p = { 0 };
+		char **argv = NULL, **env = NULL;
+		void *in = NULL;
+		bool stream;
+		if (exec_params_from_json(req, exec, s, &p, &argv, &env, &in, &stream) == 0)
+			r = session_exec_buffered(req, s, &p, reply_combined, NULL);
+		strv_freep(&argv);
+		strv_freep(&env);
+		free(in);
+	}
+	json_decref(exec);
+	return r;
+}
+
+/* One-shot Python: a temporary session, the code, the files it left in
+ * /workspace, then the session is gone. */
+
+static json_t *workspace_files(struct session *s)
+{
+	json_t *files = json_array();
+	int fd = session_open_workspace(s);
+	if (fd < 0)
+		return files;
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			json_array_append_new(files, json_string(de->d_name));
+	if (d)
+		closedir(d);
+	return files;
+}
+
+static int reply_code_result(h2o_req_t *req, const struct exec_result *r, void *data)
+{
+	struct session *s = data;
+	json_t *full = exec_result_json(r, true);
+	bool ok = r->exited && r->exit_code == 0 && !r->timed_out;
+	const char *error = r->timed_out ? "execution timed out" : r->oom_killed ? "out of memory"
+		: r->failed_to_start ? r->exec_error : NULL;
+	json_t *o = json_pack("{s:b, s:O, s:O, s:o, s:f, s:s?, s:o}", "success", ok,
+			      "stdout", json_object_get(full, "stdout"), "stderr", json_object_get(full, "stderr"),
+			      "exit_code", r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal),
+			      "execution_time", (double)r->duration_ms / 1000.0, "error", error,
+			      "files", workspace_files(s));
+	if (!ok && !error && r->out_len[1])
+		json_object_set(o, "error", json_object_get(full, "stderr"));
+	json_decref(full);
+	int rc = http_reply_json(req, 200, o);
+	session_delete(s);
+	return rc;
+}
+
+static int run_code(h2o_req_t *req, struct session *s)
+{
+	json_t *exec = (json_t *)s->created_cb_data;
+	s->created_cb_data = NULL;
+	struct exec_params p = { 0 };
+	char **argv = NULL, **env = NULL;
+	void *in = NULL;
+	bool stream;
+	int r = 0;
+	if (exec_params_from_json(req, exec, s, &p, &argv, &env, &in, &stream) == 0)
+		r = session_exec_buffered(req, s, &p, reply_code_result, s);
+	else
+		session_delete(s);
+	strv_freep(&argv);
+	strv_freep(&env);
+	free(in);
+	json_decref(exec);
+	return r;
+}
+
+static int execute(h2o_req_t *req, const struct http_route_match *m)
+{
+	static const char *const fields[] = { "session_id", "command", "code", "timeout", NULL };
+	json_t *body = NULL;
+	if (http_body_json(req, &body) < 0)
+		return 0;
+	int r = 0;
+	if (http_check_fields(req, body, NULL, fields) < 0)
+		goto out;
+	if (json_object_get(body, "session_id")) {
+		r = execute_in_session(req, body, m->owner);
+		goto out;
+	}
+	json_t *code = json_object_get(body, "code");
+	if (!json_is_string(code)) {
+		r = http_reply_error(req, 400, "bad_request", "expected {\"session_id\", \"command\"} or {\"code\": string}");
+		goto out;
+	}
+	json_t *exec = json_pack("{s:[s,s,O]}", "cmd", "python3", "-c", code);
+	if (compat_timeout(req, body, exec) < 0) {
+		json_decref(exec);
+		goto out;
+	}
+	r = session_create_with_data(req, NULL, m->owner, run_code, exec);
+out:
+	json_decref(body);
+	return r;
+}
+
+static int cleanup(h2o_req_t *req, const struct http_route_match *m)
+{
+	static const char *const fields[] = { "session_id", NULL };
+	json_t *body = NULL;
+	if (http_body_json(req, &body) < 0)
+		return 0;
+	int r;
+	json_t *sid = json_object_get(body, "session_id");
+	struct session *s;
+	if (http_check_fields(req, body, NULL, fields) < 0)
+		r = 0;
+	else if (!json_is_string(sid))
+		r = http_reply_error(req, 400, "bad_request", "session_id: expected a string");
+	else if (!(s = session_find(json_string_value(sid), m->owner)))
+		r = http_reply_error(req, 404, "not_found", "no session \"%s\"", json_string_value(sid));
+	else {
+		session_delete(s);
+		r = http_reply_json(req, 200, json_pack("{s:s}", "status", "cleaned up"));
+	}
+	json_decref(body);
+	return r;
+}
+
+/* The base name of an uploaded file: no directories, nothing hidden. */
+static bool upload_name(const char *name, size_t len, char *out, size_t outlen)
+{
+	const char *slash;
+	while ((slash = memchr(name, '/', len)) || (slash = memchr(name, '\\', len))) {
+		len -= (size_t)(slash + 1 - name);
+		name = slash + 1;
+	}
+	if (len == 0 || len >= outlen || memchr(name, '\0', len) || (len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return false;
+	memcpy(out, name, len);
+	out[len] = '\0';
+	return true;
+}
+
+static int upload_file(h2o_req_t *req, const struct http_route_match *m)
+{
+	ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	if (ct < 0)
+		return http_reply_error(req, 400, "bad_request", "expected Content-Type multipart/form-data");
+	h2o_iovec_t ctv = req->headers.entries[ct].value;
+	struct multipart_part parts[16];
+	size_t n;
+	wr_error e = { 0 };
+	if (multipart_parse(ctv.base, ctv.len, req->entity.base, req->entity.len, parts, 16, &n, &e) < 0)
+		return http_reply_error(req, 400, "bad_request", "%s", e.message);
+	const struct multipart_part *sid = NULL, *file = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (parts[i].name_len == 10 && !memcmp(parts[i].name, "session_id", 10))
+			sid = &parts[i];
+		else if (parts[i].name_len == 4 && !memcmp(parts[i].name, "file", 4))
+			file = &parts[i];
+	}
+	if (!sid || !file || !file->filename)
+		return http_reply_error(req, 400, "bad_request", "expected form fields \"session_id\" and \"file\" (with a filename)");
+	char id[65], name[256];
+	if (sid->len >= sizeof id)
+		return http_reply_error(req, 404, "not_found", "no such session");
+	memcpy(id, sid->data, sid->len);
+	id[sid->len] = '\0';
+	struct session *s = session_find(id, m->owner);
+	if (!s)
+		return http_reply_error(req, 404, "not_found", "no session \"%s\"", id);
+	if (!upload_name(file->filename, file->filename_len, name, sizeof name))
+		return http_reply_error(req, 400, "bad_request", "file: the filename is not a usable name");
+	int ws = session_open_workspace(s);
+	if (ws < 0)
+		return http_reply_error(req, 409, "conflict", "session %s has no workspace: %s", s->id, strerror(-ws));
+	session_fs_begin(s);
+	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), session_host_uid(s),
+			    session_host_gid(s), &e);
+	session_fs_end();
+	close(ws);
+	if (r < 0)
+		return http_reply_error(req, r == -EFBIG ? 413 : 400, r == -EFBIG ? "payload_too_large" : "bad_request",
+					"%s", e.message);
+	session_touch(s);
+	char path[300];
+	snprintf(path, sizeof path, "/workspace/%s", name);
+	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "uploaded", "filename", name, "path", path));
+}
+
+const struct http_route compat_routes[] = {
+	{ "POST", "/create_session", create_session, 0 },
+	{ "POST", "/execute", execute, 0 },
+	{ "POST", "/cleanup", cleanup, 0 },
+	{ "POST", "/upload_file", upload_file, 64 << 20 },
+	{ NULL, NULL, NULL, 0 },
+};

@@ -1,0 +1,462 @@
+/* Boxes and pools: sandboxes spawned ahead of demand, leased in O(1),
+ * never reused, destroyed in the background. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "box-internal.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "init-protocol.h"
+#include "sandbox.h"
+#include "sessions.h"
+#include "session-internal.h"
+#include "spawn.h"
+#include "warrend.h"
+
+#define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
+#define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
+
+struct pool {
+	char *image;            /* name, "host" */
+	char *image_path;       /* NULL for host */
+	char *policy_name;
+	struct policy *policy;
+	struct seccomp_program seccomp;
+	unsigned target;
+	h2o_linklist_t idle;    /* ready boxes, oldest first */
+	unsigned n_idle, n_starting;
+	uint64_t hits, misses, spawn_failures;
+	char last_error[256];
+	bool retired;           /* policies were reloaded: no new leases */
+	struct pool *next;
+};
+
+static struct pool *pools;
+static h2o_linklist_t all_boxes = { &all_boxes, &all_boxes };
+static h2o_linklist_t dying = { &dying, &dying };
+static unsigned n_starting_total, default_target;
+static uint64_t box_counter;
+
+enum box_state box_state(const struct box *b) { return b->state; }
+struct sandbox *box_sandbox(const struct box *b) { return b->sb; }
+struct pool *box_pool(const struct box *b) { return b->pool; }
+void box_set_session(struct box *b, struct session *s) { b->session = s; }
+const struct policy *pool_policy(const struct pool *p) { return p->policy; }
+const char *pool_image(const struct pool *p) { return p->image; }
+const char *pool_policy_name(const struct pool *p) { return p->policy_name; }
+
+/* ---- images and policies by name ------------------------------------------ */
+
+static bool valid_name(const char *name)
+{
+	if (!name[0] || strlen(name) > 64 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '-' || *c == '_' || *c == '.'))
+			return false;
+	return true;
+}
+
+/* Image names map to <image_dir>/NAME/rootfs (warren-rootfs' layout) or
+ * <image_dir>/NAME; API clients never name host paths. */
+static char *image_path(const char *name)
+{
+	const char *dir = daemon_state->cfg.image_dir;
+	char *path;
+	struct stat st;
+	if (asprintf(&path, "%s/%s/rootfs", dir, name) >= 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return path;
+	free(path);
+	if (asprintf(&path, "%s/%s", dir, name) >= 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return path;
+	free(path);
+	return NULL;
+}
+
+static void list_images(char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "host");
+	_cleanup_closedir_ DIR *d = opendir(daemon_state->cfg.image_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) && used < len) {
+		if (de->d_name[0] == '.' || !valid_name(de->d_name))
+			continue;
+		_cleanup_free_ char *p = image_path(de->d_name);
+		if (p)
+			used += (size_t)snprintf(buf + used, len - used, ", %s", de->d_name);
+	}
+}
+
+static bool policy_allows_image(const struct policy *p, const char *image)
+{
+	if (!p->images)
+		return true;
+	for (size_t i = 0; i < p->n_images; i++)
+		if (!strcmp(p->images[i], image))
+			return true;
+	return false;
+}
+
+struct pool *pool_get(const char *image, const char *policy_name, int *status, char *err, size_t errlen)
+{
+	for (struct pool *p = pools; p; p = p->next)
+		if (!p->retired && !strcmp(p->image, image) && !strcmp(p->policy_name, policy_name))
+			return p;
+	*status = 400;
+	if (!valid_name(policy_name)) {
+		snprintf(err, errlen, "policy: \"%s\" is not a policy name", policy_name);
+		return NULL;
+	}
+	if (!valid_name(image)) {
+		snprintf(err, errlen, "image: \"%s\" is not an image name", image);
+		return NULL;
+	}
+	_cleanup_free_ char *path = NULL;
+	if (strcmp(image, "host") && !(path = image_path(image))) {
+		char names[512];
+		list_images(names, sizeof names);
+		snprintf(err, errlen, "image: unknown image \"%s\" (available: %s)", image, names);
+		return NULL;
+	}
+	wr_error e = { 0 };
+	struct policy *pol = NULL;
+	if (policy_load(policy_name, &pol, &e) < 0) {
+		snprintf(err, errlen, "policy: %s", e.message);
+		return NULL;
+	}
+	if (!policy_allows_image(pol, image)) {
+		snprintf(err, errlen, "image: policy %s does not allow image \"%s\"", policy_name, image);
+		policy_free(pol);
+		return NULL;
+	}
+	struct pool *p = calloc(1, sizeof *p);
+	if (!p || !(p->image = strdup(image)) || !(p->policy_name = strdup(policy_name))) {
+		*status = 500;
+		snprintf(err, errlen, "out of memory");
+		if (p) {
+			free(p->image);
+			free(p);
+		}
+		policy_free(pol);
+		return NULL;
+	}
+	if (seccomp_program_build(pol, &p->seccomp, &e) < 0) {
+		*status = 500;
+		snprintf(err, errlen, "policy %s: %s", policy_name, e.message);
+		free(p->image);
+		free(p->policy_name);
+		free(p);
+		policy_free(pol);
+		return NULL;
+	}
+	p->image_path = TAKE_PTR(path);
+	p->policy = pol;
+	h2o_linklist_init_anchor(&p->idle);
+	/* Only the default pool is kept warm from the start; others warm up
+	 * to a small target once used. */
+	p->target = !strcmp(image, daemon_state->cfg.default_image) &&
+				!strcmp(policy_name, daemon_state->cfg.default_policy)
+			    ? default_target : (default_target ? 2 : 0);
+	p->next = pools;
+	pools = p;
+	return p;
+}
+
+/* ---- boxes ------------------------------------------------------------------ */
+
+static void box_on_read(h2o_socket_t *sock, const char *err);
+
+static struct box *box_spawn(struct pool *p, char *err, size_t errlen)
+{
+	char name[64];
+	snprintf(name, sizeof name, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
+	struct spawn_options o = {
+		.policy = p->policy, .image = p->image_path, .cgroup_name = name, .seccomp = &p->seccomp,
+	};
+	struct box *b = calloc(1, sizeof *b);
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	wr_error e = { 0 };
+	if (sandbox_create(&o, &b->sb, &e) < 0) {
+		snprintf(err, errlen, "create a sandbox: %s", e.message);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err);
+		p->spawn_failures++;
+		free(b);
+		return NULL;
+	}
+	int fd = fcntl(sandbox_fd(b->sb), F_DUPFD_CLOEXEC, 3);
+	if (fd < 0 || !(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
+		snprintf(err, errlen, "watch the sandbox: out of file descriptors");
+		if (fd >= 0)
+			close(fd);
+		sandbox_destroy(b->sb);
+		free(b);
+		return NULL;
+	}
+	b->sock->data = b;
+	b->state = BOX_STARTING;
+	b->pool = p;
+	b->started_ms = daemon_now_ms();
+	h2o_linklist_init_anchor(&b->execs);
+	h2o_linklist_insert(&all_boxes, &b->all_link);
+	p->n_starting++;
+	n_starting_total++;
+	h2o_socket_read_start(b->sock, box_on_read);
+	return b;
+}
+
+static void box_leave_starting(struct box *b)
+{
+	if (b->state == BOX_STARTING) {
+		b->pool->n_starting--;
+		n_starting_total--;
+	}
+}
+
+/* The box is unusable: its execs end, its session learns it, it goes. */
+static void box_fail(struct box *b, const char *why)
+{
+	if (b->state == BOX_DEAD)
+		return;
+	bool was_starting = b->state == BOX_STARTING;
+	box_leave_starting(b);
+	if (b->state == BOX_IDLE) {
+		h2o_linklist_unlink(&b->link);
+		b->pool->n_idle--;
+	}
+	b->state = BOX_DEAD;
+	snprintf(b->error, sizeof b->error, "%s", why);
+	if (was_starting && why)
+		snprintf(b->pool->last_error, sizeof b->pool->last_error, "%s", why);
+	while (!h2o_linklist_is_empty(&b->execs)) {
+		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, b->execs.next);
+		exec_box_gone(x, why);
+	}
+	if (b->session)
+		session_box_died(b->session, why);
+	if (was_starting && b->ready_cb) {
+		box_ready_fn cb = b->ready_cb;
+		b->ready_cb = NULL;
+		cb(b, b->ready_data, why);
+	}
+	if (b->sock) {
+		h2o_socket_close(b->sock);
+		b->sock = NULL;
+	}
+	h2o_linklist_unlink(&b->all_link);
+	h2o_linklist_insert(&dying, &b->all_link);
+}
+
+void box_destroy(struct box *b)
+{
+	b->session = NULL;
+	box_fail(b, "the session was deleted");
+}
+
+static void box_became_ready(struct box *b)
+{
+	box_leave_starting(b);
+	if (b->ready_cb) {
+		box_ready_fn cb = b->ready_cb;
+		b->ready_cb = NULL;
+		b->state = BOX_LEASED;
+		cb(b, b->ready_data, NULL);
+		return;
+	}
+	b->state = BOX_IDLE;
+	h2o_linklist_insert(&b->pool->idle, &b->link);
+	b->pool->n_idle++;
+}
+
+static void box_on_event(struct box *b, const struct init_event *ev)
+{
+	char why[320];
+	switch (ev->type) {
+	case INIT_EV_READY:
+		if (b->state == BOX_STARTING)
+			box_became_ready(b);
+		return;
+	case INIT_EV_SETUP_FAILED:
+		sandbox_event_error(ev, &(wr_error){ 0 });
+		snprintf(why, sizeof why, "sandbox setup failed: %s: %s", ev->step, strerror(ev->err));
+		daemon_log("%s", why);
+		box_fail(b, why);
+		return;
+	case INIT_EV_EXEC_FAILED:
+	case INIT_EV_EXITED: {
+		struct exec *x = box_find_exec(b, ev->exec_id);
+		if (x)
+			exec_on_event(x, ev);
+		return;
+	}
+	}
+}
+
+static void box_on_read(h2o_socket_t *sock, const char *err)
+{
+	struct box *b = sock->data;
+	if (err) {
+		box_fail(b, "the sandbox's init exited");
+		return;
+	}
+	while (sock->input->size >= sizeof(struct init_event)) {
+		struct init_event ev;
+		memcpy(&ev, sock->input->bytes, sizeof ev);
+		h2o_buffer_consume(&sock->input, sizeof ev);
+		if (sandbox_event_validate(&ev) < 0) {
+			daemon_log("sandbox %d sent a malformed message: destroyed", (int)sandbox_pid(b->sb));
+			box_fail(b, "the sandbox sent a malformed message");
+			return;
+		}
+		box_on_event(b, &ev);
+		if (b->state == BOX_DEAD)
+			return;
+	}
+}
+
+struct box *pool_lease(struct pool *p)
+{
+	if (h2o_linklist_is_empty(&p->idle)) {
+		p->misses++;
+		metrics_pool_miss();
+		return NULL;
+	}
+	struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, link, p->idle.next);
+	h2o_linklist_unlink(&b->link);
+	p->n_idle--;
+	b->state = BOX_LEASED;
+	p->hits++;
+	metrics_pool_hit();
+	return b;
+}
+
+int pool_cold_create(struct pool *p, box_ready_fn ready, void *data, char *err, size_t errlen)
+{
+	struct box *b = box_spawn(p, err, errlen);
+	if (!b)
+		return -1;
+	b->ready_cb = ready;
+	b->ready_data = data;
+	return 0;
+}
+
+int box_set_limits(struct box *b, const struct policy_limits *l, char *err, size_t errlen)
+{
+	struct cgroup_limits cl = { .memory = l->memory, .pids = l->pids, .cpu_millis = l->cpu_millis };
+	wr_error e = { 0 };
+	if (cgroup_set_limits(sandbox_cgroup(b->sb), &cl, &e) < 0) {
+		snprintf(err, errlen, "%s", e.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* After SIGHUP: sessions keep their sandboxes; new ones come from pools
+ * built with the re-read policies. Idle sandboxes of old pools go. */
+void pools_retire(void)
+{
+	for (struct pool *p = pools; p; p = p->next) {
+		if (p->retired)
+			continue;
+		p->retired = true;
+		p->target = 0;
+		while (!h2o_linklist_is_empty(&p->idle))
+			box_fail(H2O_STRUCT_FROM_MEMBER(struct box, link, p->idle.next), "policies reloaded");
+	}
+	int status;
+	char err[256];
+	if (!pool_get(daemon_state->cfg.default_image, daemon_state->cfg.default_policy, &status, err, sizeof err))
+		daemon_log("reload: default pool: %s", err);
+}
+
+void pools_set_target(unsigned count)
+{
+	default_target = count;
+}
+
+void pools_describe(json_t *array)
+{
+	for (struct pool *p = pools; p; p = p->next)
+		if (!p->retired)
+		json_array_append_new(array, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
+			"image", p->image, "policy", p->policy_name, "ready", (json_int_t)p->n_idle,
+			"starting", (json_int_t)p->n_starting, "target", (json_int_t)p->target,
+			"hits", (json_int_t)p->hits, "misses", (json_int_t)p->misses,
+			"last_error", p->last_error[0] ? p->last_error : NULL));
+}
+
+/* ---- the tick: refill, deadlines, background destruction ----------------- */
+
+static void refill(void)
+{
+	if (daemon_state->draining)
+		return;
+	unsigned spawned = 0;
+	for (struct pool *p = pools; p && spawned < SPAWNS_PER_TICK; p = p->next) {
+		/* A pool that keeps failing waits for the next ticks instead of
+		 * spinning; its last error is in /v1/health. */
+		while (p->n_idle + p->n_starting < p->target && spawned < SPAWNS_PER_TICK &&
+		       n_starting_total < MAX_STARTING && sessions_active() + p->n_idle < daemon_state->cfg.max_sessions + p->target) {
+			char err[256];
+			spawned++;
+			if (!box_spawn(p, err, sizeof err))
+				break;
+		}
+	}
+}
+
+static void reap_dying(void)
+{
+	h2o_linklist_t *node = dying.next;
+	while (node != &dying) {
+		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, node);
+		node = node->next;
+		if (sandbox_destroy_step(b->sb) == 0) {
+			h2o_linklist_unlink(&b->all_link);
+			free(b);
+		}
+	}
+}
+
+static void check_starting(uint64_t now)
+{
+	for (h2o_linklist_t *n = all_boxes.next; n != &all_boxes;) {
+		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, n);
+		n = n->next;
+		if (b->state == BOX_STARTING && now - b->started_ms > 10000)
+			box_fail(b, "the sandbox did not become ready within 10 s");
+		else
+			box_check_execs(b, now);
+	}
+}
+
+void box_tick(uint64_t now)
+{
+	check_starting(now);
+	reap_dying();
+	refill();
+}
+
+void boxes_destroy_all(void)
+{
+	while (!h2o_linklist_is_empty(&all_boxes)) {
+		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, all_boxes.next);
+		box_fail(b, "warrend is shutting down");
+	}
+	reap_dying();
+}
+
+bool boxes_all_gone(void)
+{
+	reap_dying();
+	return h2o_linklist_is_empty(&all_boxes) && h2o_linklist_is_empty(&dying);
+}

@@ -1,0 +1,156 @@
+/* Streaming exec: output as server-sent events while the command runs.
+ * h2o allows one h2o_send in flight: what arrives meanwhile is queued and
+ * sent from the generator's proceed callback. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "box-internal.h"
+#include "encode.h"
+#include "session-internal.h"
+#include "sessions.h"
+#include "warrend.h"
+
+struct stream {
+	h2o_generator_t gen;          /* first: h2o hands it back to us */
+	h2o_req_t *req;               /* NULL once the client is gone */
+	struct exec *x;
+	struct session *s;
+	char *queue;                  /* events not yet handed to h2o */
+	size_t queued;
+	bool sending;                 /* an h2o_send is in flight */
+	bool finished;                /* the exit event is queued */
+	bool final_sent;
+};
+
+static void queue_event(struct stream *st, const char *event, json_t *data)
+{
+	char *json = json_dumps(data, JSON_COMPACT);
+	json_decref(data);
+	if (!json)
+		return;
+	size_t len = strlen("event: ") + strlen(event) + strlen("\ndata: ") + strlen(json) + 2;
+	char *q = realloc(st->queue, st->queued + len + 1);
+	if (q) {
+		st->queue = q;
+		st->queued += (size_t)sprintf(q + st->queued, "event: %s\ndata: %s\n\n", event, json);
+	}
+	free(json);
+}
+
+static void flush(struct stream *st)
+{
+	if (!st->req || st->sending || st->final_sent)
+		return;
+	if (st->queued == 0 && !st->finished)
+		return;
+	/* The bytes must live until proceed: the request's pool keeps them. */
+	h2o_iovec_t buf = h2o_iovec_init(NULL, 0);
+	if (st->queued) {
+		buf.base = h2o_mem_alloc_pool(&st->req->pool, st->queued);
+		memcpy(buf.base, st->queue, st->queued);
+		buf.len = st->queued;
+		st->queued = 0;
+	}
+	st->sending = true;
+	if (st->finished) {
+		st->final_sent = true;
+		h2o_send(st->req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+	} else {
+		h2o_send(st->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+	}
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct stream *st = (struct stream *)gen;
+	st->sending = false;
+	flush(st);
+}
+
+static void stream_release(struct stream *st)
+{
+	free(st->queue);
+	st->queue = NULL;
+}
+
+/* The client went away (h2o stops the generator, then frees the request). */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct stream *st = (struct stream *)gen;
+	st->req = NULL;
+	if (st->x) {
+		if (st->s)
+			st->s->running--;
+		exec_abandon(st->x);
+		st->x = NULL;
+	}
+}
+
+static void on_dispose(void *p)
+{
+	struct stream *st = p;
+	on_stop(&st->gen, NULL);
+	stream_release(st);
+}
+
+static void on_output(struct exec *x, void *data, int stream, const char *buf, size_t len)
+{
+	struct stream *st = data;
+	json_t *d;
+	if (utf8_valid(buf, len)) {
+		d = json_pack("{s:s%}", "data", buf, len);
+	} else {
+		char *b64 = base64_encode(buf, len);
+		d = json_pack("{s:s}", "data_base64", b64 ? b64 : "");
+		free(b64);
+	}
+	queue_event(st, stream == 0 ? "stdout" : "stderr", d);
+	flush(st);
+}
+
+static void on_done(struct exec *x, void *data, const struct exec_result *r)
+{
+	struct stream *st = data;
+	st->x = NULL;
+	if (st->s) {
+		st->s->running--;
+		session_touch(st->s);
+	}
+	if (r->failed_to_start) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "warren: %s\n", r->exec_error);
+		queue_event(st, "stderr", json_pack("{s:s}", "data", msg));
+	}
+	queue_event(st, "exit", exec_result_json(r, false));
+	st->finished = true;
+	flush(st);
+}
+
+int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_params *p)
+{
+	struct stream *st = h2o_mem_alloc_shared(&req->pool, sizeof *st, on_dispose);
+	memset(st, 0, sizeof *st);
+	st->gen.proceed = on_proceed;
+	st->gen.stop = on_stop;
+	st->req = req;
+	st->s = s;
+	char err[256];
+	struct exec_callbacks cb = { .on_output = on_output, .on_done = on_done, .data = st };
+	st->x = exec_start(s->box, p, &cb, err, sizeof err);
+	if (!st->x)
+		return http_reply_error(req, 409, "conflict", "%s", err);
+	s->running++;
+	session_touch(s);
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+	h2o_start_response(req, &st->gen);
+	/* Headers go out now so the client sees the stream open at once. */
+	h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
+	st->sending = true;
+	return 0;
+}

@@ -36,7 +36,7 @@ END_TEST
 
 START_TEST(binary_data_and_quoted_boundary)
 {
-	char body[64];
+	char body[256];
 	size_t len = 0;
 	const char head[] = "--b\r\nContent-Disposition: form-data; name=file; filename=x\r\n\r\n";
 	memcpy(body, head, sizeof head - 1);

@@ -14,6 +14,10 @@
 #include <unistd.h>
 #include <linux/mount.h>
 
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+
 #include "cleanup.h"
 #include "userns.h"
 
@@ -153,7 +157,33 @@ static int add_host_image(struct mount_plan *plan, const struct mount_config *cf
 	return 0;
 }
 
-static int add_image_dir(struct mount_plan *plan, const char *dir, wr_error *e)
+static int plan_keep_fd(struct mount_plan *plan, int fd)
+{
+	int *fds = realloc(plan->fds, (plan->n_fds + 1) * sizeof *fds);
+	if (!fds)
+		return -ENOMEM;
+	plan->fds = fds;
+	plan->fds[plan->n_fds++] = fd;
+	return 0;
+}
+
+/* A detached copy of one image entry's mount tree (open_tree), made by the
+ * parent: the sandbox attaches it without walking any host path, so an
+ * image directory need not be open to the sandbox's uids. */
+static int open_image_entry(struct mount_plan *plan, int dir_fd, const char *dir, const char *name, wr_error *e)
+{
+	int fd = (int)syscall(SYS_open_tree, dir_fd, name,
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return wr_error_set(e, errno, "open_tree %s/%s", dir, name);
+	if (plan_keep_fd(plan, fd) < 0) {
+		close(fd);
+		return wr_error_set(e, ENOMEM, "build the mount plan");
+	}
+	return fd;
+}
+
+static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached, wr_error *e)
 {
 	char real[PATH_MAX];
 	if (!realpath(dir, real))
@@ -179,6 +209,12 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, wr_error *e)
 			target[n] = '\0';
 			ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "%s", target),
 			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name));
+		} else if (detached && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+			int fd = open_image_entry(plan, dirfd(d), real, de->d_name, e);
+			if (fd < 0)
+				return fd;
+			ADD(.kind = MOP_MOVE_FD, .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			    .fd = fd, .is_dir = S_ISDIR(st.st_mode));
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			ADD(.kind = MOP_BIND,
 			    .source = plan_strdup(plan, MOUNT_OLDROOT "%s/%s", real, de->d_name),
@@ -243,12 +279,13 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 	if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
 		r = add_host_image(plan, cfg, e);
 	else
-		r = add_image_dir(plan, cfg->image_dir, e);
+		r = add_image_dir(plan, cfg->image_dir, cfg->image_detached, e);
 	if (r < 0)
 		return r;
 
 	if (cfg->workspace_fd >= 0)
-		ADD(.kind = MOP_MOVE_FD, .target = NEW("/workspace"), .fd = cfg->workspace_fd);
+		ADD(.kind = MOP_MOVE_FD, .target = NEW("/workspace"), .fd = cfg->workspace_fd,
+		    .is_dir = true, .writable = true);
 	else if (cfg->workspace_dir)
 		ADD(.kind = MOP_BIND, .source = OLD(cfg->workspace_dir), .target = NEW("/workspace"),
 		    .is_dir = true, .writable = true);
@@ -272,6 +309,9 @@ void mount_plan_free(struct mount_plan *plan)
 {
 	for (size_t i = 0; i < plan->n_strings; i++)
 		free(plan->strings[i]);
+	for (size_t i = 0; i < plan->n_fds; i++)
+		close(plan->fds[i]);
+	free(plan->fds);
 	free(plan->strings);
 	free(plan->ops);
 	*plan = (struct mount_plan){ 0 };
@@ -281,7 +321,7 @@ static const char *const op_names[] = {
 	[MOP_TMPFS] = "tmpfs", [MOP_BIND] = "bind", [MOP_DEV_BIND] = "dev-bind",
 	[MOP_MKDIR] = "mkdir", [MOP_SYMLINK] = "symlink", [MOP_WRITE_FILE] = "write",
 	[MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts", [MOP_MASK] = "mask",
-	[MOP_READONLY] = "read-only", [MOP_MOVE_FD] = "idmapped-bind",
+	[MOP_READONLY] = "read-only", [MOP_MOVE_FD] = "attach",
 	[MOP_REMOUNT_RO] = "remount-ro",
 };
 
@@ -443,13 +483,15 @@ static int apply_op(const struct mount_op *op)
 			return -errno;
 		return restrict_mount(op->target, false, false);
 	case MOP_MOVE_FD:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if ((r = make_mount_point(op->target, op->is_dir || op->writable)) < 0)
 			return r;
-		return syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->target,
-			       MOVE_MOUNT_F_EMPTY_PATH) < 0 ? -errno : 0;
+		if (syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -errno;
+		return restrict_mount(op->target, op->writable, false);
 	case MOP_REMOUNT_RO:
-		return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
-			     (strcmp(op->target, MOUNT_NEWROOT "/dev") ? MS_NODEV : MS_NOEXEC), NULL) < 0
+		/* /dev too is nodev: its nodes are bind mounts of their own. */
+		return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+			     (strcmp(op->target, MOUNT_NEWROOT "/dev") ? 0 : MS_NOEXEC), NULL) < 0
 			? -errno : 0;
 	}
 	return -EINVAL;

@@ -26,7 +26,7 @@ enum mount_op_kind {
 	MOP_DEVPTS,      /* devpts newinstance at target */
 	MOP_MASK,        /* hide target: /dev/null over a file, empty ro tmpfs over a dir */
 	MOP_READONLY,    /* bind target on itself read-only (e.g. /proc/sys) */
-	MOP_MOVE_FD,     /* move the detached mount `fd` (idmapped) onto target */
+	MOP_MOVE_FD,     /* attach the detached mount `fd` at target (read-only unless writable) */
 	MOP_REMOUNT_RO,  /* make the mount at target read-only (the root tmpfs) */
 };
 
@@ -48,11 +48,14 @@ struct mount_plan {
 	size_t n, cap;
 	char **strings;       /* every string the ops point into, owned here */
 	size_t n_strings, cap_strings;
+	int *fds;             /* detached mounts of image entries, owned here */
+	size_t n_fds;
 };
 
 /* What the sandbox's filesystem is made of. */
 struct mount_config {
 	const char *image_dir;        /* NULL or "host": the built-in host image */
+	bool image_detached;          /* attach image entries as detached mounts (needs root) */
 	const char *workspace_dir;    /* host directory for /workspace, or NULL (tmpfs) */
 	int workspace_fd;             /* idmapped detached mount of workspace_dir, or -1 */
 	uint64_t workspace_size;      /* bytes, tmpfs workspace */

@@ -171,7 +171,7 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
 	}
 	struct mount_config mc = {
-		.image_dir = o->image, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
+		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
 		.workspace_size = p->limits.workspace, .tmp_size = p->limits.tmp, .network = p->network,
 		.extra = p->mounts, .n_extra = p->n_mounts,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,

@@ -120,6 +120,7 @@ int cmd_run(int argc, char **argv)
 	if (!env)
 		return WARREN_EXIT_SETUP;
 	optind = 1;
+	argv[0] = "warren run"; /* getopt names it in its messages */
 	/* '+': options end at the command, so `warren run ls -l` works too. */
 	while ((opt = getopt_long(argc, argv, "+p:i:w:m:t:e:C:vh", run_options, NULL)) != -1) {
 		switch (opt) {

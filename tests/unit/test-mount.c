@@ -186,6 +186,23 @@ START_TEST(image_directory)
 	ck_assert_ptr_null(find(&p, MOP_WRITE_FILE, "/newroot/etc/passwd"));
 	mount_plan_free(&p);
 
+	/* As root, entries are attached as detached mounts the parent opened,
+	 * read-only, and symlinks stay symlinks. */
+	if (geteuid() == 0) {
+		c.image_detached = true;
+		ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
+		const struct mount_op *mv = find(&p, MOP_MOVE_FD, "/newroot/usr");
+		ck_assert_ptr_nonnull(mv);
+		ck_assert_int_ge(mv->fd, 0);
+		ck_assert(!mv->writable);
+		ck_assert_uint_eq(p.n_fds, 2); /* usr and etc */
+		ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/usr"));
+		ck_assert_ptr_nonnull(find(&p, MOP_SYMLINK, "/newroot/bin"));
+		mount_plan_free(&p);
+	} else {
+		fprintf(stderr, "SKIP image_directory (detached part): needs root\n");
+	}
+
 	snprintf(path, sizeof path, "rm -rf %s", dir);
 	ck_assert_int_eq(system(path), 0);
 }

@@ -1,0 +1,92 @@
+#include "config.h"
+
+/* Health, metrics and the API description: routes that need no session. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "http.h"
+#include "metrics.h"
+#include "sessions.h"
+#include "warrend.h"
+
+extern const char warrend_openapi_json[]; /* generated from src/warrend/openapi.json */
+
+static json_t *describe_pools(unsigned *ready_total)
+{
+	json_t *pools = json_array();
+	pools_describe(pools);
+	size_t i;
+	json_t *p;
+	*ready_total = 0;
+	json_array_foreach(pools, i, p)
+		*ready_total += (unsigned)json_integer_value(json_object_get(p, "ready"));
+	return pools;
+}
+
+static int get_health(h2o_req_t *req, const struct http_route_match *m)
+{
+	unsigned ready;
+	json_t *pools = describe_pools(&ready);
+	uint64_t uptime_s = (daemon_now_ms() - daemon_state->started_ms) / 1000;
+	return http_reply_json(req, 200, json_pack("{s:s,s:s,s:I,s:i,s:o,s:s}",
+						   "status", daemon_state->draining ? "draining" : "ok",
+						   "version", PACKAGE_VERSION,
+						   "uptime_s", (json_int_t)uptime_s,
+						   "sessions", (int)sessions_active(),
+						   "pools", pools,
+						   "cgroup", daemon_state->cgroup_mode ? daemon_state->cgroup_mode : "none"));
+}
+
+/* GET /health in the shape of the Flask/Docker services. */
+static int get_compat_health(h2o_req_t *req, const struct http_route_match *m)
+{
+	unsigned ready;
+	json_decref(describe_pools(&ready));
+	return http_reply_json(req, 200, json_pack("{s:s,s:i,s:i,s:s}",
+						   "status", daemon_state->draining ? "draining" : "healthy",
+						   "pool_size", (int)ready,
+						   "active_sessions", (int)sessions_active(),
+						   "version", PACKAGE_VERSION));
+}
+
+static int get_metrics(h2o_req_t *req, const struct http_route_match *m)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (!out)
+		return http_reply_error(req, 500, "internal", "out of memory");
+	metrics_render(out);
+	if (fclose(out) != 0)
+		return http_reply_error(req, 500, "internal", "out of memory");
+	return http_reply_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+/* The document is parsed once so its version always matches the daemon's. */
+static int get_openapi(h2o_req_t *req, const struct http_route_match *m)
+{
+	static char *document;
+	if (!document) {
+		json_error_t error;
+		json_t *doc = json_loads(warrend_openapi_json, 0, &error);
+		if (!doc)
+			return http_reply_error(req, 500, "internal", "built-in openapi.json: %s at line %d",
+						error.text, error.line);
+		json_object_set_new(json_object_get(doc, "info"), "version", json_string(PACKAGE_VERSION));
+		document = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+		if (!document)
+			return http_reply_error(req, 500, "internal", "out of memory");
+	}
+	return http_reply_bytes(req, 200, "application/json", document, strlen(document));
+}
+
+const struct http_route admin_routes[] = {
+	{ "GET", "/v1/health", get_health, 0 },
+	{ "GET", "/metrics", get_metrics, 0 },
+	{ "GET", "/v1/openapi.json", get_openapi, 0 },
+	{ "GET", "/health", get_compat_health, 0 },
+	{ NULL, NULL, NULL, 0 },
+};

@@ -1,0 +1,287 @@
+#include "config.h"
+
+/* Listening sockets: unix sockets (stale ones replaced, mode and group
+ * set) and TCP; or the sockets systemd passed (socket activation). Each
+ * listener remembers whether it is on loopback, which decides auth. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "cleanup.h"
+#include "daemon-config.h"
+#include "http-internal.h"
+#include "warrend.h"
+
+#define LISTEN_BACKLOG 1024
+#define MAX_LISTENERS 16
+
+struct listener {
+	h2o_socket_t *sock;
+	struct sockaddr_storage sa; /* what it is bound to */
+	bool loopback;
+	bool unlink_on_stop;        /* a unix socket we created (not systemd's) */
+};
+
+static struct listener listeners[MAX_LISTENERS];
+static size_t n_listeners;
+static bool local_needs_token;
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	if (err)
+		return;
+	/* Several may be waiting; the listener is level-triggered anyway. */
+	for (int i = 0; i < 16; i++) {
+		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+		if (!sock)
+			return;
+		h2o_accept(http_accept_ctx(), sock);
+	}
+}
+
+__attribute__((format(printf, 4, 5)))
+static int set_error(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (code)
+		snprintf(err, errlen, "%s: %s", msg, strerror(code));
+	else
+		snprintf(err, errlen, "%s", msg);
+	return -(code ? code : EINVAL);
+}
+
+static int mkdir_parents(char *path)
+{
+	for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		int r = mkdir(path, 0755);
+		*slash = '/';
+		if (r < 0 && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+/* A socket file left by a daemon that died is replaced; one that still
+ * answers belongs to a running daemon and is left alone. */
+static int remove_stale_socket(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat st;
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : set_error(err, errlen, errno, "stat %s", sun->sun_path);
+	if (!S_ISSOCK(st.st_mode))
+		return set_error(err, errlen, 0, "%s exists and is not a socket", sun->sun_path);
+	_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return set_error(err, errlen, errno, "socket for %s", sun->sun_path);
+	if (connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
+		return set_error(err, errlen, 0, "%s: another daemon is listening on it", sun->sun_path);
+	if (errno != ECONNREFUSED)
+		return set_error(err, errlen, errno, "connect %s", sun->sun_path);
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return set_error(err, errlen, errno, "unlink stale socket %s", sun->sun_path);
+	return 0;
+}
+
+static int bind_unix(const struct listen_addr *addr, const struct daemon_config *cfg, int *out, char *err,
+		     size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	strcpy(sun.sun_path, addr->path);
+	char parent[sizeof(sun.sun_path)];
+	strcpy(parent, addr->path);
+	int r = mkdir_parents(parent);
+	if (r < 0)
+		return set_error(err, errlen, -r, "create the directory of %s", addr->path);
+	if ((r = remove_stale_socket(&sun, err, errlen)) < 0)
+		return r;
+
+	gid_t gid = (gid_t)-1;
+	if (cfg->socket_group) {
+		struct group *g = getgrnam(cfg->socket_group);
+		if (!g)
+			return set_error(err, errlen, 0, "socket_group: no group named \"%s\"", cfg->socket_group);
+		gid = g->gr_gid;
+	}
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return set_error(err, errlen, errno, "socket for %s", addr->path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return set_error(err, errlen, errno, "bind %s", addr->path);
+	/* chmod/chown the path, not the fd: a socket's fd mode is not the file's. */
+	if (chmod(addr->path, cfg->socket_mode) < 0 || (gid != (gid_t)-1 && chown(addr->path, -1, gid) < 0)) {
+		r = set_error(err, errlen, errno, "set the owner and mode of %s", addr->path);
+		unlink(addr->path);
+		return r;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		r = set_error(err, errlen, errno, "listen %s", addr->path);
+		unlink(addr->path);
+		return r;
+	}
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
+static int bind_tcp(const struct listen_addr *addr, const char *text, int *out, char *err, size_t errlen)
+{
+	_cleanup_close_ int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return set_error(err, errlen, errno, "socket for %s", text);
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return set_error(err, errlen, errno, "SO_REUSEADDR on %s", text);
+	/* [::] means IPv6 only; list 0.0.0.0 as well for IPv4. */
+	if (addr->sa.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return set_error(err, errlen, errno, "IPV6_V6ONLY on %s", text);
+	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
+		return set_error(err, errlen, errno, "bind %s", text);
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		return set_error(err, errlen, errno, "listen %s", text);
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
+static void add_listener(h2o_evloop_t *loop, int fd, bool unlink_on_stop)
+{
+	struct listener *l = &listeners[n_listeners++];
+	socklen_t len = sizeof(l->sa);
+	memset(&l->sa, 0, sizeof(l->sa));
+	getsockname(fd, (struct sockaddr *)&l->sa, &len);
+	l->loopback = l->sa.ss_family != AF_UNIX && config_addr_is_loopback(&l->sa);
+	l->unlink_on_stop = unlink_on_stop;
+	l->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+	h2o_socket_read_start(l->sock, on_accept);
+}
+
+/* systemd socket activation: the sockets are systemd's; configured
+ * listen entries are ignored. Returns how many were taken. */
+static int take_activated_sockets(h2o_evloop_t *loop)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int n = sd_listen_fds(1);
+	if (n <= 0)
+		return 0;
+	for (int i = 0; i < n && n_listeners < MAX_LISTENERS; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		add_listener(loop, fd, false);
+	}
+	return n;
+#else
+	(void)loop;
+	return 0;
+#endif
+}
+
+int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
+{
+	local_needs_token = cfg->auth_local;
+	if (take_activated_sockets(loop) > 0) {
+		daemon_log("using %zu socket(s) from systemd; listen entries ignored", n_listeners);
+		return 0;
+	}
+	if (cfg->n_listen > MAX_LISTENERS)
+		return set_error(err, errlen, 0, "more than %d listen entries", MAX_LISTENERS);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		struct listen_addr addr;
+		wr_error e = { 0 };
+		int fd = -1, r = config_parse_listen(cfg->listen[i], &addr, &e);
+		if (r < 0)
+			r = set_error(err, errlen, 0, "%s", e.message);
+		else if (addr.is_unix)
+			r = bind_unix(&addr, cfg, &fd, err, errlen);
+		else
+			r = bind_tcp(&addr, cfg->listen[i], &fd, err, errlen);
+		if (r < 0) {
+			http_stop_listening();
+			return r;
+		}
+		add_listener(loop, fd, addr.is_unix);
+		if (cfg->verbose)
+			daemon_log("listening on %s", cfg->listen[i]);
+	}
+	return 0;
+}
+
+void http_stop_listening(void)
+{
+	/* The records stay: connections accepted earlier still need their
+	 * listener's auth rule while the daemon drains. */
+	for (size_t i = 0; i < n_listeners; i++) {
+		struct listener *l = &listeners[i];
+		if (!l->sock)
+			continue;
+		if (l->unlink_on_stop)
+			unlink(((struct sockaddr_un *)&l->sa)->sun_path);
+		h2o_socket_read_stop(l->sock);
+		h2o_socket_close(l->sock);
+		l->sock = NULL;
+	}
+}
+
+static uint16_t port_of(const struct sockaddr_storage *sa)
+{
+	return ntohs(sa->ss_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+					      : ((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+static bool is_wildcard(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+bool http_listener_requires_auth(h2o_conn_t *conn)
+{
+	struct sockaddr_storage local;
+	memset(&local, 0, sizeof(local));
+	if (conn->callbacks->get_sockname(conn, (struct sockaddr *)&local) == 0)
+		return true;
+	if (local.ss_family == AF_UNIX)
+		return local_needs_token;
+	/* The connection's local address identifies its listener: the exact
+	 * address and port, or a wildcard listener on that port. */
+	const struct listener *found = NULL;
+	for (size_t i = 0; i < n_listeners; i++) {
+		const struct listener *l = &listeners[i];
+		if (l->sa.ss_family == AF_UNIX || port_of(&l->sa) != port_of(&local))
+			continue;
+		if (same_ip(&l->sa, &local))
+			found = l;
+		else if (!found && is_wildcard(&l->sa) && l->sa.ss_family == local.ss_family)
+			found = l;
+	}
+	/* A listener stopped while draining, or unknown: fail closed. */
+	if (!found)
+		return true;
+	return found->loopback ? local_needs_token : true;
+}

@@ -1,0 +1,364 @@
+#include "config.h"
+
+/* The HTTP core: one h2o path ("/") whose handler authenticates the
+ * request, matches it against the registered route tables and enforces
+ * body limits; JSON and error replies; the listeners. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "cleanup.h"
+#include "units.h"
+#include "daemon-config.h"
+#include "http.h"
+#include "http-internal.h"
+#include "warrend.h"
+
+#define MAX_TABLES 16
+
+static const struct http_route *route_tables[MAX_TABLES];
+static size_t n_route_tables;
+
+void http_add_routes(const struct http_route *routes)
+{
+	if (n_route_tables == MAX_TABLES) {
+		daemon_log("too many route tables (at most %d)", MAX_TABLES);
+		abort();
+	}
+	route_tables[n_route_tables++] = routes;
+}
+
+size_t http_largest_body_limit(const struct daemon_config *cfg)
+{
+	uint64_t largest = cfg->max_json_body > cfg->max_body ? cfg->max_json_body : cfg->max_body;
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *r = route_tables[t]; r->method; r++)
+			if (r->max_body > largest)
+				largest = r->max_body;
+	return largest;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
+int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const void *data, size_t len)
+{
+	req->res.status = status;
+	req->res.reason = reason_phrase(status);
+	req->res.content_length = len;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+		       strlen(content_type));
+	h2o_send_inline(req, data, len);
+	return 0;
+}
+
+int http_reply_json(h2o_req_t *req, int status, json_t *body)
+{
+	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text) {
+		static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
+		return http_reply_bytes(req, 500, "application/json", oom, sizeof(oom) - 1);
+	}
+	/* A final newline keeps curl output and line-based tools readable. */
+	size_t len = strlen(text);
+	char *framed = h2o_mem_alloc_pool(&req->pool, len + 1);
+	memcpy(framed, text, len);
+	framed[len] = '\n';
+	return http_reply_bytes(req, status, "application/json", framed, len + 1);
+}
+
+int http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (status == 401)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+			       H2O_STRLIT("Bearer"));
+	return http_reply_json(req, status,
+			       json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+/* ---- request bodies --------------------------------------------------- */
+
+int http_body_json(h2o_req_t *req, json_t **out)
+{
+	*out = NULL;
+	/* An empty body reads as {} so optional bodies may be left out. */
+	if (req->entity.base == NULL || req->entity.len == 0) {
+		*out = json_object();
+		return 0;
+	}
+	/* jansson would stop at a NUL and accept what came before it. */
+	const char *nul = memchr(req->entity.base, '\0', req->entity.len);
+	if (nul) {
+		http_reply_error(req, 400, "bad_request", "malformed JSON: NUL byte at offset %zu",
+				 (size_t)(nul - req->entity.base));
+		return -1;
+	}
+	json_error_t error;
+	json_t *value = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &error);
+	if (!value) {
+		http_reply_error(req, 400, "bad_request", "malformed JSON: %s at line %d column %d", error.text,
+				 error.line, error.column);
+		return -1;
+	}
+	if (!json_is_object(value)) {
+		json_decref(value);
+		http_reply_error(req, 400, "bad_request", "expected a JSON object");
+		return -1;
+	}
+	*out = value;
+	return 0;
+}
+
+int http_check_fields(h2o_req_t *req, json_t *obj, const char *prefix, const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(obj, key, value) {
+		bool known = false;
+		for (const char *const *a = allowed; *a && !known; a++)
+			known = strcmp(*a, key) == 0;
+		if (!known) {
+			if (prefix && *prefix)
+				http_reply_error(req, 400, "bad_request", "unknown field \"%s.%s\"", prefix, key);
+			else
+				http_reply_error(req, 400, "bad_request", "unknown field \"%s\"", key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- async work tied to a request --------------------------------------- */
+
+static void pending_dispose(void *obj)
+{
+	struct http_pending *p = obj;
+	void (*on_gone)(void *) = p->on_gone;
+	p->req = NULL;
+	p->on_gone = NULL;
+	if (on_gone)
+		on_gone(p->data);
+}
+
+struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), void *data)
+{
+	struct http_pending *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), pending_dispose);
+	*p = (struct http_pending){ .req = req, .on_gone = on_gone, .data = data };
+	return p;
+}
+
+void http_pending_done(struct http_pending *p)
+{
+	if (p)
+		p->on_gone = NULL;
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+static bool id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool http_match_pattern(const char *pattern, const char *path, size_t len, struct http_route_match *m)
+{
+	size_t i = 0;
+	m->id[0] = '\0';
+	m->rest = NULL;
+	m->rest_len = 0;
+	for (const char *p = pattern; *p;) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			size_t start = i;
+			while (i < len && path[i] != '/') {
+				if (!id_char(path[i]) || i - start >= sizeof(m->id) - 1)
+					return false;
+				i++;
+			}
+			if (i == start)
+				return false;
+			memcpy(m->id, path + start, i - start);
+			m->id[i - start] = '\0';
+			p += 4;
+		} else if (p[0] == '*' && p[1] == '\0') {
+			m->rest = path + i;
+			m->rest_len = len - i;
+			return true;
+		} else {
+			if (i >= len || path[i] != *p)
+				return false;
+			i++;
+			p++;
+		}
+	}
+	return i == len;
+}
+
+static bool method_is(h2o_req_t *req, const char *method)
+{
+	return req->method.len == strlen(method) && memcmp(req->method.base, method, req->method.len) == 0;
+}
+
+/* Who is asking: the token's name, "local" without one, or NULL after a
+ * 401 has been sent. */
+static const char *authenticate(h2o_req_t *req)
+{
+	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	if (at >= 0) {
+		h2o_iovec_t v = req->headers.entries[at].value;
+		if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
+			http_reply_error(req, 401, "unauthorized", "the Authorization header must be \"Bearer TOKEN\"");
+			return NULL;
+		}
+		const char *token = v.base + 7;
+		size_t token_len = v.len - 7;
+		while (token_len && *token == ' ')
+			token++, token_len--;
+		const char *owner = auth_owner(token, token_len);
+		if (!owner)
+			http_reply_error(req, 401, "unauthorized", "invalid token");
+		return owner;
+	}
+	if (http_listener_requires_auth(req->conn)) {
+		http_reply_error(req, 401, "unauthorized",
+				 "this listener requires a token: send \"Authorization: Bearer TOKEN\"");
+		return NULL;
+	}
+	return AUTH_ANONYMOUS_OWNER;
+}
+
+static int reply_not_allowed(h2o_req_t *req, const char *path, size_t len)
+{
+	char allow[128] = "";
+	struct http_route_match m;
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *r = route_tables[t]; r->method; r++)
+			if (http_match_pattern(r->pattern, path, len, &m) && !strstr(allow, r->method)) {
+				if (*allow)
+					strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+				strncat(allow, r->method, sizeof(allow) - strlen(allow) - 1);
+			}
+	if (!*allow)
+		return -1;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, h2o_strdup(&req->pool, allow, SIZE_MAX).base,
+		       strlen(allow));
+	return http_reply_error(req, 405, "method_not_allowed", "%.*s is not allowed on %.*s (allowed: %s)",
+				(int)req->method.len, req->method.base, (int)len, path, allow);
+}
+
+static int dispatch(h2o_handler_t *self, h2o_req_t *req)
+{
+	const char *owner = authenticate(req);
+	if (!owner)
+		return 0;
+	/* h2o has percent-decoded the path: %00 would hand handlers a NUL. */
+	const char *path = req->path_normalized.base;
+	size_t len = req->path_normalized.len;
+	if (memchr(path, '\0', len))
+		return http_reply_error(req, 400, "bad_request", "the path contains a NUL byte (%%00)");
+	struct http_route_match m;
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *r = route_tables[t]; r->method; r++) {
+			if (!method_is(req, r->method) || !http_match_pattern(r->pattern, path, len, &m))
+				continue;
+			uint64_t limit = r->max_body ? r->max_body : daemon_state->cfg.max_json_body;
+			if (req->entity.len > limit) {
+				char size[32];
+				format_size(limit, size, sizeof(size));
+				return http_reply_error(req, 413, "payload_too_large",
+							"the request body (%zu bytes) exceeds the limit of %s",
+							req->entity.len, size);
+			}
+			m.owner = owner;
+			return r->handler(req, &m);
+		}
+	if (reply_not_allowed(req, path, len) == 0)
+		return 0;
+	return http_reply_error(req, 404, "not_found", "no route for %.*s %.*s", (int)req->method.len,
+				req->method.base, (int)len, path);
+}
+
+static void count_response(h2o_logger_t *self, h2o_req_t *req)
+{
+	if (req->res.status)
+		metrics_count_http(req->res.status);
+	if (daemon_state->cfg.verbose >= 2)
+		daemon_log("%.*s %.*s -> %d", (int)req->method.len, req->method.base, (int)req->path.len,
+			   req->path.base, req->res.status);
+}
+
+/* ---- h2o set-up ----------------------------------------------------------- */
+
+static h2o_globalconf_t globalconf;
+static h2o_context_t context;
+static h2o_accept_ctx_t accept_ctx;
+
+static void configure_h2o(h2o_evloop_t *loop, const struct daemon_config *cfg)
+{
+	h2o_config_init(&globalconf);
+	globalconf.server_name = h2o_iovec_init(H2O_STRLIT("warrend/" PACKAGE_VERSION));
+	globalconf.max_request_entity_size = http_largest_body_limit(cfg);
+	h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
+	h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
+	handler->on_req = dispatch;
+	h2o_logger_t *logger = h2o_create_logger(pathconf, sizeof(*logger));
+	logger->log_access = count_response;
+	h2o_context_init(&context, loop, &globalconf);
+	accept_ctx.ctx = &context;
+	accept_ctx.hosts = globalconf.hosts;
+}
+
+h2o_accept_ctx_t *http_accept_ctx(void)
+{
+	return &accept_ctx;
+}
+
+void http_shutdown(void)
+{
+	/* HTTP/2 clients get GOAWAY; idle HTTP/1 keep-alive connections close. */
+	if (accept_ctx.ctx)
+		h2o_context_request_shutdown(&context);
+}
+
+void http_dispose(void)
+{
+	if (!accept_ctx.ctx)
+		return;
+	h2o_context_dispose(&context);
+	h2o_config_dispose(&globalconf);
+	accept_ctx.ctx = NULL;
+}
+
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
+{
+	configure_h2o(loop, cfg);
+	return http_listen_all(loop, cfg, err, errlen);
+}

@@ -1,0 +1,76 @@
+/* The HTTP front end on h2o (libh2o-evloop 2.2): listeners, the route table,
+ * JSON request parsing and JSON/error replies. Everything runs on the one
+ * event loop thread; handlers never block. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <h2o.h>
+
+/* One route: METHOD and a pattern whose "{id}" matches one path segment
+ * and a trailing "*" matches the rest (possibly empty). */
+struct http_route_match {
+	char id[65];           /* the {id} segment, NUL-terminated ("" if none) */
+	const char *rest;      /* what "*" matched, not NUL-terminated; h2o has already
+	                        * percent-decoded it and resolved "." and ".." (never holds NUL) */
+	size_t rest_len;
+	const char *owner;     /* the authenticated owner (token name), "local" if anonymous */
+};
+typedef int (*http_handler_fn)(h2o_req_t *req, const struct http_route_match *m);
+struct http_route {
+	const char *method;    /* "GET", "POST", … */
+	const char *pattern;   /* "/v1/sessions/{id}/exec" */
+	http_handler_fn handler;
+	size_t max_body;       /* 0: the JSON default (1 MiB) */
+};
+/* Registers a table of routes (terminated by a NULL method). The first
+ * match wins; a path that matches with another method gets 405. */
+void http_add_routes(const struct http_route *routes);
+
+/* Replies (each returns 0 so handlers can `return http_reply_…;`). */
+int http_reply_json(h2o_req_t *req, int status, json_t *body /* stolen */);
+int http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const void *data, size_t len);
+
+/* Parses the request body as a JSON object. On failure it has already
+ * replied 400 (malformed, not an object) and returns -1. */
+int http_body_json(h2o_req_t *req, json_t **out);
+
+/* Checks `obj` has only keys from `allowed` (NULL-terminated); on an
+ * unknown key replies 400 `unknown field "k"` (prefix names the object)
+ * and returns -1. */
+int http_check_fields(h2o_req_t *req, json_t *obj, const char *prefix, const char *const *allowed);
+
+/* Ties asynchronous work to a request: `on_gone` is called if the request
+ * is disposed (client went away) before the work replied. Returns a slot
+ * whose `req` field is NULLed when the request is gone. */
+struct http_pending {
+	h2o_req_t *req;
+	void (*on_gone)(void *data);
+	void *data;
+};
+struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), void *data);
+
+/* The listeners. "unix:/run/warren/warrend.sock" or "127.0.0.1:8080" or
+ * "[::1]:8080". Returns 0 or -errno with a message in err. */
+struct daemon_config;
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen);
+/* Stops accepting new connections (drain). */
+void http_stop_listening(void);
+
+/* Additions (httpd helper). Notes: register every table with
+ * http_add_routes before http_start (h2o's body cap is the largest route
+ * limit); http_body_json reads an empty body as {}; a request that only
+ * carries the path of a known route with another method gets 405 + Allow. */
+/* Call once the work behind a pending slot has sent its final reply, so
+ * the request's disposal does not report it gone (setting p->on_gone =
+ * NULL does the same). Safe on NULL. */
+void http_pending_done(struct http_pending *p);
+/* Matches `path` (len bytes) against a route pattern; fills m's id/rest.
+ * {id}: 1-64 characters of [A-Za-z0-9_-]; anything else does not match. */
+bool http_match_pattern(const char *pattern, const char *path, size_t len, struct http_route_match *m);
+/* Drain: HTTP/2 connections get GOAWAY, idle keep-alive ones close. */
+void http_shutdown(void);
+/* Frees the h2o context and configuration at exit. */
+void http_dispose(void);

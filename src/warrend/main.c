@@ -1,0 +1,353 @@
+#include "config.h"
+
+/* warrend: configuration, the h2o event loop, signals and the lifecycle
+ * (ready -> serving -> draining -> exit). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "auth.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "daemon-config.h"
+#include "warrend.h"
+
+#define DRAIN_POLL_MS 50
+#define DRAIN_CAP_MS 10000
+
+static struct daemon the_daemon;
+struct daemon *daemon_state = &the_daemon;
+
+static bool exit_requested;
+static int exit_status;
+static int signal_fd = -1;
+static h2o_socket_t *signal_sock;
+static h2o_timeout_t drain_timeout;
+static h2o_timeout_entry_t drain_entry;
+static uint64_t drain_started_ms;
+
+uint64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void daemon_log(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "warrend: %s\n", line);
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* ---- drain (SIGTERM, SIGINT) and reload (SIGHUP) ------------------------- */
+
+static void drain_poll(h2o_timeout_entry_t *entry)
+{
+	if (sessions_drained()) {
+		daemon_log("drained, exiting");
+		exit_requested = true;
+		return;
+	}
+	if (daemon_now_ms() - drain_started_ms >= DRAIN_CAP_MS) {
+		daemon_log("sessions still being cleaned up after %d s; exiting anyway", DRAIN_CAP_MS / 1000);
+		exit_status = 1;
+		exit_requested = true;
+		return;
+	}
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+static void start_drain(int signo)
+{
+	if (daemon_state->draining) {
+		daemon_log("already draining (%s ignored)", strsignal(signo));
+		return;
+	}
+	daemon_log("%s: draining", strsignal(signo));
+	notify("STOPPING=1");
+	daemon_state->draining = true;
+	drain_started_ms = daemon_now_ms();
+	http_stop_listening();
+	http_shutdown();
+	sessions_drain();
+	drain_entry.cb = drain_poll;
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+static void reload(void)
+{
+	wr_error e = { 0 };
+	if (auth_reload(&e) < 0)
+		daemon_log("SIGHUP: tokens not reloaded, keeping the previous ones: %s", e.message);
+	else
+		daemon_log("SIGHUP: %zu token(s) loaded", auth_count());
+	sessions_reload_policies();
+}
+
+static void on_signal(h2o_socket_t *sock, const char *err)
+{
+	struct signalfd_siginfo info;
+	while (read(signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		if (info.ssi_signo == SIGHUP)
+			reload();
+		else
+			start_drain((int)info.ssi_signo);
+	}
+}
+
+/* Signals arrive through a signalfd on the event loop, so handlers may do
+ * anything the loop does. Children must unblock them before exec. */
+static int setup_signals(h2o_evloop_t *loop)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (signal_fd < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	signal_sock = h2o_evloop_socket_create(loop, signal_fd, H2O_SOCKET_FLAG_DONT_READ);
+	h2o_socket_read_start(signal_sock, on_signal);
+	h2o_timeout_init(loop, &drain_timeout, DRAIN_POLL_MS);
+	return 0;
+}
+
+/* ---- command line -------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+	fputs("Usage: warrend [OPTION]...\n"
+	      "       warrend token add NAME [--tokens FILE | --config FILE]\n"
+	      "The warren session daemon: a pool of warm sandboxes behind an HTTP API.\n\n"
+	      "  -c, --config FILE        configuration file (default " WARREND_CONFIG_FILE ")\n"
+	      "  -l, --listen ADDR        unix:/PATH, IPV4:PORT or [IPV6]:PORT (repeatable;\n"
+	      "                           replaces the file's listen entries)\n"
+	      "      --state-dir DIR      runtime state (default /run/warren)\n"
+	      "      --tokens FILE        bearer tokens file (default " WARREND_TOKENS_FILE ")\n"
+	      "      --pool-size N        idle sandboxes kept per pool (default 8)\n"
+	      "      --max-sessions N     sessions alive at once (default 1000)\n"
+	      "      --policy-dir DIR     where NAME.json policies live\n"
+	      "      --image-dir DIR      where named images live\n"
+	      "  -v, --verbose            more log lines (repeat for one per request)\n"
+	      "  -V, --version            print the version and exit\n"
+	      "  -h, --help               print this help and exit\n\n"
+	      "See warrend(8) and warrend.conf(5).\n",
+	      out);
+}
+
+enum { OPT_STATE_DIR = 256, OPT_TOKENS, OPT_POOL_SIZE, OPT_MAX_SESSIONS, OPT_POLICY_DIR, OPT_IMAGE_DIR };
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "tokens", required_argument, NULL, OPT_TOKENS },
+	{ "pool-size", required_argument, NULL, OPT_POOL_SIZE },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
+	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The config key each value-taking flag sets. */
+static const char *flag_key(int opt)
+{
+	switch (opt) {
+	case 'l': return "listen";
+	case OPT_STATE_DIR: return "state_dir";
+	case OPT_TOKENS: return "tokens_file";
+	case OPT_POOL_SIZE: return "pool_size";
+	case OPT_MAX_SESSIONS: return "max_sessions";
+	case OPT_POLICY_DIR: return "policy_dir";
+	case OPT_IMAGE_DIR: return "image_dir";
+	default: return NULL;
+	}
+}
+
+static const char *flag_name(int opt)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == opt)
+			return o->name;
+	return "?";
+}
+
+/* Reads the config file, then applies the flags over it. Returns -1 on
+ * error (printed), 1 when the program should exit 0 (--help, --version). */
+static int load_config(int argc, char **argv, struct daemon_config *cfg)
+{
+	struct { int opt; const char *value; } flags[64];
+	size_t n_flags = 0;
+	const char *config_path = NULL;
+	int verbose = 0, opt;
+
+	while ((opt = getopt_long(argc, argv, "c:l:vVh", long_options, NULL)) != -1) {
+		if (opt == 'h')
+			return usage(stdout), 1;
+		if (opt == 'V')
+			return printf("warrend %s\n", PACKAGE_VERSION), 1;
+		if (opt == 'v')
+			verbose++;
+		else if (opt == 'c')
+			config_path = optarg;
+		else if (flag_key(opt) && n_flags < ARRAY_SIZE(flags))
+			flags[n_flags++] = (typeof(flags[0])){ opt, optarg };
+		else {
+			if (flag_key(opt))
+				fprintf(stderr, "warrend: too many options\n");
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "warrend: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+
+	wr_error e = { 0 };
+	config_defaults(cfg);
+	if (config_parse_file(cfg, config_path ? config_path : WARREND_CONFIG_FILE, config_path != NULL, &e) < 0)
+		goto fail;
+	bool listen_replaced = false;
+	for (size_t i = 0; i < n_flags; i++) {
+		if (flags[i].opt == 'l' && !listen_replaced) {
+			config_clear_listen(cfg);
+			listen_replaced = true;
+		}
+		if (config_set(cfg, flag_key(flags[i].opt), flags[i].value, &e) < 0) {
+			wr_error_prefix(&e, "--%s: ", flag_name(flags[i].opt));
+			goto fail;
+		}
+	}
+	if (verbose > cfg->verbose)
+		cfg->verbose = verbose;
+	if (config_finish(cfg, &e) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "warrend: %s\n", e.message);
+	return -1;
+}
+
+/* warrend token add NAME: prints a fresh token once, stores only its hash. */
+static int token_command(int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[1], "add") != 0) {
+		fprintf(stderr, "Usage: warrend token add NAME [--tokens FILE | --config FILE]\n");
+		return 2;
+	}
+	const char *name = argv[2];
+	struct daemon_config cfg;
+	/* The remaining options choose the file the same way the daemon does. */
+	int r = load_config(argc - 2, argv + 2, &cfg);
+	if (r != 0)
+		return r < 0 ? 2 : 0;
+	char token[65];
+	wr_error e = { 0 };
+	if (auth_token_add(cfg.tokens_file, name, token, &e) < 0) {
+		fprintf(stderr, "warrend: %s\n", e.message);
+		config_free(&cfg);
+		return 1;
+	}
+	printf("%s\n", token);
+	fprintf(stderr, "warrend: added token \"%s\" to %s; it is shown only now. "
+			"Send SIGHUP to a running warrend to load it.\n", name, cfg.tokens_file);
+	config_free(&cfg);
+	return 0;
+}
+
+/* ---- start-up -------------------------------------------------------------- */
+
+static const char *detect_cgroup_mode(void)
+{
+	enum cgroup_mode mode;
+	wr_error e = { 0 };
+	if (cgroup_detect(&mode, &e) < 0) {
+		daemon_log("no usable cgroup layout: %s", e.message);
+		return "none";
+	}
+	return mode == CGROUP_V2 ? "v2" : "v1";
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "token") == 0)
+		return token_command(argc - 1, argv + 1);
+
+	struct daemon *d = daemon_state;
+	int r = load_config(argc, argv, &d->cfg);
+	if (r != 0)
+		return r < 0 ? 2 : 0;
+	d->started_ms = daemon_now_ms();
+
+	wr_error e = { 0 };
+	if (auth_load(d->cfg.tokens_file, &e) < 0) {
+		daemon_log("%s", e.message);
+		return 1;
+	}
+	d->cgroup_mode = detect_cgroup_mode();
+	d->loop = h2o_evloop_create();
+	if ((r = setup_signals(d->loop)) < 0) {
+		daemon_log("signal set-up: %s", strerror(-r));
+		return 1;
+	}
+
+	/* First match wins: the fixed admin paths, then files before the
+	 * shorter session paths they extend, then the compatibility routes. */
+	http_add_routes(admin_routes);
+	http_add_routes(file_routes);
+	http_add_routes(session_routes);
+	http_add_routes(compat_routes);
+
+	char err[512];
+	if (http_start(d->loop, &d->cfg, err, sizeof(err)) < 0) {
+		daemon_log("%s", err);
+		return 1;
+	}
+	if (sessions_init(err, sizeof(err)) < 0) {
+		daemon_log("%s", err);
+		http_stop_listening();
+		return 1;
+	}
+	daemon_log("ready (%zu listener(s), %zu token(s), cgroup %s)", d->cfg.n_listen, auth_count(),
+		   d->cgroup_mode);
+	notify("READY=1");
+
+	while (!exit_requested)
+		h2o_evloop_run(d->loop, INT32_MAX);
+
+	http_stop_listening();
+	auth_free();
+	config_free(&d->cfg);
+	return exit_status;
+}

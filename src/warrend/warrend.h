@@ -1,0 +1,67 @@
+/* warrend: the daemon's shared state and the tables each part registers.
+ * One process, one h2o event loop thread: nothing here is locked. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <h2o.h>
+
+#include "http.h"
+
+struct daemon_config {
+	char **listen;              /* "unix:/run/warren/warrend.sock", "127.0.0.1:8080" */
+	size_t n_listen;
+	mode_t socket_mode;         /* 0660 */
+	char *socket_group;         /* group owning the unix socket, NULL: root's */
+	char *state_dir;            /* /run/warren */
+	char *tokens_file;          /* /etc/warren/tokens; NULL or missing: no tokens */
+	bool auth_local;            /* require a token on loopback and the unix socket too */
+	char *policy_dir;           /* where NAME.json policies live */
+	char *image_dir;            /* /var/lib/warren/images */
+	char *default_image;        /* "host" */
+	char *default_policy;       /* "default" */
+	unsigned pool_size;         /* target idle sandboxes per pool, 8 */
+	unsigned max_sessions;      /* 1000 */
+	unsigned max_sessions_per_token; /* 100 */
+	uint64_t idle_timeout_ms;   /* 1 h */
+	uint64_t max_lifetime_ms;   /* 24 h */
+	uint64_t max_body;          /* file uploads, 64 MiB */
+	uint64_t max_json_body;     /* JSON requests, 1 MiB */
+	uint64_t max_file_size;     /* one workspace file, 64 MiB */
+	int verbose;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	h2o_evloop_t *loop;
+	bool draining;
+	uint64_t started_ms;
+	const char *cgroup_mode;    /* "v1" or "v2" */
+};
+extern struct daemon *daemon_state;
+
+/* Route tables, one per part of the API (defined in their own files). */
+extern const struct http_route session_routes[];  /* sessions.c: /v1/sessions…, /v1/run */
+extern const struct http_route file_routes[];     /* files-routes.c: /v1/sessions/{id}/files/… */
+extern const struct http_route compat_routes[];   /* compat.c: /create_session, /execute … */
+extern const struct http_route admin_routes[];    /* admin.c: /v1/health, /metrics, /v1/openapi.json, /health */
+
+/* Monotonic milliseconds. */
+uint64_t daemon_now_ms(void);
+/* One line on stderr (journald adds the time): "warrend: …". */
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sessions.c (sessions, pools, execs): the lifecycle hooks main.c calls. */
+/* At start-up, after the listeners are bound; on failure the daemon exits 1
+ * with the message. */
+int sessions_init(char *err, size_t errlen);
+/* SIGTERM: kills running execs and destroys every sandbox (asynchronously). */
+void sessions_drain(void);
+/* True once sessions_drain has nothing left to clean up. */
+bool sessions_drained(void);
+/* SIGHUP: re-reads the policy files. */
+void sessions_reload_policies(void);
+/* Appends one object per pool: {"image","policy","ready":N,"target":N}. */
+void pools_describe(json_t *array);
+
+#include "metrics.h"

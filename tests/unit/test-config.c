@@ -1,0 +1,267 @@
+/* warrend.conf parsing, listen addresses and the tokens file. */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "daemon-config.h"
+
+START_TEST(defaults_match_the_documentation)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_finish(&cfg, &e), 0);
+	ck_assert_uint_eq(cfg.n_listen, 1);
+	ck_assert_str_eq(cfg.listen[0], "unix:/run/warren/warrend.sock");
+	ck_assert_uint_eq(cfg.socket_mode, 0660);
+	ck_assert_str_eq(cfg.state_dir, "/run/warren");
+	ck_assert_uint_eq(cfg.pool_size, 8);
+	ck_assert_uint_eq(cfg.max_sessions, 1000);
+	ck_assert_uint_eq(cfg.max_sessions_per_token, 100);
+	ck_assert_uint_eq(cfg.idle_timeout_ms, 3600 * 1000);
+	ck_assert_uint_eq(cfg.max_lifetime_ms, 24 * 3600 * 1000);
+	ck_assert_uint_eq(cfg.max_body, 64 << 20);
+	ck_assert_uint_eq(cfg.max_json_body, 1 << 20);
+	ck_assert(!cfg.auth_local);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(every_key_parses)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	const char *text =
+		"# a comment\n"
+		"\n"
+		"listen = unix:/tmp/a.sock\n"
+		"listen = 127.0.0.1:8080   # trailing comment\n"
+		"  listen=[::1]:9000\n"
+		"socket_mode = 0600\n"
+		"socket_group = warren\n"
+		"state_dir = /run/w#1\n"
+		"tokens_file = /etc/w/tokens\n"
+		"auth_local = yes\n"
+		"policy_dir = /p\n"
+		"image_dir = /i\n"
+		"default_image = python\n"
+		"default_policy = strict\n"
+		"pool_size = 0\n"
+		"max_sessions = 5\n"
+		"max_sessions_per_token = 2\n"
+		"idle_timeout = 5m\n"
+		"max_lifetime = 2h\n"
+		"max_body = 1G\n"
+		"max_json_body = 64K\n"
+		"max_file_size = 10M\n"
+		"verbose = 2\n";
+	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
+	ck_assert_uint_eq(cfg.n_listen, 3);
+	ck_assert_str_eq(cfg.listen[1], "127.0.0.1:8080");
+	ck_assert_str_eq(cfg.listen[2], "[::1]:9000");
+	ck_assert_uint_eq(cfg.socket_mode, 0600);
+	ck_assert_str_eq(cfg.socket_group, "warren");
+	ck_assert_str_eq(cfg.state_dir, "/run/w#1");
+	ck_assert_str_eq(cfg.tokens_file, "/etc/w/tokens");
+	ck_assert(cfg.auth_local);
+	ck_assert_str_eq(cfg.policy_dir, "/p");
+	ck_assert_str_eq(cfg.image_dir, "/i");
+	ck_assert_str_eq(cfg.default_image, "python");
+	ck_assert_str_eq(cfg.default_policy, "strict");
+	ck_assert_uint_eq(cfg.pool_size, 0);
+	ck_assert_uint_eq(cfg.max_sessions, 5);
+	ck_assert_uint_eq(cfg.max_sessions_per_token, 2);
+	ck_assert_uint_eq(cfg.idle_timeout_ms, 300000);
+	ck_assert_uint_eq(cfg.max_lifetime_ms, 7200000);
+	ck_assert_uint_eq(cfg.max_body, 1ULL << 30);
+	ck_assert_uint_eq(cfg.max_json_body, 65536);
+	ck_assert_uint_eq(cfg.max_file_size, 10 << 20);
+	ck_assert_int_eq(cfg.verbose, 2);
+	/* The file named a listener: the default socket is not added. */
+	ck_assert_int_eq(config_finish(&cfg, &e), 0);
+	ck_assert_uint_eq(cfg.n_listen, 3);
+	config_clear_listen(&cfg);
+	ck_assert_uint_eq(cfg.n_listen, 0);
+	config_free(&cfg);
+}
+END_TEST
+
+static void expect_error(const char *text, const char *message)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	ck_assert_int_lt(config_parse_text(&cfg, "warrend.conf", text, &e), 0);
+	ck_assert_msg(strcmp(e.message, message) == 0, "got \"%s\", expected \"%s\"", e.message, message);
+	config_free(&cfg);
+}
+
+START_TEST(errors_name_the_line)
+{
+	expect_error("pool_size = 1\nfoo = 2\n", "warrend.conf:2: unknown key \"foo\"");
+	expect_error("\n\npool_size = lots\n",
+		     "warrend.conf:3: pool_size: invalid value \"lots\" (expected a whole number)");
+	expect_error("pool_size = -1\n", "warrend.conf:1: pool_size: invalid value \"-1\" (expected a whole number)");
+	expect_error("max_sessions = 0\n", "warrend.conf:1: max_sessions: 0 is below the minimum of 1");
+	expect_error("just words\n", "warrend.conf:1: expected \"key = value\", got \"just words\"");
+	expect_error("auth_local = maybe\n",
+		     "warrend.conf:1: auth_local: invalid value \"maybe\" (expected true or false)");
+	expect_error("socket_mode = 0999\n",
+		     "warrend.conf:1: socket_mode: invalid value \"0999\" (expected an octal mode such as 0660)");
+	expect_error("idle_timeout = soon\n",
+		     "warrend.conf:1: idle_timeout: invalid value \"soon\" (expected a duration such as 30s, 5m or 1h)");
+	expect_error("max_body = 12Q\n", "warrend.conf:1: max_body: invalid value \"12Q\" (expected a size such as 64M)");
+	expect_error("state_dir =\n", "warrend.conf:1: state_dir: empty value");
+	expect_error("listen = 8080\n",
+		     "warrend.conf:1: listen \"8080\": expected unix:/PATH, IPV4:PORT or [IPV6]:PORT");
+}
+END_TEST
+
+START_TEST(listen_addresses)
+{
+	struct listen_addr a;
+	wr_error e = { 0 };
+	ck_assert_int_eq(config_parse_listen("unix:/run/warren/warrend.sock", &a, &e), 0);
+	ck_assert(a.is_unix);
+	ck_assert_str_eq(a.path, "/run/warren/warrend.sock");
+	ck_assert_int_eq(config_parse_listen("127.0.0.1:8080", &a, &e), 0);
+	ck_assert(!a.is_unix && a.loopback && a.sa.ss_family == AF_INET);
+	ck_assert_int_eq(config_parse_listen("127.1.2.3:1", &a, &e), 0);
+	ck_assert(a.loopback);
+	ck_assert_int_eq(config_parse_listen("localhost:80", &a, &e), 0);
+	ck_assert(a.loopback);
+	ck_assert_int_eq(config_parse_listen("0.0.0.0:8080", &a, &e), 0);
+	ck_assert(!a.loopback);
+	ck_assert_int_eq(config_parse_listen("[::1]:8080", &a, &e), 0);
+	ck_assert(a.loopback && a.sa.ss_family == AF_INET6);
+	ck_assert_int_eq(config_parse_listen("[::]:8080", &a, &e), 0);
+	ck_assert(!a.loopback);
+	ck_assert_int_eq(config_parse_listen("10.1.2.3:65535", &a, &e), 0);
+	ck_assert(!a.loopback);
+
+	ck_assert_int_lt(config_parse_listen("unix:relative.sock", &a, &e), 0);
+	ck_assert_str_eq(e.message, "listen \"unix:relative.sock\": the socket path must be absolute");
+	ck_assert_int_lt(config_parse_listen("127.0.0.1:0", &a, &e), 0);
+	ck_assert_int_lt(config_parse_listen("127.0.0.1:65536", &a, &e), 0);
+	ck_assert_int_lt(config_parse_listen("::1:80", &a, &e), 0);
+	ck_assert_int_lt(config_parse_listen("example.com:80", &a, &e), 0);
+	ck_assert_str_eq(e.message, "listen \"example.com:80\": \"example.com\" is not an IPv4 address "
+				    "(IPv6 goes in brackets)");
+	char longpath[200] = "unix:/";
+	memset(longpath + 6, 'a', 150);
+	ck_assert_int_lt(config_parse_listen(longpath, &a, &e), 0);
+}
+END_TEST
+
+START_TEST(missing_files)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_parse_file(&cfg, "/nonexistent/warrend.conf", false, &e), 0);
+	ck_assert_int_eq(config_parse_file(&cfg, "/nonexistent/warrend.conf", true, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "open /nonexistent/warrend.conf: No such file or directory");
+	config_free(&cfg);
+}
+END_TEST
+
+static char *write_temp(const char *text, mode_t mode)
+{
+	char *path = strdup("/tmp/test-config-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+/* A well-formed hash whose token nobody knows. */
+#define HASH_A "91ec8a0b1c97b5d3ae6b4e82f8a0dc7dc2a8ed6bd0ba4b6a37bde45e8b0eb1fa"
+
+START_TEST(tokens_file)
+{
+	wr_error e = { 0 };
+	char token[65];
+	char *path = write_temp("# tokens\n", 0600);
+	ck_assert_msg(auth_token_add(path, "alice", token, &e) == 0, "%s", e.message);
+	ck_assert_uint_eq(strlen(token), 64);
+	char second[65];
+	ck_assert_int_eq(auth_token_add(path, "bob", second, &e), 0);
+	ck_assert_str_ne(token, second);
+	ck_assert_int_lt(auth_token_add(path, "alice", second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "local", second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "bad name", second, &e), 0);
+
+	ck_assert_msg(auth_load(path, &e) == 0, "%s", e.message);
+	ck_assert_uint_eq(auth_count(), 2);
+	ck_assert_str_eq(auth_owner(token, 64), "alice");
+	ck_assert_str_eq(auth_owner(second, 64), "bob");
+	ck_assert_ptr_null(auth_owner(token, 63));
+	ck_assert_ptr_null(auth_owner("", 0));
+
+	/* The file holds hashes only, never the token itself. */
+	char text[1024] = "";
+	FILE *f = fopen(path, "r");
+	ck_assert_uint_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	ck_assert_ptr_null(strstr(text, token));
+
+	/* A world-readable file is refused and the loaded tokens stay. */
+	chmod(path, 0644);
+	ck_assert_int_lt(auth_reload(&e), 0);
+	ck_assert_ptr_nonnull(strstr(e.message, "chmod 600"));
+	ck_assert_str_eq(auth_owner(token, 64), "alice");
+	unlink(path);
+	free(path);
+	auth_free();
+}
+END_TEST
+
+START_TEST(tokens_file_errors)
+{
+	wr_error e = { 0 };
+	char *path = write_temp("alice " HASH_A "\nbob nothex\n", 0600);
+	ck_assert_int_lt(auth_load(path, &e), 0);
+	ck_assert_ptr_nonnull(strstr(e.message, ":2: the hash must be 64 hex digits"));
+	unlink(path);
+	free(path);
+	path = write_temp("alice " HASH_A "\nalice " HASH_A "\n", 0600);
+	ck_assert_int_lt(auth_load(path, &e), 0);
+	ck_assert_ptr_nonnull(strstr(e.message, ":2: the name \"alice\" appears twice"));
+	unlink(path);
+	free(path);
+	/* No file: no tokens, every token is unknown. */
+	ck_assert_int_eq(auth_load("/nonexistent/tokens", &e), 0);
+	ck_assert_uint_eq(auth_count(), 0);
+	ck_assert_ptr_null(auth_owner("secret-a", 8));
+	auth_free();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, defaults_match_the_documentation);
+	tcase_add_test(tc, every_key_parses);
+	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, listen_addresses);
+	tcase_add_test(tc, missing_files);
+	tcase_add_test(tc, tokens_file);
+	tcase_add_test(tc, tokens_file_errors);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -938,6 +939,13 @@ int sessions_init(char *err, size_t errlen)
 	}
 	if (cfg->policy_dir)
 		setenv("WARREN_POLICY_DIR", cfg->policy_dir, 1);
+	/* Two fds per sandbox (its socket, our loop's copy) plus three per
+	 * running exec: the soft default of 1024 would cap sessions early. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	clean_previous_run();
 	pools_set_target(cfg->pool_size);
 	int status;

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
+#include "cleanup.h"
 #include "sandbox.h"
 
 const char *program_name = "warren";
@@ -30,15 +32,40 @@ static void usage(FILE *out)
 	      "  run [OPTION...] -- CMD [ARG...]   run CMD in a new one-shot sandbox\n"
 	      "  policy check FILE                 validate a policy, print the effective policy\n"
 	      "\n"
+	      "Commands that talk to warrend:\n"
+	      "  create [OPTION...]                create a session, print its ID\n"
+	      "  exec [OPTION...] ID -- CMD [ARG...]  run CMD in a session (or: ID --shell STRING)\n"
+	      "  cp SRC DST                        copy a file to (ID:PATH) or from a session\n"
+	      "  ls [ID[:PATH]]                    list sessions, or a session's workspace\n"
+	      "  rm ID...                          delete sessions\n"
+	      "  status                            show warrend's health and pools\n"
+	      "\n"
 	      "Options:\n"
 	      "  -h, --help      show this help (also: warren COMMAND --help)\n"
 	      "  -V, --version   show the version\n"
+	      "  --url URL       where warrend listens: unix:/PATH or http://HOST:PORT\n"
+	      "                  (default $WARREN_URL, else " WARREN_DEFAULT_URL ")\n"
+	      "  --token TOKEN   API token (default $WARREN_TOKEN)\n"
 	      "\n"
 	      "See warren(1) and warren-policy(5).\n", out);
 }
 
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} client_commands[] = {
+	{ "create", cmd_create }, { "exec", cmd_exec }, { "cp", cmd_cp },
+	{ "ls", cmd_ls },         { "rm", cmd_rm },     { "status", cmd_status },
+};
+
 int main(int argc, char **argv)
 {
+	/* --url and --token may come before the subcommand */
+	int skip = client_leading_options(argc, argv);
+	if (skip < 0)
+		return WARREN_EXIT_SETUP;
+	argc -= skip;
+	argv += skip;
 	if (argc < 2) {
 		usage(stderr);
 		return WARREN_EXIT_SETUP;
@@ -56,6 +83,9 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "policy"))
 		return cmd_policy(argc - 1, argv + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(client_commands); i++)
+		if (!strcmp(cmd, client_commands[i].name))
+			return client_commands[i].run(argc - 1, argv + 1);
 	cli_error("unknown command '%s' (try 'warren --help')", cmd);
 	return WARREN_EXIT_SETUP;
 }

@@ -867,13 +867,14 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 	return v1_apply_limits(cg->dirs, limits, e);
 }
 
-static unsigned remove_stale_in(const char *parent, const char *prefix)
+static unsigned remove_stale_in(const char *parent, const char *prefix, bool (*keep)(const char *name))
 {
 	unsigned n = 0;
 	_cleanup_closedir_ DIR *d = opendir(parent);
 	struct dirent *ent;
 	while (d && (ent = readdir(d))) {
-		if (ent->d_type != DT_DIR || strncmp(ent->d_name, prefix, strlen(prefix)))
+		if (ent->d_type != DT_DIR || strncmp(ent->d_name, prefix, strlen(prefix)) ||
+		    (keep && keep(ent->d_name)))
 			continue;
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s", parent, ent->d_name) < 0)
@@ -886,7 +887,7 @@ static unsigned remove_stale_in(const char *parent, const char *prefix)
 	return n;
 }
 
-unsigned cgroup_remove_stale(const char *prefix)
+unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
 {
 	enum cgroup_mode mode;
 	if (cgroup_detect(&mode, NULL) < 0)
@@ -896,7 +897,7 @@ unsigned cgroup_remove_stale(const char *prefix)
 	if (mode == CGROUP_V2) {
 		_cleanup_free_ char *parent = NULL;
 		if (v2_parent(root, &parent, NULL) == 0)
-			n += remove_stale_in(parent, prefix);
+			n += remove_stale_in(parent, prefix, keep);
 		return n;
 	}
 	const char *parent = getenv("WARREN_CGROUP_PARENT");
@@ -907,7 +908,7 @@ unsigned cgroup_remove_stale(const char *prefix)
 	for (size_t i = 0; i < N_CONTROLLERS; i++) {
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s/%s", root, controllers[i], parent) >= 0)
-			n += remove_stale_in(dir, prefix);
+			n += remove_stale_in(dir, prefix, keep);
 	}
 	return n;
 }

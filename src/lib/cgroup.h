@@ -59,8 +59,9 @@ int cgroup_child_kill(struct cgroup *cg, const char *name);
 int cgroup_child_remove(struct cgroup *cg, const char *name);
 
 /* Kills and removes every sandbox cgroup whose name starts with prefix
- * under warren's parent (what a crashed daemon left). Returns how many. */
-unsigned cgroup_remove_stale(const char *prefix);
+ * under warren's parent (what a crashed daemon left), except those keep()
+ * says still belong to someone alive. Returns how many it removed. */
+unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name));
 
 enum cgroup_mode cgroup_mode_of(const struct cgroup *cg);
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */

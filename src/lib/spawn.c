@@ -208,11 +208,13 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	s->sock = sock[0];
 	prep.child_sock = sock[1];
 
+	/* Commands start with the mask asked for, else with nothing blocked
+	 * (a daemon blocks the signals it reads through a signalfd). */
 	sigset_t current;
 	if (o->command_mask)
 		current = *o->command_mask;
 	else
-		sigprocmask(SIG_SETMASK, NULL, &current);
+		sigemptyset(&current);
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
 		.seccomp = o->seccomp ? o->seccomp : &prep.own_seccomp, .sock = sock[1],

@@ -26,7 +26,7 @@ struct spawn_options {
 	char *const *argv;
 	char *const *extra_env;
 	const char *cwd;
-	/* The signal mask commands start with; NULL: the caller's current one. */
+	/* The signal mask commands start with; NULL: nothing blocked. */
 	const sigset_t *command_mask;
 };
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -907,6 +908,15 @@ static void on_tick(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(daemon_state->loop, &tick_timeout, &tick_entry);
 }
 
+/* wd-PID-N belongs to the warrend with that pid; another daemon on this
+ * host (tests run several) may still be using its cgroups. */
+static bool cgroup_owner_alive(const char *name)
+{
+	char *end;
+	long pid = strtol(name + 3, &end, 10);
+	return *end == '-' && pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 /* What a previous run left: its inits died with it (PDEATHSIG), so only
  * state files and empty cgroups can remain; remove them. */
 static void clean_previous_run(void)
@@ -922,7 +932,7 @@ static void clean_previous_run(void)
 		unlinkat(dirfd(d), de->d_name, 0);
 		stale++;
 	}
-	unsigned cgroups = cgroup_remove_stale("wd-");
+	unsigned cgroups = cgroup_remove_stale("wd-", cgroup_owner_alive);
 	if (stale || cgroups)
 		daemon_log("destroyed %u sessions and %u cgroups left by a previous run", stale, cgroups);
 }

@@ -183,9 +183,10 @@ def warren_cgroups():
 
 
 def cgroup_owner_alive_elsewhere(path, procs):
-    """Sandbox cgroups are named run-<warren pid>-<slot>: ignore those of a live
+    """Sandbox cgroups are named run-<warren pid>-<slot> (warren run) or
+    wd-<warrend pid>-<n> (warrend): ignore those of a live
     warren that is not ours."""
-    m = re.match(r"run-(\d+)-", os.path.basename(path))
+    m = re.match(r"(?:run|wd)-(\d+)-", os.path.basename(path))
     if not m:
         return False
     pid = int(m.group(1))

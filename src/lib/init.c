@@ -298,6 +298,33 @@ static void apply_rlimits(const struct init_plan *p)
 	}
 }
 
+/* Closes every fd but 0-2, the init socket and the detached mounts the
+ * plan attaches. Async-signal-safe: close_range between the kept fds. */
+static void close_inherited_fds(const struct init_plan *p)
+{
+	int keep[256];
+	size_t n = 0;
+	keep[n++] = p->sock;
+	for (size_t i = 0; i < p->mounts->n && n < 256; i++)
+		if (p->mounts->ops[i].kind == MOP_MOVE_FD)
+			keep[n++] = p->mounts->ops[i].fd;
+	for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned lo = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 3)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
+}
+
 /* The process that cloned us is single threaded (warren run; warrend's
  * event loop thread is its only thread), so the libnl call below cannot
  * meet a lock held by a thread that does not exist here. */
@@ -308,6 +335,10 @@ _Noreturn void init_main(const struct init_plan *p)
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* We are a copy of our parent: a daemon's listening sockets, client
+	 * connections and other sandboxes' sockets must not live on in here
+	 * (a connection the daemon closes would stay open). */
+	close_inherited_fds(p);
 	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
 		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
 

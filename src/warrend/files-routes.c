@@ -1,0 +1,306 @@
+/* PUT, GET, DELETE /v1/sessions/{id}/files/{path}: workspace files over
+ * HTTP. The path is taken from the raw request target and percent-decoded
+ * here (h2o's normalized path has already collapsed "..", decoded "%2e%2e"
+ * and "%00"), so files_normalize sees what the client sent and can refuse
+ * it with a 400. Every file access goes through src/lib/files.c. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "encode.h"
+#include "files.h"
+#include "sessions.h"
+#include "warrend.h"
+
+/* A listing of more entries answers the first ones and "truncated": true. */
+#define LIST_MAX_ENTRIES 10000
+/* Bytes read per h2o_send while a file streams out. */
+#define SEND_CHUNK (64 * 1024)
+/* The router's cap for a PUT body. http_route.max_body is a constant, and
+ * the config's max_body is only known at run time: the handler enforces
+ * the configured value, this default bounds what h2o buffers. */
+#define FILES_ROUTE_MAX_BODY ((size_t)64 << 20)
+
+struct files_req {
+	struct session *s;
+	int ws_fd;
+	char rel[FILES_PATH_MAX + 1];
+};
+
+static void files_req_close(struct files_req *f)
+{
+	if (f->ws_fd >= 0)
+		close(f->ws_fd);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The raw bytes after ".../files/" (before any query), percent-decoded
+ * into the request's pool. NUL bytes survive: files_normalize refuses
+ * them. Returns -1 after replying 400. */
+static int decode_rest(h2o_req_t *req, const char *id, const char **out, size_t *out_len)
+{
+	size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+	const char *p = req->path.base;
+	char prefix[96];
+	size_t n = (size_t)snprintf(prefix, sizeof prefix, "/v1/sessions/%s/files", id);
+	if (len < n || memcmp(p, prefix, n) != 0 || (len > n && p[n] != '/')) {
+		http_reply_error(req, 400, "bad_request",
+				 "write the request path as %s/PATH, with no dot segments or escapes before PATH", prefix);
+		return -1;
+	}
+	p += n < len ? n + 1 : n;
+	len -= n < len ? n + 1 : n;
+
+	char *dec = h2o_mem_alloc_pool(&req->pool, len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '%') {
+			dec[o++] = p[i];
+			continue;
+		}
+		int hi = i + 2 < len ? hexval(p[i + 1]) : -1, lo = hi >= 0 ? hexval(p[i + 2]) : -1;
+		if (lo < 0) {
+			http_reply_error(req, 400, "bad_request", "malformed percent-escape at byte %zu of the file path",
+					 i);
+			return -1;
+		}
+		dec[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	dec[o] = '\0';
+	*out = dec;
+	*out_len = o;
+	return 0;
+}
+
+static int reply_files_error(h2o_req_t *req, int r, const wr_error *e)
+{
+	switch (-r) {
+	case ENOENT:
+		return http_reply_error(req, 404, "not_found", "%s", e->message);
+	case EFBIG:
+	case ENOSPC:
+	case EDQUOT:
+		return http_reply_error(req, 413, "payload_too_large", "%s", e->message);
+	case EINVAL:
+	case ENAMETOOLONG:
+	case ELOOP:
+	case ENOTDIR:
+	case EISDIR:
+	case EXDEV:
+		return http_reply_error(req, 400, "bad_request", "%s", e->message);
+	case EACCES:
+	case EPERM:
+		return http_reply_error(req, 403, "forbidden", "%s", e->message);
+	case EAGAIN:
+		return http_reply_error(req, 503, "unavailable", "%s", e->message);
+	default:
+		return http_reply_error(req, 500, "internal", "%s", e->message);
+	}
+}
+
+/* The session (404), the path (400) and the open workspace (409). Returns
+ * -1 after replying. */
+static int files_begin(h2o_req_t *req, const struct http_route_match *m, struct files_req *f)
+{
+	f->ws_fd = -1;
+	f->s = session_find(m->id, m->owner);
+	if (!f->s) {
+		http_reply_error(req, 404, "not_found", "no session \"%s\"", m->id);
+		return -1;
+	}
+	const char *path;
+	size_t len;
+	if (decode_rest(req, m->id, &path, &len) < 0)
+		return -1;
+	wr_error e = { 0 };
+	int r = files_normalize(path, len, f->rel, &e);
+	if (r < 0) {
+		reply_files_error(req, r, &e);
+		return -1;
+	}
+	f->ws_fd = session_open_workspace(f->s);
+	if (f->ws_fd < 0) {
+		http_reply_error(req, 409, "conflict", "session %s is not running: its workspace cannot be opened (%s)",
+				 session_id(f->s), strerror(-f->ws_fd));
+		return -1;
+	}
+	session_touch(f->s);
+	return 0;
+}
+
+/* Sets key to a path or name; bytes that are not UTF-8 go as base64 with
+ * "<key>_encoding": "base64" (like exec's stdout). */
+static int json_set_name(json_t *obj, const char *key, const char *value)
+{
+	size_t len = strlen(value);
+	if (utf8_valid(value, len))
+		return json_object_set_new(obj, key, json_stringn(value, len));
+	_cleanup_free_ char *b64 = base64_encode(value, len);
+	char enc_key[32];
+	snprintf(enc_key, sizeof enc_key, "%s_encoding", key);
+	if (!b64 || json_object_set_new(obj, key, json_string(b64)) < 0)
+		return -1;
+	return json_object_set_new(obj, enc_key, json_string("base64"));
+}
+
+static int put_file(h2o_req_t *req, const struct http_route_match *m)
+{
+	struct files_req f;
+	if (files_begin(req, m, &f) < 0)
+		return 0;
+	uint64_t max = session_max_file_size(f.s);
+	if (daemon_state->cfg.max_body < max)
+		max = daemon_state->cfg.max_body;
+	wr_error e = { 0 };
+	int r = files_write(f.ws_fd, f.rel, req->entity.base, req->entity.len, max, session_host_uid(f.s),
+			    session_host_gid(f.s), &e);
+	files_req_close(&f);
+	if (r < 0)
+		return reply_files_error(req, r, &e);
+	json_t *body = json_pack("{s:I}", "size", (json_int_t)req->entity.len);
+	json_set_name(body, "path", f.rel);
+	return http_reply_json(req, 201, body);
+}
+
+static int delete_file(h2o_req_t *req, const struct http_route_match *m)
+{
+	struct files_req f;
+	if (files_begin(req, m, &f) < 0)
+		return 0;
+	wr_error e = { 0 };
+	int r = files_delete(f.ws_fd, f.rel, session_host_uid(f.s), session_host_gid(f.s), &e);
+	files_req_close(&f);
+	if (r < 0)
+		return reply_files_error(req, r, &e);
+	json_t *body = json_pack("{s:b}", "deleted", 1);
+	json_set_name(body, "path", f.rel);
+	return http_reply_json(req, 200, body);
+}
+
+static int reply_listing(h2o_req_t *req, int dir_fd, const char *rel)
+{
+	struct files_listing l;
+	wr_error e = { 0 };
+	int r = files_list(dir_fd, rel, LIST_MAX_ENTRIES, &l, &e);
+	if (r < 0)
+		return reply_files_error(req, r, &e);
+	json_t *entries = json_array();
+	for (size_t i = 0; i < l.n; i++) {
+		const struct files_entry *en = &l.entries[i];
+		char mtime[32];
+		struct tm tm;
+		gmtime_r(&en->mtime.tv_sec, &tm);
+		strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_t *j = json_pack("{s:s,s:I,s:s}", "type", files_type_name(en->type), "size",
+				      (json_int_t)en->size, "mtime", mtime);
+		json_set_name(j, "name", en->name);
+		json_array_append_new(entries, j);
+	}
+	json_t *body = json_pack("{s:o,s:b}", "entries", entries, "truncated", l.truncated);
+	json_set_name(body, "path", rel);
+	files_listing_free(&l);
+	return http_reply_json(req, 200, body);
+}
+
+/* A regular file streamed from its fd: content_length is its size when
+ * opened; should it shrink meanwhile the response is cut (SEND_STATE_ERROR)
+ * rather than padded, and growth past that size is not sent. */
+struct file_sender {
+	h2o_generator_t gen; /* first: h2o hands it back to us */
+	int fd;
+	uint64_t remaining;
+	char buf[SEND_CHUNK];
+};
+
+static void sender_dispose(void *p)
+{
+	struct file_sender *fs = p;
+	if (fs->fd >= 0)
+		close(fs->fd);
+}
+
+static void sender_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct file_sender *fs = (struct file_sender *)gen;
+	if (fs->remaining == 0) {
+		h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+		return;
+	}
+	size_t want = fs->remaining < sizeof fs->buf ? (size_t)fs->remaining : sizeof fs->buf;
+	ssize_t n;
+	do
+		n = read(fs->fd, fs->buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+		return;
+	}
+	fs->remaining -= (uint64_t)n;
+	h2o_iovec_t v = h2o_iovec_init(fs->buf, (size_t)n);
+	h2o_send(req, &v, 1, fs->remaining ? H2O_SEND_STATE_IN_PROGRESS : H2O_SEND_STATE_FINAL);
+}
+
+static void sender_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+	(void)gen;
+	(void)req; /* the pool's dispose closes the fd */
+}
+
+static int send_file(h2o_req_t *req, int fd, uint64_t size)
+{
+	struct file_sender *fs = h2o_mem_alloc_shared(&req->pool, sizeof *fs, sender_dispose);
+	fs->gen.proceed = sender_proceed;
+	fs->gen.stop = sender_stop;
+	fs->fd = fd;
+	fs->remaining = size;
+	req->res.status = 200;
+	req->res.reason = "OK";
+	req->res.content_length = size;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+		       H2O_STRLIT("application/octet-stream"));
+	h2o_start_response(req, &fs->gen);
+	sender_proceed(&fs->gen, req);
+	return 0;
+}
+
+static int get_file(h2o_req_t *req, const struct http_route_match *m)
+{
+	struct files_req f;
+	if (files_begin(req, m, &f) < 0)
+		return 0;
+	struct stat st;
+	wr_error e = { 0 };
+	_cleanup_close_ int fd = files_open_read(f.ws_fd, f.rel, session_max_file_size(f.s), session_host_uid(f.s),
+						 session_host_gid(f.s), &st, &e);
+	files_req_close(&f);
+	if (fd < 0)
+		return reply_files_error(req, fd, &e);
+	if (S_ISDIR(st.st_mode))
+		return reply_listing(req, fd, f.rel);
+	return send_file(req, TAKE_FD(fd), (uint64_t)st.st_size);
+}
+
+const struct http_route file_routes[] = {
+	{ "GET", "/v1/sessions/{id}/files", get_file, 0 },
+	{ "GET", "/v1/sessions/{id}/files/*", get_file, 0 },
+	{ "PUT", "/v1/sessions/{id}/files/*", put_file, FILES_ROUTE_MAX_BODY },
+	{ "DELETE", "/v1/sessions/{id}/files/*", delete_file, 0 },
+	{ NULL, NULL, NULL, 0 },
+};

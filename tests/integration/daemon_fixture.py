@@ -1,0 +1,320 @@
+"""Start the real warrend for the test_daemon_* integration tests.
+
+The daemon under test is $WARREND (default <repo>/_build/warrend). It runs as
+root on a temporary unix socket and a loopback TCP port, with its own state
+directory, --pool-size 2 and the repository's policies. Stopping it (SIGTERM)
+checks that it exited 0 and left nothing: no socket file, no state file under
+<state-dir>/sessions, no wd-<pid>-* cgroup and no process of its sandboxes.
+
+Fixtures (import them into a test module to use them):
+  warrend       path of the binary; skips visibly without root or binary
+  daemon        one daemon shared by the tests of a module
+  start_daemon  factory for tests that need their own daemon(s): start_daemon(*extra_args)
+"""
+
+import glob
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from warrentest import CGROUP_ROOT, CGROUP_V1_CONTROLLERS, REPO, in_sandbox_range, read_proc
+
+READY_TIMEOUT = 15
+
+
+def warrend_path():
+    return os.environ.get("WARREND") or os.path.join(REPO, "_build", "warrend")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Polls predicate until it is truthy or timeout seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """http.client over a unix stream socket."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Daemon:
+    """One warrend process and what it owns on the host."""
+
+    def __init__(self, binary, workdir, extra_args=()):
+        self.binary = binary
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.state_dir = os.path.join(workdir, "state")
+        self.sock = os.path.join(workdir, "w.sock")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = os.path.join(workdir, "warrend.log")
+        self.init_pids = set()  # every sandbox init seen in a state file
+        self.http = requests.Session()
+
+    # --- process ---------------------------------------------------------------
+
+    def argv(self):
+        return [self.binary, "--config", "/dev/null", "--listen", f"127.0.0.1:{self.port}",
+                "--listen", f"unix:{self.sock}", "--state-dir", self.state_dir, "--pool-size", "2",
+                "--policy-dir", os.path.join(REPO, "policy"), *self.extra_args]
+
+    def start(self, pool_ready=True):
+        """Starts the daemon and waits for /v1/health (and, with pool_ready, a warm pool)."""
+        self.log_file = open(self.log_path, "ab")
+        self.log_offset = self.log_file.tell()
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"warrend exited {self.proc.returncode} at start: {self.log()}")
+            try:
+                h = self.http.get(self.url + "/v1/health", timeout=2)
+                if h.status_code == 200 and (not pool_ready or self.pool_ready(h.json())):
+                    return self
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"warrend not ready after {READY_TIMEOUT}s: {self.log()}")
+            time.sleep(0.05)
+
+    @staticmethod
+    def pool_ready(health):
+        return all(p["ready"] >= p["target"] for p in health["pools"])
+
+    def wait_pool_ready(self, timeout=10):
+        return wait_for(lambda: self.pool_ready(self.get("/v1/health").json()), timeout)
+
+    def log(self):
+        """What this daemon (the latest start) wrote to stdout/stderr so far."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode(errors="replace")
+
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Signals the daemon and waits for its exit; returns (exit status, seconds)."""
+        start = time.monotonic()
+        self.record_init_pids()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"warrend did not exit within {timeout}s of signal {int(sig)}: {self.log()}")
+        finally:
+            self.log_file.close()
+        return rc, time.monotonic() - start
+
+    def kill(self):
+        """SIGKILL: the daemon gets no chance to clean up."""
+        self.record_init_pids()
+        self.proc.kill()
+        self.proc.wait()
+        self.log_file.close()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # --- host state --------------------------------------------------------------
+
+    def state_files(self):
+        """The parsed <state-dir>/sessions/*.json files."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.state_dir, "sessions", "*.json"))):
+            try:
+                with open(path) as f:
+                    out.append(json.load(f))
+            except (OSError, ValueError):
+                continue  # being written or removed right now
+        return out
+
+    def record_init_pids(self):
+        self.init_pids.update(s["init_pid"] for s in self.state_files() if "init_pid" in s)
+
+    def init_pid(self, session_id):
+        for s in self.state_files():
+            if s.get("id") == session_id:
+                self.init_pids.add(s["init_pid"])
+                return s["init_pid"]
+        raise AssertionError(f"no state file for session {session_id} in {self.state_dir}")
+
+    def cgroup_value(self, session_id, controller):
+        """The sandbox's memory or pids limit, read on the host from its cgroup."""
+        for s in self.state_files():
+            if s.get("id") != session_id:
+                continue
+            desc = s["cgroup"]  # "cgroup v1 /sys/fs/cgroup/{memory,pids,cpu}/warren/wd-1-2" or "cgroup v2 DIR"
+            if desc.startswith("cgroup v2 "):
+                path = desc.split(" ", 2)[2] + ("/memory.max" if controller == "memory" else "/pids.max")
+            else:
+                path = re.sub(r"\{[a-z,]+\}", controller, desc.split(" ", 2)[2])
+                path += "/memory.limit_in_bytes" if controller == "memory" else "/pids.max"
+            with open(path) as f:
+                return int(f.read())
+        raise AssertionError(f"no state file for session {session_id} in {self.state_dir}")
+
+    def cgroups(self, pid=None):
+        """This daemon's sandbox cgroups (named wd-<daemon pid>-<n>)."""
+        pid = pid or self.proc.pid
+        parent = os.environ.get("WARREN_CGROUP_PARENT", "warren").strip("/")
+        dirs = [f"{CGROUP_ROOT}/{c}/{parent}" for c in CGROUP_V1_CONTROLLERS]
+        dirs += [f"{CGROUP_ROOT}/{parent}", f"{CGROUP_ROOT}/unified/{parent}"]
+        return sorted(p for d in dirs for p in glob.glob(f"{d}/wd-{pid}-*"))
+
+    def live_inits(self):
+        return sorted(p for p in self.init_pids if pid_alive(p) and in_sandbox_range(read_proc(p).uid))
+
+    def assert_clean(self, pid=None):
+        """Nothing of the (stopped) daemon remains on the host."""
+        pid = pid or self.proc.pid
+        assert not os.path.exists(self.sock), f"socket {self.sock} left behind"
+        left = os.listdir(os.path.join(self.state_dir, "sessions"))
+        assert not left, f"state files left behind: {left}"
+        # Sandboxes destroyed a moment ago may still be exiting.
+        wait_for(lambda: not (self.cgroups(pid) or self.live_inits()), 3)
+        assert not self.cgroups(pid), f"cgroups left behind: {self.cgroups(pid)}"
+        assert not self.live_inits(), f"sandbox inits still alive: {self.live_inits()}"
+
+    # --- HTTP ------------------------------------------------------------------------
+
+    def get(self, path, **kw):
+        kw.setdefault("timeout", 60)
+        return self.http.get(self.url + path, **kw)
+
+    def post(self, path, body=None, **kw):
+        kw.setdefault("timeout", 60)
+        if body is not None:
+            kw["json"] = body
+        return self.http.post(self.url + path, **kw)
+
+    def delete(self, path, **kw):
+        kw.setdefault("timeout", 60)
+        return self.http.delete(self.url + path, **kw)
+
+    def create(self, **body):
+        """POST /v1/sessions; asserts 201 and returns the session object."""
+        r = self.post("/v1/sessions", body)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return r.json()
+
+    def exec(self, sid, **body):
+        """POST /v1/sessions/{sid}/exec; asserts 200 and returns the result."""
+        r = self.post(f"/v1/sessions/{sid}/exec", body)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def remove(self, sid):
+        r = self.delete(f"/v1/sessions/{sid}")
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def unix_request(self, method, path, body=None, headers=None):
+        conn = UnixConnection(self.sock)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+
+def assert_error(r, status, code, *in_message):
+    """r is the JSON error {"error":{"code","message"}} with this status; the
+    message contains every string of in_message."""
+    assert r.status_code == status, (r.status_code, r.text)
+    doc = r.json()
+    assert set(doc) == {"error"} and set(doc["error"]) == {"code", "message"}, doc
+    assert doc["error"]["code"] == code, doc
+    for s in in_message:
+        assert s in doc["error"]["message"], doc
+    return doc["error"]["message"]
+
+
+# --- fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def warrend():
+    path = warrend_path()
+    if not os.path.isabs(path):
+        pytest.fail(f"WARREND must be an absolute path, got {path!r}")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: warrend creates sandboxes, cgroups and per-sandbox host uid ranges")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"no warrend binary at {path} (build it or set WARREND)")
+    return path
+
+
+def stop_and_check(d):
+    if d.running:
+        rc, _ = d.stop()
+        assert rc == 0, f"warrend exited {rc} on SIGTERM: {d.log()}"
+    d.assert_clean()
+
+
+# Both depend on conftest's nothing_left_behind so that pytest stops the
+# daemons before that check of the host runs.
+@pytest.fixture(scope="module")
+def daemon(warrend, tmp_path_factory, nothing_left_behind):
+    d = Daemon(warrend, str(tmp_path_factory.mktemp("warrend"))).start()
+    yield d
+    stop_and_check(d)
+
+
+@pytest.fixture
+def start_daemon(warrend, tmp_path_factory, nothing_left_behind):
+    started = []
+
+    def start(*extra_args, workdir=None, pool_ready=True):
+        d = Daemon(warrend, workdir or str(tmp_path_factory.mktemp("warrend")), extra_args)
+        started.append(d)
+        return d.start(pool_ready=pool_ready)
+
+    yield start
+    # Newest first: a daemon restarted on the state dir of a killed one cleans up after it.
+    for d in reversed(started):
+        stop_and_check(d)

@@ -1,0 +1,141 @@
+"""warrend's lifecycle: SIGTERM drains, a SIGKILLed daemon's leftovers are
+cleaned by the next one on the same state dir, SIGHUP keeps serving, a
+sandbox that dies under a session is reported, and sessions expire."""
+
+import os
+import signal
+import threading
+import time
+
+from daemon_fixture import assert_error, daemon, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
+from warrentest import in_sandbox_range, sandbox_processes
+
+
+def test_sigterm_with_live_sessions_and_a_running_exec(start_daemon):
+    d = start_daemon()
+    sids = [d.create()["id"] for _ in range(10)]
+    for sid in sids[:3]:
+        assert d.exec(sid, shell="sleep 306 >/dev/null 2>&1 &")["exit_code"] == 0
+    d.record_init_pids()
+    assert len(d.init_pids) == 10
+    outcome = {}
+
+    def long_exec():
+        try:
+            r = d.post(f"/v1/sessions/{sids[0]}/exec", {"cmd": ["sleep", "60"]}, timeout=30)
+            outcome["reply"] = (r.status_code, r.text)
+        except Exception as e:  # the connection may close without a reply
+            outcome["error"] = repr(e)
+
+    t = threading.Thread(target=long_exec)
+    t.start()
+    assert wait_for(lambda: d.get(f"/v1/sessions/{sids[0]}").json()["execs_running"] == 1, 5)
+    rc, seconds = d.stop(signal.SIGTERM, timeout=15)
+    t.join(10)
+    assert not t.is_alive(), "the exec request still hangs after the daemon exited"
+    assert rc == 0, f"warrend exited {rc}: {d.log()}"
+    assert seconds < 5, f"warrend took {seconds:.1f}s to drain on SIGTERM"
+    d.assert_clean()
+
+
+def test_restart_after_sigkill_cleans_the_leftovers(start_daemon):
+    old = start_daemon()
+    sids = [old.create()["id"] for _ in range(3)]
+    assert old.exec(sids[0], shell="sleep 307 >/dev/null 2>&1 &")["exit_code"] == 0
+    old_pid = old.proc.pid
+    old.record_init_pids()
+    inits = set(old.init_pids)
+    assert len(inits) == 3 and old.cgroups()
+    ranges = {os.stat(f"/proc/{p}").st_uid // 65536 for p in inits}
+    old.kill()
+    # The sandboxes' inits die with their daemon, the cgroups and state files stay.
+    assert wait_for(lambda: not [p for p in inits if pid_alive(p)], 5), \
+        f"sandbox inits outlived their SIGKILLed daemon: {[p for p in inits if pid_alive(p)]}"
+    assert len(old.state_files()) == 3
+    new = start_daemon(workdir=old.workdir)
+    assert "left by a previous run" in new.log(), new.log()
+    assert new.state_files() == [], "the new daemon kept the dead daemon's state files"
+    assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
+    left = [p for p in sandbox_processes() if p.uid // 65536 in ranges and pid_alive(p.pid)]
+    assert not left, f"processes of the dead daemon's sandboxes remain: {left}"
+    # The old sessions are gone; the new daemon serves new ones.
+    for sid in sids:
+        assert_error(new.get(f"/v1/sessions/{sid}"), 404, "not_found")
+    s = new.create()["id"]
+    assert new.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"
+    new.remove(s)
+
+
+def test_sighup_reload_keeps_serving(daemon):
+    sid = daemon.create()["id"]
+    assert daemon.exec(sid, shell="echo kept > /workspace/k")["exit_code"] == 0
+    pid = daemon.proc.pid
+    for _ in range(2):
+        daemon.send(signal.SIGHUP)
+        time.sleep(0.3)
+    assert daemon.running and daemon.proc.pid == pid
+    assert daemon.get("/v1/health").json()["status"] == "ok"
+    assert daemon.exec(sid, cmd=["cat", "/workspace/k"])["stdout"] == "kept\n"
+    s2 = daemon.create()["id"]
+    assert daemon.exec(s2, cmd=["true"])["exit_code"] == 0
+    daemon.remove(sid)
+    daemon.remove(s2)
+
+
+def test_sandbox_killed_from_the_host_is_reported_dead(daemon):
+    sid = daemon.create()["id"]
+    other = daemon.create()["id"]
+    init = daemon.init_pid(sid)
+    assert in_sandbox_range(os.stat(f"/proc/{init}").st_uid), "the init_pid of the state file is no sandbox's"
+    cgroup = daemon.state_files()
+    os.kill(init, signal.SIGKILL)
+    state = wait_for(lambda: daemon.get(f"/v1/sessions/{sid}").json()["state"] == "dead", 5)
+    assert state, daemon.get(f"/v1/sessions/{sid}").json()
+    assert_error(daemon.post(f"/v1/sessions/{sid}/exec", {"cmd": ["true"]}), 409, "conflict", sid)
+    # The other session and the daemon are unaffected.
+    assert daemon.exec(other, cmd=["echo", "fine"])["stdout"] == "fine\n"
+    assert daemon.get("/v1/health").json()["status"] == "ok"
+    # A dead session can be deleted, and its cgroup is gone then.
+    name = next(s["cgroup"].rsplit("/", 1)[1] for s in cgroup if s["id"] == sid)
+    assert daemon.remove(sid)["deleted"] is True
+    assert wait_for(lambda: not [c for c in daemon.cgroups() if c.endswith("/" + name)], 3), \
+        f"the dead session's cgroup {name} remains"
+    daemon.remove(other)
+
+
+def test_many_dead_sandboxes_then_delete_and_sigterm(start_daemon):
+    d = start_daemon()
+    sids = [d.create()["id"] for _ in range(12)]
+    for sid in sids:
+        os.kill(d.init_pid(sid), signal.SIGKILL)
+    assert wait_for(lambda: all(d.get(f"/v1/sessions/{s}").json()["state"] == "dead" for s in sids), 5)
+    time.sleep(0.5)  # the daemon reaps the dead sandboxes meanwhile
+    for sid in sids[:6]:
+        r = d.delete(f"/v1/sessions/{sid}")
+        assert r.status_code == 200 and d.running, f"DELETE of a dead session: {r.status_code} {r.text} {d.log()}"
+    assert d.get("/v1/health").json()["status"] == "ok"
+    # The other six are still dead sessions when the daemon drains.
+    rc, _ = d.stop()
+    assert rc == 0, f"warrend exited {rc} on SIGTERM with dead sessions: {d.log()}"
+
+
+def test_idle_timeout_and_max_lifetime_expire_sessions(daemon):
+    idle = daemon.create(idle_timeout="2s")
+    assert idle["idle_timeout_s"] == 2
+    busy = daemon.create(idle_timeout="2s")["id"]
+    short = daemon.create(max_lifetime="2s")
+    assert short["max_lifetime_s"] == 2
+    for _ in range(5):  # 3.5 s, during which busy is used every 0.7 s
+        time.sleep(0.7)
+        assert daemon.exec(busy, cmd=["true"])["exit_code"] == 0
+    assert_error(daemon.get(f"/v1/sessions/{idle['id']}"), 404, "not_found")
+    assert_error(daemon.get(f"/v1/sessions/{short['id']}"), 404, "not_found")
+    assert daemon.get(f"/v1/sessions/{busy}").status_code == 200, "a session in use expired as idle"
+    daemon.remove(busy)
+    # Expired sessions leave no state file behind.
+    assert {s["id"] for s in daemon.state_files()} & {idle["id"], short["id"]} == set()
+
+
+def test_timeouts_above_the_daemons_maximum_are_400(daemon):
+    assert_error(daemon.post("/v1/sessions", {"idle_timeout": "1000h"}), 400, "bad_request", "idle_timeout")
+    assert_error(daemon.post("/v1/sessions", {"max_lifetime": "100000h"}), 400, "bad_request", "max_lifetime")

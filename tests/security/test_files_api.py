@@ -1,0 +1,183 @@
+"""The daemon's files API (PUT/GET /v1/sessions/ID/files/PATH) against
+paths that climb out (`..`, absolute, percent-encoded), symlinks the sandbox
+plants and swaps while files move (CVE-2018-15664, `docker cp`), over-long
+paths, NUL bytes and names that are not UTF-8. Nothing outside the
+workspace may be read or written: not the host's files (the canary), not
+the sandbox's own / (its /etc/passwd, its /tmp)."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from battery import STATS, host_check
+
+PASSWD_MARK = b"root:x:0:0"
+
+
+@pytest.fixture
+def sid(daemon):
+    s = daemon.create()
+    yield s
+    daemon.delete(s)
+
+
+def files(sid, path):
+    return f"/v1/sessions/{sid}/files/{path}"
+
+
+def sh(daemon, sid, script):
+    return daemon.exec(sid, {"shell": script, "timeout": "20s"})
+
+
+def leaked(body, canary):
+    _, contents = canary
+    return PASSWD_MARK in body or any(c.encode().strip() in body for c in contents.values())
+
+
+def attempt(ok, message):
+    STATS["attempts"] += 1
+    assert ok, message
+    STATS["blocked"] += 1
+
+
+def no_writes_outside(daemon, sid):
+    r = sh(daemon, sid, "ls -a /tmp; ls -a /etc | grep -c pwned; find / -xdev -name 'pwned*' 2>/dev/null "
+                        "| grep -v '^/workspace' || true")
+    host_check("pwned" not in r["stdout"].replace("0\n", ""), f"written outside the workspace: {r['stdout']}")
+
+
+CLIMBING = ["..", "../x", "a/../../x", "%2e%2e/x", "%2E%2E%2Fx", "..%2f..%2f..%2fetc%2fpasswd",
+            "workspace/../../etc/passwd", "/workspace/../etc/passwd", "a/%2e%2e/%2e%2e/etc/passwd",
+            "./../../../../../../etc/passwd", "..\\..\\etc\\passwd"]
+
+
+@pytest.mark.parametrize("path", CLIMBING)
+def test_dotdot(daemon, sid, canary, path):
+    put = daemon.request("PUT", files(sid, path), b"pwned")
+    get = daemon.request("GET", files(sid, path))
+    attempt(get.status != 200 or not leaked(get.body, canary), f"GET {path}: {get.status} {get.body[:200]!r}")
+    climbs = ".." in path.replace("%2e", ".").replace("%2E", ".") and "\\" not in path  # "\\" is a name byte
+    attempt(put.status >= 400 or not climbs,
+            f"PUT {path} answered {put.status} {put.body!r}")
+    no_writes_outside(daemon, sid)
+
+
+def test_absolute_paths_stay_in_the_workspace(daemon, sid, canary):
+    _, contents = canary
+    for path in ["/etc/passwd", "//etc/passwd", "/proc/1/root/etc/passwd", "/proc/self/environ", *contents]:
+        get = daemon.request("GET", files(sid, path.lstrip("/") if path.startswith("//") else path))
+        attempt(get.status != 200 or not leaked(get.body, canary) and b"PATH=" not in get.body,
+                f"GET {path}: {get.status} {get.body[:200]!r}")
+    host_path = next(iter(contents))
+    put = daemon.put(sid, host_path.lstrip("/"), b"pwned-abs")
+    attempt(put.status in (201, 400), f"PUT {host_path}: {put.status}")
+    if put.status == 201:
+        r = sh(daemon, sid, f"cat /workspace{host_path}")
+        host_check(r["stdout"] == "pwned-abs", f"the absolute path did not land in the workspace: {r}")
+    no_writes_outside(daemon, sid)
+
+
+def test_symlinks_planted_by_the_sandbox(daemon, sid, canary):
+    d, contents = canary
+    host_file = next(iter(contents))
+    sh(daemon, sid, f"cd /workspace && ln -s / root && ln -s /etc/passwd pw && ln -s /proc/1/root r1 && "
+                    f"ln -s {host_file} c && ln -s {d} cdir && ln -s ../../../../.. up && ln -s /tmp t && "
+                    f"ln -s /proc/self/cwd cwd")
+    reads = ["root/etc/passwd", "pw", "r1/etc/passwd", "c", f"cdir/{os.path.basename(host_file)}",
+             "up/etc/passwd", "cwd/etc/passwd", "root/proc/1/environ", "t"]
+    for path in reads:
+        get = daemon.get(sid, path)
+        attempt(get.status != 200 or not leaked(get.body, canary), f"GET {path}: {get.status} {get.body[:200]!r}")
+    for path in ["pw", "c", "root/tmp/pwned1", "t/pwned2", "up/tmp/pwned3", "r1/tmp/pwned4",
+                 f"cdir/{os.path.basename(host_file)}", "cdir/pwned5"]:
+        put = daemon.put(sid, path, b"pwned")
+        attempt(put.status in (201, 400, 403, 404, 409), f"PUT {path}: {put.status} {put.body!r}")
+    r = sh(daemon, sid, "readlink /workspace/pw /workspace/c; head -c 10 /etc/passwd")
+    host_check(r["stdout"].startswith("/etc/passwd\n"), f"the symlink pw was replaced: {r}")
+    no_writes_outside(daemon, sid)
+
+
+SWAPPER = r"""
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+os.chdir('/workspace')
+os.makedirs('real/etc', exist_ok=True)
+open('real/etc/passwd', 'w').write('inside\n')
+open('freal', 'w').write('inside\n')
+os.symlink(sys.argv[1], 'd')
+os.symlink('/etc/passwd', 'f')
+os.makedirs('realc', exist_ok=True)
+os.symlink(sys.argv[2], 'c')
+n = 0
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    for a, b in ((b'real', b'd'), (b'freal', b'f'), (b'realc', b'c')):
+        libc.renameat2(-100, a, -100, b, 2)  # RENAME_EXCHANGE
+    n += 1
+print(n)
+"""
+
+
+def test_symlink_swap_race_during_upload_and_download(daemon, sid, canary):
+    """The sandbox swaps a directory and a symlink (to /, and to the host
+    canary's directory) in a loop while the client uploads and downloads
+    through them; no read or write may ever land outside the workspace."""
+    d, contents = canary
+    host_name = os.path.basename(next(iter(contents)))
+    swaps = {}
+    swapper = threading.Thread(target=lambda: swaps.update(daemon.exec(sid, {
+        "cmd": ["python3", "-c", SWAPPER, "/", d, "4"], "timeout": "20s"})))
+    swapper.start()
+    time.sleep(0.5)
+    ops = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        for path in ("d/etc/passwd", "f", f"c/{host_name}"):
+            get = daemon.get(sid, path)
+            ops += 1
+            assert get.status != 200 or not leaked(get.body, canary), f"GET {path} raced out: {get.body[:200]!r}"
+        for path in (f"d/tmp/pwned-{ops}", "f", f"c/{host_name}", f"d/etc/pwned-{ops}"):
+            put = daemon.put(sid, path, b"pwned")
+            ops += 1
+            assert put.status < 500, f"PUT {path}: {put.status} {put.body!r}"
+    swapper.join(timeout=30)
+    attempt(True, "")  # the race as a whole: every GET and PUT above stayed inside
+    res = swaps
+    host_check(res.get("exit_code") == 0 and int(res["stdout"].split()[-1]) > 100,
+               f"the swapper did not race: {res}")
+    host_check(ops > 20, f"only {ops} file operations raced")
+    no_writes_outside(daemon, sid)
+
+
+def test_overlong_paths(daemon, sid):
+    for path in ["a" * 5000, "/".join(["b" * 200] * 30), "c" * 300, "d/" * 2100 + "e"]:
+        for method in ("PUT", "GET"):
+            r = daemon.request(method, files(sid, path), b"x" if method == "PUT" else None)
+            attempt(r.status in (400, 404, 413, 414, 431), f"{method} of a {len(path)}-byte path: {r.status}")
+    host_check(daemon.alive(), "warrend died on a long path")
+
+
+def test_nul_bytes(daemon, sid):
+    for path in ["a%00b", "%00", "x%00/../../etc/passwd", "ok.txt%00.png"]:
+        for method in ("PUT", "GET"):
+            r = daemon.request(method, files(sid, path), b"x" if method == "PUT" else None)
+            # 404: the HTTP layer normalized the "/../" away and no route matched.
+            attempt(r.status in (400, 404), f"{method} {path}: {r.status} {r.body!r}")
+    r = sh(daemon, sid, "ls -A /workspace")
+    host_check(r["stdout"] == "", f"a NUL path created something: {r['stdout']!r}")
+
+
+def test_names_that_are_not_utf8(daemon, sid):
+    for path in ["%ff%fe.bin", "a%c3%28b", "%ed%a0%80", "dir%80/x"]:
+        put = daemon.request("PUT", files(sid, path), b"bytes")
+        attempt(put.status in (201, 400), f"PUT {path}: {put.status} {put.body!r}")
+        if put.status == 201:
+            get = daemon.request("GET", files(sid, path))
+            host_check(get.status == 200 and get.body == b"bytes", f"GET {path}: {get.status} {get.body!r}")
+    listing = daemon.get(sid, "")
+    host_check(listing.status == 200, f"listing after odd names: {listing.status}")
+    listing.json()  # valid JSON whatever the names
+    r = sh(daemon, sid, "ls /workspace | wc -l")
+    host_check(r["exit_code"] == 0, f"{r}")

@@ -599,14 +599,14 @@ static int kill_tree(const char *dir, int depth)
 	return seen;
 }
 
-static int kill_dir(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
+static int kill_dir_passes(enum cgroup_mode mode, char *const *dirs, size_t n_dirs, int passes)
 {
 	if (mode == CGROUP_V2 && file_exists(dirs[0], "cgroup.kill"))
 		return write_file(dirs[0], "cgroup.kill", "1", NULL);
 	/* Without cgroup.kill a process may fork between our read and our
 	 * kill; repeat until a pass finds nobody (bounded: pids.max caps it). */
 	int result = 0;
-	for (int pass = 0; pass < 100; pass++) {
+	for (int pass = 0; pass < passes; pass++) {
 		int seen = 0;
 		for (size_t i = 0; i < n_dirs; i++) {
 			int n = kill_tree(dirs[i], 0);
@@ -619,6 +619,11 @@ static int kill_dir(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
 			break;
 	}
 	return result;
+}
+
+static int kill_dir(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
+{
+	return kill_dir_passes(mode, dirs, n_dirs, 100);
 }
 
 int cgroup_kill(struct cgroup *cg)
@@ -818,7 +823,9 @@ int cgroup_child_kill(struct cgroup *cg, const char *name)
 	if (r < 0)
 		return r;
 	char *dirs[1] = { dir };
-	return kill_dir(cg->mode, dirs, 1);
+	/* One pass: killed processes stay listed until their parent reaps
+	 * them, so looping here would spin; callers repeat on their tick. */
+	return kill_dir_passes(cg->mode, dirs, 1, 1);
 }
 
 int cgroup_child_remove(struct cgroup *cg, const char *name)

@@ -54,6 +54,8 @@ uint64_t cgroup_oom_kills(struct cgroup *cg);
  * in the pids hierarchy). No limits of their own. *procs_fd is the child's
  * cgroup.procs opened for writing: a process writing "0" to it moves in. */
 int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_error *e);
+/* One pass of SIGKILL over the child's processes (a process forked
+ * meanwhile survives it: call again until the exec has ended). */
 int cgroup_child_kill(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);

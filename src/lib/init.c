@@ -298,6 +298,41 @@ static void apply_rlimits(const struct init_plan *p)
 	}
 }
 
+/* Our memory is a copy of the parent's, argv strings included: commands
+ * would read the daemon's command line as pid 1's. Blank it (the range is
+ * in /proc/self/stat, fields 48 and 49) and name ourselves. */
+static void hide_parent_identity(void)
+{
+	prctl(PR_SET_NAME, "warren-init");
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long values[2] = { 0, 0 };
+	/* after ')' comes field 3; arg_start is field 48, arg_end 49 */
+	for (int field = 2; p && *p && field < 49;) {
+		if (*p++ != ' ')
+			continue;
+		field++;
+		if (field == 48 || field == 49) {
+			unsigned long v = 0;
+			while (*p >= '0' && *p <= '9')
+				v = v * 10 + (unsigned long)(*p++ - '0');
+			values[field - 48] = v;
+		}
+	}
+	if (values[0] && values[1] > values[0] && values[1] - values[0] < (1UL << 20)) {
+		memset((void *)values[0], 0, values[1] - values[0]);
+		memcpy((void *)values[0], "warren-init", values[1] - values[0] > 12 ? 12 : values[1] - values[0] - 1);
+	}
+}
+
 /* Closes every fd but 0-2, the init socket and the detached mounts the
  * plan attaches. Async-signal-safe: close_range between the kept fds. */
 static void close_inherited_fds(const struct init_plan *p)
@@ -339,6 +374,8 @@ _Noreturn void init_main(const struct init_plan *p)
 	 * connections and other sandboxes' sockets must not live on in here
 	 * (a connection the daemon closes would stay open). */
 	close_inherited_fds(p);
+	if (!p->argv) /* one-shot commands' argv live in that very memory */
+		hide_parent_identity();
 	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
 		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
 

@@ -253,6 +253,10 @@ void box_check_execs(struct box *b, uint64_t now)
 		if (!x->exited && x->deadline_ms && now >= x->deadline_ms && !x->timed_out) {
 			x->timed_out = true;
 			sandbox_exec_kill(b->sb, x->id);
+		} else if (!x->exited && (x->timed_out || x->abandoned)) {
+			/* again each tick: a process forked during a kill pass
+			 * escapes that pass */
+			sandbox_exec_kill(b->sb, x->id);
 		} else if (x->exited && now - x->exited_ms >= DRAIN_GRACE_MS) {
 			exec_finish(x);
 		}

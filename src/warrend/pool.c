@@ -241,8 +241,12 @@ static void box_fail(struct box *b, const char *why)
 		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, b->execs.next);
 		exec_box_gone(x, why);
 	}
-	if (b->session)
-		session_box_died(b->session, why);
+	if (b->session) {
+		/* The box is freed once reaped: the session must let go now. */
+		struct session *s = b->session;
+		b->session = NULL;
+		session_box_died(s, why);
+	}
 	if (was_starting && b->ready_cb) {
 		box_ready_fn cb = b->ready_cb;
 		b->ready_cb = NULL;

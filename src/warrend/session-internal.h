@@ -49,6 +49,8 @@ int session_exec_buffered(h2o_req_t *req, struct session *s, const struct exec_p
 			  session_exec_done_fn done, void *data);
 /* Runs p in s answering with text/event-stream (stream.c). */
 int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_params *p);
+/* Heartbeats for streams whose command is silent (from the daemon tick). */
+void streams_tick(uint64_t now);
 
 /* pool.c: new pools for every (image, policy) after a policy reload. */
 void pools_retire(void);

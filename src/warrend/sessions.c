@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "encode.h"
+#include "files.h"
 #include "sandbox.h"
 #include "sessions.h"
 #include "spawn.h"
@@ -40,12 +41,21 @@ static uint64_t last_reap_ms;
 unsigned sessions_active(void) { return n_sessions; }
 const char *session_id(const struct session *s) { return s->id; }
 void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
-uid_t session_host_uid(const struct session *s) { return sandbox_host_uid(box_sandbox(s->box), SANDBOX_UID); }
-gid_t session_host_gid(const struct session *s) { return (gid_t)sandbox_host_uid(box_sandbox(s->box), SANDBOX_GID); }
+uid_t session_host_uid(const struct session *s)
+{
+	return s->box ? sandbox_host_uid(box_sandbox(s->box), SANDBOX_UID) : (uid_t)-1;
+}
+
+gid_t session_host_gid(const struct session *s)
+{
+	return s->box ? (gid_t)sandbox_host_uid(box_sandbox(s->box), SANDBOX_GID) : (gid_t)-1;
+}
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
 
 void session_fs_begin(const struct session *s)
 {
+	/* A dead session's ids are -1: the daemon then acts as nobody at all
+	 * and its file calls fail, which is right for a session that is gone. */
 	setfsgid(session_host_gid(s));
 	setfsuid(session_host_uid(s));
 }
@@ -68,7 +78,7 @@ struct session *session_find(const char *id, const char *owner)
 
 int session_open_workspace(struct session *s)
 {
-	if (s->dead || box_state(s->box) == BOX_DEAD)
+	if (s->dead || !s->box || box_state(s->box) == BOX_DEAD)
 		return -ESRCH;
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)sandbox_pid(box_sandbox(s->box)));
@@ -128,6 +138,7 @@ static void session_end(struct session *s)
 
 void session_box_died(struct session *s, const char *why)
 {
+	s->box = NULL;
 	s->dead = true;
 	snprintf(s->dead_reason, sizeof s->dead_reason, "%s", why);
 }
@@ -717,6 +728,7 @@ struct oneshot {
 	struct box *box;
 	struct session s;   /* a throwaway session-shaped holder for limits and env */
 	struct exec *x;
+	json_t *files;      /* {"path": "content"} written before the command */
 };
 
 static void oneshot_free(struct oneshot *o)
@@ -727,6 +739,7 @@ static void oneshot_free(struct oneshot *o)
 	for (char **e = o->s.env; e && *e; e++)
 		free(*e);
 	free(o->s.env);
+	json_decref(o->files);
 	json_decref(o->body);
 	free(o);
 }
@@ -752,11 +765,53 @@ static void oneshot_gone(void *data)
 	oneshot_free(o);
 }
 
+/* Writes the request's files into the box's workspace, as the sandbox user. */
+static int write_run_files(struct oneshot *o, struct box *b, int *status, char *err, size_t len)
+{
+	if (!o->files)
+		return 0;
+	struct session holder = { .box = b };
+	int ws = session_open_workspace(&holder);
+	if (ws < 0) {
+		*status = 503;
+		snprintf(err, len, "the sandbox's workspace cannot be opened: %s", strerror(-ws));
+		return -1;
+	}
+	const char *name;
+	json_t *content;
+	int r = 0;
+	session_fs_begin(&holder);
+	json_object_foreach(o->files, name, content) {
+		char rel[FILES_PATH_MAX + 1];
+		wr_error e = { 0 };
+		if ((r = files_normalize(name, strlen(name), rel, &e)) < 0 ||
+		    (r = files_write(ws, rel, json_string_value(content), json_string_length(content),
+				     daemon_state->cfg.max_file_size, session_host_uid(&holder),
+				     session_host_gid(&holder), &e)) < 0) {
+			*status = r == -EFBIG || r == -ENOSPC ? 413 : 400;
+			snprintf(err, len, "files: %s", e.message);
+			break;
+		}
+	}
+	session_fs_end();
+	close(ws);
+	return r < 0 ? -1 : 0;
+}
+
 static void oneshot_run(struct oneshot *o, struct box *b)
 {
 	h2o_req_t *req = o->pending->req;
 	char err[256];
+	int status;
 	o->box = b;
+	if (write_run_files(o, b, &status, err, sizeof err) < 0) {
+		o->pending->on_gone = NULL;
+		if (req)
+			http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
+					 "%s", err);
+		oneshot_free(o);
+		return;
+	}
 	struct exec_callbacks cb = { .on_done = oneshot_done, .data = o };
 	o->x = exec_start(b, &o->p, &cb, err, sizeof err);
 	if (!o->x) {
@@ -790,7 +845,7 @@ static void oneshot_ready(struct box *b, void *data, const char *error)
 static int post_run(h2o_req_t *req, const struct http_route_match *m)
 {
 	static const char *const fields[] = { "cmd", "shell", "language", "code", "image", "policy", "limits",
-					      "env", "stdin", "stdin_base64", "timeout", "output", NULL };
+					      "env", "stdin", "stdin_base64", "timeout", "output", "files", NULL };
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	json_t *body = NULL;
 	if (http_body_json(req, &body) < 0)
@@ -850,6 +905,23 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 		json_object_del(body, "code");
 		json_object_set_new(body, "cmd", cmd);
 	}
+	json_t *files = json_object_get(body, "files");
+	if (files) {
+		const char *name;
+		json_t *content;
+		if (!json_is_object(files)) {
+			http_reply_error(req, 400, "bad_request", "files: expected an object of \"path\": \"content\"");
+			goto fail;
+		}
+		json_object_foreach(files, name, content) {
+			if (!json_is_string(content)) {
+				http_reply_error(req, 400, "bad_request", "files.%s: expected a string", name);
+				goto fail;
+			}
+		}
+		o->files = json_incref(files);
+	}
+	json_object_del(body, "files");
 	json_object_del(body, "image");
 	json_object_del(body, "policy");
 	json_object_del(body, "limits");
@@ -901,6 +973,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
 {
 	uint64_t now = daemon_now_ms();
 	box_tick(now);
+	streams_tick(now);
 	if (now - last_reap_ms >= 1000) {
 		last_reap_ms = now;
 		reap_expired(now);

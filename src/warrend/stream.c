@@ -15,6 +15,8 @@
 
 struct stream {
 	h2o_generator_t gen;          /* first: h2o hands it back to us */
+	h2o_linklist_t link;          /* in live_streams while the exec runs */
+	uint64_t last_sent_ms;
 	h2o_req_t *req;               /* NULL once the client is gone */
 	struct exec *x;
 	struct session *s;
@@ -24,6 +26,28 @@ struct stream {
 	bool finished;                /* the exit event is queued */
 	bool final_sent;
 };
+
+/* Streams whose command is running: a silent command still gets a
+ * comment line every second, so a client that left is noticed (h2o only
+ * learns of a closed connection when it writes) and its exec killed. */
+static h2o_linklist_t live_streams = { &live_streams, &live_streams };
+#define HEARTBEAT_MS 1000
+
+static void stream_unlink(struct stream *st)
+{
+	if (h2o_linklist_is_linked(&st->link))
+		h2o_linklist_unlink(&st->link);
+}
+
+static void queue_text(struct stream *st, const char *text, size_t len)
+{
+	char *q = realloc(st->queue, st->queued + len + 1);
+	if (q) {
+		st->queue = q;
+		memcpy(q + st->queued, text, len);
+		st->queued += len;
+	}
+}
 
 static void queue_event(struct stream *st, const char *event, json_t *data)
 {
@@ -55,6 +79,7 @@ static void flush(struct stream *st)
 		st->queued = 0;
 	}
 	st->sending = true;
+	st->last_sent_ms = daemon_now_ms();
 	if (st->finished) {
 		st->final_sent = true;
 		h2o_send(st->req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
@@ -81,6 +106,7 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
 	struct stream *st = (struct stream *)gen;
 	st->req = NULL;
+	stream_unlink(st);
 	if (st->x) {
 		if (st->s)
 			st->s->running--;
@@ -115,6 +141,7 @@ static void on_done(struct exec *x, void *data, const struct exec_result *r)
 {
 	struct stream *st = data;
 	st->x = NULL;
+	stream_unlink(st);
 	if (st->s) {
 		st->s->running--;
 		session_touch(st->s);
@@ -144,6 +171,8 @@ int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_par
 		return http_reply_error(req, 409, "conflict", "%s", err);
 	s->running++;
 	session_touch(s);
+	st->last_sent_ms = daemon_now_ms();
+	h2o_linklist_insert(&live_streams, &st->link);
 	req->res.status = 200;
 	req->res.reason = "OK";
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
@@ -153,4 +182,15 @@ int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_par
 	h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
 	st->sending = true;
 	return 0;
+}
+
+void streams_tick(uint64_t now)
+{
+	for (h2o_linklist_t *n = live_streams.next; n != &live_streams; n = n->next) {
+		struct stream *st = H2O_STRUCT_FROM_MEMBER(struct stream, link, n);
+		if (!st->sending && st->queued == 0 && now - st->last_sent_ms >= HEARTBEAT_MS) {
+			queue_text(st, ": keep-alive\n\n", 14);
+			flush(st);
+		}
+	}
 }

@@ -76,7 +76,8 @@ int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const
 
 int http_reply_json(h2o_req_t *req, int status, json_t *body)
 {
-	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* 9 significant digits: 0.18 s prints as 0.18, not 0.17999999999999999 */
+	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 	json_decref(body);
 	if (!text) {
 		static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";

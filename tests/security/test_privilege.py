@@ -52,7 +52,7 @@ def test_ptrace_a_process_of_another_exec(daemon, attack_path):
         sleeper.start()
         pid = ""
         for _ in range(100):
-            r = daemon.exec(sid, {"shell": "pgrep -f 'sleep 31.5' || true"})
+            r = daemon.exec(sid, {"shell": "pgrep -f '[s]leep 31.5' || true"})  # [s]: not this sh
             pid = r["stdout"].split()[0] if r["stdout"].split() else ""
             if pid:
                 break

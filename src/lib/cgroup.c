@@ -727,10 +727,26 @@ static void remove_child_cgroups(const char *dir, int depth)
 	}
 }
 
+/* After the sandbox's init is reaped its cgroup is usually empty already:
+ * then rmdir is all it takes, with no cgroup.procs to read and kill. */
+static bool remove_if_empty(struct cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		remove_child_cgroups(cg->dirs[i], 0);
+		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT)
+			return false;
+	}
+	return true;
+}
+
 int cgroup_destroy(struct cgroup *cg, wr_error *e)
 {
 	if (!cg)
 		return 0;
+	if (remove_if_empty(cg)) {
+		cgroup_free(cg);
+		return 0;
+	}
 	uint64_t deadline = now_ms() + DESTROY_BUDGET_MS;
 	unsigned delay = 1;
 

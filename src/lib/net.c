@@ -2,38 +2,37 @@
 #include "net.h"
 
 #include <net/if.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
-#include <netlink/route/link.h>
+#include <linux/rtnetlink.h>
 
+/* lo is interface 1 in every network namespace: one RTM_NEWLINK that sets
+ * IFF_UP, acknowledged, is all it takes. Building the message directly
+ * costs a fraction of rtnl_link_get_kernel + rtnl_link_change, which first
+ * dump the link into a cache object (about 1 ms of every sandbox start). */
 int net_loopback_up(wr_error *e)
 {
-	int rc = 0;
+	int rc = 0, err;
 	struct nl_sock *sk = nl_socket_alloc();
-	struct rtnl_link *lo = NULL, *change = NULL;
+	struct nl_msg *msg = NULL;
 	if (!sk)
 		return wr_error_set(e, ENOMEM, "netlink socket");
-	int err = nl_connect(sk, NETLINK_ROUTE);
-	if (err < 0) {
+	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0) {
 		rc = wr_error_set(e, 0, "netlink connect: %s", nl_geterror(err));
 		goto out;
 	}
-	err = rtnl_link_get_kernel(sk, 0, "lo", &lo);
-	if (err < 0) {
-		rc = wr_error_set(e, 0, "find lo: %s", nl_geterror(err));
-		goto out;
-	}
-	change = rtnl_link_alloc();
-	if (!change) {
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC, .ifi_index = 1, .ifi_flags = IFF_UP, .ifi_change = IFF_UP,
+	};
+	msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+	if (!msg || nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
 		rc = wr_error_set(e, ENOMEM, "bring lo up");
 		goto out;
 	}
-	rtnl_link_set_flags(change, IFF_UP);
-	err = rtnl_link_change(sk, lo, change, 0);
-	if (err < 0)
+	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_wait_for_ack(sk)) < 0)
 		rc = wr_error_set(e, 0, "bring lo up: %s", nl_geterror(err));
 out:
-	rtnl_link_put(change);
-	rtnl_link_put(lo);
+	nlmsg_free(msg);
 	nl_socket_free(sk);
 	return rc;
 }

@@ -56,30 +56,49 @@ bool seccomp_syscall_known(const char *name)
 struct arg_rule {
 	const char *syscall;
 	int err;
+	int raw_nr;       /* when libseccomp does not know the name yet (0: use it) */
 	bool has_arg;
 	unsigned arg;
 	uint64_t mask, value;
 };
 
+#define SETID_RULES(name, nr, arg) \
+	{ name, EPERM, nr, true, arg, S_ISUID, S_ISUID }, { name, EPERM, nr, true, arg, S_ISGID, S_ISGID }
+#ifdef __x86_64__
+#define FCHMODAT2_NR 452   /* Linux 6.6; libseccomp 2.5.4 has no name for it */
+#else
+#define FCHMODAT2_NR 0     /* left out elsewhere */
+#endif
+
 static const struct arg_rule arg_rules[] = {
 	/* A plain deny of unshare/setns is bypassed by clone() with the same
 	 * flags: one rule per flag, so any combination containing it fails. */
-	{ "clone", EPERM, true, 0, CLONE_NEWNS, CLONE_NEWNS },
-	{ "clone", EPERM, true, 0, CLONE_NEWUTS, CLONE_NEWUTS },
-	{ "clone", EPERM, true, 0, CLONE_NEWIPC, CLONE_NEWIPC },
-	{ "clone", EPERM, true, 0, CLONE_NEWUSER, CLONE_NEWUSER },
-	{ "clone", EPERM, true, 0, CLONE_NEWPID, CLONE_NEWPID },
-	{ "clone", EPERM, true, 0, CLONE_NEWNET, CLONE_NEWNET },
-	{ "clone", EPERM, true, 0, CLONE_NEWCGROUP, CLONE_NEWCGROUP },
-	{ "clone", EPERM, true, 0, CLONE_NEWTIME, CLONE_NEWTIME },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWNS, CLONE_NEWNS },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWUTS, CLONE_NEWUTS },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWIPC, CLONE_NEWIPC },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWUSER, CLONE_NEWUSER },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWPID, CLONE_NEWPID },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWNET, CLONE_NEWNET },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWCGROUP, CLONE_NEWCGROUP },
+	{ "clone", EPERM, 0, true, 0, CLONE_NEWTIME, CLONE_NEWTIME },
 	/* clone3's flags sit behind a pointer seccomp cannot read; ENOSYS
 	 * makes glibc fall back to clone(), which the rules above check. */
-	{ "clone3", ENOSYS, false, 0, 0, 0 },
+	{ "clone3", ENOSYS, 0, false, 0, 0, 0 },
 	/* Pushing input into the controlling terminal escapes to whoever reads
 	 * it. The kernel truncates the request to 32 bits, so compare only
 	 * those: a full 64-bit compare is bypassed by setting high bits. */
-	{ "ioctl", EPERM, true, 1, 0xffffffffu, TIOCSTI },
-	{ "ioctl", EPERM, true, 1, 0xffffffffu, TIOCLINUX },
+	{ "ioctl", EPERM, 0, true, 1, 0xffffffffu, TIOCSTI },
+	{ "ioctl", EPERM, 0, true, 1, 0xffffffffu, TIOCLINUX },
+	/* No set-user-ID or set-group-ID bits, ever: a workspace bound from the
+	 * host is owned by the caller there (root, for a root caller), so a
+	 * set-ID file made inside would run with the caller's rights on the
+	 * host. Inside they are useless anyway (nosuid, no_new_privs). */
+	SETID_RULES("chmod", 0, 1), SETID_RULES("fchmod", 0, 1), SETID_RULES("fchmodat", 0, 2),
+	SETID_RULES(NULL, FCHMODAT2_NR, 2), SETID_RULES("creat", 0, 1), SETID_RULES("open", 0, 2),
+	SETID_RULES("openat", 0, 3), SETID_RULES("mknod", 0, 1), SETID_RULES("mknodat", 0, 2),
+	/* openat2's mode sits behind a pointer: ENOSYS, and callers fall back
+	 * to openat, which the rules above check. */
+	{ "openat2", ENOSYS, 0, false, 0, 0, 0 },
 };
 
 /* personality() values allowed; anything else (READ_IMPLIES_EXEC,
@@ -100,7 +119,7 @@ static bool policy_denies(const struct policy *p, const char *name)
 
 static int add_arg_rule(scmp_filter_ctx ctx, const struct arg_rule *rule, wr_error *e)
 {
-	int nr = seccomp_syscall_resolve_name(rule->syscall);
+	int nr = rule->syscall ? seccomp_syscall_resolve_name(rule->syscall) : rule->raw_nr;
 	int r;
 	if (rule->has_arg)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)rule->err), nr, 1,
@@ -108,7 +127,7 @@ static int add_arg_rule(scmp_filter_ctx ctx, const struct arg_rule *rule, wr_err
 	else
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)rule->err), nr, 0);
 	if (r < 0)
-		return wr_error_set(e, -r, "seccomp: rule for %s", rule->syscall);
+		return wr_error_set(e, -r, "seccomp: rule for %s", rule->syscall ? rule->syscall : "a raw syscall");
 	return 0;
 }
 
@@ -154,8 +173,10 @@ static int filter_new(const struct policy *p, scmp_filter_ctx *out, wr_error *e)
 	for (size_t i = 0; i < ARRAY_SIZE(arg_rules); i++) {
 		/* A syscall the policy denies outright is already stricter;
 		 * a second action for it would make libseccomp pick one. */
-		if (policy_denies(p, arg_rules[i].syscall))
+		if (arg_rules[i].syscall && policy_denies(p, arg_rules[i].syscall))
 			continue;
+		if (!arg_rules[i].syscall && !arg_rules[i].raw_nr)
+			continue; /* a raw number this architecture does not have */
 		r = add_arg_rule(ctx, &arg_rules[i], e);
 		if (r < 0)
 			return r;

@@ -18,6 +18,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -285,6 +286,40 @@ static int child_personality(void)
 START_TEST(personality_limited) { run_expect_pass(child_personality); }
 END_TEST
 
+/* Set-ID bits cannot be set by any route: a workspace bound from the host
+ * would otherwise carry a set-ID file the caller's host rights. */
+static int child_setid_bits(void)
+{
+	char path[] = "/tmp/warren-test-setid-XXXXXX";
+	int fd = mkstemp(path);
+	CHILD_CHECK(fd >= 0);
+	int ok = 1;
+	ok &= failed_with(chmod(path, 04755), EPERM);
+	ok &= failed_with(chmod(path, 02755), EPERM);
+	ok &= failed_with(fchmod(fd, 04700), EPERM);
+	ok &= failed_with(fchmodat(AT_FDCWD, path, 06755, 0), EPERM);
+	ok &= failed_with(syscall(452 /* fchmodat2 */, AT_FDCWD, path, 04755, 0), EPERM);
+	ok &= chmod(path, 0755) == 0 && fchmod(fd, 0700) == 0; /* ordinary modes still work */
+	char created[sizeof path + 2];
+	snprintf(created, sizeof created, "%s.c", path);
+	ok &= failed_with(open(created, O_CREAT | O_WRONLY | O_CLOEXEC, 04755), EPERM);
+	ok &= failed_with(syscall(SYS_creat, created, 02755), EPERM);
+	ok &= failed_with(mknod(created, S_IFREG | 04755, 0), EPERM);
+	ok &= failed_with(syscall(SYS_openat2, AT_FDCWD, created, NULL, 0), ENOSYS);
+	int c = open(created, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	ok &= c >= 0;
+	struct stat st;
+	ok &= fstat(fd, &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID));
+	close(c);
+	close(fd);
+	unlink(created);
+	unlink(path);
+	CHILD_CHECK(ok);
+	return 0;
+}
+START_TEST(setid_bits_denied) { run_expect_pass(child_setid_bits); }
+END_TEST
+
 static int child_ordinary_calls(void)
 {
 	CHILD_CHECK(getpid() == syscall(SYS_getpid));
@@ -438,6 +473,7 @@ int main(void)
 	tcase_add_test(tc, clone3_enosys);
 	tcase_add_test(tc, threads_spawn_and_fork_work);
 	tcase_add_test(tc, tiocsti_denied);
+	tcase_add_test(tc, setid_bits_denied);
 	tcase_add_test(tc, kernel_interfaces_denied);
 	tcase_add_test(tc, personality_limited);
 	tcase_add_test(tc, ordinary_calls_work);

@@ -247,9 +247,17 @@ void exec_abandon(struct exec *x)
 
 void box_check_execs(struct box *b, uint64_t now)
 {
-	for (h2o_linklist_t *n = b->execs.next; n != &b->execs;) {
+	/* exec_finish runs callbacks that may end other execs of this box or
+	 * the box itself (a one-shot run destroys its box): after one, start
+	 * over from the head rather than trust a saved next pointer. */
+	for (h2o_linklist_t *n = b->execs.next; n != &b->execs && b->state != BOX_DEAD;) {
 		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, n);
 		n = n->next;
+		if (x->exited && now - x->exited_ms >= DRAIN_GRACE_MS) {
+			exec_finish(x);
+			n = b->execs.next;
+			continue;
+		}
 		if (!x->exited && x->deadline_ms && now >= x->deadline_ms && !x->timed_out) {
 			x->timed_out = true;
 			sandbox_exec_kill(b->sb, x->id);
@@ -257,8 +265,6 @@ void box_check_execs(struct box *b, uint64_t now)
 			/* again each tick: a process forked during a kill pass
 			 * escapes that pass */
 			sandbox_exec_kill(b->sb, x->id);
-		} else if (x->exited && now - x->exited_ms >= DRAIN_GRACE_MS) {
-			exec_finish(x);
 		}
 	}
 }

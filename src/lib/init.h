@@ -18,7 +18,7 @@ struct init_plan {
 	const struct uid_range *ids;
 	const struct mount_plan *mounts;
 	const struct caps_plan *caps;
-	const struct seccomp_program *seccomp;
+	const struct seccomp_program *seccomp;   /* NULL: it follows on the socket after "go" */
 	int sock;
 	sigset_t parent_mask;        /* restored for the commands */
 	/* one-shot mode only */

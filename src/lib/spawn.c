@@ -182,18 +182,35 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		mount_plan_describe(&prep->mounts, STDERR_FILENO);
 	if ((r = caps_plan_prepare(&prep->caps, e)) < 0)
 		return r;
-	if (!o->seccomp && (r = seccomp_program_build(p, &prep->own_seccomp, e)) < 0)
+	/* A persistent sandbox needs its filter before it reports ready; a
+	 * one-shot run gets it after "go", compiled while the child sets up. */
+	if (!o->seccomp && !o->argv && (r = seccomp_program_build(p, &prep->own_seccomp, e)) < 0)
 		return r;
 	if (o->verbose >= 2 && (r = seccomp_program_dump(p, STDERR_FILENO, e)) < 0)
 		return r;
-	verbose(o, "seccomp: %zu syscalls denied, filter of %u instructions", p->n_seccomp_deny,
-		(unsigned)(o->seccomp ? o->seccomp : &prep->own_seccomp)->len);
 	verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
 	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
 		return wr_error_set(e, ENOMEM, "environment");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return wr_error_set(e, errno, "socketpair");
 	return 0;
+}
+
+/* Compiles the policy's filter (the child is setting up meanwhile) and
+ * sends it to init, which loads it in the command right before exec. */
+static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	struct seccomp_program prog = { 0 };
+	int r = seccomp_program_build(o->policy, &prog, e);
+	if (r < 0)
+		return r;
+	verbose(o, "seccomp: %zu syscalls denied, filter of %u instructions", o->policy->n_seccomp_deny,
+		(unsigned)prog.len);
+	size_t len = prog.len * sizeof prog.filter[0];
+	if (send(s->sock, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
+		r = wr_error_set(e, errno, "send the seccomp filter to the sandbox");
+	seccomp_program_free(&prog);
+	return r;
 }
 
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
@@ -217,7 +234,7 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		sigemptyset(&current);
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
-		.seccomp = o->seccomp ? o->seccomp : &prep.own_seccomp, .sock = sock[1],
+		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1],
 		.parent_mask = current, .argv = o->argv, .envp = prep.envp,
 		.cwd = o->cwd ? o->cwd : "/workspace",
 	};
@@ -244,6 +261,8 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		r = wr_error_set(e, errno, "start the sandbox");
 		goto fail_spawned;
 	}
+	if (!plan.seccomp && (r = send_seccomp(o, s, e)) < 0)
+		goto fail_spawned;
 	return 0;
 
 fail:

@@ -17,6 +17,7 @@
 #include <linux/close_range.h>
 
 #include "init-protocol.h"
+#include "init-request.h"
 #include "net.h"
 #include "sandbox.h"
 
@@ -125,38 +126,6 @@ struct running_exec {
 	uint32_t id;
 };
 
-/* Requests come from the daemon, but parse them defensively anyway. */
-static int parse_request(char *buf, size_t len, struct init_exec_request *hdr, char **argv,
-			 char **envp, const char **cwd)
-{
-	if (len < sizeof *hdr)
-		return -EBADMSG;
-	memcpy(hdr, buf, sizeof *hdr);
-	if (hdr->type != INIT_REQ_EXEC || hdr->argc == 0 ||
-	    (uint64_t)hdr->argc + hdr->envc + 2 > INIT_MAX_ARGS ||
-	    hdr->strings_len != len - sizeof *hdr || hdr->strings_len == 0 ||
-	    buf[len - 1] != '\0')
-		return -EBADMSG;
-	char *s = buf + sizeof *hdr, *end = buf + len;
-	*cwd = s;
-	s += strlen(s) + 1;
-	for (uint32_t i = 0; i < hdr->argc; i++) {
-		if (s >= end)
-			return -EBADMSG;
-		argv[i] = s;
-		s += strlen(s) + 1;
-	}
-	argv[hdr->argc] = NULL;
-	for (uint32_t i = 0; i < hdr->envc; i++) {
-		if (s >= end)
-			return -EBADMSG;
-		envp[i] = s;
-		s += strlen(s) + 1;
-	}
-	envp[hdr->envc] = NULL;
-	return s == end ? 0 : -EBADMSG;
-}
-
 static void close_fds(const int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -170,7 +139,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	static char *argv[INIT_MAX_ARGS], *envp[INIT_MAX_ARGS];
 	struct init_exec_request hdr = { 0 };
 	const char *cwd;
-	int r = parse_request(buf, len, &hdr, argv, envp, &cwd);
+	int r = init_parse_request(buf, len, &hdr, argv, envp, &cwd);
 	int want = 3 + ((hdr.flags & INIT_EXEC_CGROUP_FD) ? 1 : 0);
 	if (r == 0 && n_fds != want)
 		r = -EBADMSG;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "image.h"
 #include "policy.h"
 #include "sandbox.h"
 #include "units.h"
@@ -18,7 +19,9 @@ static void run_usage(FILE *out)
 	      "Run COMMAND in a new sandbox and exit with its status.\n"
 	      "\n"
 	      "  -p, --policy NAME|FILE   policy to apply (default: the built-in default)\n"
-	      "  -i, --image host|DIR     root filesystem: the host's /usr (default) or a directory\n"
+	      "  -i, --image host|NAME|DIR  root filesystem: the host's /usr (default), an image built\n"
+	      "                           by warren-rootfs (in $WARREN_IMAGE_DIR or " WARREN_IMAGEDIR "),\n"
+	      "                           or a directory (a value with a '/')\n"
 	      "  -w, --workspace DIR      bind host DIR as /workspace (default: a private tmpfs)\n"
 	      "  -m, --memory SIZE        memory limit, e.g. 64M (at most the policy's)\n"
 	      "      --pids N             process limit (at most the policy's)\n"
@@ -87,6 +90,25 @@ static bool valid_hostname(const char *name)
 	return true;
 }
 
+/* --image: "host", a directory (any value with a '/'), or an image name
+ * looked up in $WARREN_IMAGE_DIR (default WARREN_IMAGEDIR). Returns the
+ * value for sandbox_spec.image (malloc'd), or NULL after saying why. */
+static char *resolve_image(const char *value)
+{
+	if (!strcmp(value, IMAGE_HOST) || strchr(value, '/'))
+		return strdup(value);
+	const char *dir = getenv("WARREN_IMAGE_DIR");
+	if (!dir || !*dir)
+		dir = WARREN_IMAGEDIR;
+	char *path = image_path(dir, value);
+	if (!path) {
+		_cleanup_free_ char *names = image_names_text(dir);
+		cli_error("unknown image \"%s\" (available: %s); build it with warren-rootfs(1)", value,
+			  names ? names : IMAGE_HOST);
+	}
+	return path;
+}
+
 static void report_end(const struct sandbox_result *res, const struct policy *p, int verbose_level)
 {
 	char buf[32];
@@ -114,6 +136,7 @@ int cmd_run(int argc, char **argv)
 	struct sandbox_spec spec = { 0 };
 	struct policy_limits req = { 0 };
 	char **env = calloc((size_t)argc + 1, sizeof *env);
+	_cleanup_free_ char *image = NULL;
 	size_t n_env = 0;
 	int opt;
 
@@ -196,6 +219,10 @@ int cmd_run(int argc, char **argv)
 	}
 	spec.argv = argv + optind;
 	spec.extra_env = env;
+	if (spec.image && !(spec.image = image = resolve_image(spec.image))) {
+		free(env);
+		return WARREN_EXIT_SETUP;
+	}
 
 	wr_error e = { 0 };
 	_cleanup_policy_ struct policy *p = NULL;

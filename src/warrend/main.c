@@ -331,6 +331,7 @@ int main(int argc, char **argv)
 	/* First match wins: the fixed admin paths, then files before the
 	 * shorter session paths they extend, then the compatibility routes. */
 	http_add_routes(admin_routes);
+	http_add_routes(image_routes);
 	http_add_routes(file_routes);
 	http_add_routes(session_routes);
 	http_add_routes(compat_routes);

@@ -46,6 +46,7 @@ extern const struct http_route session_routes[];  /* sessions.c: /v1/sessions…
 extern const struct http_route file_routes[];     /* files-routes.c: /v1/sessions/{id}/files/… */
 extern const struct http_route compat_routes[];   /* compat.c: /create_session, /execute … */
 extern const struct http_route admin_routes[];    /* admin.c: /v1/health, /metrics, /v1/openapi.json, /health */
+extern const struct http_route image_routes[];    /* images.c: /v1/images */
 
 /* Monotonic milliseconds. */
 uint64_t daemon_now_ms(void);

@@ -302,6 +302,40 @@ static void hide_parent_identity(void)
 	}
 }
 
+/* Copies a string into the static store; NULL when it is full. */
+static char *store_string(const char *src, char *store, size_t size, size_t *used)
+{
+	size_t len = strlen(src) + 1;
+	if (len > size - *used)
+		return NULL;
+	char *dst = store + *used;
+	memcpy(dst, src, len);
+	*used += len;
+	return dst;
+}
+
+static int relocate_command(const struct init_plan *p, struct init_plan *out)
+{
+	static char store[INIT_MAX_REQUEST];
+	static char *argv[INIT_MAX_ARGS], *envp[INIT_MAX_ARGS];
+	size_t used = 0, n = 0;
+	*out = *p;
+	for (; p->argv[n]; n++)
+		if (n + 1 >= INIT_MAX_ARGS || !(argv[n] = store_string(p->argv[n], store, sizeof store, &used)))
+			return -E2BIG;
+	argv[n] = NULL;
+	n = 0;
+	for (; p->envp && p->envp[n]; n++)
+		if (n + 1 >= INIT_MAX_ARGS || !(envp[n] = store_string(p->envp[n], store, sizeof store, &used)))
+			return -E2BIG;
+	envp[n] = NULL;
+	if (!(out->cwd = store_string(p->cwd, store, sizeof store, &used)))
+		return -E2BIG;
+	out->argv = argv;
+	out->envp = envp;
+	return 0;
+}
+
 /* Closes every fd but 0-2, the init socket and the detached mounts the
  * plan attaches. Async-signal-safe: close_range between the kept fds. */
 static void close_inherited_fds(const struct init_plan *p)
@@ -343,8 +377,15 @@ _Noreturn void init_main(const struct init_plan *p)
 	 * connections and other sandboxes' sockets must not live on in here
 	 * (a connection the daemon closes would stay open). */
 	close_inherited_fds(p);
-	if (!p->argv) /* one-shot commands' argv live in that very memory */
-		hide_parent_identity();
+	/* A one-shot command's argv, env and cwd point into the memory that
+	 * is about to be blanked: copy them out first. */
+	struct init_plan relocated;
+	if (p->argv) {
+		if (relocate_command(p, &relocated) < 0)
+			setup_failed(p, E2BIG, "copy the command line", NULL);
+		p = &relocated;
+	}
+	hide_parent_identity();
 	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
 		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
 

@@ -417,9 +417,10 @@ static int v2_apply_limits(const char *dir, const struct cgroup_limits *l, wr_er
 	if (file_exists(dir, "memory.swap.max") &&
 	    (r = write_file(dir, "memory.swap.max", "0", e)) < 0)
 		return r;
-	/* An OOM kills the whole sandbox rather than one arbitrary process. */
+	/* One-shot sandboxes: an OOM kills the whole sandbox rather than one
+	 * arbitrary process. Sessions keep the rest (cgroup.h). */
 	if (file_exists(dir, "memory.oom.group") &&
-	    (r = write_file(dir, "memory.oom.group", "1", e)) < 0)
+	    (r = write_file(dir, "memory.oom.group", l->oom_kill_all ? "1" : "0", e)) < 0)
 		return r;
 	if (l->pids) {
 		snprintf(value, sizeof value, "%" PRIu64, l->pids);

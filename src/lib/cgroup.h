@@ -14,6 +14,7 @@ struct cgroup_limits {
 	uint64_t memory;     /* bytes, 0 = no limit */
 	uint64_t pids;       /* 0 = no limit */
 	uint32_t cpu_millis; /* thousandths of a CPU, 0 = no limit */
+	bool oom_kill_all;   /* v2: an OOM kills every process (memory.oom.group) */
 };
 
 struct cgroup;

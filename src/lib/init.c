@@ -100,6 +100,14 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 	for (int sig = 1; sig < _NSIG; sig++)
 		sigaction(sig, &dfl, NULL);
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
+	/* Under the sandbox's memory limit the OOM killer must pick a command,
+	 * never init (that would end a whole session): commands raise their
+	 * score, which needs no privilege (lowering init's would). */
+	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (oom >= 0) {
+		(void)!write(oom, "500", 3);
+		close(oom);
+	}
 	const char *step = "chdir", *path = cwd;
 	bool at_exec = false;
 	int r = chdir(cwd) < 0 ? -errno : 0;
@@ -117,6 +125,30 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 	}
 	send_event(p->sock, INIT_EV_EXEC_FAILED, exec_id, -r, 0, step, path);
 	_exit(at_exec && r == -ENOENT ? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC);
+}
+
+/* vfork: init is a copy of its parent's address space (a daemon's, even);
+ * copying its page tables for a child that execs at once was most of an
+ * exec's cost. The child only makes system calls on its own stack frames,
+ * then execs or _exits; the parent uses nothing from this frame but the
+ * pid (so nothing here can be clobbered). fds: the command's 0, 1, 2 and
+ * optionally its exec cgroup's cgroup.procs (persistent mode), or NULL. */
+__attribute__((noinline)) static pid_t vfork_command(const struct init_plan *p, uint32_t exec_id,
+						     char *const *argv, char *const *envp, const char *cwd,
+						     const int *fds, int n_fds)
+{
+	pid_t pid = vfork();
+	if (pid != 0)
+		return pid;
+	/* Into this exec's own cgroup before anything runs, so a timeout can
+	 * kill exactly what it started. */
+	if (n_fds == 4 && write(fds[3], "0", 1) != 1)
+		send_event(p->sock, INIT_EV_EXEC_FAILED, exec_id, errno, 0, "join the exec cgroup", NULL);
+	else if (fds && (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0))
+		send_event(p->sock, INIT_EV_EXEC_FAILED, exec_id, errno, 0, "dup2", NULL);
+	else
+		exec_command(p, exec_id, argv, envp, cwd);
+	_exit(WARREN_EXIT_NOEXEC);
 }
 
 /* ---- persistent mode: serving exec requests ------------------------------ */
@@ -155,18 +187,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 		close_fds(fds, n_fds);
 		return;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* Into this exec's own cgroup before anything runs, so a timeout
-		 * can kill exactly what it started. */
-		if (n_fds == 4 && write(fds[3], "0", 1) != 1)
-			send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "join the exec cgroup", NULL);
-		else if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0)
-			send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "dup2", NULL);
-		else
-			exec_command(p, hdr.exec_id, argv, envp, cwd);
-		_exit(WARREN_EXIT_NOEXEC);
-	}
+	pid_t pid = vfork_command(p, hdr.exec_id, argv, envp, cwd, fds, n_fds);
 	close_fds(fds, n_fds);
 	if (pid < 0) {
 		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "fork", NULL);
@@ -434,11 +455,9 @@ _Noreturn void init_main(const struct init_plan *p)
 		with_filter.seccomp = &received;
 		p = &with_filter;
 	}
-	pid_t cmd = fork();
+	pid_t cmd = vfork_command(p, 0, p->argv, p->envp, p->cwd, NULL, 0);
 	if (cmd < 0)
 		setup_failed(p, errno, "fork the command", NULL);
-	if (cmd == 0)
-		exec_command(p, 0, p->argv, p->envp, p->cwd);
 	for (;;) {
 		int status;
 		pid_t pid = waitpid(-1, &status, 0);

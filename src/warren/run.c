@@ -132,6 +132,8 @@ static void report_end(const struct sandbox_result *res, const struct policy *p,
 
 int cmd_run(int argc, char **argv)
 {
+	/* Before any goto: the cleanup runs on every exit from here. */
+	_cleanup_policy_ struct policy *p = NULL;
 	const char *policy_name = NULL, *net = NULL, *hostname = NULL;
 	struct sandbox_spec spec = { 0 };
 	struct policy_limits req = { 0 };
@@ -225,7 +227,6 @@ int cmd_run(int argc, char **argv)
 	}
 
 	wr_error e = { 0 };
-	_cleanup_policy_ struct policy *p = NULL;
 	if (policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
 	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0)) {
 		cli_error("%s", e.message);

@@ -354,6 +354,8 @@ int main(int argc, char **argv)
 		h2o_evloop_run(d->loop, INT32_MAX);
 
 	http_stop_listening();
+	if (signal_sock)
+		h2o_socket_close(signal_sock); /* closes the signalfd too */
 	auth_free();
 	config_free(&d->cfg);
 	return exit_status;

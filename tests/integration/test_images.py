@@ -12,6 +12,7 @@ The tool under test is $WARREN_ROOTFS (default
 <repo>/_build/rootfs-builder/warren-rootfs), run with the repository's recipes.
 """
 
+import fcntl
 import glob
 import hashlib
 import json
@@ -67,20 +68,25 @@ def cache_key(tool, recipe):
 
 def cached_image(tool, name):
     """Builds NAME into CACHE/NAME-<key> unless it is there already; returns
-    (image dir, the build's output or the cached one)."""
+    (image dir, the build's output or the cached one). Test runs sharing the
+    cache (other checkouts, other builds of the tool) take turns: one builds
+    while the others wait, and none removes an image another is building."""
     recipe = os.path.join(RECIPES, f"{name}.conf")
     image_dir = os.path.join(CACHE, f"{name}-{cache_key(tool, recipe)}")
     log = os.path.join(image_dir, "build.log")
-    if not os.path.exists(os.path.join(image_dir, name, "image.json")):
-        for stale in glob.glob(os.path.join(CACHE, f"{name}-*")):
-            shutil.rmtree(stale, ignore_errors=True)
-        os.makedirs(image_dir)
-        r = run_tool(tool, "build", name, f"--image-dir={image_dir}", f"--deb-cache={DEB_CACHE}")
-        assert r.returncode == 0, f"building {name} failed:\n{r.stdout}\n{r.stderr}"
-        with open(log, "w") as f:
-            f.write(r.stdout)
-    with open(log) as f:
-        return image_dir, f.read()
+    os.makedirs(CACHE, exist_ok=True)
+    with open(os.path.join(CACHE, f".{name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(log):
+            for stale in glob.glob(os.path.join(CACHE, f"{name}-*")):
+                shutil.rmtree(stale, ignore_errors=True)
+            os.makedirs(image_dir)
+            r = run_tool(tool, "build", name, f"--image-dir={image_dir}", f"--deb-cache={DEB_CACHE}")
+            assert r.returncode == 0, f"building {name} failed:\n{r.stdout}\n{r.stderr}"
+            with open(log, "w") as f:
+                f.write(r.stdout)
+        with open(log) as f:
+            return image_dir, f.read()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@
 /* After the command exits, how long its pipes may stay open (a background
  * process holding them) before we stop reading. */
 #define DRAIN_GRACE_MS 100
+/* How long after a timeout's kill init may take to report the end. */
+#define UNRESPONSIVE_MS 5000
 
 struct exec *box_find_exec(struct box *b, uint32_t id)
 {
@@ -49,9 +51,32 @@ static void exec_free(struct exec *x)
 	free(x);
 }
 
+static void keep_output(struct exec *x, int stream, const char *buf, size_t len);
+
+/* What is still in the pipes when we stop waiting for their EOF (a
+ * background process holds them, or the loop lagged behind the exit
+ * event): read it now, without blocking, rather than drop it. */
+static void drain_pipes(struct exec *x)
+{
+	char buf[65536];
+	for (int stream = 0; stream < 2; stream++) {
+		if (!x->pipe[stream])
+			continue;
+		int fd = h2o_socket_get_fd(x->pipe[stream]);
+		for (int rounds = 0; fd >= 0 && rounds < 64; rounds++) {
+			ssize_t n = read(fd, buf, sizeof buf);
+			if (n <= 0)
+				break;
+			keep_output(x, stream, buf, (size_t)n);
+		}
+	}
+}
+
 static void exec_finish(struct exec *x)
 {
 	struct exec_result *r = &x->res;
+	if (x->exited && !x->failed)
+		drain_pipes(x);
 	close_socket(&x->pipe[0]);
 	close_socket(&x->pipe[1]);
 	close_socket(&x->in);
@@ -261,6 +286,11 @@ void box_check_execs(struct box *b, uint64_t now)
 		if (!x->exited && x->deadline_ms && now >= x->deadline_ms && !x->timed_out) {
 			x->timed_out = true;
 			sandbox_exec_kill(b->sb, x->id);
+		} else if (!x->exited && x->timed_out && x->deadline_ms && now - x->deadline_ms >= UNRESPONSIVE_MS) {
+			/* killed, yet init never reported the end (it is stopped,
+			 * or wedged): answer rather than wait for ever */
+			exec_box_gone(x, "the sandbox did not report the command's end after the timeout");
+			n = b->execs.next;
 		} else if (!x->exited && (x->timed_out || x->abandoned)) {
 			/* again each tick: a process forked during a kill pass
 			 * escapes that pass */

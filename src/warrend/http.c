@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/socket.h>
+
 /* The HTTP core: one h2o path ("/") whose handler authenticates the
  * request, matches it against the registered route tables and enforces
  * body limits; JSON and error replies; the listeners. */
@@ -159,10 +161,13 @@ int http_check_fields(h2o_req_t *req, json_t *obj, const char *prefix, const cha
 
 /* ---- async work tied to a request --------------------------------------- */
 
+static h2o_linklist_t pendings = { &pendings, &pendings };
+
 static void pending_dispose(void *obj)
 {
 	struct http_pending *p = obj;
 	void (*on_gone)(void *) = p->on_gone;
+	h2o_linklist_unlink(&p->link);
 	p->req = NULL;
 	p->on_gone = NULL;
 	if (on_gone)
@@ -173,7 +178,35 @@ struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), v
 {
 	struct http_pending *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), pending_dispose);
 	*p = (struct http_pending){ .req = req, .on_gone = on_gone, .data = data };
+	h2o_linklist_insert(&pendings, &p->link);
 	return p;
+}
+
+static bool client_closed(h2o_req_t *req)
+{
+	if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
+		return false;
+	h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+	int fd = sock ? h2o_socket_get_fd(sock) : -1;
+	char c;
+	return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+void http_pending_check_clients(void)
+{
+	for (h2o_linklist_t *n = pendings.next; n != &pendings;) {
+		struct http_pending *p = H2O_STRUCT_FROM_MEMBER(struct http_pending, link, n);
+		n = n->next;
+		if (!p->on_gone || !p->req || !client_closed(p->req))
+			continue;
+		h2o_req_t *req = p->req;
+		void (*on_gone)(void *) = p->on_gone;
+		p->on_gone = NULL;
+		on_gone(p->data);
+		/* h2o frees the request once this reply fails to go out. */
+		http_reply_error(req, 499, "client_closed", "the client closed the connection");
+		n = pendings.next; /* on_gone may have ended other requests */
+	}
 }
 
 void http_pending_done(struct http_pending *p)

@@ -49,6 +49,7 @@ struct http_pending {
 	h2o_req_t *req;
 	void (*on_gone)(void *data);
 	void *data;
+	h2o_linklist_t link;   /* in the list http_pending_check_clients walks */
 };
 struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), void *data);
 
@@ -67,6 +68,12 @@ void http_stop_listening(void);
  * the request's disposal does not report it gone (setting p->on_gone =
  * NULL does the same). Safe on NULL. */
 void http_pending_done(struct http_pending *p);
+/* h2o learns that an HTTP/1 client closed its connection only when it
+ * writes; a request waiting on a silent command would wait for its
+ * timeout. Peeks at the connection of every pending HTTP/1 request and, for
+ * one the client closed, runs on_gone and ends the request (HTTP/2 resets
+ * and closes reach h2o through its own reads). Called from the tick. */
+void http_pending_check_clients(void);
 /* Matches `path` (len bytes) against a route pattern; fills m's id/rest.
  * {id}: 1-64 characters of [A-Za-z0-9_-]; anything else does not match. */
 bool http_match_pattern(const char *pattern, const char *path, size_t len, struct http_route_match *m);

@@ -36,6 +36,8 @@ static h2o_timeout_t tick_timeout;
 static h2o_timeout_entry_t tick_entry;
 static uint64_t last_reap_ms;
 
+static uint64_t elapsed_ms(uint64_t now, uint64_t then);
+
 /* ---- the table ---------------------------------------------------------- */
 
 unsigned sessions_active(void) { return n_sessions; }
@@ -170,8 +172,9 @@ static json_t *session_json(const struct session *s)
 	time_t wall = time(NULL);
 	iso_time(s->created, created, sizeof created);
 	iso_time(wall - (time_t)((now - s->last_used_ms) / 1000), last, sizeof last);
-	uint64_t idle_left = s->last_used_ms + s->idle_timeout_ms - now;
-	uint64_t life_left = s->created_ms + s->max_lifetime_ms - now;
+	uint64_t idle_used = elapsed_ms(now, s->last_used_ms), life_used = elapsed_ms(now, s->created_ms);
+	uint64_t idle_left = idle_used < s->idle_timeout_ms ? s->idle_timeout_ms - idle_used : 0;
+	uint64_t life_left = life_used < s->max_lifetime_ms ? s->max_lifetime_ms - life_used : 0;
 	uint64_t left = idle_left < life_left ? idle_left : life_left;
 	iso_time(wall + (time_t)(left / 1000), expires, sizeof expires);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:b, s:I}",
@@ -308,8 +311,9 @@ static int json_duration_field(h2o_req_t *req, json_t *body, const char *key, ui
 /* ---- creating a session -------------------------------------------------- */
 
 struct create_wait {
-	struct http_pending *pending;
+	struct http_pending *pending;  /* lives in the request's pool: only while !gone */
 	struct session *s;
+	bool gone;
 };
 
 static void new_session_id(char *id)
@@ -340,9 +344,12 @@ static void session_attach(struct session *s, struct box *b)
 static void on_cold_ready(struct box *b, void *data, const char *error)
 {
 	struct create_wait *w = data;
-	h2o_req_t *req = w->pending->req;
+	h2o_req_t *req = NULL;
 	struct session *s = w->s;
-	w->pending->on_gone = NULL;
+	if (!w->gone) {
+		req = w->pending->req;
+		w->pending->on_gone = NULL;
+	}
 	free(w);
 	if (error) {
 		if (req)
@@ -361,7 +368,8 @@ static void on_cold_ready(struct box *b, void *data, const char *error)
 
 static void on_create_gone(void *data)
 {
-	(void)data; /* on_cold_ready sees pending->req == NULL and cleans up */
+	struct create_wait *w = data;
+	w->gone = true; /* on_cold_ready cleans up; the pending is freed with the request */
 }
 
 /* Shared by POST /v1/sessions and the compatibility routes. */
@@ -729,6 +737,7 @@ struct oneshot {
 	struct session s;   /* a throwaway session-shaped holder for limits and env */
 	struct exec *x;
 	json_t *files;      /* {"path": "content"} written before the command */
+	bool gone;          /* the client left, or we replied: pending is off limits */
 };
 
 static void oneshot_free(struct oneshot *o)
@@ -744,11 +753,22 @@ static void oneshot_free(struct oneshot *o)
 	free(o);
 }
 
+/* The request, or NULL once the client is gone (the pending lives in the
+ * request's pool and is freed with it: never touch it after). */
+static h2o_req_t *oneshot_take_req(struct oneshot *o)
+{
+	if (o->gone)
+		return NULL;
+	h2o_req_t *req = o->pending->req;
+	o->pending->on_gone = NULL;
+	o->gone = true;
+	return req;
+}
+
 static void oneshot_done(struct exec *x, void *data, const struct exec_result *r)
 {
 	struct oneshot *o = data;
-	h2o_req_t *req = o->pending->req;
-	o->pending->on_gone = NULL;
+	h2o_req_t *req = oneshot_take_req(o);
 	if (req)
 		http_reply_json(req, 200, exec_result_json(r, true));
 	oneshot_free(o);
@@ -757,9 +777,9 @@ static void oneshot_done(struct exec *x, void *data, const struct exec_result *r
 static void oneshot_gone(void *data)
 {
 	struct oneshot *o = data;
+	o->gone = true;
 	if (o->x)
 		exec_abandon(o->x);
-	o->pending->req = NULL;
 	if (!o->x && o->box == NULL)
 		return; /* still waiting for a cold box: oneshot_ready frees */
 	oneshot_free(o);
@@ -800,12 +820,11 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 
 static void oneshot_run(struct oneshot *o, struct box *b)
 {
-	h2o_req_t *req = o->pending->req;
 	char err[256];
 	int status;
 	o->box = b;
 	if (write_run_files(o, b, &status, err, sizeof err) < 0) {
-		o->pending->on_gone = NULL;
+		h2o_req_t *req = oneshot_take_req(o);
 		if (req)
 			http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
 					 "%s", err);
@@ -815,7 +834,7 @@ static void oneshot_run(struct oneshot *o, struct box *b)
 	struct exec_callbacks cb = { .on_done = oneshot_done, .data = o };
 	o->x = exec_start(b, &o->p, &cb, err, sizeof err);
 	if (!o->x) {
-		o->pending->on_gone = NULL;
+		h2o_req_t *req = oneshot_take_req(o);
 		if (req)
 			http_reply_error(req, 503, "unavailable", "%s", err);
 		oneshot_free(o);
@@ -825,17 +844,15 @@ static void oneshot_run(struct oneshot *o, struct box *b)
 static void oneshot_ready(struct box *b, void *data, const char *error)
 {
 	struct oneshot *o = data;
-	if (!o->pending->req) {
+	if (o->gone) {
 		if (!error)
 			box_destroy(b);
 		o->box = NULL;
-		o->pending->on_gone = NULL;
 		oneshot_free(o);
 		return;
 	}
 	if (error) {
-		o->pending->on_gone = NULL;
-		http_reply_error(o->pending->req, 503, "unavailable", "no sandbox could be created: %s", error);
+		http_reply_error(oneshot_take_req(o), 503, "unavailable", "no sandbox could be created: %s", error);
 		oneshot_free(o);
 		return;
 	}
@@ -939,7 +956,7 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 		return 0;
 	}
 	if (pool_cold_create(pool, oneshot_ready, o, err, sizeof err) < 0) {
-		o->pending->on_gone = NULL;
+		oneshot_take_req(o);
 		http_reply_error(req, 503, "unavailable", "no sandbox could be created: %s", err);
 		oneshot_free(o);
 	}
@@ -951,15 +968,22 @@ fail:
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+/* Milliseconds from `then` to `now`, 0 when `then` is later (a session
+ * touched after `now` was read must not look idle for 2^64 ms). */
+static uint64_t elapsed_ms(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 static void reap_expired(uint64_t now)
 {
 	for (h2o_linklist_t *n = sessions.next; n != &sessions;) {
 		struct session *s = H2O_STRUCT_FROM_MEMBER(struct session, link, n);
 		n = n->next;
 		const char *why = NULL;
-		if (now - s->created_ms >= s->max_lifetime_ms)
+		if (elapsed_ms(now, s->created_ms) >= s->max_lifetime_ms)
 			why = "reached its maximum lifetime";
-		else if (s->running == 0 && now - s->last_used_ms >= s->idle_timeout_ms)
+		else if (s->running == 0 && elapsed_ms(now, s->last_used_ms) >= s->idle_timeout_ms)
 			why = "was idle too long";
 		if (why) {
 			if (daemon_state->cfg.verbose)
@@ -974,9 +998,11 @@ static void on_tick(h2o_timeout_entry_t *entry)
 	uint64_t now = daemon_now_ms();
 	box_tick(now);
 	streams_tick(now);
+	if (now - last_reap_ms >= 250)
+		http_pending_check_clients();
 	if (now - last_reap_ms >= 1000) {
 		last_reap_ms = now;
-		reap_expired(now);
+		reap_expired(daemon_now_ms()); /* the box tick may have touched sessions since */
 	}
 	h2o_timeout_link(daemon_state->loop, &tick_timeout, &tick_entry);
 }

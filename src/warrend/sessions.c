@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static h2o_linklist_t sessions = { &sessions, &sessions };
 static unsigned n_sessions;
 static h2o_timeout_t tick_timeout;
 static h2o_timeout_entry_t tick_entry;
-static uint64_t last_reap_ms;
+static uint64_t last_reap_ms, last_trim_ms;
 
 static uint64_t elapsed_ms(uint64_t now, uint64_t then);
 
@@ -1000,6 +1001,13 @@ static void on_tick(h2o_timeout_entry_t *entry)
 	streams_tick(now);
 	if (now - last_reap_ms >= 250)
 		http_pending_check_clients();
+	if (now - last_trim_ms >= 10000) {
+		/* Hand freed heap back to the kernel: after bursts of sessions the
+		 * daemon's RSS returns to its resting size instead of keeping the
+		 * high-water mark. */
+		last_trim_ms = now;
+		malloc_trim(0);
+	}
 	if (now - last_reap_ms >= 1000) {
 		last_reap_ms = now;
 		reap_expired(daemon_now_ms()); /* the box tick may have touched sessions since */

@@ -200,20 +200,6 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	return 0;
 }
 
-/* Where the host allows it (CAP_SYS_RESOURCE), init is exempt from the
- * OOM killer outright; its commands raise their own score before exec
- * either way (init.c), so they are picked first. */
-static void protect_init_from_oom(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)!write(fd, "-1000", 5);
-		close(fd);
-	}
-}
-
 /* Compiles the policy's filter (the child is setting up meanwhile) and
  * sends it to init, which loads it in the command right before exec. */
 static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_error *e)
@@ -274,7 +260,6 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	spawn_prep_free(&prep);
 	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
 		goto fail_spawned;
-	protect_init_from_oom(s->pid);
 	char go = INIT_GO_BYTE;
 	if (write(s->sock, &go, 1) != 1) {
 		r = wr_error_set(e, errno, "start the sandbox");

@@ -12,6 +12,7 @@
 #include "box-internal.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "image.h"
 #include "init-protocol.h"
 #include "sandbox.h"
 #include "sessions.h"
@@ -53,45 +54,10 @@ const char *pool_policy_name(const struct pool *p) { return p->policy_name; }
 
 /* ---- images and policies by name ------------------------------------------ */
 
+/* Policy names follow the same rule as image names. */
 static bool valid_name(const char *name)
 {
-	if (!name[0] || strlen(name) > 64 || name[0] == '.' || name[0] == '-')
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      *c == '-' || *c == '_' || *c == '.'))
-			return false;
-	return true;
-}
-
-/* Image names map to <image_dir>/NAME/rootfs (warren-rootfs' layout) or
- * <image_dir>/NAME; API clients never name host paths. */
-static char *image_path(const char *name)
-{
-	const char *dir = daemon_state->cfg.image_dir;
-	char *path;
-	struct stat st;
-	if (asprintf(&path, "%s/%s/rootfs", dir, name) >= 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return path;
-	free(path);
-	if (asprintf(&path, "%s/%s", dir, name) >= 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return path;
-	free(path);
-	return NULL;
-}
-
-static void list_images(char *buf, size_t len)
-{
-	size_t used = (size_t)snprintf(buf, len, "host");
-	_cleanup_closedir_ DIR *d = opendir(daemon_state->cfg.image_dir);
-	struct dirent *de;
-	while (d && (de = readdir(d)) && used < len) {
-		if (de->d_name[0] == '.' || !valid_name(de->d_name))
-			continue;
-		_cleanup_free_ char *p = image_path(de->d_name);
-		if (p)
-			used += (size_t)snprintf(buf + used, len - used, ", %s", de->d_name);
-	}
+	return image_name_valid(name);
 }
 
 static bool policy_allows_image(const struct policy *p, const char *image)
@@ -119,10 +85,9 @@ struct pool *pool_get(const char *image, const char *policy_name, int *status, c
 		return NULL;
 	}
 	_cleanup_free_ char *path = NULL;
-	if (strcmp(image, "host") && !(path = image_path(image))) {
-		char names[512];
-		list_images(names, sizeof names);
-		snprintf(err, errlen, "image: unknown image \"%s\" (available: %s)", image, names);
+	if (strcmp(image, IMAGE_HOST) && !(path = image_path(daemon_state->cfg.image_dir, image))) {
+		_cleanup_free_ char *names = image_names_text(daemon_state->cfg.image_dir);
+		snprintf(err, errlen, "image: unknown image \"%s\" (available: %s)", image, names ? names : IMAGE_HOST);
 		return NULL;
 	}
 	wr_error e = { 0 };

@@ -29,6 +29,7 @@ API_ROUTES = [  # every route of notes/api.md (method, OpenAPI path)
     ("delete", "/v1/sessions/{id}/files/{path}"), ("post", "/v1/run"), ("get", "/v1/health"),
     ("get", "/metrics"), ("get", "/v1/openapi.json"), ("post", "/create_session"),
     ("post", "/execute"), ("post", "/upload_file"), ("post", "/cleanup"), ("get", "/health"),
+    ("get", "/v1/images"),
 ]
 METRICS = ["warren_sessions_active", "warren_sessions_created_total", "warren_pool_hits_total",
            "warren_pool_misses_total", "warren_exec_total", "warren_exec_duration_seconds_bucket",

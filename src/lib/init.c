@@ -102,12 +102,12 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
 	/* Under the sandbox's memory limit the OOM killer must pick a command,
 	 * never init (that would end a whole session): commands raise their
-	 * score, which needs no privilege. (Exempting init with -1000 instead
+	 * score to the maximum, which needs no privilege. (Exempting init with -1000 instead
 	 * left a cgroup with nothing killable where the command's write did
 	 * not take: its vfork child shares init's memory until exec.) */
 	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (oom >= 0) {
-		(void)!write(oom, "500", 3);
+		(void)!write(oom, "1000", 4);
 		close(oom);
 	}
 	const char *step = "chdir", *path = cwd;

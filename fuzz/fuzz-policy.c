@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* A request may tighten what was accepted, never loosen it. */
 	struct policy_limits half = p->limits;
-	half.memory /= 2;
+	if (half.memory / 2 >= 4 << 20) /* 4M: the smallest memory limit allowed */
+		half.memory /= 2;
 	half.timeout_ms /= 2;
 	FUZZ_ASSERT(policy_tighten(again, &half, NULL, &e2) == 0);
 	FUZZ_ASSERT(again->limits.memory <= p->limits.memory);

@@ -490,6 +490,17 @@ static int make_sandbox_dir(struct cgroup *cg, char *path, wr_error *e)
 	return 0;
 }
 
+/* v1: the parent cgroup's name in every hierarchy, relative to it. */
+static const char *v1_parent_name(void)
+{
+	const char *parent = getenv("WARREN_CGROUP_PARENT");
+	if (!parent || !*parent)
+		parent = "warren";
+	while (*parent == '/')
+		parent++;
+	return parent;
+}
+
 int cgroup_create(const char *name, const struct cgroup_limits *limits,
 		  struct cgroup **out, wr_error *e)
 {
@@ -519,11 +530,7 @@ int cgroup_create(const char *name, const struct cgroup_limits *limits,
 			return r;
 		snprintf(cg->description, sizeof cg->description, "cgroup v2 %s", cg->dirs[0]);
 	} else {
-		const char *parent = getenv("WARREN_CGROUP_PARENT");
-		if (!parent || !*parent)
-			parent = "warren";
-		while (*parent == '/')
-			parent++;
+		const char *parent = v1_parent_name();
 		for (size_t i = 0; i < N_CONTROLLERS; i++) {
 			_cleanup_free_ char *hierarchy = NULL;
 			if (asprintf(&hierarchy, "%s/%s", root, controllers[i]) < 0)
@@ -924,11 +931,7 @@ unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
 			n += remove_stale_in(parent, prefix, keep);
 		return n;
 	}
-	const char *parent = getenv("WARREN_CGROUP_PARENT");
-	if (!parent || !*parent)
-		parent = "warren";
-	while (*parent == '/')
-		parent++;
+	const char *parent = v1_parent_name();
 	for (size_t i = 0; i < N_CONTROLLERS; i++) {
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s/%s", root, controllers[i], parent) >= 0)

@@ -65,10 +65,11 @@ static void verbose(const struct spawn_options *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* envp: the policy's env, then the caller's additions replacing same keys. */
-char **spawn_build_env(const struct policy *p, char *const *extra)
+char **env_merge(char *const *base, char *const *extra)
 {
-	size_t n = p->n_env, m = 0;
+	size_t n = 0, m = 0;
+	while (base && base[n])
+		n++;
 	while (extra && extra[m])
 		m++;
 	char **env = calloc(n + m + 1, sizeof *env);
@@ -76,18 +77,22 @@ char **spawn_build_env(const struct policy *p, char *const *extra)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(p->env[i], '=');
-		size_t klen = eq ? (size_t)(eq - p->env[i]) : strlen(p->env[i]);
+		size_t klen = strcspn(base[i], "=");
 		bool replaced = false;
 		for (size_t j = 0; j < m && !replaced; j++)
-			replaced = !strncmp(extra[j], p->env[i], klen) && extra[j][klen] == '=';
+			replaced = !strncmp(extra[j], base[i], klen) && extra[j][klen] == '=';
 		if (!replaced)
-			env[k++] = p->env[i];
+			env[k++] = base[i];
 	}
 	for (size_t j = 0; j < m; j++)
 		env[k++] = extra[j];
 	env[k] = NULL;
 	return env;
+}
+
+char **spawn_build_env(const struct policy *p, char *const *extra)
+{
+	return env_merge(p->env, extra);
 }
 
 /* As root, the host directory is bind-mounted through an idmapping so that

@@ -42,6 +42,8 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
  * and releases the uid range. Waits up to ~2 s for the cgroup to empty. */
 int spawned_release(struct spawned *s, wr_error *e);
 
-/* The policy's env with `extra` ("KEY=VALUE") replacing or adding keys.
- * The array is new (free it); its strings are borrowed. */
+/* `base` ("KEY=VALUE", NULL-terminated) with `extra` replacing or adding
+ * keys. The array is new (free it); its strings are borrowed. */
+char **env_merge(char *const *base, char *const *extra);
+/* The policy's env merged with `extra`, as env_merge. */
 char **spawn_build_env(const struct policy *p, char *const *extra);

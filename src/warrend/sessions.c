@@ -569,23 +569,13 @@ int exec_params_from_json(h2o_req_t *req, json_t *body, const struct session *s,
 	char **req_env = NULL;
 	if (env_from_json(req, json_object_get(body, "env"), "env", &req_env) < 0)
 		return -1;
-	/* session env then request env, the request's winning */
-	size_t ns = 0, nr = 0;
-	while (s->env && s->env[ns]) ns++;
-	while (req_env && req_env[nr]) nr++;
-	char **env = calloc(ns + nr + 1, sizeof *env);
-	size_t k = 0;
-	for (size_t i = 0; i < ns; i++) {
-		size_t klen = strcspn(s->env[i], "=");
-		bool replaced = false;
-		for (size_t j = 0; j < nr && !replaced; j++)
-			replaced = !strncmp(req_env[j], s->env[i], klen) && req_env[j][klen] == '=';
-		if (!replaced)
-			env[k++] = strdup(s->env[i]);
-	}
-	for (size_t j = 0; j < nr; j++)
-		env[k++] = req_env[j];
-	free(req_env);
+	/* session env then request env, the request's winning; owned copies */
+	char **env = env_merge(s->env, req_env);
+	for (size_t i = 0; env && env[i]; i++)
+		env[i] = strdup(env[i]);
+	strv_freep(&req_env);
+	if (!env)
+		return http_reply_error(req, 500, "internal", "out of memory"), -1;
 	*env_out = env;
 
 	json_t *cwd = json_object_get(body, "cwd");

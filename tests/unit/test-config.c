@@ -1,6 +1,8 @@
 /* warrend.conf parsing, listen addresses and the tokens file. */
 #include "config.h"
 
+#include "unit.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -259,9 +261,5 @@ int main(void)
 	tcase_add_test(tc, tokens_file);
 	tcase_add_test(tc, tokens_file_errors);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -4,6 +4,8 @@
  * thread swapping a directory for a symlink to "/" must never let a write,
  * read or delete touch "outside". No root needed. */
 #include "config.h"
+
+#include "unit.h"
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -616,9 +618,5 @@ int main(void)
 	tcase_add_test(tc, test_race_swap_dir_and_symlink);
 	tcase_add_test(tc, test_race_swap_last_component);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * forms; every error names its JSON path; tightening never loosens; the
  * isolation contract cannot be written out of a policy. */
 #include "config.h"
+
+#include "unit.h"
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -708,9 +710,5 @@ int main(void)
 	tcase_add_test(tc, test_to_json_round_trip);
 	tcase_add_test(tc, test_to_json_shape);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -2,6 +2,8 @@
  * that sets no_new_privs, loads the program and reports by exit code. No
  * root needed. The policy is filled by hand (not through policy.c). */
 #include "config.h"
+
+#include "unit.h"
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -490,9 +492,5 @@ int main(void)
 	tcase_add_test(tc, bad_errno_rejected);
 	tcase_add_test(tc, dump_is_readable);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -1,6 +1,8 @@
 /* units: every accepted spelling of sizes, durations and CPU counts, every
  * rejected one, and the formatting that policy_to_json and messages use. */
 #include "config.h"
+
+#include "unit.h"
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -199,9 +201,5 @@ int main(void)
 	tcase_add_test(tc, test_format_cpus);
 	tcase_add_test(tc, test_format_truncates_safely);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

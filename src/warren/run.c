@@ -109,6 +109,20 @@ static char *resolve_image(const char *value)
 	return path;
 }
 
+/* A policy with an "images" list allows those names only (no directory). */
+static bool policy_allows_image(const struct policy *p, const char *image)
+{
+	if (!p->images)
+		return true;
+	const char *name = image ? image : IMAGE_HOST;
+	for (size_t i = 0; i < p->n_images; i++)
+		if (!strcmp(p->images[i], name))
+			return true;
+	cli_error("policy %s does not allow image \"%s\" (its \"images\" list names the allowed ones)",
+		  p->name, name);
+	return false;
+}
+
 static void report_end(const struct sandbox_result *res, const struct policy *p, int verbose_level)
 {
 	char buf[32];
@@ -139,6 +153,7 @@ int cmd_run(int argc, char **argv)
 	struct policy_limits req = { 0 };
 	char **env = calloc((size_t)argc + 1, sizeof *env);
 	_cleanup_free_ char *image = NULL;
+	const char *image_arg = NULL;   /* as given: a name, host, or a directory */
 	size_t n_env = 0;
 	int opt;
 
@@ -150,7 +165,7 @@ int cmd_run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+p:i:w:m:t:e:C:vh", run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p': policy_name = optarg; break;
-		case 'i': spec.image = optarg; break;
+		case 'i': spec.image = image_arg = optarg; break;
 		case 'w': spec.workspace_dir = optarg; break;
 		case 'm': if (!parse_size_flag("--memory", optarg, &req.memory)) goto usage; break;
 		case OPT_WORKSPACE_SIZE:
@@ -230,6 +245,10 @@ int cmd_run(int argc, char **argv)
 	if (policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
 	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0)) {
 		cli_error("%s", e.message);
+		free(env);
+		return WARREN_EXIT_SETUP;
+	}
+	if (!policy_allows_image(p, image_arg)) {
 		free(env);
 		return WARREN_EXIT_SETUP;
 	}

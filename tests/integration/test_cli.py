@@ -117,3 +117,17 @@ def test_policy_check_of_a_missing_file(warren, tmp_path):
     p = policy_check(warren, tmp_path / "absent.json")
     assert p.returncode != 0
     assert "absent.json" in p.stderr
+
+
+def test_policy_images_list_limits_warren_run(warren, tmp_path):
+    """A policy with an "images" list allows those names only: host runs,
+    a directory image is refused with a message naming the policy."""
+    policy = tmp_path / "only-host.json"
+    policy.write_text(json.dumps({"version": 1, "images": ["host"]}))
+    ok = run(warren, "--policy", str(policy), "--", "true")
+    assert ok.returncode == 0, ok.stderr
+    image = tmp_path / "img"
+    (image / "usr").mkdir(parents=True)
+    refused = run(warren, "--policy", str(policy), "--image", str(image), "--", "true")
+    assert refused.returncode == EXIT_SETUP, refused.stderr
+    assert "does not allow image" in refused.errors and "only-host" in refused.errors, refused.stderr

@@ -791,11 +791,6 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 	return result;
 }
 
-enum cgroup_mode cgroup_mode_of(const struct cgroup *cg)
-{
-	return cg->mode;
-}
-
 const char *cgroup_describe(const struct cgroup *cg)
 {
 	return cg->description;

@@ -66,6 +66,5 @@ int cgroup_child_remove(struct cgroup *cg, const char *name);
  * says still belong to someone alive. Returns how many it removed. */
 unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name));
 
-enum cgroup_mode cgroup_mode_of(const struct cgroup *cg);
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

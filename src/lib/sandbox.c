@@ -51,18 +51,6 @@ int sandbox_event_validate(const struct init_event *ev)
 	return 0;
 }
 
-int sandbox_next_event(struct sandbox *sb, struct init_event *ev)
-{
-	ssize_t n = recv(sb->sp.sock, ev, sizeof *ev, MSG_DONTWAIT | MSG_TRUNC);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
-	if (n == 0)
-		return -EPIPE;
-	if (n != (ssize_t)sizeof *ev)
-		return -EBADMSG;
-	return sandbox_event_validate(ev) < 0 ? -EBADMSG : 1;
-}
-
 static void exec_cgroup_name(uint32_t id, char *buf, size_t len)
 {
 	snprintf(buf, len, "exec-%u", id);

@@ -68,9 +68,6 @@ uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside);
 
 /* Checks an event read from init (untrusted): 0, or -EBADMSG. */
 int sandbox_event_validate(const struct init_event *ev);
-/* Reads one event without blocking: 1 with *ev set, 0 when none is
- * waiting, -EPIPE when init is gone, -EBADMSG on a malformed message. */
-int sandbox_next_event(struct sandbox *sb, struct init_event *ev);
 
 struct sandbox_exec {
 	uint32_t id;                /* unique within the sandbox, > 0 */

@@ -209,12 +209,6 @@ void http_pending_check_clients(void)
 	}
 }
 
-void http_pending_done(struct http_pending *p)
-{
-	if (p)
-		p->on_gone = NULL;
-}
-
 /* ---- routing ---------------------------------------------------------- */
 
 static bool id_char(char c)

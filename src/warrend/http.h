@@ -64,10 +64,6 @@ void http_stop_listening(void);
  * http_add_routes before http_start (h2o's body cap is the largest route
  * limit); http_body_json reads an empty body as {}; a request that only
  * carries the path of a known route with another method gets 405 + Allow. */
-/* Call once the work behind a pending slot has sent its final reply, so
- * the request's disposal does not report it gone (setting p->on_gone =
- * NULL does the same). Safe on NULL. */
-void http_pending_done(struct http_pending *p);
 /* h2o learns that an HTTP/1 client closed its connection only when it
  * writes; a request waiting on a silent command would wait for its
  * timeout. Peeks at the connection of every pending HTTP/1 request and, for

@@ -35,7 +35,6 @@ static h2o_socket_t *signal_sock;
 static h2o_timeout_t drain_timeout;
 static h2o_timeout_entry_t drain_entry;
 static uint64_t drain_started_ms;
-static sigset_t command_mask;
 
 uint64_t daemon_now_ms(void)
 {
@@ -119,11 +118,6 @@ static void on_signal(h2o_socket_t *sock, const char *err)
 	}
 }
 
-const sigset_t *daemon_command_mask(void)
-{
-	return &command_mask;
-}
-
 /* Signals arrive through a signalfd on the event loop, so handlers may do
  * anything the loop does. Children must unblock them before exec. */
 static int setup_signals(h2o_evloop_t *loop)
@@ -133,7 +127,7 @@ static int setup_signals(h2o_evloop_t *loop)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, &command_mask) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (signal_fd < 0)

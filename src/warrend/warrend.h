@@ -66,9 +66,5 @@ void sessions_reload_policies(void);
 /* Appends one object per pool: {"image","policy","ready":N,"target":N}. */
 void pools_describe(json_t *array);
 
-/* The signal mask warrend started with, before it blocked SIGTERM, SIGINT
- * and SIGHUP for its signalfd: commands in sandboxes must run with this one
- * (spawn options' command_mask), or they could not be stopped by those. */
-const sigset_t *daemon_command_mask(void);
 
 #include "metrics.h"

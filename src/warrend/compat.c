@@ -258,10 +258,8 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 	int ws = session_open_workspace(s);
 	if (ws < 0)
 		return http_reply_error(req, 409, "conflict", "session %s has no workspace: %s", s->id, strerror(-ws));
-	session_fs_begin(s);
 	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), session_host_uid(s),
 			    session_host_gid(s), &e);
-	session_fs_end();
 	close(ws);
 	if (r < 0)
 		return http_reply_error(req, r == -EFBIG ? 413 : 400, r == -EFBIG ? "payload_too_large" : "bad_request",

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
-#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,20 +53,6 @@ gid_t session_host_gid(const struct session *s)
 	return s->box ? (gid_t)sandbox_host_uid(box_sandbox(s->box), SANDBOX_GID) : (gid_t)-1;
 }
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
-
-void session_fs_begin(const struct session *s)
-{
-	/* A dead session's ids are -1: the daemon then acts as nobody at all
-	 * and its file calls fail, which is right for a session that is gone. */
-	setfsgid(session_host_gid(s));
-	setfsuid(session_host_uid(s));
-}
-
-void session_fs_end(void)
-{
-	setfsuid(0);
-	setfsgid(0);
-}
 
 struct session *session_find(const char *id, const char *owner)
 {
@@ -791,7 +776,6 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 	const char *name;
 	json_t *content;
 	int r = 0;
-	session_fs_begin(&holder);
 	json_object_foreach(o->files, name, content) {
 		char rel[FILES_PATH_MAX + 1];
 		wr_error e = { 0 };
@@ -804,7 +788,6 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 			break;
 		}
 	}
-	session_fs_end();
 	close(ws);
 	return r < 0 ? -1 : 0;
 }

@@ -21,12 +21,6 @@ int session_open_workspace(struct session *s);
  * daemon creates in a workspace are chowned to them. */
 uid_t session_host_uid(const struct session *s);
 gid_t session_host_gid(const struct session *s);
-/* The daemon's next file operations act as the sandbox user (setfsuid and
- * setfsgid): a tmpfs mounted in the sandbox's user namespace only accepts
- * new files from ids mapped in it, and the sandbox user's permissions are
- * the right ones to check. Pair every call with session_fs_end(). */
-void session_fs_begin(const struct session *s);
-void session_fs_end(void);
 /* Bytes of file data one PUT may write into this session (policy tmpfs
  * size bounds it anyway). */
 uint64_t session_max_file_size(const struct session *s);

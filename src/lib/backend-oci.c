@@ -1,0 +1,21 @@
+/* Placeholder until the oci backend lands: every operation says so. */
+#include "config.h"
+
+#include "backend.h"
+
+static int unavailable_init(const struct backend_settings *s, wr_error *e)
+{
+	(void)s;
+	return wr_error_set(e, ENOSYS, "the oci backend is not built yet");
+}
+
+static int unavailable_health(wr_error *e)
+{
+	return wr_error_set(e, ENOSYS, "the oci backend is not built yet");
+}
+
+const struct backend_ops backend_oci_ops = {
+	.name = "oci",
+	.init = unavailable_init,
+	.health = unavailable_health,
+};

@@ -1,0 +1,35 @@
+/* The backends by kind and name. */
+#include "config.h"
+#include "backend.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *const kind_names[BACKEND_COUNT] = {
+	[BACKEND_NATIVE] = "native", [BACKEND_OCI] = "oci", [BACKEND_DOCKER] = "docker",
+};
+
+const struct backend_ops *backend_get(enum backend_kind k)
+{
+	switch (k) {
+	case BACKEND_NATIVE: return &backend_native_ops;
+	case BACKEND_OCI: return &backend_oci_ops;
+	case BACKEND_DOCKER: return &backend_docker_ops;
+	default: return NULL;
+	}
+}
+
+int backend_kind_parse(const char *name, enum backend_kind *out)
+{
+	for (int k = 0; k < BACKEND_COUNT; k++)
+		if (name && !strcmp(name, kind_names[k])) {
+			*out = (enum backend_kind)k;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *backend_kind_name(enum backend_kind k)
+{
+	return k >= 0 && k < BACKEND_COUNT ? kind_names[k] : "unknown";
+}

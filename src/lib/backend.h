@@ -1,0 +1,149 @@
+/* Backends: what runs warrend's sandboxes. The daemon's pools, sessions,
+ * execs, files and limits are written once against this interface:
+ *   native  warren's own runtime (sandbox.c): the fast path and the default;
+ *   oci     an OCI runtime binary (runc, crun) driven with a config.json
+ *           translated from the policy (backend-oci.c, oci-spec.c);
+ *   docker  the Docker Engine API over its unix socket (backend-docker.c),
+ *           also served by podman's `podman system service`.
+ *
+ * Everything a backend does for the daemon is non-blocking: the event loop
+ * calls it. Work that takes time (running runc, talking to the engine)
+ * happens in child processes whose end the backend reports as events.
+ * Events reach the daemon in one of two ways: a backend with an event fd
+ * (native: the init socket) has the loop read it and hands the bytes to
+ * parse_event; the others are polled (poll) from the daemon's tick and
+ * whenever the pipes of one of their commands reach EOF. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "error.h"
+#include "policy.h"
+#include "seccomp-filter.h"
+
+enum backend_kind { BACKEND_NATIVE, BACKEND_OCI, BACKEND_DOCKER, BACKEND_COUNT };
+
+/* What warrend.conf says about the backends (strings owned by the caller,
+ * alive as long as the daemon). */
+struct backend_settings {
+	const char *state_dir;          /* /run/warren: oci keeps its --root below it */
+	const char *image_dir;          /* /var/lib/warren/images */
+	const char *oci_runtime;        /* "runc", "crun" or a path */
+	const char *docker_socket;      /* "/run/docker.sock" or podman's socket */
+	const char *docker_image_prefix; /* warren image NAME is engine image PREFIX+NAME */
+	const char *docker_host_image;  /* the engine image that stands in for "host" */
+	const char *cgroup_prefix;      /* "wd-": names of what a crashed daemon left */
+	int verbose;
+};
+
+/* One sandbox to create. */
+struct backend_spec {
+	const struct policy *policy;           /* effective policy */
+	const char *image;                     /* the image's name: "host", "python" */
+	const char *image_path;                /* its root filesystem, NULL for host */
+	const struct seccomp_program *seccomp; /* compiled once per pool (native) */
+	const char *name;                      /* unique: cgroup and container name */
+};
+
+enum backend_event_type {
+	BACKEND_EV_READY = 1,      /* the sandbox is up */
+	BACKEND_EV_SETUP_FAILED,   /* it never will be: message says why */
+	BACKEND_EV_EXEC_FAILED,    /* exec_id could not start (err ENOENT: not found); EXITED follows */
+	BACKEND_EV_EXITED,         /* exec_id ended with wait status `status` */
+	BACKEND_EV_DIED,           /* the sandbox is gone (its init died, the container stopped) */
+};
+
+struct backend_event {
+	enum backend_event_type type;
+	uint32_t exec_id;
+	int status;                /* EXITED: a wait(2) status */
+	int err;                   /* *_FAILED: an errno */
+	char message[256];         /* *_FAILED, DIED: one line */
+};
+
+/* What one exec is. Files are execs too for backends without a workspace
+ * directory fd (docker): their result is an exit status (0, or an errno
+ * value), stdout carries the data (GET: the bytes; LIST: one JSON object
+ * per line {"name","type","size","mode","mtime"}) and stderr one line of
+ * error. PUT reads the content from stdin. Paths are files_normalize()d. */
+enum backend_exec_kind {
+	BACKEND_EXEC_COMMAND,
+	BACKEND_FILE_PUT,
+	BACKEND_FILE_GET,          /* a regular file; a directory answers EISDIR */
+	BACKEND_FILE_LIST,
+	BACKEND_FILE_DELETE,       /* directories recursively */
+};
+
+struct backend_exec {
+	uint32_t id;               /* unique within the box, > 0 */
+	enum backend_exec_kind kind;
+	char *const *argv;         /* COMMAND */
+	char *const *envp;         /* COMMAND */
+	const char *cwd;           /* COMMAND: absolute, inside the sandbox */
+	const char *path;          /* FILE_*: workspace-relative, normalized ("" = /workspace) */
+	uint64_t max_size;         /* FILE_GET/PUT: the largest file accepted */
+	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps) */
+};
+
+struct backend_stats {
+	uint64_t memory_peak;      /* bytes, 0 when unknown */
+	uint64_t oom_kills;        /* OOM kills in the sandbox so far */
+};
+
+struct backend_box;            /* each backend's own */
+
+struct backend_ops {
+	const char *name;          /* "native", "oci", "docker" */
+	/* Once at start-up: keeps the settings, prepares state directories. */
+	int (*init)(const struct backend_settings *s, wr_error *e);
+	/* 0 when it can create sandboxes now, else why not. May block for a
+	 * bounded time (under a second): called at start-up and from the tick
+	 * every few seconds, never per request. */
+	int (*health)(wr_error *e);
+	/* Starts creating a sandbox; READY or SETUP_FAILED follows. */
+	int (*create)(const struct backend_spec *spec, struct backend_box **out, wr_error *e);
+	/* The fd whose bytes go to parse_event, or -1 (then poll is used). */
+	int (*event_fd)(const struct backend_box *b);
+	/* One event from the start of buf: bytes used, 0 when more are needed,
+	 * -EBADMSG for bytes no sandbox of ours would send. */
+	ssize_t (*parse_event)(struct backend_box *b, const void *buf, size_t len, struct backend_event *ev);
+	/* 1 with the next event in *ev, 0 when there is none. */
+	int (*poll)(struct backend_box *b, struct backend_event *ev);
+	/* Starts x; its end arrives as EXITED (after EXEC_FAILED when it could
+	 * not start). -EOPNOTSUPP for a kind the backend does not do. */
+	int (*exec_start)(struct backend_box *b, const struct backend_exec *x, wr_error *e);
+	/* SIGKILLs everything exec `id` started, nothing else; called again
+	 * each tick until the exec has ended. */
+	int (*exec_kill)(struct backend_box *b, uint32_t id);
+	/* The exec ended: release what it held (0, or -EBUSY to call later). */
+	int (*exec_release)(struct backend_box *b, uint32_t id);
+	int (*stats)(struct backend_box *b, struct backend_stats *st);
+	/* Tightens the limits of a live sandbox (a leased one gets its session's). */
+	int (*set_limits)(struct backend_box *b, const struct cgroup_limits *l, wr_error *e);
+	/* Begins tearing down without blocking; 0 when all is gone (b is
+	 * freed), -EBUSY to call again later. */
+	int (*destroy_step)(struct backend_box *b);
+	/* An O_PATH fd of the sandbox's /workspace for files.c and the host
+	 * ids of the sandbox user, or -EOPNOTSUPP (file execs are used). */
+	int (*open_workspace)(struct backend_box *b, uid_t *uid, gid_t *gid);
+	/* The sandbox's init as a host pid, or -1 when not known. */
+	pid_t (*init_pid)(const struct backend_box *b);
+	/* One line for the session object: "cgroup v2 …", "runc container …". */
+	void (*describe)(const struct backend_box *b, char *buf, size_t len);
+	/* At start-up: removes what a crashed daemon of this host left
+	 * (containers, state) whose names start with the prefix. */
+	unsigned (*remove_stale)(const char *prefix);
+};
+
+/* The backend of a kind; NULL when this build lacks it. */
+const struct backend_ops *backend_get(enum backend_kind k);
+/* "native" / "oci" / "docker" -> kind; -EINVAL for other names. */
+int backend_kind_parse(const char *name, enum backend_kind *out);
+const char *backend_kind_name(enum backend_kind k);
+
+extern const struct backend_ops backend_native_ops;
+extern const struct backend_ops backend_oci_ops;
+extern const struct backend_ops backend_docker_ops;

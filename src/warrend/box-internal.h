@@ -1,12 +1,13 @@
 /* Between pool.c (boxes) and exec.c (their commands); nobody else. */
 #pragma once
+#include "backend.h"
 #include "box.h"
-#include "init-protocol.h"
 #include "metrics.h"
 
 struct box {
-	struct sandbox *sb;
-	h2o_socket_t *sock;          /* a dup of the init socket, on the loop */
+	const struct backend_ops *ops;
+	struct backend_box *bb;      /* NULL once destroyed */
+	h2o_socket_t *sock;          /* a dup of the backend's event fd, on the loop (if it has one) */
 	enum box_state state;
 	struct pool *pool;
 	struct session *session;
@@ -40,9 +41,12 @@ struct exec {
 };
 
 struct exec *box_find_exec(struct box *b, uint32_t id);
-void exec_on_event(struct exec *x, const struct init_event *ev);
+void exec_on_event(struct exec *x, const struct backend_event *ev);
 void exec_box_gone(struct exec *x, const char *why);
 void box_check_execs(struct box *b, uint64_t now);
+/* Polls a backend without an event fd (its pipes reached EOF: the end may
+ * be known now rather than at the next tick). */
+void box_poll(struct box *b);
 
 /* sessions.c: the box of a session died (OOM, init killed, shutdown). */
 void session_box_died(struct session *s, const char *why);

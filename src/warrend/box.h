@@ -8,6 +8,7 @@
 #include <h2o.h>
 #include <jansson.h>
 
+#include "backend.h"
 #include "policy.h"
 #include "seccomp-filter.h"
 
@@ -21,9 +22,11 @@ enum box_state { BOX_STARTING, BOX_IDLE, BOX_LEASED, BOX_DEAD };
 /* Called once when a box leaves BOX_STARTING: error NULL when ready. */
 typedef void (*box_ready_fn)(struct box *b, void *data, const char *error);
 
-/* Finds or creates the pool of (image, policy); on failure returns NULL
- * with an HTTP status (400 unknown image/policy) and a message. */
-struct pool *pool_get(const char *image, const char *policy, int *status, char *err, size_t errlen);
+/* Finds or creates the pool of (backend, image, policy); on failure
+ * returns NULL with an HTTP status (400 unknown image/policy) and a message. */
+struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy, int *status, char *err,
+		      size_t errlen);
+enum backend_kind pool_backend(const struct pool *p);
 const struct policy *pool_policy(const struct pool *p);
 const char *pool_image(const struct pool *p);
 const char *pool_policy_name(const struct pool *p);
@@ -37,7 +40,8 @@ void pools_describe(json_t *array);
 void pools_set_target(unsigned count);
 
 enum box_state box_state(const struct box *b);
-struct sandbox *box_sandbox(const struct box *b);
+const struct backend_ops *box_ops(const struct box *b);
+struct backend_box *box_backend(const struct box *b);
 struct pool *box_pool(const struct box *b);
 void box_set_session(struct box *b, struct session *s);
 /* Kills every running exec and destroys the box (in the background). */
@@ -48,6 +52,9 @@ int box_set_limits(struct box *b, const struct policy_limits *l, char *err, size
 /* ---- execs ---------------------------------------------------------------- */
 
 struct exec_params {
+	enum backend_exec_kind kind; /* a command, or a file operation (backends without open_workspace) */
+	const char *path;      /* file operations: the normalized workspace path */
+	uint64_t max_size;     /* file operations: the largest file */
 	char **argv;           /* NULL-terminated, owned by the caller until exec_start returns */
 	char **envp;
 	const char *cwd;

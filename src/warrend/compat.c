@@ -102,7 +102,9 @@ static int execute_in_session(h2o_req_t *req, json_t *body, const char *owner)
 static json_t *workspace_files(struct session *s)
 {
 	json_t *files = json_array();
-	int fd = session_open_workspace(s);
+	uid_t uid;
+	gid_t gid;
+	int fd = session_open_workspace(s, &uid, &gid);
 	if (fd < 0)
 		return files;
 	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -255,11 +257,12 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 		return http_reply_error(req, 404, "not_found", "no session \"%s\"", id);
 	if (!upload_name(file->filename, file->filename_len, name, sizeof name))
 		return http_reply_error(req, 400, "bad_request", "file: the filename is not a usable name");
-	int ws = session_open_workspace(s);
+	uid_t uid;
+	gid_t gid;
+	int ws = session_open_workspace(s, &uid, &gid);
 	if (ws < 0)
 		return http_reply_error(req, 409, "conflict", "session %s has no workspace: %s", s->id, strerror(-ws));
-	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), session_host_uid(s),
-			    session_host_gid(s), &e);
+	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), uid, gid, &e);
 	close(ws);
 	if (r < 0)
 		return http_reply_error(req, r == -EFBIG ? 413 : 400, r == -EFBIG ? "payload_too_large" : "bad_request",

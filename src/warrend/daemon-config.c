@@ -15,11 +15,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "backend.h"
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "units.h"
 
-enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE };
+enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
+		  V_FALLBACK };
 
 struct config_key {
 	const char *name;
@@ -49,6 +51,12 @@ static const struct config_key config_keys[] = {
 	{ "max_json_body", V_SIZE, FIELD(max_json_body), 0 },
 	{ "max_file_size", V_SIZE, FIELD(max_file_size), 0 },
 	{ "verbose", V_VERBOSE, FIELD(verbose), 0 },
+	{ "backend", V_BACKEND, FIELD(backend), 0 },
+	{ "backend_fallback", V_FALLBACK, FIELD(backend_fallback), 0 },
+	{ "oci_runtime", V_STRING, FIELD(oci_runtime), 0 },
+	{ "docker_socket", V_STRING, FIELD(docker_socket), 0 },
+	{ "docker_image_prefix", V_STRING, FIELD(docker_image_prefix), 0 },
+	{ "docker_host_image", V_STRING, FIELD(docker_host_image), 0 },
 };
 
 #ifndef WARREN_POLICYDIR
@@ -76,6 +84,12 @@ void config_defaults(struct daemon_config *cfg)
 		.max_body = 64 << 20,
 		.max_json_body = 1 << 20,
 		.max_file_size = 64 << 20,
+		.backend = BACKEND_NATIVE,
+		.backend_fallback = -1,
+		.oci_runtime = strdup("runc"),
+		.docker_socket = strdup("/run/docker.sock"),
+		.docker_image_prefix = strdup("warren-"),
+		.docker_host_image = strdup("warren-minimal"),
 	};
 }
 
@@ -201,6 +215,19 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 		expected = "a duration such as 30s, 5m or 1h";
 		r = parse_duration(value, (uint64_t *)field);
 		break;
+	case V_FALLBACK:
+		if (!strcmp(value, "none")) {
+			*(int *)field = -1;
+			break;
+		}
+		/* fall through */
+	case V_BACKEND: {
+		enum backend_kind kind;
+		expected = k->type == V_FALLBACK ? "native, oci, docker or none" : "native, oci or docker";
+		if ((r = backend_kind_parse(value, &kind)) == 0)
+			*(int *)field = kind;
+		break;
+	}
 	}
 	if (r < 0)
 		return wr_error_set(e, 0, "%s: invalid value \"%s\" (expected %s)", key, value, expected);

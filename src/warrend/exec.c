@@ -11,9 +11,7 @@
 #include <unistd.h>
 
 #include "box-internal.h"
-#include "cgroup.h"
 #include "encode.h"
-#include "sandbox.h"
 #include "warrend.h"
 
 /* After the command exits, how long its pipes may stay open (a background
@@ -98,11 +96,12 @@ static void exec_finish(struct exec *x)
 		r->exit_code = x->fail_not_found ? 127 : 126;
 		snprintf(r->exec_error, sizeof r->exec_error, "%s", x->fail_msg);
 	}
-	struct cgroup *cg = x->box->sb ? sandbox_cgroup(x->box->sb) : NULL;
-	if (!r->timed_out && (r->signal == SIGKILL || !x->exited) && cg && cgroup_oom_kills(cg) > x->oom_before)
+	struct backend_stats st = { 0 };
+	if (!r->timed_out && (r->signal == SIGKILL || !x->exited) && x->box->bb &&
+	    x->box->ops->stats(x->box->bb, &st) == 0 && st.oom_kills > x->oom_before)
 		r->oom_killed = true;
 	if (x->box->state != BOX_DEAD)
-		sandbox_exec_release(x->box->sb, x->id); /* stays while its background processes live */
+		x->box->ops->exec_release(x->box->bb, x->id); /* stays while its background processes live */
 	metrics_exec_done((double)r->duration_ms / 1000.0, r->timed_out, r->oom_killed);
 	if (!x->abandoned && x->cb.on_done)
 		x->cb.on_done(x, x->cb.data, r);
@@ -147,6 +146,10 @@ static void on_pipe_read(h2o_socket_t *sock, const char *err)
 	}
 	if (err) {
 		close_socket(&x->pipe[stream]);
+		if (!x->exited && !x->pipe[0] && !x->pipe[1]) {
+			box_poll(x->box); /* may finish (and free) x */
+			return;
+		}
 		maybe_finish(x);
 	}
 }
@@ -193,14 +196,16 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, const struct
 	x->cb = *cb;
 	x->start_ms = daemon_now_ms();
 	x->deadline_ms = p->timeout_ms ? x->start_ms + p->timeout_ms : 0;
-	x->oom_before = cgroup_oom_kills(sandbox_cgroup(b->sb));
+	struct backend_stats st = { 0 };
+	if (b->ops->stats(b->bb, &st) == 0)
+		x->oom_before = st.oom_kills;
 
-	struct sandbox_exec req = {
-		.id = x->id, .argv = p->argv, .envp = p->envp, .cwd = p->cwd,
-		.stdio = { in[0], out[1], errp[1] },
+	struct backend_exec req = {
+		.id = x->id, .kind = p->kind, .argv = p->argv, .envp = p->envp, .cwd = p->cwd,
+		.path = p->path, .max_size = p->max_size, .stdio = { in[0], out[1], errp[1] },
 	};
 	wr_error e = { 0 };
-	if (sandbox_exec_start(b->sb, &req, &e) < 0) {
+	if (b->ops->exec_start(b->bb, &req, &e) < 0) {
 		snprintf(err, errlen, "%s", e.message);
 		goto fail;
 	}
@@ -236,14 +241,12 @@ fail:
 	return NULL;
 }
 
-void exec_on_event(struct exec *x, const struct init_event *ev)
+void exec_on_event(struct exec *x, const struct backend_event *ev)
 {
-	if (ev->type == INIT_EV_EXEC_FAILED) {
-		wr_error e = { 0 };
-		sandbox_event_error(ev, &e);
+	if (ev->type == BACKEND_EV_EXEC_FAILED) {
 		x->failed = true;
-		x->fail_not_found = ev->err == ENOENT && !strcmp(ev->step, "exec");
-		snprintf(x->fail_msg, sizeof x->fail_msg, "%s", e.message);
+		x->fail_not_found = ev->err == ENOENT;
+		snprintf(x->fail_msg, sizeof x->fail_msg, "%s", ev->message);
 		return;
 	}
 	x->exited = true;
@@ -267,7 +270,7 @@ void exec_abandon(struct exec *x)
 {
 	x->abandoned = true;
 	if (!x->exited && x->box->state != BOX_DEAD)
-		sandbox_exec_kill(x->box->sb, x->id);
+		x->box->ops->exec_kill(x->box->bb, x->id);
 }
 
 void box_check_execs(struct box *b, uint64_t now)
@@ -285,7 +288,7 @@ void box_check_execs(struct box *b, uint64_t now)
 		}
 		if (!x->exited && x->deadline_ms && now >= x->deadline_ms && !x->timed_out) {
 			x->timed_out = true;
-			sandbox_exec_kill(b->sb, x->id);
+			b->ops->exec_kill(b->bb, x->id);
 		} else if (!x->exited && x->timed_out && x->deadline_ms && now - x->deadline_ms >= UNRESPONSIVE_MS) {
 			/* killed, yet init never reported the end (it is stopped,
 			 * or wedged): answer rather than wait for ever */
@@ -294,7 +297,7 @@ void box_check_execs(struct box *b, uint64_t now)
 		} else if (!x->exited && (x->timed_out || x->abandoned)) {
 			/* again each tick: a process forked during a kill pass
 			 * escapes that pass */
-			sandbox_exec_kill(b->sb, x->id);
+			b->ops->exec_kill(b->bb, x->id);
 		}
 	}
 }

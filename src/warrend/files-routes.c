@@ -30,6 +30,8 @@
 struct files_req {
 	struct session *s;
 	int ws_fd;
+	uid_t uid;                 /* the sandbox user on the host */
+	gid_t gid;
 	char rel[FILES_PATH_MAX + 1];
 };
 
@@ -135,7 +137,7 @@ static int files_begin(h2o_req_t *req, const struct http_route_match *m, struct 
 		reply_files_error(req, r, &e);
 		return -1;
 	}
-	f->ws_fd = session_open_workspace(f->s);
+	f->ws_fd = session_open_workspace(f->s, &f->uid, &f->gid);
 	if (f->ws_fd < 0) {
 		http_reply_error(req, 409, "conflict", "session %s is not running: its workspace cannot be opened (%s)",
 				 session_id(f->s), strerror(-f->ws_fd));
@@ -169,8 +171,8 @@ static int put_file(h2o_req_t *req, const struct http_route_match *m)
 	if (daemon_state->cfg.max_body < max)
 		max = daemon_state->cfg.max_body;
 	wr_error e = { 0 };
-	int r = files_write(f.ws_fd, f.rel, req->entity.base, req->entity.len, max, session_host_uid(f.s),
-			    session_host_gid(f.s), &e);
+	int r = files_write(f.ws_fd, f.rel, req->entity.base, req->entity.len, max, f.uid,
+			    f.gid, &e);
 	files_req_close(&f);
 	if (r < 0)
 		return reply_files_error(req, r, &e);
@@ -185,7 +187,7 @@ static int delete_file(h2o_req_t *req, const struct http_route_match *m)
 	if (files_begin(req, m, &f) < 0)
 		return 0;
 	wr_error e = { 0 };
-	int r = files_delete(f.ws_fd, f.rel, session_host_uid(f.s), session_host_gid(f.s), &e);
+	int r = files_delete(f.ws_fd, f.rel, f.uid, f.gid, &e);
 	files_req_close(&f);
 	if (r < 0)
 		return reply_files_error(req, r, &e);
@@ -287,8 +289,8 @@ static int get_file(h2o_req_t *req, const struct http_route_match *m)
 		return 0;
 	struct stat st;
 	wr_error e = { 0 };
-	_cleanup_close_ int fd = files_open_read(f.ws_fd, f.rel, session_max_file_size(f.s), session_host_uid(f.s),
-						 session_host_gid(f.s), &st, &e);
+	_cleanup_close_ int fd = files_open_read(f.ws_fd, f.rel, session_max_file_size(f.s), f.uid,
+						 f.gid, &st, &e);
 	files_req_close(&f);
 	if (fd < 0)
 		return reply_files_error(req, fd, &e);

@@ -155,6 +155,8 @@ static void usage(FILE *out)
 	      "      --max-sessions N     sessions alive at once (default 1000)\n"
 	      "      --policy-dir DIR     where NAME.json policies live\n"
 	      "      --image-dir DIR      where named images live\n"
+	      "      --backend NAME       native (default), oci or docker: what runs sandboxes\n"
+	      "      --backend-fallback NAME  used when the backend is unhealthy at start\n"
 	      "  -v, --verbose            more log lines (repeat for one per request)\n"
 	      "  -V, --version            print the version and exit\n"
 	      "  -h, --help               print this help and exit\n\n"
@@ -162,7 +164,8 @@ static void usage(FILE *out)
 	      out);
 }
 
-enum { OPT_STATE_DIR = 256, OPT_TOKENS, OPT_POOL_SIZE, OPT_MAX_SESSIONS, OPT_POLICY_DIR, OPT_IMAGE_DIR };
+enum { OPT_STATE_DIR = 256, OPT_TOKENS, OPT_POOL_SIZE, OPT_MAX_SESSIONS, OPT_POLICY_DIR, OPT_IMAGE_DIR,
+       OPT_BACKEND, OPT_BACKEND_FALLBACK };
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -173,6 +176,8 @@ static const struct option long_options[] = {
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
 	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "backend-fallback", required_argument, NULL, OPT_BACKEND_FALLBACK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -190,6 +195,8 @@ static const char *flag_key(int opt)
 	case OPT_MAX_SESSIONS: return "max_sessions";
 	case OPT_POLICY_DIR: return "policy_dir";
 	case OPT_IMAGE_DIR: return "image_dir";
+	case OPT_BACKEND: return "backend";
+	case OPT_BACKEND_FALLBACK: return "backend_fallback";
 	default: return NULL;
 	}
 }

@@ -10,20 +10,17 @@
 #include <unistd.h>
 
 #include "box-internal.h"
-#include "cgroup.h"
 #include "cleanup.h"
 #include "image.h"
-#include "init-protocol.h"
-#include "sandbox.h"
 #include "sessions.h"
 #include "session-internal.h"
-#include "spawn.h"
 #include "warrend.h"
 
 #define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
 #define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
 
 struct pool {
+	enum backend_kind backend;
 	char *image;            /* name, "host" */
 	char *image_path;       /* NULL for host */
 	char *policy_name;
@@ -45,7 +42,9 @@ static unsigned n_starting_total, default_target;
 static uint64_t box_counter;
 
 enum box_state box_state(const struct box *b) { return b->state; }
-struct sandbox *box_sandbox(const struct box *b) { return b->sb; }
+const struct backend_ops *box_ops(const struct box *b) { return b->ops; }
+struct backend_box *box_backend(const struct box *b) { return b->bb; }
+enum backend_kind pool_backend(const struct pool *p) { return p->backend; }
 struct pool *box_pool(const struct box *b) { return b->pool; }
 void box_set_session(struct box *b, struct session *s) { b->session = s; }
 const struct policy *pool_policy(const struct pool *p) { return p->policy; }
@@ -70,10 +69,12 @@ static bool policy_allows_image(const struct policy *p, const char *image)
 	return false;
 }
 
-struct pool *pool_get(const char *image, const char *policy_name, int *status, char *err, size_t errlen)
+struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy_name, int *status, char *err,
+		      size_t errlen)
 {
 	for (struct pool *p = pools; p; p = p->next)
-		if (!p->retired && !strcmp(p->image, image) && !strcmp(p->policy_name, policy_name))
+		if (!p->retired && p->backend == backend && !strcmp(p->image, image) &&
+		    !strcmp(p->policy_name, policy_name))
 			return p;
 	*status = 400;
 	if (!valid_name(policy_name)) {
@@ -121,12 +122,14 @@ struct pool *pool_get(const char *image, const char *policy_name, int *status, c
 		policy_free(pol);
 		return NULL;
 	}
+	p->backend = backend;
 	p->image_path = TAKE_PTR(path);
 	p->policy = pol;
 	h2o_linklist_init_anchor(&p->idle);
 	/* Only the default pool is kept warm from the start; others warm up
 	 * to a small target once used. */
-	p->target = !strcmp(image, daemon_state->cfg.default_image) &&
+	p->target = backend == (enum backend_kind)daemon_state->backend &&
+				!strcmp(image, daemon_state->cfg.default_image) &&
 				!strcmp(policy_name, daemon_state->cfg.default_policy)
 			    ? default_target : (default_target ? 2 : 0);
 	p->next = pools;
@@ -142,32 +145,38 @@ static struct box *box_spawn(struct pool *p, char *err, size_t errlen)
 {
 	char name[64];
 	snprintf(name, sizeof name, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
-	struct spawn_options o = {
-		.policy = p->policy, .image = p->image_path, .cgroup_name = name, .seccomp = &p->seccomp,
+	struct backend_spec spec = {
+		.policy = p->policy, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
+		.name = name,
 	};
 	struct box *b = calloc(1, sizeof *b);
 	if (!b) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	b->ops = backend_get(p->backend);
 	wr_error e = { 0 };
-	if (sandbox_create(&o, &b->sb, &e) < 0) {
-		snprintf(err, errlen, "create a sandbox: %s", e.message);
+	if (b->ops->create(&spec, &b->bb, &e) < 0) {
+		snprintf(err, errlen, "create a sandbox (%s): %s", b->ops->name, e.message);
 		snprintf(p->last_error, sizeof p->last_error, "%s", err);
 		p->spawn_failures++;
 		free(b);
 		return NULL;
 	}
-	int fd = fcntl(sandbox_fd(b->sb), F_DUPFD_CLOEXEC, 3);
-	if (fd < 0 || !(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
-		snprintf(err, errlen, "watch the sandbox: out of file descriptors");
-		if (fd >= 0)
-			close(fd);
-		sandbox_destroy(b->sb);
-		free(b);
-		return NULL;
+	int event_fd = b->ops->event_fd ? b->ops->event_fd(b->bb) : -1;
+	if (event_fd >= 0) {
+		int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0 || !(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
+			snprintf(err, errlen, "watch the sandbox: out of file descriptors");
+			if (fd >= 0)
+				close(fd);
+			while (b->ops->destroy_step(b->bb) == -EBUSY)
+				usleep(1000);
+			free(b);
+			return NULL;
+		}
+		b->sock->data = b;
 	}
-	b->sock->data = b;
 	b->state = BOX_STARTING;
 	b->pool = p;
 	b->started_ms = daemon_now_ms();
@@ -175,7 +184,8 @@ static struct box *box_spawn(struct pool *p, char *err, size_t errlen)
 	h2o_linklist_insert(&all_boxes, &b->all_link);
 	p->n_starting++;
 	n_starting_total++;
-	h2o_socket_read_start(b->sock, box_on_read);
+	if (b->sock)
+		h2o_socket_read_start(b->sock, box_on_read);
 	return b;
 }
 
@@ -246,22 +256,20 @@ static void box_became_ready(struct box *b)
 	b->pool->n_idle++;
 }
 
-static void box_on_event(struct box *b, const struct init_event *ev)
+static void box_on_event(struct box *b, const struct backend_event *ev)
 {
-	char why[320];
 	switch (ev->type) {
-	case INIT_EV_READY:
+	case BACKEND_EV_READY:
 		if (b->state == BOX_STARTING)
 			box_became_ready(b);
 		return;
-	case INIT_EV_SETUP_FAILED:
-		sandbox_event_error(ev, &(wr_error){ 0 });
-		snprintf(why, sizeof why, "sandbox setup failed: %s: %s", ev->step, strerror(ev->err));
-		daemon_log("%s", why);
-		box_fail(b, why);
+	case BACKEND_EV_SETUP_FAILED:
+	case BACKEND_EV_DIED:
+		daemon_log("%s sandbox: %s", b->ops->name, ev->message);
+		box_fail(b, ev->message);
 		return;
-	case INIT_EV_EXEC_FAILED:
-	case INIT_EV_EXITED: {
+	case BACKEND_EV_EXEC_FAILED:
+	case BACKEND_EV_EXITED: {
 		struct exec *x = box_find_exec(b, ev->exec_id);
 		if (x)
 			exec_on_event(x, ev);
@@ -277,19 +285,29 @@ static void box_on_read(h2o_socket_t *sock, const char *err)
 		box_fail(b, "the sandbox's init exited");
 		return;
 	}
-	while (sock->input->size >= sizeof(struct init_event)) {
-		struct init_event ev;
-		memcpy(&ev, sock->input->bytes, sizeof ev);
-		h2o_buffer_consume(&sock->input, sizeof ev);
-		if (sandbox_event_validate(&ev) < 0) {
-			daemon_log("sandbox %d sent a malformed message: destroyed", (int)sandbox_pid(b->sb));
+	for (;;) {
+		struct backend_event ev;
+		ssize_t used = b->ops->parse_event(b->bb, sock->input->bytes, sock->input->size, &ev);
+		if (used == 0)
+			return;
+		if (used < 0) {
+			daemon_log("%s sandbox %d sent a malformed message: destroyed", b->ops->name,
+				   b->ops->init_pid ? (int)b->ops->init_pid(b->bb) : -1);
 			box_fail(b, "the sandbox sent a malformed message");
 			return;
 		}
+		h2o_buffer_consume(&sock->input, (size_t)used);
 		box_on_event(b, &ev);
 		if (b->state == BOX_DEAD)
 			return;
 	}
+}
+
+void box_poll(struct box *b)
+{
+	struct backend_event ev;
+	while (b->state != BOX_DEAD && b->ops->poll && b->ops->poll(b->bb, &ev) == 1)
+		box_on_event(b, &ev);
 }
 
 struct box *pool_lease(struct pool *p)
@@ -322,7 +340,7 @@ int box_set_limits(struct box *b, const struct policy_limits *l, char *err, size
 {
 	struct cgroup_limits cl = { .memory = l->memory, .pids = l->pids, .cpu_millis = l->cpu_millis };
 	wr_error e = { 0 };
-	if (cgroup_set_limits(sandbox_cgroup(b->sb), &cl, &e) < 0) {
+	if (b->ops->set_limits(b->bb, &cl, &e) < 0) {
 		snprintf(err, errlen, "%s", e.message);
 		return -1;
 	}
@@ -343,7 +361,8 @@ void pools_retire(void)
 	}
 	int status;
 	char err[256];
-	if (!pool_get(daemon_state->cfg.default_image, daemon_state->cfg.default_policy, &status, err, sizeof err))
+	if (!pool_get((enum backend_kind)daemon_state->backend, daemon_state->cfg.default_image,
+		      daemon_state->cfg.default_policy, &status, err, sizeof err))
 		daemon_log("reload: default pool: %s", err);
 }
 
@@ -356,8 +375,8 @@ void pools_describe(json_t *array)
 {
 	for (struct pool *p = pools; p; p = p->next)
 		if (!p->retired)
-		json_array_append_new(array, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
-			"image", p->image, "policy", p->policy_name, "ready", (json_int_t)p->n_idle,
+		json_array_append_new(array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
+			"backend", backend_kind_name(p->backend), "image", p->image, "policy", p->policy_name, "ready", (json_int_t)p->n_idle,
 			"starting", (json_int_t)p->n_starting, "target", (json_int_t)p->target,
 			"hits", (json_int_t)p->hits, "misses", (json_int_t)p->misses,
 			"last_error", p->last_error[0] ? p->last_error : NULL));
@@ -389,7 +408,7 @@ static void reap_dying(void)
 	while (node != &dying) {
 		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, node);
 		node = node->next;
-		if (sandbox_destroy_step(b->sb) == 0) {
+		if (!b->bb || b->ops->destroy_step(b->bb) == 0) {
 			h2o_linklist_unlink(&b->all_link);
 			free(b);
 		}
@@ -401,9 +420,16 @@ static void check_starting(uint64_t now)
 	for (h2o_linklist_t *n = all_boxes.next; n != &all_boxes;) {
 		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, n);
 		n = n->next;
-		if (b->state == BOX_STARTING && now - b->started_ms > 10000)
-			box_fail(b, "the sandbox did not become ready within 10 s");
-		else
+		box_poll(b);
+		/* the others start containers through other programs: slower */
+		uint64_t limit_ms = b->ops == &backend_native_ops ? 10000 : 60000;
+		if (b->state == BOX_STARTING && now - b->started_ms > limit_ms) {
+			char why[96];
+			snprintf(why, sizeof why, "the sandbox did not become ready within %llu s",
+				 (unsigned long long)(limit_ms / 1000));
+			box_fail(b, why);
+		}
+		else if (b->state != BOX_DEAD)
 			box_check_execs(b, now);
 	}
 }

@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "box-internal.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "encode.h"
 #include "files.h"
-#include "sandbox.h"
 #include "sessions.h"
 #include "spawn.h"
 #include "session-internal.h"
@@ -43,15 +43,6 @@ static uint64_t elapsed_ms(uint64_t now, uint64_t then);
 unsigned sessions_active(void) { return n_sessions; }
 const char *session_id(const struct session *s) { return s->id; }
 void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
-uid_t session_host_uid(const struct session *s)
-{
-	return s->box ? sandbox_host_uid(box_sandbox(s->box), SANDBOX_UID) : (uid_t)-1;
-}
-
-gid_t session_host_gid(const struct session *s)
-{
-	return s->box ? (gid_t)sandbox_host_uid(box_sandbox(s->box), SANDBOX_GID) : (gid_t)-1;
-}
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
 
 struct session *session_find(const char *id, const char *owner)
@@ -64,14 +55,14 @@ struct session *session_find(const char *id, const char *owner)
 	return NULL;
 }
 
-int session_open_workspace(struct session *s)
+int session_open_workspace(struct session *s, uid_t *uid, gid_t *gid)
 {
 	if (s->dead || !s->box || box_state(s->box) == BOX_DEAD)
 		return -ESRCH;
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)sandbox_pid(box_sandbox(s->box)));
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	const struct backend_ops *ops = box_ops(s->box);
+	if (!ops->open_workspace)
+		return -EOPNOTSUPP;
+	return ops->open_workspace(box_backend(s->box), uid, gid);
 }
 
 static unsigned owner_count(const char *owner)
@@ -93,9 +84,11 @@ static void state_file_write(const struct session *s)
 	char path[512], tmp[520];
 	state_file_path(s, path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "id", s->id, "owner", s->owner,
-			      "init_pid", (int)sandbox_pid(box_sandbox(s->box)),
-			      "cgroup", cgroup_describe(sandbox_cgroup(box_sandbox(s->box))));
+	const struct backend_ops *ops = box_ops(s->box);
+	char where[256];
+	ops->describe(box_backend(s->box), where, sizeof where);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", s->id, "owner", s->owner, "backend", ops->name,
+			      "init_pid", (int)ops->init_pid(box_backend(s->box)), "cgroup", where);
 	if (o && json_dump_file(o, tmp, JSON_COMPACT) == 0)
 		rename(tmp, path);
 	json_decref(o);
@@ -170,6 +163,7 @@ static json_t *session_json(const struct session *s)
 			      "max_lifetime_s", (json_int_t)(s->max_lifetime_ms / 1000),
 			      "state", s->dead ? "dead" : "ready", "limits", limits_json(&s->limits),
 			      "pooled", s->pooled, "execs_running", (json_int_t)s->running);
+	json_object_set_new(o, "backend", json_string(backend_kind_name(pool_backend(s->pool))));
 	if (s->dead)
 		json_object_set_new(o, "error", json_string(s->dead_reason));
 	return o;
@@ -366,7 +360,8 @@ int session_create_from(h2o_req_t *req, json_t *body, const char *owner, session
 
 int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done, void *data)
 {
-	static const char *const fields[] = { "image", "policy", "limits", "env", "idle_timeout", "max_lifetime", NULL };
+	static const char *const fields[] = { "image", "policy", "backend", "limits", "env", "idle_timeout",
+					      "max_lifetime", NULL };
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	if (body && http_check_fields(req, body, NULL, fields) < 0)
 		return 0;
@@ -382,7 +377,10 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 					cfg->max_sessions_per_token);
 	int status;
 	char err[512];
-	struct pool *pool = pool_get(image ? json_string_value(image) : cfg->default_image,
+	enum backend_kind backend;
+	if (backends_resolve(body ? json_object_get(body, "backend") : NULL, &backend, &status, err, sizeof err) < 0)
+		return http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
+	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
 				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
 	if (!pool)
 		return http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
@@ -767,7 +765,9 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 	if (!o->files)
 		return 0;
 	struct session holder = { .box = b };
-	int ws = session_open_workspace(&holder);
+	uid_t uid;
+	gid_t gid;
+	int ws = session_open_workspace(&holder, &uid, &gid);
 	if (ws < 0) {
 		*status = 503;
 		snprintf(err, len, "the sandbox's workspace cannot be opened: %s", strerror(-ws));
@@ -781,8 +781,7 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 		wr_error e = { 0 };
 		if ((r = files_normalize(name, strlen(name), rel, &e)) < 0 ||
 		    (r = files_write(ws, rel, json_string_value(content), json_string_length(content),
-				     daemon_state->cfg.max_file_size, session_host_uid(&holder),
-				     session_host_gid(&holder), &e)) < 0) {
+				     daemon_state->cfg.max_file_size, uid, gid, &e)) < 0) {
 			*status = r == -EFBIG || r == -ENOSPC ? 413 : 400;
 			snprintf(err, len, "files: %s", e.message);
 			break;
@@ -835,8 +834,8 @@ static void oneshot_ready(struct box *b, void *data, const char *error)
 
 static int post_run(h2o_req_t *req, const struct http_route_match *m)
 {
-	static const char *const fields[] = { "cmd", "shell", "language", "code", "image", "policy", "limits",
-					      "env", "stdin", "stdin_base64", "timeout", "output", "files", NULL };
+	static const char *const fields[] = { "cmd", "shell", "language", "code", "image", "policy", "backend",
+					      "limits", "env", "stdin", "stdin_base64", "timeout", "output", "files", NULL };
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	json_t *body = NULL;
 	if (http_body_json(req, &body) < 0)
@@ -856,7 +855,12 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	}
 	int status;
 	char err[512];
-	struct pool *pool = pool_get(image ? json_string_value(image) : cfg->default_image,
+	enum backend_kind backend;
+	if (backends_resolve(json_object_get(body, "backend"), &backend, &status, err, sizeof err) < 0) {
+		http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
+		goto fail;
+	}
+	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
 				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
 	if (!pool) {
 		http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
@@ -915,6 +919,7 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	json_object_del(body, "files");
 	json_object_del(body, "image");
 	json_object_del(body, "policy");
+	json_object_del(body, "backend");
 	json_object_del(body, "limits");
 	bool stream = false;
 	if (exec_params_from_json(req, body, &o->s, &o->p, &o->argv, &o->env, &o->in, &stream) < 0)
@@ -972,6 +977,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
 	uint64_t now = daemon_now_ms();
 	box_tick(now);
 	streams_tick(now);
+	backends_tick(now);
 	if (now - last_reap_ms >= 250)
 		http_pending_check_clients();
 	if (now - last_trim_ms >= 10000) {
@@ -1013,8 +1019,10 @@ static void clean_previous_run(void)
 		stale++;
 	}
 	unsigned cgroups = cgroup_remove_stale("wd-", cgroup_owner_alive);
-	if (stale || cgroups)
-		daemon_log("destroyed %u sessions and %u cgroups left by a previous run", stale, cgroups);
+	unsigned containers = backends_remove_stale("wd-");
+	if (stale || cgroups || containers)
+		daemon_log("destroyed %u sessions, %u cgroups and %u containers left by a previous run", stale, cgroups,
+			   containers);
 }
 
 int sessions_init(char *err, size_t errlen)
@@ -1036,10 +1044,12 @@ int sessions_init(char *err, size_t errlen)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	if (backends_init(err, errlen) < 0)
+		return -1;
 	clean_previous_run();
 	pools_set_target(cfg->pool_size);
 	int status;
-	if (!pool_get(cfg->default_image, cfg->default_policy, &status, err, errlen))
+	if (!pool_get(backends_default(), cfg->default_image, cfg->default_policy, &status, err, errlen))
 		return -1;
 	h2o_timeout_init(daemon_state->loop, &tick_timeout, TICK_MS);
 	tick_entry.cb = on_tick;

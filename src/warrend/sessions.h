@@ -13,14 +13,12 @@ struct session *session_find(const char *id, const char *owner);
 const char *session_id(const struct session *s);
 /* Marks the session used now (idle timeout restarts). */
 void session_touch(struct session *s);
-/* Opens the session's /workspace from the host (through the sandbox's
- * root, /proc/<init>/root/workspace) as an O_PATH directory fd for
- * openat2(RESOLVE_IN_ROOT). Returns the fd or -errno. */
-int session_open_workspace(struct session *s);
-/* The host uid/gid of the sandbox user (uid 1000 inside): files the
- * daemon creates in a workspace are chowned to them. */
-uid_t session_host_uid(const struct session *s);
-gid_t session_host_gid(const struct session *s);
+/* Opens the session's /workspace from the host as an O_PATH directory fd
+ * for openat2(RESOLVE_IN_ROOT), with the host uid/gid of the sandbox user
+ * (uid 1000 inside: what the daemon creates there is theirs). Returns the
+ * fd or -errno: -EOPNOTSUPP when the session's backend has no workspace
+ * on this host (docker: its files go through file execs, files-exec.h). */
+int session_open_workspace(struct session *s, uid_t *uid, gid_t *gid);
 /* Bytes of file data one PUT may write into this session (policy tmpfs
  * size bounds it anyway). */
 uint64_t session_max_file_size(const struct session *s);

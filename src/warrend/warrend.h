@@ -30,6 +30,12 @@ struct daemon_config {
 	uint64_t max_json_body;     /* JSON requests, 1 MiB */
 	uint64_t max_file_size;     /* one workspace file, 64 MiB */
 	int verbose;
+	int backend;                /* enum backend_kind: native */
+	int backend_fallback;       /* used when `backend` is unhealthy at start; -1: none */
+	char *oci_runtime;          /* "runc" */
+	char *docker_socket;        /* "/run/docker.sock" */
+	char *docker_image_prefix;  /* "warren-": image NAME is engine image warren-NAME */
+	char *docker_host_image;    /* the engine image standing in for "host": "warren-minimal" */
 };
 
 struct daemon {
@@ -38,6 +44,7 @@ struct daemon {
 	bool draining;
 	uint64_t started_ms;
 	const char *cgroup_mode;    /* "v1" or "v2" */
+	int backend;                /* the default backend in use (the fallback, when it had to be) */
 };
 extern struct daemon *daemon_state;
 

@@ -187,11 +187,13 @@ class Daemon:
         for s in self.state_files():
             if s.get("id") != session_id:
                 continue
-            desc = s["cgroup"]  # "cgroup v1 /sys/fs/cgroup/{memory,pids,cpu}/warren/wd-1-2" or "cgroup v2 DIR"
-            if desc.startswith("cgroup v2 "):
-                path = desc.split(" ", 2)[2] + ("/memory.max" if controller == "memory" else "/pids.max")
+            # "cgroup v1 /sys/fs/cgroup/{memory,pids,cpu}/warren/wd-1-2" or "cgroup v2 DIR",
+            # after what the backend says of its sandbox ("runc container wd-1-2, ")
+            version, where = re.search(r"cgroup (v1|v2) (\S+)$", s["cgroup"]).groups()
+            if version == "v2":
+                path = where + ("/memory.max" if controller == "memory" else "/pids.max")
             else:
-                path = re.sub(r"\{[a-z,]+\}", controller, desc.split(" ", 2)[2])
+                path = re.sub(r"\{[a-z,]+\}", controller, where)
                 path += "/memory.limit_in_bytes" if controller == "memory" else "/pids.max"
             with open(path) as f:
                 return int(f.read())

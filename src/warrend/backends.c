@@ -1,0 +1,181 @@
+#include "config.h"
+#include "backends.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "backend-proc.h"
+#include "warrend.h"
+
+/* How often each started backend's health is checked again. */
+#define HEALTH_INTERVAL_MS 10000
+
+struct backend_state {
+	const struct backend_ops *ops;
+	bool started;           /* init succeeded */
+	bool healthy;
+	char error[256];        /* why not, when not */
+	struct proc check;      /* a health check running in a child */
+	uint64_t checked_ms;
+};
+
+static struct backend_state states[BACKEND_COUNT];
+static struct backend_settings settings;
+static enum backend_kind default_kind = BACKEND_NATIVE;
+
+enum backend_kind backends_default(void) { return default_kind; }
+
+static void set_health(struct backend_state *st, bool healthy, const char *why)
+{
+	if (st->healthy != healthy || (!healthy && strcmp(st->error, why)))
+		daemon_log("backend %s is %s%s%s", st->ops->name, healthy ? "healthy" : "UNHEALTHY",
+			   healthy ? "" : ": ", healthy ? "" : why);
+	st->healthy = healthy;
+	snprintf(st->error, sizeof st->error, "%s", healthy ? "" : why);
+}
+
+static void check_now(struct backend_state *st)
+{
+	wr_error e = { 0 };
+	if (st->ops->health(&e) < 0)
+		set_health(st, false, e.message);
+	else
+		set_health(st, true, "");
+	st->checked_ms = daemon_now_ms();
+}
+
+int backends_init(char *err, size_t errlen)
+{
+	const struct daemon_config *cfg = &daemon_state->cfg;
+	settings = (struct backend_settings){
+		.state_dir = cfg->state_dir, .image_dir = cfg->image_dir, .oci_runtime = cfg->oci_runtime,
+		.docker_socket = cfg->docker_socket, .docker_image_prefix = cfg->docker_image_prefix,
+		.docker_host_image = cfg->docker_host_image, .cgroup_prefix = "wd-", .verbose = cfg->verbose,
+	};
+	for (int k = 0; k < BACKEND_COUNT; k++) {
+		struct backend_state *st = &states[k];
+		st->ops = backend_get((enum backend_kind)k);
+		st->check = (struct proc)PROC_INIT;
+		wr_error e = { 0 };
+		if (st->ops->init(&settings, &e) < 0) {
+			snprintf(st->error, sizeof st->error, "%s", e.message);
+			continue;
+		}
+		st->started = true;
+		/* Others are checked in the background; the chosen ones now. */
+		if (k == cfg->backend || k == cfg->backend_fallback)
+			check_now(st);
+	}
+	struct backend_state *chosen = &states[cfg->backend];
+	if (chosen->started && chosen->healthy) {
+		default_kind = (enum backend_kind)cfg->backend;
+		daemon_state->backend = cfg->backend;
+		return 0;
+	}
+	daemon_log("!!! backend %s cannot run sandboxes: %s", chosen->ops->name, chosen->error);
+	if (cfg->backend_fallback >= 0 && cfg->backend_fallback != cfg->backend) {
+		struct backend_state *fb = &states[cfg->backend_fallback];
+		if (fb->started && fb->healthy) {
+			daemon_log("!!! using the fallback backend %s instead (backend_fallback)", fb->ops->name);
+			default_kind = (enum backend_kind)cfg->backend_fallback;
+			daemon_state->backend = cfg->backend_fallback;
+			return 0;
+		}
+		snprintf(err, errlen, "backend %s: %s; fallback %s: %s", chosen->ops->name, chosen->error,
+			 fb->ops->name, fb->error);
+		return -1;
+	}
+	snprintf(err, errlen, "backend %s: %s (set backend_fallback to start with another)", chosen->ops->name,
+		 chosen->error);
+	return -1;
+}
+
+int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *err, size_t errlen)
+{
+	if (!field) {
+		*out = default_kind;
+		return 0;
+	}
+	*status = 400;
+	if (!json_is_string(field)) {
+		snprintf(err, errlen, "backend: expected a string");
+		return -1;
+	}
+	enum backend_kind k;
+	if (backend_kind_parse(json_string_value(field), &k) < 0) {
+		snprintf(err, errlen, "backend: unknown backend \"%s\" (native, oci or docker)", json_string_value(field));
+		return -1;
+	}
+	struct backend_state *st = &states[k];
+	if (!st->started || !st->healthy) {
+		*status = 503;
+		snprintf(err, errlen, "backend %s cannot run sandboxes now: %s", st->ops->name,
+			 st->error[0] ? st->error : "not checked yet");
+		return -1;
+	}
+	*out = k;
+	return 0;
+}
+
+json_t *backends_describe(void)
+{
+	json_t *o = json_object();
+	for (int k = 0; k < BACKEND_COUNT; k++) {
+		const struct backend_state *st = &states[k];
+		json_t *b = json_pack("{s:b, s:b}", "healthy", st->started && st->healthy, "default", k == (int)default_kind);
+		if (!(st->started && st->healthy))
+			json_object_set_new(b, "error", json_string(st->error[0] ? st->error : "not checked yet"));
+		json_object_set_new(o, st->ops->name, b);
+	}
+	return o;
+}
+
+/* In the child of a background check: the verdict is the exit status, the
+ * reason its last line. */
+static int health_child(void *arg)
+{
+	const struct backend_ops *ops = arg;
+	wr_error e = { 0 };
+	if (ops->health(&e) < 0) {
+		fprintf(stderr, "%s\n", e.message);
+		return 1;
+	}
+	return 0;
+}
+
+void backends_tick(uint64_t now)
+{
+	for (int k = 0; k < BACKEND_COUNT; k++) {
+		struct backend_state *st = &states[k];
+		if (!st->started)
+			continue;
+		if (st->check.pid > 0) {
+			char why[256];
+			if (proc_poll(&st->check, why, sizeof why) == 1) {
+				bool ok = WIFEXITED(st->check.status) && WEXITSTATUS(st->check.status) == 0;
+				set_health(st, ok, why[0] ? why : "the health check failed");
+				st->checked_ms = now;
+			} else if (now - st->checked_ms > 3 * HEALTH_INTERVAL_MS) {
+				proc_kill(&st->check);
+				set_health(st, false, "the health check did not finish");
+				st->checked_ms = now;
+			}
+			continue;
+		}
+		if (now - st->checked_ms < HEALTH_INTERVAL_MS || daemon_state->draining)
+			continue;
+		if (proc_start_fn(&st->check, health_child, (void *)st->ops, NULL, &(wr_error){ 0 }) < 0)
+			st->checked_ms = now; /* try again next interval */
+	}
+}
+
+unsigned backends_remove_stale(const char *prefix)
+{
+	unsigned n = 0;
+	for (int k = 0; k < BACKEND_COUNT; k++)
+		if (states[k].started && states[k].healthy && states[k].ops->remove_stale)
+			n += states[k].ops->remove_stale(prefix);
+	return n;
+}

@@ -1,2 +1,364 @@
 #include "config.h"
 #include "oci-spec.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "seccomp-filter.h"
+#include "userns.h"
+
+/* ---- seccomp ------------------------------------------------------------ */
+
+/* The argument rules of seccomp.c, in the runtime's terms. Each has one
+ * comparison: several on one argument would be ANDed by some runtimes and
+ * ORed by others, one per entry means the same everywhere. */
+struct oci_arg_rule {
+	const char *syscall;
+	int err;
+	int index;            /* -1: no argument compared */
+	uint64_t mask, value; /* SCMP_CMP_MASKED_EQ: (arg & mask) == value */
+};
+
+#define SETID(name, arg) { name, EPERM, arg, S_ISUID, S_ISUID }, { name, EPERM, arg, S_ISGID, S_ISGID }
+
+/* fchmodat2 (452, Linux 6.6) is missing: the libseccomp 2.5.4 of runc and
+ * crun on Debian 12 does not know the name and runtimes skip names they
+ * cannot resolve. runc answers syscalls newer than the profile's newest
+ * with ENOSYS, which covers it there. */
+static const struct oci_arg_rule oci_arg_rules[] = {
+	/* clone() with namespace flags: one rule per flag (see seccomp.c). */
+	{ "clone", EPERM, 0, CLONE_NEWNS, CLONE_NEWNS },
+	{ "clone", EPERM, 0, CLONE_NEWUTS, CLONE_NEWUTS },
+	{ "clone", EPERM, 0, CLONE_NEWIPC, CLONE_NEWIPC },
+	{ "clone", EPERM, 0, CLONE_NEWUSER, CLONE_NEWUSER },
+	{ "clone", EPERM, 0, CLONE_NEWPID, CLONE_NEWPID },
+	{ "clone", EPERM, 0, CLONE_NEWNET, CLONE_NEWNET },
+	{ "clone", EPERM, 0, CLONE_NEWCGROUP, CLONE_NEWCGROUP },
+	{ "clone", EPERM, 0, CLONE_NEWTIME, CLONE_NEWTIME },
+	{ "clone3", ENOSYS, -1, 0, 0 },
+	/* the kernel truncates the request to 32 bits: compare only those */
+	{ "ioctl", EPERM, 1, 0xffffffffu, TIOCSTI },
+	{ "ioctl", EPERM, 1, 0xffffffffu, TIOCLINUX },
+	SETID("chmod", 1), SETID("fchmod", 1), SETID("fchmodat", 2), SETID("creat", 1),
+	SETID("open", 2), SETID("openat", 3), SETID("mknod", 1), SETID("mknodat", 2),
+	{ "openat2", ENOSYS, -1, 0, 0 },
+};
+
+static json_t *masked_eq_arg(int index, uint64_t mask, uint64_t value)
+{
+	/* runtime-spec: for MASKED_EQ "value" is the mask, "valueTwo" the datum */
+	return json_pack("{s:i, s:I, s:I, s:s}", "index", index, "value", (json_int_t)mask,
+			 "valueTwo", (json_int_t)value, "op", "SCMP_CMP_MASKED_EQ");
+}
+
+static int add_rule(json_t *syscalls, json_t *names, int err, json_t *arg, wr_error *e)
+{
+	json_t *rule = json_pack("{s:o, s:s, s:i}", "names", names, "action", "SCMP_ACT_ERRNO", "errnoRet", err);
+	if (!rule) {
+		json_decref(arg);
+		return wr_error_set(e, ENOMEM, "seccomp rule");
+	}
+	if (arg && json_object_set_new(rule, "args", json_pack("[o]", arg)) < 0) {
+		json_decref(rule);
+		return wr_error_set(e, ENOMEM, "seccomp rule");
+	}
+	if (json_array_append_new(syscalls, rule) < 0)
+		return wr_error_set(e, ENOMEM, "seccomp rule");
+	return 0;
+}
+
+static bool denied_outright(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_seccomp_deny; i++)
+		if (!strcmp(p->seccomp_deny[i], name))
+			return true;
+	return false;
+}
+
+/* personality(): seccomp.c allows only PER_LINUX, PER_LINUX|UNAME26 and
+ * the query 0xffffffff (low 32 bits) with a BPF prefix, because an allow
+ * list cannot be said under an allow default. As deny rules of one masked
+ * compare each: a value other than 0 and all-ones has a run of set bits
+ * ending at some bit i (bit i set, bit i+1 clear, cyclically). Deny every
+ * such i except 17 (UNAME26 alone), and a run ending at 17 that is longer
+ * than one bit (16, 17 set, 18 clear). What is left is exactly the three. */
+static int add_personality_rules(json_t *syscalls, wr_error *e)
+{
+	for (int i = 0; i < 32; i++) {
+		uint64_t set = 1ULL << i, clear = 1ULL << ((i + 1) % 32);
+		if (set == UNAME26)
+			continue;
+		int r = add_rule(syscalls, json_pack("[s]", "personality"), EPERM,
+				 masked_eq_arg(0, set | clear, set), e);
+		if (r < 0)
+			return r;
+	}
+	return add_rule(syscalls, json_pack("[s]", "personality"), EPERM,
+			masked_eq_arg(0, (UNAME26 >> 1) | UNAME26 | (UNAME26 << 1), (UNAME26 >> 1) | UNAME26), e);
+}
+
+json_t *oci_seccomp_json(const struct policy *p, wr_error *e)
+{
+	if (p->seccomp_errno <= 0 || p->seccomp_errno > 4095) {
+		wr_error_set(e, EINVAL, "seccomp.errno %d: expected an errno between 1 and 4095", p->seccomp_errno);
+		return NULL;
+	}
+	json_auto_t *sc = json_pack("{s:s, s:[s], s:[]}", "defaultAction", "SCMP_ACT_ALLOW",
+					      "architectures", "SCMP_ARCH_X86_64", "syscalls");
+	if (!sc) {
+		wr_error_set(e, ENOMEM, "seccomp");
+		return NULL;
+	}
+	json_t *syscalls = json_object_get(sc, "syscalls");
+	if (p->n_seccomp_deny) {
+		json_t *names = json_array();
+		for (size_t i = 0; i < p->n_seccomp_deny; i++) {
+			if (!seccomp_syscall_known(p->seccomp_deny[i])) {
+				json_decref(names);
+				wr_error_set(e, EINVAL, "seccomp.deny: unknown system call \"%s\"", p->seccomp_deny[i]);
+				return NULL;
+			}
+			json_array_append_new(names, json_string(p->seccomp_deny[i]));
+		}
+		if (add_rule(syscalls, names, p->seccomp_errno, NULL, e) < 0)
+			return NULL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(oci_arg_rules); i++) {
+		const struct oci_arg_rule *rule = &oci_arg_rules[i];
+		/* a syscall denied outright is already stricter (as natively) */
+		if (denied_outright(p, rule->syscall))
+			continue;
+		json_t *arg = rule->index < 0 ? NULL : masked_eq_arg(rule->index, rule->mask, rule->value);
+		if (add_rule(syscalls, json_pack("[s]", rule->syscall), rule->err, arg, e) < 0)
+			return NULL;
+	}
+	if (!denied_outright(p, "personality") && add_personality_rules(syscalls, e) < 0)
+		return NULL;
+	return TAKE_PTR(sc);
+}
+
+/* ---- process ------------------------------------------------------------ */
+
+static const char *rlimit_name(int resource)
+{
+	switch (resource) {
+	case RLIMIT_CORE: return "RLIMIT_CORE";
+	case RLIMIT_NOFILE: return "RLIMIT_NOFILE";
+	case RLIMIT_FSIZE: return "RLIMIT_FSIZE";
+	case RLIMIT_STACK: return "RLIMIT_STACK";
+	case RLIMIT_CPU: return "RLIMIT_CPU";
+	case RLIMIT_NPROC: return "RLIMIT_NPROC";
+	case RLIMIT_MEMLOCK: return "RLIMIT_MEMLOCK";
+	case RLIMIT_AS: return "RLIMIT_AS";
+	}
+	return NULL;
+}
+
+static json_t *string_array(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && v && v[i]; i++)
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+json_t *oci_process_json(const struct oci_process_params *c, wr_error *e)
+{
+	const struct policy *p = c->policy;
+	json_auto_t *rlimits = json_array();
+	for (size_t i = 0; rlimits && i < POLICY_RLIMIT_COUNT; i++) {
+		if (!p->rlimits[i].set)
+			continue;
+		const char *name = rlimit_name(p->rlimits[i].resource);
+		if (!name) {
+			wr_error_set(e, EINVAL, "rlimit %d has no OCI name", p->rlimits[i].resource);
+			return NULL;
+		}
+		/* jansson integers are signed: "unlimited" becomes 2^63-1,
+		 * which no limit reaches either */
+		uint64_t v = p->rlimits[i].value > INT64_MAX ? INT64_MAX : p->rlimits[i].value;
+		json_array_append_new(rlimits, json_pack("{s:s, s:I, s:I}", "type", name,
+							 "hard", (json_int_t)v, "soft", (json_int_t)v));
+	}
+	json_t *none = json_array();
+	json_t *proc = json_pack("{s:b, s:{s:i, s:i, s:[]}, s:o*, s:o*, s:s, s:{s:O, s:O, s:O, s:O, s:O},"
+				 " s:b, s:O, s:i}",
+				 "terminal", 0,
+				 "user", "uid", SANDBOX_UID, "gid", SANDBOX_GID, "additionalGids",
+				 "args", string_array(c->argv), "env", string_array(c->envp),
+				 "cwd", c->cwd,
+				 "capabilities", "bounding", none, "effective", none, "inheritable", none,
+				 "permitted", none, "ambient", none,
+				 "noNewPrivileges", 1, "rlimits", rlimits, "oomScoreAdj", c->oom_score_adj);
+	json_decref(none);
+	if (!proc || !json_object_get(proc, "args") || !json_object_get(proc, "env")) {
+		json_decref(proc);
+		wr_error_set(e, ENOMEM, "OCI process");
+		return NULL;
+	}
+	return proc;
+}
+
+/* ---- config.json -------------------------------------------------------- */
+
+const char *oci_plan_path(const char *path)
+{
+	size_t n = strlen(MOUNT_NEWROOT);
+	if (!strncmp(path, MOUNT_NEWROOT, n) && (path[n] == '/' || !path[n]))
+		return path[n] ? path + n : "/";
+	n = strlen(MOUNT_OLDROOT);
+	if (!strncmp(path, MOUNT_OLDROOT, n) && (path[n] == '/' || !path[n]))
+		return path[n] ? path + n : "/";
+	return path;
+}
+
+static bool under_dev(const char *target)
+{
+	return !strncmp(oci_plan_path(target), "/dev/", 5);
+}
+
+bool oci_plan_op_is_skeleton(const struct mount_op *op)
+{
+	/* /dev's links and nodes are the runtime's own (runc makes them) */
+	return (op->kind == MOP_MKDIR || op->kind == MOP_SYMLINK || op->kind == MOP_WRITE_FILE) &&
+	       !under_dev(op->target);
+}
+
+/* "mode=0755,size=1M" as mount options after the flags. */
+static json_t *tmpfs_options(const char *data, const char *flags[])
+{
+	json_t *opts = json_array();
+	for (size_t i = 0; opts && flags[i]; i++)
+		json_array_append_new(opts, json_string(flags[i]));
+	_cleanup_free_ char *copy = strdup(data ? data : "");
+	char *save = NULL;
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; opts && tok; tok = strtok_r(NULL, ",", &save))
+		json_array_append_new(opts, json_string(tok));
+	return opts;
+}
+
+static json_t *mount_json(const char *dest, const char *type, const char *source, json_t *options)
+{
+	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", source,
+			 "options", options);
+}
+
+/* The plan's ops as mounts, masked and read-only paths; the root's own
+ * directories, links and files are the skeleton (oci_plan_op_is_skeleton),
+ * /dev's nodes and links the runtime's. */
+static int translate_plan(const struct mount_plan *plan, json_t *mounts, json_t *masked, json_t *readonly,
+			  wr_error *e)
+{
+	static const char *tmpfs_flags[] = { "nosuid", "nodev", NULL };
+	static const char *dev_flags[] = { "nosuid", "noexec", NULL };
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct mount_op *op = &plan->ops[i];
+		const char *target = oci_plan_path(op->target);
+		json_t *m = NULL;
+		switch (op->kind) {
+		case MOP_TMPFS:
+			if (!strcmp(target, "/"))
+				continue; /* the root is root.path */
+			m = mount_json(target, "tmpfs", "tmpfs",
+				       tmpfs_options(op->data, strcmp(target, "/dev") ? tmpfs_flags : dev_flags));
+			break;
+		case MOP_BIND:
+			m = mount_json(target, "bind", oci_plan_path(op->source),
+				       json_pack("[s, s, s, s]", "rbind", op->writable ? "rw" : "ro", "nosuid", "nodev"));
+			break;
+		case MOP_PROC:
+			m = mount_json(target, "proc", "proc", json_pack("[s, s, s]", "nosuid", "nodev", "noexec"));
+			break;
+		case MOP_DEVPTS:
+			m = mount_json(target, "devpts", "devpts",
+				       json_pack("[s, s, s, s, s]", "nosuid", "noexec", "newinstance", "ptmxmode=0666",
+						 "mode=0620"));
+			break;
+		case MOP_MASK:
+			json_array_append_new(masked, json_string(target));
+			continue;
+		case MOP_READONLY:
+			json_array_append_new(readonly, json_string(target));
+			continue;
+		case MOP_DEV_BIND:      /* the runtime binds the same nodes */
+		case MOP_REMOUNT_RO:    /* root.readonly; /dev stays writable for the runtime */
+		case MOP_MKDIR:
+		case MOP_SYMLINK:
+		case MOP_WRITE_FILE:
+			continue;
+		case MOP_MOVE_FD:
+			return wr_error_set(e, EINVAL, "mount plan: detached mount at %s cannot be written to config.json",
+					    target);
+		}
+		if (!m || json_array_append_new(mounts, m) < 0)
+			return wr_error_set(e, ENOMEM, "config.json mounts");
+	}
+	return 0;
+}
+
+static json_t *resources_json(const struct policy_limits *l)
+{
+	json_t *res = json_object();
+	if (l->memory)
+		json_object_set_new(res, "memory", json_pack("{s:I, s:I}", "limit", (json_int_t)l->memory,
+							     "swap", (json_int_t)l->memory));
+	if (l->pids)
+		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
+	if (l->cpu_millis) {
+		/* as cgroup.c: a 100 ms period and at least 1 ms of quota */
+		uint64_t quota = (uint64_t)l->cpu_millis * 100;
+		json_object_set_new(res, "cpu", json_pack("{s:I, s:I}", "quota", (json_int_t)(quota < 1000 ? 1000 : quota),
+							  "period", (json_int_t)100000));
+	}
+	return res;
+}
+
+json_t *oci_config_json(const struct oci_config_params *c, wr_error *e)
+{
+	const struct policy *p = c->policy;
+	json_auto_t *process = oci_process_json(&(struct oci_process_params){
+		.policy = p, .argv = c->init_argv, .envp = p->env, .cwd = "/workspace",
+		.oom_score_adj = c->oom_score_adj }, e);
+	if (!process)
+		return NULL;
+	json_auto_t *seccomp = oci_seccomp_json(p, e);
+	if (!seccomp)
+		return NULL;
+	json_auto_t *mounts = json_array(), *masked = json_array(), *readonly = json_array();
+	if (translate_plan(c->mounts, mounts, masked, readonly, e) < 0)
+		return NULL;
+	json_auto_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "user", "type", "pid",
+					      "type", "mount", "type", "ipc", "type", "uts", "type", "cgroup");
+	if (ns && p->network == NET_NONE)
+		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+	json_t *lnx = json_pack("{s:O, s:[{s:i, s:I, s:I}], s:[{s:i, s:I, s:I}], s:o, s:O, s:O, s:O, s:s}",
+				  "namespaces", ns,
+				  "uidMappings", "containerID", 0, "hostID", (json_int_t)c->host_uid_base,
+				  "size", (json_int_t)c->id_count,
+				  "gidMappings", "containerID", 0, "hostID", (json_int_t)c->host_uid_base,
+				  "size", (json_int_t)c->id_count,
+				  "resources", resources_json(&p->limits),
+				  "maskedPaths", masked, "readonlyPaths", readonly, "seccomp", seccomp,
+				  "rootfsPropagation", "rprivate");
+	if (lnx && c->cgroups_path)
+		json_object_set_new(lnx, "cgroupsPath", json_string(c->cgroups_path));
+	json_t *config = lnx ? json_pack("{s:s, s:O, s:{s:s, s:b}, s:s, s:O, s:o}", "ociVersion", "1.0.2",
+					   "process", process, "root", "path", c->rootfs, "readonly", 1,
+					   "hostname", p->hostname ? p->hostname : "sandbox", "mounts", mounts,
+					   "linux", lnx)
+			       : NULL;
+	if (!config)
+		wr_error_set(e, ENOMEM, "config.json");
+	return config;
+}

@@ -99,16 +99,14 @@ static int execute_in_session(h2o_req_t *req, json_t *body, const char *owner)
 /* One-shot Python: a temporary session, the code, the files it left in
  * /workspace, then the session is gone. */
 
-static json_t *workspace_files(struct session *s)
+/* The names in the workspace (ws_fd: its O_PATH fd, closed here). */
+static json_t *workspace_files(int ws_fd)
 {
 	json_t *files = json_array();
-	uid_t uid;
-	gid_t gid;
-	int fd = session_open_workspace(s, &uid, &gid);
-	if (fd < 0)
+	if (ws_fd < 0)
 		return files;
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(fd);
+	int dfd = openat(ws_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(ws_fd);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d)))
@@ -119,6 +117,40 @@ static json_t *workspace_files(struct session *s)
 	return files;
 }
 
+/* A reply waiting for the listing of a backend that lists files itself. */
+struct code_listing {
+	json_t *reply;
+	struct session *s;
+};
+
+/* After the listing: the reply is complete, the session goes. */
+static int reply_code_files(h2o_req_t *req, const struct exec_result *r, void *data)
+{
+	struct code_listing *c = data; /* in the request's pool */
+	json_t *o = c->reply, *files = json_array();
+	c->reply = NULL;
+	for (const char *line = r->out[0], *end; r->exited && r->exit_code == 0 && line && line < r->out[0] + r->out_len[0];
+	     line = end ? end + 1 : NULL) {
+		end = memchr(line, '\n', (size_t)(r->out[0] + r->out_len[0] - line));
+		json_t *entry = json_loadb(line, end ? (size_t)(end - line) : (size_t)(r->out[0] + r->out_len[0] - line), 0, NULL);
+		if (json_is_string(json_object_get(entry, "name")))
+			json_array_append(files, json_object_get(entry, "name"));
+		json_decref(entry);
+	}
+	json_object_set_new(o, "files", files);
+	int rc = http_reply_json(req, 200, o);
+	session_delete(c->s);
+	return rc;
+}
+
+/* The client left before the listing: the session goes with the idle
+ * reaper, as when it leaves during the code itself. */
+static void drop_code_listing(void *p)
+{
+	struct code_listing *c = p;
+	json_decref(c->reply);
+}
+
 static int reply_code_result(h2o_req_t *req, const struct exec_result *r, void *data)
 {
 	struct session *s = data;
@@ -126,14 +158,26 @@ static int reply_code_result(h2o_req_t *req, const struct exec_result *r, void *
 	bool ok = r->exited && r->exit_code == 0 && !r->timed_out;
 	const char *error = r->timed_out ? "execution timed out" : r->oom_killed ? "out of memory"
 		: r->failed_to_start ? r->exec_error : NULL;
-	json_t *o = json_pack("{s:b, s:O, s:O, s:o, s:f, s:s?, s:o}", "success", ok,
+	json_t *o = json_pack("{s:b, s:O, s:O, s:o, s:f, s:s?}", "success", ok,
 			      "stdout", json_object_get(full, "stdout"), "stderr", json_object_get(full, "stderr"),
 			      "exit_code", r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal),
-			      "execution_time", (double)r->duration_ms / 1000.0, "error", error,
-			      "files", workspace_files(s));
+			      "execution_time", (double)r->duration_ms / 1000.0, "error", error);
 	if (!ok && !error && r->out_len[1])
 		json_object_set(o, "error", json_object_get(full, "stderr"));
 	json_decref(full);
+	uid_t uid;
+	gid_t gid;
+	int ws = session_open_workspace(s, &uid, &gid);
+	if (ws == -EOPNOTSUPP) {
+		/* The backend lists files itself: one more exec, then the reply. */
+		struct code_listing *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, drop_code_listing);
+		c->reply = o;
+		c->s = s;
+		struct exec_params p = { .kind = BACKEND_FILE_LIST, .path = "", .cwd = "/workspace",
+					 .timeout_ms = 30000, .output_cap = 1 << 20 };
+		return session_exec_buffered(req, s, &p, reply_code_files, c);
+	}
+	json_object_set_new(o, "files", workspace_files(ws));
 	int rc = http_reply_json(req, 200, o);
 	session_delete(s);
 	return rc;
@@ -227,6 +271,40 @@ static bool upload_name(const char *name, size_t len, char *out, size_t outlen)
 	return true;
 }
 
+static int reply_uploaded(h2o_req_t *req, const char *name)
+{
+	char path[300];
+	snprintf(path, sizeof path, "/workspace/%s", name);
+	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "uploaded", "filename", name, "path", path));
+}
+
+static int upload_done(h2o_req_t *req, const struct exec_result *r, void *data)
+{
+	const char *name = data;
+	int err = r->exited && !r->failed_to_start ? r->exit_code : EIO;
+	if (!err)
+		return reply_uploaded(req, name);
+	size_t n = r->out_len[1];
+	while (n && r->out[1][n - 1] == '\n')
+		n--;
+	return http_reply_error(req, err == EFBIG ? 413 : 400, err == EFBIG ? "payload_too_large" : "bad_request", "%.*s",
+				(int)n, n ? r->out[1] : strerror(err));
+}
+
+/* A backend that writes files itself (docker's archive API). */
+static int upload_via_exec(h2o_req_t *req, struct session *s, const char *name, const void *data, size_t len)
+{
+	char *kept = h2o_mem_alloc_pool(&req->pool, strlen(name) + 1);
+	strcpy(kept, name);
+	struct exec_params p = { .kind = BACKEND_FILE_PUT, .path = kept, .max_size = session_max_file_size(s),
+				 .cwd = "/workspace", .stdin_data = data, .stdin_len = len, .timeout_ms = 60000,
+				 .output_cap = 4096 };
+	if (len > p.max_size)
+		return http_reply_error(req, 413, "payload_too_large", "file: %zu bytes is more than the %llu allowed", len,
+					(unsigned long long)p.max_size);
+	return session_exec_buffered(req, s, &p, upload_done, kept);
+}
+
 static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 {
 	ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
@@ -260,6 +338,8 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 	uid_t uid;
 	gid_t gid;
 	int ws = session_open_workspace(s, &uid, &gid);
+	if (ws == -EOPNOTSUPP)
+		return upload_via_exec(req, s, name, file->data, file->len);
 	if (ws < 0)
 		return http_reply_error(req, 409, "conflict", "session %s has no workspace: %s", s->id, strerror(-ws));
 	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), uid, gid, &e);
@@ -268,9 +348,7 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 		return http_reply_error(req, r == -EFBIG ? 413 : 400, r == -EFBIG ? "payload_too_large" : "bad_request",
 					"%s", e.message);
 	session_touch(s);
-	char path[300];
-	snprintf(path, sizeof path, "/workspace/%s", name);
-	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "uploaded", "filename", name, "path", path));
+	return reply_uploaded(req, name);
 }
 
 const struct http_route compat_routes[] = {

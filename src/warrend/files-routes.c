@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "encode.h"
 #include "files.h"
+#include "session-internal.h"
 #include "sessions.h"
 #include "warrend.h"
 
@@ -32,6 +33,7 @@ struct files_req {
 	int ws_fd;
 	uid_t uid;                 /* the sandbox user on the host */
 	gid_t gid;
+	bool via_exec;             /* the backend does files itself (no ws_fd) */
 	char rel[FILES_PATH_MAX + 1];
 };
 
@@ -138,7 +140,10 @@ static int files_begin(h2o_req_t *req, const struct http_route_match *m, struct 
 		return -1;
 	}
 	f->ws_fd = session_open_workspace(f->s, &f->uid, &f->gid);
-	if (f->ws_fd < 0) {
+	f->via_exec = f->ws_fd == -EOPNOTSUPP;
+	if (f->via_exec) {
+		f->ws_fd = -1;
+	} else if (f->ws_fd < 0) {
 		http_reply_error(req, 409, "conflict", "session %s is not running: its workspace cannot be opened (%s)",
 				 session_id(f->s), strerror(-f->ws_fd));
 		return -1;
@@ -162,6 +167,143 @@ static int json_set_name(json_t *obj, const char *key, const char *value)
 	return json_object_set_new(obj, enc_key, json_string("base64"));
 }
 
+static int reply_written(h2o_req_t *req, const char *rel, size_t size)
+{
+	json_t *body = json_pack("{s:I}", "size", (json_int_t)size);
+	json_set_name(body, "path", rel);
+	return http_reply_json(req, 201, body);
+}
+
+static int reply_deleted(h2o_req_t *req, const char *rel)
+{
+	json_t *body = json_pack("{s:b}", "deleted", 1);
+	json_set_name(body, "path", rel);
+	return http_reply_json(req, 200, body);
+}
+
+static json_t *listing_entry(const char *name, const char *type, uint64_t size, time_t mtime)
+{
+	char when[32];
+	struct tm tm;
+	gmtime_r(&mtime, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_t *j = json_pack("{s:s,s:I,s:s}", "type", type, "size", (json_int_t)size, "mtime", when);
+	json_set_name(j, "name", name);
+	return j;
+}
+
+static int reply_listing_json(h2o_req_t *req, const char *rel, json_t *entries, bool truncated)
+{
+	json_t *body = json_pack("{s:o,s:b}", "entries", entries, "truncated", truncated);
+	json_set_name(body, "path", rel);
+	return http_reply_json(req, 200, body);
+}
+
+/* ---- backends that do files themselves (docker's archive API) -------------
+ * The operation runs as a file exec (backend.h): exit status 0 or an
+ * errno, stdout the data, stderr one line of error. */
+
+#define FILE_EXEC_TIMEOUT_MS 60000
+#define LIST_OUTPUT_CAP ((uint64_t)8 << 20)
+
+struct file_exec_ctx {
+	struct session *s;
+	enum backend_exec_kind kind;
+	char rel[FILES_PATH_MAX + 1];
+	size_t put_len;
+	uint64_t max_size;
+};
+
+static int start_file_exec(h2o_req_t *req, struct file_exec_ctx *c, const void *data, size_t len);
+
+/* One {"name","type","size","mtime"} object per line into API entries. */
+static int reply_exec_listing(h2o_req_t *req, const struct file_exec_ctx *c, const char *out, size_t len)
+{
+	json_t *entries = json_array();
+	bool truncated = false;
+	for (const char *line = out, *end; line && line < out + len; line = end ? end + 1 : NULL) {
+		end = memchr(line, '\n', (size_t)(out + len - line));
+		size_t n = end ? (size_t)(end - line) : (size_t)(out + len - line);
+		json_t *o = n ? json_loadb(line, n, 0, NULL) : NULL;
+		const char *name = json_string_value(json_object_get(o, "name"));
+		const char *type = json_string_value(json_object_get(o, "type"));
+		if (name && type) {
+			if (json_array_size(entries) < LIST_MAX_ENTRIES)
+				json_array_append_new(entries, listing_entry(name, type,
+					(uint64_t)json_integer_value(json_object_get(o, "size")),
+					(time_t)json_integer_value(json_object_get(o, "mtime"))));
+			else
+				truncated = true;
+		}
+		json_decref(o);
+	}
+	return reply_listing_json(req, c->rel, entries, truncated);
+}
+
+static int file_exec_done(h2o_req_t *req, const struct exec_result *r, void *data)
+{
+	struct file_exec_ctx *c = data;
+	int err = r->timed_out ? ETIMEDOUT : r->failed_to_start ? EIO : !r->exited ? EIO : r->exit_code;
+	if (err) {
+		wr_error e = { 0 };
+		size_t n = r->out_len[1];
+		while (n && r->out[1][n - 1] == '\n')
+			n--;
+		if (r->timed_out)
+			wr_error_set(&e, err, "%s: the file operation timed out", c->rel[0] ? c->rel : "/workspace");
+		else if (n)
+			wr_error_set(&e, err, "%.*s", (int)n, r->out[1]);
+		else
+			wr_error_set(&e, err, "%s: %s", c->rel[0] ? c->rel : "/workspace",
+				     r->exec_error[0] ? r->exec_error : strerror(err));
+		if (err == EISDIR && c->kind == BACKEND_FILE_GET) {
+			c->kind = BACKEND_FILE_LIST; /* GET of a directory lists it */
+			return start_file_exec(req, c, NULL, 0);
+		}
+		return reply_files_error(req, -err, &e);
+	}
+	switch (c->kind) {
+	case BACKEND_FILE_PUT:
+		return reply_written(req, c->rel, c->put_len);
+	case BACKEND_FILE_DELETE:
+		return reply_deleted(req, c->rel);
+	case BACKEND_FILE_LIST:
+		return reply_exec_listing(req, c, r->out[0], r->out_len[0]);
+	default:
+		if (r->truncated)
+			return http_reply_error(req, 413, "payload_too_large", "%s: larger than %llu bytes", c->rel,
+						(unsigned long long)c->max_size);
+		return http_reply_bytes(req, 200, "application/octet-stream", r->out[0] ? r->out[0] : "",
+					r->out_len[0]);
+	}
+}
+
+static int start_file_exec(h2o_req_t *req, struct file_exec_ctx *c, const void *data, size_t len)
+{
+	struct exec_params p = {
+		.kind = c->kind, .path = c->rel, .max_size = c->max_size, .cwd = "/workspace",
+		.stdin_data = data, .stdin_len = len, .timeout_ms = FILE_EXEC_TIMEOUT_MS,
+		.output_cap = c->kind == BACKEND_FILE_GET ? c->max_size + 1 : LIST_OUTPUT_CAP,
+	};
+	return session_exec_buffered(req, c->s, &p, file_exec_done, c);
+}
+
+static int file_exec(h2o_req_t *req, const struct files_req *f, enum backend_exec_kind kind, const void *data,
+		     size_t len, uint64_t max_size)
+{
+	if (kind == BACKEND_FILE_PUT && len > max_size)
+		return http_reply_error(req, 413, "payload_too_large", "%s: %zu bytes is more than the %llu allowed",
+					f->rel, len, (unsigned long long)max_size);
+	/* lives as long as the request; file_exec_done runs only while it does */
+	struct file_exec_ctx *c = h2o_mem_alloc_pool(&req->pool, sizeof *c);
+	c->s = f->s;
+	c->kind = kind;
+	c->put_len = len;
+	c->max_size = max_size;
+	memcpy(c->rel, f->rel, sizeof c->rel);
+	return start_file_exec(req, c, data, len);
+}
+
 static int put_file(h2o_req_t *req, const struct http_route_match *m)
 {
 	struct files_req f;
@@ -170,15 +312,15 @@ static int put_file(h2o_req_t *req, const struct http_route_match *m)
 	uint64_t max = session_max_file_size(f.s);
 	if (daemon_state->cfg.max_body < max)
 		max = daemon_state->cfg.max_body;
+	if (f.via_exec)
+		return file_exec(req, &f, BACKEND_FILE_PUT, req->entity.base, req->entity.len, max);
 	wr_error e = { 0 };
 	int r = files_write(f.ws_fd, f.rel, req->entity.base, req->entity.len, max, f.uid,
 			    f.gid, &e);
 	files_req_close(&f);
 	if (r < 0)
 		return reply_files_error(req, r, &e);
-	json_t *body = json_pack("{s:I}", "size", (json_int_t)req->entity.len);
-	json_set_name(body, "path", f.rel);
-	return http_reply_json(req, 201, body);
+	return reply_written(req, f.rel, req->entity.len);
 }
 
 static int delete_file(h2o_req_t *req, const struct http_route_match *m)
@@ -186,14 +328,14 @@ static int delete_file(h2o_req_t *req, const struct http_route_match *m)
 	struct files_req f;
 	if (files_begin(req, m, &f) < 0)
 		return 0;
+	if (f.via_exec)
+		return file_exec(req, &f, BACKEND_FILE_DELETE, NULL, 0, 0);
 	wr_error e = { 0 };
 	int r = files_delete(f.ws_fd, f.rel, f.uid, f.gid, &e);
 	files_req_close(&f);
 	if (r < 0)
 		return reply_files_error(req, r, &e);
-	json_t *body = json_pack("{s:b}", "deleted", 1);
-	json_set_name(body, "path", f.rel);
-	return http_reply_json(req, 200, body);
+	return reply_deleted(req, f.rel);
 }
 
 static int reply_listing(h2o_req_t *req, int dir_fd, const char *rel)
@@ -206,19 +348,12 @@ static int reply_listing(h2o_req_t *req, int dir_fd, const char *rel)
 	json_t *entries = json_array();
 	for (size_t i = 0; i < l.n; i++) {
 		const struct files_entry *en = &l.entries[i];
-		char mtime[32];
-		struct tm tm;
-		gmtime_r(&en->mtime.tv_sec, &tm);
-		strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_t *j = json_pack("{s:s,s:I,s:s}", "type", files_type_name(en->type), "size",
-				      (json_int_t)en->size, "mtime", mtime);
-		json_set_name(j, "name", en->name);
-		json_array_append_new(entries, j);
+		json_array_append_new(entries, listing_entry(en->name, files_type_name(en->type), en->size,
+							     en->mtime.tv_sec));
 	}
-	json_t *body = json_pack("{s:o,s:b}", "entries", entries, "truncated", l.truncated);
-	json_set_name(body, "path", rel);
+	int r2 = reply_listing_json(req, rel, entries, l.truncated);
 	files_listing_free(&l);
-	return http_reply_json(req, 200, body);
+	return r2;
 }
 
 /* A regular file streamed from its fd: content_length is its size when
@@ -287,6 +422,8 @@ static int get_file(h2o_req_t *req, const struct http_route_match *m)
 	struct files_req f;
 	if (files_begin(req, m, &f) < 0)
 		return 0;
+	if (f.via_exec)
+		return file_exec(req, &f, BACKEND_FILE_GET, NULL, 0, session_max_file_size(f.s));
 	struct stat st;
 	wr_error e = { 0 };
 	_cleanup_close_ int fd = files_open_read(f.ws_fd, f.rel, session_max_file_size(f.s), f.uid,

@@ -711,6 +711,7 @@ struct oneshot {
 	struct session s;   /* a throwaway session-shaped holder for limits and env */
 	struct exec *x;
 	json_t *files;      /* {"path": "content"} written before the command */
+	void *files_next;   /* backends without a workspace fd: the next file to put */
 	bool gone;          /* the client left, or we replied: pending is off limits */
 };
 
@@ -768,6 +769,8 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 	uid_t uid;
 	gid_t gid;
 	int ws = session_open_workspace(&holder, &uid, &gid);
+	if (ws == -EOPNOTSUPP)
+		return ws; /* the caller puts them one by one through file execs */
 	if (ws < 0) {
 		*status = 503;
 		snprintf(err, len, "the sandbox's workspace cannot be opened: %s", strerror(-ws));
@@ -791,12 +794,73 @@ static int write_run_files(struct oneshot *o, struct box *b, int *status, char *
 	return r < 0 ? -1 : 0;
 }
 
+static void oneshot_fail(struct oneshot *o, int status, const char *err)
+{
+	h2o_req_t *req = oneshot_take_req(o);
+	if (req)
+		http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
+				 "%s", err);
+	oneshot_free(o);
+}
+
+static void oneshot_command(struct oneshot *o);
+static void oneshot_put_next(struct oneshot *o);
+
+static void oneshot_put_done(struct exec *x, void *data, const struct exec_result *r)
+{
+	struct oneshot *o = data;
+	o->x = NULL;
+	int err = r->exited && !r->failed_to_start ? r->exit_code : EIO;
+	if (err) {
+		char msg[320];
+		size_t n = r->out_len[1];
+		while (n && r->out[1][n - 1] == '\n')
+			n--;
+		snprintf(msg, sizeof msg, "files: %.*s", (int)n, n ? r->out[1] : strerror(err));
+		oneshot_fail(o, err == EFBIG || err == ENOSPC ? 413 : 400, msg);
+		return;
+	}
+	o->files_next = json_object_iter_next(o->files, o->files_next);
+	oneshot_put_next(o);
+}
+
+static void oneshot_put_next(struct oneshot *o)
+{
+	if (!o->files_next) {
+		oneshot_command(o);
+		return;
+	}
+	const char *name = json_object_iter_key(o->files_next);
+	json_t *content = json_object_iter_value(o->files_next);
+	char rel[FILES_PATH_MAX + 1], err[256];
+	wr_error e = { 0 };
+	if (files_normalize(name, strlen(name), rel, &e) < 0) {
+		snprintf(err, sizeof err, "files: %s", e.message);
+		oneshot_fail(o, 400, err);
+		return;
+	}
+	struct exec_params p = {
+		.kind = BACKEND_FILE_PUT, .path = rel, .max_size = daemon_state->cfg.max_file_size, .cwd = "/workspace",
+		.stdin_data = json_string_value(content), .stdin_len = json_string_length(content),
+		.timeout_ms = 60000, .output_cap = 4096,
+	};
+	struct exec_callbacks cb = { .on_done = oneshot_put_done, .data = o };
+	if (!(o->x = exec_start(o->box, &p, &cb, err, sizeof err)))
+		oneshot_fail(o, 503, err);
+}
+
 static void oneshot_run(struct oneshot *o, struct box *b)
 {
 	char err[256];
 	int status;
 	o->box = b;
-	if (write_run_files(o, b, &status, err, sizeof err) < 0) {
+	int r = write_run_files(o, b, &status, err, sizeof err);
+	if (r == -EOPNOTSUPP) {
+		o->files_next = json_object_iter(o->files);
+		oneshot_put_next(o);
+		return;
+	}
+	if (r < 0) {
 		h2o_req_t *req = oneshot_take_req(o);
 		if (req)
 			http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
@@ -804,14 +868,16 @@ static void oneshot_run(struct oneshot *o, struct box *b)
 		oneshot_free(o);
 		return;
 	}
+	oneshot_command(o);
+}
+
+static void oneshot_command(struct oneshot *o)
+{
+	char err[256];
 	struct exec_callbacks cb = { .on_done = oneshot_done, .data = o };
-	o->x = exec_start(b, &o->p, &cb, err, sizeof err);
-	if (!o->x) {
-		h2o_req_t *req = oneshot_take_req(o);
-		if (req)
-			http_reply_error(req, 503, "unavailable", "%s", err);
-		oneshot_free(o);
-	}
+	o->x = exec_start(o->box, &o->p, &cb, err, sizeof err);
+	if (!o->x)
+		oneshot_fail(o, 503, err);
 }
 
 static void oneshot_ready(struct box *b, void *data, const char *error)

@@ -30,6 +30,15 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"WARREN_MUST_RUN=1 but the test was skipped: {reason}"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names, why): the test holds only on these warrend backends")
+
+
+def pytest_collection_modifyitems(config, items):
+    from daemon_fixture import deselect_other_backends
+    deselect_other_backends(config, items)
+
+
 def pytest_report_header(config):
     return [f"warren binary: {warren_path()} (WARREN_MUST_RUN={'1' if MUST_RUN else 'unset'})"]
 

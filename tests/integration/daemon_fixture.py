@@ -25,7 +25,8 @@ import time
 import pytest
 import requests
 
-from warrentest import CGROUP_ROOT, CGROUP_V1_CONTROLLERS, REPO, in_sandbox_range, read_proc
+from warrentest import (BACKENDS, CGROUP_ROOT, CGROUP_V1_CONTROLLERS, REPO, backend_config, backend_leftovers,
+                        backend_unavailable, in_sandbox_range, read_proc)
 
 READY_TIMEOUT = 15
 
@@ -75,8 +76,9 @@ class UnixConnection(http.client.HTTPConnection):
 class Daemon:
     """One warrend process and what it owns on the host."""
 
-    def __init__(self, binary, workdir, extra_args=()):
+    def __init__(self, binary, workdir, extra_args=(), backend="native"):
         self.binary = binary
+        self.backend = backend
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.state_dir = os.path.join(workdir, "state")
@@ -92,7 +94,10 @@ class Daemon:
     # --- process ---------------------------------------------------------------
 
     def argv(self):
-        return [self.binary, "--config", "/dev/null", "--listen", f"127.0.0.1:{self.port}",
+        config = os.path.join(self.workdir, "warrend.conf")
+        with open(config, "w") as f:
+            f.write(backend_config(self.backend))
+        return [self.binary, "--config", config, "--listen", f"127.0.0.1:{self.port}",
                 "--listen", f"unix:{self.sock}", "--state-dir", self.state_dir, "--pool-size", "2",
                 "--policy-dir", os.path.join(REPO, "policy"), *self.extra_args]
 
@@ -220,6 +225,8 @@ class Daemon:
         wait_for(lambda: not (self.cgroups(pid) or self.live_inits()), 3)
         assert not self.cgroups(pid), f"cgroups left behind: {self.cgroups(pid)}"
         assert not self.live_inits(), f"sandbox inits still alive: {self.live_inits()}"
+        left = backend_leftovers(self.backend, self.state_dir, pid)
+        assert not left, f"the {self.backend} backend left: {left}"
 
     # --- HTTP ------------------------------------------------------------------------
 
@@ -300,11 +307,32 @@ def stop_and_check(d):
 
 # Both depend on conftest's nothing_left_behind so that pytest stops the
 # daemons before that check of the host runs.
-@pytest.fixture(scope="module")
-def daemon(warrend, tmp_path_factory, nothing_left_behind):
-    d = Daemon(warrend, str(tmp_path_factory.mktemp("warrend"))).start()
+#
+# `daemon` runs every test that uses it once per backend (test ids end in
+# [native], [oci], [docker]). A test that cannot hold on some backend says
+# so with @pytest.mark.backends("native", …, why="…"): the other backends'
+# runs are deselected (counted in pytest's summary) and the difference is
+# documented in warrend.conf(5).
+@pytest.fixture(scope="module", params=BACKENDS)
+def daemon(warrend, tmp_path_factory, nothing_left_behind, request):
+    why = backend_unavailable(request.param)
+    if why:
+        pytest.skip(f"backend {request.param}: {why}")
+    d = Daemon(warrend, str(tmp_path_factory.mktemp(f"warrend-{request.param}")), backend=request.param).start()
     yield d
     stop_and_check(d)
+
+
+def deselect_other_backends(config, items):
+    """The collection hook behind @pytest.mark.backends (conftest.py calls it)."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("daemon")
+        (drop if marker and backend and backend not in marker.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture

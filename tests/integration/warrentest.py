@@ -229,3 +229,78 @@ def leftovers(before):
 def python_in_sandbox(code):
     """argv tail that runs a Python snippet inside the sandbox."""
     return ["--", "python3", "-c", code]
+
+
+# --- backends (warrend --backend) ------------------------------------------------------
+
+# The backends the daemon API suites run against; WARREN_TEST_BACKENDS narrows it
+# ("native" alone for a quick run).
+BACKENDS = os.environ.get("WARREN_TEST_BACKENDS", "native oci docker").split()
+# The Docker-API engine the docker backend's tests use (tests/backends/podman-service).
+DOCKER_SOCKET = os.environ.get("WARREN_DOCKER_SOCKET", "/run/warren-test/podman.sock")
+# The engine image standing in for "host" (tests/backends/import-image).
+DOCKER_HOST_IMAGE = os.environ.get("WARREN_DOCKER_HOST_IMAGE", "warren-python")
+
+
+def backend_unavailable(backend):
+    """Why this host cannot run the backend's tests, or None."""
+    import shutil
+    if backend == "oci" and not shutil.which("runc"):
+        return "no runc (scripts/install-deps installs it)"
+    if backend == "docker":
+        if not os.path.exists(DOCKER_SOCKET):
+            return f"no Docker API engine at {DOCKER_SOCKET} (tests/backends/podman-service start)"
+        if docker_api("GET", f"/images/{DOCKER_HOST_IMAGE}/json")[0] != 200:
+            return f"the engine has no image {DOCKER_HOST_IMAGE} (tests/backends/import-image)"
+    return None
+
+
+def backend_config(backend):
+    """warrend.conf lines that select the backend as the tests run it."""
+    lines = [f"backend = {backend}"]
+    if backend == "docker":
+        lines += [f"docker_socket = {DOCKER_SOCKET}", f"docker_host_image = {DOCKER_HOST_IMAGE}"]
+    return "\n".join(lines) + "\n"
+
+
+def docker_api(method, path):
+    """(status, parsed JSON body) of one request to the engine's socket."""
+    import http.client
+    import json
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(30)
+            self.sock.connect(DOCKER_SOCKET)
+
+    c = Conn("localhost")
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        body = r.read()
+        try:
+            return r.status, json.loads(body or b"null")
+        except ValueError:
+            return r.status, body
+    finally:
+        c.close()
+
+
+def backend_leftovers(backend, state_dir, daemon_pid):
+    """What a stopped daemon's backend left: containers and runtime state."""
+    left = []
+    if backend == "oci":
+        root = os.path.join(state_dir, "oci")
+        if os.path.isdir(root):
+            left += [f"runc state {n}" for n in os.listdir(root)]
+        bundles = os.path.join(state_dir, "oci-bundles")
+        if os.path.isdir(bundles):
+            left += [f"bundle {n}" for n in os.listdir(bundles)]
+    if backend == "docker" and os.path.exists(DOCKER_SOCKET):
+        status, containers = docker_api("GET", "/containers/json?all=1")
+        prefix = f"/wd-{daemon_pid}-"
+        left += [f"container {n}" for c in (containers if status == 200 else [])
+                 for n in c.get("Names", []) if ("/" + n.lstrip("/")).startswith(prefix)]
+    return left

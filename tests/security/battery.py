@@ -23,7 +23,7 @@ from dataclasses import dataclass
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from warrentest import REPO, warren_path  # noqa: E402
+from warrentest import REPO, backend_config, warren_path  # noqa: E402
 
 STATS = {"attempts": 0, "blocked": 0, "host_checks": 0}
 ESCAPES = []  # (test id, output) of every attempt that got through
@@ -155,8 +155,9 @@ class Daemon:
     """One warrend as root: TCP on loopback, a unix socket, two API tokens
     (alice and bob), the repo's policies plus the battery's small one."""
 
-    def __init__(self, binary, tmp, policy_dir):
+    def __init__(self, binary, tmp, policy_dir, backend="native"):
         self.tmp = tmp
+        self.backend = backend
         self.sock = os.path.join(tmp, "warrend.sock")
         self.port = free_port()
         self.tokens_file = os.path.join(tmp, "tokens")
@@ -168,7 +169,10 @@ class Daemon:
         os.chmod(self.tokens_file, 0o600)
         self.state_dir = os.path.join(tmp, "state")
         self.log = open(os.path.join(tmp, "warrend.log"), "w+")
-        self.argv = [binary, "--listen", f"127.0.0.1:{self.port}", "--listen", f"unix:{self.sock}",
+        config = os.path.join(tmp, "warrend.conf")
+        with open(config, "w") as f:
+            f.write(backend_config(backend))
+        self.argv = [binary, "--config", config, "--listen", f"127.0.0.1:{self.port}", "--listen", f"unix:{self.sock}",
                      "--state-dir", self.state_dir, "--pool-size", "2", "--policy-dir", policy_dir,
                      "--tokens", self.tokens_file]
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT)

@@ -24,7 +24,7 @@ import pytest
 
 from battery import (ESCAPES, STATS, Daemon, DaemonBackend, RunBackend, compile_attack, copy_policies,
                      host_check, sha256, warrend_path)
-from warrentest import leftovers, snapshot, warren_path
+from warrentest import BACKENDS, backend_leftovers, backend_unavailable, leftovers, snapshot, warren_path
 
 
 # The integration suite's hook: skips are failures under WARREN_MUST_RUN=1.
@@ -106,6 +106,23 @@ def daemon(warrend_bin, policy_dir, tmp_path_factory):
     RUNNING_DAEMONS.append(d)
     yield d
     stop_daemon(d)
+
+
+# A module that must hold on every warrend backend (the files API's path
+# safety) overrides `daemon` with this one: its tests run once per backend.
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_daemon(warrend_bin, policy_dir, tmp_path_factory, request):
+    why = backend_unavailable(request.param)
+    if why:
+        pytest.skip(f"backend {request.param}: {why}")
+    d = Daemon(warrend_bin, str(tmp_path_factory.mktemp(f"warrend-{request.param}")), policy_dir,
+               backend=request.param)
+    RUNNING_DAEMONS.append(d)
+    yield d
+    pid = d.proc.pid
+    stop_daemon(d)
+    left = backend_leftovers(d.backend, d.state_dir, pid)
+    host_check(not left, f"the {d.backend} backend left: {left}")
 
 
 RUNNING_DAEMONS = []

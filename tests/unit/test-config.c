@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "daemon-config.h"
 
 START_TEST(defaults_match_the_documentation)
@@ -32,6 +33,12 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.max_body, 64 << 20);
 	ck_assert_uint_eq(cfg.max_json_body, 1 << 20);
 	ck_assert(!cfg.auth_local);
+	ck_assert_int_eq(cfg.backend, BACKEND_NATIVE);
+	ck_assert_int_eq(cfg.backend_fallback, -1);
+	ck_assert_str_eq(cfg.oci_runtime, "runc");
+	ck_assert_str_eq(cfg.docker_socket, "/run/docker.sock");
+	ck_assert_str_eq(cfg.docker_image_prefix, "warren-");
+	ck_assert_str_eq(cfg.docker_host_image, "warren-minimal");
 	config_free(&cfg);
 }
 END_TEST
@@ -64,8 +71,22 @@ START_TEST(every_key_parses)
 		"max_body = 1G\n"
 		"max_json_body = 64K\n"
 		"max_file_size = 10M\n"
-		"verbose = 2\n";
+		"verbose = 2\n"
+		"backend = docker\n"
+		"backend_fallback = native\n"
+		"oci_runtime = /usr/bin/crun\n"
+		"docker_socket = /run/podman/podman.sock\n"
+		"docker_image_prefix = localhost/w-\n"
+		"docker_host_image = warren-python\n";
 	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
+	ck_assert_int_eq(cfg.backend, BACKEND_DOCKER);
+	ck_assert_int_eq(cfg.backend_fallback, BACKEND_NATIVE);
+	ck_assert_str_eq(cfg.oci_runtime, "/usr/bin/crun");
+	ck_assert_str_eq(cfg.docker_socket, "/run/podman/podman.sock");
+	ck_assert_str_eq(cfg.docker_image_prefix, "localhost/w-");
+	ck_assert_str_eq(cfg.docker_host_image, "warren-python");
+	ck_assert_msg(config_parse_text(&cfg, "t.conf", "backend_fallback = none\n", &e) == 0, "%s", e.message);
+	ck_assert_int_eq(cfg.backend_fallback, -1);
 	ck_assert_uint_eq(cfg.n_listen, 3);
 	ck_assert_str_eq(cfg.listen[1], "127.0.0.1:8080");
 	ck_assert_str_eq(cfg.listen[2], "[::1]:9000");
@@ -122,6 +143,12 @@ START_TEST(errors_name_the_line)
 		     "warrend.conf:1: idle_timeout: invalid value \"soon\" (expected a duration such as 30s, 5m or 1h)");
 	expect_error("max_body = 12Q\n", "warrend.conf:1: max_body: invalid value \"12Q\" (expected a size such as 64M)");
 	expect_error("state_dir =\n", "warrend.conf:1: state_dir: empty value");
+	expect_error("backend = lxc\n",
+		     "warrend.conf:1: backend: invalid value \"lxc\" (expected native, oci or docker)");
+	expect_error("backend = none\n",
+		     "warrend.conf:1: backend: invalid value \"none\" (expected native, oci or docker)");
+	expect_error("backend_fallback = podman\n",
+		     "warrend.conf:1: backend_fallback: invalid value \"podman\" (expected native, oci, docker or none)");
 	expect_error("listen = 8080\n",
 		     "warrend.conf:1: listen \"8080\": expected unix:/PATH, IPV4:PORT or [IPV6]:PORT");
 }

@@ -648,15 +648,20 @@ static int oci_set_limits(struct backend_box *b, const struct cgroup_limits *l, 
 
 /* ---- destroy --------------------------------------------------------------- */
 
-static void start_delete(struct backend_box *b)
+static void delete_argv(const char **argv, const char *name)
 {
-	const char *argv[12];
 	size_t n = 0;
 	runtime_argv(argv, &n, NULL);
 	argv[n++] = "delete";
 	argv[n++] = "--force";
-	argv[n++] = b->name;
+	argv[n++] = name;
 	argv[n] = NULL;
+}
+
+static void start_delete(struct backend_box *b)
+{
+	const char *argv[12];
+	delete_argv(argv, b->name);
 	wr_error e = { 0 };
 	if (proc_start(&b->runtime, (char *const *)argv, NULL, &e) < 0)
 		fprintf(stderr, "warrend: oci: %s\n", e.message);
@@ -786,12 +791,7 @@ static unsigned oci_remove_stale(const char *prefix)
 			if (strncmp(name, prefix, plen))
 				continue;
 			const char *argv[12];
-			size_t n = 0;
-			runtime_argv(argv, &n, NULL);
-			argv[n++] = "delete";
-			argv[n++] = "--force";
-			argv[n++] = name;
-			argv[n] = NULL;
+			delete_argv(argv, name);
 			char msg[256];
 			wr_error e = { 0 };
 			int st = proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);

@@ -466,9 +466,11 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 		exec_paths(b, x->id, "log", path, sizeof path);
 		log_error(path, ev->message, sizeof ev->message);
 		ev->err = EIO;
-		if (strstr(ev->message, "executable file not found") || strstr(ev->message, "no such file or directory"))
-			ev->err = strstr(ev->message, "chdir") ? ENOTDIR : ENOENT;
-		else if (strstr(ev->message, "permission denied"))
+		/* runc: `exec: "x": executable file not found in $PATH`;
+		 * crun: "executable file `x` not found in $PATH: No such file or directory" */
+		if (strcasestr(ev->message, "not found in $PATH") || strcasestr(ev->message, "no such file or directory"))
+			ev->err = strcasestr(ev->message, "chdir") ? ENOTDIR : ENOENT;
+		else if (strcasestr(ev->message, "permission denied"))
 			ev->err = EACCES;
 		if (!ev->message[0])
 			snprintf(ev->message, sizeof ev->message, "%s exec failed", oci.runtime);

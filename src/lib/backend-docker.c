@@ -1,21 +1,1439 @@
-/* Placeholder until the docker backend lands: every operation says so. */
+/* The docker backend: sandboxes as containers of a Docker Engine API
+ * (dockerd, or podman's `podman system service`) over its unix socket.
+ *
+ * The event loop never talks to the engine: each conversation (create,
+ * exec, a file, an update, the removal) runs in a child started with
+ * proc_start_fn that does the blocking HTTP and exits; poll() reaps the
+ * children and turns their ends into events. An exec's child tells the
+ * parent what it learnt (the engine's exec id, the host pid, how it
+ * ended) through a small file under STATE_DIR/docker, because children
+ * keep no fd but their stdio. File execs are in backend-docker-files.c's
+ * place here: the archive API, below. */
 #include "config.h"
-
 #include "backend.h"
 
-static int unavailable_init(const struct backend_settings *s, wr_error *e)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend-proc.h"
+#include "cleanup.h"
+#include "docker-client.h"
+#include "files.h"
+#include "oci-spec.h"
+#include "userns.h"
+
+#define PING_TIMEOUT_MS 1000
+#define CALL_TIMEOUT_MS 60000      /* create, start, inspect: a busy engine is slow, not dead */
+#define DESTROY_ATTEMPTS 3
+
+static struct {
+	char socket[108];
+	char state_dir[512];       /* STATE_DIR/docker: exec info files, seccomp profiles */
+	char prefix[64];
+	char host_image[128];
+	char cgroup_prefix[64];
+	int verbose;
+} cfg = { .socket = "/run/docker.sock", .prefix = "warren-", .host_image = "warren-minimal" };
+
+struct dexec {
+	struct dexec *next;
+	uint32_t id;
+	enum backend_exec_kind kind;
+	struct proc proc;
+	bool ended;                /* reaped; its events are out or queued */
+	bool killed;               /* exec_kill asked for it */
+	bool exited_pending;       /* EXEC_FAILED was reported, EXITED is next */
+	int status;                /* EXITED's wait status */
+	char info_path[600];
+};
+
+struct backend_box {
+	char name[128];
+	char image[256];
+	char id[72];               /* the engine's container id, once created */
+	pid_t init_pid;
+	unsigned long long init_start; /* its start time, so a reused pid is not ours */
+	json_t *create_body;
+	json_t *seccomp;
+	uint64_t tmp_size, workspace_size;
+	struct proc create;
+	enum { BOX_CREATING, BOX_READY, BOX_FAILED, BOX_DESTROYING } state;
+	bool died_reported;
+	struct dexec *execs;
+	struct proc update;
+	bool update_pending;
+	struct cgroup_limits limits;
+	struct proc destroy;
+	unsigned destroy_attempts;
+};
+
+/* ---- settings and health --------------------------------------------- */
+
+static int docker_init(const struct backend_settings *s, wr_error *e)
 {
-	(void)s;
-	return wr_error_set(e, ENOSYS, "the docker backend is not built yet");
+	if (s->docker_socket)
+		snprintf(cfg.socket, sizeof cfg.socket, "%s", s->docker_socket);
+	if (s->docker_image_prefix)
+		snprintf(cfg.prefix, sizeof cfg.prefix, "%s", s->docker_image_prefix);
+	if (s->docker_host_image)
+		snprintf(cfg.host_image, sizeof cfg.host_image, "%s", s->docker_host_image);
+	if (s->cgroup_prefix)
+		snprintf(cfg.cgroup_prefix, sizeof cfg.cgroup_prefix, "%s", s->cgroup_prefix);
+	cfg.verbose = s->verbose;
+	snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s/docker", s->state_dir ? s->state_dir : "/run/warren");
+	if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST)
+		return wr_error_set(e, errno, "mkdir %s", cfg.state_dir);
+	return 0;
 }
 
-static int unavailable_health(wr_error *e)
+static int docker_health(wr_error *e)
 {
-	return wr_error_set(e, ENOSYS, "the docker backend is not built yet");
+	struct stat st;
+	if (stat(cfg.socket, &st) < 0)
+		return wr_error_set(e, errno, "docker engine socket %s", cfg.socket);
+	struct docker_request rq = { .method = "GET", .path = "/_ping", .timeout_ms = PING_TIMEOUT_MS };
+	struct docker_http h;
+	wr_error ce = { 0 };
+	int r = docker_call(cfg.socket, &rq, &h, &ce);
+	if (r < 0) {
+		docker_http_free(&h);
+		return wr_error_set(e, -r, "docker engine at %s: %s", cfg.socket, ce.message);
+	}
+	_cleanup_free_ char *api = docker_http_header(&h, "Api-Version");
+	bool ok = h.status == 200 && api && h.body_len >= 2 && !memcmp(h.body, "OK", 2);
+	r = ok ? 0 : wr_error_set(e, EPROTO, "%s does not answer as a Docker API (GET /_ping: HTTP %d)", cfg.socket,
+				  h.status);
+	docker_http_free(&h);
+	return r;
+}
+
+/* podman's compat API differs from dockerd in two places we use: seccomp=
+ * takes a file instead of the profile, and tmpfs wants "U" for ownership. */
+static bool engine_is_podman(void)
+{
+	struct docker_request rq = { .method = "GET", .path = "/_ping", .timeout_ms = CALL_TIMEOUT_MS };
+	struct docker_http h;
+	bool podman = false;
+	if (docker_call(cfg.socket, &rq, &h, NULL) >= 0) {
+		_cleanup_free_ char *v = docker_http_header(&h, "Libpod-Api-Version");
+		podman = v != NULL;
+	}
+	docker_http_free(&h);
+	return podman;
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+static const char *ulimit_name(int resource)
+{
+	switch (resource) {
+	case RLIMIT_CORE: return "core";
+	case RLIMIT_NOFILE: return "nofile";
+	case RLIMIT_FSIZE: return "fsize";
+	case RLIMIT_STACK: return "stack";
+	case RLIMIT_CPU: return "cpu";
+	case RLIMIT_NPROC: return "nproc";
+	case RLIMIT_MEMLOCK: return "memlock";
+	case RLIMIT_AS: return "as";
+	}
+	return NULL;
+}
+
+static json_t *ulimit_json(int resource, uint64_t soft, uint64_t hard)
+{
+	json_int_t s = soft == RLIM_INFINITY ? -1 : (json_int_t)soft;
+	json_int_t h = hard == RLIM_INFINITY ? -1 : (json_int_t)hard;
+	return json_pack("{s:s, s:I, s:I}", "Name", ulimit_name(resource), "Soft", s, "Hard", h);
+}
+
+/* The policy's rlimits; nofile and nproc are always set because engines
+ * default them above what a process without CAP_SYS_RESOURCE may raise
+ * to (podman: nproc 4M, fails in runc): unset, they are the daemon's own,
+ * as natively, nproc at most pid_max (no more processes can exist). */
+static json_t *ulimits_json(const struct policy *p)
+{
+	json_t *a = json_array();
+	bool have_nofile = false, have_nproc = false;
+	for (size_t i = 0; a && i < POLICY_RLIMIT_COUNT; i++) {
+		const struct policy_rlimit *rl = &p->rlimits[i];
+		if (!rl->set || !ulimit_name(rl->resource))
+			continue;
+		have_nofile |= rl->resource == RLIMIT_NOFILE;
+		have_nproc |= rl->resource == RLIMIT_NPROC;
+		json_array_append_new(a, ulimit_json(rl->resource, rl->value, rl->value));
+	}
+	struct rlimit own;
+	if (a && !have_nofile && getrlimit(RLIMIT_NOFILE, &own) == 0)
+		json_array_append_new(a, ulimit_json(RLIMIT_NOFILE, own.rlim_cur, own.rlim_max));
+	if (a && !have_nproc && getrlimit(RLIMIT_NPROC, &own) == 0) {
+		unsigned long long pid_max = 4194304;
+		_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+		if (f && fscanf(f, "%llu", &pid_max) != 1)
+			pid_max = 4194304;
+		if (own.rlim_max > pid_max)
+			own.rlim_max = pid_max;
+		if (own.rlim_cur > own.rlim_max)
+			own.rlim_cur = own.rlim_max;
+		json_array_append_new(a, ulimit_json(RLIMIT_NPROC, own.rlim_cur, own.rlim_max));
+	}
+	return a;
+}
+
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The body of POST /containers/create, engine-neutral; create_child adds
+ * what differs between engines (seccomp, tmpfs ownership). */
+static json_t *create_body(const struct backend_spec *spec, const char *image)
+{
+	const struct policy *p = spec->policy;
+	const struct policy_limits *l = &p->limits;
+	json_t *binds = json_array();
+	for (size_t i = 0; binds && i < p->n_mounts; i++) {
+		_cleanup_free_ char *b = NULL;
+		if (asprintf(&b, "%s:%s:ro", p->mounts[i].source, p->mounts[i].target) > 0)
+			json_array_append_new(binds, json_string(b));
+	}
+	json_t *host = json_pack("{s:s, s:b, s:[s], s:o, s:b, s:b, s:o}", "NetworkMode",
+				 p->network == NET_HOST ? "host" : "none", "ReadonlyRootfs", 1, "CapDrop", "ALL",
+				 "Ulimits", ulimits_json(p), "Init", 0, "AutoRemove", 0, "Binds", binds);
+	if (!host)
+		return NULL;
+	if (l->memory) {
+		json_object_set_new(host, "Memory", json_integer((json_int_t)l->memory));
+		json_object_set_new(host, "MemorySwap", json_integer((json_int_t)l->memory)); /* no swap */
+	}
+	if (l->pids)
+		json_object_set_new(host, "PidsLimit", json_integer((json_int_t)l->pids));
+	if (l->cpu_millis)
+		json_object_set_new(host, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
+	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
+			 "infinity", "User", "1000:1000", "WorkingDir", "/workspace", "Hostname",
+			 p->hostname ? p->hostname : "sandbox", "Env", strv_json(p->env), "Labels",
+			 "io.warren.daemon", "1", "io.warren.image", spec->image, "HostConfig", host);
+}
+
+/* Adds Tmpfs and SecurityOpt for the engine at hand. */
+static int finish_create_body(struct backend_box *b, bool podman,
+			      char *profile_path, size_t path_len, wr_error *e)
+{
+	json_t *host = json_object_get(b->create_body, "HostConfig");
+	char tmp[128], ws[160];
+	snprintf(tmp, sizeof tmp, "rw,nosuid,nodev,size=%" PRIu64 ",mode=1777", b->tmp_size);
+	/* podman 4 refuses uid=/gid=; its "U" chowns the tmpfs to the User */
+	snprintf(ws, sizeof ws, "rw,nosuid,nodev,size=%" PRIu64 ",mode=0755,%s", b->workspace_size,
+		 podman ? "U" : "uid=1000,gid=1000");
+	json_object_set_new(host, "Tmpfs", json_pack("{s:s, s:s}", "/tmp", tmp, "/workspace", ws));
+	_cleanup_free_ char *profile = json_dumps(b->seccomp, JSON_COMPACT);
+	if (!profile)
+		return wr_error_set(e, ENOMEM, "seccomp profile");
+	_cleanup_free_ char *opt = NULL;
+	if (podman) {
+		/* podman reads seccomp=PATH as a file (dockerd takes the JSON) */
+		snprintf(profile_path, path_len, "%s/%s.seccomp.json", cfg.state_dir, b->name);
+		_cleanup_close_ int fd = open(profile_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, profile, strlen(profile)) != (ssize_t)strlen(profile))
+			return wr_error_set(e, errno, "write %s", profile_path);
+		if (asprintf(&opt, "seccomp=%s", profile_path) < 0)
+			return wr_error_set(e, ENOMEM, "seccomp");
+	} else if (asprintf(&opt, "seccomp=%s", profile) < 0) {
+		return wr_error_set(e, ENOMEM, "seccomp");
+	}
+	json_object_set_new(host, "SecurityOpt", json_pack("[s,s]", "no-new-privileges", opt));
+	return 0;
+}
+
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* fields after the ")" that ends comm: state is 3rd, starttime 22nd */
+	char *p = strrchr(buf, ')');
+	unsigned long long start = 0;
+	for (int field = 2; p && *p; p++)
+		if (*p == ' ' && ++field == 22) {
+			start = strtoull(p + 1, NULL, 10);
+			break;
+		}
+	return start;
+}
+
+/* Child: creates and starts the container; its last line of output is
+ * "ready ID PID" or why it failed. */
+static int create_child(void *arg)
+{
+	struct backend_box *b = arg;
+	wr_error e = { 0 };
+	char profile_path[700] = "", url[256];
+	if (finish_create_body(b, engine_is_podman(), profile_path, sizeof profile_path, &e) < 0) {
+		fprintf(stderr, "%s\n", e.message);
+		return 1;
+	}
+	_cleanup_free_ char *name = docker_url_escape(b->name);
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/create?name=%s", name);
+	json_t *out = NULL;
+	int st = docker_call_json(cfg.socket, "POST", url, b->create_body, CALL_TIMEOUT_MS, &out, &e);
+	if (profile_path[0])
+		unlink(profile_path); /* the engine has read it into the container's config */
+	if (st != 201) {
+		fprintf(stderr, "create container %s (image %s): %s\n", b->name, b->image, e.message);
+		return 1;
+	}
+	snprintf(b->id, sizeof b->id, "%s", json_string_value(json_object_get(out, "Id")) ?: b->name);
+	json_decref(out);
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/start", name);
+	st = docker_call_json(cfg.socket, "POST", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
+	if (st != 204 && st != 304) {
+		fprintf(stderr, "start container %s: %s\n", b->name, e.message);
+		return 1;
+	}
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/json", name);
+	st = docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, &e);
+	json_t *state = json_object_get(out, "State");
+	json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
+	if (st != 200 || !json_is_true(json_object_get(state, "Running"))) {
+		fprintf(stderr, "container %s did not stay up: %s\n", b->name,
+			json_string_value(json_object_get(state, "Error")) ?: e.message);
+		return 1;
+	}
+	/* dprintf: stdio's buffer may still hold bytes of the daemon's from before the fork */
+	dprintf(1, "ready %s %lld\n", b->id, (long long)pid);
+	json_decref(out);
+	return 0;
+}
+
+static const char *engine_image(const struct backend_spec *spec, char *buf, size_t len)
+{
+	if (!spec->image || !strcmp(spec->image, "host"))
+		return cfg.host_image;
+	snprintf(buf, len, "%s%s", cfg.prefix, spec->image);
+	return buf;
+}
+
+static void box_free(struct backend_box *b)
+{
+	json_decref(b->create_body);
+	json_decref(b->seccomp);
+	free(b);
+}
+
+static int docker_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
+{
+	struct backend_box *b = calloc(1, sizeof *b);
+	if (!b)
+		return wr_error_set(e, ENOMEM, "sandbox");
+	b->create = b->update = b->destroy = (struct proc)PROC_INIT;
+	b->init_pid = -1;
+	snprintf(b->name, sizeof b->name, "%s", spec->name);
+	engine_image(spec, b->image, sizeof b->image);
+	b->tmp_size = spec->policy->limits.tmp;
+	b->workspace_size = spec->policy->limits.workspace;
+	b->seccomp = oci_seccomp_json(spec->policy, e);
+	if (!b->seccomp) {
+		box_free(b);
+		return -EINVAL;
+	}
+	b->create_body = create_body(spec, b->image);
+	if (!b->create_body) {
+		box_free(b);
+		return wr_error_set(e, ENOMEM, "container spec");
+	}
+	int r = proc_start_fn(&b->create, create_child, b, NULL, e);
+	if (r < 0) {
+		box_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+/* ---- execs: what the child tells the parent -------------------------- */
+
+struct exec_info {
+	char engine_id[72];
+	pid_t pid;
+	unsigned long long start;
+	bool have_exit;
+	int exit_code;
+	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
+	char message[256];
+};
+
+static void info_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info_append(const char *path, const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && n > 0)
+		(void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static void info_read(const char *path, struct exec_info *in)
+{
+	memset(in, 0, sizeof *in);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[400];
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		int pid, code, err;
+		unsigned long long start;
+		int off = 0;
+		if (sscanf(line, "exec %71s", in->engine_id) == 1)
+			continue;
+		if (sscanf(line, "pid %d %llu", &pid, &start) == 2) {
+			in->pid = pid;
+			in->start = start;
+		} else if (sscanf(line, "exit %d", &code) == 1) {
+			in->have_exit = true;
+			in->exit_code = code;
+		} else if (sscanf(line, "failed %d %n", &err, &off) == 1 && off) {
+			in->failed_err = err;
+			snprintf(in->message, sizeof in->message, "%s", line + off);
+		}
+	}
+}
+
+/* ---- command execs (child side) -------------------------------------- */
+
+struct exec_job {
+	const struct backend_box *box;
+	const struct backend_exec *x;
+	const char *info_path;
+};
+
+/* What the engine says when the command could not start is the first
+ * thing on stderr, before any of the command's output ("Error: runc: exec
+ * failed: ..." from podman, "OCI runtime exec failed: ..." from dockerd);
+ * it is held back until the exit code says whether it was that. */
+struct pump {
+	struct docker_demux demux;
+	bool any_output;
+	bool holding;
+	char held[1024];
+	size_t held_len;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static bool engine_error_text(const char *p, size_t n)
+{
+	static const char *const prefixes[] = { "Error: ", "OCI runtime exec failed", "OCI runtime error" };
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+		size_t l = strlen(prefixes[i]);
+		if (n >= l && !memcmp(p, prefixes[i], l))
+			return true;
+	}
+	return false;
+}
+
+static int pump_out(void *arg, int stream, const void *data, size_t n)
+{
+	struct pump *pm = arg;
+	if (stream == 2 && !pm->any_output && (pm->holding || engine_error_text(data, n))) {
+		pm->holding = true;
+		size_t take = n < sizeof pm->held - pm->held_len ? n : sizeof pm->held - pm->held_len;
+		memcpy(pm->held + pm->held_len, data, take);
+		pm->held_len += take;
+		if (take == n)
+			return 0;
+		/* too long for an engine error: it was the command's */
+		pm->holding = false;
+		int r = write_all(2, pm->held, pm->held_len);
+		pm->held_len = 0;
+		if (r < 0)
+			return r;
+		data = (const char *)data + take;
+		n -= take;
+	}
+	if (pm->holding && stream != 2) {
+		pm->holding = false;
+		write_all(2, pm->held, pm->held_len);
+		pm->held_len = 0;
+	}
+	pm->any_output = true;
+	/* a reader that went away must not end the exec early: drop the bytes */
+	write_all(stream == 2 ? 2 : 1, data, n);
+	return 0;
+}
+
+/* Copies stdin to the stream (half-closing it at EOF) and the stream's
+ * frames to stdout and stderr until the engine closes it. */
+static int pump_stream(int sock, const char *pending, size_t pending_len, struct pump *pm)
+{
+	if (pending_len && docker_demux_feed(&pm->demux, pending, pending_len, pump_out, pm) < 0)
+		return -EBADMSG;
+	bool stdin_open = true;
+	char buf[65536];
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = sock, .events = POLLIN }, { .fd = stdin_open ? 0 : -1, .events = POLLIN } };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents) {
+			ssize_t n = read(0, buf, sizeof buf);
+			if (n > 0 && write_all(sock, buf, (size_t)n) == 0)
+				continue;
+			if (n < 0 && errno == EINTR)
+				continue;
+			stdin_open = false;
+			shutdown(sock, SHUT_WR);
+		}
+		if (pfd[0].revents) {
+			ssize_t n = read(sock, buf, sizeof buf);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return 0;
+			if (docker_demux_feed(&pm->demux, buf, (size_t)n, pump_out, pm) < 0)
+				return -EBADMSG;
+		}
+	}
+}
+
+/* Classifies a start failure the engine reported in text. */
+static int start_error(const char *text)
+{
+	if (strstr(text, "chdir") || strstr(text, "cwd"))
+		return ENOTDIR;
+	if (strstr(text, "not found") || strstr(text, "no such file or directory"))
+		return ENOENT;
+	if (strstr(text, "permission denied"))
+		return EACCES;
+	return EIO;
+}
+
+/* Runs argv in the container as the sandbox user with the child's stdio;
+ * returns the exit code, or -errno when it could not start (message in e). */
+static int run_engine_exec(const char *container, char *const *argv, char *const *envp, const char *cwd,
+			   const char *info_path, wr_error *e)
+{
+	char url[256];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/exec", container);
+	json_t *body = json_pack("{s:b, s:b, s:b, s:o, s:s}", "AttachStdin", 1, "AttachStdout", 1, "AttachStderr", 1,
+				 "Cmd", strv_json(argv), "User", "1000:1000");
+	if (envp)
+		json_object_set_new(body, "Env", strv_json(envp));
+	if (cwd)
+		json_object_set_new(body, "WorkingDir", json_string(cwd));
+	json_t *out = NULL;
+	int st = docker_call_json(cfg.socket, "POST", url, body, CALL_TIMEOUT_MS, &out, e);
+	json_decref(body);
+	const char *id = json_string_value(json_object_get(out, "Id"));
+	if (st != 201 || !id) {
+		json_decref(out);
+		return st == 404 ? -ESRCH : -EIO;
+	}
+	char exec_id[72];
+	snprintf(exec_id, sizeof exec_id, "%s", id);
+	json_decref(out);
+	if (info_path)
+		info_append(info_path, "exec %s\n", exec_id);
+
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/start", exec_id);
+	json_t *start = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
+	_cleanup_free_ char *pending = NULL;
+	size_t pending_len = 0;
+	_cleanup_close_ int sock = docker_hijack(cfg.socket, url, start, &pending, &pending_len, e);
+	json_decref(start);
+	if (sock < 0)
+		return -start_error(e->message);
+
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/json", exec_id);
+	if (info_path && docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
+		pid_t pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
+		if (pid > 0)
+			info_append(info_path, "pid %d %llu\n", (int)pid, proc_start_time(pid));
+		json_decref(out);
+	}
+	struct pump pm = { 0 };
+	pump_stream(sock, pending, pending_len, &pm);
+
+	/* the stream can end a moment before the engine records the exit */
+	int code = -1;
+	for (int i = 0; i < 200 && code < 0; i++) {
+		if (docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, e) != 200)
+			return -EIO;
+		if (!json_is_true(json_object_get(out, "Running")))
+			code = (int)json_integer_value(json_object_get(out, "ExitCode"));
+		json_decref(out);
+		if (code < 0)
+			usleep(10000);
+	}
+	if (code < 0)
+		return wr_error_set(e, ETIMEDOUT, "exec %s never ended", exec_id);
+	if (pm.holding) {
+		pm.held[pm.held_len < sizeof pm.held ? pm.held_len : sizeof pm.held - 1] = '\0';
+		if (code == 126 || code == 127) {
+			pm.held[strcspn(pm.held, "\n")] = '\0';
+			return wr_error_set(e, start_error(pm.held), "%s", pm.held);
+		}
+		write_all(2, pm.held, pm.held_len);
+	}
+	return code;
+}
+
+static int command_child(void *arg)
+{
+	struct exec_job *j = arg;
+	wr_error e = { 0 };
+	int r = run_engine_exec(j->box->name, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
+	if (r < 0) {
+		info_append(j->info_path, "failed %d %s\n", -r, e.message);
+		return 127;
+	}
+	info_append(j->info_path, "exit %d\n", r);
+	return r;
+}
+
+/* ---- file execs (child side): the archive API ------------------------ */
+
+/* Its exit status is the errno; one line on stderr says why. */
+static int file_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int file_fail(int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", msg, strerror(err));
+	return err;
+}
+
+struct walk {
+	size_t n;                  /* components of the path */
+	size_t existing;           /* how many leading ones exist */
+	struct docker_path_stat last; /* the deepest existing one's */
+};
+
+/* Lstats /workspace/REL one component at a time through the engine so no
+ * symlink inside the workspace leads the engine elsewhere in the container
+ * (the engine follows them); a symlink as the last component is allowed
+ * only when last_symlink_ok (DELETE removes the link itself). Returns 0 or
+ * the errno after printing the line. A sandbox racing this (swapping a
+ * directory for a symlink between the check and the transfer) can only
+ * redirect it within its own container: the engine resolves paths there. */
+static int walk_path(const char *container, const char *rel, bool last_symlink_ok, struct walk *w)
+{
+	memset(w, 0, sizeof *w);
+	w->last.mode = DOCKER_MODE_DIR | 0755;
+	char path[FILES_PATH_MAX + 16];
+	size_t len = (size_t)snprintf(path, sizeof path, "/workspace/%s", rel);
+	for (size_t i = strlen("/workspace/"); i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		if (i == strlen("/workspace/"))
+			break; /* rel is "" */
+		w->n++;
+		if (w->existing + 1 < w->n)
+			continue; /* below a missing one: counted only */
+		char save = path[i];
+		path[i] = '\0';
+		wr_error e = { 0 };
+		struct docker_path_stat st;
+		int r = docker_path_stat(cfg.socket, container, path, &st, &e);
+		bool is_last = save == '\0';
+		const char *shown = path + strlen("/workspace/");
+		if (r == -ENOENT) {
+			path[i] = save;
+			continue;
+		}
+		if (r < 0)
+			return file_fail(-r, "%s", e.message);
+		if ((st.mode & DOCKER_MODE_SYMLINK) && !(is_last && last_symlink_ok))
+			return file_fail(ELOOP, "%s", shown);
+		if (!is_last && !(st.mode & DOCKER_MODE_DIR))
+			return file_fail(ENOTDIR, "%s", shown);
+		w->existing++;
+		w->last = st;
+		path[i] = save;
+	}
+	return 0;
+}
+
+/* walk_path for a path that must exist. */
+static int walk_existing(const char *container, const char *rel, bool last_symlink_ok, struct walk *w)
+{
+	int err = walk_path(container, rel, last_symlink_ok, w);
+	if (!err && w->existing < w->n)
+		err = file_fail(ENOENT, "%s", rel);
+	return err;
+}
+
+static int read_stdin(uint64_t max_size, char **out, size_t *len)
+{
+	size_t cap = 65536;
+	*len = 0;
+	*out = malloc(cap);
+	for (;;) {
+		if (!*out)
+			return ENOMEM;
+		if (*len == cap) {
+			cap *= 2;
+			char *n = realloc(*out, cap);
+			if (!n)
+				return ENOMEM;
+			*out = n;
+		}
+		ssize_t n = read(0, *out + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+		if (*len > max_size)
+			return EFBIG;
+	}
+}
+
+static int archive_status_errno(const struct docker_http *h)
+{
+	char msg[400];
+	docker_error_message(h, msg, sizeof msg);
+	if (strstr(msg, "no space left"))
+		return ENOSPC;
+	if (strstr(msg, "read-only") || strstr(msg, "read only"))
+		return EROFS;
+	switch (h->status) {
+	case 400: return EINVAL;
+	case 403: return EACCES;
+	case 404: return ENOENT;
+	default: return EIO;
+	}
+}
+
+static int file_put(const char *container, const struct backend_exec *x)
+{
+	const char *rel = x->path;
+	if (!*rel)
+		return file_fail(EINVAL, "the workspace itself is not a file");
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int err = read_stdin(x->max_size, &data, &len);
+	if (err)
+		return file_fail(err, "%s", rel);
+	struct walk w;
+	if ((err = walk_path(container, rel, false, &w)))
+		return err;
+	if (w.existing == w.n && (w.last.mode & DOCKER_MODE_DIR))
+		return file_fail(EISDIR, "%s", rel);
+	if (w.existing == w.n && (w.last.mode & DOCKER_MODE_TYPE))
+		return file_fail(EINVAL, "%s: not a regular file", rel);
+	if (w.existing < w.n && !(w.last.mode & DOCKER_MODE_DIR))
+		return file_fail(ENOTDIR, "%s", rel);
+	/* extract in the deepest existing directory; the tar holds what is missing */
+	size_t base_parts = w.existing < w.n ? w.existing : w.n - 1;
+	const char *sub = rel;
+	for (size_t i = 0; i < base_parts; i++)
+		sub = strchr(sub, '/') + 1;
+	char base[FILES_PATH_MAX + 16];
+	snprintf(base, sizeof base, "/workspace/%.*s", (int)(sub > rel ? sub - rel - 1 : 0), rel);
+	_cleanup_free_ char *tar = NULL;
+	size_t tar_len = 0;
+	time_t now = time(NULL);
+	int r = 0;
+	for (const char *slash = strchr(sub, '/'); slash && r == 0; slash = strchr(slash + 1, '/')) {
+		char dir[FILES_PATH_MAX + 2];
+		snprintf(dir, sizeof dir, "%.*s/", (int)(slash - sub), sub);
+		r = docker_tar_append_header(&tar, &tar_len, dir, '5', 0755, 0, SANDBOX_UID, SANDBOX_GID, now);
+	}
+	if (r == 0)
+		r = docker_tar_append_header(&tar, &tar_len, sub, '0', 0644, len, SANDBOX_UID, SANDBOX_GID, now);
+	if (r == 0 && (r = docker_tar_append(&tar, &tar_len, data, len)) == 0)
+		r = docker_tar_finish(&tar, &tar_len);
+	if (r < 0)
+		return file_fail(-r, "%s", rel);
+	_cleanup_free_ char *q = docker_url_escape(base), *url = NULL;
+	if (!q || asprintf(&url, DOCKER_API_PREFIX "/containers/%s/archive?path=%s&noOverwriteDirNonDir=1&copyUIDGID=1",
+			   container, q) < 0)
+		return file_fail(ENOMEM, "%s", rel);
+	struct docker_request rq = { .method = "PUT", .path = url, .content_type = "application/x-tar",
+				     .body = tar, .body_len = tar_len, .timeout_ms = CALL_TIMEOUT_MS };
+	struct docker_http h;
+	wr_error e = { 0 };
+	r = docker_call(cfg.socket, &rq, &h, &e);
+	if (r < 0)
+		err = file_fail(-r, "%s", e.message);
+	else if (h.status != 200) {
+		char msg[400];
+		docker_error_message(&h, msg, sizeof msg);
+		err = file_fail(archive_status_errno(&h), "%s: %s", rel, msg);
+	}
+	docker_http_free(&h);
+	return err;
+}
+
+struct get_state {
+	const char *rel;
+	uint64_t max_size;
+	unsigned entries;
+	int err;
+};
+
+static int get_entry(void *arg, const struct docker_tar_entry *ent)
+{
+	struct get_state *g = arg;
+	if (g->entries++)
+		return -EBADMSG; /* a file's archive holds that file alone */
+	g->err = ent->type == '0' || ent->type == '7' ? 0 : ent->type == '5' ? EISDIR : ent->type == '2' ? ELOOP : EINVAL;
+	if (!g->err && ent->size > g->max_size)
+		g->err = EFBIG;
+	return g->err ? -g->err : 0;
+}
+
+static int get_data(void *arg, const struct docker_tar_entry *ent, const void *data, size_t n)
+{
+	(void)arg;
+	(void)ent;
+	return write_all(1, data, n);
+}
+
+static int tar_sink(void *arg, const void *data, size_t n)
+{
+	return docker_tar_feed(arg, data, n);
+}
+
+/* GETs the archive of /workspace/REL into the tar reader r. */
+static int get_archive(const char *container, const char *rel, struct docker_tar_reader *r)
+{
+	char path[FILES_PATH_MAX + 16];
+	snprintf(path, sizeof path, "/workspace/%s", rel);
+	_cleanup_free_ char *q = docker_url_escape(path), *url = NULL;
+	if (!q || asprintf(&url, DOCKER_API_PREFIX "/containers/%s/archive?path=%s", container, q) < 0)
+		return ENOMEM;
+	struct docker_request rq = { .method = "GET", .path = url, .timeout_ms = CALL_TIMEOUT_MS };
+	struct docker_http h;
+	docker_http_init(&h, false, NULL, NULL);
+	/* only a 200's body is an archive: read the headers first */
+	wr_error e = { 0 };
+	int err = 0;
+	rq.sink = tar_sink;
+	rq.sink_arg = r;
+	int rc = docker_call(cfg.socket, &rq, &h, &e);
+	if (rc < 0 && h.status == 200)
+		err = -rc;
+	else if (rc < 0)
+		err = file_fail(-rc, "%s", e.message);
+	else if (h.status != 200)
+		err = file_fail(archive_status_errno(&h), "%s", *rel ? rel : "/workspace");
+	docker_http_free(&h);
+	return err;
+}
+
+static int file_get(const char *container, const struct backend_exec *x)
+{
+	struct walk w;
+	int err = walk_existing(container, x->path, false, &w);
+	if (err)
+		return err;
+	if (w.last.mode & DOCKER_MODE_DIR)
+		return file_fail(EISDIR, "%s", *x->path ? x->path : "/workspace");
+	if (w.last.mode & DOCKER_MODE_TYPE)
+		return file_fail(EINVAL, "%s: not a regular file", x->path);
+	if (w.last.size > x->max_size)
+		return file_fail(EFBIG, "%s", x->path);
+	struct get_state g = { .rel = x->path, .max_size = x->max_size };
+	struct docker_tar_reader r;
+	docker_tar_reader_init(&r);
+	r.on_entry = get_entry;
+	r.on_data = get_data;
+	r.arg = &g;
+	err = get_archive(container, x->path, &r);
+	docker_tar_reader_free(&r);
+	if (err && g.err)
+		return file_fail(g.err, "%s", x->path);
+	if (err)
+		return file_fail(err, "%s", x->path);
+	return g.entries ? 0 : file_fail(ENOENT, "%s", x->path);
+}
+
+struct list_state {
+	json_t *entries;           /* name -> entry, so they come out sorted */
+	size_t top_len;            /* the archive's own top directory name + "/" */
+	bool top_seen;
+};
+
+static int list_entry(void *arg, const struct docker_tar_entry *ent)
+{
+	struct list_state *ls = arg;
+	const char *name = ent->name;
+	if (!ls->top_seen) {
+		/* the first entry is the directory itself */
+		ls->top_seen = true;
+		ls->top_len = strcspn(name, "/") + 1;
+		return 0;
+	}
+	if (strlen(name) <= ls->top_len)
+		return 0;
+	name += ls->top_len;
+	size_t nlen = strcspn(name, "/");
+	if (name[nlen] && name[nlen + 1])
+		return 0; /* deeper than a direct child */
+	if (json_object_size(ls->entries) >= 100000)
+		return 0;
+	char child[FILES_NAME_MAX + 1];
+	snprintf(child, sizeof child, "%.*s", (int)nlen, name);
+	const char *type = ent->type == '5' ? "directory" : ent->type == '2' ? "symlink" :
+			   ent->type == '0' || ent->type == '7' || ent->type == '1' ? "file" : "other";
+	uint64_t size = ent->type == '2' ? strlen(ent->linkname) : ent->size;
+	json_t *j = json_pack("{s:s%, s:s, s:I, s:i, s:I}", "name", child, nlen, "type", type, "size",
+			      (json_int_t)size, "mode", (int)(ent->mode & 07777), "mtime", (json_int_t)ent->mtime);
+	return j ? json_object_setn_new(ls->entries, child, nlen, j) : -ENOMEM;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int file_list(const char *container, const struct backend_exec *x)
+{
+	struct walk w;
+	int err = walk_existing(container, x->path, false, &w);
+	if (err)
+		return err;
+	if (!(w.last.mode & DOCKER_MODE_DIR))
+		return file_fail(ENOTDIR, "%s", x->path);
+	struct list_state ls = { .entries = json_object() };
+	struct docker_tar_reader r;
+	docker_tar_reader_init(&r);
+	r.on_entry = list_entry;
+	r.arg = &ls;
+	err = get_archive(container, x->path, &r);
+	docker_tar_reader_free(&r);
+	if (!err) {
+		/* names sorted bytewise, as files_list does */
+		const char *k;
+		json_t *v;
+		size_t n = json_object_size(ls.entries), i = 0;
+		_cleanup_free_ const char **keys = calloc(n + 1, sizeof *keys);
+		json_object_foreach(ls.entries, k, v) keys[i++] = k;
+		qsort(keys, n, sizeof *keys, strcmp_ptr);
+		for (i = 0; i < n; i++) {
+			_cleanup_free_ char *line = json_dumps(json_object_get(ls.entries, keys[i]), JSON_COMPACT);
+			if (line)
+				dprintf(1, "%s\n", line);
+		}
+	}
+	json_decref(ls.entries);
+	return err ? file_fail(err, "%s", x->path) : 0;
+}
+
+static int file_delete(const char *container, const struct backend_exec *x)
+{
+	if (!*x->path)
+		return file_fail(EINVAL, "the workspace itself cannot be deleted");
+	struct walk w;
+	int err = walk_existing(container, x->path, true, &w);
+	if (err)
+		return err;
+	char path[FILES_PATH_MAX + 16];
+	snprintf(path, sizeof path, "/workspace/%s", x->path);
+	char *argv[] = { "rm", "-rf", "--", path, NULL };
+	wr_error e = { 0 };
+	int code = run_engine_exec(container, argv, NULL, "/", NULL, &e);
+	if (code < 0)
+		return file_fail(-code, "%s", e.message);
+	return code ? file_fail(EACCES, "%s: rm exited with %d", x->path, code) : 0;
+}
+
+static int file_child(void *arg)
+{
+	struct exec_job *j = arg;
+	switch (j->x->kind) {
+	case BACKEND_FILE_PUT: return file_put(j->box->name, j->x);
+	case BACKEND_FILE_GET: return file_get(j->box->name, j->x);
+	case BACKEND_FILE_LIST: return file_list(j->box->name, j->x);
+	case BACKEND_FILE_DELETE: return file_delete(j->box->name, j->x);
+	default: return EOPNOTSUPP;
+	}
+}
+
+/* ---- execs (parent side) --------------------------------------------- */
+
+static struct dexec *find_exec(struct backend_box *b, uint32_t id)
+{
+	for (struct dexec *d = b->execs; d; d = d->next)
+		if (d->id == id)
+			return d;
+	return NULL;
+}
+
+static int docker_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
+{
+	if (b->state != BOX_READY)
+		return wr_error_set(e, EAGAIN, "container %s is not running", b->name);
+	if (find_exec(b, x->id))
+		return wr_error_set(e, EEXIST, "exec %u", x->id);
+	struct dexec *d = calloc(1, sizeof *d);
+	if (!d)
+		return wr_error_set(e, ENOMEM, "exec");
+	d->id = x->id;
+	d->kind = x->kind;
+	d->proc = (struct proc)PROC_INIT;
+	snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", cfg.state_dir, b->name, x->id);
+	unlink(d->info_path);
+	/* the child gets a copy of this memory at fork: pointers into x stay good */
+	struct exec_job job = { .box = b, .x = x, .info_path = d->info_path };
+	int r = proc_start_fn(&d->proc, x->kind == BACKEND_EXEC_COMMAND ? command_child : file_child, &job,
+			      x->stdio, e);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	d->next = b->execs;
+	b->execs = d;
+	return 0;
+}
+
+/* SIGKILLs pid and its descendants (by ppid in /proc). Processes that
+ * left the tree (double fork, reparented to the container's pid 1) are
+ * out of reach: they cannot be told from other execs' leftovers. */
+static void kill_tree(pid_t root)
+{
+	size_t n = 0, cap = 256;
+	pid_t(*pairs)[2] = malloc(cap * sizeof *pairs);
+	_cleanup_closedir_ DIR *dir = opendir("/proc");
+	struct dirent *de;
+	while (pairs && dir && (de = readdir(dir))) {
+		char *end, path[300], buf[512];
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		char *p = strrchr(buf, ')');
+		int ppid;
+		if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+			continue;
+		if (n == cap) {
+			pid_t(*np)[2] = realloc(pairs, 2 * cap * sizeof *pairs);
+			if (!np)
+				break;
+			pairs = np;
+			cap *= 2;
+		}
+		pairs[n][0] = (pid_t)pid;
+		pairs[n][1] = ppid;
+		n++;
+	}
+	kill(root, SIGKILL);
+	/* breadth first over the snapshot: each pass adds the children of the killed */
+	pid_t *killed = malloc((n + 1) * sizeof *killed);
+	size_t nk = 0;
+	if (killed)
+		killed[nk++] = root;
+	for (size_t k = 0; killed && k < nk; k++)
+		for (size_t i = 0; i < n; i++)
+			if (pairs[i][1] == killed[k]) {
+				kill(pairs[i][0], SIGKILL);
+				killed[nk++] = pairs[i][0];
+			}
+	free(killed);
+	free(pairs);
+}
+
+static int docker_exec_kill(struct backend_box *b, uint32_t id)
+{
+	struct dexec *d = find_exec(b, id);
+	if (!d)
+		return -ENOENT;
+	if (d->ended)
+		return 0;
+	d->killed = true;
+	if (d->kind != BACKEND_EXEC_COMMAND && d->kind != BACKEND_FILE_DELETE) {
+		/* a file exec is our own client: its end is the end */
+		if (d->proc.pid > 0)
+			kill(d->proc.pid, SIGKILL);
+		return 0;
+	}
+	struct exec_info in;
+	info_read(d->info_path, &in);
+	/* until the child learnt the pid there is nothing to kill: next tick */
+	if (in.pid > 0 && proc_start_time(in.pid) == in.start)
+		kill_tree(in.pid);
+	return 0;
+}
+
+static int docker_exec_release(struct backend_box *b, uint32_t id)
+{
+	for (struct dexec **pp = &b->execs; *pp; pp = &(*pp)->next) {
+		struct dexec *d = *pp;
+		if (d->id != id)
+			continue;
+		if (!d->ended || d->exited_pending)
+			return -EBUSY;
+		unlink(d->info_path);
+		*pp = d->next;
+		free(d);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* The reaped child of d as events: EXEC_FAILED (+ EXITED next) or EXITED. */
+static int exec_end_event(struct dexec *d, struct backend_event *ev)
+{
+	struct exec_info in;
+	int child = d->proc.status;
+	ev->exec_id = d->id;
+	ev->type = BACKEND_EV_EXITED;
+	if (d->kind != BACKEND_EXEC_COMMAND) {
+		ev->status = d->killed && WIFSIGNALED(child) ? W_EXITCODE(0, SIGKILL) : child;
+		return 1;
+	}
+	info_read(d->info_path, &in);
+	if (d->killed) {
+		ev->status = W_EXITCODE(0, SIGKILL);
+	} else if (in.failed_err) {
+		ev->type = BACKEND_EV_EXEC_FAILED;
+		ev->err = in.failed_err;
+		snprintf(ev->message, sizeof ev->message, "%s", in.message);
+		d->status = W_EXITCODE(in.failed_err == ENOENT ? 127 : 126, 0);
+		d->exited_pending = true;
+	} else if (in.have_exit) {
+		ev->status = W_EXITCODE(in.exit_code & 0xff, 0);
+	} else {
+		ev->status = child; /* the client itself died: its status is all we know */
+	}
+	return 1;
+}
+
+/* ---- poll ------------------------------------------------------------ */
+
+static bool init_gone(const struct backend_box *b)
+{
+	return b->init_pid > 0 && proc_start_time(b->init_pid) != b->init_start;
+}
+
+static int update_child(void *arg)
+{
+	struct backend_box *b = arg;
+	const struct cgroup_limits *l = &b->limits;
+	json_t *body = json_object();
+	if (l->memory) {
+		json_object_set_new(body, "Memory", json_integer((json_int_t)l->memory));
+		json_object_set_new(body, "MemorySwap", json_integer((json_int_t)l->memory));
+	}
+	if (l->pids)
+		json_object_set_new(body, "PidsLimit", json_integer((json_int_t)l->pids));
+	if (l->cpu_millis)
+		json_object_set_new(body, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
+	char url[256];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/update", b->name);
+	wr_error e = { 0 };
+	int st = docker_call_json(cfg.socket, "POST", url, body, CALL_TIMEOUT_MS, NULL, &e);
+	json_decref(body);
+	if (st != 200) {
+		fprintf(stderr, "update %s: %s\n", b->name, e.message);
+		return 1;
+	}
+	return 0;
+}
+
+static void run_updates(struct backend_box *b)
+{
+	char msg[256];
+	if (b->update.pid > 0 && proc_poll(&b->update, msg, sizeof msg) == 1 && cfg.verbose &&
+	    b->update.status != 0)
+		fprintf(stderr, "warrend: docker: %s\n", msg);
+	if (b->update.pid <= 0 && b->update_pending && b->state == BOX_READY) {
+		b->update_pending = false;
+		proc_start_fn(&b->update, update_child, b, NULL, NULL);
+	}
+}
+
+static int docker_poll(struct backend_box *b, struct backend_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	if (b->state == BOX_CREATING) {
+		char msg[256];
+		if (proc_poll(&b->create, msg, sizeof msg) != 1)
+			return 0;
+		int pid;
+		if (WIFEXITED(b->create.status) && WEXITSTATUS(b->create.status) == 0 &&
+		    sscanf(msg, "ready %71s %d", b->id, &pid) == 2) {
+			b->state = BOX_READY;
+			b->init_pid = pid > 0 ? pid : -1;
+			b->init_start = pid > 0 ? proc_start_time(pid) : 0;
+			ev->type = BACKEND_EV_READY;
+		} else {
+			b->state = BOX_FAILED;
+			ev->type = BACKEND_EV_SETUP_FAILED;
+			ev->err = EIO;
+			snprintf(ev->message, sizeof ev->message, "%s", msg[0] ? msg : "docker create failed");
+		}
+		return 1;
+	}
+	for (struct dexec *d = b->execs; d; d = d->next) {
+		if (d->exited_pending) {
+			d->exited_pending = false;
+			ev->type = BACKEND_EV_EXITED;
+			ev->exec_id = d->id;
+			ev->status = d->status;
+			return 1;
+		}
+		if (!d->ended && proc_poll(&d->proc, NULL, 0) == 1) {
+			d->ended = true;
+			return exec_end_event(d, ev);
+		}
+	}
+	run_updates(b);
+	if (b->state == BOX_READY && !b->died_reported && init_gone(b)) {
+		b->died_reported = true;
+		ev->type = BACKEND_EV_DIED;
+		snprintf(ev->message, sizeof ev->message, "container %s stopped", b->name);
+		return 1;
+	}
+	return 0;
+}
+
+static int docker_event_fd(const struct backend_box *b)
+{
+	(void)b;
+	return -1;
+}
+
+static ssize_t docker_parse_event(struct backend_box *b, const void *buf, size_t len, struct backend_event *ev)
+{
+	(void)b, (void)buf, (void)len, (void)ev;
+	return -EBADMSG; /* no event fd: everything comes through poll */
+}
+
+/* ---- limits, stats ---------------------------------------------------- */
+
+static int docker_set_limits(struct backend_box *b, const struct cgroup_limits *l, wr_error *e)
+{
+	(void)e;
+	b->limits = *l;
+	b->update_pending = true;
+	run_updates(b);
+	return 0;
+}
+
+/* The init's cgroup directory of a controller ("memory" on v1, NULL for
+ * the v2 line) as seen from the host. */
+static bool init_cgroup(const struct backend_box *b, char *dir, size_t len)
+{
+	char path[64], line[1024];
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)b->init_pid);
+	_cleanup_fclose_ FILE *f = b->init_pid > 0 ? fopen(path, "re") : NULL;
+	bool found = false;
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+		if (!cg)
+			continue;
+		*cg++ = '\0';
+		ctl++;
+		bool v1_memory = !strcmp(ctl, "memory");
+		if (v1_memory || (!found && !*ctl)) {
+			snprintf(dir, len, "/sys/fs/cgroup%s%s", v1_memory ? "/memory" : "", cg);
+			found = true;
+			if (v1_memory)
+				break;
+		}
+	}
+	return found;
+}
+
+static uint64_t read_u64(const char *dir, const char *file, const char *key)
+{
+	char path[700], line[256];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	size_t klen = key ? strlen(key) : 0;
+	while (f && fgets(line, sizeof line, f))
+		if (!key)
+			return strtoull(line, NULL, 10);
+		else if (!strncmp(line, key, klen) && line[klen] == ' ')
+			return strtoull(line + klen + 1, NULL, 10);
+	return 0;
+}
+
+static int docker_stats(struct backend_box *b, struct backend_stats *st)
+{
+	char dir[600];
+	memset(st, 0, sizeof *st);
+	if (!init_cgroup(b, dir, sizeof dir))
+		return 0;
+	if (strstr(dir, "/sys/fs/cgroup/memory/") == dir) {
+		st->memory_peak = read_u64(dir, "memory.max_usage_in_bytes", NULL);
+		st->oom_kills = read_u64(dir, "memory.oom_control", "oom_kill");
+	} else {
+		st->memory_peak = read_u64(dir, "memory.peak", NULL) ?: read_u64(dir, "memory.current", NULL);
+		st->oom_kills = read_u64(dir, "memory.events", "oom_kill");
+	}
+	return 0;
+}
+
+/* ---- teardown -------------------------------------------------------- */
+
+static int remove_child(void *arg)
+{
+	const char *name = arg;
+	_cleanup_free_ char *q = docker_url_escape(name);
+	char url[300];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q ? q : name);
+	wr_error e = { 0 };
+	int st = docker_call_json(cfg.socket, "DELETE", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
+	if (st == 204 || st == 200 || st == 404)
+		return 0;
+	fprintf(stderr, "remove container %s: %s\n", name, st < 0 ? e.message : e.message);
+	return 1;
+}
+
+static int docker_destroy_step(struct backend_box *b)
+{
+	if (b->state != BOX_DESTROYING) {
+		b->state = BOX_DESTROYING;
+		/* removing the container kills everything in it; our clients go first */
+		proc_kill(&b->create);
+		proc_kill(&b->update);
+		while (b->execs) {
+			struct dexec *d = b->execs;
+			proc_kill(&d->proc);
+			unlink(d->info_path);
+			b->execs = d->next;
+			free(d);
+		}
+	}
+	char msg[256];
+	if (b->destroy.pid > 0) {
+		if (proc_poll(&b->destroy, msg, sizeof msg) == 0)
+			return -EBUSY;
+		if (b->destroy.status == 0 || b->destroy_attempts >= DESTROY_ATTEMPTS) {
+			if (b->destroy.status != 0)
+				fprintf(stderr, "warrend: docker: %s (left for the next start's cleanup)\n", msg);
+			box_free(b);
+			return 0;
+		}
+	}
+	b->destroy_attempts++;
+	if (proc_start_fn(&b->destroy, remove_child, b->name, NULL, NULL) < 0 &&
+	    b->destroy_attempts >= DESTROY_ATTEMPTS) {
+		box_free(b);
+		return 0;
+	}
+	return -EBUSY;
+}
+
+static unsigned docker_remove_stale(const char *prefix)
+{
+	json_t *list = NULL;
+	wr_error e = { 0 };
+	int st = docker_call_json(cfg.socket, "GET",
+				  DOCKER_API_PREFIX "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.warren.daemon%22%5D%7D",
+				  NULL, 5000, &list, &e);
+	unsigned removed = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(st == 200 ? list : NULL, i, c) {
+		json_t *names = json_object_get(c, "Names");
+		const char *name = json_string_value(json_array_get(names, 0));
+		if (name && *name == '/')
+			name++;
+		if (!name || strncmp(name, prefix, strlen(prefix)))
+			continue;
+		_cleanup_free_ char *q = docker_url_escape(name);
+		char url[300];
+		snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q);
+		st = docker_call_json(cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
+		removed += st == 204 || st == 200;
+	}
+	json_decref(list);
+	/* exec info files and profiles of the crashed daemon */
+	_cleanup_closedir_ DIR *dir = opendir(cfg.state_dir);
+	struct dirent *de;
+	while (dir && (de = readdir(dir)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			unlinkat(dirfd(dir), de->d_name, 0);
+	return removed;
+}
+
+/* ---- the rest --------------------------------------------------------- */
+
+static int docker_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
+{
+	(void)b, (void)uid, (void)gid;
+	return -EOPNOTSUPP; /* files are execs through the archive API */
+}
+
+static pid_t docker_init_pid(const struct backend_box *b)
+{
+	return b->init_pid;
+}
+
+static void docker_describe(const struct backend_box *b, char *buf, size_t len)
+{
+	snprintf(buf, len, "docker container %.12s (%s)", b->id[0] ? b->id : b->name, b->image);
 }
 
 const struct backend_ops backend_docker_ops = {
 	.name = "docker",
-	.init = unavailable_init,
-	.health = unavailable_health,
+	.init = docker_init,
+	.health = docker_health,
+	.create = docker_create,
+	.event_fd = docker_event_fd,
+	.parse_event = docker_parse_event,
+	.poll = docker_poll,
+	.exec_start = docker_exec_start,
+	.exec_kill = docker_exec_kill,
+	.exec_release = docker_exec_release,
+	.stats = docker_stats,
+	.set_limits = docker_set_limits,
+	.destroy_step = docker_destroy_step,
+	.open_workspace = docker_open_workspace,
+	.init_pid = docker_init_pid,
+	.describe = docker_describe,
+	.remove_stale = docker_remove_stale,
 };

@@ -380,7 +380,7 @@ struct exec_info {
 	bool have_exit;
 	int exit_code;
 	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
-	char message[256];
+	char message[1024];
 };
 
 static void info_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1182,7 +1182,7 @@ static int update_child(void *arg)
 
 static void run_updates(struct backend_box *b)
 {
-	char msg[256];
+	char msg[1024];
 	if (b->update.pid > 0 && proc_poll(&b->update, msg, sizeof msg) == 1 && cfg.verbose &&
 	    b->update.status != 0)
 		fprintf(stderr, "warrend: docker: %s\n", msg);
@@ -1196,7 +1196,7 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	if (b->state == BOX_CREATING) {
-		char msg[256];
+		char msg[1024];
 		if (proc_poll(&b->create, msg, sizeof msg) != 1)
 			return 0;
 		int pid;
@@ -1347,7 +1347,7 @@ static int docker_destroy_step(struct backend_box *b)
 			free(d);
 		}
 	}
-	char msg[256];
+	char msg[1024];
 	if (b->destroy.pid > 0) {
 		if (proc_poll(&b->destroy, msg, sizeof msg) == 0)
 			return -EBUSY;

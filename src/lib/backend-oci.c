@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -45,9 +47,9 @@ static struct {
 struct oci_exec {
 	uint32_t id;
 	struct proc proc;        /* `runtime exec` */
-	bool killed, ended, failed_reported;
+	bool ended, failed_reported;
 	int err;                 /* why the runtime could not start it */
-	uint64_t oom_before;
+	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
 	struct oci_exec *next;
 };
 
@@ -67,7 +69,7 @@ struct backend_box {
 	unsigned delete_tries;
 	pid_t init_pid;
 	int init_pidfd;
-	char message[256];
+	char message[1024];
 	json_t *process;         /* config.json's process: what execs start from */
 	struct oci_exec *execs;
 };
@@ -146,6 +148,29 @@ static const int no_stdio[3] = { -1, -1, -1 };
 
 /* ---- init, health ------------------------------------------------------- */
 
+/* The runtime mounts the rootfs as the sandbox's root, an unprivileged
+ * host uid: every directory on the way to the bundles must let others
+ * through, or every create fails deep inside the runtime. */
+static int reachable_by_others(const char *path, wr_error *e)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	for (char *slash = dir + strlen(dir); slash; slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		struct stat st;
+		const char *d = dir[0] ? dir : "/";
+		if (stat(d, &st) < 0)
+			return wr_error_set(e, errno, "stat %s", d);
+		if (!(st.st_mode & S_IXOTH))
+			return wr_error_set(e, EACCES,
+					    "%s is mode %04o: the sandboxes' root cannot reach %s (give it o+x or choose another state_dir)",
+					    d, (unsigned)(st.st_mode & 07777), path);
+		if (!dir[0])
+			break;
+	}
+	return 0;
+}
+
 static int oci_init(const struct backend_settings *s, wr_error *e)
 {
 	const char *rt = s->oci_runtime && *s->oci_runtime ? s->oci_runtime : "runc";
@@ -161,13 +186,13 @@ static int oci_init(const struct backend_settings *s, wr_error *e)
 	/* the sandbox's root (a host uid of its range) walks through to rootfs */
 	if (mkdir(oci.bundles, 0711) < 0 && errno != EEXIST)
 		return wr_error_set(e, errno, "mkdir %s", oci.bundles);
-	return 0;
+	return reachable_by_others(oci.bundles, e);
 }
 
 static int oci_health(wr_error *e)
 {
 	char *argv[] = { oci.runtime, "--version", NULL };
-	char msg[256];
+	char msg[1024];
 	int r = proc_run(argv, 1000, msg, sizeof msg, e);
 	if (r < 0)
 		return r;
@@ -472,7 +497,9 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 			ev->err = strcasestr(ev->message, "chdir") ? ENOTDIR : ENOENT;
 		else if (strcasestr(ev->message, "permission denied"))
 			ev->err = EACCES;
-		if (!ev->message[0])
+		if (ev->err != EIO) /* understood: say it as a native sandbox does */
+			snprintf(ev->message, sizeof ev->message, "exec %s: %s", x->argv0, strerror(ev->err));
+		else if (!ev->message[0])
 			snprintf(ev->message, sizeof ev->message, "%s exec failed", oci.runtime);
 		x->err = ev->err;
 		return true;
@@ -480,12 +507,8 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 	ev->type = BACKEND_EV_EXITED;
 	if (!started)
 		ev->status = W_EXITCODE(x->err == ENOENT ? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC, 0);
-	else if (WIFEXITED(st) && WEXITSTATUS(st) > 128 &&
-		 (x->killed || (WEXITSTATUS(st) == 128 + SIGKILL && cgroup_oom_kills(b->cg) > x->oom_before)))
-		/* the runtime says 128+N for a signal; we know it was one */
-		ev->status = WEXITSTATUS(st) - 128;
 	else
-		ev->status = st;
+		ev->status = st; /* the exec waiter's: the command's own */
 	return true;
 }
 
@@ -545,6 +568,61 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 
 /* ---- execs ----------------------------------------------------------------- */
 
+/* ---- the exec waiter ---------------------------------------------------------
+ * `runtime exec` without --detach copies the command's output through
+ * pipes of its own and ends only when every holder of them has closed
+ * them: a command that leaves `sleep 100 &` behind would not end for 100 s,
+ * and its status would come back as 128+N for a signal. So a child of the
+ * daemon, made a child subreaper, runs `runtime exec --detach` with the
+ * command's pipes as its stdio, lets go of them, and waits for the command
+ * itself, which the runtime leaves to it. It ends as the command did: the
+ * same exit code, or death by the same signal. */
+
+struct exec_waiter_args {
+	char *const *argv;         /* runtime exec --detach … */
+	const char *pidfile;
+};
+
+static int exec_waiter(void *arg)
+{
+	const struct exec_waiter_args *a = arg;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return WARREN_EXIT_SETUP;
+	pid_t runtime = fork();
+	if (runtime < 0)
+		return WARREN_EXIT_SETUP;
+	if (runtime == 0) {
+		execvp(a->argv[0], a->argv);
+		_exit(WARREN_EXIT_NOTFOUND);
+	}
+	int st;
+	while (waitpid(runtime, &st, 0) < 0)
+		if (errno != EINTR)
+			return WARREN_EXIT_SETUP;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return WIFEXITED(st) ? WEXITSTATUS(st) : WARREN_EXIT_SETUP; /* it did not start: no pid file */
+	pid_t command;
+	if (read_pid_file(a->pidfile, &command) < 0)
+		return WARREN_EXIT_SETUP;
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && devnull >= 0; fd++)
+		dup2(devnull, fd); /* only the command and what it starts hold the pipes now */
+	for (;;) {
+		pid_t w = waitpid(-1, &st, 0); /* reaps the runtime's leftovers too */
+		if (w == command)
+			break;
+		if (w < 0 && errno != EINTR)
+			return WARREN_EXIT_SETUP;
+	}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	struct rlimit no_core = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(WTERMSIG(st), SIG_DFL);
+	raise(WTERMSIG(st));
+	return 128 + WTERMSIG(st); /* a signal whose default is not to end a process */
+}
+
 static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
 {
 	if (x->kind != BACKEND_EXEC_COMMAND)
@@ -581,7 +659,8 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	struct oci_exec *ox = calloc(1, sizeof *ox);
 	if (!ox)
 		return wr_error_set(e, ENOMEM, "exec");
-	*ox = (struct oci_exec){ .id = x->id, .proc = PROC_INIT, .oom_before = cgroup_oom_kills(b->cg) };
+	*ox = (struct oci_exec){ .id = x->id, .proc = PROC_INIT };
+	snprintf(ox->argv0, sizeof ox->argv0, "%s", x->argv[0]);
 	_cleanup_close_ int procs = -1;
 	if ((r = cgroup_child_create(b->cg, cgname, &procs, e)) < 0) {
 		free(ox);
@@ -591,6 +670,7 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	size_t n = 0;
 	runtime_argv(argv, &n, log);
 	argv[n++] = "exec";
+	argv[n++] = "--detach";
 	argv[n++] = "--process";
 	argv[n++] = proc_path;
 	argv[n++] = "--pid-file";
@@ -599,7 +679,8 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	argv[n++] = cgarg;
 	argv[n++] = b->name;
 	argv[n] = NULL;
-	if ((r = proc_start(&ox->proc, (char *const *)argv, x->stdio, e)) < 0) {
+	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile };
+	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, x->stdio, e)) < 0) {
 		cgroup_child_remove(b->cg, cgname);
 		free(ox);
 		return r;
@@ -609,21 +690,10 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	return 0;
 }
 
-static struct oci_exec *find_exec(struct backend_box *b, uint32_t id)
-{
-	for (struct oci_exec *x = b->execs; x; x = x->next)
-		if (x->id == id)
-			return x;
-	return NULL;
-}
-
 static int oci_exec_kill(struct backend_box *b, uint32_t id)
 {
 	char name[32];
 	snprintf(name, sizeof name, "exec-%u", id);
-	struct oci_exec *x = find_exec(b, id);
-	if (x)
-		x->killed = true;
 	return cgroup_child_kill(b->cg, name);
 }
 
@@ -680,7 +750,7 @@ static bool runtime_knows(const struct backend_box *b)
 
 static int oci_destroy_step(struct backend_box *b)
 {
-	char msg[256];
+	char msg[1024];
 	for (struct oci_exec *x = b->execs; x; x = x->next) {
 		char name[32];
 		snprintf(name, sizeof name, "exec-%u", x->id);
@@ -794,7 +864,7 @@ static unsigned oci_remove_stale(const char *prefix)
 				continue;
 			const char *argv[12];
 			delete_argv(argv, name);
-			char msg[256];
+			char msg[1024];
 			wr_error e = { 0 };
 			int st = proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);
 			if (st == 0)

@@ -61,7 +61,7 @@ struct backend_event {
 	uint32_t exec_id;
 	int status;                /* EXITED: a wait(2) status */
 	int err;                   /* *_FAILED: an errno */
-	char message[256];         /* *_FAILED, DIED: one line */
+	char message[1024];        /* *_FAILED, DIED: one line (runtimes' errors name long paths) */
 };
 
 /* What one exec is. Files are execs too for backends without a workspace

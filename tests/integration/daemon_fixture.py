@@ -73,6 +73,16 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+def let_sandboxes_through(path):
+    """o+x on path and its parents: the oci backend's runtime mounts each
+    bundle's rootfs as the sandbox's (unprivileged) root, and pytest's
+    temporary directories are 0700."""
+    path = os.path.abspath(path)
+    while path not in ("/", "/tmp"):
+        os.chmod(path, os.stat(path).st_mode | 0o001)
+        path = os.path.dirname(path)
+
+
 class Daemon:
     """One warrend process and what it owns on the host."""
 
@@ -88,6 +98,8 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.proc = None
         self.log_path = os.path.join(workdir, "warrend.log")
+        if backend == "oci":
+            let_sandboxes_through(workdir)
         self.init_pids = set()  # every sandbox init seen in a state file
         self.http = requests.Session()
 
@@ -111,14 +123,16 @@ class Daemon:
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"warrend exited {self.proc.returncode} at start: {self.log()}")
+            if time.monotonic() > deadline:
+                self.proc.kill()  # never leave a daemon that did not come up
+                self.proc.wait()
+                raise AssertionError(f"warrend not ready after {READY_TIMEOUT}s: {self.log()}")
             try:
                 h = self.http.get(self.url + "/v1/health", timeout=2)
                 if h.status_code == 200 and (not pool_ready or self.pool_ready(h.json())):
                     return self
             except requests.ConnectionError:
                 pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"warrend not ready after {READY_TIMEOUT}s: {self.log()}")
             time.sleep(0.05)
 
     @staticmethod

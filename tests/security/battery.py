@@ -23,6 +23,7 @@ from dataclasses import dataclass
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
+from daemon_fixture import let_sandboxes_through  # noqa: E402
 from warrentest import REPO, backend_config, warren_path  # noqa: E402
 
 STATS = {"attempts": 0, "blocked": 0, "host_checks": 0}
@@ -158,6 +159,8 @@ class Daemon:
     def __init__(self, binary, tmp, policy_dir, backend="native"):
         self.tmp = tmp
         self.backend = backend
+        if backend == "oci":
+            let_sandboxes_through(tmp)
         self.sock = os.path.join(tmp, "warrend.sock")
         self.port = free_port()
         self.tokens_file = os.path.join(tmp, "tokens")
@@ -186,6 +189,8 @@ class Daemon:
             except OSError:
                 pass
             if time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
                 raise AssertionError(f"warrend not ready after 15 s: {self.output()}")
             time.sleep(0.05)
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "docker-client.h"
+#include "encode.h"
 #include "files.h"
 #include "oci-spec.h"
 #include "userns.h"
@@ -58,6 +60,8 @@ struct dexec {
 	bool killed;               /* exec_kill asked for it */
 	bool exited_pending;       /* EXEC_FAILED was reported, EXITED is next */
 	int status;                /* EXITED's wait status */
+	uint64_t oom_before;       /* the container's OOM kills when it started */
+	char argv0[256];           /* for the message native gives: "exec ARGV0: …" */
 	char info_path[600];
 };
 
@@ -74,9 +78,6 @@ struct backend_box {
 	enum { BOX_CREATING, BOX_READY, BOX_FAILED, BOX_DESTROYING } state;
 	bool died_reported;
 	struct dexec *execs;
-	struct proc update;
-	bool update_pending;
-	struct cgroup_limits limits;
 	struct proc destroy;
 	unsigned destroy_attempts;
 };
@@ -326,12 +327,13 @@ static int create_child(void *arg)
 	return 0;
 }
 
-static const char *engine_image(const struct backend_spec *spec, char *buf, size_t len)
+/* The engine's image for a warren image name, into buf. */
+static void engine_image(const struct backend_spec *spec, char *buf, size_t len)
 {
 	if (!spec->image || !strcmp(spec->image, "host"))
-		return cfg.host_image;
-	snprintf(buf, len, "%s%s", cfg.prefix, spec->image);
-	return buf;
+		snprintf(buf, len, "%s", cfg.host_image);
+	else
+		snprintf(buf, len, "%s%s", cfg.prefix, spec->image);
 }
 
 static void box_free(struct backend_box *b)
@@ -346,7 +348,7 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	b->create = b->update = b->destroy = (struct proc)PROC_INIT;
+	b->create = b->destroy = (struct proc)PROC_INIT;
 	b->init_pid = -1;
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	engine_image(spec, b->image, sizeof b->image);
@@ -593,8 +595,16 @@ static int run_engine_exec(const char *container, char *const *argv, char *const
 
 	/* the stream can end a moment before the engine records the exit */
 	int code = -1;
-	for (int i = 0; i < 200 && code < 0; i++) {
-		if (docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, e) != 200)
+	/* seconds under load: 40 containers exec'ing at once on two cores */
+	for (int i = 0; i < 3000 && code < 0; i++) {
+		int got = docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, e);
+		if (got == 404 && pm.holding) {
+			/* podman forgets an exec the runtime could not start: its error is all there is */
+			pm.held[pm.held_len < sizeof pm.held ? pm.held_len : sizeof pm.held - 1] = '\0';
+			pm.held[strcspn(pm.held, "\n")] = '\0';
+			return wr_error_set(e, start_error(pm.held), "%s", pm.held);
+		}
+		if (got != 200)
 			return -EIO;
 		if (!json_is_true(json_object_get(out, "Running")))
 			code = (int)json_integer_value(json_object_get(out, "ExitCode"));
@@ -739,6 +749,10 @@ static int archive_status_errno(const struct docker_http *h)
 		return ENOSPC;
 	if (strstr(msg, "read-only") || strstr(msg, "read only"))
 		return EROFS;
+	/* the path was checked a moment ago: the sandbox changed it since */
+	if (h->status >= 500 && (strstr(msg, "no such file") || strstr(msg, "not a directory") ||
+				  strstr(msg, "file exists")))
+		return ESTALE;
 	switch (h->status) {
 	case 400: return EINVAL;
 	case 403: return EACCES;
@@ -747,6 +761,49 @@ static int archive_status_errno(const struct docker_http *h)
 	}
 }
 
+/* What the shell's message says went wrong. */
+static int put_errno(const char *text)
+{
+	static const struct { const char *says; int err; } known[] = {
+		{ "Is a directory", EISDIR }, { "Not a directory", ENOTDIR }, { "File exists", ENOTDIR },
+		{ "No space left", ENOSPC }, { "Disk quota", EDQUOT }, { "Permission denied", EACCES },
+		{ "Read-only", EROFS }, { "Too many levels of symbolic links", ELOOP },
+		/* a parent checked a moment ago is gone: the sandbox changed the path */
+		{ "nonexistent", ESTALE }, { "No such file", ESTALE },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (strstr(text, known[i].says))
+			return known[i].err;
+	return EIO;
+}
+
+/* A path as an argument the exec's shell turns back into bytes with
+ * printf %b: the engine's JSON carries only UTF-8, file names any byte.
+ * Letters, digits and "/._-" stay; every other byte becomes \\0NNN. */
+static char *shell_bytes(const char *path)
+{
+	size_t len = strlen(path);
+	char *out = malloc(len * 5 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-", *p))
+			*o++ = (char)*p;
+		else
+			o += sprintf(o, "\\0%03o", *p);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The shell's prologue that decodes $1 (shell_bytes) into $f. */
+#define DECODE_F "f=$(printf '%bx' \"$1\"); f=${f%x}; "
+
+/* PUT: the path is checked through the engine (no symlink, parents are
+ * directories), then the bytes are written by an exec running as the
+ * sandbox user: the archive API would write as root after that check, so
+ * a sandbox swapping the path could have root create files where it may
+ * not. As the user, a race gains it nothing it could not do itself. */
 static int file_put(const char *container, const struct backend_exec *x)
 {
 	const char *rel = x->path;
@@ -766,46 +823,41 @@ static int file_put(const char *container, const struct backend_exec *x)
 		return file_fail(EINVAL, "%s: not a regular file", rel);
 	if (w.existing < w.n && !(w.last.mode & DOCKER_MODE_DIR))
 		return file_fail(ENOTDIR, "%s", rel);
-	/* extract in the deepest existing directory; the tar holds what is missing */
-	size_t base_parts = w.existing < w.n ? w.existing : w.n - 1;
-	const char *sub = rel;
-	for (size_t i = 0; i < base_parts; i++)
-		sub = strchr(sub, '/') + 1;
-	char base[FILES_PATH_MAX + 16];
-	snprintf(base, sizeof base, "/workspace/%.*s", (int)(sub > rel ? sub - rel - 1 : 0), rel);
-	_cleanup_free_ char *tar = NULL;
-	size_t tar_len = 0;
-	time_t now = time(NULL);
-	int r = 0;
-	for (const char *slash = strchr(sub, '/'); slash && r == 0; slash = strchr(slash + 1, '/')) {
-		char dir[FILES_PATH_MAX + 2];
-		snprintf(dir, sizeof dir, "%.*s/", (int)(slash - sub), sub);
-		r = docker_tar_append_header(&tar, &tar_len, dir, '5', 0755, 0, SANDBOX_UID, SANDBOX_GID, now);
-	}
-	if (r == 0)
-		r = docker_tar_append_header(&tar, &tar_len, sub, '0', 0644, len, SANDBOX_UID, SANDBOX_GID, now);
-	if (r == 0 && (r = docker_tar_append(&tar, &tar_len, data, len)) == 0)
-		r = docker_tar_finish(&tar, &tar_len);
-	if (r < 0)
-		return file_fail(-r, "%s", rel);
-	_cleanup_free_ char *q = docker_url_escape(base), *url = NULL;
-	if (!q || asprintf(&url, DOCKER_API_PREFIX "/containers/%s/archive?path=%s&noOverwriteDirNonDir=1&copyUIDGID=1",
-			   container, q) < 0)
+	/* the exec's stdin is ours: the content; its output (only errors) is kept aside */
+	_cleanup_close_ int in = memfd_create("put-in", MFD_CLOEXEC), out = memfd_create("put-out", MFD_CLOEXEC);
+	if (in < 0 || out < 0 || write_all(in, data, len) < 0 || lseek(in, 0, SEEK_SET) < 0 || dup2(in, 0) < 0 ||
+	    dup2(out, 1) < 0)
+		return file_fail(errno ? errno : EIO, "%s", rel);
+	char path[FILES_PATH_MAX + 16];
+	snprintf(path, sizeof path, "/workspace/%s", rel);
+	_cleanup_free_ char *arg = shell_bytes(path);
+	if (!arg)
 		return file_fail(ENOMEM, "%s", rel);
-	struct docker_request rq = { .method = "PUT", .path = url, .content_type = "application/x-tar",
-				     .body = tar, .body_len = tar_len, .timeout_ms = CALL_TIMEOUT_MS };
-	struct docker_http h;
+	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "case $f in */*) mkdir -p -- \"${f%/*}\" || exit; esac; cat >\"$f\"",
+			 "sh", arg, NULL };
 	wr_error e = { 0 };
-	r = docker_call(cfg.socket, &rq, &h, &e);
-	if (r < 0)
-		err = file_fail(-r, "%s", e.message);
-	else if (h.status != 200) {
-		char msg[400];
-		docker_error_message(&h, msg, sizeof msg);
-		err = file_fail(archive_status_errno(&h), "%s: %s", rel, msg);
-	}
-	docker_http_free(&h);
-	return err;
+	int code = run_engine_exec(container, argv, NULL, "/workspace", NULL, &e);
+	if (code < 0)
+		return file_fail(-code, "%s", e.message);
+	if (code == 0)
+		return 0;
+	char said[1024] = "";
+	ssize_t n = pread(out, said, sizeof said - 1, 0);
+	said[n > 0 ? n : 0] = '\0';
+	int why = put_errno(said); /* the shell's line may follow the engine's */
+	char *line = strstr(said, "sh: ");
+	line = line ? line : said;
+	line[strcspn(line, "\n")] = '\0';
+	return file_fail(why, "%s: %s", rel, line[0] ? line : "the write failed");
+}
+
+static bool readable_by_sandbox_user(const struct docker_tar_entry *ent)
+{
+	if (ent->uid == SANDBOX_UID)
+		return ent->mode & 0400;
+	if (ent->gid == SANDBOX_GID)
+		return ent->mode & 0040;
+	return ent->mode & 0004;
 }
 
 struct get_state {
@@ -823,6 +875,11 @@ static int get_entry(void *arg, const struct docker_tar_entry *ent)
 	g->err = ent->type == '0' || ent->type == '7' ? 0 : ent->type == '5' ? EISDIR : ent->type == '2' ? ELOOP : EINVAL;
 	if (!g->err && ent->size > g->max_size)
 		g->err = EFBIG;
+	/* The engine read it as root, after our check of the path: hand out
+	 * only what the sandbox user could have read itself (a sandbox that
+	 * swaps the path under the engine gets nothing more). */
+	if (!g->err && !readable_by_sandbox_user(ent))
+		g->err = EACCES;
 	return g->err ? -g->err : 0;
 }
 
@@ -921,9 +978,19 @@ static int list_entry(void *arg, const struct docker_tar_entry *ent)
 	const char *type = ent->type == '5' ? "directory" : ent->type == '2' ? "symlink" :
 			   ent->type == '0' || ent->type == '7' || ent->type == '1' ? "file" : "other";
 	uint64_t size = ent->type == '2' ? strlen(ent->linkname) : ent->size;
-	json_t *j = json_pack("{s:s%, s:s, s:I, s:i, s:I}", "name", child, nlen, "type", type, "size",
-			      (json_int_t)size, "mode", (int)(ent->mode & 07777), "mtime", (json_int_t)ent->mtime);
-	return j ? json_object_setn_new(ls->entries, child, nlen, j) : -ENOMEM;
+	json_t *j = json_pack("{s:s, s:I, s:i, s:I}", "type", type, "size", (json_int_t)size, "mode",
+			      (int)(ent->mode & 07777), "mtime", (json_int_t)ent->mtime);
+	if (!j)
+		return -ENOMEM;
+	/* a name that is not UTF-8 travels as base64 (backend.h) */
+	if (utf8_valid(child, nlen)) {
+		json_object_set_new(j, "name", json_stringn(child, nlen));
+	} else {
+		_cleanup_free_ char *b64 = base64_encode(child, nlen);
+		json_object_set_new(j, "name_base64", json_string(b64 ? b64 : ""));
+	}
+	/* keyed by the raw name (deduplicates tar's repeats); keys never leave */
+	return json_object_setn_new_nocheck(ls->entries, child, nlen, j) < 0 ? -ENOMEM : 0;
 }
 
 static int strcmp_ptr(const void *a, const void *b)
@@ -974,7 +1041,10 @@ static int file_delete(const char *container, const struct backend_exec *x)
 		return err;
 	char path[FILES_PATH_MAX + 16];
 	snprintf(path, sizeof path, "/workspace/%s", x->path);
-	char *argv[] = { "rm", "-rf", "--", path, NULL };
+	_cleanup_free_ char *arg = shell_bytes(path);
+	if (!arg)
+		return file_fail(ENOMEM, "%s", x->path);
+	char *argv[] = { "sh", "-c", DECODE_F "exec rm -rf -- \"$f\"", "sh", arg, NULL };
 	wr_error e = { 0 };
 	int code = run_engine_exec(container, argv, NULL, "/", NULL, &e);
 	if (code < 0)
@@ -1004,6 +1074,8 @@ static struct dexec *find_exec(struct backend_box *b, uint32_t id)
 	return NULL;
 }
 
+static int docker_stats(struct backend_box *b, struct backend_stats *st);
+
 static int docker_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
 {
 	if (b->state != BOX_READY)
@@ -1016,6 +1088,11 @@ static int docker_exec_start(struct backend_box *b, const struct backend_exec *x
 	d->id = x->id;
 	d->kind = x->kind;
 	d->proc = (struct proc)PROC_INIT;
+	struct backend_stats st;
+	docker_stats(b, &st);
+	d->oom_before = st.oom_kills;
+	if (x->kind == BACKEND_EXEC_COMMAND)
+		snprintf(d->argv0, sizeof d->argv0, "%s", x->argv[0]);
 	snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", cfg.state_dir, b->name, x->id);
 	unlink(d->info_path);
 	/* the child gets a copy of this memory at fork: pointers into x stay good */
@@ -1121,7 +1198,7 @@ static int docker_exec_release(struct backend_box *b, uint32_t id)
 }
 
 /* The reaped child of d as events: EXEC_FAILED (+ EXITED next) or EXITED. */
-static int exec_end_event(struct dexec *d, struct backend_event *ev)
+static int exec_end_event(struct backend_box *b, struct dexec *d, struct backend_event *ev)
 {
 	struct exec_info in;
 	int child = d->proc.status;
@@ -1137,11 +1214,19 @@ static int exec_end_event(struct dexec *d, struct backend_event *ev)
 	} else if (in.failed_err) {
 		ev->type = BACKEND_EV_EXEC_FAILED;
 		ev->err = in.failed_err;
-		snprintf(ev->message, sizeof ev->message, "%s", in.message);
+		if (in.failed_err == ENOENT || in.failed_err == EACCES || in.failed_err == ENOEXEC)
+			snprintf(ev->message, sizeof ev->message, "exec %s: %s", d->argv0, strerror(in.failed_err));
+		else
+			snprintf(ev->message, sizeof ev->message, "%s", in.message);
 		d->status = W_EXITCODE(in.failed_err == ENOENT ? 127 : 126, 0);
 		d->exited_pending = true;
 	} else if (in.have_exit) {
-		ev->status = W_EXITCODE(in.exit_code & 0xff, 0);
+		struct backend_stats st;
+		/* engines report a death by signal as 128+N; an OOM kill we can tell */
+		if (in.exit_code == 128 + SIGKILL && docker_stats(b, &st) == 0 && st.oom_kills > d->oom_before)
+			ev->status = W_EXITCODE(0, SIGKILL);
+		else
+			ev->status = W_EXITCODE(in.exit_code & 0xff, 0);
 	} else {
 		ev->status = child; /* the client itself died: its status is all we know */
 	}
@@ -1153,43 +1238,6 @@ static int exec_end_event(struct dexec *d, struct backend_event *ev)
 static bool init_gone(const struct backend_box *b)
 {
 	return b->init_pid > 0 && proc_start_time(b->init_pid) != b->init_start;
-}
-
-static int update_child(void *arg)
-{
-	struct backend_box *b = arg;
-	const struct cgroup_limits *l = &b->limits;
-	json_t *body = json_object();
-	if (l->memory) {
-		json_object_set_new(body, "Memory", json_integer((json_int_t)l->memory));
-		json_object_set_new(body, "MemorySwap", json_integer((json_int_t)l->memory));
-	}
-	if (l->pids)
-		json_object_set_new(body, "PidsLimit", json_integer((json_int_t)l->pids));
-	if (l->cpu_millis)
-		json_object_set_new(body, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
-	char url[256];
-	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/update", b->name);
-	wr_error e = { 0 };
-	int st = docker_call_json(cfg.socket, "POST", url, body, CALL_TIMEOUT_MS, NULL, &e);
-	json_decref(body);
-	if (st != 200) {
-		fprintf(stderr, "update %s: %s\n", b->name, e.message);
-		return 1;
-	}
-	return 0;
-}
-
-static void run_updates(struct backend_box *b)
-{
-	char msg[1024];
-	if (b->update.pid > 0 && proc_poll(&b->update, msg, sizeof msg) == 1 && cfg.verbose &&
-	    b->update.status != 0)
-		fprintf(stderr, "warrend: docker: %s\n", msg);
-	if (b->update.pid <= 0 && b->update_pending && b->state == BOX_READY) {
-		b->update_pending = false;
-		proc_start_fn(&b->update, update_child, b, NULL, NULL);
-	}
 }
 
 static int docker_poll(struct backend_box *b, struct backend_event *ev)
@@ -1224,10 +1272,9 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		}
 		if (!d->ended && proc_poll(&d->proc, NULL, 0) == 1) {
 			d->ended = true;
-			return exec_end_event(d, ev);
+			return exec_end_event(b, d, ev);
 		}
 	}
-	run_updates(b);
 	if (b->state == BOX_READY && !b->died_reported && init_gone(b)) {
 		b->died_reported = true;
 		ev->type = BACKEND_EV_DIED;
@@ -1250,15 +1297,6 @@ static ssize_t docker_parse_event(struct backend_box *b, const void *buf, size_t
 }
 
 /* ---- limits, stats ---------------------------------------------------- */
-
-static int docker_set_limits(struct backend_box *b, const struct cgroup_limits *l, wr_error *e)
-{
-	(void)e;
-	b->limits = *l;
-	b->update_pending = true;
-	run_updates(b);
-	return 0;
-}
 
 /* The init's cgroup directory of a controller ("memory" on v1, NULL for
  * the v2 line) as seen from the host. */
@@ -1338,7 +1376,6 @@ static int docker_destroy_step(struct backend_box *b)
 		b->state = BOX_DESTROYING;
 		/* removing the container kills everything in it; our clients go first */
 		proc_kill(&b->create);
-		proc_kill(&b->update);
 		while (b->execs) {
 			struct dexec *d = b->execs;
 			proc_kill(&d->proc);
@@ -1413,9 +1450,20 @@ static pid_t docker_init_pid(const struct backend_box *b)
 	return b->init_pid;
 }
 
+/* "docker container ID (IMAGE), cgroup v1 /sys/fs/cgroup/{memory,pids,cpu}/REL"
+ * (the engine's cgroupfs layout puts every controller at REL) or
+ * "…, cgroup v2 DIR", as native sandboxes describe theirs. */
 static void docker_describe(const struct backend_box *b, char *buf, size_t len)
 {
-	snprintf(buf, len, "docker container %.12s (%s)", b->id[0] ? b->id : b->name, b->image);
+	char dir[600];
+	int n = snprintf(buf, len, "docker container %.12s (%s)", b->id[0] ? b->id : b->name, b->image);
+	if (n < 0 || (size_t)n >= len || !init_cgroup(b, dir, sizeof dir))
+		return;
+	const char *v1 = "/sys/fs/cgroup/memory/";
+	if (!strncmp(dir, v1, strlen(v1)))
+		snprintf(buf + n, len - (size_t)n, ", cgroup v1 /sys/fs/cgroup/{memory,pids,cpu}/%s", dir + strlen(v1));
+	else
+		snprintf(buf + n, len - (size_t)n, ", cgroup v2 %s", dir);
 }
 
 const struct backend_ops backend_docker_ops = {
@@ -1430,7 +1478,6 @@ const struct backend_ops backend_docker_ops = {
 	.exec_kill = docker_exec_kill,
 	.exec_release = docker_exec_release,
 	.stats = docker_stats,
-	.set_limits = docker_set_limits,
 	.destroy_step = docker_destroy_step,
 	.open_workspace = docker_open_workspace,
 	.init_pid = docker_init_pid,

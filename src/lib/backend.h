@@ -67,8 +67,10 @@ struct backend_event {
 /* What one exec is. Files are execs too for backends without a workspace
  * directory fd (docker): their result is an exit status (0, or an errno
  * value), stdout carries the data (GET: the bytes; LIST: one JSON object
- * per line {"name","type","size","mode","mtime"}) and stderr one line of
- * error. PUT reads the content from stdin. Paths are files_normalize()d. */
+ * per line {"name","type","size","mode","mtime"}, with "name_base64" in
+ * place of "name" for a name that is not UTF-8) and stderr one line of
+ * error (ESTALE: the sandbox changed the path while it was looked up). PUT
+ * reads the content from stdin. Paths are files_normalize()d. */
 enum backend_exec_kind {
 	BACKEND_EXEC_COMMAND,
 	BACKEND_FILE_PUT,
@@ -121,7 +123,11 @@ struct backend_ops {
 	/* The exec ended: release what it held (0, or -EBUSY to call later). */
 	int (*exec_release)(struct backend_box *b, uint32_t id);
 	int (*stats)(struct backend_box *b, struct backend_stats *st);
-	/* Tightens the limits of a live sandbox (a leased one gets its session's). */
+	/* Tightens the limits of a live sandbox at once (a leased one gets its
+	 * session's). NULL when a sandbox takes its limits only when it is
+	 * created (docker: podman has no update API, Docker's is not atomic
+	 * with the lease): sessions with tighter limits are then created cold,
+	 * with their own. */
 	int (*set_limits)(struct backend_box *b, const struct cgroup_limits *l, wr_error *e);
 	/* Begins tearing down without blocking; 0 when all is gone (b is
 	 * freed), -EBUSY to call again later. */

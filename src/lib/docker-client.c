@@ -645,8 +645,9 @@ static int parse_header(struct docker_tar_reader *r)
 		r->ended = true;
 		return 0;
 	}
-	uint64_t sum, mode, size, mtime;
+	uint64_t sum, mode, uid, gid, size, mtime;
 	if (tar_number(b + 148, 8, &sum) < 0 || sum != tar_checksum(b) || tar_number(b + 100, 8, &mode) < 0 ||
+	    tar_number(b + 108, 8, &uid) < 0 || tar_number(b + 116, 8, &gid) < 0 ||
 	    tar_number(b + 124, 12, &size) < 0 || tar_number(b + 136, 12, &mtime) < 0)
 		return -EBADMSG;
 	char type = b[156] ? (char)b[156] : '0';
@@ -683,6 +684,8 @@ static int parse_header(struct docker_tar_reader *r)
 	}
 	ent->type = type;
 	ent->mode = (uint32_t)mode;
+	ent->uid = (uint32_t)uid;
+	ent->gid = (uint32_t)gid;
 	ent->size = size;
 	ent->mtime = (int64_t)mtime;
 	r->ext_name = r->ext_link = r->ext_size = false;
@@ -797,6 +800,9 @@ int docker_path_stat(const char *socket_path, const char *container, const char 
 		r = 0;
 	} else if (r >= 0 && h.status == 404) {
 		r = -ENOENT;
+	} else if (r >= 0 && h.status >= 500) {
+		/* the engine failed on a path the sandbox is changing under it */
+		r = wr_error_set(e, ESTALE, "%s changed while the engine looked it up (HTTP %d)", path, h.status);
 	} else if (r >= 0) {
 		r = wr_error_set(e, EIO, "stat %s in the container: HTTP %d", path, h.status);
 	}

@@ -119,6 +119,7 @@ struct docker_tar_entry {
 	char linkname[4096];
 	char type;                 /* '0' file, '5' dir, '2' symlink, '1' hard link, ... */
 	uint32_t mode;
+	uint32_t uid, gid;         /* the owner the engine read the file with */
 	uint64_t size;
 	int64_t mtime;
 };

@@ -165,6 +165,7 @@ struct tar_seen {
 	char names[4][5000];
 	char types[4];
 	uint32_t modes[4];
+	uint32_t owners[4][2];
 	char data[4][64];
 	size_t data_len[4];
 };
@@ -176,6 +177,8 @@ static int seen_entry(void *arg, const struct docker_tar_entry *ent)
 	snprintf(s->names[s->n], sizeof s->names[0], "%s", ent->name);
 	s->types[s->n] = ent->type;
 	s->modes[s->n] = ent->mode;
+	s->owners[s->n][0] = ent->uid;
+	s->owners[s->n][1] = ent->gid;
 	s->n++;
 	return 0;
 }
@@ -206,7 +209,7 @@ START_TEST(tar_roundtrip)
 	ck_assert_int_eq(docker_tar_append_header(&tar, &len, long_name, '0', 0644, 5, 1000, 1000, 1), 0);
 	ck_assert_int_eq(docker_tar_append(&tar, &len, "hello", 5), 0);
 	ck_assert_int_eq(docker_tar_pad(&tar, &len), 0);
-	ck_assert_int_eq(docker_tar_append_header(&tar, &len, huge_name, '0', 0600, 3, 1000, 1000, 1), 0);
+	ck_assert_int_eq(docker_tar_append_header(&tar, &len, huge_name, '0', 0600, 3, 0, 42, 1), 0);
 	ck_assert_int_eq(docker_tar_append(&tar, &len, "abc", 3), 0);
 	ck_assert_int_eq(docker_tar_finish(&tar, &len), 0);
 	ck_assert_uint_eq(len % DOCKER_TAR_BLOCK, 0);
@@ -230,6 +233,11 @@ START_TEST(tar_roundtrip)
 		ck_assert(!memcmp(s.data[1], "hello", 5));
 		ck_assert_str_eq(s.names[2], huge_name);
 		ck_assert_uint_eq(s.modes[2], 0600);
+		/* the owner, which a GET checks against the sandbox user */
+		ck_assert_uint_eq(s.owners[1][0], 1000);
+		ck_assert_uint_eq(s.owners[1][1], 1000);
+		ck_assert_uint_eq(s.owners[2][0], 0);
+		ck_assert_uint_eq(s.owners[2][1], 42);
 		ck_assert(!memcmp(s.data[2], "abc", 3));
 	}
 	/* a flipped byte breaks the checksum */

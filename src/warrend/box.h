@@ -32,8 +32,15 @@ const char *pool_image(const struct pool *p);
 const char *pool_policy_name(const struct pool *p);
 /* A ready box from the pool (a hit), or NULL (a miss); refills later. */
 struct box *pool_lease(struct pool *p);
-/* A new box for a miss: `ready` is called when it is up or failed. */
-int pool_cold_create(struct pool *p, box_ready_fn ready, void *data, char *err, size_t errlen);
+/* A new box for a miss: `ready` is called when it is up or failed. With
+ * limits, the box is created with those instead of the policy's. */
+int pool_cold_create(struct pool *p, const struct policy_limits *limits, box_ready_fn ready, void *data, char *err,
+		     size_t errlen);
+/* Whether a leased box can take a session's tighter limits (else it must be
+ * created with them: pool_cold_create with limits). */
+bool pool_limits_live(const struct pool *p);
+/* Whether limits are tighter than the pool policy's. */
+bool pool_limits_tighter(const struct pool *p, const struct policy_limits *l);
 /* Pools as JSON for /v1/health, and counters for /metrics. */
 void pools_describe(json_t *array);
 /* Keeps `count` ready boxes in the default pool from start-up on. */

@@ -111,9 +111,12 @@ static int reply_files_error(h2o_req_t *req, int r, const wr_error *e)
 		return http_reply_error(req, 400, "bad_request", "%s", e->message);
 	case EACCES:
 	case EPERM:
+	case EROFS: /* docker: the engine followed a path the sandbox swapped out of the workspace */
 		return http_reply_error(req, 403, "forbidden", "%s", e->message);
 	case EAGAIN:
 		return http_reply_error(req, 503, "unavailable", "%s", e->message);
+	case ESTALE: /* the sandbox changed the path under a backend that checks then acts */
+		return http_reply_error(req, 409, "conflict", "%s", e->message);
 	default:
 		return http_reply_error(req, 500, "internal", "%s", e->message);
 	}
@@ -227,6 +230,17 @@ static int reply_exec_listing(h2o_req_t *req, const struct file_exec_ctx *c, con
 		json_t *o = n ? json_loadb(line, n, 0, NULL) : NULL;
 		const char *name = json_string_value(json_object_get(o, "name"));
 		const char *type = json_string_value(json_object_get(o, "type"));
+		const char *b64 = json_string_value(json_object_get(o, "name_base64"));
+		_cleanup_free_ char *raw = NULL;
+		size_t raw_len = 0;
+		if (!name && b64 && (raw = base64_decode(b64, strlen(b64), &raw_len)) && !memchr(raw, '\0', raw_len)) {
+			char *z = realloc(raw, raw_len + 1);
+			if (z) {
+				z[raw_len] = '\0';
+				raw = z;
+				name = raw;
+			}
+		}
 		if (name && type) {
 			if (json_array_size(entries) < LIST_MAX_ENTRIES)
 				json_array_append_new(entries, listing_entry(name, type,

@@ -141,12 +141,17 @@ struct pool *pool_get(enum backend_kind backend, const char *image, const char *
 
 static void box_on_read(h2o_socket_t *sock, const char *err);
 
-static struct box *box_spawn(struct pool *p, char *err, size_t errlen)
+static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, char *err, size_t errlen)
 {
 	char name[64];
 	snprintf(name, sizeof name, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
+	/* the backends read the policy only while create runs: a copy with
+	 * other limits may live on this stack */
+	struct policy own = *p->policy;
+	if (limits)
+		own.limits = *limits;
 	struct backend_spec spec = {
-		.policy = p->policy, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
+		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
 		.name = name,
 	};
 	struct box *b = calloc(1, sizeof *b);
@@ -326,9 +331,21 @@ struct box *pool_lease(struct pool *p)
 	return b;
 }
 
-int pool_cold_create(struct pool *p, box_ready_fn ready, void *data, char *err, size_t errlen)
+bool pool_limits_live(const struct pool *p)
 {
-	struct box *b = box_spawn(p, err, errlen);
+	return backend_get(p->backend)->set_limits != NULL;
+}
+
+bool pool_limits_tighter(const struct pool *p, const struct policy_limits *l)
+{
+	const struct policy_limits *pl = &p->policy->limits;
+	return l->memory < pl->memory || l->pids < pl->pids || l->cpu_millis < pl->cpu_millis;
+}
+
+int pool_cold_create(struct pool *p, const struct policy_limits *limits, box_ready_fn ready, void *data, char *err,
+		     size_t errlen)
+{
+	struct box *b = box_spawn(p, limits, err, errlen);
 	if (!b)
 		return -1;
 	b->ready_cb = ready;
@@ -340,6 +357,10 @@ int box_set_limits(struct box *b, const struct policy_limits *l, char *err, size
 {
 	struct cgroup_limits cl = { .memory = l->memory, .pids = l->pids, .cpu_millis = l->cpu_millis };
 	wr_error e = { 0 };
+	if (!b->ops->set_limits) {
+		snprintf(err, errlen, "the %s backend takes limits only at creation", b->ops->name);
+		return -1;
+	}
 	if (b->ops->set_limits(b->bb, &cl, &e) < 0) {
 		snprintf(err, errlen, "%s", e.message);
 		return -1;
@@ -396,7 +417,7 @@ static void refill(void)
 		       n_starting_total < MAX_STARTING && sessions_active() + p->n_idle < daemon_state->cfg.max_sessions + p->target) {
 			char err[256];
 			spawned++;
-			if (!box_spawn(p, err, sizeof err))
+			if (!box_spawn(p, NULL, err, sizeof err))
 				break;
 		}
 	}

@@ -309,8 +309,8 @@ static void session_attach(struct session *s, struct box *b)
 {
 	s->box = b;
 	box_set_session(b, s);
-	const struct policy_limits *pl = &pool_policy(s->pool)->limits;
-	if (s->limits.memory < pl->memory || s->limits.pids < pl->pids || s->limits.cpu_millis < pl->cpu_millis) {
+	/* (a backend without live limits created this box with them) */
+	if (pool_limits_tighter(s->pool, &s->limits) && pool_limits_live(s->pool)) {
 		char err[256];
 		if (box_set_limits(b, &s->limits, err, sizeof err) < 0)
 			daemon_log("session %s: could not tighten limits: %s", s->id, err);
@@ -423,7 +423,9 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	free(merged);
 	strv_freep(&req_env);
 
-	struct box *b = pool_lease(pool);
+	/* tighter limits a leased box cannot take: a box of its own, made with them */
+	bool own_limits = pool_limits_tighter(pool, &s->limits) && !pool_limits_live(pool);
+	struct box *b = own_limits ? NULL : pool_lease(pool);
 	if (b) {
 		s->pooled = true;
 		session_attach(s, b);
@@ -436,7 +438,7 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	}
 	w->s = s;
 	w->pending = http_pending_new(req, on_create_gone, w);
-	if (pool_cold_create(pool, on_cold_ready, w, err, sizeof err) < 0) {
+	if (pool_cold_create(pool, own_limits ? &s->limits : NULL, on_cold_ready, w, err, sizeof err) < 0) {
 		w->pending->on_gone = NULL;
 		free(w);
 		session_free(s);
@@ -991,16 +993,21 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	if (exec_params_from_json(req, body, &o->s, &o->p, &o->argv, &o->env, &o->in, &stream) < 0)
 		goto fail;
 	o->pending = http_pending_new(req, oneshot_gone, o);
-	struct box *b = pool_lease(pool);
+	bool tighter = pool_limits_tighter(pool, &o->s.limits);
+	bool own_limits = tighter && !pool_limits_live(pool);
+	struct box *b = own_limits ? NULL : pool_lease(pool);
 	if (b) {
-		if (o->s.limits.memory < pool_policy(pool)->limits.memory ||
-		    o->s.limits.pids < pool_policy(pool)->limits.pids ||
-		    o->s.limits.cpu_millis < pool_policy(pool)->limits.cpu_millis)
-			box_set_limits(b, &o->s.limits, err, sizeof err);
+		if (tighter && box_set_limits(b, &o->s.limits, err, sizeof err) < 0) {
+			box_destroy(b);
+			oneshot_take_req(o);
+			http_reply_error(req, 503, "unavailable", "limits: %s", err);
+			oneshot_free(o);
+			return 0;
+		}
 		oneshot_run(o, b);
 		return 0;
 	}
-	if (pool_cold_create(pool, oneshot_ready, o, err, sizeof err) < 0) {
+	if (pool_cold_create(pool, own_limits ? &o->s.limits : NULL, oneshot_ready, o, err, sizeof err) < 0) {
 		oneshot_take_req(o);
 		http_reply_error(req, 503, "unavailable", "no sandbox could be created: %s", err);
 		oneshot_free(o);

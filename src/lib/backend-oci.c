@@ -7,6 +7,7 @@
 #include "config.h"
 #include "backend.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -62,6 +63,7 @@ struct backend_box {
 	struct uid_range ids;
 	struct cgroup *cg;
 	bool cgroup_v1;
+	char cgroups_path[PATH_MAX]; /* linux.cgroupsPath: "/warren/wd-…" */
 	struct proc runtime;     /* `run --detach`, later `delete --force` */
 	enum oci_state state;
 	bool state_reported;
@@ -219,7 +221,30 @@ static int cgroups_path(struct backend_box *b, char *out, size_t len, wr_error *
 	if (!rel || snprintf(out, len, "/%s", rel) >= (int)len)
 		return wr_error_set(e, ENOTSUP, "%s: not a cgroup the runtime can join", d);
 	b->cgroup_v1 = d[8] == '1';
+	snprintf(b->cgroups_path, sizeof b->cgroups_path, "%s", out);
 	return 0;
+}
+
+/* On hybrid hosts the runtime also makes the container's cgroup in the
+ * hierarchies warren does not use (unified, freezer, devices, …) and its
+ * delete gives up on one still emptying: remove them. -EBUSY while one
+ * still has processes leaving. */
+static int remove_runtime_cgroups(const struct backend_box *b)
+{
+	if (!b->cgroups_path[0])
+		return 0;
+	_cleanup_closedir_ DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *de;
+	int r = 0;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+			continue;
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof path, "/sys/fs/cgroup/%s%s", de->d_name, b->cgroups_path);
+		if (rmdir(path) < 0 && errno == EBUSY)
+			r = -EBUSY;
+	}
+	return r;
 }
 
 static bool is_mount_op(const struct mount_op *op)
@@ -777,9 +802,11 @@ static int oci_destroy_step(struct backend_box *b)
 	for (struct oci_exec *x = b->execs; x; x = x->next)
 		if (x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0)
 			return -EBUSY; /* its container process is being killed */
-	if (cgroup_try_destroy(b->cg) == -EBUSY)
+	if (b->cg && cgroup_try_destroy(b->cg) == -EBUSY)
 		return -EBUSY;
 	b->cg = NULL;
+	if (b->cgroup_v1 && remove_runtime_cgroups(b) == -EBUSY)
+		return -EBUSY;
 	if (remove_tree(b->bundle) < 0)
 		fprintf(stderr, "warrend: oci: could not remove %s\n", b->bundle);
 	box_free(b);

@@ -47,6 +47,7 @@ def test_run_language_bash(daemon):
     assert (r["exit_code"], r["stdout"]) == (0, "3\n"), r
 
 
+@pytest.mark.backends("native", "oci", why="the docker tests' stand-in for the host image (python) has no node")
 def test_run_language_node(daemon):
     if not shutil.which("node"):
         pytest.skip("node is not installed on the host (the host image has no node to run)")

@@ -193,6 +193,13 @@ def cgroup_owner_alive_elsewhere(path, procs):
     return pid in procs and not descends_from(procs, pid, os.getpid())
 
 
+# Mounts the Docker API engine of the docker backend's tests makes and keeps
+# for itself (its storage, its network namespaces): the engine's, not
+# warren's. A container left behind is caught by backend_leftovers instead.
+ENGINE_MOUNT_PREFIXES = (os.environ.get("WARREN_PODMAN_ROOT", "/var/lib/warren-test/podman") + "/", "/run/netns",
+                         "/run/warren-test/")
+
+
 def mounts():
     with open("/proc/self/mountinfo") as f:
         # mount id, mount point, fs type and source identify a mount.
@@ -200,6 +207,8 @@ def mounts():
         for line in f:
             left, right = line.split(" - ", 1)
             left, right = left.split(), right.split()
+            if left[4].startswith(ENGINE_MOUNT_PREFIXES):
+                continue
             out.add((left[0], left[4], right[0], right[1]))
         return out
 
@@ -240,6 +249,11 @@ BACKENDS = os.environ.get("WARREN_TEST_BACKENDS", "native oci docker").split()
 DOCKER_SOCKET = os.environ.get("WARREN_DOCKER_SOCKET", "/run/warren-test/podman.sock")
 # The engine image standing in for "host" (tests/backends/import-image).
 DOCKER_HOST_IMAGE = os.environ.get("WARREN_DOCKER_HOST_IMAGE", "warren-python")
+
+
+# The command lines of every process a sandbox sees, from /proc: images
+# (the docker backend's stand-in for "host") need not have procps' ps.
+PS_ARGS = ["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' <\"$p/cmdline\" 2>/dev/null && echo; done"]
 
 
 def backend_unavailable(backend):

@@ -38,15 +38,24 @@ def sh(daemon, sid, script):
     return daemon.exec(sid, {"shell": script, "timeout": "20s"})
 
 
-def leaked(body, canary):
+def leaked(body, canary, host_only=False):
     _, contents = canary
-    return PASSWD_MARK in body or any(c.encode().strip() in body for c in contents.values())
+    return (PASSWD_MARK in body and not host_only) or any(c.encode().strip() in body for c in contents.values())
 
 
 def attempt(ok, message):
     STATS["attempts"] += 1
     assert ok, message
     STATS["blocked"] += 1
+
+
+def no_deputy_writes(daemon, sid):
+    """What landed outside the workspace, the sandbox user (who runs this
+    search) owns and could have written there itself."""
+    r = sh(daemon, sid, "find / \\( -path /proc -o -path /sys -o -path /workspace \\) -prune -o -name 'pwned*' -print "
+                        "2>/dev/null | while read -r f; do [ \"$(stat -c %u \"$f\")\" = \"$(id -u)\" ] && [ -w \"${f%/*}\" ] || echo \"deputy: $(ls -ldn \"$f\") $(stat -c %u \"$f\")/$(id -u)/$(ls -ldn \"${f%/*}\")\"; "
+                        "done")
+    host_check("deputy" not in r["stdout"], f"written where the sandbox user could not: {r['stdout']}")
 
 
 def no_writes_outside(daemon, sid):
@@ -130,8 +139,13 @@ print(n)
 def test_symlink_swap_race_during_upload_and_download(daemon, sid, canary):
     """The sandbox swaps a directory and a symlink (to /, and to the host
     canary's directory) in a loop while the client uploads and downloads
-    through them; no read or write may ever land outside the workspace."""
+    through them; no read or write may ever land outside the workspace.
+    On docker the engine's archive API resolves paths itself, after our
+    check: a racing sandbox can move a transfer elsewhere in its own
+    container (warrend.conf(5)), never to the host, and never where the
+    sandbox user could not read or write itself."""
     d, contents = canary
+    engine = daemon.backend == "docker"
     host_name = os.path.basename(next(iter(contents)))
     swaps = {}
     swapper = threading.Thread(target=lambda: swaps.update(daemon.exec(sid, {
@@ -144,7 +158,8 @@ def test_symlink_swap_race_during_upload_and_download(daemon, sid, canary):
         for path in ("d/etc/passwd", "f", f"c/{host_name}"):
             get = daemon.get(sid, path)
             ops += 1
-            assert get.status != 200 or not leaked(get.body, canary), f"GET {path} raced out: {get.body[:200]!r}"
+            assert get.status != 200 or not leaked(get.body, canary, host_only=engine), \
+                f"GET {path} raced out: {get.body[:200]!r}"
         for path in (f"d/tmp/pwned-{ops}", "f", f"c/{host_name}", f"d/etc/pwned-{ops}"):
             put = daemon.put(sid, path, b"pwned")
             ops += 1
@@ -155,7 +170,10 @@ def test_symlink_swap_race_during_upload_and_download(daemon, sid, canary):
     host_check(res.get("exit_code") == 0 and int(res["stdout"].split()[-1]) > 100,
                f"the swapper did not race: {res}")
     host_check(ops > 20, f"only {ops} file operations raced")
-    no_writes_outside(daemon, sid)
+    if engine:
+        no_deputy_writes(daemon, sid)
+    else:
+        no_writes_outside(daemon, sid)
 
 
 def test_overlong_paths(daemon, sid):

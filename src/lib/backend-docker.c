@@ -1404,7 +1404,7 @@ static int docker_destroy_step(struct backend_box *b)
 	return -EBUSY;
 }
 
-static unsigned docker_remove_stale(const char *prefix)
+static unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
 {
 	json_t *list = NULL;
 	wr_error e = { 0 };
@@ -1413,26 +1413,26 @@ static unsigned docker_remove_stale(const char *prefix)
 				  NULL, 5000, &list, &e);
 	unsigned removed = 0;
 	size_t i;
-	json_t *c;
-	json_array_foreach(st == 200 ? list : NULL, i, c) {
+	json_t *c, *found = st == 200 ? list : NULL; /* json_array_foreach reads its array each turn */
+	json_array_foreach(found, i, c) {
 		json_t *names = json_object_get(c, "Names");
 		const char *name = json_string_value(json_array_get(names, 0));
 		if (name && *name == '/')
 			name++;
-		if (!name || strncmp(name, prefix, strlen(prefix)))
+		if (!name || strncmp(name, prefix, strlen(prefix)) || (keep && keep(name)))
 			continue;
 		_cleanup_free_ char *q = docker_url_escape(name);
 		char url[300];
 		snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q);
-		st = docker_call_json(cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
-		removed += st == 204 || st == 200;
+		int gone = docker_call_json(cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
+		removed += gone == 204 || gone == 200;
 	}
 	json_decref(list);
 	/* exec info files and profiles of the crashed daemon */
 	_cleanup_closedir_ DIR *dir = opendir(cfg.state_dir);
 	struct dirent *de;
 	while (dir && (de = readdir(dir)))
-		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) && !(keep && keep(de->d_name)))
 			unlinkat(dirfd(dir), de->d_name, 0);
 	return removed;
 }

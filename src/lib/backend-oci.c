@@ -879,7 +879,7 @@ static int list_containers(char **out)
 	return 0;
 }
 
-static unsigned oci_remove_stale(const char *prefix)
+static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *name))
 {
 	unsigned removed = 0;
 	size_t plen = strlen(prefix);
@@ -887,7 +887,7 @@ static unsigned oci_remove_stale(const char *prefix)
 	if (list_containers(&list) == 0) {
 		char *save = NULL;
 		for (char *name = strtok_r(list, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(name, prefix, plen))
+			if (strncmp(name, prefix, plen) || (keep && keep(name)))
 				continue;
 			const char *argv[12];
 			delete_argv(argv, name);
@@ -903,7 +903,7 @@ static unsigned oci_remove_stale(const char *prefix)
 	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen))
+		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
 			continue;
 		char path[PATH_MAX * 2];
 		snprintf(path, sizeof path, "%s/%s", oci.bundles, de->d_name);

@@ -140,8 +140,10 @@ struct backend_ops {
 	/* One line for the session object: "cgroup v2 …", "runc container …". */
 	void (*describe)(const struct backend_box *b, char *buf, size_t len);
 	/* At start-up: removes what a crashed daemon of this host left
-	 * (containers, state) whose names start with the prefix. */
-	unsigned (*remove_stale)(const char *prefix);
+	 * (containers, state) whose names start with the prefix, sparing the
+	 * names keep() says belong to a daemon still alive (an engine is
+	 * shared by every daemon of the host). */
+	unsigned (*remove_stale)(const char *prefix, bool (*keep)(const char *name));
 };
 
 /* The backend of a kind; NULL when this build lacks it. */

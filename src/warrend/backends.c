@@ -64,9 +64,10 @@ int backends_init(char *err, size_t errlen)
 			continue;
 		}
 		st->started = true;
-		/* Others are checked in the background; the chosen ones now. */
-		if (k == cfg->backend || k == cfg->backend_fallback)
-			check_now(st);
+		/* all now, bounded (a second at most each): a request may name
+		 * any backend, and what a crashed daemon left in one is removed
+		 * only when it answers */
+		check_now(st);
 	}
 	struct backend_state *chosen = &states[cfg->backend];
 	if (chosen->started && chosen->healthy) {
@@ -171,11 +172,11 @@ void backends_tick(uint64_t now)
 	}
 }
 
-unsigned backends_remove_stale(const char *prefix)
+unsigned backends_remove_stale(const char *prefix, bool (*keep)(const char *name))
 {
 	unsigned n = 0;
 	for (int k = 0; k < BACKEND_COUNT; k++)
 		if (states[k].started && states[k].healthy && states[k].ops->remove_stale)
-			n += states[k].ops->remove_stale(prefix);
+			n += states[k].ops->remove_stale(prefix, keep);
 	return n;
 }

@@ -1091,8 +1091,10 @@ static void clean_previous_run(void)
 		unlinkat(dirfd(d), de->d_name, 0);
 		stale++;
 	}
+	/* containers first: their runtime removes them with their cgroups,
+	 * which it cannot once the cgroups are gone */
+	unsigned containers = backends_remove_stale("wd-", cgroup_owner_alive);
 	unsigned cgroups = cgroup_remove_stale("wd-", cgroup_owner_alive);
-	unsigned containers = backends_remove_stale("wd-");
 	if (stale || cgroups || containers)
 		daemon_log("destroyed %u sessions, %u cgroups and %u containers left by a previous run", stale, cgroups,
 			   containers);

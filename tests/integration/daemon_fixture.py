@@ -353,8 +353,11 @@ def deselect_other_backends(config, items):
 def start_daemon(warrend, tmp_path_factory, nothing_left_behind):
     started = []
 
-    def start(*extra_args, workdir=None, pool_ready=True):
-        d = Daemon(warrend, workdir or str(tmp_path_factory.mktemp("warrend")), extra_args)
+    def start(*extra_args, workdir=None, pool_ready=True, backend="native"):
+        why = backend_unavailable(backend)
+        if why:
+            pytest.skip(f"backend {backend}: {why}")
+        d = Daemon(warrend, workdir or str(tmp_path_factory.mktemp("warrend")), extra_args, backend=backend)
         started.append(d)
         return d.start(pool_ready=pool_ready)
 

@@ -7,8 +7,10 @@ import signal
 import threading
 import time
 
+import pytest
+
 from daemon_fixture import assert_error, daemon, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
-from warrentest import in_sandbox_range, sandbox_processes
+from warrentest import BACKENDS, backend_leftovers, in_sandbox_range, sandbox_processes
 
 
 def test_sigterm_with_live_sessions_and_a_running_exec(start_daemon):
@@ -64,6 +66,29 @@ def test_restart_after_sigkill_cleans_the_leftovers(start_daemon):
     s = new.create()["id"]
     assert new.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"
     new.remove(s)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "native"])
+def test_restart_after_sigkill_removes_the_dead_daemons_containers(start_daemon, backend):
+    """Containers outlive a SIGKILLed daemon (the runtime or the engine keeps
+    them); the next daemon on its state directory removes them, and only
+    them: another live daemon's, on the same engine, stay."""
+    other = start_daemon(backend=backend)
+    kept = other.create()["id"]
+    old = start_daemon(backend=backend)
+    old.create()
+    old_pid = old.proc.pid
+    old.kill()
+    assert backend_leftovers(backend, old.state_dir, old_pid), "the containers died with their daemon"
+    new = start_daemon(workdir=old.workdir, backend=backend)
+    assert wait_for(lambda: not backend_leftovers(backend, old.state_dir, old_pid), 10), \
+        f"the dead daemon's containers remain: {backend_leftovers(backend, old.state_dir, old_pid)}"
+    assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
+    assert other.exec(kept, cmd=["echo", "alive"])["stdout"] == "alive\n", "a live daemon lost its session"
+    s = new.create()["id"]
+    assert new.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"
+    new.remove(s)
+    other.remove(kept)
 
 
 def test_sighup_reload_keeps_serving(daemon):

@@ -305,16 +305,16 @@ def docker_api(method, path):
 def backend_leftovers(backend, state_dir, daemon_pid):
     """What a stopped daemon's backend left: containers and runtime state."""
     left = []
+    mine = f"wd-{daemon_pid}-"
     if backend == "oci":
         root = os.path.join(state_dir, "oci")
         if os.path.isdir(root):
-            left += [f"runc state {n}" for n in os.listdir(root)]
+            left += [f"runc state {n}" for n in os.listdir(root) if n.startswith(mine)]
         bundles = os.path.join(state_dir, "oci-bundles")
         if os.path.isdir(bundles):
-            left += [f"bundle {n}" for n in os.listdir(bundles)]
+            left += [f"bundle {n}" for n in os.listdir(bundles) if n.startswith(mine)]
     if backend == "docker" and os.path.exists(DOCKER_SOCKET):
         status, containers = docker_api("GET", "/containers/json?all=1")
-        prefix = f"/wd-{daemon_pid}-"
         left += [f"container {n}" for c in (containers if status == 200 else [])
-                 for n in c.get("Names", []) if ("/" + n.lstrip("/")).startswith(prefix)]
+                 for n in c.get("Names", []) if n.lstrip("/").startswith(mine)]
     return left

@@ -7,8 +7,7 @@
  * children and turns their ends into events. An exec's child tells the
  * parent what it learnt (the engine's exec id, the host pid, how it
  * ended) through a small file under STATE_DIR/docker, because children
- * keep no fd but their stdio. File execs are in backend-docker-files.c's
- * place here: the archive API, below. */
+ * keep no fd but their stdio. File execs are in backend-docker-files.c. */
 #include "config.h"
 #include "backend.h"
 
@@ -30,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend-docker-internal.h"
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "docker-client.h"
@@ -39,17 +39,9 @@
 #include "userns.h"
 
 #define PING_TIMEOUT_MS 1000
-#define CALL_TIMEOUT_MS 60000      /* create, start, inspect: a busy engine is slow, not dead */
 #define DESTROY_ATTEMPTS 3
 
-static struct {
-	char socket[108];
-	char state_dir[512];       /* STATE_DIR/docker: exec info files, seccomp profiles */
-	char prefix[64];
-	char host_image[128];
-	char cgroup_prefix[64];
-	int verbose;
-} cfg = { .socket = "/run/docker.sock", .prefix = "warren-", .host_image = "warren-minimal" };
+struct docker_settings docker_cfg = { .socket = "/run/docker.sock", .prefix = "warren-", .host_image = "warren-minimal" };
 
 struct dexec {
 	struct dexec *next;
@@ -87,36 +79,36 @@ struct backend_box {
 static int docker_init(const struct backend_settings *s, wr_error *e)
 {
 	if (s->docker_socket)
-		snprintf(cfg.socket, sizeof cfg.socket, "%s", s->docker_socket);
+		snprintf(docker_cfg.socket, sizeof docker_cfg.socket, "%s", s->docker_socket);
 	if (s->docker_image_prefix)
-		snprintf(cfg.prefix, sizeof cfg.prefix, "%s", s->docker_image_prefix);
+		snprintf(docker_cfg.prefix, sizeof docker_cfg.prefix, "%s", s->docker_image_prefix);
 	if (s->docker_host_image)
-		snprintf(cfg.host_image, sizeof cfg.host_image, "%s", s->docker_host_image);
+		snprintf(docker_cfg.host_image, sizeof docker_cfg.host_image, "%s", s->docker_host_image);
 	if (s->cgroup_prefix)
-		snprintf(cfg.cgroup_prefix, sizeof cfg.cgroup_prefix, "%s", s->cgroup_prefix);
-	cfg.verbose = s->verbose;
-	snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s/docker", s->state_dir ? s->state_dir : "/run/warren");
-	if (mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST)
-		return wr_error_set(e, errno, "mkdir %s", cfg.state_dir);
+		snprintf(docker_cfg.cgroup_prefix, sizeof docker_cfg.cgroup_prefix, "%s", s->cgroup_prefix);
+	docker_cfg.verbose = s->verbose;
+	snprintf(docker_cfg.state_dir, sizeof docker_cfg.state_dir, "%s/docker", s->state_dir ? s->state_dir : "/run/warren");
+	if (mkdir(docker_cfg.state_dir, 0700) < 0 && errno != EEXIST)
+		return wr_error_set(e, errno, "mkdir %s", docker_cfg.state_dir);
 	return 0;
 }
 
 static int docker_health(wr_error *e)
 {
 	struct stat st;
-	if (stat(cfg.socket, &st) < 0)
-		return wr_error_set(e, errno, "docker engine socket %s", cfg.socket);
+	if (stat(docker_cfg.socket, &st) < 0)
+		return wr_error_set(e, errno, "docker engine socket %s", docker_cfg.socket);
 	struct docker_request rq = { .method = "GET", .path = "/_ping", .timeout_ms = PING_TIMEOUT_MS };
 	struct docker_http h;
 	wr_error ce = { 0 };
-	int r = docker_call(cfg.socket, &rq, &h, &ce);
+	int r = docker_call(docker_cfg.socket, &rq, &h, &ce);
 	if (r < 0) {
 		docker_http_free(&h);
-		return wr_error_set(e, -r, "docker engine at %s: %s", cfg.socket, ce.message);
+		return wr_error_set(e, -r, "docker engine at %s: %s", docker_cfg.socket, ce.message);
 	}
 	_cleanup_free_ char *api = docker_http_header(&h, "Api-Version");
 	bool ok = h.status == 200 && api && h.body_len >= 2 && !memcmp(h.body, "OK", 2);
-	r = ok ? 0 : wr_error_set(e, EPROTO, "%s does not answer as a Docker API (GET /_ping: HTTP %d)", cfg.socket,
+	r = ok ? 0 : wr_error_set(e, EPROTO, "%s does not answer as a Docker API (GET /_ping: HTTP %d)", docker_cfg.socket,
 				  h.status);
 	docker_http_free(&h);
 	return r;
@@ -129,7 +121,7 @@ static bool engine_is_podman(void)
 	struct docker_request rq = { .method = "GET", .path = "/_ping", .timeout_ms = CALL_TIMEOUT_MS };
 	struct docker_http h;
 	bool podman = false;
-	if (docker_call(cfg.socket, &rq, &h, NULL) >= 0) {
+	if (docker_call(docker_cfg.socket, &rq, &h, NULL) >= 0) {
 		_cleanup_free_ char *v = docker_http_header(&h, "Libpod-Api-Version");
 		podman = v != NULL;
 	}
@@ -250,7 +242,7 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	_cleanup_free_ char *opt = NULL;
 	if (podman) {
 		/* podman reads seccomp=PATH as a file (dockerd takes the JSON) */
-		snprintf(profile_path, path_len, "%s/%s.seccomp.json", cfg.state_dir, b->name);
+		snprintf(profile_path, path_len, "%s/%s.seccomp.json", docker_cfg.state_dir, b->name);
 		_cleanup_close_ int fd = open(profile_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0 || write(fd, profile, strlen(profile)) != (ssize_t)strlen(profile))
 			return wr_error_set(e, errno, "write %s", profile_path);
@@ -297,7 +289,7 @@ static int create_child(void *arg)
 	_cleanup_free_ char *name = docker_url_escape(b->name);
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/create?name=%s", name);
 	json_t *out = NULL;
-	int st = docker_call_json(cfg.socket, "POST", url, b->create_body, CALL_TIMEOUT_MS, &out, &e);
+	int st = docker_call_json(docker_cfg.socket, "POST", url, b->create_body, CALL_TIMEOUT_MS, &out, &e);
 	if (profile_path[0])
 		unlink(profile_path); /* the engine has read it into the container's config */
 	if (st != 201) {
@@ -307,13 +299,13 @@ static int create_child(void *arg)
 	snprintf(b->id, sizeof b->id, "%s", json_string_value(json_object_get(out, "Id")) ?: b->name);
 	json_decref(out);
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/start", name);
-	st = docker_call_json(cfg.socket, "POST", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
+	st = docker_call_json(docker_cfg.socket, "POST", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
 	if (st != 204 && st != 304) {
 		fprintf(stderr, "start container %s: %s\n", b->name, e.message);
 		return 1;
 	}
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/json", name);
-	st = docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, &e);
+	st = docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, &e);
 	json_t *state = json_object_get(out, "State");
 	json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
 	if (st != 200 || !json_is_true(json_object_get(state, "Running"))) {
@@ -331,9 +323,9 @@ static int create_child(void *arg)
 static void engine_image(const struct backend_spec *spec, char *buf, size_t len)
 {
 	if (!spec->image || !strcmp(spec->image, "host"))
-		snprintf(buf, len, "%s", cfg.host_image);
+		snprintf(buf, len, "%s", docker_cfg.host_image);
 	else
-		snprintf(buf, len, "%s%s", cfg.prefix, spec->image);
+		snprintf(buf, len, "%s%s", docker_cfg.prefix, spec->image);
 }
 
 static void box_free(struct backend_box *b)
@@ -443,7 +435,7 @@ struct pump {
 	size_t held_len;
 };
 
-static int write_all(int fd, const void *buf, size_t len)
+int docker_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
@@ -481,7 +473,7 @@ static int pump_out(void *arg, int stream, const void *data, size_t n)
 			return 0;
 		/* too long for an engine error: it was the command's */
 		pm->holding = false;
-		int r = write_all(2, pm->held, pm->held_len);
+		int r = docker_write_all(2, pm->held, pm->held_len);
 		pm->held_len = 0;
 		if (r < 0)
 			return r;
@@ -490,12 +482,12 @@ static int pump_out(void *arg, int stream, const void *data, size_t n)
 	}
 	if (pm->holding && stream != 2) {
 		pm->holding = false;
-		write_all(2, pm->held, pm->held_len);
+		docker_write_all(2, pm->held, pm->held_len);
 		pm->held_len = 0;
 	}
 	pm->any_output = true;
 	/* a reader that went away must not end the exec early: drop the bytes */
-	write_all(stream == 2 ? 2 : 1, data, n);
+	docker_write_all(stream == 2 ? 2 : 1, data, n);
 	return 0;
 }
 
@@ -516,7 +508,7 @@ static int pump_stream(int sock, const char *pending, size_t pending_len, struct
 		}
 		if (pfd[1].revents) {
 			ssize_t n = read(0, buf, sizeof buf);
-			if (n > 0 && write_all(sock, buf, (size_t)n) == 0)
+			if (n > 0 && docker_write_all(sock, buf, (size_t)n) == 0)
 				continue;
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -549,8 +541,8 @@ static int start_error(const char *text)
 
 /* Runs argv in the container as the sandbox user with the child's stdio;
  * returns the exit code, or -errno when it could not start (message in e). */
-static int run_engine_exec(const char *container, char *const *argv, char *const *envp, const char *cwd,
-			   const char *info_path, wr_error *e)
+int docker_engine_exec(const char *container, char *const *argv, char *const *envp, const char *cwd,
+		       const char *info_path, wr_error *e)
 {
 	char url[256];
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/exec", container);
@@ -561,7 +553,7 @@ static int run_engine_exec(const char *container, char *const *argv, char *const
 	if (cwd)
 		json_object_set_new(body, "WorkingDir", json_string(cwd));
 	json_t *out = NULL;
-	int st = docker_call_json(cfg.socket, "POST", url, body, CALL_TIMEOUT_MS, &out, e);
+	int st = docker_call_json(docker_cfg.socket, "POST", url, body, CALL_TIMEOUT_MS, &out, e);
 	json_decref(body);
 	const char *id = json_string_value(json_object_get(out, "Id"));
 	if (st != 201 || !id) {
@@ -578,13 +570,13 @@ static int run_engine_exec(const char *container, char *const *argv, char *const
 	json_t *start = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
 	_cleanup_free_ char *pending = NULL;
 	size_t pending_len = 0;
-	_cleanup_close_ int sock = docker_hijack(cfg.socket, url, start, &pending, &pending_len, e);
+	_cleanup_close_ int sock = docker_hijack(docker_cfg.socket, url, start, &pending, &pending_len, e);
 	json_decref(start);
 	if (sock < 0)
 		return -start_error(e->message);
 
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/json", exec_id);
-	if (info_path && docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
+	if (info_path && docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
 		pid_t pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
 		if (pid > 0)
 			info_append(info_path, "pid %d %llu\n", (int)pid, proc_start_time(pid));
@@ -597,7 +589,7 @@ static int run_engine_exec(const char *container, char *const *argv, char *const
 	int code = -1;
 	/* seconds under load: 40 containers exec'ing at once on two cores */
 	for (int i = 0; i < 3000 && code < 0; i++) {
-		int got = docker_call_json(cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, e);
+		int got = docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, e);
 		if (got == 404 && pm.holding) {
 			/* podman forgets an exec the runtime could not start: its error is all there is */
 			pm.held[pm.held_len < sizeof pm.held ? pm.held_len : sizeof pm.held - 1] = '\0';
@@ -620,7 +612,7 @@ static int run_engine_exec(const char *container, char *const *argv, char *const
 			pm.held[strcspn(pm.held, "\n")] = '\0';
 			return wr_error_set(e, start_error(pm.held), "%s", pm.held);
 		}
-		write_all(2, pm.held, pm.held_len);
+		docker_write_all(2, pm.held, pm.held_len);
 	}
 	return code;
 }
@@ -629,7 +621,7 @@ static int command_child(void *arg)
 {
 	struct exec_job *j = arg;
 	wr_error e = { 0 };
-	int r = run_engine_exec(j->box->name, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
+	int r = docker_engine_exec(j->box->name, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
 	if (r < 0) {
 		info_append(j->info_path, "failed %d %s\n", -r, e.message);
 		return 127;
@@ -638,430 +630,10 @@ static int command_child(void *arg)
 	return r;
 }
 
-/* ---- file execs (child side): the archive API ------------------------ */
-
-/* Its exit status is the errno; one line on stderr says why. */
-static int file_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int file_fail(int err, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n", msg, strerror(err));
-	return err;
-}
-
-struct walk {
-	size_t n;                  /* components of the path */
-	size_t existing;           /* how many leading ones exist */
-	struct docker_path_stat last; /* the deepest existing one's */
-};
-
-/* Lstats /workspace/REL one component at a time through the engine so no
- * symlink inside the workspace leads the engine elsewhere in the container
- * (the engine follows them); a symlink as the last component is allowed
- * only when last_symlink_ok (DELETE removes the link itself). Returns 0 or
- * the errno after printing the line. A sandbox racing this (swapping a
- * directory for a symlink between the check and the transfer) can only
- * redirect it within its own container: the engine resolves paths there. */
-static int walk_path(const char *container, const char *rel, bool last_symlink_ok, struct walk *w)
-{
-	memset(w, 0, sizeof *w);
-	w->last.mode = DOCKER_MODE_DIR | 0755;
-	char path[FILES_PATH_MAX + 16];
-	size_t len = (size_t)snprintf(path, sizeof path, "/workspace/%s", rel);
-	for (size_t i = strlen("/workspace/"); i <= len; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		if (i == strlen("/workspace/"))
-			break; /* rel is "" */
-		w->n++;
-		if (w->existing + 1 < w->n)
-			continue; /* below a missing one: counted only */
-		char save = path[i];
-		path[i] = '\0';
-		wr_error e = { 0 };
-		struct docker_path_stat st;
-		int r = docker_path_stat(cfg.socket, container, path, &st, &e);
-		bool is_last = save == '\0';
-		const char *shown = path + strlen("/workspace/");
-		if (r == -ENOENT) {
-			path[i] = save;
-			continue;
-		}
-		if (r < 0)
-			return file_fail(-r, "%s", e.message);
-		if ((st.mode & DOCKER_MODE_SYMLINK) && !(is_last && last_symlink_ok))
-			return file_fail(ELOOP, "%s", shown);
-		if (!is_last && !(st.mode & DOCKER_MODE_DIR))
-			return file_fail(ENOTDIR, "%s", shown);
-		w->existing++;
-		w->last = st;
-		path[i] = save;
-	}
-	return 0;
-}
-
-/* walk_path for a path that must exist. */
-static int walk_existing(const char *container, const char *rel, bool last_symlink_ok, struct walk *w)
-{
-	int err = walk_path(container, rel, last_symlink_ok, w);
-	if (!err && w->existing < w->n)
-		err = file_fail(ENOENT, "%s", rel);
-	return err;
-}
-
-static int read_stdin(uint64_t max_size, char **out, size_t *len)
-{
-	size_t cap = 65536;
-	*len = 0;
-	*out = malloc(cap);
-	for (;;) {
-		if (!*out)
-			return ENOMEM;
-		if (*len == cap) {
-			cap *= 2;
-			char *n = realloc(*out, cap);
-			if (!n)
-				return ENOMEM;
-			*out = n;
-		}
-		ssize_t n = read(0, *out + *len, cap - *len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		if (n == 0)
-			return 0;
-		*len += (size_t)n;
-		if (*len > max_size)
-			return EFBIG;
-	}
-}
-
-static int archive_status_errno(const struct docker_http *h)
-{
-	char msg[400];
-	docker_error_message(h, msg, sizeof msg);
-	if (strstr(msg, "no space left"))
-		return ENOSPC;
-	if (strstr(msg, "read-only") || strstr(msg, "read only"))
-		return EROFS;
-	/* the path was checked a moment ago: the sandbox changed it since */
-	if (h->status >= 500 && (strstr(msg, "no such file") || strstr(msg, "not a directory") ||
-				  strstr(msg, "file exists")))
-		return ESTALE;
-	switch (h->status) {
-	case 400: return EINVAL;
-	case 403: return EACCES;
-	case 404: return ENOENT;
-	default: return EIO;
-	}
-}
-
-/* What the shell's message says went wrong. */
-static int put_errno(const char *text)
-{
-	static const struct { const char *says; int err; } known[] = {
-		{ "Is a directory", EISDIR }, { "Not a directory", ENOTDIR }, { "File exists", ENOTDIR },
-		{ "No space left", ENOSPC }, { "Disk quota", EDQUOT }, { "Permission denied", EACCES },
-		{ "Read-only", EROFS }, { "Too many levels of symbolic links", ELOOP },
-		/* a parent checked a moment ago is gone: the sandbox changed the path */
-		{ "nonexistent", ESTALE }, { "No such file", ESTALE },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
-		if (strstr(text, known[i].says))
-			return known[i].err;
-	return EIO;
-}
-
-/* A path as an argument the exec's shell turns back into bytes with
- * printf %b: the engine's JSON carries only UTF-8, file names any byte.
- * Letters, digits and "/._-" stay; every other byte becomes \\0NNN. */
-static char *shell_bytes(const char *path)
-{
-	size_t len = strlen(path);
-	char *out = malloc(len * 5 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-", *p))
-			*o++ = (char)*p;
-		else
-			o += sprintf(o, "\\0%03o", *p);
-	}
-	*o = '\0';
-	return out;
-}
-
-/* The shell's prologue that decodes $1 (shell_bytes) into $f. */
-#define DECODE_F "f=$(printf '%bx' \"$1\"); f=${f%x}; "
-
-/* PUT: the path is checked through the engine (no symlink, parents are
- * directories), then the bytes are written by an exec running as the
- * sandbox user: the archive API would write as root after that check, so
- * a sandbox swapping the path could have root create files where it may
- * not. As the user, a race gains it nothing it could not do itself. */
-static int file_put(const char *container, const struct backend_exec *x)
-{
-	const char *rel = x->path;
-	if (!*rel)
-		return file_fail(EINVAL, "the workspace itself is not a file");
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	int err = read_stdin(x->max_size, &data, &len);
-	if (err)
-		return file_fail(err, "%s", rel);
-	struct walk w;
-	if ((err = walk_path(container, rel, false, &w)))
-		return err;
-	if (w.existing == w.n && (w.last.mode & DOCKER_MODE_DIR))
-		return file_fail(EISDIR, "%s", rel);
-	if (w.existing == w.n && (w.last.mode & DOCKER_MODE_TYPE))
-		return file_fail(EINVAL, "%s: not a regular file", rel);
-	if (w.existing < w.n && !(w.last.mode & DOCKER_MODE_DIR))
-		return file_fail(ENOTDIR, "%s", rel);
-	/* the exec's stdin is ours: the content; its output (only errors) is kept aside */
-	_cleanup_close_ int in = memfd_create("put-in", MFD_CLOEXEC), out = memfd_create("put-out", MFD_CLOEXEC);
-	if (in < 0 || out < 0 || write_all(in, data, len) < 0 || lseek(in, 0, SEEK_SET) < 0 || dup2(in, 0) < 0 ||
-	    dup2(out, 1) < 0)
-		return file_fail(errno ? errno : EIO, "%s", rel);
-	char path[FILES_PATH_MAX + 16];
-	snprintf(path, sizeof path, "/workspace/%s", rel);
-	_cleanup_free_ char *arg = shell_bytes(path);
-	if (!arg)
-		return file_fail(ENOMEM, "%s", rel);
-	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "case $f in */*) mkdir -p -- \"${f%/*}\" || exit; esac; cat >\"$f\"",
-			 "sh", arg, NULL };
-	wr_error e = { 0 };
-	int code = run_engine_exec(container, argv, NULL, "/workspace", NULL, &e);
-	if (code < 0)
-		return file_fail(-code, "%s", e.message);
-	if (code == 0)
-		return 0;
-	char said[1024] = "";
-	ssize_t n = pread(out, said, sizeof said - 1, 0);
-	said[n > 0 ? n : 0] = '\0';
-	int why = put_errno(said); /* the shell's line may follow the engine's */
-	char *line = strstr(said, "sh: ");
-	line = line ? line : said;
-	line[strcspn(line, "\n")] = '\0';
-	return file_fail(why, "%s: %s", rel, line[0] ? line : "the write failed");
-}
-
-static bool readable_by_sandbox_user(const struct docker_tar_entry *ent)
-{
-	if (ent->uid == SANDBOX_UID)
-		return ent->mode & 0400;
-	if (ent->gid == SANDBOX_GID)
-		return ent->mode & 0040;
-	return ent->mode & 0004;
-}
-
-struct get_state {
-	const char *rel;
-	uint64_t max_size;
-	unsigned entries;
-	int err;
-};
-
-static int get_entry(void *arg, const struct docker_tar_entry *ent)
-{
-	struct get_state *g = arg;
-	if (g->entries++)
-		return -EBADMSG; /* a file's archive holds that file alone */
-	g->err = ent->type == '0' || ent->type == '7' ? 0 : ent->type == '5' ? EISDIR : ent->type == '2' ? ELOOP : EINVAL;
-	if (!g->err && ent->size > g->max_size)
-		g->err = EFBIG;
-	/* The engine read it as root, after our check of the path: hand out
-	 * only what the sandbox user could have read itself (a sandbox that
-	 * swaps the path under the engine gets nothing more). */
-	if (!g->err && !readable_by_sandbox_user(ent))
-		g->err = EACCES;
-	return g->err ? -g->err : 0;
-}
-
-static int get_data(void *arg, const struct docker_tar_entry *ent, const void *data, size_t n)
-{
-	(void)arg;
-	(void)ent;
-	return write_all(1, data, n);
-}
-
-static int tar_sink(void *arg, const void *data, size_t n)
-{
-	return docker_tar_feed(arg, data, n);
-}
-
-/* GETs the archive of /workspace/REL into the tar reader r. */
-static int get_archive(const char *container, const char *rel, struct docker_tar_reader *r)
-{
-	char path[FILES_PATH_MAX + 16];
-	snprintf(path, sizeof path, "/workspace/%s", rel);
-	_cleanup_free_ char *q = docker_url_escape(path), *url = NULL;
-	if (!q || asprintf(&url, DOCKER_API_PREFIX "/containers/%s/archive?path=%s", container, q) < 0)
-		return ENOMEM;
-	struct docker_request rq = { .method = "GET", .path = url, .timeout_ms = CALL_TIMEOUT_MS };
-	struct docker_http h;
-	docker_http_init(&h, false, NULL, NULL);
-	/* only a 200's body is an archive: read the headers first */
-	wr_error e = { 0 };
-	int err = 0;
-	rq.sink = tar_sink;
-	rq.sink_arg = r;
-	int rc = docker_call(cfg.socket, &rq, &h, &e);
-	if (rc < 0 && h.status == 200)
-		err = -rc;
-	else if (rc < 0)
-		err = file_fail(-rc, "%s", e.message);
-	else if (h.status != 200)
-		err = file_fail(archive_status_errno(&h), "%s", *rel ? rel : "/workspace");
-	docker_http_free(&h);
-	return err;
-}
-
-static int file_get(const char *container, const struct backend_exec *x)
-{
-	struct walk w;
-	int err = walk_existing(container, x->path, false, &w);
-	if (err)
-		return err;
-	if (w.last.mode & DOCKER_MODE_DIR)
-		return file_fail(EISDIR, "%s", *x->path ? x->path : "/workspace");
-	if (w.last.mode & DOCKER_MODE_TYPE)
-		return file_fail(EINVAL, "%s: not a regular file", x->path);
-	if (w.last.size > x->max_size)
-		return file_fail(EFBIG, "%s", x->path);
-	struct get_state g = { .rel = x->path, .max_size = x->max_size };
-	struct docker_tar_reader r;
-	docker_tar_reader_init(&r);
-	r.on_entry = get_entry;
-	r.on_data = get_data;
-	r.arg = &g;
-	err = get_archive(container, x->path, &r);
-	docker_tar_reader_free(&r);
-	if (err && g.err)
-		return file_fail(g.err, "%s", x->path);
-	if (err)
-		return file_fail(err, "%s", x->path);
-	return g.entries ? 0 : file_fail(ENOENT, "%s", x->path);
-}
-
-struct list_state {
-	json_t *entries;           /* name -> entry, so they come out sorted */
-	size_t top_len;            /* the archive's own top directory name + "/" */
-	bool top_seen;
-};
-
-static int list_entry(void *arg, const struct docker_tar_entry *ent)
-{
-	struct list_state *ls = arg;
-	const char *name = ent->name;
-	if (!ls->top_seen) {
-		/* the first entry is the directory itself */
-		ls->top_seen = true;
-		ls->top_len = strcspn(name, "/") + 1;
-		return 0;
-	}
-	if (strlen(name) <= ls->top_len)
-		return 0;
-	name += ls->top_len;
-	size_t nlen = strcspn(name, "/");
-	if (name[nlen] && name[nlen + 1])
-		return 0; /* deeper than a direct child */
-	if (json_object_size(ls->entries) >= 100000)
-		return 0;
-	char child[FILES_NAME_MAX + 1];
-	snprintf(child, sizeof child, "%.*s", (int)nlen, name);
-	const char *type = ent->type == '5' ? "directory" : ent->type == '2' ? "symlink" :
-			   ent->type == '0' || ent->type == '7' || ent->type == '1' ? "file" : "other";
-	uint64_t size = ent->type == '2' ? strlen(ent->linkname) : ent->size;
-	json_t *j = json_pack("{s:s, s:I, s:i, s:I}", "type", type, "size", (json_int_t)size, "mode",
-			      (int)(ent->mode & 07777), "mtime", (json_int_t)ent->mtime);
-	if (!j)
-		return -ENOMEM;
-	/* a name that is not UTF-8 travels as base64 (backend.h) */
-	if (utf8_valid(child, nlen)) {
-		json_object_set_new(j, "name", json_stringn(child, nlen));
-	} else {
-		_cleanup_free_ char *b64 = base64_encode(child, nlen);
-		json_object_set_new(j, "name_base64", json_string(b64 ? b64 : ""));
-	}
-	/* keyed by the raw name (deduplicates tar's repeats); keys never leave */
-	return json_object_setn_new_nocheck(ls->entries, child, nlen, j) < 0 ? -ENOMEM : 0;
-}
-
-static int strcmp_ptr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int file_list(const char *container, const struct backend_exec *x)
-{
-	struct walk w;
-	int err = walk_existing(container, x->path, false, &w);
-	if (err)
-		return err;
-	if (!(w.last.mode & DOCKER_MODE_DIR))
-		return file_fail(ENOTDIR, "%s", x->path);
-	struct list_state ls = { .entries = json_object() };
-	struct docker_tar_reader r;
-	docker_tar_reader_init(&r);
-	r.on_entry = list_entry;
-	r.arg = &ls;
-	err = get_archive(container, x->path, &r);
-	docker_tar_reader_free(&r);
-	if (!err) {
-		/* names sorted bytewise, as files_list does */
-		const char *k;
-		json_t *v;
-		size_t n = json_object_size(ls.entries), i = 0;
-		_cleanup_free_ const char **keys = calloc(n + 1, sizeof *keys);
-		json_object_foreach(ls.entries, k, v) keys[i++] = k;
-		qsort(keys, n, sizeof *keys, strcmp_ptr);
-		for (i = 0; i < n; i++) {
-			_cleanup_free_ char *line = json_dumps(json_object_get(ls.entries, keys[i]), JSON_COMPACT);
-			if (line)
-				dprintf(1, "%s\n", line);
-		}
-	}
-	json_decref(ls.entries);
-	return err ? file_fail(err, "%s", x->path) : 0;
-}
-
-static int file_delete(const char *container, const struct backend_exec *x)
-{
-	if (!*x->path)
-		return file_fail(EINVAL, "the workspace itself cannot be deleted");
-	struct walk w;
-	int err = walk_existing(container, x->path, true, &w);
-	if (err)
-		return err;
-	char path[FILES_PATH_MAX + 16];
-	snprintf(path, sizeof path, "/workspace/%s", x->path);
-	_cleanup_free_ char *arg = shell_bytes(path);
-	if (!arg)
-		return file_fail(ENOMEM, "%s", x->path);
-	char *argv[] = { "sh", "-c", DECODE_F "exec rm -rf -- \"$f\"", "sh", arg, NULL };
-	wr_error e = { 0 };
-	int code = run_engine_exec(container, argv, NULL, "/", NULL, &e);
-	if (code < 0)
-		return file_fail(-code, "%s", e.message);
-	return code ? file_fail(EACCES, "%s: rm exited with %d", x->path, code) : 0;
-}
-
 static int file_child(void *arg)
 {
 	struct exec_job *j = arg;
-	switch (j->x->kind) {
-	case BACKEND_FILE_PUT: return file_put(j->box->name, j->x);
-	case BACKEND_FILE_GET: return file_get(j->box->name, j->x);
-	case BACKEND_FILE_LIST: return file_list(j->box->name, j->x);
-	case BACKEND_FILE_DELETE: return file_delete(j->box->name, j->x);
-	default: return EOPNOTSUPP;
-	}
+	return docker_file_exec(j->box->name, j->x);
 }
 
 /* ---- execs (parent side) --------------------------------------------- */
@@ -1093,7 +665,7 @@ static int docker_exec_start(struct backend_box *b, const struct backend_exec *x
 	d->oom_before = st.oom_kills;
 	if (x->kind == BACKEND_EXEC_COMMAND)
 		snprintf(d->argv0, sizeof d->argv0, "%s", x->argv[0]);
-	snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", cfg.state_dir, b->name, x->id);
+	snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", docker_cfg.state_dir, b->name, x->id);
 	unlink(d->info_path);
 	/* the child gets a copy of this memory at fork: pointers into x stay good */
 	struct exec_job job = { .box = b, .x = x, .info_path = d->info_path };
@@ -1363,7 +935,7 @@ static int remove_child(void *arg)
 	char url[300];
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q ? q : name);
 	wr_error e = { 0 };
-	int st = docker_call_json(cfg.socket, "DELETE", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
+	int st = docker_call_json(docker_cfg.socket, "DELETE", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
 	if (st == 204 || st == 200 || st == 404)
 		return 0;
 	fprintf(stderr, "remove container %s: %s\n", name, st < 0 ? e.message : e.message);
@@ -1408,7 +980,7 @@ static unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char 
 {
 	json_t *list = NULL;
 	wr_error e = { 0 };
-	int st = docker_call_json(cfg.socket, "GET",
+	int st = docker_call_json(docker_cfg.socket, "GET",
 				  DOCKER_API_PREFIX "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.warren.daemon%22%5D%7D",
 				  NULL, 5000, &list, &e);
 	unsigned removed = 0;
@@ -1424,12 +996,12 @@ static unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char 
 		_cleanup_free_ char *q = docker_url_escape(name);
 		char url[300];
 		snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q);
-		int gone = docker_call_json(cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
+		int gone = docker_call_json(docker_cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
 		removed += gone == 204 || gone == 200;
 	}
 	json_decref(list);
 	/* exec info files and profiles of the crashed daemon */
-	_cleanup_closedir_ DIR *dir = opendir(cfg.state_dir);
+	_cleanup_closedir_ DIR *dir = opendir(docker_cfg.state_dir);
 	struct dirent *de;
 	while (dir && (de = readdir(dir)))
 		if (!strncmp(de->d_name, prefix, strlen(prefix)) && !(keep && keep(de->d_name)))

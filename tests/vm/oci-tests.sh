@@ -1,0 +1,153 @@
+#!/bin/sh
+# warrend's oci backend with crun and runc, run as root inside the test
+# guest (see run-cgroup-v2) after cgroup-v2-tests.sh. The development hosts
+# have hybrid cgroups, where crun refuses to run; the guest's pure cgroup v2
+# hierarchy is where crun, and runc's `exec --cgroup` on v2, are exercised.
+# Everything goes through the HTTP API (vm-http, a tiny client: the guest
+# has no curl). Each check prints "ok NAME" or "not ok NAME: detail".
+export PATH=/usr/bin
+cg=/sys/fs/cgroup
+port=18080
+
+pass() { echo "ok $1${2:+ # $2}"; }
+fail() { echo "not ok $1: $2"; }
+oneline() { tr '\n' ' ' < "$1" | cut -c1-400; }
+
+# api METHOD PATH [BODY]: the status in $code, the body in $resp.
+api() {
+	vm-http $port "$@" > /tmp/resp 2>&1
+	code=$(head -n1 /tmp/resp)
+	resp=$(tail -n +2 /tmp/resp | tr '\n' ' ' | cut -c1-400)
+}
+
+child_cgroups() {
+	for d in "$1"/*/; do
+		[ -d "$d" ] && basename "$d"
+	done
+}
+
+# One daemon per runtime: create a session, run commands in it, delete it,
+# stop the daemon, and look for anything left.
+oci_checks() {
+	rt=$1
+	state=/run/wd-$rt
+	parent=oci-$rt
+	log=/tmp/warrend-$rt.log
+	conf=/tmp/warrend-$rt.conf
+	cat > $conf <<-EOF
+	listen = 127.0.0.1:$port
+	state_dir = $state
+	policy_dir = /policy
+	image_dir = /images
+	pool_size = 0
+	backend = oci
+	oci_runtime = $rt
+	EOF
+	WARREN_CGROUP_PARENT=$parent warrend --config $conf --tokens /nonexistent >$log 2>&1 &
+	daemon=$!
+	i=0
+	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $log && kill -0 $daemon 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if ! grep -q '^warrend: ready' $log; then
+		for check in session_created exec_id_u timeout_reported oom_killed_reported deleted \
+			daemon_exits_clean nothing_left; do
+			fail ${rt}_$check "warrend did not start: $(oneline $log)"
+		done
+		kill $daemon 2>/dev/null
+		wait $daemon 2>/dev/null
+		return
+	fi
+
+	# The memory limit is the session's, under the policy's 512M. The
+	# container's state, in the runtime's own format (crun: status, runc:
+	# state.json), shows which runtime made it.
+	api POST /v1/sessions '{"limits":{"memory":"32M"}}'
+	id=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	case $rt in
+	crun) state_file=status ;;
+	*) state_file=state.json ;;
+	esac
+	made=$(ls -d $state/oci/*/$state_file 2>/dev/null | wc -l)
+	if [ "$code" = 201 ] && [ -n "$id" ] && echo "$resp" | grep -q '"backend":"oci"' && [ "$made" = 1 ]; then
+		pass ${rt}_session_created
+	else
+		fail ${rt}_session_created "status $code (want 201), $made $state/oci/*/$state_file (want 1), body: $resp; log: $(oneline $log)"
+	fi
+
+	api POST /v1/sessions/$id/exec '{"cmd":["id","-u"]}'
+	if [ "$code" = 200 ] && echo "$resp" | grep -q '"exit_code":0,' &&
+		echo "$resp" | grep -qF '"stdout":"1000\n"'; then
+		pass ${rt}_exec_id_u
+	else
+		fail ${rt}_exec_id_u "status $code, body: $resp"
+	fi
+
+	# The double-forked sleep leaves the exec's cgroup only by being killed.
+	api POST /v1/sessions/$id/exec '{"shell":"(setsid sleep 1234 &); sleep 1234","timeout":"2s"}'
+	sleep 0.5
+	leftover=$(ps -o args | grep -c '^sleep 1234')
+	if [ "$code" = 200 ] && echo "$resp" | grep -q '"timed_out":true' && [ "$leftover" = 0 ]; then
+		pass ${rt}_timeout_reported
+	else
+		fail ${rt}_timeout_reported "status $code, $leftover 'sleep 1234' left, body: $resp"
+	fi
+
+	# As in cgroup-v2-tests.sh: the string outgrows 32M long before it
+	# would end and print "survived".
+	api POST /v1/sessions/$id/exec \
+		'{"shell":"x=a; while [ ${#x} -lt 67108864 ]; do x=$x$x; done; echo survived","timeout":"60s"}'
+	if [ "$code" = 200 ] && echo "$resp" | grep -q '"oom_killed":true' &&
+		! echo "$resp" | grep -q survived; then
+		pass ${rt}_oom_killed_reported
+	else
+		fail ${rt}_oom_killed_reported "status $code, body: $resp"
+	fi
+
+	api DELETE /v1/sessions/$id
+	if [ "$code" = 200 ] && echo "$resp" | grep -q '"deleted":true'; then
+		pass ${rt}_deleted
+	else
+		fail ${rt}_deleted "status $code, body: $resp"
+	fi
+
+	kill -TERM $daemon
+	i=0
+	while [ $i -lt 150 ] && kill -0 $daemon 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	rc=0
+	if kill -0 $daemon 2>/dev/null; then
+		kill -KILL $daemon
+		rc=timeout
+	fi
+	wait $daemon || rc=$?
+	if [ "$rc" = 0 ]; then
+		pass ${rt}_daemon_exits_clean
+	else
+		fail ${rt}_daemon_exits_clean "exit $rc (want 0 within 15 s after SIGTERM); log: $(oneline $log)"
+	fi
+
+	# The runtime's own state (--root), the bundles, the sandboxes' cgroups
+	# and any process of the runtime.
+	left=""
+	for entry in $state/oci/* $state/oci-bundles/*; do
+		[ -e "$entry" ] && left="$left $entry"
+	done
+	for kid in $(child_cgroups $cg/$parent); do
+		left="$left $cg/$parent/$kid"
+	done
+	procs=$(ps -o pid,args | grep -E "^ *[0-9]+ [^ ]*($rt|vm-http|sleep 1234)" | grep -v grep)
+	[ -n "$procs" ] && left="$left processes: $procs"
+	if [ -d $state/oci ] && [ -d $cg/$parent ] && [ -z "$left" ]; then
+		pass ${rt}_nothing_left
+	else
+		fail ${rt}_nothing_left "left:${left:- $state/oci or $cg/$parent missing}"
+	fi
+}
+
+for rt in crun runc; do
+	oci_checks $rt
+done

@@ -93,6 +93,12 @@ static int docker_init(const struct backend_settings *s, wr_error *e)
 	return 0;
 }
 
+static void docker_fini(void)
+{
+	if (docker_cfg.state_dir[0])
+		rmdir(docker_cfg.state_dir); /* empty unless a sandbox is still being removed */
+}
+
 static int docker_health(wr_error *e)
 {
 	struct stat st;
@@ -1041,6 +1047,7 @@ static void docker_describe(const struct backend_box *b, char *buf, size_t len)
 const struct backend_ops backend_docker_ops = {
 	.name = "docker",
 	.init = docker_init,
+	.fini = docker_fini,
 	.health = docker_health,
 	.create = docker_create,
 	.event_fd = docker_event_fd,

@@ -191,6 +191,15 @@ static int oci_init(const struct backend_settings *s, wr_error *e)
 	return reachable_by_others(oci.bundles, e);
 }
 
+static void oci_fini(void)
+{
+	/* empty unless a container is still being removed */
+	if (oci.bundles[0])
+		rmdir(oci.bundles);
+	if (oci.root[0])
+		rmdir(oci.root);
+}
+
 static int oci_health(wr_error *e)
 {
 	char *argv[] = { oci.runtime, "--version", NULL };
@@ -915,6 +924,7 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 const struct backend_ops backend_oci_ops = {
 	.name = "oci",
 	.init = oci_init,
+	.fini = oci_fini,
 	.health = oci_health,
 	.create = oci_create,
 	.event_fd = oci_event_fd,

@@ -101,6 +101,9 @@ struct backend_ops {
 	const char *name;          /* "native", "oci", "docker" */
 	/* Once at start-up: keeps the settings, prepares state directories. */
 	int (*init)(const struct backend_settings *s, wr_error *e);
+	/* At exit, once every sandbox is gone: removes the backend's (now
+	 * empty) state directories, so nothing of it stays. NULL: none. */
+	void (*fini)(void);
 	/* 0 when it can create sandboxes now, else why not. May block for a
 	 * bounded time (under a second): called at start-up and from the tick
 	 * every few seconds, never per request. */

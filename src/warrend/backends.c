@@ -180,3 +180,13 @@ unsigned backends_remove_stale(const char *prefix, bool (*keep)(const char *name
 			n += states[k].ops->remove_stale(prefix, keep);
 	return n;
 }
+
+void backends_fini(void)
+{
+	for (int k = 0; k < BACKEND_COUNT; k++) {
+		struct backend_state *st = &states[k];
+		proc_kill(&st->check);
+		if (st->ops && st->ops->fini) /* also after a failed init: it may have made them */
+			st->ops->fini();
+	}
+}

@@ -22,6 +22,9 @@ int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *e
 json_t *backends_describe(void);
 /* From the daemon tick: starts and reaps the periodic health checks. */
 void backends_tick(uint64_t now_ms);
+/* At exit, after every sandbox is gone: the backends' empty state
+ * directories go, and any health check still running. */
+void backends_fini(void);
 /* Removes what a crashed daemon left in every healthy backend, sparing
  * what keep() says belongs to a live daemon. */
 unsigned backends_remove_stale(const char *prefix, bool (*keep)(const char *name));

@@ -17,6 +17,7 @@
 #endif
 
 #include "auth.h"
+#include "backends.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon-config.h"
@@ -345,6 +346,7 @@ int main(int argc, char **argv)
 	if (sessions_init(err, sizeof(err)) < 0) {
 		daemon_log("%s", err);
 		http_stop_listening();
+		backends_fini();
 		return 1;
 	}
 	daemon_log("ready (%zu listener(s), %zu token(s), cgroup %s)", d->cfg.n_listen, auth_count(),
@@ -355,6 +357,7 @@ int main(int argc, char **argv)
 		h2o_evloop_run(d->loop, INT32_MAX);
 
 	http_stop_listening();
+	backends_fini();
 	if (signal_sock)
 		h2o_socket_close(signal_sock); /* closes the signalfd too */
 	auth_free();

@@ -363,5 +363,12 @@ def start_daemon(warrend, tmp_path_factory, nothing_left_behind):
 
     yield start
     # Newest first: a daemon restarted on the state dir of a killed one cleans up after it.
+    # Every daemon is stopped even when one fails its check; the first failure is raised.
+    failure = None
     for d in reversed(started):
-        stop_and_check(d)
+        try:
+            stop_and_check(d)
+        except Exception as exc:  # noqa: BLE001 (re-raised below)
+            failure = failure or exc
+    if failure:
+        raise failure

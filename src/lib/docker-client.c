@@ -85,10 +85,15 @@ char *docker_http_header(const struct docker_http *h, const char *name)
 static int parse_head(struct docker_http *h, const char *buf, size_t head_len)
 {
 	int major, minor, status;
-	if (sscanf(buf, "HTTP/%d.%d %3d", &major, &minor, &status) != 3 || major != 1 || status < 100 ||
+	/* the status line alone, NUL-terminated: buf is not */
+	const char *first_eol = memmem(buf, head_len, "\r\n", 2);
+	char line[64];
+	if (!first_eol)
+		return -EBADMSG;
+	snprintf(line, sizeof line, "%.*s", (int)(first_eol - buf < 63 ? first_eol - buf : 63), buf);
+	if (sscanf(line, "HTTP/%d.%d %3d", &major, &minor, &status) != 3 || major != 1 || status < 100 ||
 	    status > 599)
 		return -EBADMSG;
-	const char *first_eol = memmem(buf, head_len, "\r\n", 2);
 	h->headers = strndup(first_eol + 2, head_len - (size_t)(first_eol + 2 - buf));
 	if (!h->headers)
 		return -ENOMEM;

@@ -253,7 +253,8 @@ DOCKER_HOST_IMAGE = os.environ.get("WARREN_DOCKER_HOST_IMAGE", "warren-python")
 
 # The command lines of every process a sandbox sees, from /proc: images
 # (the docker backend's stand-in for "host") need not have procps' ps.
-PS_ARGS = ["sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' <\"$p/cmdline\" 2>/dev/null && echo; done"]
+# (a process that ends during the walk is skipped, not an error)
+PS_ARGS = ["sh", "-c", "for p in /proc/[0-9]*; do (tr '\\0' ' ' <\"$p/cmdline\") 2>/dev/null && echo; done; exit 0"]
 
 
 def backend_unavailable(backend):

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "docker-client.h"
 #include "encode.h"
+#include "fdio.h"
 #include "files.h"
 #include "userns.h"
 
@@ -209,7 +210,7 @@ static int file_put(const char *container, const struct backend_exec *x)
 		return file_fail(ENOTDIR, "%s", rel);
 	/* the exec's stdin is ours: the content; its output (only errors) is kept aside */
 	_cleanup_close_ int in = memfd_create("put-in", MFD_CLOEXEC), out = memfd_create("put-out", MFD_CLOEXEC);
-	if (in < 0 || out < 0 || docker_write_all(in, data, len) < 0 || lseek(in, 0, SEEK_SET) < 0 || dup2(in, 0) < 0 ||
+	if (in < 0 || out < 0 || write_all(in, data, len) < 0 || lseek(in, 0, SEEK_SET) < 0 || dup2(in, 0) < 0 ||
 	    dup2(out, 1) < 0)
 		return file_fail(errno ? errno : EIO, "%s", rel);
 	char path[FILES_PATH_MAX + 16];
@@ -271,7 +272,7 @@ static int get_data(void *arg, const struct docker_tar_entry *ent, const void *d
 {
 	(void)arg;
 	(void)ent;
-	return docker_write_all(1, data, n);
+	return write_all(1, data, n);
 }
 
 static int tar_sink(void *arg, const void *data, size_t n)

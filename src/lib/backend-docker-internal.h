@@ -27,4 +27,3 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 		       const char *info_path, wr_error *e);
 /* A file exec (backend.h's BACKEND_FILE_*): its exit status is the errno. */
 int docker_file_exec(const char *container, const struct backend_exec *x);
-int docker_write_all(int fd, const void *buf, size_t len);

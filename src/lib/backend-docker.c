@@ -33,6 +33,7 @@
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "docker-client.h"
+#include "fdio.h"
 #include "encode.h"
 #include "files.h"
 #include "oci-spec.h"
@@ -441,21 +442,6 @@ struct pump {
 	size_t held_len;
 };
 
-int docker_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static bool engine_error_text(const char *p, size_t n)
 {
 	static const char *const prefixes[] = { "Error: ", "OCI runtime exec failed", "OCI runtime error" };
@@ -479,7 +465,7 @@ static int pump_out(void *arg, int stream, const void *data, size_t n)
 			return 0;
 		/* too long for an engine error: it was the command's */
 		pm->holding = false;
-		int r = docker_write_all(2, pm->held, pm->held_len);
+		int r = write_all(2, pm->held, pm->held_len);
 		pm->held_len = 0;
 		if (r < 0)
 			return r;
@@ -488,12 +474,12 @@ static int pump_out(void *arg, int stream, const void *data, size_t n)
 	}
 	if (pm->holding && stream != 2) {
 		pm->holding = false;
-		docker_write_all(2, pm->held, pm->held_len);
+		write_all(2, pm->held, pm->held_len);
 		pm->held_len = 0;
 	}
 	pm->any_output = true;
 	/* a reader that went away must not end the exec early: drop the bytes */
-	docker_write_all(stream == 2 ? 2 : 1, data, n);
+	write_all(stream == 2 ? 2 : 1, data, n);
 	return 0;
 }
 
@@ -514,7 +500,7 @@ static int pump_stream(int sock, const char *pending, size_t pending_len, struct
 		}
 		if (pfd[1].revents) {
 			ssize_t n = read(0, buf, sizeof buf);
-			if (n > 0 && docker_write_all(sock, buf, (size_t)n) == 0)
+			if (n > 0 && write_all(sock, buf, (size_t)n) == 0)
 				continue;
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -618,7 +604,7 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 			pm.held[strcspn(pm.held, "\n")] = '\0';
 			return wr_error_set(e, start_error(pm.held), "%s", pm.held);
 		}
-		docker_write_all(2, pm.held, pm.held_len);
+		write_all(2, pm.held, pm.held_len);
 	}
 	return code;
 }

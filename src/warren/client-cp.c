@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "client.h"
+#include "fdio.h"
 #include "sandbox.h"
 
 static void cp_usage(FILE *out)
@@ -190,12 +191,12 @@ static int copy_body(struct http_conn *c, const char *first, size_t first_len, i
 		     wr_error *e)
 {
 	char buf[65536];
-	int r = client_write_all(fd, first, first_len);
+	int r = write_all(fd, first, first_len);
 	while (r == 0) {
 		ssize_t n = http_read_body(c, buf, sizeof buf, e);
 		if (n <= 0)
 			return (int)n;
-		r = client_write_all(fd, buf, (size_t)n);
+		r = write_all(fd, buf, (size_t)n);
 	}
 	return wr_error_set(e, -r, "cp: write %s", path);
 }

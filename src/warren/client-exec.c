@@ -12,6 +12,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "client.h"
+#include "fdio.h"
 #include "encode.h"
 #include "sandbox.h"
 #include "units.h"
@@ -140,12 +141,12 @@ static int write_output(int fd, json_t *text, bool is_base64)
 	const char *s = json_string_value(text);
 	size_t len = json_string_length(text);
 	if (!is_base64)
-		return client_write_all(fd, s, len);
+		return write_all(fd, s, len);
 	size_t n;
 	_cleanup_free_ void *bytes = base64_decode(s, len, &n);
 	if (!bytes)
 		return errno == EINVAL ? -EBADMSG : -ENOMEM;
-	return client_write_all(fd, bytes, n);
+	return write_all(fd, bytes, n);
 }
 
 static bool is_base64(json_t *result, const char *key)

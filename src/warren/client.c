@@ -226,21 +226,6 @@ int client_read_all(int fd, char **out, size_t *out_len)
 	return 0;
 }
 
-int client_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- warren create ------------------------------------------------------ */
 
 static void create_usage(FILE *out)

@@ -72,8 +72,6 @@ bool client_is_json(const char *content_type);
 
 /* All of fd (standard input, a pipe) in a new buffer: 0 or -errno. */
 int client_read_all(int fd, char **out, size_t *out_len);
-/* Writes all of buf, retrying short writes: 0 or -errno. */
-int client_write_all(int fd, const void *buf, size_t len);
 
 /* Output for people. */
 void human_size(uint64_t bytes, char *buf, size_t len);        /* 1536 -> "1.5K" */

@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "encode.h"
+#include "fdio.h"
 
 #define IN_WORKSPACE (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 /* One name inside a directory fd: no symlink, no mount crossing, no "..". */
@@ -268,20 +269,6 @@ static int open_parent_dirs(int ws_fd, const char *rel, size_t len, uid_t uid, g
 			prefix[end++] = '/';
 	}
 	return TAKE_FD(cur);
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64_t max_size, uid_t uid,

@@ -86,9 +86,10 @@ def let_sandboxes_through(path):
 class Daemon:
     """One warrend process and what it owns on the host."""
 
-    def __init__(self, binary, workdir, extra_args=(), backend="native"):
+    def __init__(self, binary, workdir, extra_args=(), backend="native", config_extra=""):
         self.binary = binary
         self.backend = backend
+        self.config_extra = config_extra  # more warrend.conf lines
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.state_dir = os.path.join(workdir, "state")
@@ -108,7 +109,7 @@ class Daemon:
     def argv(self):
         config = os.path.join(self.workdir, "warrend.conf")
         with open(config, "w") as f:
-            f.write(backend_config(self.backend))
+            f.write(backend_config(self.backend) + self.config_extra)
         return [self.binary, "--config", config, "--listen", f"127.0.0.1:{self.port}",
                 "--listen", f"unix:{self.sock}", "--state-dir", self.state_dir, "--pool-size", "2",
                 "--policy-dir", os.path.join(REPO, "policy"), *self.extra_args]
@@ -353,11 +354,12 @@ def deselect_other_backends(config, items):
 def start_daemon(warrend, tmp_path_factory, nothing_left_behind):
     started = []
 
-    def start(*extra_args, workdir=None, pool_ready=True, backend="native"):
+    def start(*extra_args, workdir=None, pool_ready=True, backend="native", config_extra=""):
         why = backend_unavailable(backend)
         if why:
             pytest.skip(f"backend {backend}: {why}")
-        d = Daemon(warrend, workdir or str(tmp_path_factory.mktemp("warrend")), extra_args, backend=backend)
+        d = Daemon(warrend, workdir or str(tmp_path_factory.mktemp("warrend")), extra_args, backend=backend,
+                   config_extra=config_extra)
         started.append(d)
         return d.start(pool_ready=pool_ready)
 

@@ -27,9 +27,19 @@ static enum backend_kind default_kind = BACKEND_NATIVE;
 
 enum backend_kind backends_default(void) { return default_kind; }
 
+/* The backends the operator chose (backend, backend_fallback): their
+ * health is always logged; the others' only with verbose, since a host
+ * without an engine would otherwise hear about it at every start. */
+static bool chosen(const struct backend_state *st)
+{
+	const struct daemon_config *cfg = &daemon_state->cfg;
+	int k = (int)(st - states);
+	return k == cfg->backend || k == cfg->backend_fallback || cfg->verbose;
+}
+
 static void set_health(struct backend_state *st, bool healthy, const char *why)
 {
-	if (st->healthy != healthy || (!healthy && strcmp(st->error, why)))
+	if (chosen(st) && (st->healthy != healthy || (!healthy && strcmp(st->error, why))))
 		daemon_log("backend %s is %s%s%s", st->ops->name, healthy ? "healthy" : "UNHEALTHY",
 			   healthy ? "" : ": ", healthy ? "" : why);
 	st->healthy = healthy;

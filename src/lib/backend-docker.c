@@ -202,7 +202,9 @@ static json_t *strv_json(char *const *v)
 }
 
 /* The body of POST /containers/create, engine-neutral; create_child adds
- * what differs between engines (seccomp, tmpfs ownership). */
+ * what differs between engines (seccomp, tmpfs ownership). Init: the
+ * engine's small init (docker-init, podman's catatonit) is pid 1 and reaps
+ * what commands orphan, so zombies never count against the pids limit. */
 static json_t *create_body(const struct backend_spec *spec, const char *image)
 {
 	const struct policy *p = spec->policy;
@@ -215,7 +217,7 @@ static json_t *create_body(const struct backend_spec *spec, const char *image)
 	}
 	json_t *host = json_pack("{s:s, s:b, s:[s], s:o, s:b, s:b, s:o}", "NetworkMode",
 				 p->network == NET_HOST ? "host" : "none", "ReadonlyRootfs", 1, "CapDrop", "ALL",
-				 "Ulimits", ulimits_json(p), "Init", 0, "AutoRemove", 0, "Binds", binds);
+				 "Ulimits", ulimits_json(p), "Init", 1, "AutoRemove", 0, "Binds", binds);
 	if (!host)
 		return NULL;
 	if (l->memory) {

@@ -160,6 +160,16 @@ def test_timeout_kills_what_the_exec_started_and_nothing_else(daemon):
     daemon.remove(s)
 
 
+def test_orphans_are_reaped(daemon, sid):
+    # Twenty commands orphan a child each; the sandbox's pid 1 must reap them,
+    # or zombies pile up against the pids limit until the session ends.
+    for _ in range(20):
+        assert daemon.exec(sid, shell="sleep 0.05 & exit 0")["exit_code"] == 0
+    count = "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l"
+    assert wait_for(lambda: daemon.exec(sid, shell=count)["stdout"] == "0\n", 5), \
+        daemon.exec(sid, shell="grep -H '^State' /proc/[0-9]*/status")["stdout"]
+
+
 def test_oom_inside_a_session_is_reported_and_survived(daemon):
     s = daemon.create(limits={"memory": "64M"})["id"]
     r = daemon.exec(s, cmd=["python3", "-c", "b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"])

@@ -73,6 +73,7 @@ struct backend_box {
 	struct dexec *execs;
 	struct proc destroy;
 	unsigned destroy_attempts;
+	uint64_t alive_checked_ms;  /* when init_gone last read /proc */
 };
 
 /* ---- settings and health --------------------------------------------- */
@@ -801,6 +802,21 @@ static int exec_end_event(struct backend_box *b, struct dexec *d, struct backend
 
 /* ---- poll ------------------------------------------------------------ */
 
+/* poll runs for every box on every tick (20 ms): whether a container's
+ * init still lives is read from /proc at most every 250 ms. */
+#define ALIVE_CHECK_MS 250
+
+static bool alive_check_due(struct backend_box *b)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now - b->alive_checked_ms < ALIVE_CHECK_MS)
+		return false;
+	b->alive_checked_ms = now;
+	return true;
+}
+
 static bool init_gone(const struct backend_box *b)
 {
 	return b->init_pid > 0 && proc_start_time(b->init_pid) != b->init_start;
@@ -841,7 +857,7 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 			return exec_end_event(b, d, ev);
 		}
 	}
-	if (b->state == BOX_READY && !b->died_reported && init_gone(b)) {
+	if (b->state == BOX_READY && !b->died_reported && alive_check_due(b) && init_gone(b)) {
 		b->died_reported = true;
 		ev->type = BACKEND_EV_DIED;
 		snprintf(ev->message, sizeof ev->message, "container %s stopped", b->name);

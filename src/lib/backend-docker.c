@@ -32,6 +32,7 @@
 #include "backend-docker-internal.h"
 #include "backend-proc.h"
 #include "cleanup.h"
+#include "clock.h"
 #include "docker-client.h"
 #include "fdio.h"
 #include "encode.h"
@@ -808,9 +809,7 @@ static int exec_end_event(struct backend_box *b, struct dexec *d, struct backend
 
 static bool alive_check_due(struct backend_box *b)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t now = monotonic_ms();
 	if (now - b->alive_checked_ms < ALIVE_CHECK_MS)
 		return false;
 	b->alive_checked_ms = now;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "clock.h"
 
 /* In the child, before exec or fn: stdio in place, nothing else open,
  * signals as a fresh process has them, dead with the daemon. */
@@ -158,22 +159,15 @@ void proc_kill(struct proc *p)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int proc_run(char *const argv[], unsigned timeout_ms, char *msg, size_t len, wr_error *e)
 {
 	struct proc p = PROC_INIT;
 	int r = proc_start(&p, argv, NULL, e);
 	if (r < 0)
 		return r;
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = monotonic_ms() + timeout_ms;
 	while ((r = proc_poll(&p, msg, len)) == 0) {
-		if (now_ms() >= deadline) {
+		if (monotonic_ms() >= deadline) {
 			proc_kill(&p);
 			return wr_error_set(e, ETIMEDOUT, "%s did not finish within %u ms", argv[0], timeout_ms);
 		}

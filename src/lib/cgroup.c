@@ -18,6 +18,7 @@
 #include <linux/magic.h>
 
 #include "cleanup.h"
+#include "clock.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -701,13 +702,6 @@ static bool cgroup_empty(const struct cgroup *cg)
 	return true;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
@@ -755,13 +749,13 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 		cgroup_free(cg);
 		return 0;
 	}
-	uint64_t deadline = now_ms() + DESTROY_BUDGET_MS;
+	uint64_t deadline = monotonic_ms() + DESTROY_BUDGET_MS;
 	unsigned delay = 1;
 
 	/* Killed processes leave the cgroup only once the kernel has torn them
 	 * down; keep killing (a v1 fork race) and wait with a growing pause. */
 	cgroup_kill(cg);
-	while (!cgroup_empty(cg) && now_ms() < deadline) {
+	while (!cgroup_empty(cg) && monotonic_ms() < deadline) {
 		sleep_ms(delay);
 		delay = delay < 64 ? delay * 2 : 100;
 		cgroup_kill(cg);
@@ -774,7 +768,7 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT)
 				break;
 			int err = errno;
-			if (err == EBUSY && now_ms() < deadline) {
+			if (err == EBUSY && monotonic_ms() < deadline) {
 				sleep_ms(delay);
 				delay = delay < 64 ? delay * 2 : 100;
 				cgroup_kill(cg);

@@ -11,16 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "init-protocol.h"
 #include "mount.h"
 #include "spawn.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *display_path(const char *path)
 {
@@ -57,9 +51,9 @@ int sandbox_event_error(const struct init_event *ev, wr_error *e)
 static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd,
 			    struct sandbox_result *res, wr_error *e)
 {
-	uint64_t start = now_ms(), limit = spec->policy->limits.timeout_ms;
+	uint64_t start = monotonic_ms(), limit = spec->policy->limits.timeout_ms;
 	for (;;) {
-		uint64_t elapsed = now_ms() - start;
+		uint64_t elapsed = monotonic_ms() - start;
 		if (limit && elapsed >= limit) {
 			res->timed_out = true;
 			res->exit_status = WARREN_EXIT_TIMEOUT;
@@ -87,7 +81,7 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 			continue;
 		struct init_event ev;
 		ssize_t got = recv(s->sock, &ev, sizeof ev, 0);
-		res->duration_ms = now_ms() - start;
+		res->duration_ms = monotonic_ms() - start;
 		if (got == (ssize_t)sizeof ev) {
 			ev.step[sizeof ev.step - 1] = ev.path[sizeof ev.path - 1] = '\0';
 			switch (ev.type) {

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "backends.h"
+#include "clock.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon-config.h"
@@ -39,9 +40,7 @@ static uint64_t drain_started_ms;
 
 uint64_t daemon_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return monotonic_ms();
 }
 
 void daemon_log(const char *fmt, ...)

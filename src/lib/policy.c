@@ -121,6 +121,10 @@ int policy_load(const char *name_or_path, struct policy **out, wr_error *e)
 	if (name[0] == '\0' || name[0] == '.')
 		return policy_error(e, EINVAL, "policy name \"%s\" is not valid: give a name like \"python\" "
 				    "or a path to a .json file", name);
+	/* warrend sets $WARREN_POLICY_DIR to its policy_dir, often the
+	 * installed directory itself: look there, and name it, once. */
+	if (env_dir && strcmp(env_dir, WARREN_POLICYDIR) == 0)
+		env_dir = NULL;
 	if (env_dir && env_dir[0] && (r = load_from_dir(env_dir, name, out, e)) != 0)
 		return r < 0 ? r : 0;
 	if ((r = load_from_dir(WARREN_POLICYDIR, name, out, e)) != 0)

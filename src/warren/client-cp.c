@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "files.h"
 #include "cli.h"
 #include "client.h"
 #include "fdio.h"
@@ -281,6 +282,14 @@ int cmd_cp(int argc, char **argv)
 	if (!src_remote && !dst_remote) {
 		cli_error("cp: one of SRC and DST must be ID:PATH, a file in a session");
 		return WARREN_EXIT_SETUP;
+	}
+	/* The daemon never sees a path with dot segments: HTTP normalizes
+	 * them away before routing, so it would answer for another URL. */
+	char rel[FILES_PATH_MAX + 1];
+	const char *rpath = src_remote ? src_path : dst_path;
+	if (files_normalize(rpath, strlen(rpath), rel, &e) < 0) {
+		cli_error("cp: %s:%s: %s", src_remote ? src_id : dst_id, rpath, e.message);
+		return 1;
 	}
 	r = src_remote ? download(src_id, src_path, dst, &e) : upload(src, dst_id, dst_path, &e);
 	if (r < 0) {

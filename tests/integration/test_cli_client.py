@@ -286,7 +286,10 @@ def test_cp_errors(daemon, session, tmp_path):
                       ((f"{session}:d", str(tmp_path)), "is a directory"),
                       ((f"{session}:missing.txt", str(tmp_path)), "missing.txt"),
                       ((str(tmp_path / "absent"), f"{session}:"), "No such file"),
-                      ((f"{session}:/etc/passwd", str(tmp_path)), "/workspace")]:
+                      ((f"{session}:/etc/passwd", str(tmp_path)), "/workspace"),
+                      # dot segments never reach the daemon, which would see another URL
+                      ((f"{session}:../../etc/passwd", str(tmp_path)), "leaves the workspace"),
+                      ((str(tmp_path / "absent"), f"{session}:a/../../x"), "leaves the workspace")]:
         r = daemon.run("cp", *args)
         assert r.returncode == 1 and r.stderr.startswith("warren: ") and why in r.stderr, (args, r.stderr)
     assert daemon.run("cp", "a", "b").returncode == EXIT_USAGE

@@ -268,6 +268,20 @@ def test_unknown_recipe(tool, tmp_path):
     assert dir_entries(f"{tmp_path}/img") == []
 
 
+def test_usage_errors_exit_125_and_version(tool, tmp_path):
+    # 125 as warren's own usage errors: never mistaken for a failed build (1)
+    for args in [(), ("--nope",), ("build",), ("list", "extra"), ("frobnicate",), ("--min-free=lots", "gc")]:
+        r = run_tool(tool, *args, f"--image-dir={tmp_path}/img")
+        assert r.returncode == 125, (args, r.returncode, r.stderr)
+        assert r.stderr.strip(), args
+    r = subprocess.run([tool, "list", "--image-dir"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 125 and "--image-dir needs a directory" in r.stderr, r.stderr
+    assert not os.path.exists(f"{tmp_path}/img")
+    for flag in ("-V", "--version"):
+        r = run_tool(tool, flag)
+        assert r.returncode == 0 and re.match(r"^warren-rootfs \S+\n$", r.stdout), (flag, r.stdout, r.stderr)
+
+
 def test_recipe_error_names_file_and_line(tool, tmp_path):
     recipe = tmp_path / "bad.conf"
     recipe.write_text("suite = bookworm\npakages = bash\n")

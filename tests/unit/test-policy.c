@@ -486,6 +486,11 @@ START_TEST(test_load_by_name)
 	ck_assert_int_eq(policy_load("nosuch", &p, &e), -ENOENT);
 	ck_assert_str_eq(e.message, "policy \"nosuch\" not found: no nosuch.json in /nonexistent-dir "
 			 "($WARREN_POLICY_DIR) or " WARREN_POLICYDIR);
+	/* warrend sets it to its policy_dir, often the installed one: named once */
+	setenv("WARREN_POLICY_DIR", WARREN_POLICYDIR, 1);
+	ck_assert_int_eq(policy_load("nosuch", &p, &e), -ENOENT);
+	ck_assert_str_eq(e.message, "policy \"nosuch\" not found: no nosuch.json in " WARREN_POLICYDIR
+			 " (set $WARREN_POLICY_DIR or give a path)");
 	unsetenv("WARREN_POLICY_DIR");
 	ck_assert_int_eq(policy_load("nosuch", &p, &e), -ENOENT);
 	ck_assert_str_eq(e.message, "policy \"nosuch\" not found: no nosuch.json in " WARREN_POLICYDIR

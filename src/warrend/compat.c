@@ -37,16 +37,25 @@ static int create_session(h2o_req_t *req, const struct http_route_match *m)
 	return session_create_from(req, NULL, m->owner, reply_created);
 }
 
+/* The longest timeout those services' clients may ask for (the session's
+ * limit, usually far lower, still applies): a year, so the milliseconds
+ * always fit in an integer. */
+#define COMPAT_TIMEOUT_MAX_S (366.0 * 24 * 3600)
+
 /* {"timeout": seconds} as those services take it: a number. */
 static int compat_timeout(h2o_req_t *req, json_t *body, json_t *exec)
 {
 	json_t *t = json_object_get(body, "timeout");
 	if (!t)
 		return 0;
-	if (!json_is_number(t) || json_number_value(t) <= 0)
-		return http_reply_error(req, 400, "bad_request", "timeout: expected a positive number of seconds"), -1;
+	/* checked before converting: a double out of range (1e300) has no
+	 * integer value, and the conversion would be undefined */
+	double seconds = json_is_number(t) ? json_number_value(t) : 0;
+	if (!(seconds >= 0.001 && seconds <= COMPAT_TIMEOUT_MAX_S))
+		return http_reply_error(req, 400, "bad_request",
+					"timeout: expected a number of seconds from 0.001 to %.0f", COMPAT_TIMEOUT_MAX_S), -1;
 	char buf[32];
-	snprintf(buf, sizeof buf, "%lldms", (long long)(json_number_value(t) * 1000));
+	snprintf(buf, sizeof buf, "%lldms", (long long)(seconds * 1000));
 	json_object_set_new(exec, "timeout", json_string(buf));
 	return 0;
 }

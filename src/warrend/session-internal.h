@@ -44,6 +44,10 @@ int session_delete(struct session *s);
  * are handed back in argv/env/stdin for the caller to free. */
 int exec_params_from_json(h2o_req_t *req, json_t *body, const struct session *s, struct exec_params *p,
 			  char ***argv, char ***env, void **stdin_data, bool *stream);
+/* Whether s may start one more command: 429 (replied, returns -1) past
+ * max_execs_per_session or the owner's exec_cap_for_owner. Both ways of
+ * running p below check it first. */
+int session_exec_admit(h2o_req_t *req, const struct session *s);
 /* Runs p in s and calls done(req, result, data) unless the client left. */
 int session_exec_buffered(h2o_req_t *req, struct session *s, const struct exec_params *p,
 			  session_exec_done_fn done, void *data);

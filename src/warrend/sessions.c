@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +47,7 @@ static uint64_t elapsed_ms(uint64_t now, uint64_t then);
 
 unsigned sessions_active(void) { return n_sessions; }
 unsigned runs_active(void) { return n_runs; }
+unsigned exec_cap_for_owner(const char *owner) { return daemon_state->cfg.max_execs_per_token; }
 const char *session_id(const struct session *s) { return s->id; }
 void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
@@ -682,10 +682,37 @@ static int reply_exec_json(h2o_req_t *req, const struct exec_result *r, void *da
 	return http_reply_json(req, 200, exec_result_json(r, true));
 }
 
+static unsigned owner_execs(const char *owner)
+{
+	unsigned n = 0;
+	for (h2o_linklist_t *l = sessions.next; l != &sessions; l = l->next) {
+		const struct session *s = H2O_STRUCT_FROM_MEMBER(struct session, link, l);
+		if (!strcmp(s->owner, owner))
+			n += s->running;
+	}
+	return n;
+}
+
+/* Each running command holds three of the daemon's fds (its pipes) for as
+ * long as it runs: these caps keep one tenant from taking them all. */
+int session_exec_admit(h2o_req_t *req, const struct session *s)
+{
+	unsigned per_session = daemon_state->cfg.max_execs_per_session, per_token = exec_cap_for_owner(s->owner);
+	if (s->running >= per_session)
+		return http_reply_error(req, 429, "capacity", "session %s runs its maximum of %u commands at once",
+					s->id, per_session), -1;
+	if (owner_execs(s->owner) >= per_token)
+		return http_reply_error(req, 429, "capacity", "this token runs its maximum of %u commands at once",
+					per_token), -1;
+	return 0;
+}
+
 int session_exec_buffered(h2o_req_t *req, struct session *s, const struct exec_params *p,
 			  session_exec_done_fn done, void *done_data)
 {
 	char err[256];
+	if (session_exec_admit(req, s) < 0)
+		return 0;
 	struct buffered_exec *b = calloc(1, sizeof *b);
 	if (!b)
 		return http_reply_error(req, 500, "internal", "out of memory");
@@ -1149,13 +1176,6 @@ int sessions_init(char *err, size_t errlen)
 	}
 	if (cfg->policy_dir)
 		setenv("WARREN_POLICY_DIR", cfg->policy_dir, 1);
-	/* Two fds per sandbox (its socket, our loop's copy) plus three per
-	 * running exec: the soft default of 1024 would cap sessions early. */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
 	if (backends_init(err, errlen) < 0)
 		return -1;
 	clean_previous_run();

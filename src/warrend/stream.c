@@ -165,6 +165,8 @@ int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_par
 	st->req = req;
 	st->s = s;
 	char err[256];
+	if (session_exec_admit(req, s) < 0)
+		return 0;
 	struct exec_callbacks cb = { .on_output = on_output, .on_done = on_done, .data = st };
 	st->x = exec_start(s->box, p, &cb, err, sizeof err);
 	if (!st->x)

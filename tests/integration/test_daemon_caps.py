@@ -1,6 +1,7 @@
-"""The daemon's caps on what one client may hold (audit item 4): one-shot
-runs (POST /v1/run, the one-shot /execute) and sessions waiting for a cold
-sandbox count against max_sessions and max_sessions_per_token. Past a cap
+"""The daemon's caps on what one client may hold (audit items 4 and 7):
+one-shot runs (POST /v1/run, the one-shot /execute) and sessions waiting for
+a cold sandbox count against max_sessions and max_sessions_per_token;
+commands running at once are capped per session and per token. Past a cap
 the answer is 429 with the JSON error of session creation, and nothing runs.
 
 Requests that must stay in flight go on connections of their own that the
@@ -77,6 +78,10 @@ def metric(d, name):
 
 def health(d):
     return d.get("/v1/health").json()
+
+
+def execs_running(d, sid):
+    return d.get(f"/v1/sessions/{sid}").json()["execs_running"]
 
 
 def close_all(held):
@@ -160,3 +165,45 @@ def test_the_daemon_wide_cap_counts_runs(start_daemon):
     assert wait_for(lambda: health(d)["runs_active"] == 0, 30), health(d)
     assert d.post("/v1/run", {"cmd": ["true"]}).status_code == 200
     d.remove(sid)
+
+
+# --- item 7: commands at once, per session and per token -----------------------------------
+
+
+def test_commands_per_session_are_capped(start_daemon):
+    d = start_daemon(config_extra="max_execs_per_session = 2\n")
+    sid, other = d.create()["id"], d.create()["id"]
+    held = [Held(d, "POST", f"/v1/sessions/{sid}/exec", {"cmd": ["sleep", "60"]}),
+            Held(d, "POST", f"/v1/sessions/{sid}/exec", {"cmd": ["sleep", "60"], "stream": True})]
+    try:
+        assert wait_for(lambda: execs_running(d, sid) == 2, 30)
+        for body in ({"cmd": ["true"]}, {"cmd": ["true"], "stream": True}):
+            assert_error(d.post(f"/v1/sessions/{sid}/exec", body), 429, "capacity",
+                         f"session {sid} runs its maximum of 2 commands at once")
+        assert_error(d.post("/execute", {"session_id": sid, "command": "true"}), 429, "capacity")
+        # another session of the same token is not held back
+        assert d.exec(other, cmd=["echo", "free"])["stdout"] == "free\n"
+    finally:
+        close_all(held)
+    assert wait_for(lambda: execs_running(d, sid) == 0, 30)
+    assert d.exec(sid, cmd=["true"])["exit_code"] == 0
+    d.remove(sid)
+    d.remove(other)
+
+
+def test_commands_per_token_are_capped(start_daemon):
+    d = start_daemon(config_extra="max_execs_per_token = 3\n")
+    a, b = d.create()["id"], d.create()["id"]
+    held = [Held(d, "POST", f"/v1/sessions/{a}/exec", SLOW), Held(d, "POST", f"/v1/sessions/{a}/exec", SLOW),
+            Held(d, "POST", f"/v1/sessions/{b}/exec", dict(SLOW, stream=True))]
+    try:
+        assert wait_for(lambda: execs_running(d, a) + execs_running(d, b) == 3, 30)
+        for sid in (a, b):
+            assert_error(d.post(f"/v1/sessions/{sid}/exec", {"cmd": ["true"]}), 429, "capacity",
+                         "this token runs its maximum of 3 commands at once")
+    finally:
+        close_all(held)
+    assert wait_for(lambda: execs_running(d, a) + execs_running(d, b) == 0, 30)
+    assert d.exec(b, cmd=["true"])["exit_code"] == 0
+    d.remove(a)
+    d.remove(b)

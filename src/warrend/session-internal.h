@@ -12,7 +12,8 @@
 
 struct session;
 typedef int (*session_created_fn)(h2o_req_t *req, struct session *s);
-typedef int (*session_exec_done_fn)(h2o_req_t *req, const struct exec_result *r, void *data);
+/* The callback may take r->out[i] (setting it NULL), as exec_reply_result does. */
+typedef int (*session_exec_done_fn)(h2o_req_t *req, struct exec_result *r, void *data);
 
 struct session {
 	char id[33];

@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "encode.h"
+#include "exec-reply.h"
 #include "files.h"
 #include "sessions.h"
 #include "spawn.h"
@@ -654,7 +655,7 @@ struct buffered_exec {
 	void *done_data;
 };
 
-static void buffered_done(struct exec *x, void *data, const struct exec_result *r)
+static void buffered_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct buffered_exec *b = data;
 	h2o_req_t *req = b->pending->req;
@@ -677,9 +678,9 @@ static void buffered_gone(void *data)
 	free(b);
 }
 
-static int reply_exec_json(h2o_req_t *req, const struct exec_result *r, void *data)
+static int reply_exec_json(h2o_req_t *req, struct exec_result *r, void *data)
 {
-	return http_reply_json(req, 200, exec_result_json(r, true));
+	return exec_reply_result(req, r);
 }
 
 static unsigned owner_execs(const char *owner)
@@ -799,12 +800,12 @@ static h2o_req_t *oneshot_take_req(struct oneshot *o)
 	return req;
 }
 
-static void oneshot_done(struct exec *x, void *data, const struct exec_result *r)
+static void oneshot_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct oneshot *o = data;
 	h2o_req_t *req = oneshot_take_req(o);
 	if (req)
-		http_reply_json(req, 200, exec_result_json(r, true));
+		exec_reply_result(req, r);
 	oneshot_free(o);
 }
 
@@ -865,7 +866,7 @@ static void oneshot_fail(struct oneshot *o, int status, const char *err)
 static void oneshot_command(struct oneshot *o);
 static void oneshot_put_next(struct oneshot *o);
 
-static void oneshot_put_done(struct exec *x, void *data, const struct exec_result *r)
+static void oneshot_put_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct oneshot *o = data;
 	o->x = NULL;

@@ -31,7 +31,8 @@ struct session {
 	unsigned running;                /* execs in flight */
 	session_created_fn created_cb;
 	void *created_cb_data;           /* for created_cb */
-	h2o_linklist_t link;
+	h2o_linklist_t link;             /* in sessions.c's `sessions`, or `creating` while it awaits a
+					  * cold sandbox (a one-shot run's holder: `runs`) */
 };
 
 /* Creates a session from a POST /v1/sessions-shaped body (NULL: defaults)

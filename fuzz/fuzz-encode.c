@@ -4,11 +4,16 @@
  * here; encode then decode gives the input back; decode of any text either
  * refuses it or gives bytes that encode back to exactly that text (padded
  * base64 has one spelling per byte string, apart from the unused low bits
- * of the last group, which we check are refused or round-trip). */
+ * of the last group, which we check are refused or round-trip); output
+ * that output_needs_base64 leaves as text is valid UTF-8 and jansson writes
+ * it in at most 1.5 times its size plus one byte per 2-byte escape; the
+ * scan of output in pieces answers as output_needs_base64 on the whole. */
 #include "fuzz.h"
 
 #include <errno.h>
 #include <stdbool.h>
+
+#include <jansson.h>
 
 #include "encode.h"
 
@@ -62,6 +67,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 
 	FUZZ_ASSERT(utf8_valid(buf, size) == utf8_reference(data, size));
+
+	/* fed in three pieces cut anywhere (inside characters too), the scan
+	 * answers as for the whole */
+	struct output_scan scan = { 0 };
+	size_t cut1 = size ? data[0] % (size + 1) : 0, cut2 = cut1 + (size > cut1 ? data[size - 1] % (size - cut1 + 1) : 0);
+	output_scan_feed(&scan, buf, cut1);
+	output_scan_feed(&scan, buf + cut1, cut2 - cut1);
+	output_scan_feed(&scan, buf + cut2, size - cut2);
+	FUZZ_ASSERT(output_scan_needs_base64(&scan) == output_needs_base64(buf, size));
+	FUZZ_ASSERT(!utf8_valid(buf, size) <= output_needs_base64(buf, size));
+
+	if (!output_needs_base64(buf, size)) {
+		FUZZ_ASSERT(utf8_valid(buf, size));
+		json_t *str = json_stringn(buf, size);
+		char *text = json_dumps(str, JSON_ENCODE_ANY);
+		FUZZ_ASSERT(str && text);
+		size_t two = 0;
+		for (size_t i = 0; i < size; i++)
+			two += strchr("\"\\\b\t\n\f\r", data[i]) != NULL && data[i];
+		FUZZ_ASSERT(strlen(text) - 2 <= size + size / 2 + two);
+		free(text);
+		json_decref(str);
+	}
 
 	char *enc = base64_encode(buf, size);
 	FUZZ_ASSERT(enc);

@@ -4,10 +4,15 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-bool utf8_valid(const char *buf, size_t len)
+/* Checks buf as UTF-8. With tail non-NULL a character cut off by the end
+ * of buf is allowed (a piece of a longer output): its length goes there. */
+static bool utf8_check(const char *buf, size_t len, size_t *tail)
 {
 	const unsigned char *s = (const unsigned char *)buf, *end = s + len;
+	if (tail)
+		*tail = 0;
 	while (s < end) {
 		unsigned c = *s;
 		size_t n;
@@ -26,8 +31,12 @@ bool utf8_valid(const char *buf, size_t len)
 		} else {
 			return false;
 		}
-		if ((size_t)(end - s) <= n)
-			return false;
+		if ((size_t)(end - s) <= n) {
+			if (!tail)
+				return false;
+			*tail = (size_t)(end - s); /* checked whole once the rest arrives */
+			return true;
+		}
 		for (size_t i = 1; i <= n; i++) {
 			if ((s[i] & 0xc0) != 0x80)
 				return false;
@@ -38,6 +47,60 @@ bool utf8_valid(const char *buf, size_t len)
 		s += n + 1;
 	}
 	return true;
+}
+
+bool utf8_valid(const char *buf, size_t len)
+{
+	return utf8_check(buf, len, NULL);
+}
+
+void output_scan_feed(struct output_scan *s, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		s->escapes += c < 0x20 && c != '\b' && c != '\t' && c != '\n' && c != '\f' && c != '\r';
+	}
+	s->len += len;
+	if (s->invalid)
+		return;
+	if (s->carry_len) {
+		/* the character the previous piece cut off: complete it first */
+		unsigned char lead = s->carry[0];
+		size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2, take = want - s->carry_len;
+		if (take > len)
+			take = len;
+		memcpy(s->carry + s->carry_len, buf, take);
+		s->carry_len += take;
+		buf += take;
+		len -= take;
+		if (s->carry_len < want)
+			return;
+		s->carry_len = 0;
+		if (!utf8_valid((const char *)s->carry, want)) {
+			s->invalid = true;
+			return;
+		}
+	}
+	size_t tail;
+	if (!utf8_check(buf, len, &tail)) {
+		s->invalid = true;
+		return;
+	}
+	memcpy(s->carry, buf + len - tail, tail);
+	s->carry_len = tail;
+}
+
+bool output_scan_needs_base64(const struct output_scan *s)
+{
+	/* each escape adds 5 bytes: more than len / 2 once over 1 in 10 */
+	return s->invalid || s->carry_len || s->escapes > s->len / 10;
+}
+
+bool output_needs_base64(const char *buf, size_t len)
+{
+	struct output_scan s = { 0 };
+	output_scan_feed(&s, buf, len);
+	return output_scan_needs_base64(&s);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -331,6 +331,15 @@ int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64
 	return 0;
 }
 
+/* Whether rel names something other than a file, directory or symlink. */
+static bool is_special(int ws_fd, const char *rel)
+{
+	_cleanup_close_ int fd = openat2_raw(ws_fd, rel[0] ? rel : ".", O_PATH | O_NOFOLLOW, 0, IN_WORKSPACE);
+	struct stat st;
+	return fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+	       !S_ISLNK(st.st_mode);
+}
+
 int files_open_read(int ws_fd, const char *rel, uint64_t max_size, uid_t uid, gid_t gid, struct stat *st,
 		    wr_error *e)
 {
@@ -339,13 +348,17 @@ int files_open_read(int ws_fd, const char *rel, uint64_t max_size, uid_t uid, gi
 	if (r < 0)
 		return r;
 	_cleanup_close_ int fd = files_openat(ws_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, e);
+	if (fd < 0 && fd != -ENOENT && fd != -ELOOP && is_special(ws_fd, rel))
+		/* a socket cannot be opened (ENXIO), a device on the nodev
+		 * workspace neither (EACCES): say what it is instead */
+		return wr_error_set(e, 0, "%s is not a regular file or a directory", Q(rel));
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, st) < 0)
 		return wr_error_set(e, errno, "stat %s", Q(rel));
 	if (S_ISDIR(st->st_mode))
 		return TAKE_FD(fd);
-	if (!S_ISREG(st->st_mode))
+	if (!S_ISREG(st->st_mode)) /* a fifo (opened without blocking) */
 		return wr_error_set(e, 0, "%s is not a regular file or a directory", Q(rel));
 	if ((uint64_t)st->st_size > max_size)
 		return wr_error_set(e, EFBIG, "%s: %llu bytes, the limit is %llu", Q(rel),

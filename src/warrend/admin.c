@@ -31,11 +31,12 @@ static int get_health(h2o_req_t *req, const struct http_route_match *m)
 	unsigned ready;
 	json_t *pools = describe_pools(&ready);
 	uint64_t uptime_s = (daemon_now_ms() - daemon_state->started_ms) / 1000;
-	return http_reply_json(req, 200, json_pack("{s:s,s:s,s:I,s:i,s:o,s:s,s:s,s:o}",
+	return http_reply_json(req, 200, json_pack("{s:s,s:s,s:I,s:i,s:i,s:o,s:s,s:s,s:o}",
 						   "status", daemon_state->draining ? "draining" : "ok",
 						   "version", PACKAGE_VERSION,
 						   "uptime_s", (json_int_t)uptime_s,
 						   "sessions", (int)sessions_active(),
+						   "runs_active", (int)runs_active(),
 						   "pools", pools,
 						   "cgroup", daemon_state->cgroup_mode ? daemon_state->cgroup_mode : "none",
 						   "backend", backend_kind_name((enum backend_kind)daemon_state->backend),

@@ -1,6 +1,7 @@
 /* Between pool.c (boxes) and exec.c (their commands); nobody else. */
 #pragma once
 #include "backend.h"
+#include "encode.h"
 #include "box.h"
 #include "metrics.h"
 
@@ -36,6 +37,8 @@ struct exec {
 	uint64_t start_ms, deadline_ms, exited_ms;
 	uint64_t oom_before;
 	uint64_t cap, kept;
+	struct output_scan scan[2];  /* what out[] is, as it arrives */
+	bool paused;
 	struct exec_result res;
 	struct exec_callbacks cb;
 };

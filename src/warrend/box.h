@@ -79,16 +79,19 @@ struct exec_result {
 	bool failed_to_start;  /* exec_error holds why */
 	char exec_error[256];
 	uint64_t duration_ms;
-	/* buffered output (also filled when streaming, up to the cap) */
+	/* buffered output, up to the cap (not kept when on_output takes it) */
 	char *out[2];
 	size_t out_len[2];
+	bool out_base64[2];    /* out[i] goes into JSON as base64 (output_needs_base64,
+				* judged as it arrived) */
 };
 
 struct exec_callbacks {
 	/* Output as it arrives (stream 0 = stdout, 1 = stderr); optional. */
 	void (*on_output)(struct exec *x, void *data, int stream, const char *buf, size_t len);
-	/* Once, when the command ended and its output is drained. */
-	void (*on_done)(struct exec *x, void *data, const struct exec_result *r);
+	/* Once, when the command ended and its output is drained. It may take
+	 * r->out[i] (setting it NULL); the exec frees what is left. */
+	void (*on_done)(struct exec *x, void *data, struct exec_result *r);
 	void *data;
 };
 
@@ -97,8 +100,12 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, const struct
 			char *err, size_t errlen);
 /* The client is gone: kill what the exec started; on_done is not called. */
 void exec_abandon(struct exec *x);
-/* The result JSON of api.md (stdout/stderr included when with_output). */
-json_t *exec_result_json(const struct exec_result *r, bool with_output);
+/* Backpressure: while paused the command's pipes are not read (it blocks
+ * once they are full), so a client that does not read holds it back. */
+void exec_pause_output(struct exec *x, bool paused);
+/* The result JSON of api.md without stdout and stderr (the exit event of
+ * a stream; replies with output add them through exec-reply.h). */
+json_t *exec_result_json(const struct exec_result *r);
 
 /* ---- the daemon's clock: one tick drives deadlines, refills, reaping ---- */
 void box_tick(uint64_t now_ms);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "exec-reply.h"
 #include "files.h"
 #include "multipart.h"
 #include "sandbox.h"
@@ -37,31 +38,44 @@ static int create_session(h2o_req_t *req, const struct http_route_match *m)
 	return session_create_from(req, NULL, m->owner, reply_created);
 }
 
+/* The longest timeout those services' clients may ask for (the session's
+ * limit, usually far lower, still applies): a year, so the milliseconds
+ * always fit in an integer. */
+#define COMPAT_TIMEOUT_MAX_S (366.0 * 24 * 3600)
+
 /* {"timeout": seconds} as those services take it: a number. */
 static int compat_timeout(h2o_req_t *req, json_t *body, json_t *exec)
 {
 	json_t *t = json_object_get(body, "timeout");
 	if (!t)
 		return 0;
-	if (!json_is_number(t) || json_number_value(t) <= 0)
-		return http_reply_error(req, 400, "bad_request", "timeout: expected a positive number of seconds"), -1;
+	/* checked before converting: a double out of range (1e300) has no
+	 * integer value, and the conversion would be undefined */
+	double seconds = json_is_number(t) ? json_number_value(t) : 0;
+	if (!(seconds >= 0.001 && seconds <= COMPAT_TIMEOUT_MAX_S))
+		return http_reply_error(req, 400, "bad_request",
+					"timeout: expected a number of seconds from 0.001 to %.0f", COMPAT_TIMEOUT_MAX_S), -1;
 	char buf[32];
-	snprintf(buf, sizeof buf, "%lldms", (long long)(json_number_value(t) * 1000));
+	snprintf(buf, sizeof buf, "%lldms", (long long)(seconds * 1000));
 	json_object_set_new(exec, "timeout", json_string(buf));
 	return 0;
 }
 
-static int reply_combined(h2o_req_t *req, const struct exec_result *r, void *data)
+/* Takes r's stdout as an output named `key`. */
+static struct reply_output take_stdout(struct exec_result *r, const char *key)
 {
-	json_t *full = exec_result_json(r, true);
-	const char *out = json_string_value(json_object_get(full, "stdout"));
-	json_t *o = json_pack("{s:o, s:s}", "exit_code",
-			      r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal),
-			      "output", out ? out : "");
+	struct reply_output out = { key, r->out[0], r->out_len[0], true, r->out_base64[0] };
+	r->out[0] = NULL;
+	return out;
+}
+
+static int reply_combined(h2o_req_t *req, struct exec_result *r, void *data)
+{
+	json_t *o = json_pack("{s:o}", "exit_code", r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal));
 	if (r->timed_out)
 		json_object_set_new(o, "error", json_string("timed out"));
-	json_decref(full);
-	return http_reply_json(req, 200, o);
+	struct reply_output out = take_stdout(r, "output");
+	return exec_reply_json(req, 200, o, &out, 1);
 }
 
 /* Runs a shell command with stderr merged into stdout, in order, the way
@@ -120,14 +134,19 @@ static json_t *workspace_files(int ws_fd)
 /* A reply waiting for the listing of a backend that lists files itself. */
 struct code_listing {
 	json_t *reply;
+	struct reply_output outs[3];
 	struct session *s;
 };
 
 /* After the listing: the reply is complete, the session goes. */
-static int reply_code_files(h2o_req_t *req, const struct exec_result *r, void *data)
+static int reply_code_files(h2o_req_t *req, struct exec_result *r, void *data)
 {
 	struct code_listing *c = data; /* in the request's pool */
 	json_t *o = c->reply, *files = json_array();
+	struct reply_output outs[3];
+	memcpy(outs, c->outs, sizeof outs);
+	memset(c->outs, 0, sizeof c->outs);
+	size_t n = outs[2].key ? 3 : 2;
 	c->reply = NULL;
 	for (const char *line = r->out[0], *end; r->exited && r->exit_code == 0 && line && line < r->out[0] + r->out_len[0];
 	     line = end ? end + 1 : NULL) {
@@ -138,7 +157,7 @@ static int reply_code_files(h2o_req_t *req, const struct exec_result *r, void *d
 		json_decref(entry);
 	}
 	json_object_set_new(o, "files", files);
-	int rc = http_reply_json(req, 200, o);
+	int rc = exec_reply_json(req, 200, o, outs, n);
 	session_delete(c->s);
 	return rc;
 }
@@ -149,22 +168,28 @@ static void drop_code_listing(void *p)
 {
 	struct code_listing *c = p;
 	json_decref(c->reply);
+	reply_outputs_free(c->outs, 3);
 }
 
-static int reply_code_result(h2o_req_t *req, const struct exec_result *r, void *data)
+static int reply_code_result(h2o_req_t *req, struct exec_result *r, void *data)
 {
 	struct session *s = data;
-	json_t *full = exec_result_json(r, true);
 	bool ok = r->exited && r->exit_code == 0 && !r->timed_out;
 	const char *error = r->timed_out ? "execution timed out" : r->oom_killed ? "out of memory"
 		: r->failed_to_start ? r->exec_error : NULL;
-	json_t *o = json_pack("{s:b, s:O, s:O, s:o, s:f, s:s?}", "success", ok,
-			      "stdout", json_object_get(full, "stdout"), "stderr", json_object_get(full, "stderr"),
+	json_t *o = json_pack("{s:b, s:o, s:f, s:s?}", "success", ok,
 			      "exit_code", r->exited ? json_integer(r->exit_code) : json_integer(128 + r->signal),
 			      "execution_time", (double)r->duration_ms / 1000.0, "error", error);
-	if (!ok && !error && r->out_len[1])
-		json_object_set(o, "error", json_object_get(full, "stderr"));
-	json_decref(full);
+	struct reply_output outs[3] = {
+		take_stdout(r, "stdout"),
+		{ "stderr", r->out[1], r->out_len[1], true, r->out_base64[1] },
+		/* a failure without a reason of its own: its stderr (the same buffer) */
+		{ "error", r->out[1], r->out_len[1], true, r->out_base64[1] },
+	};
+	r->out[1] = NULL;
+	size_t n = !ok && !error && outs[1].len ? 3 : 2;
+	if (n == 3)
+		json_object_del(o, "error"); /* the output takes the null's place */
 	uid_t uid;
 	gid_t gid;
 	int ws = session_open_workspace(s, &uid, &gid);
@@ -172,13 +197,15 @@ static int reply_code_result(h2o_req_t *req, const struct exec_result *r, void *
 		/* The backend lists files itself: one more exec, then the reply. */
 		struct code_listing *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, drop_code_listing);
 		c->reply = o;
+		memset(c->outs, 0, sizeof c->outs);
+		memcpy(c->outs, outs, n * sizeof *outs);
 		c->s = s;
 		struct exec_params p = { .kind = BACKEND_FILE_LIST, .path = "", .cwd = "/workspace",
 					 .timeout_ms = 30000, .output_cap = 1 << 20 };
 		return session_exec_buffered(req, s, &p, reply_code_files, c);
 	}
 	json_object_set_new(o, "files", workspace_files(ws));
-	int rc = http_reply_json(req, 200, o);
+	int rc = exec_reply_json(req, 200, o, outs, n);
 	session_delete(s);
 	return rc;
 }
@@ -278,7 +305,7 @@ static int reply_uploaded(h2o_req_t *req, const char *name)
 	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "uploaded", "filename", name, "path", path));
 }
 
-static int upload_done(h2o_req_t *req, const struct exec_result *r, void *data)
+static int upload_done(h2o_req_t *req, struct exec_result *r, void *data)
 {
 	const char *name = data;
 	int err = r->exited && !r->failed_to_start ? r->exit_code : EIO;

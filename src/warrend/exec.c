@@ -75,6 +75,8 @@ static void exec_finish(struct exec *x)
 	struct exec_result *r = &x->res;
 	if (x->exited && !x->failed)
 		drain_pipes(x);
+	for (int i = 0; i < 2; i++)
+		r->out_base64[i] = output_scan_needs_base64(&x->scan[i]);
 	close_socket(&x->pipe[0]);
 	close_socket(&x->pipe[1]);
 	close_socket(&x->in);
@@ -122,6 +124,13 @@ static void keep_output(struct exec *x, int stream, const char *buf, size_t len)
 		x->res.truncated = true;
 	if (take == 0)
 		return;
+	if (x->cb.on_output) {
+		/* streamed: the caller has it, keeping a copy would double it */
+		x->kept += take;
+		if (!x->abandoned)
+			x->cb.on_output(x, x->cb.data, stream, buf, take);
+		return;
+	}
 	char *grown = realloc(x->res.out[stream], x->res.out_len[stream] + take + 1);
 	if (!grown) {
 		x->res.truncated = true;
@@ -132,8 +141,7 @@ static void keep_output(struct exec *x, int stream, const char *buf, size_t len)
 	grown[x->res.out_len[stream]] = '\0';
 	x->res.out[stream] = grown;
 	x->kept += take;
-	if (!x->abandoned && x->cb.on_output)
-		x->cb.on_output(x, x->cb.data, stream, buf, take);
+	output_scan_feed(&x->scan[stream], buf, take);
 }
 
 static void on_pipe_read(h2o_socket_t *sock, const char *err)
@@ -273,6 +281,21 @@ void exec_abandon(struct exec *x)
 		x->box->ops->exec_kill(x->box->bb, x->id);
 }
 
+void exec_pause_output(struct exec *x, bool paused)
+{
+	if (x->paused == paused)
+		return;
+	x->paused = paused;
+	for (int i = 0; i < 2; i++) {
+		if (!x->pipe[i])
+			continue;
+		if (paused)
+			h2o_socket_read_stop(x->pipe[i]);
+		else
+			h2o_socket_read_start(x->pipe[i], on_pipe_read);
+	}
+}
+
 void box_check_execs(struct box *b, uint64_t now)
 {
 	/* exec_finish runs callbacks that may end other execs of this box or
@@ -302,36 +325,11 @@ void box_check_execs(struct box *b, uint64_t now)
 	}
 }
 
-static void add_output(json_t *o, const char *key, const char *buf, size_t len)
-{
-	char enc_key[32];
-	snprintf(enc_key, sizeof enc_key, "%s_encoding", key);
-	if (!buf || utf8_valid(buf, len)) {
-		json_object_set_new(o, key, json_stringn(buf ? buf : "", len));
-		return;
-	}
-	char *b64 = base64_encode(buf, len);
-	json_object_set_new(o, key, json_string(b64 ? b64 : ""));
-	json_object_set_new(o, enc_key, json_string("base64"));
-	free(b64);
-}
-
-json_t *exec_result_json(const struct exec_result *r, bool with_output)
+json_t *exec_result_json(const struct exec_result *r)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "exit_code", r->exited ? json_integer(r->exit_code) : json_null());
 	json_object_set_new(o, "signal", !r->exited && r->signal ? json_integer(r->signal) : json_null());
-	if (with_output) {
-		if (r->failed_to_start) {
-			char msg[300];
-			snprintf(msg, sizeof msg, "warren: %s\n", r->exec_error);
-			add_output(o, "stdout", r->out[0], r->out_len[0]);
-			json_object_set_new(o, "stderr", json_string(msg));
-		} else {
-			add_output(o, "stdout", r->out[0], r->out_len[0]);
-			add_output(o, "stderr", r->out[1], r->out_len[1]);
-		}
-	}
 	json_object_set_new(o, "duration_ms", json_integer((json_int_t)r->duration_ms));
 	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
 	json_object_set_new(o, "oom_killed", json_boolean(r->oom_killed));

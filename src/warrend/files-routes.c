@@ -254,7 +254,7 @@ static int reply_exec_listing(h2o_req_t *req, const struct file_exec_ctx *c, con
 	return reply_listing_json(req, c->rel, entries, truncated);
 }
 
-static int file_exec_done(h2o_req_t *req, const struct exec_result *r, void *data)
+static int file_exec_done(h2o_req_t *req, struct exec_result *r, void *data)
 {
 	struct file_exec_ctx *c = data;
 	int err = r->timed_out ? ETIMEDOUT : r->failed_to_start ? EIO : !r->exited ? EIO : r->exit_code;

@@ -38,6 +38,49 @@ static struct listener listeners[MAX_LISTENERS];
 static size_t n_listeners;
 static bool local_needs_token;
 
+/* Out of file descriptors, accept() fails while the connection stays in
+ * the backlog, and the level-triggered listener wakes the loop again at
+ * once: a spinning core. Instead every listener stops reading and resumes
+ * from a timer. Logged at most once a minute: a daemon at its limit would
+ * otherwise log four lines a second. */
+#define ACCEPT_BACKOFF_MS 250
+#define ACCEPT_LOG_EVERY_MS 60000
+
+static h2o_timeout_t accept_backoff;
+static h2o_timeout_entry_t accept_resume_entry;
+static uint64_t accept_logged_ms;
+static unsigned accept_pauses;
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void accept_resume(h2o_timeout_entry_t *entry)
+{
+	for (size_t i = 0; i < n_listeners; i++)
+		if (listeners[i].sock)
+			h2o_socket_read_start(listeners[i].sock, on_accept);
+}
+
+static void accept_pause(int err)
+{
+	uint64_t now = daemon_now_ms();
+	accept_pauses++;
+	if (!accept_logged_ms || now - accept_logged_ms >= ACCEPT_LOG_EVERY_MS) {
+		daemon_log("accept: %s: new connections wait, %d ms at a time, until descriptors are free "
+			   "(%u pause(s) since the last such line)", strerror(err), ACCEPT_BACKOFF_MS, accept_pauses);
+		accept_logged_ms = now;
+		accept_pauses = 0;
+	}
+	for (size_t i = 0; i < n_listeners; i++)
+		if (listeners[i].sock)
+			h2o_socket_read_stop(listeners[i].sock);
+	if (!accept_backoff.timeout) {
+		h2o_timeout_init(daemon_state->loop, &accept_backoff, ACCEPT_BACKOFF_MS);
+		accept_resume_entry.cb = accept_resume;
+	}
+	if (!h2o_timeout_is_linked(&accept_resume_entry))
+		h2o_timeout_link(daemon_state->loop, &accept_backoff, &accept_resume_entry);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	if (err)
@@ -45,8 +88,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	/* Several may be waiting; the listener is level-triggered anyway. */
 	for (int i = 0; i < 16; i++) {
 		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-		if (!sock)
+		if (!sock) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(errno);
 			return;
+		}
 		h2o_accept(http_accept_ctx(), sock);
 	}
 }

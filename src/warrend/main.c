@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,8 +307,22 @@ static const char *detect_cgroup_mode(void)
 	return mode == CGROUP_V2 ? "v2" : "v1";
 }
 
+/* Two fds per sandbox (its socket, our loop's copy), three per running
+ * exec and one per connection: the soft default of 1024 would cap them
+ * early. Raised first, before any listener, backend or child exists, so
+ * all of them see the same limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	raise_fd_limit();
 	if (argc >= 2 && strcmp(argv[1], "token") == 0)
 		return token_command(argc - 1, argv + 1);
 

@@ -104,6 +104,8 @@ void metrics_render(FILE *out)
 {
 	header(out, "warren_sessions_active", "gauge", "Sessions currently alive.");
 	fprintf(out, "warren_sessions_active %u\n", sessions_active());
+	header(out, "warren_runs_active", "gauge", "One-shot runs (POST /v1/run) holding or awaiting a sandbox.");
+	fprintf(out, "warren_runs_active %u\n", runs_active());
 	counter(out, "warren_sessions_created_total", "Sessions created since start.", counters.sessions_created);
 	render_pools(out);
 	counter(out, "warren_pool_hits_total", "Sandboxes leased from a warm pool.", counters.pool_hits);

@@ -14,10 +14,15 @@
 #include "image.h"
 #include "sessions.h"
 #include "session-internal.h"
+#include "userns.h"
 #include "warrend.h"
 
 #define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
 #define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
+/* Each sandbox holds one of the host's UID_RANGE_SLOTS uid ranges (as
+ * root), which `warren run` and other daemons draw on too: however
+ * max_sessions is set, the daemon leaves this many for them. */
+#define UID_RANGES_SPARED 256
 
 struct pool {
 	enum backend_kind backend;
@@ -39,6 +44,7 @@ static struct pool *pools;
 static h2o_linklist_t all_boxes = { &all_boxes, &all_boxes };
 static h2o_linklist_t dying = { &dying, &dying };
 static unsigned n_starting_total, default_target;
+static unsigned n_boxes;        /* in all_boxes or dying: each holds a uid range until reaped */
 static uint64_t box_counter;
 
 enum box_state box_state(const struct box *b) { return b->state; }
@@ -154,6 +160,12 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
 		.name = name,
 	};
+	if (geteuid() == 0 && n_boxes >= UID_RANGE_SLOTS - UID_RANGES_SPARED) {
+		snprintf(err, errlen, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
+			 "warren run", n_boxes);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err);
+		return NULL;
+	}
 	struct box *b = calloc(1, sizeof *b);
 	if (!b) {
 		snprintf(err, errlen, "out of memory");
@@ -187,6 +199,7 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 	b->started_ms = daemon_now_ms();
 	h2o_linklist_init_anchor(&b->execs);
 	h2o_linklist_insert(&all_boxes, &b->all_link);
+	n_boxes++;
 	p->n_starting++;
 	n_starting_total++;
 	if (b->sock)
@@ -431,6 +444,7 @@ static void reap_dying(void)
 		node = node->next;
 		if (!b->bb || b->ops->destroy_step(b->bb) == 0) {
 			h2o_linklist_unlink(&b->all_link);
+			n_boxes--;
 			free(b);
 		}
 	}

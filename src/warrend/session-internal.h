@@ -12,7 +12,8 @@
 
 struct session;
 typedef int (*session_created_fn)(h2o_req_t *req, struct session *s);
-typedef int (*session_exec_done_fn)(h2o_req_t *req, const struct exec_result *r, void *data);
+/* The callback may take r->out[i] (setting it NULL), as exec_reply_result does. */
+typedef int (*session_exec_done_fn)(h2o_req_t *req, struct exec_result *r, void *data);
 
 struct session {
 	char id[33];
@@ -30,7 +31,8 @@ struct session {
 	unsigned running;                /* execs in flight */
 	session_created_fn created_cb;
 	void *created_cb_data;           /* for created_cb */
-	h2o_linklist_t link;
+	h2o_linklist_t link;             /* in sessions.c's `sessions`, or `creating` while it awaits a
+					  * cold sandbox (a one-shot run's holder: `runs`) */
 };
 
 /* Creates a session from a POST /v1/sessions-shaped body (NULL: defaults)
@@ -44,6 +46,10 @@ int session_delete(struct session *s);
  * are handed back in argv/env/stdin for the caller to free. */
 int exec_params_from_json(h2o_req_t *req, json_t *body, const struct session *s, struct exec_params *p,
 			  char ***argv, char ***env, void **stdin_data, bool *stream);
+/* Whether s may start one more command: 429 (replied, returns -1) past
+ * max_execs_per_session or the owner's exec_cap_for_owner. Both ways of
+ * running p below check it first. */
+int session_exec_admit(h2o_req_t *req, const struct session *s);
 /* Runs p in s and calls done(req, result, data) unless the client left. */
 int session_exec_buffered(h2o_req_t *req, struct session *s, const struct exec_params *p,
 			  session_exec_done_fn done, void *data);

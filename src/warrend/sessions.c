@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "encode.h"
+#include "exec-reply.h"
 #include "files.h"
 #include "sessions.h"
 #include "spawn.h"
@@ -31,7 +31,13 @@
 #define TICK_MS 20
 
 static h2o_linklist_t sessions = { &sessions, &sessions };
-static unsigned n_sessions;
+/* What holds or awaits a sandbox without being in `sessions`: sessions
+ * waiting for a cold sandbox, and one-shot runs. Both count against the
+ * session caps, so neither a burst of creations on an empty pool nor
+ * /v1/run can take more sandboxes than max_sessions allows. */
+static h2o_linklist_t creating = { &creating, &creating };
+static h2o_linklist_t runs = { &runs, &runs };
+static unsigned n_sessions, n_creating, n_runs;
 static h2o_timeout_t tick_timeout;
 static h2o_timeout_entry_t tick_entry;
 static uint64_t last_reap_ms, last_trim_ms;
@@ -41,6 +47,8 @@ static uint64_t elapsed_ms(uint64_t now, uint64_t then);
 /* ---- the table ---------------------------------------------------------- */
 
 unsigned sessions_active(void) { return n_sessions; }
+unsigned runs_active(void) { return n_runs; }
+unsigned exec_cap_for_owner(const char *owner) { return daemon_state->cfg.max_execs_per_token; }
 const char *session_id(const struct session *s) { return s->id; }
 void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
@@ -65,12 +73,27 @@ int session_open_workspace(struct session *s, uid_t *uid, gid_t *gid)
 	return ops->open_workspace(box_backend(s->box), uid, gid);
 }
 
-static unsigned owner_count(const char *owner)
+static unsigned owner_count_in(h2o_linklist_t *list, const char *owner)
 {
 	unsigned n = 0;
-	for (h2o_linklist_t *l = sessions.next; l != &sessions; l = l->next)
+	for (h2o_linklist_t *l = list->next; l != list; l = l->next)
 		n += !strcmp(H2O_STRUCT_FROM_MEMBER(struct session, link, l)->owner, owner);
 	return n;
+}
+
+/* The session caps, for a new session or a one-shot run: 429 (replied,
+ * returns -1) when the daemon or the token holds its maximum. */
+static int admit_sandbox(h2o_req_t *req, const char *owner)
+{
+	const struct daemon_config *cfg = &daemon_state->cfg;
+	if (n_sessions + n_creating + n_runs >= cfg->max_sessions)
+		return http_reply_error(req, 429, "capacity", "the daemon holds its maximum of %u sessions",
+					cfg->max_sessions), -1;
+	if (owner_count_in(&sessions, owner) + owner_count_in(&creating, owner) + owner_count_in(&runs, owner) >=
+	    cfg->max_sessions_per_token)
+		return http_reply_error(req, 429, "capacity", "this token holds its maximum of %u sessions",
+					cfg->max_sessions_per_token), -1;
+	return 0;
 }
 
 static void state_file_path(const struct session *s, char *buf, size_t len)
@@ -326,6 +349,8 @@ static void on_cold_ready(struct box *b, void *data, const char *error)
 	struct create_wait *w = data;
 	h2o_req_t *req = NULL;
 	struct session *s = w->s;
+	h2o_linklist_unlink(&s->link); /* from `creating` */
+	n_creating--;
 	if (!w->gone) {
 		req = w->pending->req;
 		w->pending->on_gone = NULL;
@@ -370,11 +395,8 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	json_t *image = body ? json_object_get(body, "image") : NULL, *policy = body ? json_object_get(body, "policy") : NULL;
 	if ((image && !json_is_string(image)) || (policy && !json_is_string(policy)))
 		return http_reply_error(req, 400, "bad_request", "%s: expected a string", image && !json_is_string(image) ? "image" : "policy");
-	if (n_sessions >= cfg->max_sessions)
-		return http_reply_error(req, 429, "capacity", "the daemon holds its maximum of %u sessions", cfg->max_sessions);
-	if (owner_count(owner) >= cfg->max_sessions_per_token)
-		return http_reply_error(req, 429, "capacity", "this token holds its maximum of %u sessions",
-					cfg->max_sessions_per_token);
+	if (admit_sandbox(req, owner) < 0)
+		return 0;
 	int status;
 	char err[512];
 	enum backend_kind backend;
@@ -438,7 +460,11 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	}
 	w->s = s;
 	w->pending = http_pending_new(req, on_create_gone, w);
+	h2o_linklist_insert(&creating, &s->link);
+	n_creating++;
 	if (pool_cold_create(pool, own_limits ? &s->limits : NULL, on_cold_ready, w, err, sizeof err) < 0) {
+		h2o_linklist_unlink(&s->link);
+		n_creating--;
 		w->pending->on_gone = NULL;
 		free(w);
 		session_free(s);
@@ -629,7 +655,7 @@ struct buffered_exec {
 	void *done_data;
 };
 
-static void buffered_done(struct exec *x, void *data, const struct exec_result *r)
+static void buffered_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct buffered_exec *b = data;
 	h2o_req_t *req = b->pending->req;
@@ -652,15 +678,42 @@ static void buffered_gone(void *data)
 	free(b);
 }
 
-static int reply_exec_json(h2o_req_t *req, const struct exec_result *r, void *data)
+static int reply_exec_json(h2o_req_t *req, struct exec_result *r, void *data)
 {
-	return http_reply_json(req, 200, exec_result_json(r, true));
+	return exec_reply_result(req, r);
+}
+
+static unsigned owner_execs(const char *owner)
+{
+	unsigned n = 0;
+	for (h2o_linklist_t *l = sessions.next; l != &sessions; l = l->next) {
+		const struct session *s = H2O_STRUCT_FROM_MEMBER(struct session, link, l);
+		if (!strcmp(s->owner, owner))
+			n += s->running;
+	}
+	return n;
+}
+
+/* Each running command holds three of the daemon's fds (its pipes) for as
+ * long as it runs: these caps keep one tenant from taking them all. */
+int session_exec_admit(h2o_req_t *req, const struct session *s)
+{
+	unsigned per_session = daemon_state->cfg.max_execs_per_session, per_token = exec_cap_for_owner(s->owner);
+	if (s->running >= per_session)
+		return http_reply_error(req, 429, "capacity", "session %s runs its maximum of %u commands at once",
+					s->id, per_session), -1;
+	if (owner_execs(s->owner) >= per_token)
+		return http_reply_error(req, 429, "capacity", "this token runs its maximum of %u commands at once",
+					per_token), -1;
+	return 0;
 }
 
 int session_exec_buffered(h2o_req_t *req, struct session *s, const struct exec_params *p,
 			  session_exec_done_fn done, void *done_data)
 {
 	char err[256];
+	if (session_exec_admit(req, s) < 0)
+		return 0;
 	struct buffered_exec *b = calloc(1, sizeof *b);
 	if (!b)
 		return http_reply_error(req, 500, "internal", "out of memory");
@@ -715,10 +768,15 @@ struct oneshot {
 	json_t *files;      /* {"path": "content"} written before the command */
 	void *files_next;   /* backends without a workspace fd: the next file to put */
 	bool gone;          /* the client left, or we replied: pending is off limits */
+	bool counted;       /* o->s.link is in `runs` (o->s.owner its owner) */
 };
 
 static void oneshot_free(struct oneshot *o)
 {
+	if (o->counted) {
+		h2o_linklist_unlink(&o->s.link);
+		n_runs--;
+	}
 	if (o->box)
 		box_destroy(o->box);
 	free_params(o->argv, o->env, o->in);
@@ -742,12 +800,12 @@ static h2o_req_t *oneshot_take_req(struct oneshot *o)
 	return req;
 }
 
-static void oneshot_done(struct exec *x, void *data, const struct exec_result *r)
+static void oneshot_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct oneshot *o = data;
 	h2o_req_t *req = oneshot_take_req(o);
 	if (req)
-		http_reply_json(req, 200, exec_result_json(r, true));
+		exec_reply_result(req, r);
 	oneshot_free(o);
 }
 
@@ -808,7 +866,7 @@ static void oneshot_fail(struct oneshot *o, int status, const char *err)
 static void oneshot_command(struct oneshot *o);
 static void oneshot_put_next(struct oneshot *o);
 
-static void oneshot_put_done(struct exec *x, void *data, const struct exec_result *r)
+static void oneshot_put_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct oneshot *o = data;
 	o->x = NULL;
@@ -921,6 +979,8 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 		http_reply_error(req, 400, "bad_request", "image and policy: expected strings");
 		goto fail;
 	}
+	if (admit_sandbox(req, m->owner) < 0)
+		goto fail;
 	int status;
 	char err[512];
 	enum backend_kind backend;
@@ -993,6 +1053,11 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	if (exec_params_from_json(req, body, &o->s, &o->p, &o->argv, &o->env, &o->in, &stream) < 0)
 		goto fail;
 	o->pending = http_pending_new(req, oneshot_gone, o);
+	/* counted from here until oneshot_free: while it waits for, then holds, a sandbox */
+	snprintf(o->s.owner, sizeof o->s.owner, "%s", m->owner);
+	h2o_linklist_insert(&runs, &o->s.link);
+	n_runs++;
+	o->counted = true;
 	bool tighter = pool_limits_tighter(pool, &o->s.limits);
 	bool own_limits = tighter && !pool_limits_live(pool);
 	struct box *b = own_limits ? NULL : pool_lease(pool);
@@ -1112,13 +1177,6 @@ int sessions_init(char *err, size_t errlen)
 	}
 	if (cfg->policy_dir)
 		setenv("WARREN_POLICY_DIR", cfg->policy_dir, 1);
-	/* Two fds per sandbox (its socket, our loop's copy) plus three per
-	 * running exec: the soft default of 1024 would cap sessions early. */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
 	if (backends_init(err, errlen) < 0)
 		return -1;
 	clean_previous_run();

@@ -23,5 +23,10 @@ int session_open_workspace(struct session *s, uid_t *uid, gid_t *gid);
  * size bounds it anyway). */
 uint64_t session_max_file_size(const struct session *s);
 
-/* Counts for /v1/health and /metrics. */
+/* Counts for /v1/health and /metrics: sessions, and one-shot runs (POST
+ * /v1/run) holding or waiting for a sandbox. */
 unsigned sessions_active(void);
+unsigned runs_active(void);
+/* How many commands the token `owner` may run at once over all its
+ * sessions (max_execs_per_token; per-token overrides plug in here). */
+unsigned exec_cap_for_owner(const char *owner);

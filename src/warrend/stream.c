@@ -1,6 +1,9 @@
 /* Streaming exec: output as server-sent events while the command runs.
  * h2o allows one h2o_send in flight: what arrives meanwhile is queued and
- * sent from the generator's proceed callback. */
+ * sent from the generator's proceed callback. A client that does not read
+ * gets no proceed: once the queue passes QUEUE_HIGH the command's pipes
+ * are not read until it drains (the command blocks on a full pipe), so a
+ * stream holds at most about twice that, whatever the command writes. */
 #include "config.h"
 
 #include <stdio.h>
@@ -22,7 +25,9 @@ struct stream {
 	struct session *s;
 	char *queue;                  /* events not yet handed to h2o */
 	size_t queued;
+	char *inflight;               /* what h2o is sending, freed at proceed */
 	bool sending;                 /* an h2o_send is in flight */
+	bool paused;                  /* the exec's output is paused (backpressure) */
 	bool finished;                /* the exit event is queued */
 	bool final_sent;
 };
@@ -32,6 +37,7 @@ struct stream {
  * learns of a closed connection when it writes) and its exec killed. */
 static h2o_linklist_t live_streams = { &live_streams, &live_streams };
 #define HEARTBEAT_MS 1000
+#define QUEUE_HIGH (256 * 1024)
 
 static void stream_unlink(struct stream *st)
 {
@@ -70,12 +76,15 @@ static void flush(struct stream *st)
 		return;
 	if (st->queued == 0 && !st->finished)
 		return;
-	/* The bytes must live until proceed: the request's pool keeps them. */
+	/* The bytes must live until proceed: the queue becomes the in-flight
+	 * buffer (not a copy in the request's pool, which would keep every
+	 * byte ever sent until the request ends). */
 	h2o_iovec_t buf = h2o_iovec_init(NULL, 0);
 	if (st->queued) {
-		buf.base = h2o_mem_alloc_pool(&st->req->pool, st->queued);
-		memcpy(buf.base, st->queue, st->queued);
-		buf.len = st->queued;
+		free(st->inflight);
+		st->inflight = st->queue;
+		buf = h2o_iovec_init(st->inflight, st->queued);
+		st->queue = NULL;
 		st->queued = 0;
 	}
 	st->sending = true;
@@ -92,13 +101,20 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
 	struct stream *st = (struct stream *)gen;
 	st->sending = false;
+	free(st->inflight);
+	st->inflight = NULL;
 	flush(st);
+	if (st->paused && st->queued < QUEUE_HIGH && st->x) {
+		st->paused = false;
+		exec_pause_output(st->x, false);
+	}
 }
 
 static void stream_release(struct stream *st)
 {
 	free(st->queue);
-	st->queue = NULL;
+	free(st->inflight);
+	st->queue = st->inflight = NULL;
 }
 
 /* The client went away (h2o stops the generator, then frees the request). */
@@ -126,7 +142,7 @@ static void on_output(struct exec *x, void *data, int stream, const char *buf, s
 {
 	struct stream *st = data;
 	json_t *d;
-	if (utf8_valid(buf, len)) {
+	if (!output_needs_base64(buf, len)) {
 		d = json_pack("{s:s%}", "data", buf, len);
 	} else {
 		char *b64 = base64_encode(buf, len);
@@ -135,9 +151,13 @@ static void on_output(struct exec *x, void *data, int stream, const char *buf, s
 	}
 	queue_event(st, stream == 0 ? "stdout" : "stderr", d);
 	flush(st);
+	if (st->queued >= QUEUE_HIGH && !st->paused) {
+		st->paused = true;
+		exec_pause_output(x, true);
+	}
 }
 
-static void on_done(struct exec *x, void *data, const struct exec_result *r)
+static void on_done(struct exec *x, void *data, struct exec_result *r)
 {
 	struct stream *st = data;
 	st->x = NULL;
@@ -151,7 +171,7 @@ static void on_done(struct exec *x, void *data, const struct exec_result *r)
 		snprintf(msg, sizeof msg, "warren: %s\n", r->exec_error);
 		queue_event(st, "stderr", json_pack("{s:s}", "data", msg));
 	}
-	queue_event(st, "exit", exec_result_json(r, false));
+	queue_event(st, "exit", exec_result_json(r));
 	st->finished = true;
 	flush(st);
 }
@@ -165,6 +185,8 @@ int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_par
 	st->req = req;
 	st->s = s;
 	char err[256];
+	if (session_exec_admit(req, s) < 0)
+		return 0;
 	struct exec_callbacks cb = { .on_output = on_output, .on_done = on_done, .data = st };
 	st->x = exec_start(s->box, p, &cb, err, sizeof err);
 	if (!st->x)

@@ -24,6 +24,8 @@ struct daemon_config {
 	unsigned pool_size;         /* target idle sandboxes per pool, 8 */
 	unsigned max_sessions;      /* 1000 */
 	unsigned max_sessions_per_token; /* 100 */
+	unsigned max_execs_per_session;  /* commands running at once in one session, 64 */
+	unsigned max_execs_per_token;    /* the same summed over a token's sessions, 512 */
 	uint64_t idle_timeout_ms;   /* 1 h */
 	uint64_t max_lifetime_ms;   /* 24 h */
 	uint64_t max_body;          /* file uploads, 64 MiB */

@@ -28,6 +28,8 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.pool_size, 8);
 	ck_assert_uint_eq(cfg.max_sessions, 1000);
 	ck_assert_uint_eq(cfg.max_sessions_per_token, 100);
+	ck_assert_uint_eq(cfg.max_execs_per_session, 64);
+	ck_assert_uint_eq(cfg.max_execs_per_token, 512);
 	ck_assert_uint_eq(cfg.idle_timeout_ms, 3600 * 1000);
 	ck_assert_uint_eq(cfg.max_lifetime_ms, 24 * 3600 * 1000);
 	ck_assert_uint_eq(cfg.max_body, 64 << 20);
@@ -66,6 +68,8 @@ START_TEST(every_key_parses)
 		"pool_size = 0\n"
 		"max_sessions = 5\n"
 		"max_sessions_per_token = 2\n"
+		"max_execs_per_session = 3\n"
+		"max_execs_per_token = 7\n"
 		"idle_timeout = 5m\n"
 		"max_lifetime = 2h\n"
 		"max_body = 1G\n"
@@ -102,6 +106,8 @@ START_TEST(every_key_parses)
 	ck_assert_uint_eq(cfg.pool_size, 0);
 	ck_assert_uint_eq(cfg.max_sessions, 5);
 	ck_assert_uint_eq(cfg.max_sessions_per_token, 2);
+	ck_assert_uint_eq(cfg.max_execs_per_session, 3);
+	ck_assert_uint_eq(cfg.max_execs_per_token, 7);
 	ck_assert_uint_eq(cfg.idle_timeout_ms, 300000);
 	ck_assert_uint_eq(cfg.max_lifetime_ms, 7200000);
 	ck_assert_uint_eq(cfg.max_body, 1ULL << 30);

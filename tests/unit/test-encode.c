@@ -69,6 +69,60 @@ START_TEST(base64_rejects_garbage)
 }
 END_TEST
 
+/* Text stays text, even with many newlines, tabs and quotes (they cost 2
+ * bytes in JSON at most); output whose \u00XX escapes would make it more
+ * than 1.5 times its size, or that is not UTF-8, goes as base64. */
+START_TEST(output_base64_rule)
+{
+	ck_assert(!output_needs_base64("", 0));
+	ck_assert(!output_needs_base64("\n", 1));
+	ck_assert(!output_needs_base64("\"\"\"\"\n\n\t\r", 8));
+	ck_assert(!output_needs_base64("h\xc3\xa9llo\n", 7));
+	ck_assert(output_needs_base64("\xff", 1));
+	ck_assert(output_needs_base64("\x01", 1));
+	/* one escape in ten bytes: exactly 1.5 times, still text */
+	ck_assert(!output_needs_base64("\x01" "abcdefghi", 10));
+	ck_assert(output_needs_base64("\x01" "abcdefgh", 9));
+	char flood[4096];
+	memset(flood, 1, sizeof flood);
+	ck_assert(output_needs_base64(flood, sizeof flood));
+	memset(flood, 'a', sizeof flood);
+	for (size_t i = 0; i < sizeof flood; i += 10)
+		flood[i] = 0x1b; /* 410 escapes in 4096 bytes: just over 1 in 10 */
+	ck_assert(output_needs_base64(flood, sizeof flood));
+	flood[0] = 'a';
+	ck_assert(!output_needs_base64(flood, sizeof flood));
+}
+END_TEST
+
+/* Output read in pieces that cut characters in two is judged as a whole. */
+START_TEST(output_scan_in_pieces)
+{
+	const char *text = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n";
+	size_t len = strlen(text);
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct output_scan s = { 0 };
+		output_scan_feed(&s, text, cut);
+		output_scan_feed(&s, text + cut, len - cut);
+		ck_assert_msg(!output_scan_needs_base64(&s), "cut at %zu", cut);
+	}
+	/* one byte at a time */
+	struct output_scan s = { 0 };
+	for (size_t i = 0; i < len; i++)
+		output_scan_feed(&s, text + i, 1);
+	ck_assert(!output_scan_needs_base64(&s));
+	/* a character cut off at the very end is not UTF-8 */
+	s = (struct output_scan){ 0 };
+	output_scan_feed(&s, "ok \xe2\x82", 5);
+	ck_assert(output_scan_needs_base64(&s));
+	/* a bad continuation after a cut */
+	s = (struct output_scan){ 0 };
+	output_scan_feed(&s, "\xe2", 1);
+	output_scan_feed(&s, "ab", 2);
+	ck_assert(output_scan_needs_base64(&s));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("encode");
@@ -77,6 +131,8 @@ int main(void)
 	tcase_add_test(tc, utf8_rejects_binary);
 	tcase_add_test(tc, base64_round_trips);
 	tcase_add_test(tc, base64_rejects_garbage);
+	tcase_add_test(tc, output_base64_rule);
+	tcase_add_test(tc, output_scan_in_pieces);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

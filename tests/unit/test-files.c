@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -414,6 +416,20 @@ START_TEST(test_special_files)
 	ck_assert_int_eq(put("fifo", "x", NO_LIMIT, &e), -EINVAL);
 	ck_assert_str_eq(e.message, "fifo is not a regular file");
 	ck_assert_int_eq(get("fifo", &text, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "fifo is not a regular file or a directory");
+
+	/* a unix socket cannot even be opened (ENXIO): still "not a regular
+	 * file", never an internal error */
+	in_ws(p, sizeof p, "sock");
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	ck_assert_int_lt(strlen(p), sizeof sun.sun_path);
+	strcpy(sun.sun_path, p);
+	ck_assert_int_eq(bind(sock, (struct sockaddr *)&sun, sizeof sun), 0);
+	e = (wr_error){ 0 };
+	ck_assert_int_eq(get("sock", &text, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "sock is not a regular file or a directory");
+	close(sock);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "backends.h"
 #include "box-internal.h"
 #include "cgroup.h"
@@ -372,16 +373,20 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 		return http_reply_error(req, 400, "bad_request", "%s: expected a string", image && !json_is_string(image) ? "image" : "policy");
 	if (n_sessions >= cfg->max_sessions)
 		return http_reply_error(req, 429, "capacity", "the daemon holds its maximum of %u sessions", cfg->max_sessions);
-	if (owner_count(owner) >= cfg->max_sessions_per_token)
-		return http_reply_error(req, 429, "capacity", "this token holds its maximum of %u sessions",
-					cfg->max_sessions_per_token);
+	unsigned owner_cap = auth_max_sessions(owner, cfg->max_sessions_per_token);
+	if (owner_count(owner) >= owner_cap)
+		return http_reply_error(req, 429, "capacity", "this token holds its maximum of %u sessions", owner_cap);
 	int status;
 	char err[512];
 	enum backend_kind backend;
-	if (backends_resolve(body ? json_object_get(body, "backend") : NULL, &backend, &status, err, sizeof err) < 0)
-		return http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
-	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
-				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
+	const char *image_name = image ? json_string_value(image) : cfg->default_image;
+	const char *policy_name = policy ? json_string_value(policy) : cfg->default_policy;
+	json_t *backend_field = body ? json_object_get(body, "backend") : NULL;
+	if (auth_check_lease(owner, image_name, policy_name, backends_requested_name(backend_field), err, sizeof err) < 0)
+		return http_reply_error(req, 403, "forbidden", "%s", err);
+	if (backends_resolve(backend_field, &backend, &status, err, sizeof err) < 0)
+		return http_reply_error(req, status, http_error_code(status), "%s", err);
+	struct pool *pool = pool_get(backend, image_name, policy_name, &status, err, sizeof err);
 	if (!pool)
 		return http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
 
@@ -924,12 +929,18 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	int status;
 	char err[512];
 	enum backend_kind backend;
-	if (backends_resolve(json_object_get(body, "backend"), &backend, &status, err, sizeof err) < 0) {
-		http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
+	const char *image_name = image ? json_string_value(image) : cfg->default_image;
+	const char *policy_name = policy ? json_string_value(policy) : cfg->default_policy;
+	if (auth_check_lease(m->owner, image_name, policy_name, backends_requested_name(json_object_get(body, "backend")),
+			     err, sizeof err) < 0) {
+		http_reply_error(req, 403, "forbidden", "%s", err);
 		goto fail;
 	}
-	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
-				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
+	if (backends_resolve(json_object_get(body, "backend"), &backend, &status, err, sizeof err) < 0) {
+		http_reply_error(req, status, http_error_code(status), "%s", err);
+		goto fail;
+	}
+	struct pool *pool = pool_get(backend, image_name, policy_name, &status, err, sizeof err);
 	if (!pool) {
 		http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
 		goto fail;

@@ -333,7 +333,8 @@ def test_tcp_needs_a_token(daemon):
     WARREN_TOKEN, and without one it is told so."""
     r = daemon.run("ls", env={"WARREN_URL": daemon.tcp_url})
     assert r.returncode == 1, r
-    assert r.stderr == "warren: this listener requires a token: send \"Authorization: Bearer TOKEN\"\n", r.stderr
+    assert r.stderr == ("warren: this listener requires a token: send \"Authorization: Bearer TOKEN\" "
+                        "(give one with --token or WARREN_TOKEN)\n"), r.stderr
     tcp = {"WARREN_URL": daemon.tcp_url, "WARREN_TOKEN": TOKEN}
     sid = ok(daemon.run("create", env=tcp)).stdout.strip()
     try:

@@ -34,6 +34,7 @@ struct gate_conn {
 	uint8_t *head;               /* auth_head_max bytes while reading the head */
 	size_t len;
 	bool lingering;              /* answered: reading and dropping until the client closes */
+	bool closing;                /* the client is done: close once the answer is out */
 	uint64_t dropped;
 	char *reply;                 /* being written */
 };
@@ -156,7 +157,7 @@ static void on_reply_written(h2o_socket_t *sock, const char *err)
 	struct gate_conn *g = sock->data;
 	if (!g)
 		return;
-	if (err) {
+	if (err || g->closing) {
 		gate_close(g);
 		return;
 	}
@@ -165,7 +166,8 @@ static void on_reply_written(h2o_socket_t *sock, const char *err)
 	shutdown(h2o_socket_get_fd(sock), SHUT_WR);
 }
 
-static void answer(struct gate_conn *g, int status, const char *code, const char *message, bool http2,
+/* Answers without h2o; false when the connection had to be closed. */
+static bool answer(struct gate_conn *g, int status, const char *code, const char *message, bool http2,
 		   uint32_t stream)
 {
 	json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
@@ -187,10 +189,11 @@ static void answer(struct gate_conn *g, int status, const char *code, const char
 	g->lingering = true;
 	if (!g->reply) {
 		gate_close(g);
-		return;
+		return false;
 	}
 	h2o_iovec_t buf = h2o_iovec_init(g->reply, len);
 	h2o_socket_write(g->sock, &buf, 1, on_reply_written);
+	return true;
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -218,73 +221,98 @@ static void hand_to_h2o(struct gate_conn *g)
 	h2o_accept(http_accept_ctx(), sock);
 }
 
-/* Lingering: reads and drops what the client still sends, up to what the
- * largest accepted request could hold. 0 while the connection stays. */
-static int drop_input(struct gate_conn *g, int fd)
+/* The client sent all it will (EOF): close now, or once the answer is out. */
+static void client_done(struct gate_conn *g)
 {
-	static char sink[65536];
-	for (;;) {
-		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	if (!h2o_socket_is_writing(g->sock)) {
+		gate_close(g);
+		return;
+	}
+	g->closing = true;
+	h2o_socket_read_stop(g->sock); /* EOF stays readable: do not spin on it */
+}
+
+/* Reads what is there without blocking, into buf (len bytes; NULL: dropped).
+ * Returns the bytes read; *eof when the client closed its side, -1 on an
+ * error. */
+static ssize_t read_some(int fd, uint8_t *buf, size_t len, bool *eof)
+{
+	static uint8_t sink[65536];
+	size_t got = 0;
+	while (!buf || got < len) {
+		ssize_t n = buf ? recv(fd, buf + got, len - got, MSG_DONTWAIT) : recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
 		if (n > 0) {
-			g->dropped += (uint64_t)n;
-			if (g->dropped > http_largest_body_limit(cfg) + cfg->auth_head_max)
-				return -1;
+			got += (size_t)n;
+			if (!buf && got > sizeof(sink) * 16)
+				break; /* enough for one turn of the loop */
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		return -1; /* closed, or an error */
+		if (n == 0)
+			*eof = true;
+		else if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		break;
 	}
+	return (ssize_t)got;
 }
 
 static void on_readable(h2o_socket_t *sock, const char *err)
 {
 	struct gate_conn *g = sock->data;
 	int fd = h2o_socket_get_fd(sock);
+	bool eof = false;
 	if (err) {
 		gate_close(g);
 		return;
 	}
 	if (g->lingering) {
-		if (drop_input(g, fd) < 0)
+		/* Dropped, up to what the largest accepted request could hold. */
+		ssize_t n = read_some(fd, NULL, 0, &eof);
+		g->dropped += n > 0 ? (uint64_t)n : 0;
+		if (n < 0 || g->dropped > http_largest_body_limit(cfg) + cfg->auth_head_max)
 			gate_close(g);
+		else if (eof)
+			client_done(g);
 		else
 			restart_timeout(g);
 		return;
 	}
-	while (g->len < cfg->auth_head_max) {
-		ssize_t n = recv(fd, g->head + g->len, cfg->auth_head_max - g->len, MSG_DONTWAIT);
-		if (n > 0) {
-			g->len += (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		gate_close(g); /* the client went away before asking anything */
+	ssize_t n = read_some(fd, g->head + g->len, cfg->auth_head_max - g->len, &eof);
+	if (n < 0) {
+		gate_close(g);
 		return;
 	}
+	g->len += (size_t)n;
 	struct head_result h;
+	char why[160];
+	bool open;
 	head_examine(g->head, g->len, &h);
 	switch (h.verdict) {
 	case HEAD_AUTHORIZED:
-		hand_to_h2o(g);
+		hand_to_h2o(g); /* an EOF is h2o's to see, as for any client */
 		return;
 	case HEAD_UNAUTHORIZED:
-		answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
-		return;
+		open = answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
+		break;
 	case HEAD_MALFORMED:
-		answer(g, 400, "bad_request", h.why, h.http2, h.stream_id);
-		return;
+		open = answer(g, 400, "bad_request", h.why, h.http2, h.stream_id);
+		break;
 	case HEAD_INCOMPLETE:
-		if (g->len == cfg->auth_head_max) {
-			char why[160];
-			snprintf(why, sizeof(why), "the request head is larger than auth_head_max (%llu bytes)",
-				 (unsigned long long)cfg->auth_head_max);
-			answer(g, h.http2 ? 400 : 431, h.http2 ? "bad_request" : "request_header_too_large", why, h.http2,
-			       h.stream_id);
+	default:
+		if (eof) {
+			gate_close(g); /* the client went away before asking anything */
+			return;
 		}
-		return; /* wait for more, within the timeout */
+		if (g->len < cfg->auth_head_max)
+			return; /* wait for more, within the timeout */
+		snprintf(why, sizeof(why), "the request head is larger than auth_head_max (%llu bytes)",
+			 (unsigned long long)cfg->auth_head_max);
+		open = answer(g, h.http2 ? 400 : 431, h.http2 ? "bad_request" : "request_header_too_large", why,
+			      h.http2, h.stream_id);
+		break;
 	}
+	if (open && eof)
+		client_done(g);
 }
 
 /* ---- entry ------------------------------------------------------------------ */

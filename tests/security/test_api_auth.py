@@ -255,6 +255,14 @@ def test_slow_or_silent_clients_do_not_hold_the_gate(start_daemon):
     after auth_timeout, the oldest first beyond auth_pending_max; meanwhile
     everyone else is served."""
     d = start_daemon(config_extra="auth_pending_max = 4\nauth_timeout = 1s\n")
+    # A client that ends its side after the request (as nc does) still gets its 401.
+    with socket.create_connection(("127.0.0.1", d.port), timeout=30) as c:
+        c.sendall(b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        c.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := c.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 401 Unauthorized\r\n") and b"Connection: close\r\n" in reply, reply
     idle = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(6)]
     idle[-1].sendall(b"POST /v1/run HTTP/1.1\r\nHost: x\r\n")  # a head trickling in, never finished
     try:

@@ -7,6 +7,7 @@ as root on a temporary unix socket and loopback port, and stops it in
 teardown, checking it exits 0 and leaves no socket file behind.
 """
 
+import grp
 import http.client
 import json
 import os
@@ -212,6 +213,23 @@ def test_unix_socket_mode(daemon):
     st = os.stat(daemon.sock)
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
     assert stat.S_IMODE(os.stat(os.path.dirname(daemon.sock)).st_mode) == 0o755
+
+
+def test_unix_socket_group(daemon):
+    """The socket is the tokenless way in: its group is "warren" (what make
+    install creates and warrend.socket names), root's while that group does
+    not exist."""
+    try:
+        want = grp.getgrnam("warren").gr_gid
+    except KeyError:
+        want = 0
+        assert 'no group "warren": ' in daemon.output(), daemon.output()
+    assert os.stat(daemon.sock).st_gid == want
+
+
+def test_socket_group_setting(start):
+    d = start("socket_group = nogroup\n")
+    assert os.stat(d.sock).st_gid == grp.getgrnam("nogroup").gr_gid
 
 
 def test_unknown_route_method_and_nul(daemon):

@@ -292,10 +292,11 @@ static int check_tokenless(h2o_req_t *req, enum http_auth_mode mode, const struc
 		bool allowed = false;
 		for (size_t i = 0; i < cfg->n_allowed_origins && !allowed; i++)
 			allowed = header_is(origin, cfg->allowed_origins[i]);
-		if (!allowed)
-			return http_reply_error(req, 403, "forbidden", "requests without a token from the web page "
-						"%.*s are refused (allowed_origins); send a token",
-						(int)origin.len, origin.base) - 1;
+		if (!allowed) {
+			http_reply_error(req, 403, "forbidden", "requests without a token from the web page %.*s are "
+					 "refused (allowed_origins); send a token", (int)origin.len, origin.base);
+			return -1;
+		}
 	}
 	/* A browser cannot reach a unix socket: its Host and Content-Type
 	 * (curl sends "x" and form types there) mean nothing. */
@@ -303,24 +304,27 @@ static int check_tokenless(h2o_req_t *req, enum http_auth_mode mode, const struc
 		return 0;
 	h2o_iovec_t host = req->input.authority;
 	if (!http_host_is_local(req->conn, host.base, host.len, (const char *const *)cfg->allowed_hosts,
-				cfg->n_allowed_hosts))
-		return http_reply_error(req, 421, "misdirected_request", "requests without a token must name "
-					"this listener's address, localhost or an allowed_hosts name in Host, not \"%.*s\"",
-					(int)host.len, host.base ? host.base : "") - 1;
+				cfg->n_allowed_hosts)) {
+		http_reply_error(req, 421, "misdirected_request", "requests without a token must name this "
+				 "listener's address, localhost or an allowed_hosts name in Host, not \"%.*s\"",
+				 (int)host.len, host.base ? host.base : "");
+		return -1;
+	}
 	bool json_route = route && !route->max_body &&
 			  (!strcmp(route->method, "POST") || !strcmp(route->method, "PUT") || !strcmp(route->method, "PATCH"));
 	if (!json_route)
 		return 0;
 	at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 	h2o_iovec_t type = at >= 0 ? req->headers.entries[at].value : h2o_iovec_init("", 0);
-	size_t base = strcspn(type.base, ";");
-	if (base > type.len)
-		base = type.len;
+	const char *params = memchr(type.base, ';', type.len); /* "; charset=utf-8" */
+	size_t base = params ? (size_t)(params - type.base) : type.len;
 	while (base && type.base[base - 1] == ' ')
 		base--;
-	if (!header_is(h2o_iovec_init(type.base, base), "application/json"))
-		return http_reply_error(req, 415, "unsupported_media_type", "requests without a token must send "
-					"Content-Type: application/json (got \"%.*s\")", (int)type.len, type.base) - 1;
+	if (!header_is(h2o_iovec_init(type.base, base), "application/json")) {
+		http_reply_error(req, 415, "unsupported_media_type", "requests without a token must send "
+				 "Content-Type: application/json (got \"%.*s\")", (int)type.len, type.base);
+		return -1;
+	}
 	return 0;
 }
 

@@ -21,7 +21,8 @@ struct http_route {
 	const char *method;    /* "GET", "POST", … */
 	const char *pattern;   /* "/v1/sessions/{id}/exec" */
 	http_handler_fn handler;
-	size_t max_body;       /* 0: the JSON default (1 MiB) */
+	size_t max_body;       /* 0: a JSON body of at most max_json_body (tokenless TCP
+	                        * requests must declare it: Content-Type: application/json) */
 };
 /* Registers a table of routes (terminated by a NULL method). The first
  * match wins; a path that matches with another method gets 405. */

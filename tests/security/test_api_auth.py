@@ -163,6 +163,8 @@ def test_web_pages_cannot_drive_a_tokenless_daemon(start_daemon, tmp_path):
                     ("-H", "Host: WARREN.internal:8443"), ("-H", "Origin: http://127.0.0.1:3000")):
         code, body = curl("-X", "POST", run, *headers, *JSON, "--data-binary", RUN)
         assert code == 200 and json.loads(body)["stdout"] == "ran\n", (headers, code, body)
+    code, body = curl("-X", "POST", run, "-H", "Content-Type: Application/JSON; charset=utf-8", "--data-binary", RUN)
+    assert code == 200, body
     code, body = curl("-X", "POST", run, "-H", f"Authorization: {d.auth['Authorization']}", "-H",
                       "Origin: http://attacker.example", "-H", "Host: attacker.example", "--data-binary", RUN)
     assert code == 200, body

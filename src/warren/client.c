@@ -109,7 +109,9 @@ static int reply_error(const struct http_conn *c, json_t *reply, const char *bod
 {
 	const char *message = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
 	if (message) {
-		wr_error_set(e, 0, "%s", message);
+		/* Over TCP warrend wants a token: say where the CLI takes one. */
+		wr_error_set(e, 0, "%s%s", message,
+			     c->status == 401 && !client_token() ? " (give one with --token or WARREN_TOKEN)" : "");
 		return http_status_errno(c->status);
 	}
 	size_t line = body ? strcspn(body, "\r\n") : 0;

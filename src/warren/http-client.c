@@ -122,6 +122,12 @@ int http_connect(const char *url, struct http_conn *c, wr_error *e)
 	if (r < 0)
 		return r;
 	*c = (struct http_conn){ .fd = -1, .content_length = -1 };
+	/* warrend refuses tokenless TCP requests whose Host is not its own
+	 * address (DNS rebinding): name it as the URL does. */
+	if (u.unix_path)
+		snprintf(c->host, sizeof c->host, "localhost");
+	else
+		snprintf(c->host, sizeof c->host, strchr(u.host, ':') ? "[%s]:%s" : "%s:%s", u.host, u.port);
 	r = u.unix_path ? connect_unix(u.unix_path, &c->fd) : connect_tcp(u.host, u.port, &c->fd);
 	http_url_free(&u);
 	if (r > 0)
@@ -172,9 +178,9 @@ int http_send_head(struct http_conn *c, const char *method, const char *target, 
 	/* A token with a line break would inject headers: refuse it. */
 	if (token && strpbrk(token, "\r\n"))
 		return wr_error_set(e, 0, "the token contains a line break");
-	int n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: warrend\r\nUser-Agent: warren/%s\r\n"
+	int n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: warren/%s\r\n"
 			 "Connection: close\r\n%s%s%s%s\r\n",
-			 method, target, PACKAGE_VERSION, body_headers,
+			 method, target, c->host[0] ? c->host : "localhost", PACKAGE_VERSION, body_headers,
 			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
 	if (n < 0)
 		return wr_error_set(e, ENOMEM, "request");

@@ -14,6 +14,7 @@ enum http_body_kind { HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED, HTTP_BODY_UNTIL_CLOSE
 
 struct http_conn {
 	int fd;
+	char host[300];             /* the Host header: "HOST:PORT", or "localhost" on a unix socket */
 	char buf[16384];
 	size_t start, end;          /* unread bytes are buf[start..end) */
 	int status;                 /* of the response, after http_read_head */

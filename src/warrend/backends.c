@@ -119,6 +119,14 @@ int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *e
 		snprintf(err, errlen, "backend: unknown backend \"%s\" (native, oci or docker)", json_string_value(field));
 		return -1;
 	}
+	/* The operator may keep every session on the default backend. */
+	if (k != default_kind && !daemon_state->cfg.allow_backend_choice) {
+		*status = 403;
+		snprintf(err, errlen, "backend: \"%s\" may not be chosen per request on this daemon "
+			 "(allow_backend_choice = false); leave it out to use %s", json_string_value(field),
+			 backend_kind_name(default_kind));
+		return -1;
+	}
 	struct backend_state *st = &states[k];
 	if (!st->started || !st->healthy) {
 		*status = 503;
@@ -128,6 +136,11 @@ int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *e
 	}
 	*out = k;
 	return 0;
+}
+
+const char *backends_requested_name(json_t *field)
+{
+	return json_is_string(field) ? json_string_value(field) : backend_kind_name(default_kind);
 }
 
 json_t *backends_describe(void)

@@ -15,9 +15,13 @@ int backends_init(char *err, size_t errlen);
 /* The backend sessions get when they name none. */
 enum backend_kind backends_default(void);
 /* The backend a request names (`field` may be NULL: the default). On
- * failure returns -1 with an HTTP status (400 unknown name, 503 not
- * usable now) and the reason. */
+ * failure returns -1 with an HTTP status (400 unknown name, 403 another
+ * than the default with allow_backend_choice off, 503 not usable now) and
+ * the reason. */
 int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *err, size_t errlen);
+/* The name of the backend a request asks for: the field's string, or the
+ * default's name (`field` NULL or not a string). */
+const char *backends_requested_name(json_t *field);
 /* {"native": {"healthy": true, "default": true}, "oci": {…, "error": "…"}} */
 json_t *backends_describe(void);
 /* From the daemon tick: starts and reaps the periodic health checks. */

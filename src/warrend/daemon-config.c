@@ -21,7 +21,7 @@
 #include "units.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS };
 
 struct config_key {
 	const char *name;
@@ -38,6 +38,13 @@ static const struct config_key config_keys[] = {
 	{ "state_dir", V_STRING, FIELD(state_dir), 0 },
 	{ "tokens_file", V_STRING, FIELD(tokens_file), 0 },
 	{ "auth_local", V_BOOL, FIELD(auth_local), 0 },
+	{ "tokenless_loopback", V_BOOL, FIELD(tokenless_loopback), 0 },
+	{ "allowed_origins", V_ORIGINS, FIELD(allowed_origins), 0 },
+	{ "allowed_hosts", V_HOSTS, FIELD(allowed_hosts), 0 },
+	{ "auth_head_max", V_SIZE, FIELD(auth_head_max), 0 },
+	{ "auth_pending_max", V_UNSIGNED, FIELD(auth_pending_max), 1 },
+	{ "auth_timeout", V_DURATION, FIELD(auth_timeout_ms), 0 },
+	{ "allow_backend_choice", V_BOOL, FIELD(allow_backend_choice), 0 },
 	{ "policy_dir", V_STRING, FIELD(policy_dir), 0 },
 	{ "image_dir", V_STRING, FIELD(image_dir), 0 },
 	{ "default_image", V_STRING, FIELD(default_image), 0 },
@@ -88,6 +95,10 @@ void config_defaults(struct daemon_config *cfg)
 		.max_body = 64 << 20,
 		.max_json_body = 1 << 20,
 		.max_file_size = 64 << 20,
+		.auth_head_max = 16 << 10,
+		.auth_pending_max = 256,
+		.auth_timeout_ms = 10 * 1000,
+		.allow_backend_choice = true,
 		.backend = BACKEND_NATIVE,
 		.backend_fallback = -1,
 		.oci_runtime = strdup("runc"),
@@ -106,9 +117,20 @@ void config_clear_listen(struct daemon_config *cfg)
 	cfg->n_listen = 0;
 }
 
+static void free_list(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
 void config_free(struct daemon_config *cfg)
 {
 	config_clear_listen(cfg);
+	free_list(&cfg->allowed_origins, &cfg->n_allowed_origins);
+	free_list(&cfg->allowed_hosts, &cfg->n_allowed_hosts);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (config_keys[i].type == V_STRING) {
 			char **field = (char **)((char *)cfg + config_keys[i].offset);
@@ -130,6 +152,44 @@ static int add_listen(struct daemon_config *cfg, const char *value, wr_error *e)
 	if (!(cfg->listen[cfg->n_listen] = strdup(value)))
 		return wr_error_set(e, ENOMEM, "listen");
 	cfg->n_listen++;
+	return 0;
+}
+
+/* "http://a.example:8080": a scheme and a host, no path; compared as
+ * written (browsers send the scheme and host in lower case). */
+static bool valid_origin(const char *v)
+{
+	const char *host = !strncmp(v, "http://", 7) ? v + 7 : !strncmp(v, "https://", 8) ? v + 8 : NULL;
+	return host && *host && !strchr(host, '/');
+}
+
+/* A DNS name or an IPv4 address, or an IPv6 address in brackets; no port. */
+static bool valid_host_name(const char *v)
+{
+	if (v[0] == '[')
+		return v[strlen(v) - 1] == ']' && strspn(v + 1, "0123456789abcdefABCDEF:.") == strlen(v) - 2;
+	return *v && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(v);
+}
+
+/* A comma- or blank-separated list, appended to what earlier lines gave. */
+static int add_list(const char *key, const char *value, bool (*valid)(const char *), const char *expected,
+		    char ***list, size_t *n, wr_error *e)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	if (!copy)
+		return wr_error_set(e, ENOMEM, "%s", key);
+	char *save = NULL;
+	for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save)) {
+		if (!valid(item))
+			return wr_error_set(e, 0, "%s: invalid value \"%s\" (expected %s)", key, item, expected);
+		char **grown = realloc(*list, (*n + 1) * sizeof(*grown));
+		if (!grown)
+			return wr_error_set(e, ENOMEM, "%s", key);
+		*list = grown;
+		if (!((*list)[*n] = strdup(item)))
+			return wr_error_set(e, ENOMEM, "%s", key);
+		(*n)++;
+	}
 	return 0;
 }
 
@@ -177,6 +237,12 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	switch (k->type) {
 	case V_LISTEN:
 		return add_listen(cfg, value, e);
+	case V_ORIGINS:
+		return add_list(key, value, valid_origin, "origins such as https://app.example or http://127.0.0.1:3000",
+				&cfg->allowed_origins, &cfg->n_allowed_origins, e);
+	case V_HOSTS:
+		return add_list(key, value, valid_host_name, "host names such as warren.internal, without a port",
+				&cfg->allowed_hosts, &cfg->n_allowed_hosts, e);
 	case V_STRING: {
 		if (!*value)
 			return wr_error_set(e, 0, "%s: empty value", key);
@@ -307,6 +373,15 @@ int config_parse_file(struct daemon_config *cfg, const char *path, bool must_exi
 
 int config_finish(struct daemon_config *cfg, wr_error *e)
 {
+	if (cfg->auth_local && cfg->tokenless_loopback)
+		return wr_error_set(e, 0, "auth_local (a token on the unix socket too) and tokenless_loopback "
+				    "(none on loopback TCP) contradict each other: set one");
+	/* Below 1K no real request head fits; above h2o's own limit it is moot. */
+	if (cfg->auth_head_max < 1024 || cfg->auth_head_max > 256 * 1024)
+		return wr_error_set(e, 0, "auth_head_max: %llu is outside 1K to 256K",
+				    (unsigned long long)cfg->auth_head_max);
+	if (cfg->auth_timeout_ms < 100)
+		return wr_error_set(e, 0, "auth_timeout: at least 100ms");
 	if (cfg->n_listen == 0)
 		return add_listen(cfg, WARREND_DEFAULT_LISTEN, e);
 	return 0;

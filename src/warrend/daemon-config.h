@@ -10,6 +10,8 @@
 #define WARREND_CONFIG_FILE "/etc/warren/warrend.conf"
 #define WARREND_TOKENS_FILE "/etc/warren/tokens"
 #define WARREND_DEFAULT_LISTEN "unix:/run/warren/warrend.sock"
+/* The unix socket's group when socket_group is not set (and exists). */
+#define WARREND_DEFAULT_SOCKET_GROUP "warren"
 
 /* Fills cfg with the built-in defaults (no listen entry yet: the default
  * socket is added by config_finish when neither file nor flags named one). */
@@ -27,7 +29,8 @@ int config_parse_text(struct daemon_config *cfg, const char *name, const char *t
 int config_parse_file(struct daemon_config *cfg, const char *path, bool must_exist, wr_error *e);
 /* Drops every listen entry (command-line --listen replaces the file's). */
 void config_clear_listen(struct daemon_config *cfg);
-/* Adds the default listener when none was configured. */
+/* Adds the default listener when none was configured; checks the keys
+ * that depend on each other. */
 int config_finish(struct daemon_config *cfg, wr_error *e);
 
 /* One listener address, parsed from "unix:/path", "1.2.3.4:80", "[::1]:80"

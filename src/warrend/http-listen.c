@@ -2,7 +2,9 @@
 
 /* Listening sockets: unix sockets (stale ones replaced, mode and group
  * set) and TCP; or the sockets systemd passed (socket activation). Each
- * listener remembers whether it is on loopback, which decides auth. */
+ * listener remembers how its requests authenticate: every TCP listener
+ * wants a token (loopback too, unless tokenless_loopback), and its
+ * connections pass the gate (http-gate.c) before h2o reads them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +12,9 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "auth.h"
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "http-internal.h"
@@ -30,13 +35,22 @@
 struct listener {
 	h2o_socket_t *sock;
 	struct sockaddr_storage sa; /* what it is bound to */
-	bool loopback;
+	enum http_auth_mode auth;
 	bool unlink_on_stop;        /* a unix socket we created (not systemd's) */
 };
 
 static struct listener listeners[MAX_LISTENERS];
 static size_t n_listeners;
-static bool local_needs_token;
+static const struct daemon_config *config;
+
+static void accept_connection(h2o_socket_t *listener, h2o_socket_t *sock)
+{
+	const struct listener *l = listener->data;
+	if (l->auth == HTTP_AUTH_TOKEN)
+		http_gate_accept(sock);
+	else
+		h2o_accept(http_accept_ctx(), sock);
+}
 
 /* Out of file descriptors, accept() fails while the connection stays in
  * the backlog, and the level-triggered listener wakes the loop again at
@@ -93,7 +107,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 				accept_pause(errno);
 			return;
 		}
-		h2o_accept(http_accept_ctx(), sock);
+		accept_connection(listener, sock);
 	}
 }
 
@@ -158,13 +172,17 @@ static int bind_unix(const struct listen_addr *addr, const struct daemon_config 
 	if ((r = remove_stale_socket(&sun, err, errlen)) < 0)
 		return r;
 
+	/* Membership of the group is the right to use the daemon tokenless.
+	 * Without the default group (not installed yet) the socket is root's. */
 	gid_t gid = (gid_t)-1;
-	if (cfg->socket_group) {
-		struct group *g = getgrnam(cfg->socket_group);
-		if (!g)
-			return set_error(err, errlen, 0, "socket_group: no group named \"%s\"", cfg->socket_group);
+	struct group *g = getgrnam(cfg->socket_group ? cfg->socket_group : WARREND_DEFAULT_SOCKET_GROUP);
+	if (g)
 		gid = g->gr_gid;
-	}
+	else if (cfg->socket_group)
+		return set_error(err, errlen, 0, "socket_group: no group named \"%s\"", cfg->socket_group);
+	else
+		daemon_log("no group \"%s\": %s is for root only (groupadd --system %s, or set socket_group)",
+			   WARREND_DEFAULT_SOCKET_GROUP, addr->path, WARREND_DEFAULT_SOCKET_GROUP);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return set_error(err, errlen, errno, "socket for %s", addr->path);
@@ -204,15 +222,25 @@ static int bind_tcp(const struct listen_addr *addr, const char *text, int *out, 
 	return 0;
 }
 
+static enum http_auth_mode auth_mode_of(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_UNIX)
+		return config->auth_local ? HTTP_AUTH_TOKEN : HTTP_AUTH_SOCKET;
+	if (config_addr_is_loopback(sa) && config->tokenless_loopback)
+		return HTTP_AUTH_LOOPBACK;
+	return HTTP_AUTH_TOKEN;
+}
+
 static void add_listener(h2o_evloop_t *loop, int fd, bool unlink_on_stop)
 {
 	struct listener *l = &listeners[n_listeners++];
 	socklen_t len = sizeof(l->sa);
 	memset(&l->sa, 0, sizeof(l->sa));
 	getsockname(fd, (struct sockaddr *)&l->sa, &len);
-	l->loopback = l->sa.ss_family != AF_UNIX && config_addr_is_loopback(&l->sa);
+	l->auth = auth_mode_of(&l->sa);
 	l->unlink_on_stop = unlink_on_stop;
 	l->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+	l->sock->data = l;
 	h2o_socket_read_start(l->sock, on_accept);
 }
 
@@ -239,7 +267,7 @@ static int take_activated_sockets(h2o_evloop_t *loop)
 
 int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
 {
-	local_needs_token = cfg->auth_local;
+	config = cfg;
 	if (take_activated_sockets(loop) > 0) {
 		daemon_log("using %zu socket(s) from systemd; listen entries ignored", n_listeners);
 		return 0;
@@ -306,14 +334,14 @@ static bool is_wildcard(const struct sockaddr_storage *sa)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-bool http_listener_requires_auth(h2o_conn_t *conn)
+enum http_auth_mode http_conn_auth_mode(h2o_conn_t *conn)
 {
 	struct sockaddr_storage local;
 	memset(&local, 0, sizeof(local));
 	if (conn->callbacks->get_sockname(conn, (struct sockaddr *)&local) == 0)
-		return true;
+		return HTTP_AUTH_TOKEN;
 	if (local.ss_family == AF_UNIX)
-		return local_needs_token;
+		return auth_mode_of(&local);
 	/* The connection's local address identifies its listener: the exact
 	 * address and port, or a wildcard listener on that port. */
 	const struct listener *found = NULL;
@@ -327,7 +355,85 @@ bool http_listener_requires_auth(h2o_conn_t *conn)
 			found = l;
 	}
 	/* A listener stopped while draining, or unknown: fail closed. */
-	if (!found)
-		return true;
-	return found->loopback ? local_needs_token : true;
+	return found ? found->auth : HTTP_AUTH_TOKEN;
+}
+
+/* The connection's own address as the text of a Host: "127.0.0.1" or
+ * "::1" (IPv4-mapped addresses as IPv4). */
+static bool same_ip_text(const struct sockaddr_storage *local, const char *name)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (local->ss_family == AF_INET)
+		return inet_pton(AF_INET, name, &a4) == 1 &&
+		       a4.s_addr == ((const struct sockaddr_in *)local)->sin_addr.s_addr;
+	const struct in6_addr *mine = &((const struct sockaddr_in6 *)local)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(mine) && inet_pton(AF_INET, name, &a4) == 1)
+		return memcmp(&mine->s6_addr[12], &a4, 4) == 0;
+	return inet_pton(AF_INET6, name, &a6) == 1 && memcmp(&a6, mine, sizeof(a6)) == 0;
+}
+
+bool http_host_is_local(h2o_conn_t *conn, const char *host, size_t len, const char *const *names, size_t n_names)
+{
+	struct sockaddr_storage local;
+	memset(&local, 0, sizeof(local));
+	if (!host || len == 0 || len > 255 || conn->callbacks->get_sockname(conn, (struct sockaddr *)&local) == 0 ||
+	    (local.ss_family != AF_INET && local.ss_family != AF_INET6))
+		return false;
+	char text[256], *name = text, *port = NULL;
+	memcpy(text, host, len);
+	text[len] = '\0';
+	if (memchr(text, '\0', len))
+		return false;
+	if (text[0] == '[') {
+		char *end = strchr(text, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		for (size_t i = 0; i < n_names; i++)
+			if (strncasecmp(names[i], text, (size_t)(end - text + 1)) == 0 && names[i][end - text + 1] == '\0')
+				return true;
+		port = end[1] ? end + 2 : NULL;
+		*end = '\0';
+		name = text + 1;
+	} else {
+		char *colon = strrchr(text, ':');
+		if (colon)
+			*colon = '\0', port = colon + 1;
+		for (size_t i = 0; i < n_names; i++)
+			if (strcasecmp(names[i], text) == 0)
+				return true;
+	}
+	/* The listener's own address and localhost: with its port (80 may be left out). */
+	unsigned long want = port_of(&local), got = 80;
+	if (port) {
+		char *end;
+		if (!*port || strspn(port, "0123456789") != strlen(port))
+			return false;
+		got = strtoul(port, &end, 10);
+	}
+	if (got != want)
+		return false;
+	return strcasecmp(name, "localhost") == 0 || same_ip_text(&local, name);
+}
+
+void http_listen_warnings(void)
+{
+	bool tokens_needed = false;
+	for (size_t i = 0; i < n_listeners; i++) {
+		char addr[INET6_ADDRSTRLEN] = "?";
+		const struct listener *l = &listeners[i];
+		tokens_needed |= l->auth == HTTP_AUTH_TOKEN;
+		if (l->auth != HTTP_AUTH_LOOPBACK)
+			continue;
+		if (l->sa.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)&l->sa)->sin_addr, addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&l->sa)->sin6_addr, addr, sizeof(addr));
+		daemon_log("WARNING: tokenless_loopback: %s port %u serves requests without a token; every local "
+			   "user shares the owner \"%s\" there (warrend(8), AUTHENTICATION)", addr,
+			   (unsigned)port_of(&l->sa), AUTH_LOOPBACK_OWNER);
+	}
+	if (tokens_needed && auth_count() == 0)
+		daemon_log("no tokens loaded: listeners that require one answer 401 to every request "
+			   "(add one with: warrend token add NAME)");
 }

@@ -58,10 +58,27 @@ static const char *reason_phrase(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
+const char *http_error_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
+	case 404: return "not_found";
+	case 409: return "conflict";
+	case 413: return "payload_too_large";
+	case 429: return "capacity";
+	case 503: return "unavailable";
+	default: return "internal";
 	}
 }
 
@@ -100,9 +117,13 @@ int http_reply_error(h2o_req_t *req, int status, const char *code, const char *f
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	if (status == 401)
+	if (status == 401) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT("Bearer"));
+		/* A connection that presented a bad token goes: its next request
+		 * would be read, body and all, before being refused again. */
+		req->http1_is_persistent = 0;
+	}
 	return http_reply_json(req, status,
 			       json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
@@ -254,32 +275,81 @@ static bool method_is(h2o_req_t *req, const char *method)
 	return req->method.len == strlen(method) && memcmp(req->method.base, method, req->method.len) == 0;
 }
 
-/* Who is asking: the token's name, "local" without one, or NULL after a
- * 401 has been sent. */
-static const char *authenticate(h2o_req_t *req)
+static bool header_is(h2o_iovec_t v, const char *s)
+{
+	return v.len == strlen(s) && strncasecmp(v.base, s, v.len) == 0;
+}
+
+/* A tokenless request from a browser: a page on another site (its Origin),
+ * or one that rebound its own DNS name to this address (its Host). Replies
+ * and returns -1 when the request is refused. */
+static int check_tokenless(h2o_req_t *req, enum http_auth_mode mode, const struct http_route *route)
+{
+	const struct daemon_config *cfg = &daemon_state->cfg;
+	ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+	if (at >= 0) {
+		h2o_iovec_t origin = req->headers.entries[at].value;
+		bool allowed = false;
+		for (size_t i = 0; i < cfg->n_allowed_origins && !allowed; i++)
+			allowed = header_is(origin, cfg->allowed_origins[i]);
+		if (!allowed) {
+			http_reply_error(req, 403, "forbidden", "requests without a token from the web page %.*s are "
+					 "refused (allowed_origins); send a token", (int)origin.len, origin.base);
+			return -1;
+		}
+	}
+	/* A browser cannot reach a unix socket: its Host and Content-Type
+	 * (curl sends "x" and form types there) mean nothing. */
+	if (mode != HTTP_AUTH_LOOPBACK)
+		return 0;
+	h2o_iovec_t host = req->input.authority;
+	if (!http_host_is_local(req->conn, host.base, host.len, (const char *const *)cfg->allowed_hosts,
+				cfg->n_allowed_hosts)) {
+		http_reply_error(req, 421, "misdirected_request", "requests without a token must name this "
+				 "listener's address, localhost or an allowed_hosts name in Host, not \"%.*s\"",
+				 (int)host.len, host.base ? host.base : "");
+		return -1;
+	}
+	bool json_route = route && !route->max_body &&
+			  (!strcmp(route->method, "POST") || !strcmp(route->method, "PUT") || !strcmp(route->method, "PATCH"));
+	if (!json_route)
+		return 0;
+	at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t type = at >= 0 ? req->headers.entries[at].value : h2o_iovec_init("", 0);
+	const char *params = memchr(type.base, ';', type.len); /* "; charset=utf-8" */
+	size_t base = params ? (size_t)(params - type.base) : type.len;
+	while (base && type.base[base - 1] == ' ')
+		base--;
+	if (!header_is(h2o_iovec_init(type.base, base), "application/json")) {
+		http_reply_error(req, 415, "unsupported_media_type", "requests without a token must send "
+				 "Content-Type: application/json (got \"%.*s\")", (int)type.len, type.base);
+		return -1;
+	}
+	return 0;
+}
+
+/* Who is asking: the token's name, or the tokenless owner of the listener
+ * ("local" on the unix socket, "loopback" with tokenless_loopback), or NULL
+ * after an error reply. */
+static const char *authenticate(h2o_req_t *req, const struct http_route *route)
 {
 	ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
 	if (at >= 0) {
 		h2o_iovec_t v = req->headers.entries[at].value;
-		if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
-			http_reply_error(req, 401, "unauthorized", "the Authorization header must be \"Bearer TOKEN\"");
-			return NULL;
-		}
-		const char *token = v.base + 7;
-		size_t token_len = v.len - 7;
-		while (token_len && *token == ' ')
-			token++, token_len--;
-		const char *owner = auth_owner(token, token_len);
+		const char *why = NULL, *owner = auth_owner_of_header(v.base, v.len, &why);
 		if (!owner)
-			http_reply_error(req, 401, "unauthorized", "invalid token");
+			http_reply_error(req, 401, "unauthorized", "%s", why);
 		return owner;
 	}
-	if (http_listener_requires_auth(req->conn)) {
+	enum http_auth_mode mode = http_conn_auth_mode(req->conn);
+	if (mode == HTTP_AUTH_TOKEN) {
 		http_reply_error(req, 401, "unauthorized",
 				 "this listener requires a token: send \"Authorization: Bearer TOKEN\"");
 		return NULL;
 	}
-	return AUTH_ANONYMOUS_OWNER;
+	if (check_tokenless(req, mode, route) < 0)
+		return NULL;
+	return mode == HTTP_AUTH_SOCKET ? AUTH_SOCKET_OWNER : AUTH_LOOPBACK_OWNER;
 }
 
 static int reply_not_allowed(h2o_req_t *req, const char *path, size_t len)
@@ -301,32 +371,39 @@ static int reply_not_allowed(h2o_req_t *req, const char *path, size_t len)
 				(int)req->method.len, req->method.base, (int)len, path, allow);
 }
 
+static const struct http_route *find_route(h2o_req_t *req, const char *path, size_t len, struct http_route_match *m)
+{
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *r = route_tables[t]; r->method; r++)
+			if (method_is(req, r->method) && http_match_pattern(r->pattern, path, len, m))
+				return r;
+	return NULL;
+}
+
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
-	const char *owner = authenticate(req);
-	if (!owner)
-		return 0;
 	/* h2o has percent-decoded the path: %00 would hand handlers a NUL. */
 	const char *path = req->path_normalized.base;
 	size_t len = req->path_normalized.len;
+	struct http_route_match m;
+	const struct http_route *r = memchr(path, '\0', len) ? NULL : find_route(req, path, len, &m);
+	const char *owner = authenticate(req, r);
+	if (!owner)
+		return 0;
 	if (memchr(path, '\0', len))
 		return http_reply_error(req, 400, "bad_request", "the path contains a NUL byte (%%00)");
-	struct http_route_match m;
-	for (size_t t = 0; t < n_route_tables; t++)
-		for (const struct http_route *r = route_tables[t]; r->method; r++) {
-			if (!method_is(req, r->method) || !http_match_pattern(r->pattern, path, len, &m))
-				continue;
-			uint64_t limit = r->max_body ? r->max_body : daemon_state->cfg.max_json_body;
-			if (req->entity.len > limit) {
-				char size[32];
-				format_size(limit, size, sizeof(size));
-				return http_reply_error(req, 413, "payload_too_large",
-							"the request body (%zu bytes) exceeds the limit of %s",
-							req->entity.len, size);
-			}
-			m.owner = owner;
-			return r->handler(req, &m);
+	if (r) {
+		uint64_t limit = r->max_body ? r->max_body : daemon_state->cfg.max_json_body;
+		if (req->entity.len > limit) {
+			char size[32];
+			format_size(limit, size, sizeof(size));
+			return http_reply_error(req, 413, "payload_too_large",
+						"the request body (%zu bytes) exceeds the limit of %s", req->entity.len,
+						size);
 		}
+		m.owner = owner;
+		return r->handler(req, &m);
+	}
 	if (reply_not_allowed(req, path, len) == 0)
 		return 0;
 	return http_reply_error(req, 404, "not_found", "no route for %.*s %.*s", (int)req->method.len,
@@ -371,6 +448,7 @@ h2o_accept_ctx_t *http_accept_ctx(void)
 
 void http_shutdown(void)
 {
+	http_gate_close_all();
 	/* HTTP/2 clients get GOAWAY; idle HTTP/1 keep-alive connections close. */
 	if (accept_ctx.ctx)
 		h2o_context_request_shutdown(&context);
@@ -388,5 +466,6 @@ void http_dispose(void)
 int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
 {
 	configure_h2o(loop, cfg);
+	http_gate_init(loop, cfg);
 	return http_listen_all(loop, cfg, err, errlen);
 }

@@ -14,14 +14,15 @@ struct http_route_match {
 	const char *rest;      /* what "*" matched, not NUL-terminated; h2o has already
 	                        * percent-decoded it and resolved "." and ".." (never holds NUL) */
 	size_t rest_len;
-	const char *owner;     /* the authenticated owner (token name), "local" if anonymous */
+	const char *owner;     /* the token's name; "local" (unix socket) or "loopback" without one */
 };
 typedef int (*http_handler_fn)(h2o_req_t *req, const struct http_route_match *m);
 struct http_route {
 	const char *method;    /* "GET", "POST", … */
 	const char *pattern;   /* "/v1/sessions/{id}/exec" */
 	http_handler_fn handler;
-	size_t max_body;       /* 0: the JSON default (1 MiB) */
+	size_t max_body;       /* 0: a JSON body of at most max_json_body (tokenless TCP
+	                        * requests must declare it: Content-Type: application/json) */
 };
 /* Registers a table of routes (terminated by a NULL method). The first
  * match wins; a path that matches with another method gets 405. */
@@ -32,6 +33,9 @@ int http_reply_json(h2o_req_t *req, int status, json_t *body /* stolen */);
 int http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const void *data, size_t len);
+/* The error code of a status: 400 bad_request, 403 forbidden, 404
+ * not_found, 429 capacity, 503 unavailable, other 5xx internal. */
+const char *http_error_code(int status);
 
 /* Parses the request body as a JSON object. On failure it has already
  * replied 400 (malformed, not an object) and returns -1. */

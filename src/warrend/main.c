@@ -23,6 +23,7 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon-config.h"
+#include "http-internal.h"
 #include "warrend.h"
 
 #define DRAIN_POLL_MS 50
@@ -145,7 +146,7 @@ static int setup_signals(h2o_evloop_t *loop)
 static void usage(FILE *out)
 {
 	fputs("Usage: warrend [OPTION]...\n"
-	      "       warrend token add NAME [--tokens FILE | --config FILE]\n"
+	      "       warrend token add NAME [RESTRICTION]... [--tokens FILE | --config FILE]\n"
 	      "The warren session daemon: a pool of warm sandboxes behind an HTTP API.\n\n"
 	      "  -c, --config FILE        configuration file (default " WARREND_CONFIG_FILE ")\n"
 	      "  -l, --listen ADDR        unix:/PATH, IPV4:PORT or [IPV6]:PORT (repeatable;\n"
@@ -267,22 +268,72 @@ fail:
 	return -1;
 }
 
+static const char token_usage[] =
+	"Usage: warrend token add NAME [--policies P,...] [--images I,...] [--backends B,...]\n"
+	"                              [--max-sessions N] [--max-execs N] [--tokens FILE | --config FILE]\n";
+
+/* Takes the restriction options (--policies a,b or --policies=a,b) out of
+ * argv into "policies=a,b ..." text; the rest stays for load_config. */
+static int take_restrictions(int *argc, char **argv, char *out, size_t len)
+{
+	static const char *const options[] = { "policies", "images", "backends", "max-sessions", "max-execs" };
+	int kept = 1;
+	out[0] = '\0';
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *value = NULL;
+		size_t k = ARRAY_SIZE(options);
+		for (size_t j = 0; j < ARRAY_SIZE(options) && k == ARRAY_SIZE(options); j++) {
+			size_t n = strlen(options[j]);
+			if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, options[j], n) == 0 &&
+			    (a[2 + n] == '\0' || a[2 + n] == '='))
+				k = j, value = a[2 + n] == '=' ? a + 3 + n : NULL;
+		}
+		if (k == ARRAY_SIZE(options)) {
+			argv[kept++] = argv[i];
+			continue;
+		}
+		if (!value && (++i >= *argc || strncmp(argv[i], "--", 2) == 0)) {
+			fprintf(stderr, "warrend: --%s needs a value\n", options[k]);
+			return -1;
+		}
+		char key[32];
+		snprintf(key, sizeof(key), "%s", options[k]);
+		for (char *c = key; *c; c++)
+			if (*c == '-')
+				*c = '_'; /* --max-sessions is the file's max_sessions */
+		size_t used = strlen(out);
+		if ((size_t)snprintf(out + used, len - used, "%s%s=%s", used ? " " : "", key, value ? value : argv[i]) >=
+		    len - used) {
+			fprintf(stderr, "warrend: restrictions too long\n");
+			return -1;
+		}
+	}
+	*argc = kept;
+	return 0;
+}
+
 /* warrend token add NAME: prints a fresh token once, stores only its hash. */
 static int token_command(int argc, char **argv)
 {
-	if (argc < 3 || strcmp(argv[1], "add") != 0) {
-		fprintf(stderr, "Usage: warrend token add NAME [--tokens FILE | --config FILE]\n");
+	if (argc < 3 || strcmp(argv[1], "add") != 0 || argv[2][0] == '-') {
+		fputs(token_usage, stderr);
 		return 2;
 	}
 	const char *name = argv[2];
+	char restrictions[2048];
+	argc -= 2, argv += 2;
+	if (take_restrictions(&argc, argv, restrictions, sizeof(restrictions)) < 0) {
+		fputs(token_usage, stderr);
+		return 2;
+	}
 	struct daemon_config cfg;
 	/* The remaining options choose the file the same way the daemon does. */
-	int r = load_config(argc - 2, argv + 2, &cfg);
+	int r = load_config(argc, argv, &cfg);
 	if (r != 0)
 		return r < 0 ? 2 : 0;
 	char token[65];
 	wr_error e = { 0 };
-	if (auth_token_add(cfg.tokens_file, name, token, &e) < 0) {
+	if (auth_token_add(cfg.tokens_file, name, restrictions, token, &e) < 0) {
 		fprintf(stderr, "warrend: %s\n", e.message);
 		config_free(&cfg);
 		return 1;
@@ -363,6 +414,7 @@ int main(int argc, char **argv)
 		backends_fini();
 		return 1;
 	}
+	http_listen_warnings();
 	daemon_log("ready (%zu listener(s), %zu token(s), cgroup %s)", d->cfg.n_listen, auth_count(),
 		   d->cgroup_mode);
 	notify("READY=1");

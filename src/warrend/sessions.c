@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "backends.h"
 #include "box-internal.h"
 #include "cgroup.h"
@@ -48,7 +49,11 @@ static uint64_t elapsed_ms(uint64_t now, uint64_t then);
 
 unsigned sessions_active(void) { return n_sessions; }
 unsigned runs_active(void) { return n_runs; }
-unsigned exec_cap_for_owner(const char *owner) { return daemon_state->cfg.max_execs_per_token; }
+unsigned exec_cap_for_owner(const char *owner)
+{
+	const struct token_restrictions *r = auth_restrictions(owner);
+	return r && r->max_execs ? r->max_execs : daemon_state->cfg.max_execs_per_token;
+}
 const char *session_id(const struct session *s) { return s->id; }
 void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
@@ -89,10 +94,11 @@ static int admit_sandbox(h2o_req_t *req, const char *owner)
 	if (n_sessions + n_creating + n_runs >= cfg->max_sessions)
 		return http_reply_error(req, 429, "capacity", "the daemon holds its maximum of %u sessions",
 					cfg->max_sessions), -1;
+	unsigned owner_cap = auth_max_sessions(owner, cfg->max_sessions_per_token);
 	if (owner_count_in(&sessions, owner) + owner_count_in(&creating, owner) + owner_count_in(&runs, owner) >=
-	    cfg->max_sessions_per_token)
+	    owner_cap)
 		return http_reply_error(req, 429, "capacity", "this token holds its maximum of %u sessions",
-					cfg->max_sessions_per_token), -1;
+					owner_cap), -1;
 	return 0;
 }
 
@@ -400,10 +406,14 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	int status;
 	char err[512];
 	enum backend_kind backend;
-	if (backends_resolve(body ? json_object_get(body, "backend") : NULL, &backend, &status, err, sizeof err) < 0)
-		return http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
-	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
-				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
+	const char *image_name = image ? json_string_value(image) : cfg->default_image;
+	const char *policy_name = policy ? json_string_value(policy) : cfg->default_policy;
+	json_t *backend_field = body ? json_object_get(body, "backend") : NULL;
+	if (auth_check_lease(owner, image_name, policy_name, backends_requested_name(backend_field), err, sizeof err) < 0)
+		return http_reply_error(req, 403, "forbidden", "%s", err);
+	if (backends_resolve(backend_field, &backend, &status, err, sizeof err) < 0)
+		return http_reply_error(req, status, http_error_code(status), "%s", err);
+	struct pool *pool = pool_get(backend, image_name, policy_name, &status, err, sizeof err);
 	if (!pool)
 		return http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
 
@@ -984,12 +994,18 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	int status;
 	char err[512];
 	enum backend_kind backend;
-	if (backends_resolve(json_object_get(body, "backend"), &backend, &status, err, sizeof err) < 0) {
-		http_reply_error(req, status, status == 400 ? "bad_request" : "unavailable", "%s", err);
+	const char *image_name = image ? json_string_value(image) : cfg->default_image;
+	const char *policy_name = policy ? json_string_value(policy) : cfg->default_policy;
+	if (auth_check_lease(m->owner, image_name, policy_name, backends_requested_name(json_object_get(body, "backend")),
+			     err, sizeof err) < 0) {
+		http_reply_error(req, 403, "forbidden", "%s", err);
 		goto fail;
 	}
-	struct pool *pool = pool_get(backend, image ? json_string_value(image) : cfg->default_image,
-				     policy ? json_string_value(policy) : cfg->default_policy, &status, err, sizeof err);
+	if (backends_resolve(json_object_get(body, "backend"), &backend, &status, err, sizeof err) < 0) {
+		http_reply_error(req, status, http_error_code(status), "%s", err);
+		goto fail;
+	}
+	struct pool *pool = pool_get(backend, image_name, policy_name, &status, err, sizeof err);
 	if (!pool) {
 		http_reply_error(req, status, status == 400 ? "bad_request" : "internal", "%s", err);
 		goto fail;

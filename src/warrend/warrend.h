@@ -13,10 +13,19 @@ struct daemon_config {
 	char **listen;              /* "unix:/run/warren/warrend.sock", "127.0.0.1:8080" */
 	size_t n_listen;
 	mode_t socket_mode;         /* 0660 */
-	char *socket_group;         /* group owning the unix socket, NULL: root's */
+	char *socket_group;         /* group owning the unix socket; NULL: "warren" if it exists, else root's */
 	char *state_dir;            /* /run/warren */
 	char *tokens_file;          /* /etc/warren/tokens; NULL or missing: no tokens */
-	bool auth_local;            /* require a token on loopback and the unix socket too */
+	bool auth_local;            /* require a token on the unix socket too */
+	bool tokenless_loopback;    /* serve requests without a token on loopback TCP (opt-out) */
+	char **allowed_origins;     /* Origin values accepted on requests without a token */
+	size_t n_allowed_origins;
+	char **allowed_hosts;       /* Host names accepted on TCP requests without a token */
+	size_t n_allowed_hosts;
+	uint64_t auth_head_max;     /* bytes read from a connection before it authenticated, 16 KiB */
+	unsigned auth_pending_max;  /* connections waiting to authenticate at once, 256 */
+	uint64_t auth_timeout_ms;   /* for the first request head to arrive, 10 s */
+	bool allow_backend_choice;  /* a request may name a backend other than the default */
 	char *policy_dir;           /* where NAME.json policies live */
 	char *image_dir;            /* /var/lib/warren/images */
 	char *default_image;        /* "host" */

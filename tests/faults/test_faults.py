@@ -44,7 +44,7 @@ def in_background(fn, *args):
 
 def exec_request(d, sid, body, timeout=60):
     """A buffered exec on its own connection (requests.Session is not thread-safe)."""
-    return requests.post(f"{d.url}/v1/sessions/{sid}/exec", json=body, timeout=timeout)
+    return requests.post(f"{d.url}/v1/sessions/{sid}/exec", json=body, headers=d.auth, timeout=timeout)
 
 
 def running_execs(d, sid):
@@ -60,7 +60,10 @@ def processes_in_ranges(ranges):
 
 
 def raw_request(d, head, body):
-    """Sends a request head and (part of) its body on a plain socket."""
+    """Sends a request head (with the daemon's token added) and (part of) its
+    body on a plain socket."""
+    line, rest = head.split("\r\n", 1)
+    head = f"{line}\r\nAuthorization: {d.auth['Authorization']}\r\n{rest}"
     c = socket.create_connection(("127.0.0.1", d.port), timeout=10)
     c.sendall(head.encode() + body)
     return c
@@ -131,7 +134,7 @@ def test_sigterm_drains_100_sessions_with_running_execs(start_daemon, host_befor
     d = start_daemon()
 
     def create(_):
-        r = requests.post(f"{d.url}/v1/sessions", json={}, timeout=60)
+        r = requests.post(f"{d.url}/v1/sessions", json={}, headers=d.auth, timeout=60)
         assert r.status_code == 201, (r.status_code, r.text)
         return r.json()["id"]
 

@@ -2,7 +2,10 @@
 
 The daemon under test is $WARREND (default <repo>/_build/warrend). It runs as
 root on a temporary unix socket and a loopback TCP port, with its own state
-directory, --pool-size 2 and the repository's policies. Stopping it (SIGTERM)
+directory, --pool-size 2 and the repository's policies. TCP wants a token:
+each daemon has its own tokens file with a token "fixture" (minted by
+`warrend token add`), which every request of Daemon.http (get, post, ...)
+sends; Daemon.add_token mints more. Stopping it (SIGTERM)
 checks that it exited 0 and left nothing: no socket file, no state file under
 <state-dir>/sessions, no wd-<pid>-* cgroup and no process of its sandboxes.
 
@@ -102,7 +105,37 @@ class Daemon:
         if backend == "oci":
             let_sandboxes_through(workdir)
         self.init_pids = set()  # every sandbox init seen in a state file
+        self.tokens = os.path.join(workdir, "tokens")
+        self.token = self.fixture_token()
+        self.auth = {"Authorization": f"Bearer {self.token}"}
         self.http = requests.Session()
+        self.http.headers.update(self.auth)
+
+    # --- tokens ----------------------------------------------------------------
+
+    def fixture_token(self):
+        """The token every request of self.http sends; kept in the workdir so
+        a daemon restarted on it (start_daemon(workdir=...)) knows it too."""
+        saved = os.path.join(self.workdir, "fixture.token")
+        if os.path.exists(saved):
+            with open(saved) as f:
+                return f.read().strip()
+        token = mint_token(self.binary, self.tokens, "fixture")
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        return token
+
+    def add_token(self, name, *restrictions):
+        """`warrend token add NAME [RESTRICTION]...` into this daemon's tokens
+        file; a running daemon is sent SIGHUP and waited for. Returns the
+        Authorization header of the new token."""
+        header = {"Authorization": f"Bearer {mint_token(self.binary, self.tokens, name, *restrictions)}"}
+        if self.running:
+            self.send(signal.SIGHUP)
+            assert wait_for(lambda: requests.get(self.url + "/v1/health", headers=header, timeout=10).ok, 10), \
+                f"token {name} not loaded after SIGHUP: {self.log()}"
+        return header
 
     # --- process ---------------------------------------------------------------
 
@@ -112,6 +145,7 @@ class Daemon:
             f.write(backend_config(self.backend) + self.config_extra)
         return [self.binary, "--config", config, "--listen", f"127.0.0.1:{self.port}",
                 "--listen", f"unix:{self.sock}", "--state-dir", self.state_dir, "--pool-size", "2",
+                "--tokens", self.tokens,
                 "--policy-dir", os.path.join(REPO, "policy"), *self.extra_args]
 
     def start(self, pool_ready=True):
@@ -284,6 +318,15 @@ class Daemon:
             return resp.status, resp.read()
         finally:
             conn.close()
+
+
+def mint_token(binary, tokens, name, *restrictions):
+    """`warrend token add NAME` into the tokens file `tokens` (created 0600,
+    owned by root, as warrend wants it); returns the token."""
+    r = subprocess.run([binary, "token", "add", name, *restrictions, "--config", "/dev/null", "--tokens", tokens],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", r.stdout), r
+    return r.stdout.strip()
 
 
 def assert_error(r, status, code, *in_message):

@@ -1,7 +1,8 @@
 """`warren create|exec|cp|ls|rm|status` against a real warrend.
 
 A warrend ($WARREND, default <repo>/_build/warrend) is started on a temporary
-unix socket with its own state directory and tokens file; every client command
+unix socket (tokenless) and a loopback TCP port (a token required) with its
+own state directory and tokens file; every client command
 is run as a user would, checking stdout, stderr and exit codes. When the
 daemon stops (SIGTERM) nothing of its sandboxes may be left: no cgroup named
 after it, no process of a sandbox host uid.
@@ -12,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -33,6 +35,9 @@ class Daemon:
         self.warren = warren
         self.sock = os.path.join(tmp, "warrend.sock")
         self.url = "unix:" + self.sock
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.tcp_url = "http://127.0.0.1:%d" % s.getsockname()[1]
         tokens = os.path.join(tmp, "tokens")
         fd = os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -40,7 +45,7 @@ class Daemon:
         self.log = open(os.path.join(tmp, "warrend.log"), "w+")
         self.before = snapshot()
         self.proc = subprocess.Popen(
-            [warrend_path(), "--config", "/dev/null", "--listen", self.url,
+            [warrend_path(), "--config", "/dev/null", "--listen", self.url, "--listen", self.tcp_url[7:],
              "--state-dir", os.path.join(tmp, "state"), "--tokens", tokens, "--pool-size", "2"],
             stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -324,6 +329,23 @@ def test_url_flag_before_and_after_the_command(daemon, tmp_path):
     bad = {"WARREN_URL": f"unix:{tmp_path}/none.sock"}
     ok(daemon.run("--url", daemon.url, "status", env=bad))
     ok(daemon.run("status", "--url", daemon.url, env=bad))
+
+
+def test_tcp_needs_a_token(daemon):
+    """The socket is the tokenless way in; over TCP the CLI sends --token or
+    WARREN_TOKEN, and without one it is told so."""
+    r = daemon.run("ls", env={"WARREN_URL": daemon.tcp_url})
+    assert r.returncode == 1, r
+    assert r.stderr == ("warren: this listener requires a token: send \"Authorization: Bearer TOKEN\" "
+                        "(give one with --token or WARREN_TOKEN)\n"), r.stderr
+    tcp = {"WARREN_URL": daemon.tcp_url, "WARREN_TOKEN": TOKEN}
+    sid = ok(daemon.run("create", env=tcp)).stdout.strip()
+    try:
+        assert ok(daemon.run("exec", sid, "--", "echo", "over tcp", env=tcp)).stdout == "over tcp\n"
+        assert sid in ok(daemon.run("ls", env=tcp)).stdout
+        assert sid not in ok(daemon.run("ls")).stdout  # through the socket: the owner "local"
+    finally:
+        ok(daemon.run("rm", sid, env=tcp))
 
 
 def test_token_selects_the_owner(daemon):

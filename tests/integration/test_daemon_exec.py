@@ -195,7 +195,7 @@ def test_execs_of_one_session_may_run_concurrently(daemon, sid):
 def open_stream(daemon, sid, body):
     conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
     conn.request("POST", f"/v1/sessions/{sid}/exec", body=json.dumps(dict(body, stream=True)),
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json", **daemon.auth})
     resp = conn.getresponse()
     return conn, resp
 

@@ -7,6 +7,7 @@ as root on a temporary unix socket and loopback port, and stops it in
 teardown, checking it exits 0 and leaves no socket file behind.
 """
 
+import grp
 import http.client
 import json
 import os
@@ -96,6 +97,14 @@ class Daemon:
             f.write(f"listen = unix:{self.sock}\nlisten = 127.0.0.1:{self.port}\n"
                     f"state_dir = {tmp}/state\ntokens_file = {self.tokens}\npool_size = 0\n"
                     + extra_config)
+        # TCP wants a token: requests over TCP send this one unless told otherwise.
+        if not os.path.exists(self.tokens):
+            out = subprocess.run([binary, "token", "add", "fixture", "--tokens", self.tokens],
+                                 capture_output=True, text=True, check=True)
+            with open(os.path.join(tmp, "fixture.token"), "w") as f:
+                f.write(out.stdout.strip())
+        with open(os.path.join(tmp, "fixture.token")) as f:
+            self.token = f.read().strip()
         self.log = open(os.path.join(tmp, "warrend.log"), "w+")
         self.proc = subprocess.Popen([binary, "--config", self.config, *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -105,7 +114,7 @@ class Daemon:
                 raise AssertionError(f"warrend exited {self.proc.returncode}: {self.output()}")
             try:
                 # Any HTTP answer means the listeners are up (401 with auth_local).
-                if self.get("/v1/health").status in (200, 401):
+                if self.get("/v1/health", tcp=False).status in (200, 401):
                     break
             except OSError:
                 pass
@@ -119,11 +128,16 @@ class Daemon:
         self.log.seek(0)
         return self.log.read()
 
-    def request(self, method, path, body=None, headers=None, tcp=True, port=None, host="127.0.0.1"):
+    def request(self, method, path, body=None, headers=None, tcp=True, port=None, host="127.0.0.1", token=True):
+        """One request on a new connection; over TCP with the fixture's token
+        unless token=False or headers name an Authorization."""
         conn = (http.client.HTTPConnection(host, port or self.port, timeout=10) if tcp
                 else UnixConnection(self.sock))
+        headers = dict(headers or {})
+        if tcp and token and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.token}"
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             return Reply(conn.getresponse())
         finally:
             conn.close()
@@ -186,7 +200,7 @@ def test_health_over_tcp_unix_and_http2(daemon):
     assert compat["status"] == "healthy" and set(compat) >= {"pool_size", "active_sessions", "version"}
 
     r = curl("--http2-prior-knowledge", "-w", "\n%{http_version} %{http_code}",
-             f"http://127.0.0.1:{daemon.port}/v1/health")
+             "-H", f"Authorization: Bearer {daemon.token}", f"http://127.0.0.1:{daemon.port}/v1/health")
     body, _, version = r.stdout.rpartition("\n")
     assert version == "2 200", r
     assert json.loads(body)["status"] == "ok"
@@ -199,6 +213,23 @@ def test_unix_socket_mode(daemon):
     st = os.stat(daemon.sock)
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
     assert stat.S_IMODE(os.stat(os.path.dirname(daemon.sock)).st_mode) == 0o755
+
+
+def test_unix_socket_group(daemon):
+    """The socket is the tokenless way in: its group is "warren" (what make
+    install creates and warrend.socket names), root's while that group does
+    not exist."""
+    try:
+        want = grp.getgrnam("warren").gr_gid
+    except KeyError:
+        want = 0
+        assert 'no group "warren": ' in daemon.output(), daemon.output()
+    assert os.stat(daemon.sock).st_gid == want
+
+
+def test_socket_group_setting(start):
+    d = start("socket_group = nogroup\n")
+    assert os.stat(d.sock).st_gid == grp.getgrnam("nogroup").gr_gid
 
 
 def test_unknown_route_method_and_nul(daemon):
@@ -265,11 +296,11 @@ def test_tokens(warrend, start):
         assert time.monotonic() < deadline, d.output()
         time.sleep(0.05)
 
-    # Loopback and unix socket: optional. A listener on 0.0.0.0: required,
-    # even for a client that reaches it through 127.0.0.1.
-    assert d.get("/v1/health").status == 200
+    # The unix socket: optional. Every TCP listener, loopback included:
+    # required (a listener on 0.0.0.0 too, whatever address the client used).
     assert d.get("/v1/health", tcp=False).status == 200
-    d.get("/v1/health", port=wildcard_port).error(401, "unauthorized")
+    d.get("/v1/health", token=False).error(401, "unauthorized")
+    d.get("/v1/health", port=wildcard_port, token=False).error(401, "unauthorized")
     assert d.get("/v1/health", port=wildcard_port, headers=bearer).status == 200
     d.get("/v1/health", headers={"Authorization": "Bearer nope"}, tcp=False).error(401, "unauthorized")
     d.get("/v1/health", headers={"Authorization": "Basic eDp5"}).error(401, "unauthorized")
@@ -278,7 +309,18 @@ def test_tokens(warrend, start):
 def test_auth_local(warrend, start):
     d = start("auth_local = true\n", extra_args=("--verbose",))
     d.get("/v1/health", tcp=False).error(401, "unauthorized")
-    d.get("/v1/health").error(401, "unauthorized")
+    d.get("/v1/health", token=False).error(401, "unauthorized")
+    assert d.get("/v1/health").status == 200
+    assert d.get("/v1/health", tcp=False, headers={"Authorization": f"Bearer {d.token}"}).status == 200
+
+
+def test_tokenless_loopback_opt_out(warrend, start):
+    """The opt-out: loopback TCP serves requests without a token again, and
+    warrend says so at start."""
+    d = start("tokenless_loopback = true\n")
+    assert d.get("/v1/health", token=False).status == 200
+    assert re.search(rf"WARNING: tokenless_loopback: 127\.0\.0\.1 port {d.port} serves requests without a "
+                     r"token; every local user shares the owner \"loopback\"", d.output()), d.output()
 
 
 def test_world_readable_tokens_refused(warrend, tmp_path):

@@ -1,7 +1,6 @@
 """warrend sessions: create, list, get, delete, the limits a caller may ask
 for, the errors a bad request gets, and the capacity limit (429)."""
 
-import hashlib
 import re
 
 from daemon_fixture import assert_error, daemon, start_daemon, warrend  # noqa: F401 (fixtures)
@@ -34,13 +33,9 @@ def test_ids_differ(daemon):
     daemon.remove(b["id"])
 
 
-def test_list_shows_only_the_callers_sessions(start_daemon, tmp_path):
-    tokens = {"alice": "a" * 40, "bob": "b" * 40}
-    path = tmp_path / "tokens"
-    path.write_text("".join(f"{n} {hashlib.sha256(t.encode()).hexdigest()}\n" for n, t in tokens.items()))
-    path.chmod(0o600)
-    d = start_daemon("--tokens", str(path))
-    as_ = {n: {"Authorization": f"Bearer {t}"} for n, t in tokens.items()}
+def test_list_shows_only_the_callers_sessions(start_daemon):
+    d = start_daemon()
+    as_ = {n: d.add_token(n) for n in ("alice", "bob")}
     a = d.post("/v1/sessions", {}, headers=as_["alice"])
     assert a.status_code == 201, a.text
     a = a.json()["id"]

@@ -184,7 +184,7 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError(f"warrend exited {self.proc.returncode}: {self.output()}")
             try:
-                if self.request("GET", "/v1/health", who=None).status == 200:
+                if self.request("GET", "/v1/health").status == 200:
                     break
             except OSError:
                 pass
@@ -222,7 +222,7 @@ class Daemon:
         if self.proc.poll() is not None:
             return False
         try:
-            return self.request("GET", "/v1/health", who=None, timeout=10).status == 200
+            return self.request("GET", "/v1/health", timeout=10).status == 200
         except OSError:
             return False
 

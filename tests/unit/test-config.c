@@ -35,6 +35,14 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.max_body, 64 << 20);
 	ck_assert_uint_eq(cfg.max_json_body, 1 << 20);
 	ck_assert(!cfg.auth_local);
+	ck_assert(!cfg.tokenless_loopback);
+	ck_assert_ptr_null(cfg.socket_group); /* "warren" when it exists */
+	ck_assert_uint_eq(cfg.n_allowed_origins, 0);
+	ck_assert_uint_eq(cfg.n_allowed_hosts, 0);
+	ck_assert_uint_eq(cfg.auth_head_max, 16 << 10);
+	ck_assert_uint_eq(cfg.auth_pending_max, 256);
+	ck_assert_uint_eq(cfg.auth_timeout_ms, 10000);
+	ck_assert(cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_NATIVE);
 	ck_assert_int_eq(cfg.backend_fallback, -1);
 	ck_assert_str_eq(cfg.oci_runtime, "runc");
@@ -81,8 +89,24 @@ START_TEST(every_key_parses)
 		"oci_runtime = /usr/bin/crun\n"
 		"docker_socket = /run/podman/podman.sock\n"
 		"docker_image_prefix = localhost/w-\n"
-		"docker_host_image = warren-python\n";
+		"docker_host_image = warren-python\n"
+		"allowed_origins = https://app.example, http://127.0.0.1:3000\n"
+		"allowed_origins = https://b.example\n"
+		"allowed_hosts = warren.internal [::1]\n"
+		"auth_head_max = 8K\n"
+		"auth_pending_max = 16\n"
+		"auth_timeout = 2s\n"
+		"allow_backend_choice = no\n";
 	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
+	ck_assert_uint_eq(cfg.n_allowed_origins, 3);
+	ck_assert_str_eq(cfg.allowed_origins[1], "http://127.0.0.1:3000");
+	ck_assert_str_eq(cfg.allowed_origins[2], "https://b.example");
+	ck_assert_uint_eq(cfg.n_allowed_hosts, 2);
+	ck_assert_str_eq(cfg.allowed_hosts[1], "[::1]");
+	ck_assert_uint_eq(cfg.auth_head_max, 8192);
+	ck_assert_uint_eq(cfg.auth_pending_max, 16);
+	ck_assert_uint_eq(cfg.auth_timeout_ms, 2000);
+	ck_assert(!cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_DOCKER);
 	ck_assert_int_eq(cfg.backend_fallback, BACKEND_NATIVE);
 	ck_assert_str_eq(cfg.oci_runtime, "/usr/bin/crun");
@@ -155,8 +179,37 @@ START_TEST(errors_name_the_line)
 		     "warrend.conf:1: backend: invalid value \"none\" (expected native, oci or docker)");
 	expect_error("backend_fallback = podman\n",
 		     "warrend.conf:1: backend_fallback: invalid value \"podman\" (expected native, oci, docker or none)");
+	expect_error("allowed_origins = app.example\n", "warrend.conf:1: allowed_origins: invalid value "
+		     "\"app.example\" (expected origins such as https://app.example or http://127.0.0.1:3000)");
+	expect_error("allowed_origins = https://a.example/path\n", "warrend.conf:1: allowed_origins: invalid value "
+		     "\"https://a.example/path\" (expected origins such as https://app.example or http://127.0.0.1:3000)");
+	expect_error("allowed_hosts = a.example:8080\n", "warrend.conf:1: allowed_hosts: invalid value "
+		     "\"a.example:8080\" (expected host names such as warren.internal, without a port)");
+	expect_error("auth_pending_max = 0\n", "warrend.conf:1: auth_pending_max: 0 is below the minimum of 1");
 	expect_error("listen = 8080\n",
 		     "warrend.conf:1: listen \"8080\": expected unix:/PATH, IPV4:PORT or [IPV6]:PORT");
+}
+END_TEST
+
+static void expect_finish_error(const char *text, const char *message)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_parse_text(&cfg, "warrend.conf", text, &e), 0);
+	ck_assert_int_lt(config_finish(&cfg, &e), 0);
+	ck_assert_msg(strcmp(e.message, message) == 0, "got \"%s\", expected \"%s\"", e.message, message);
+	config_free(&cfg);
+}
+
+START_TEST(keys_that_depend_on_each_other)
+{
+	expect_finish_error("auth_local = true\ntokenless_loopback = true\n",
+			    "auth_local (a token on the unix socket too) and tokenless_loopback (none on loopback "
+			    "TCP) contradict each other: set one");
+	expect_finish_error("auth_head_max = 512\n", "auth_head_max: 512 is outside 1K to 256K");
+	expect_finish_error("auth_head_max = 1M\n", "auth_head_max: 1048576 is outside 1K to 256K");
+	expect_finish_error("auth_timeout = 10ms\n", "auth_timeout: at least 100ms");
 }
 END_TEST
 
@@ -227,14 +280,16 @@ START_TEST(tokens_file)
 	wr_error e = { 0 };
 	char token[65];
 	char *path = write_temp("# tokens\n", 0600);
-	ck_assert_msg(auth_token_add(path, "alice", token, &e) == 0, "%s", e.message);
+	ck_assert_msg(auth_token_add(path, "alice", NULL, token, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(strlen(token), 64);
 	char second[65];
-	ck_assert_int_eq(auth_token_add(path, "bob", second, &e), 0);
+	ck_assert_int_eq(auth_token_add(path, "bob", "", second, &e), 0);
 	ck_assert_str_ne(token, second);
-	ck_assert_int_lt(auth_token_add(path, "alice", second, &e), 0);
-	ck_assert_int_lt(auth_token_add(path, "local", second, &e), 0);
-	ck_assert_int_lt(auth_token_add(path, "bad name", second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "alice", NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "local", NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "loopback", NULL, second, &e), 0);
+	ck_assert_str_eq(e.message, "the name \"loopback\" is reserved for requests without a token");
+	ck_assert_int_lt(auth_token_add(path, "bad name", NULL, second, &e), 0);
 
 	ck_assert_msg(auth_load(path, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(auth_count(), 2);
@@ -255,6 +310,135 @@ START_TEST(tokens_file)
 	ck_assert_int_lt(auth_reload(&e), 0);
 	ck_assert_ptr_nonnull(strstr(e.message, "chmod 600"));
 	ck_assert_str_eq(auth_owner(token, 64), "alice");
+	unlink(path);
+	free(path);
+	auth_free();
+}
+END_TEST
+
+/* warrend(8): refused unless only its owner (root, or warrend's own user)
+ * may read and write it. */
+START_TEST(tokens_file_permissions)
+{
+	static const mode_t refused[] = { 0640, 0620, 0604, 0602, 0660 };
+	wr_error e = { 0 };
+	char expected[512];
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		char *path = write_temp("alice " HASH_A "\n", refused[i]);
+		ck_assert_int_lt(auth_load(path, &e), 0);
+		snprintf(expected, sizeof(expected), "%s: mode %04o lets group or others read or change the tokens; "
+			 "run chmod 600 %s", path, (unsigned)refused[i], path);
+		ck_assert_str_eq(e.message, expected);
+		unlink(path);
+		free(path);
+	}
+	/* A symbolic link, even to a good file, is refused. */
+	char *target = write_temp("alice " HASH_A "\n", 0600);
+	char link[64];
+	snprintf(link, sizeof(link), "%s.link", target);
+	ck_assert_int_eq(symlink(target, link), 0);
+	ck_assert_int_lt(auth_load(link, &e), 0);
+	snprintf(expected, sizeof(expected), "%s is a symbolic link: tokens_file must name the file itself", link);
+	ck_assert_str_eq(e.message, expected);
+	ck_assert_int_eq(auth_load(target, &e), 0);
+	ck_assert_uint_eq(auth_count(), 1);
+	unlink(link);
+	unlink(target);
+	free(target);
+	auth_free();
+}
+END_TEST
+
+START_TEST(token_restrictions)
+{
+	wr_error e = { 0 };
+	char *path = write_temp("free " HASH_A "\n"
+				"ci 0000000000000000000000000000000000000000000000000000000000000001 "
+				"policies=default,python images=host backends=native,oci max_sessions=3 max_execs=7\n",
+				0600);
+	ck_assert_msg(auth_load(path, &e) == 0, "%s", e.message);
+	ck_assert_ptr_null(auth_restrictions("free"));
+	ck_assert_ptr_null(auth_restrictions("local"));
+	const struct token_restrictions *r = auth_restrictions("ci");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->policies[1], "python");
+	ck_assert_ptr_null(r->policies[2]);
+	ck_assert_str_eq(r->images[0], "host");
+	ck_assert_uint_eq(r->backends, 1u << BACKEND_NATIVE | 1u << BACKEND_OCI);
+	ck_assert_uint_eq(r->max_sessions, 3);
+	ck_assert_uint_eq(r->max_execs, 7);
+	ck_assert_uint_eq(auth_max_sessions("ci", 100), 3);
+	ck_assert_uint_eq(auth_max_sessions("free", 100), 100);
+
+	char err[256];
+	ck_assert_int_eq(auth_check_lease("free", "python", "strict", "docker", err, sizeof(err)), 0);
+	ck_assert_int_eq(auth_check_lease("ci", "host", "python", "oci", err, sizeof(err)), 0);
+	ck_assert_int_lt(auth_check_lease("ci", "host", "strict", "native", err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "policy: \"strict\" is not allowed for the token \"ci\" (allowed: default, python)");
+	ck_assert_int_lt(auth_check_lease("ci", "python", "default", "native", err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "image: \"python\" is not allowed for the token \"ci\" (allowed: host)");
+	ck_assert_int_lt(auth_check_lease("ci", "host", "default", "docker", err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "backend: \"docker\" is not allowed for the token \"ci\" (allowed: native, oci)");
+	/* An unknown backend is the caller's 400, not a 403. */
+	ck_assert_int_eq(auth_check_lease("ci", "host", "default", "lxc", err, sizeof(err)), 0);
+	unlink(path);
+	free(path);
+
+	static const struct { const char *line, *message; } bad[] = {
+		{ "colour=red", ":1: unknown restriction \"colour\" (expected policies=, images=, backends=, "
+				"max_sessions= or max_execs=)" },
+		{ "policies", ":1: unknown restriction \"policies\"" },
+		{ "backends=native,lxc", ":1: backends: unknown backend \"lxc\" (native, oci or docker)" },
+		{ "images=a,,b", ":1: images: \"\" is not a name" },
+		{ "policies=../x", ":1: policies: \"../x\" is not a name" },
+		{ "max_sessions=0", ":1: max_sessions: expected a whole number from 1 to 1000000, got \"0\"" },
+		{ "max_execs=-3", ":1: max_execs: expected a whole number from 1 to 1000000, got \"-3\"" },
+		{ "max_execs=2 max_execs=3", ":1: max_execs is given twice" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "ci " HASH_A " %s\n", bad[i].line);
+		path = write_temp(text, 0600);
+		ck_assert_int_lt(auth_load(path, &e), 0);
+		ck_assert_msg(strstr(e.message, bad[i].message), "%s: got \"%s\"", bad[i].line, e.message);
+		unlink(path);
+		free(path);
+	}
+
+	/* warrend token add checks restrictions before it writes anything. */
+	char token[65];
+	path = write_temp("", 0600);
+	ck_assert_int_lt(auth_token_add(path, "ci", "backends=lxc", token, &e), 0);
+	ck_assert_str_eq(e.message, "backends: unknown backend \"lxc\" (native, oci or docker)");
+	ck_assert_int_lt(auth_token_add(path, "ci", "images=a # b", token, &e), 0);
+	ck_assert_int_eq(auth_token_add(path, "ci", "images=python max_sessions=2", token, &e), 0);
+	ck_assert_int_eq(auth_load(path, &e), 0);
+	ck_assert_str_eq(auth_owner(token, 64), "ci");
+	ck_assert_str_eq(auth_restrictions("ci")->images[0], "python");
+	ck_assert_uint_eq(auth_restrictions("ci")->max_sessions, 2);
+	unlink(path);
+	free(path);
+	auth_free();
+}
+END_TEST
+
+START_TEST(authorization_header)
+{
+	wr_error e = { 0 };
+	char token[65], header[80];
+	const char *why = NULL;
+	char *path = write_temp("", 0600);
+	ck_assert_int_eq(auth_token_add(path, "alice", NULL, token, &e), 0);
+	ck_assert_int_eq(auth_load(path, &e), 0);
+	snprintf(header, sizeof(header), "Bearer %s", token);
+	ck_assert_str_eq(auth_owner_of_header(header, strlen(header), &why), "alice");
+	snprintf(header, sizeof(header), "bearer   %s ", token);
+	ck_assert_str_eq(auth_owner_of_header(header, strlen(header), &why), "alice");
+	ck_assert_ptr_null(auth_owner_of_header("Basic eDp5", 10, &why));
+	ck_assert_str_eq(why, "the Authorization header must be \"Bearer TOKEN\"");
+	ck_assert_ptr_null(auth_owner_of_header("Bearer nope", 11, &why));
+	ck_assert_str_eq(why, "invalid token");
+	ck_assert_ptr_null(auth_owner_of_header("Bearer ", 7, &why));
 	unlink(path);
 	free(path);
 	auth_free();
@@ -289,10 +473,14 @@ int main(void)
 	tcase_add_test(tc, defaults_match_the_documentation);
 	tcase_add_test(tc, every_key_parses);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, keys_that_depend_on_each_other);
 	tcase_add_test(tc, listen_addresses);
 	tcase_add_test(tc, missing_files);
 	tcase_add_test(tc, tokens_file);
 	tcase_add_test(tc, tokens_file_errors);
+	tcase_add_test(tc, tokens_file_permissions);
+	tcase_add_test(tc, token_restrictions);
+	tcase_add_test(tc, authorization_header);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

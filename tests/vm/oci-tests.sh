@@ -43,7 +43,12 @@ oci_checks() {
 	backend = oci
 	oci_runtime = $rt
 	EOF
-	WARREN_CGROUP_PARENT=$parent warrend --config $conf --tokens /nonexistent >$log 2>&1 &
+	# TCP wants a token: vm-http sends $WARREN_TOKEN.
+	tokens=/tmp/tokens-$rt
+	rm -f $tokens
+	WARREN_TOKEN=$(warrend token add vm --config /dev/null --tokens $tokens)
+	export WARREN_TOKEN
+	WARREN_CGROUP_PARENT=$parent warrend --config $conf --tokens $tokens >$log 2>&1 &
 	daemon=$!
 	i=0
 	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $log && kill -0 $daemon 2>/dev/null; do

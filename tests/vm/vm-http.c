@@ -1,7 +1,8 @@
 /* A minimal HTTP/1.1 client for the test guest, which has no curl:
  *   vm-http PORT METHOD PATH [JSON-BODY]
- * talks to 127.0.0.1:PORT and prints the status code on the first line,
- * then the response body. busybox nc will not do: it half-closes the
+ * talks to 127.0.0.1:PORT (with the token in $WARREN_TOKEN, as warrend
+ * wants one on TCP) and prints the status code on the first line, then the
+ * response body. busybox nc will not do: it half-closes the
  * connection when its stdin ends, which warrend takes (rightly) for a
  * client that went away, cancelling a long exec. Exit 0 when a response
  * came, 1 otherwise. */
@@ -43,11 +44,15 @@ int main(int argc, char **argv)
 		perror("vm-http: connect");
 		return 1;
 	}
+	const char *token = getenv("WARREN_TOKEN");
+	if (token && !*token)
+		token = NULL;
 	char head[1024];
 	int n = snprintf(head, sizeof head,
-			 "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+			 "%s %s HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n%s%s%s"
 			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 argv[2], argv[3], strlen(body));
+			 argv[2], argv[3], argv[1], token ? "Authorization: Bearer " : "", token ? token : "",
+			 token ? "\r\n" : "", strlen(body));
 	if (n < 0 || (size_t)n >= sizeof head || write_all(fd, head, (size_t)n) < 0 ||
 	    write_all(fd, body, strlen(body)) < 0) {
 		perror("vm-http: send");

@@ -10,10 +10,12 @@
 #include "mount.h"
 #include "policy.h"
 
-/* The contract's seccomp rules (seccomp.c) as an OCI "linux.seccomp"
- * object: defaultAction allow, architectures x86_64 only, syscalls
- * [{names, action, errnoRet, args[{index, value, valueTwo, op}]}]. Docker's
- * SecurityOpt "seccomp=<json>" takes the same object. */
+/* The native seccomp filter (seccomp.c) as an OCI "linux.seccomp" object
+ * (oci-seccomp.c): defaultAction SCMP_ACT_ERRNO with defaultErrnoRet the
+ * policy's errno, architectures x86_64 only, syscalls [{names, action,
+ * errnoRet, args[{index, value, valueTwo, op}]}]: the allowlist, the
+ * contract's argument rules, the policy's socket families (EAFNOSUPPORT
+ * for others). Docker's SecurityOpt "seccomp=<json>" takes the same object. */
 json_t *oci_seccomp_json(const struct policy *p, wr_error *e);
 
 /* One process of the sandbox: config.json's "process", or what `runc exec

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "seccomp-filter.h"
+#include "socket-family.h"
 #include "units.h"
 
 #define MIN_MEMORY (4 * 1024 * 1024)
@@ -536,25 +537,43 @@ static bool syscall_valid(struct parser *ps, const char *path, const char *s)
 {
 	if (seccomp_syscall_known(s))
 		return true;
-	fail(ps, path, "%s is not a system call libseccomp knows on this architecture", QUOTE(s));
+	fail(ps, path, "%s is not a system call warren knows on this architecture", QUOTE(s));
 	return false;
 }
 
 static int parse_seccomp_deny(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
-	int r = parse_unique_strings(ps, path, v, syscall_valid, &ps->p->seccomp_deny, &ps->p->n_seccomp_deny);
+	return parse_unique_strings(ps, path, v, syscall_valid, &ps->p->seccomp_deny, &ps->p->n_seccomp_deny);
+}
+
+static bool socket_family_valid(struct parser *ps, const char *path, const char *s)
+{
+	if (socket_family_index(s) >= 0)
+		return true;
+	fail(ps, path, "%s is not a socket family warren knows (e.g. \"unix\", \"inet\", \"inet6\", "
+	     "\"netlink_route\", \"packet\", \"vsock\"; see warren-policy(5))", QUOTE(s));
+	return false;
+}
+
+/* The families socket() and socketpair() may open; the rest fail with
+ * EAFNOSUPPORT. */
+static int parse_socket_families(struct parser *ps, const char *path, json_t *v, const struct field *f)
+{
+	_cleanup_strv_ char **names = NULL;
+	size_t n = 0;
+	int r = parse_unique_strings(ps, path, v, socket_family_valid, &names, &n);
 	if (r < 0)
 		return r;
-	for (const char *const *c = seccomp_contract_deny; *c; c++)
-		if (!strv_contains(ps->p->seccomp_deny, ps->p->n_seccomp_deny, *c))
-			return fail(ps, path, "%s is missing: the isolation contract denies it in every policy",
-				    QUOTE(*c));
+	ps->p->socket_families = 0;
+	for (size_t i = 0; i < n; i++)
+		ps->p->socket_families |= 1ULL << socket_family_index(names[i]);
 	return 0;
 }
 
 static const struct field seccomp_fields[] = {
 	{ .key = "errno", .parse = parse_seccomp_errno },
 	{ .key = "deny", .parse = parse_seccomp_deny },
+	{ .key = "socket_families", .parse = parse_socket_families },
 };
 
 static int parse_seccomp(struct parser *ps, const char *path, json_t *v, const struct field *f)
@@ -742,6 +761,30 @@ static void set_defaults(struct policy *p)
 	set_rlimit(p, POLICY_RLIMIT_STACK, 8ULL << 20);
 	p->network = NET_NONE;
 	p->seccomp_errno = EPERM;
+	p->socket_families = socket_families_default();
+}
+
+/* The contract's names join whatever seccomp.deny lists: a policy written
+ * for an older, shorter contract keeps working and still denies them all.
+ * (The allowlist leaves them out anyway; the list says so explicitly.) */
+static int add_contract_deny(struct policy *p)
+{
+	size_t n = 0;
+	while (seccomp_contract_deny[n])
+		n++;
+	char **deny = realloc(p->seccomp_deny, (p->n_seccomp_deny + n + 1) * sizeof *deny);
+	if (!deny)
+		return -ENOMEM;
+	p->seccomp_deny = deny;
+	deny[p->n_seccomp_deny] = NULL;
+	for (const char *const *c = seccomp_contract_deny; *c; c++) {
+		if (strv_contains(deny, p->n_seccomp_deny, *c))
+			continue;
+		if (!(deny[p->n_seccomp_deny] = strdup(*c)))
+			return -ENOMEM;
+		deny[++p->n_seccomp_deny] = NULL;
+	}
+	return 0;
 }
 
 /* The defaults that are allocated: filled in after parsing, where the
@@ -752,12 +795,8 @@ static int fill_missing(struct policy *p, const char *default_name, wr_error *e)
 		return policy_error(e, ENOMEM, "out of memory");
 	if (!p->hostname && !(p->hostname = strdup("sandbox")))
 		return policy_error(e, ENOMEM, "out of memory");
-	if (!p->seccomp_deny) {
-		if (!(p->seccomp_deny = strv_copy(seccomp_contract_deny)))
-			return policy_error(e, ENOMEM, "out of memory");
-		while (p->seccomp_deny[p->n_seccomp_deny])
-			p->n_seccomp_deny++;
-	}
+	if (add_contract_deny(p) < 0)
+		return policy_error(e, ENOMEM, "out of memory");
 	if (!p->env) {
 		if (!(p->env = strv_copy(default_env)))
 			return policy_error(e, ENOMEM, "out of memory");

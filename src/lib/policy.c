@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "socket-family.h"
 #include "units.h"
 
 /* "python" from "/etc/warren/python.json"; the whole base name when
@@ -183,6 +184,20 @@ int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e)
 	return 0;
 }
 
+int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e)
+{
+	uint64_t extra = want & ~p->socket_families;
+	if (extra) {
+		char asked[512], allowed[512];
+		socket_families_format(extra, asked, sizeof asked);
+		socket_families_format(p->socket_families, allowed, sizeof allowed);
+		return policy_error(e, EPERM, "socket family %s is not allowed by policy %s (its "
+				    "seccomp.socket_families: %s)", asked, p->name, allowed[0] ? allowed : "none");
+	}
+	p->socket_families = want;
+	return 0;
+}
+
 void policy_format_value(enum value_kind kind, uint64_t v, char *buf, size_t len)
 {
 	switch (kind) {
@@ -198,6 +213,15 @@ static json_t *strv_to_json(char *const *v, size_t n)
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
 		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *socket_families_to_json(uint64_t set)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n_socket_families; i++)
+		if (set & (1ULL << i))
+			json_array_append_new(a, json_string(socket_families[i].name));
 	return a;
 }
 
@@ -269,12 +293,13 @@ json_t *policy_to_json(const struct policy *p)
 	/* "o" steals each reference; json_pack fails as a whole (and releases
 	 * them) when one of the values could not be built */
 	_cleanup_json_ json_t *rest = json_pack(
-		"{s:s, s:o, s:o, s:{s:s, s:b}, s:{s:s, s:o}, s:O, s:o}",
+		"{s:s, s:o, s:o, s:{s:s, s:b}, s:{s:s, s:o, s:o}, s:O, s:o}",
 		"hostname", p->hostname, "limits", limits_to_json(&p->limits), "rlimits", rlimits_to_json(p),
 		"network", "mode", p->network == NET_HOST ? "host" : "none",
 		"allow_host", p->allow_host_network,
 		"seccomp", "errno", errno_name ? errno_name : "EPERM",
 		"deny", strv_to_json(p->seccomp_deny, p->n_seccomp_deny),
+		"socket_families", socket_families_to_json(p->socket_families),
 		"mounts", mounts, "env", env_to_json(p->env, p->n_env));
 	if (!rest || json_object_update(root, rest) < 0)
 		return NULL;

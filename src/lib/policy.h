@@ -57,6 +57,7 @@ struct policy {
 	char **seccomp_deny;      /* NULL-terminated syscall names */
 	size_t n_seccomp_deny;
 	int seccomp_errno;        /* errno denied calls return (EPERM) */
+	uint64_t socket_families; /* seccomp.socket_families: a socket_family_set */
 	struct policy_mount *mounts;
 	size_t n_mounts;
 	char **env;               /* NULL-terminated "KEY=VALUE" */
@@ -89,6 +90,9 @@ int policy_tighten(struct policy *p, const struct policy_limits *request,
 		   const struct policy_limit_names *flag_names, wr_error *e);
 /* Asks for a network mode; NET_HOST needs network.allow_host. */
 int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e);
+/* Narrows seccomp.socket_families to `want` (a socket_family_set); a family
+ * the policy does not allow is -EPERM naming it, and changes nothing. */
+int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e);
 
 /* The effective policy as JSON, in the same shape it is written in. */
 json_t *policy_to_json(const struct policy *p);

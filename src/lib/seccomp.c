@@ -1,113 +1,45 @@
+/* The seccomp filter, generated as classic BPF without libseccomp's
+ * compiler (which took 2-3 ms per `warren run` for an allowlist of 300
+ * calls; this takes microseconds). libseccomp still names the calls.
+ *
+ * The program, native calls only:
+ *   another architecture, or an x32 number (bit 30): kill the process;
+ *   a number above every call the filter names: ENOSYS;
+ *   otherwise a binary search over runs of numbers with one action each:
+ *   allow, the policy's errno, ENOSYS, or a short check of one argument's
+ *   low 32 bits (the kernel reads these arguments as 32 bits, so high bits
+ *   neither bypass a check nor fail a harmless call). */
 #include "config.h"
 #include "seccomp-filter.h"
 #include "cleanup.h"
 
+#include <linux/audit.h>
 #include <linux/seccomp.h>
-#include <sched.h>
 #include <seccomp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/personality.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
-const char *const seccomp_contract_deny[] = {
-	/* Mounting and changing the root: would undo the prepared filesystem
-	 * view (the new mount API included, or it is the same door). */
-	"mount", "umount2", "pivot_root", "chroot",
-	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-	/* Namespaces: a new user namespace hands out a full capability set
-	 * again and setns joins someone else's (clone flags: see below). */
-	"unshare", "setns",
-	/* Reading or steering other processes and their memory. */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	/* Large kernel attack surface with a history of exploits. */
-	"bpf", "perf_event_open", "userfaultfd", "fanotify_init", "lookup_dcookie",
-	/* Kernel keyrings are not namespaced. */
-	"keyctl", "add_key", "request_key",
-	/* Loading code into the kernel or booting another one. */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"create_module", "query_module", "get_kernel_syms",
-	/* File handles open files by inode, around every path check. */
-	"open_by_handle_at", "name_to_handle_at",
-	/* Host-wide state: power, swap, kernel log, accounting, quotas, ttys. */
-	"reboot", "swapon", "swapoff", "syslog", "acct", "quotactl", "quotactl_fd",
-	"vhangup", "nfsservctl",
-	/* The clocks are shared with the host (time namespaces only offset). */
-	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-	/* Raw I/O port access. */
-	"ioperm", "iopl",
-	/* NUMA placement: moves or pins memory beyond the cgroup's view. */
-	"mbind", "set_mempolicy", "get_mempolicy", "move_pages",
-	/* Obsolete interfaces nothing current needs. */
-	"_sysctl", "sysfs", "uselib", "ustat",
-	NULL,
+#include "socket-family.h"
+
+/* What one syscall number does. */
+enum slot_kind {
+	SLOT_DEFAULT,      /* the policy's errno */
+	SLOT_ALLOW,
+	SLOT_ENOSYS,
+	SLOT_MASK,         /* allowed unless the argument has a bit of the mask: EPERM */
+	SLOT_PERSONALITY,  /* allowed for seccomp_personality_allowed, else EPERM */
+	SLOT_IOCTL,        /* EPERM for seccomp_ioctl_denied, else allowed */
+	SLOT_SOCKET,       /* allowed for the policy's families, else EAFNOSUPPORT */
 };
 
-bool seccomp_syscall_known(const char *name)
-{
-	return seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR;
-}
-
-/* The contract's argument rules, added to every filter. */
-struct arg_rule {
-	const char *syscall;
-	int err;
-	int raw_nr;       /* when libseccomp does not know the name yet (0: use it) */
-	bool has_arg;
-	unsigned arg;
-	uint64_t mask, value;
+struct slot {
+	uint8_t kind;
+	uint8_t rule;      /* SLOT_MASK: the index in seccomp_conditional_allows */
 };
-
-#define SETID_RULES(name, nr, arg) \
-	{ name, EPERM, nr, true, arg, S_ISUID, S_ISUID }, { name, EPERM, nr, true, arg, S_ISGID, S_ISGID }
-#ifdef __x86_64__
-#define FCHMODAT2_NR 452   /* Linux 6.6; libseccomp 2.5.4 has no name for it */
-#else
-#define FCHMODAT2_NR 0     /* left out elsewhere */
-#endif
-
-static const struct arg_rule arg_rules[] = {
-	/* A plain deny of unshare/setns is bypassed by clone() with the same
-	 * flags: one rule per flag, so any combination containing it fails. */
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWNS, CLONE_NEWNS },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWUTS, CLONE_NEWUTS },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWIPC, CLONE_NEWIPC },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWUSER, CLONE_NEWUSER },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWPID, CLONE_NEWPID },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWNET, CLONE_NEWNET },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWCGROUP, CLONE_NEWCGROUP },
-	{ "clone", EPERM, 0, true, 0, CLONE_NEWTIME, CLONE_NEWTIME },
-	/* clone3's flags sit behind a pointer seccomp cannot read; ENOSYS
-	 * makes glibc fall back to clone(), which the rules above check. */
-	{ "clone3", ENOSYS, 0, false, 0, 0, 0 },
-	/* Pushing input into the controlling terminal escapes to whoever reads
-	 * it. The kernel truncates the request to 32 bits, so compare only
-	 * those: a full 64-bit compare is bypassed by setting high bits. */
-	{ "ioctl", EPERM, 0, true, 1, 0xffffffffu, TIOCSTI },
-	{ "ioctl", EPERM, 0, true, 1, 0xffffffffu, TIOCLINUX },
-	/* No set-user-ID or set-group-ID bits, ever: a workspace bound from the
-	 * host is owned by the caller there (root, for a root caller), so a
-	 * set-ID file made inside would run with the caller's rights on the
-	 * host. Inside they are useless anyway (nosuid, no_new_privs). */
-	SETID_RULES("chmod", 0, 1), SETID_RULES("fchmod", 0, 1), SETID_RULES("fchmodat", 0, 2),
-	SETID_RULES(NULL, FCHMODAT2_NR, 2), SETID_RULES("creat", 0, 1), SETID_RULES("open", 0, 2),
-	SETID_RULES("openat", 0, 3), SETID_RULES("mknod", 0, 1), SETID_RULES("mknodat", 0, 2),
-	/* openat2's mode sits behind a pointer: ENOSYS, and callers fall back
-	 * to openat, which the rules above check. */
-	{ "openat2", ENOSYS, 0, false, 0, 0, 0 },
-};
-
-/* personality() values allowed; anything else (READ_IMPLIES_EXEC,
- * ADDR_NO_RANDOMIZE, PER_LINUX32 ...) fails with EPERM. PER_LINUX is 0, so
- * PER_LINUX | UNAME26 is UNAME26; 0xffffffff only queries.
- * libseccomp takes one comparison per argument in a rule and no ALLOW rule
- * under an ALLOW default, so "anything but these" cannot be said through
- * it: a short classic BPF prefix checks it before libseccomp's program. */
-static const uint32_t personality_allowed[] = { PER_LINUX, PER_LINUX | UNAME26, 0xffffffffu };
 
 static bool policy_denies(const struct policy *p, const char *name)
 {
@@ -117,148 +49,329 @@ static bool policy_denies(const struct policy *p, const char *name)
 	return false;
 }
 
-static int add_arg_rule(scmp_filter_ctx ctx, const struct arg_rule *rule, wr_error *e)
+/* The native number of a name, or -1 when it has none here (a call of
+ * another architecture). */
+static int native_number(const char *name)
 {
-	int nr = rule->syscall ? seccomp_syscall_resolve_name(rule->syscall) : rule->raw_nr;
-	int r;
-	if (rule->has_arg)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)rule->err), nr, 1,
-				     SCMP_CMP(rule->arg, SCMP_CMP_MASKED_EQ, rule->mask, rule->value));
-	else
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)rule->err), nr, 0);
-	if (r < 0)
-		return wr_error_set(e, -r, "seccomp: rule for %s", rule->syscall ? rule->syscall : "a raw syscall");
-	return 0;
+	int nr = seccomp_syscall_number(name);
+	return nr < 0 ? -1 : nr;
 }
 
-static void seccomp_releasep(scmp_filter_ctx *ctx)
+size_t seccomp_allowed_count(const struct policy *p)
 {
-	if (*ctx)
-		seccomp_release(*ctx);
+	size_t n = 0;
+	for (const char *const *s = seccomp_allowed; *s; s++)
+		n += native_number(*s) >= 0 && !policy_denies(p, *s);
+	return n;
 }
-#define _cleanup_seccomp_ _cleanup_(seccomp_releasep)
 
-/* The one place the policy becomes rules; build and dump both use it. */
-static int filter_new(const struct policy *p, scmp_filter_ctx *out, wr_error *e)
+/* The action of every number from 0 to *max_nr, the highest number the
+ * filter names (allowed, denied by the policy or the contract). */
+static int slots_build(const struct policy *p, struct slot **out, int *max_nr, wr_error *e)
 {
 	/* ERRNO(0) would make a denied call "succeed" without running. */
 	if (p->seccomp_errno <= 0 || p->seccomp_errno > 4095)
 		return wr_error_set(e, EINVAL, "seccomp.errno %d: expected an errno between 1 and 4095",
 				    p->seccomp_errno);
-
-	_cleanup_seccomp_ scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	if (!ctx)
-		return wr_error_set(e, ENOMEM, "seccomp_init");
-	/* Only the native architecture is in the filter: i386 (int 0x80) and
-	 * x32 numbers on x86_64 hit the bad-arch action. */
-	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (r < 0)
-		return wr_error_set(e, -r, "seccomp: set bad-arch action");
-	/* We only export; the child sets no_new_privs itself before loading. */
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (r < 0)
-		return wr_error_set(e, -r, "seccomp: clear no_new_privs attribute");
-
+	int max = -1;
 	for (size_t i = 0; i < p->n_seccomp_deny; i++) {
-		const char *name = p->seccomp_deny[i];
-		int nr = seccomp_syscall_resolve_name(name);
+		int nr = seccomp_syscall_number(p->seccomp_deny[i]);
 		if (nr == __NR_SCMP_ERROR)
-			return wr_error_set(e, EINVAL, "seccomp.deny: unknown system call \"%s\"", name);
-		/* A name libseccomp knows but x86_64 lacks (socketcall ...)
-		 * resolves to a pseudo number that seccomp_rule_add skips. */
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)p->seccomp_errno), nr, 0);
-		if (r < 0)
-			return wr_error_set(e, -r, "seccomp: deny %s", name);
+			return wr_error_set(e, EINVAL, "seccomp.deny: unknown system call \"%s\"", p->seccomp_deny[i]);
+		max = nr > max ? nr : max;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(arg_rules); i++) {
-		/* A syscall the policy denies outright is already stricter;
-		 * a second action for it would make libseccomp pick one. */
-		if (arg_rules[i].syscall && policy_denies(p, arg_rules[i].syscall))
-			continue;
-		if (!arg_rules[i].syscall && !arg_rules[i].raw_nr)
-			continue; /* a raw number this architecture does not have */
-		r = add_arg_rule(ctx, &arg_rules[i], e);
-		if (r < 0)
-			return r;
+	for (const char *const *s = seccomp_allowed; *s; s++)
+		max = native_number(*s) > max ? native_number(*s) : max;
+	for (size_t i = 0; i < seccomp_n_deny_rules; i++)
+		max = native_number(seccomp_deny_rules[i].syscall) > max ? native_number(seccomp_deny_rules[i].syscall) : max;
+	if (max < 0)
+		return wr_error_set(e, EINVAL, "seccomp: no system call of this architecture in the lists");
+
+	_cleanup_free_ struct slot *slots = calloc((size_t)max + 1, sizeof *slots);
+	if (!slots)
+		return wr_error_set(e, ENOMEM, "seccomp: allocate the call table");
+	for (const char *const *s = seccomp_allowed; *s; s++) {
+		int nr = native_number(*s);
+		if (nr >= 0 && !policy_denies(p, *s))
+			slots[nr].kind = SLOT_ALLOW;
 	}
-	*out = TAKE_PTR(ctx);
+	for (size_t i = 0; i < seccomp_n_conditional_allows; i++) {
+		int nr = native_number(seccomp_conditional_allows[i].syscall);
+		if (nr >= 0 && slots[nr].kind == SLOT_ALLOW)
+			slots[nr] = (struct slot){ SLOT_MASK, (uint8_t)i };
+	}
+	/* the contract's whole-call errors (clone3, openat2: ENOSYS), unless
+	 * the policy denies the call outright, which is stricter */
+	for (size_t i = 0; i < seccomp_n_deny_rules; i++) {
+		const struct seccomp_deny_rule *rule = &seccomp_deny_rules[i];
+		int nr = native_number(rule->syscall);
+		if (nr >= 0 && !rule->has_arg && !policy_denies(p, rule->syscall))
+			slots[nr].kind = rule->err == ENOSYS ? SLOT_ENOSYS : SLOT_DEFAULT;
+	}
+	static const struct { int nr; enum slot_kind kind; } special[] = {
+		{ SYS_personality, SLOT_PERSONALITY }, { SYS_ioctl, SLOT_IOCTL },
+		{ SYS_socket, SLOT_SOCKET }, { SYS_socketpair, SLOT_SOCKET },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
+		if (special[i].nr <= max && slots[special[i].nr].kind == SLOT_ALLOW)
+			slots[special[i].nr].kind = (uint8_t)special[i].kind;
+	*out = TAKE_PTR(slots);
+	*max_nr = max;
 	return 0;
 }
 
-#define PERSONALITY_PREFIX_LEN (6 + ARRAY_SIZE(personality_allowed))
+/* ---- a small assembler: forward jumps to labels, resolved at the end ---- */
+
+#define MAX_LABELS 1024
+
+struct bpf {
+	struct sock_filter insn[BPF_MAXINSNS];
+	uint16_t jt[BPF_MAXINSNS], jf[BPF_MAXINSNS];  /* labels (0: the next insn); BPF_JA's in jt */
+	size_t at[MAX_LABELS];
+	size_t n, n_labels;
+	bool overflow;
+};
+
+static uint16_t label_new(struct bpf *b)
+{
+	if (b->n_labels == MAX_LABELS) {
+		b->overflow = true;
+		return 0;
+	}
+	b->at[b->n_labels] = SIZE_MAX;
+	return (uint16_t)b->n_labels++;
+}
+
+static void place(struct bpf *b, uint16_t l) { b->at[l] = b->n; }
+
+static void emit(struct bpf *b, uint16_t code, uint32_t k, uint16_t jt, uint16_t jf)
+{
+	if (b->n == BPF_MAXINSNS) {
+		b->overflow = true;
+		return;
+	}
+	b->insn[b->n] = (struct sock_filter){ .code = code, .k = k };
+	b->jt[b->n] = jt;
+	b->jf[b->n] = jf;
+	b->n++;
+}
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define ARG0_LOW offsetof(struct seccomp_data, args[0])
+#define ARG_LOW(i) ((uint32_t)offsetof(struct seccomp_data, args[i]))
 #else
-#define ARG0_LOW (offsetof(struct seccomp_data, args[0]) + 4)
+#define ARG_LOW(i) ((uint32_t)offsetof(struct seccomp_data, args[i]) + 4)
 #endif
 
-/* Native personality() calls whose low 32 bits are not allowed return
- * EPERM; everything else falls through to libseccomp's program, which
- * also kills foreign architectures. Jumps count from the next insn. */
-static void personality_prefix(struct sock_filter *f)
+static void load(struct bpf *b, uint32_t offset) { emit(b, BPF_LD | BPF_W | BPF_ABS, offset, 0, 0); }
+static void jump_if(struct bpf *b, uint16_t op, uint32_t k, uint16_t t, uint16_t f)
 {
-	const size_t end = PERSONALITY_PREFIX_LEN;
-	size_t i = 0;
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0,
-					    (uint8_t)(end - i - 1));
-	i++;
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_personality, 0,
-					    (uint8_t)(end - i - 1));
-	i++;
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW);
-	for (size_t k = 0; k < ARRAY_SIZE(personality_allowed); k++, i++)
-		f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, personality_allowed[k],
-						    (uint8_t)(end - i - 1), 0);
-	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+	emit(b, BPF_JMP | op | BPF_K, k, t, f);
+}
+static void ret(struct bpf *b, uint32_t action) { emit(b, BPF_RET | BPF_K, action, 0, 0); }
+static uint32_t ret_errno(int err) { return SECCOMP_RET_ERRNO | ((uint32_t)err & SECCOMP_RET_DATA); }
+
+static int resolve(struct bpf *b, wr_error *e)
+{
+	if (b->overflow)
+		return wr_error_set(e, E2BIG, "seccomp: the filter needs more than %d instructions", BPF_MAXINSNS);
+	for (size_t i = 0; i < b->n; i++) {
+		struct sock_filter *f = &b->insn[i];
+		if (BPF_CLASS(f->code) != BPF_JMP)
+			continue;
+		size_t off[2] = { 0, 0 };
+		for (int k = 0; k < 2; k++) {
+			uint16_t l = k ? b->jf[i] : b->jt[i];
+			if (l == 0)
+				continue;
+			if (b->at[l] == SIZE_MAX || b->at[l] <= i)
+				return wr_error_set(e, EINVAL, "seccomp: jump %zu to an unplaced label", i);
+			off[k] = b->at[l] - i - 1;
+		}
+		if (BPF_OP(f->code) == BPF_JA) {
+			f->k = (uint32_t)off[0];
+			continue;
+		}
+		if (off[0] > 255 || off[1] > 255)
+			return wr_error_set(e, E2BIG, "seccomp: conditional jump %zu too far", i);
+		f->jt = (uint8_t)off[0];
+		f->jf = (uint8_t)off[1];
+	}
+	return 0;
 }
 
-/* libseccomp 2.5 exports only to an fd: go through a memfd. */
-static int export_bpf(scmp_filter_ctx ctx, struct seccomp_program *out, wr_error *e)
-{
-	_cleanup_close_ int fd = memfd_create("warren-seccomp", MFD_CLOEXEC);
-	if (fd < 0)
-		return wr_error_set(e, errno, "memfd_create");
-	int r = seccomp_export_bpf(ctx, fd);
-	if (r < 0)
-		return wr_error_set(e, -r, "seccomp_export_bpf");
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return wr_error_set(e, errno, "fstat seccomp memfd");
-	size_t bytes = (size_t)st.st_size;
-	size_t total = PERSONALITY_PREFIX_LEN + bytes / sizeof(struct sock_filter);
-	if (bytes == 0 || bytes % sizeof(struct sock_filter) != 0 || total > BPF_MAXINSNS)
-		return wr_error_set(e, EINVAL, "seccomp: exported filter of %zu bytes is not usable", bytes);
+/* ---- the leaves: what one call number does ------------------------------- */
 
-	_cleanup_free_ struct sock_filter *filter = calloc(total, sizeof *filter);
-	if (!filter)
-		return wr_error_set(e, ENOMEM, "seccomp: allocate filter");
-	personality_prefix(filter);
-	char *dst = (char *)(filter + PERSONALITY_PREFIX_LEN);
-	for (size_t done = 0; done < bytes;) {
-		ssize_t n = pread(fd, dst + done, bytes - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
+static void leaf_mask(struct bpf *b, const struct seccomp_conditional_allow *c)
+{
+	uint16_t deny = label_new(b);
+	load(b, ARG_LOW(c->arg));
+	jump_if(b, BPF_JSET, (uint32_t)c->mask, deny, 0);
+	ret(b, SECCOMP_RET_ALLOW);
+	place(b, deny);
+	/* the contract's errno for namespace flags and set-ID bits */
+	ret(b, ret_errno(EPERM));
+}
+
+/* A value of one argument among `values` goes to `hit`, else to `miss`. */
+static void leaf_values(struct bpf *b, unsigned arg, const uint32_t *values, size_t n, uint32_t hit, uint32_t miss)
+{
+	uint16_t found = label_new(b);
+	load(b, ARG_LOW(arg));
+	for (size_t i = 0; i < n; i++)
+		jump_if(b, BPF_JEQ, values[i], found, 0);
+	ret(b, miss);
+	place(b, found);
+	ret(b, hit);
+}
+
+/* socket() and socketpair(): the family is argument 0, the protocol 2. */
+static void leaf_socket(struct bpf *b, socket_family_set set)
+{
+	uint32_t families[64], protocols[64];
+	size_t n_families = 0, n_protocols = 0;
+	for (size_t i = 0; i < n_socket_families; i++) {
+		if (!(set & (1ULL << i)))
 			continue;
-		if (n < 0)
-			return wr_error_set(e, errno, "read seccomp memfd");
-		if (n == 0)
-			return wr_error_set(e, EIO, "read seccomp memfd: short read");
-		done += (size_t)n;
+		if (socket_families[i].protocol < 0)
+			families[n_families++] = (uint32_t)socket_families[i].family;
+		else
+			protocols[n_protocols++] = (uint32_t)socket_families[i].protocol;
 	}
-	out->filter = TAKE_PTR(filter);
-	out->len = (unsigned short)total;
-	return 0;
+	uint16_t allow = label_new(b), refuse = label_new(b);
+	load(b, ARG_LOW(0));
+	for (size_t i = 0; i < n_families; i++)
+		jump_if(b, BPF_JEQ, families[i], allow, 0);
+	if (n_protocols) {
+		/* only netlink is split by protocol */
+		jump_if(b, BPF_JEQ, AF_NETLINK, 0, refuse);
+		load(b, ARG_LOW(2));
+		for (size_t i = 0; i < n_protocols; i++)
+			jump_if(b, BPF_JEQ, protocols[i], allow, 0);
+	}
+	place(b, refuse);
+	ret(b, ret_errno(EAFNOSUPPORT));
+	place(b, allow);
+	ret(b, SECCOMP_RET_ALLOW);
+}
+
+static void leaf(struct bpf *b, const struct policy *p, struct slot s)
+{
+	switch (s.kind) {
+	case SLOT_ALLOW: ret(b, SECCOMP_RET_ALLOW); break;
+	case SLOT_ENOSYS: ret(b, ret_errno(ENOSYS)); break;
+	case SLOT_MASK: leaf_mask(b, &seccomp_conditional_allows[s.rule]); break;
+	case SLOT_PERSONALITY:
+		leaf_values(b, 0, seccomp_personality_allowed, seccomp_n_personality_allowed, SECCOMP_RET_ALLOW,
+			    ret_errno(EPERM));
+		break;
+	case SLOT_IOCTL:
+		leaf_values(b, 1, seccomp_ioctl_denied, seccomp_n_ioctl_denied, ret_errno(EPERM), SECCOMP_RET_ALLOW);
+		break;
+	case SLOT_SOCKET: leaf_socket(b, p->socket_families); break;
+	default: ret(b, ret_errno(p->seccomp_errno)); break;
+	}
+}
+
+/* ---- the search ---------------------------------------------------------- */
+
+/* Numbers with one simple action in a row form one run; a call whose
+ * arguments decide is a run of its own. */
+struct run {
+	int first;
+	struct slot slot;
+};
+
+static bool simple(struct slot s) { return s.kind <= SLOT_ENOSYS; }
+
+static size_t runs_build(const struct slot *slots, int max, struct run *runs)
+{
+	size_t n = 0;
+	for (int nr = 0; nr <= max; nr++)
+		if (n == 0 || !simple(slots[nr]) || slots[nr].kind != runs[n - 1].slot.kind ||
+		    !simple(runs[n - 1].slot))
+			runs[n++] = (struct run){ nr, slots[nr] };
+	return n;
+}
+
+/* runs[l..r], the number in A: "A >= first of the middle run" chooses the
+ * upper half, reached with BPF_JA since it may lie beyond a conditional
+ * jump's 255 instructions. */
+static void search(struct bpf *b, const struct policy *p, const struct run *runs, size_t l, size_t r)
+{
+	if (l == r) {
+		leaf(b, p, runs[l].slot);
+		return;
+	}
+	size_t m = (l + r + 1) / 2;
+	uint16_t upper = label_new(b), lower = label_new(b);
+	jump_if(b, BPF_JGE, (uint32_t)runs[m].first, 0, lower);
+	emit(b, BPF_JMP | BPF_JA, 0, upper, 0);
+	place(b, lower);
+	search(b, p, runs, l, m - 1);
+	place(b, upper);
+	search(b, p, runs, m, r);
+}
+
+/* The program and what it was made from (the dump reads both). */
+struct compiled {
+	struct bpf *b;
+	struct slot *slots;
+	int max_nr;
+	size_t n_runs;
+};
+
+static void compiled_free(struct compiled *c)
+{
+	free(c->b);
+	free(c->slots);
+}
+
+static int program_build(const struct policy *p, struct compiled *c, wr_error *e)
+{
+	*c = (struct compiled){ 0 };
+	struct bpf *b = c->b = malloc(sizeof *b);
+	if (!b)
+		return wr_error_set(e, ENOMEM, "seccomp: allocate the program");
+	int r = slots_build(p, &c->slots, &c->max_nr, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ struct run *runs = calloc((size_t)c->max_nr + 1, sizeof *runs);
+	if (!runs)
+		return wr_error_set(e, ENOMEM, "seccomp: allocate the runs");
+	c->n_runs = runs_build(c->slots, c->max_nr, runs);
+
+	b->n = 0;
+	b->n_labels = 1; /* label 0 is "the next instruction" */
+	b->overflow = false;
+	uint16_t kill = label_new(b), enosys = label_new(b), table = label_new(b);
+	load(b, offsetof(struct seccomp_data, arch));
+	jump_if(b, BPF_JEQ, (uint32_t)seccomp_arch_native(), 0, kill);
+	load(b, offsetof(struct seccomp_data, nr));
+	/* x32 numbers (bit 30) share x86_64's arch value: a foreign ABI */
+	jump_if(b, BPF_JGE, 0x40000000u, kill, 0);
+	jump_if(b, BPF_JGT, (uint32_t)c->max_nr, enosys, table);
+	place(b, kill);
+	ret(b, SECCOMP_RET_KILL_PROCESS);
+	place(b, enosys);
+	ret(b, ret_errno(ENOSYS));
+	place(b, table);
+	search(b, p, runs, 0, c->n_runs - 1);
+	return resolve(b, e);
 }
 
 int seccomp_program_build(const struct policy *p, struct seccomp_program *out, wr_error *e)
 {
-	_cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
-	int r = filter_new(p, &ctx, e);
+	_cleanup_(compiled_free) struct compiled c = { 0 };
+	int r = program_build(p, &c, e);
 	if (r < 0)
 		return r;
-	return export_bpf(ctx, out, e);
+	struct sock_filter *filter = calloc(c.b->n, sizeof *filter);
+	if (!filter)
+		return wr_error_set(e, ENOMEM, "seccomp: allocate the filter");
+	memcpy(filter, c.b->insn, c.b->n * sizeof *filter);
+	out->filter = filter;
+	out->len = (unsigned short)c.b->n;
+	return 0;
 }
 
 int seccomp_program_load(const struct seccomp_program *prog)
@@ -279,23 +392,64 @@ void seccomp_program_free(struct seccomp_program *prog)
 	prog->len = 0;
 }
 
+/* ---- the dump (warren run -vv) ------------------------------------------- */
+
+static void describe(const struct policy *p, struct slot s, char *buf, size_t len)
+{
+	char families[1024];
+	const struct seccomp_conditional_allow *c = &seccomp_conditional_allows[s.rule];
+	switch (s.kind) {
+	case SLOT_ALLOW: snprintf(buf, len, "ALLOW"); break;
+	case SLOT_ENOSYS: snprintf(buf, len, "ERRNO(%d)", ENOSYS); break;
+	case SLOT_MASK:
+		snprintf(buf, len, "ALLOW unless arg%u & %#llx, then ERRNO(%d)", c->arg, (unsigned long long)c->mask,
+			 EPERM);
+		break;
+	case SLOT_PERSONALITY: snprintf(buf, len, "ALLOW if arg0 is 0, 0x20000 or 0xffffffff, else ERRNO(%d)", EPERM); break;
+	case SLOT_IOCTL: snprintf(buf, len, "ERRNO(%d) if arg1 is TIOCSTI or TIOCLINUX, else ALLOW", EPERM); break;
+	case SLOT_SOCKET:
+		socket_families_format(p->socket_families, families, sizeof families);
+		snprintf(buf, len, "ALLOW for families [%s], else ERRNO(%d)", families[0] ? families : "none",
+			 EAFNOSUPPORT);
+		break;
+	default: snprintf(buf, len, "ERRNO(%d)", p->seccomp_errno); break;
+	}
+}
+
 int seccomp_program_dump(const struct policy *p, int fd, wr_error *e)
 {
-	_cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
-	int r = filter_new(p, &ctx, e);
+	_cleanup_(compiled_free) struct compiled c = { 0 };
+	int r = program_build(p, &c, e);
 	if (r < 0)
 		return r;
-	/* The hand-written prefix is not libseccomp's to print. */
-	if (dprintf(fd, "# prefix (before libseccomp's program):\n"
-			"#   native personality() with low 32 bits not one of") < 0)
+	const struct slot *slots = c.slots;
+	int max_nr = c.max_nr;
+	if (dprintf(fd, "# seccomp filter: %zu instructions, a binary search over %zu runs of calls\n"
+			"#   another architecture, or an x32 call: KILL_PROCESS\n"
+			"#   a call numbered above %d: ERRNO(%d)\n", c.b->n, c.n_runs, max_nr, ENOSYS) < 0)
 		return wr_error_set(e, errno, "write seccomp dump");
-	for (size_t k = 0; k < ARRAY_SIZE(personality_allowed); k++)
-		if (dprintf(fd, " 0x%x", personality_allowed[k]) < 0)
+	/* one line per action, naming every call it covers */
+	for (int nr = 0; nr <= max_nr;) {
+		int end = nr;
+		while (end < max_nr && simple(slots[nr]) && slots[end + 1].kind == slots[nr].kind)
+			end++;
+		char action[1200];
+		describe(p, slots[nr], action, sizeof action);
+		int w = end > nr ? dprintf(fd, "#   %d-%d:", nr, end) : dprintf(fd, "#   %d:", nr);
+		if (w < 0)
 			return wr_error_set(e, errno, "write seccomp dump");
-	if (dprintf(fd, ": action ERRNO(%d);\n", EPERM) < 0)
-		return wr_error_set(e, errno, "write seccomp dump");
-	r = seccomp_export_pfc(ctx, fd);
-	if (r < 0)
-		return wr_error_set(e, -r, "seccomp_export_pfc");
+		bool named = false;
+		for (int k = nr; k <= end; k++) {
+			const char *name = seccomp_syscall_name(k);
+			if (name && dprintf(fd, " %s", name) < 0)
+				return wr_error_set(e, errno, "write seccomp dump");
+			named |= name != NULL;
+		}
+		if (!named && dprintf(fd, " (no calls)") < 0)
+			return wr_error_set(e, errno, "write seccomp dump");
+		if (dprintf(fd, ": %s\n", action) < 0)
+			return wr_error_set(e, errno, "write seccomp dump");
+		nr = end + 1;
+	}
 	return 0;
 }

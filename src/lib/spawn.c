@@ -19,6 +19,7 @@
 #include "init-protocol.h"
 #include "init.h"
 #include "mount.h"
+#include "socket-family.h"
 #include "units.h"
 
 #ifndef OPEN_TREE_CLONE
@@ -213,8 +214,10 @@ static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_err
 	int r = seccomp_program_build(o->policy, &prog, e);
 	if (r < 0)
 		return r;
-	verbose(o, "seccomp: %zu syscalls denied, filter of %u instructions", o->policy->n_seccomp_deny,
-		(unsigned)prog.len);
+	char families[512];
+	socket_families_format(o->policy->socket_families, families, sizeof families);
+	verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
+		"instructions", seccomp_allowed_count(o->policy), families[0] ? families : "none", (unsigned)prog.len);
 	size_t len = prog.len * sizeof prog.filter[0];
 	if (send(s->sock, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
 		r = wr_error_set(e, errno, "send the seccomp filter to the sandbox");

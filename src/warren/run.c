@@ -9,6 +9,7 @@
 #include "image.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "socket-family.h"
 #include "units.h"
 #include "cleanup.h"
 
@@ -30,6 +31,7 @@ static void run_usage(FILE *out)
 	      "      --workspace-size SIZE  size of the tmpfs /workspace\n"
 	      "      --tmp-size SIZE      size of /tmp\n"
 	      "      --net none|host      network: none (default; loopback only) or host, if the policy allows\n"
+	      "      --socket-families LIST  only these socket families, e.g. unix,inet (among the policy's)\n"
 	      "  -e, --env KEY=VALUE      set an environment variable (repeatable)\n"
 	      "  -C, --cwd DIR            working directory inside the sandbox (default /workspace)\n"
 	      "      --hostname NAME      hostname inside the sandbox (default: the policy's, \"sandbox\")\n"
@@ -42,7 +44,7 @@ static void run_usage(FILE *out)
 }
 
 enum {
-	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME,
+	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES,
 };
 
 static const struct option run_options[] = {
@@ -56,6 +58,7 @@ static const struct option run_options[] = {
 	{ "workspace-size", required_argument, NULL, OPT_WORKSPACE_SIZE },
 	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "socket-families", required_argument, NULL, OPT_SOCKET_FAMILIES },
 	{ "env", required_argument, NULL, 'e' },
 	{ "cwd", required_argument, NULL, 'C' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
@@ -74,6 +77,30 @@ static bool parse_size_flag(const char *flag, const char *value, uint64_t *out)
 	if (parse_size(value, out) < 0 || *out == 0) {
 		cli_error("%s: expected a size like 64M, got '%s'", flag, value);
 		return false;
+	}
+	return true;
+}
+
+/* "unix,inet" (or "" for none) into a socket_family_set. */
+static bool parse_families_flag(const char *value, uint64_t *out)
+{
+	*out = 0;
+	for (const char *c = value; *c;) {
+		size_t len = strcspn(c, ",");
+		char name[32];
+		int k = -1;
+		if (len > 0 && len < sizeof name) {
+			memcpy(name, c, len);
+			name[len] = '\0';
+			k = socket_family_index(name);
+		}
+		if (k < 0) {
+			cli_error("--socket-families: '%.*s' is not a socket family (e.g. unix, inet, inet6, "
+				  "netlink_route; see warren-policy(5))", (int)len, c);
+			return false;
+		}
+		*out |= 1ULL << k;
+		c += len + (c[len] == ',');
 	}
 	return true;
 }
@@ -149,6 +176,8 @@ int cmd_run(int argc, char **argv)
 	/* Before any goto: the cleanup runs on every exit from here. */
 	_cleanup_policy_ struct policy *p = NULL;
 	const char *policy_name = NULL, *net = NULL, *hostname = NULL;
+	bool restrict_families = false;
+	uint64_t families = 0;
 	struct sandbox_spec spec = { 0 };
 	struct policy_limits req = { 0 };
 	char **env = calloc((size_t)argc + 1, sizeof *env);
@@ -202,6 +231,11 @@ int cmd_run(int argc, char **argv)
 			}
 			net = optarg;
 			break;
+		case OPT_SOCKET_FAMILIES:
+			if (!parse_families_flag(optarg, &families))
+				goto usage;
+			restrict_families = true;
+			break;
 		case 'e': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
@@ -243,7 +277,8 @@ int cmd_run(int argc, char **argv)
 
 	wr_error e = { 0 };
 	if (policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
-	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0)) {
+	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0) ||
+	    (restrict_families && policy_restrict_socket_families(p, families, &e) < 0)) {
 		cli_error("%s", e.message);
 		free(env);
 		return WARREN_EXIT_SETUP;

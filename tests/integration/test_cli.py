@@ -53,7 +53,7 @@ def test_run_help(warren):
     p = subprocess.run([warren, "run", "--help"], capture_output=True, text=True)
     assert p.returncode == 0
     for flag in ("--policy", "--image", "--workspace", "--memory", "--pids", "--cpus", "--timeout",
-                 "--workspace-size", "--tmp-size", "--net", "--env", "--cwd", "--hostname", "--verbose"):
+                 "--workspace-size", "--tmp-size", "--net", "--socket-families", "--env", "--cwd", "--hostname", "--verbose"):
         assert flag in p.stdout, f"{flag} missing from warren run --help"
 
 

@@ -15,9 +15,11 @@
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
 #include <linux/userfaultfd.h>
+#include <linux/vm_sockets.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -25,6 +27,7 @@
 #include <stddef.h>
 #include <limits.h>
 #include <grp.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1210,6 +1213,125 @@ static void at_ignore_term(void)
 		pause();
 }
 
+/* --- the seccomp allowlist (socket families, unknown and unlisted calls) ------ */
+
+/* One try that must fail with exactly `want`: success is an escape, and so
+ * is another errno (the call reached something the filter should have
+ * stopped first). */
+static void fails_with(const char *what, long r, int want)
+{
+	int err = errno;
+	if (r >= 0)
+		escaped("%s succeeded (returned %ld)", what, r);
+	else if (err != want)
+		escaped("%s failed with %s, not %s", what, strerror(err), strerror(want));
+	else
+		printf("blocked: %s: %s\n", what, strerror(err));
+}
+
+static void socket_fails(const char *what, long family, int type, int protocol, int want)
+{
+	long fd = syscall(SYS_socket, family, type | SOCK_CLOEXEC, protocol);
+	fails_with(what, fd, want);
+	if (fd >= 0)
+		close((int)fd);
+}
+
+/* AF_VSOCK ignores network namespaces: an open one reaches the
+ * hypervisor's and the host's vsock services and shares their port space. */
+static void at_vsock(void)
+{
+	socket_fails("socket(AF_VSOCK, SOCK_STREAM)", AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT);
+	socket_fails("socket(AF_VSOCK, SOCK_DGRAM)", AF_VSOCK, SOCK_DGRAM, 0, EAFNOSUPPORT);
+	socket_fails("socket(AF_VSOCK, SOCK_SEQPACKET)", AF_VSOCK, SOCK_SEQPACKET, 0, EAFNOSUPPORT);
+	/* the kernel reads the family as 32 bits */
+	socket_fails("socket(1<<32 | AF_VSOCK)", (1L << 32) | AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT);
+	int sv[2] = { -1, -1 };
+	fails_with("socketpair(AF_VSOCK)", socketpair(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), EAFNOSUPPORT);
+	/* squatting a host port: bind(VMADDR_CID_ANY, port) on whatever vsock
+	 * socket could be had */
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 7370 };
+	fails_with("bind(AF_VSOCK, VMADDR_CID_ANY, 7370)",
+		   fd < 0 ? fd : bind(fd, (struct sockaddr *)&sa, sizeof(sa)), EAFNOSUPPORT);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Families outside the allowlist: link-level, kernel crypto, radios,
+ * host-wide netlink event streams. */
+static void at_socket_families(void)
+{
+	static const struct { const char *what; int family, type, protocol; } tries[] = {
+		{ "socket(AF_PACKET, SOCK_RAW)", AF_PACKET, SOCK_RAW, 0x0300 /* htons(ETH_P_ALL) */ },
+		{ "socket(AF_PACKET, SOCK_DGRAM)", AF_PACKET, SOCK_DGRAM, 0x0300 },
+		{ "socket(AF_ALG, SOCK_SEQPACKET)", AF_ALG, SOCK_SEQPACKET, 0 },
+		{ "socket(AF_BLUETOOTH, SOCK_STREAM)", AF_BLUETOOTH, SOCK_STREAM, 0 },
+		{ "socket(AF_KEY, SOCK_RAW)", AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */ },
+		{ "socket(AF_XDP, SOCK_RAW)", AF_XDP, SOCK_RAW, 0 },
+		{ "socket(AF_TIPC, SOCK_RDM)", AF_TIPC, SOCK_RDM, 0 },
+		{ "socket(AF_CAN, SOCK_RAW)", AF_CAN, SOCK_RAW, 1 },
+		{ "socket(AF_UNSPEC)", AF_UNSPEC, SOCK_STREAM, 0 },
+		{ "socket(AF_NETLINK, NETLINK_AUDIT)", AF_NETLINK, SOCK_RAW, NETLINK_AUDIT },
+		{ "socket(AF_NETLINK, NETLINK_KOBJECT_UEVENT)", AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT },
+		{ "socket(AF_NETLINK, NETLINK_SOCK_DIAG)", AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG },
+		{ "socket(AF_NETLINK, NETLINK_GENERIC)", AF_NETLINK, SOCK_RAW, NETLINK_GENERIC },
+		{ "socket(AF_NETLINK, NETLINK_XFRM)", AF_NETLINK, SOCK_RAW, NETLINK_XFRM },
+	};
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+		socket_fails(tries[i].what, tries[i].family, tries[i].type, tries[i].protocol, EAFNOSUPPORT);
+	long fd = syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, (1L << 32) | NETLINK_AUDIT);
+	fails_with("socket(AF_NETLINK, 1<<32 | NETLINK_AUDIT)", fd, EAFNOSUPPORT);
+	if (fd >= 0)
+		close((int)fd);
+
+	/* The families kept must still work: printed as controls, checked by
+	 * the test (a failed control is no escape, but a broken sandbox). */
+	static const struct { const char *what; int family, type, protocol; } kept[] = {
+		{ "socket(AF_UNIX, SOCK_STREAM)", AF_UNIX, SOCK_STREAM, 0 },
+		{ "socket(AF_INET, SOCK_STREAM)", AF_INET, SOCK_STREAM, 0 },
+		{ "socket(AF_INET6, SOCK_DGRAM)", AF_INET6, SOCK_DGRAM, 0 },
+		{ "socket(AF_NETLINK, NETLINK_ROUTE)", AF_NETLINK, SOCK_RAW, NETLINK_ROUTE },
+	};
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		int k = socket(kept[i].family, kept[i].type | SOCK_CLOEXEC, kept[i].protocol);
+		printf(k >= 0 ? "control ok: %s\n" : "CONTROL FAILED: %s: %s\n", kept[i].what, strerror(errno));
+		if (k >= 0)
+			close(k);
+	}
+	struct ifaddrs *ifa = NULL;
+	bool lo = false;
+	int r = getifaddrs(&ifa);
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+		lo |= strcmp(i->ifa_name, "lo") == 0;
+	printf(r == 0 && lo ? "control ok: getifaddrs lists lo\n" : "CONTROL FAILED: getifaddrs: %s\n", strerror(errno));
+	if (ifa)
+		freeifaddrs(ifa);
+}
+
+/* Calls newer than the filter's list answer ENOSYS (as on an older
+ * kernel, so libc falls back); a call inside the list's range but not
+ * allowed answers the policy's errno, argv[0] (default EPERM). */
+static void at_unlisted_syscalls(int argc, char **argv)
+{
+	int policy_errno = argc > 0 ? atoi(argv[0]) : EPERM;
+	fails_with("syscall(467) (open_tree_attr)", syscall(467, -1, "", 0, NULL, 0), ENOSYS);
+	fails_with("syscall(468) (file_getattr)", syscall(468, -1, "", NULL, 0, 0), ENOSYS);
+	fails_with("syscall(500)", syscall(500, 0, 0, 0), ENOSYS);
+	fails_with("syscall(1023)", syscall(1023), ENOSYS);
+	/* process_madvise(2) on our own memory: needs no privilege since
+	 * Linux 6.13 (MADV_COLD only ages pages), yet it steers memory by
+	 * pidfd; Docker allows it only with CAP_SYS_PTRACE. */
+	static char page[4096] __attribute__((aligned(4096)));
+	page[0] = 1;
+	struct iovec iov = { page, sizeof(page) };
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	fails_with("process_madvise(self, MADV_COLD)", syscall(440, pidfd, &iov, 1, 20 /* MADV_COLD */, 0),
+		   policy_errno);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 /* --- dispatch ------------------------------------------------------------------ */
 
 typedef void (*plain_fn)(void);
@@ -1229,6 +1351,8 @@ static const struct { const char *name; plain_fn plain; args_fn args; } attempts
 	{ "hostname", NULL, at_hostname }, { "kernel_info", at_kernel_info, NULL }, { "forkbomb", NULL, at_forkbomb },
 	{ "fdbomb", at_fdbomb, NULL }, { "membomb", NULL, at_membomb }, { "fill", NULL, at_fill },
 	{ "zombies", NULL, at_zombies }, { "spin", NULL, at_spin }, { "ignore_term", at_ignore_term, NULL },
+	{ "vsock", at_vsock, NULL }, { "socket_families", at_socket_families, NULL },
+	{ "unlisted_syscalls", NULL, at_unlisted_syscalls },
 };
 
 int main(int argc, char **argv)

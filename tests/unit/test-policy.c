@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "policy.h"
 #include "seccomp-filter.h"
+#include "socket-family.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define MIB (UINT64_C(1) << 20)
@@ -127,7 +128,8 @@ static const struct { const char *json, *message; } error_cases[] = {
 	  "test: network.egress: unknown field (known fields: mode, allow_host)" },
 	/* seccomp */
 	{ "{\"version\":1,\"seccomp\":true}", "test: seccomp: expected an object, got a boolean" },
-	{ "{\"version\":1,\"seccomp\":{\"allow\":[]}}", "test: seccomp.allow: unknown field (known fields: errno, deny)" },
+	{ "{\"version\":1,\"seccomp\":{\"allow\":[]}}",
+	  "test: seccomp.allow: unknown field (known fields: errno, deny, socket_families)" },
 	{ "{\"version\":1,\"seccomp\":{\"errno\":\"EIO\"}}",
 	  "test: seccomp.errno: expected one of \"EPERM\", \"EACCES\", \"ENOSYS\"" },
 	{ "{\"version\":1,\"seccomp\":{\"errno\":1}}",
@@ -135,8 +137,20 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":1,\"seccomp\":{\"deny\":\"mount\"}}", "test: seccomp.deny: expected an array, got a string" },
 	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",7]}}", "test: seccomp.deny[1]: expected a string, got an integer" },
 	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",\"not_a_syscall\"]}}",
-	  "test: seccomp.deny[1]: \"not_a_syscall\" is not a system call libseccomp knows on this architecture" },
+	  "test: seccomp.deny[1]: \"not_a_syscall\" is not a system call warren knows on this architecture" },
 	{ "{\"version\":1,\"seccomp\":{\"deny\":[\"mount\",\"mount\"]}}", "test: seccomp.deny[1]: \"mount\" is listed twice" },
+	{ "{\"version\":1,\"seccomp\":{\"socket_families\":\"unix\"}}",
+	  "test: seccomp.socket_families: expected an array, got a string" },
+	{ "{\"version\":1,\"seccomp\":{\"socket_families\":[\"unix\",1]}}",
+	  "test: seccomp.socket_families[1]: expected a string, got an integer" },
+	{ "{\"version\":1,\"seccomp\":{\"socket_families\":[\"unix\",\"AF_INET\"]}}",
+	  "test: seccomp.socket_families[1]: \"AF_INET\" is not a socket family warren knows (e.g. \"unix\", "
+	  "\"inet\", \"inet6\", \"netlink_route\", \"packet\", \"vsock\"; see warren-policy(5))" },
+	{ "{\"version\":1,\"seccomp\":{\"socket_families\":[\"netlink\"]}}",
+	  "test: seccomp.socket_families[0]: \"netlink\" is not a socket family warren knows (e.g. \"unix\", "
+	  "\"inet\", \"inet6\", \"netlink_route\", \"packet\", \"vsock\"; see warren-policy(5))" },
+	{ "{\"version\":1,\"seccomp\":{\"socket_families\":[\"inet\",\"unix\",\"inet\"]}}",
+	  "test: seccomp.socket_families[2]: \"inet\" is listed twice" },
 	/* mounts */
 	{ "{\"version\":1,\"mounts\":{}}", "test: mounts: expected an array, got an object" },
 	{ "{\"version\":1,\"mounts\":[\"/opt\"]}", "test: mounts[0]: expected an object, got a string" },
@@ -207,23 +221,26 @@ START_TEST(test_parse_errors)
 }
 END_TEST
 
-START_TEST(test_contract_deny_required)
+START_TEST(test_contract_deny_always_in)
 {
-	/* every contract name dropped in turn is refused, by name */
+	/* a deny list written without a contract name (say, for an older,
+	 * shorter contract) still denies it: the contract joins the list */
 	for (size_t drop = 0; seccomp_contract_deny[drop]; drop++) {
 		json_t *deny = json_array();
+		json_array_append_new(deny, json_string("io_uring_setup"));
 		for (size_t i = 0; seccomp_contract_deny[i]; i++)
 			if (i != drop)
 				json_array_append_new(deny, json_string(seccomp_contract_deny[i]));
 		json_t *doc = json_pack("{s:i, s:{s:o}}", "version", 1, "seccomp", "deny", deny);
 		char *text = json_dumps(doc, 0);
-		struct policy *p = NULL;
-		wr_error e = { 0 };
-		char want[256];
-		snprintf(want, sizeof want, "test: seccomp.deny: \"%s\" is missing: the isolation contract "
-			 "denies it in every policy", seccomp_contract_deny[drop]);
-		ck_assert_int_eq(policy_parse(text, strlen(text), "test", &p, &e), -EINVAL);
-		ck_assert_str_eq(e.message, want);
+		_cleanup_policy_ struct policy *p = parse_ok(text);
+		size_t n = 0;
+		for (; seccomp_contract_deny[n]; n++)
+			ck_assert_msg(strv_has(p->seccomp_deny, seccomp_contract_deny[n]), "%s left out",
+				      seccomp_contract_deny[n]);
+		ck_assert(strv_has(p->seccomp_deny, "io_uring_setup"));
+		ck_assert_uint_eq(p->n_seccomp_deny, n + 1);
+		ck_assert_ptr_null(p->seccomp_deny[n + 1]);
 		free(text);
 		json_decref(doc);
 	}
@@ -349,17 +366,75 @@ START_TEST(test_every_field)
 }
 END_TEST
 
-START_TEST(test_empty_deny_is_refused)
+START_TEST(test_empty_deny_is_the_contract)
 {
-	/* checked separately: the message names the first contract entry */
-	struct policy *p = NULL;
+	_cleanup_policy_ struct policy *p = parse_ok("{\"version\":1,\"seccomp\":{\"deny\":[]}}");
+	size_t n = 0;
+	for (; seccomp_contract_deny[n]; n++)
+		ck_assert_str_eq(p->seccomp_deny[n], seccomp_contract_deny[n]);
+	ck_assert_uint_eq(p->n_seccomp_deny, n);
+}
+END_TEST
+
+static struct policy *default_policy(void);
+
+static uint64_t families(const char *const *names)
+{
+	uint64_t set = 0;
+	for (; *names; names++) {
+		int k = socket_family_index(*names);
+		ck_assert_msg(k >= 0, "%s", *names);
+		set |= 1ULL << k;
+	}
+	return set;
+}
+
+START_TEST(test_socket_families)
+{
+	static const char *const dflt[] = { "unix", "inet", "inet6", "netlink_route", NULL };
+	static const char *const extra[] = { "unix", "vsock", "netlink_audit", NULL };
+	_cleanup_policy_ struct policy *d = parse_ok("{\"version\":1}");
+	ck_assert_uint_eq(d->socket_families, families(dflt));
+	_cleanup_policy_ struct policy *p = parse_ok(
+		"{\"version\":1,\"seccomp\":{\"socket_families\":[\"vsock\",\"unix\",\"netlink_audit\"]}}");
+	ck_assert_uint_eq(p->socket_families, families(extra));
+	_cleanup_policy_ struct policy *none = parse_ok("{\"version\":1,\"seccomp\":{\"socket_families\":[]}}");
+	ck_assert_uint_eq(none->socket_families, 0);
+
+	/* the table's names are unique and netlink is the only family split
+	 * by protocol (the filter relies on it) */
+	for (size_t i = 0; i < n_socket_families; i++) {
+		ck_assert_int_eq(socket_family_index(socket_families[i].name), (int)i);
+		if (socket_families[i].protocol >= 0)
+			ck_assert_int_eq(socket_families[i].family, 16 /* AF_NETLINK */);
+	}
+
+	/* shown by policy check, in table order */
+	json_t *j = policy_to_json(p);
+	char *text = json_dumps(json_object_get(json_object_get(j, "seccomp"), "socket_families"), JSON_COMPACT);
+	ck_assert_str_eq(text, "[\"unix\",\"netlink_audit\",\"vsock\"]");
+	free(text);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_socket_families_only_tighten)
+{
+	static const char *const unix_only[] = { "unix", NULL };
+	static const char *const loosen[] = { "unix", "vsock", "packet", NULL };
+	_cleanup_policy_ struct policy *p = default_policy();
+	uint64_t before = p->socket_families;
 	wr_error e = { 0 };
-	const char *json = "{\"version\":1,\"seccomp\":{\"deny\":[]}}";
-	char want[200];
-	snprintf(want, sizeof want, "test: seccomp.deny: \"%s\" is missing: the isolation contract denies it "
-		 "in every policy", seccomp_contract_deny[0]);
-	ck_assert_int_eq(policy_parse(json, strlen(json), "test", &p, &e), -EINVAL);
-	ck_assert_str_eq(e.message, want);
+	ck_assert_int_eq(policy_restrict_socket_families(p, families(loosen), &e), -EPERM);
+	ck_assert_str_eq(e.message, "socket family packet, vsock is not allowed by policy default "
+			 "(its seccomp.socket_families: unix, inet, inet6, netlink_route)");
+	ck_assert_uint_eq(p->socket_families, before);
+	ck_assert_int_eq(policy_restrict_socket_families(p, families(unix_only), &e), 0);
+	ck_assert_uint_eq(p->socket_families, families(unix_only));
+	/* the narrowed set is the new ceiling */
+	ck_assert_int_eq(policy_restrict_socket_families(p, before, &e), -EPERM);
+	ck_assert_int_eq(policy_restrict_socket_families(p, 0, &e), 0);
+	ck_assert_uint_eq(p->socket_families, 0);
 }
 END_TEST
 
@@ -647,7 +722,8 @@ START_TEST(test_to_json_round_trip)
 		"{\"version\":1}",
 		"{\"version\":1,\"name\":\"x\",\"description\":\"d\",\"limits\":{\"cpus\":0.25,\"timeout\":\"1500ms\","
 		"\"memory\":5000000},\"rlimits\":{\"stack\":\"unlimited\",\"nofile\":7,\"as\":12345,\"fsize\":\"3K\"},"
-		"\"network\":{\"allow_host\":true,\"mode\":\"host\"},\"seccomp\":{\"errno\":\"EACCES\"},"
+		"\"network\":{\"allow_host\":true,\"mode\":\"host\"},\"seccomp\":{\"errno\":\"EACCES\","
+		"\"socket_families\":[\"packet\",\"inet\"]},"
 		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"]}",
 	};
 	for (size_t i = 0; i < N(docs); i++) {
@@ -696,8 +772,10 @@ int main(void)
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_parse_errors, 0, N(error_cases));
-	tcase_add_test(tc, test_contract_deny_required);
-	tcase_add_test(tc, test_empty_deny_is_refused);
+	tcase_add_test(tc, test_contract_deny_always_in);
+	tcase_add_test(tc, test_empty_deny_is_the_contract);
+	tcase_add_test(tc, test_socket_families);
+	tcase_add_test(tc, test_socket_families_only_tighten);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_field);

@@ -25,8 +25,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ifaddrs.h>
+#include <seccomp.h>
+#include <linux/audit.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <sys/socket.h>
+
 #include "cleanup.h"
 #include "seccomp-filter.h"
+#include "socket-family.h"
 
 /* What the policy parser and the docs promise, pinned here so a change to
  * the contract is a deliberate one. */
@@ -38,7 +46,7 @@ static const char *const expected_contract[] = {
 	"mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
 	"open_by_handle_at", "open_tree", "perf_event_open", "pidfd_getfd", "pivot_root",
 	"process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl",
-	"quotactl_fd", "reboot", "request_key", "set_mempolicy", "setns", "settimeofday",
+	"quotactl_fd", "reboot", "request_key", "set_mempolicy", "set_mempolicy_home_node", "setns", "settimeofday",
 	"swapoff", "swapon", "_sysctl", "sysfs", "syslog", "umount2", "unshare", "uselib",
 	"userfaultfd", "ustat", "vhangup",
 };
@@ -56,7 +64,8 @@ static struct policy policy_with(int err, const char *const *extra)
 	for (const char *const *s = extra; s && *s; s++)
 		deny_names[n++] = (char *)*s;
 	deny_names[n] = NULL;
-	return (struct policy){ .seccomp_deny = deny_names, .n_seccomp_deny = n, .seccomp_errno = err };
+	return (struct policy){ .seccomp_deny = deny_names, .n_seccomp_deny = n, .seccomp_errno = err,
+				.socket_families = socket_families_default() };
 }
 
 /* Child-side check: says what failed on stderr, exits 1. */
@@ -455,14 +464,297 @@ START_TEST(dump_is_readable)
 	int r = seccomp_program_dump(&p, fileno(f), &e);
 	ck_assert_msg(r == 0, "dump: %s", e.message);
 	rewind(f);
-	static char text[65536];
+	static char text[262144];
 	size_t n = fread(text, 1, sizeof text - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	ck_assert_msg(strstr(text, "\"mount\""), "no mount in:\n%s", text);
-	ck_assert_msg(strstr(text, "\"io_uring_setup\""), "no io_uring_setup in:\n%s", text);
-	ck_assert_msg(strstr(text, "personality"), "no personality in:\n%s", text);
-	ck_assert_msg(strstr(text, "KILL_PROCESS"), "bad-arch action missing:\n%s", text);
+	/* one line per run of calls, each naming them and their action */
+	static const char *const lines[] = {
+		"# seccomp filter: ",
+		"#   another architecture, or an x32 call: KILL_PROCESS\n",
+		"#   a call numbered above 466: ERRNO(38)\n",
+		"#   0-1: read write: ALLOW\n",
+		" acct settimeofday mount umount2 ",
+		" io_uring_setup io_uring_enter io_uring_register ",
+		"#   135: personality: ALLOW if arg0 is 0, 0x20000 or 0xffffffff, else ERRNO(1)\n",
+		"#   56: clone: ALLOW unless arg0 & 0x7e020080, then ERRNO(1)\n",
+		"#   16: ioctl: ERRNO(1) if arg1 is TIOCSTI or TIOCLINUX, else ALLOW\n",
+		"#   41: socket: ALLOW for families [unix, inet, inet6, netlink_route], else ERRNO(97)\n",
+		"#   90: chmod: ALLOW unless arg1 & 0xc00, then ERRNO(1)\n",
+		"#   435: clone3: ERRNO(38)\n",
+		" listxattrat removexattrat: ALLOW\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
+		if (!strstr(text, lines[i])) {
+			fputs(text, stderr);
+			ck_abort_msg("the dump (above) lacks \"%s\"", lines[i]);
+		}
+}
+END_TEST
+
+/* A classic BPF interpreter for the instructions the generator emits, so
+ * that every number and many argument values can be checked without a
+ * fork each. */
+static uint32_t bpf_run(const struct seccomp_program *prog, const struct seccomp_data *d)
+{
+	uint32_t a = 0;
+	for (size_t pc = 0; pc < prog->len; pc++) {
+		const struct sock_filter *f = &prog->filter[pc];
+		switch (f->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			ck_assert_uint_le(f->k + 4, sizeof *d);
+			memcpy(&a, (const char *)d + f->k, 4);
+			break;
+		case BPF_JMP | BPF_JA: pc += f->k; break;
+		case BPF_JMP | BPF_JEQ | BPF_K: pc += a == f->k ? f->jt : f->jf; break;
+		case BPF_JMP | BPF_JGT | BPF_K: pc += a > f->k ? f->jt : f->jf; break;
+		case BPF_JMP | BPF_JGE | BPF_K: pc += a >= f->k ? f->jt : f->jf; break;
+		case BPF_JMP | BPF_JSET | BPF_K: pc += (a & f->k) ? f->jt : f->jf; break;
+		case BPF_RET | BPF_K: return f->k;
+		default: ck_abort_msg("unexpected instruction %#x at %zu", f->code, pc);
+		}
+	}
+	ck_abort_msg("ran off the end of the program");
+	return 0;
+}
+
+static uint32_t answer4(const struct seccomp_program *prog, int nr, uint64_t a0, uint64_t a1, uint64_t a2,
+			uint64_t a3)
+{
+	struct seccomp_data d = { .nr = nr, .arch = AUDIT_ARCH_X86_64, .args = { a0, a1, a2, a3 } };
+	return bpf_run(prog, &d);
+}
+
+static uint32_t answer(const struct seccomp_program *prog, int nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	return answer4(prog, nr, a0, a1, a2, 0);
+}
+
+#define ERRNO(e) (SECCOMP_RET_ERRNO | (e))
+
+static bool listed(const char *const *list, const char *name)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, name))
+			return true;
+	return false;
+}
+
+START_TEST(every_number_answers_as_the_lists_say)
+{
+	struct policy p = policy_with(EACCES, io_uring);
+	struct seccomp_program prog = { 0 };
+	wr_error e = { 0 };
+	ck_assert_msg(seccomp_program_build(&p, &prog, &e) == 0, "%s", e.message);
+	static const char *const argument_rules[] = { "clone", "chmod", "fchmod", "fchmodat", "fchmodat2", "creat",
+						      "open", "openat", "mknod", "mknodat", "personality", "ioctl",
+						      "socket", "socketpair", "clone3", "openat2", NULL };
+	for (int nr = 0; nr < 1024; nr++) {
+		const char *name = seccomp_syscall_name(nr);
+		uint32_t want = ERRNO(EACCES);
+		if (nr > 466)
+			want = ERRNO(ENOSYS);
+		else if (name && listed(argument_rules, name))
+			continue; /* checked below */
+		else if (name && listed(seccomp_allowed, name) && !listed(io_uring, name))
+			want = SECCOMP_RET_ALLOW;
+		ck_assert_msg(answer(&prog, nr, 0, 0, 0) == want, "%d %s: %#x, want %#x", nr, name ? name : "",
+			      answer(&prog, nr, 0, 0, 0), want);
+	}
+	/* foreign ABIs */
+	struct seccomp_data i386 = { .nr = 20, .arch = AUDIT_ARCH_I386 };
+	ck_assert_uint_eq(bpf_run(&prog, &i386), SECCOMP_RET_KILL_PROCESS);
+	ck_assert_uint_eq(answer(&prog, 0x40000000 | SYS_getpid, 0, 0, 0), SECCOMP_RET_KILL_PROCESS);
+	ck_assert_uint_eq(answer(&prog, -1, 0, 0, 0), SECCOMP_RET_KILL_PROCESS);
+	/* the argument rules read the low 32 bits, as the kernel does */
+	for (uint64_t v = 1, k = 0; k < 20000; k++, v = v * 6364136223846793005ULL + 1442695040888963407ULL) {
+		uint32_t low = (uint32_t)v;
+		ck_assert_uint_eq(answer(&prog, SYS_ioctl, 0, v, 0),
+				  low == TIOCSTI || low == TIOCLINUX ? ERRNO(EPERM) : SECCOMP_RET_ALLOW);
+		ck_assert_uint_eq(answer(&prog, SYS_personality, v, 0, 0),
+				  low == 0 || low == 0x20000 || low == 0xffffffff ? SECCOMP_RET_ALLOW : ERRNO(EPERM));
+		ck_assert_uint_eq(answer(&prog, SYS_clone, v, 0, 0),
+				  low & 0x7e020080 ? ERRNO(EPERM) : SECCOMP_RET_ALLOW);
+		ck_assert_uint_eq(answer4(&prog, SYS_openat, 0, 0, 0, v),
+				  low & (S_ISUID | S_ISGID) ? ERRNO(EPERM) : SECCOMP_RET_ALLOW);
+		ck_assert_uint_eq(answer(&prog, SYS_chmod, 0, v, 0),
+				  low & (S_ISUID | S_ISGID) ? ERRNO(EPERM) : SECCOMP_RET_ALLOW);
+		ck_assert_uint_eq(answer(&prog, SYS_socket, v, 1, 0),
+				  low == AF_UNIX || low == AF_INET || low == AF_INET6 ? SECCOMP_RET_ALLOW : ERRNO(EAFNOSUPPORT));
+		ck_assert_uint_eq(answer(&prog, SYS_socketpair, AF_NETLINK, 3, v),
+				  low == NETLINK_ROUTE ? SECCOMP_RET_ALLOW : ERRNO(EAFNOSUPPORT));
+	}
+	ck_assert_uint_eq(answer(&prog, SYS_clone3, 0, 0, 0), ERRNO(ENOSYS));
+	ck_assert_uint_eq(answer(&prog, SYS_openat2, 0, 0, 0), ERRNO(ENOSYS));
+	seccomp_program_free(&prog);
+}
+END_TEST
+
+START_TEST(allowlist_leaves_out_the_contract)
+{
+	for (const char *const *a = seccomp_allowed; *a; a++) {
+		for (const char *const *c = seccomp_contract_deny; *c; c++)
+			ck_assert_msg(strcmp(*a, *c) != 0, "%s is both allowed and in the contract", *a);
+		for (const char *const *u = io_uring; *u; u++)
+			ck_assert_msg(strcmp(*a, *u) != 0, "%s is allowed", *a);
+		ck_assert_msg(seccomp_syscall_known(*a), "%s has no number", *a);
+	}
+	/* newer than some libseccomp 2.5 builds: warren's own numbers */
+	ck_assert_int_eq(seccomp_syscall_number("removexattrat"), 466);
+	ck_assert_int_eq(seccomp_syscall_number("set_mempolicy_home_node"), 450);
+	ck_assert_int_eq(seccomp_syscall_number("no_such_syscall"), __NR_SCMP_ERROR);
+}
+END_TEST
+
+#define SYS_lsm_list_modules 461
+
+/* lsm_list_modules (Linux 6.8) lists the host's security modules to anyone;
+ * Docker allows it only with CAP_SYS_ADMIN, warren's allowlist not at all. */
+static long lsm_list_modules(void)
+{
+	uint64_t ids[32];
+	uint32_t size = sizeof ids;
+	return syscall(SYS_lsm_list_modules, ids, &size, 0);
+}
+
+static int child_not_allowlisted(void)
+{
+	CHILD_CHECK(failed_with(lsm_list_modules(), EACCES));
+	CHILD_CHECK(failed_with(syscall(440 /* process_madvise */, -1, NULL, 0, 0, 0), EACCES));
+	/* an unused number inside the known range: the policy's errno too */
+	CHILD_CHECK(failed_with(syscall(400), EACCES));
+	/* the contract's NUMA calls, set_mempolicy_home_node with them */
+	CHILD_CHECK(failed_with(syscall(450 /* set_mempolicy_home_node */, 0, 4096, 0, 0), EACCES));
+	return 0;
+}
+START_TEST(calls_not_allowlisted_get_the_policy_errno)
+{
+	/* the control: without the filter the call answers (Linux >= 6.8) */
+	long unfiltered = lsm_list_modules();
+	if (unfiltered < 0)
+		fprintf(stderr, "note: lsm_list_modules fails here unfiltered too (%s)\n", strerror(errno));
+	struct policy p = policy_with(EACCES, io_uring);
+	assert_child_passed(run_filtered(&p, child_not_allowlisted));
+}
+END_TEST
+
+static int child_new_numbers(void)
+{
+	CHILD_CHECK(failed_with(syscall(467 /* open_tree_attr */, -1, "", 0, NULL, 0), ENOSYS));
+	CHILD_CHECK(failed_with(syscall(468), ENOSYS));
+	CHILD_CHECK(failed_with(syscall(500), ENOSYS));
+	CHILD_CHECK(failed_with(syscall(0x3fffffff), ENOSYS));
+	/* the highest allowlisted number still runs (removexattrat, 6.13: an
+	 * older kernel answers ENOSYS itself, never the policy's errno) */
+	long r = syscall(466, AT_FDCWD, "/nonexistent-warren", 0, "user.x");
+	CHILD_CHECK(r == -1 && (errno == ENOENT || errno == ENOSYS));
+	return 0;
+}
+START_TEST(numbers_above_the_list_get_enosys)
+{
+	struct policy p = policy_with(EACCES, io_uring);
+	assert_child_passed(run_filtered(&p, child_new_numbers));
+}
+END_TEST
+
+/* A socket of (family, type, protocol) opens, or fails with `err`. */
+static bool socket_result(long family, int type, int protocol, int err)
+{
+	long fd = syscall(SYS_socket, family, type | SOCK_CLOEXEC, protocol);
+	if (fd >= 0)
+		close((int)fd);
+	return err ? failed_with(fd, err) : fd >= 0;
+}
+
+static int child_default_families(void)
+{
+	CHILD_CHECK(socket_result(AF_UNIX, SOCK_STREAM, 0, 0));
+	CHILD_CHECK(socket_result(AF_INET, SOCK_DGRAM, 0, 0));
+	CHILD_CHECK(socket_result(AF_INET6, SOCK_STREAM, 0, 0));
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0));
+	struct ifaddrs *ifa = NULL;
+	CHILD_CHECK(getifaddrs(&ifa) == 0);
+	freeifaddrs(ifa);
+	CHILD_CHECK(socket_result(AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_PACKET, SOCK_RAW, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_ALG, SOCK_SEQPACKET, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_BLUETOOTH, SOCK_STREAM, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_UNSPEC, SOCK_STREAM, 0, EAFNOSUPPORT));
+	/* the kernel reads 32 bits: high bits neither smuggle vsock in nor
+	 * shut unix out */
+	CHILD_CHECK(socket_result(0x100000000L | AF_VSOCK, SOCK_STREAM, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(0x100000000L | AF_UNIX, SOCK_STREAM, 0, 0));
+	CHILD_CHECK(failed_with(syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0x100000000L | NETLINK_AUDIT),
+				EAFNOSUPPORT));
+	int sv[2];
+	CHILD_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHILD_CHECK(failed_with(socketpair(AF_VSOCK, SOCK_STREAM, 0, sv), EAFNOSUPPORT));
+	return 0;
+}
+START_TEST(socket_families_by_default)
+{
+	struct policy p = policy_with(EPERM, io_uring);
+	assert_child_passed(run_filtered(&p, child_default_families));
+}
+END_TEST
+
+static int child_extra_family(void)
+{
+	/* allowed by the policy, so only the kernel answers: creating an
+	 * audit socket needs no privilege (sending does) */
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT, 0));
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_UNIX, SOCK_STREAM, 0, 0));
+	CHILD_CHECK(socket_result(AF_INET, SOCK_STREAM, 0, EAFNOSUPPORT));
+	return 0;
+}
+START_TEST(socket_families_from_the_policy)
+{
+	struct policy p = policy_with(EPERM, io_uring);
+	p.socket_families = 1ULL << socket_family_index("unix") | 1ULL << socket_family_index("netlink_audit");
+	assert_child_passed(run_filtered(&p, child_extra_family));
+}
+END_TEST
+
+static int child_no_families(void)
+{
+	CHILD_CHECK(socket_result(AF_UNIX, SOCK_STREAM, 0, EAFNOSUPPORT));
+	CHILD_CHECK(socket_result(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, EAFNOSUPPORT));
+	return 0;
+}
+static int child_socket_denied(void)
+{
+	/* denied outright: the policy's errno, not the family's */
+	CHILD_CHECK(socket_result(AF_UNIX, SOCK_STREAM, 0, EACCES));
+	CHILD_CHECK(socket_result(AF_VSOCK, SOCK_STREAM, 0, EACCES));
+	int sv[2];
+	CHILD_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	return 0;
+}
+START_TEST(socket_families_none_and_socket_denied)
+{
+	struct policy p = policy_with(EPERM, io_uring);
+	p.socket_families = 0;
+	assert_child_passed(run_filtered(&p, child_no_families));
+	static const char *const extra[] = { "socket", NULL };
+	p = policy_with(EACCES, extra);
+	assert_child_passed(run_filtered(&p, child_socket_denied));
+}
+END_TEST
+
+static int child_allowed_denied_by_policy(void)
+{
+	CHILD_CHECK(failed_with(syscall(SYS_getppid), EACCES));
+	CHILD_CHECK(syscall(SYS_getpid) > 0);
+	return 0;
+}
+START_TEST(policy_deny_wins_over_the_allowlist)
+{
+	static const char *const extra[] = { "getppid", NULL };
+	struct policy p = policy_with(EACCES, extra);
+	assert_child_passed(run_filtered(&p, child_allowed_denied_by_policy));
 }
 END_TEST
 
@@ -491,6 +783,14 @@ int main(void)
 	tcase_add_test(tc, unknown_syscall_rejected);
 	tcase_add_test(tc, bad_errno_rejected);
 	tcase_add_test(tc, dump_is_readable);
+	tcase_add_test(tc, allowlist_leaves_out_the_contract);
+	tcase_add_test(tc, every_number_answers_as_the_lists_say);
+	tcase_add_test(tc, calls_not_allowlisted_get_the_policy_errno);
+	tcase_add_test(tc, numbers_above_the_list_get_enosys);
+	tcase_add_test(tc, socket_families_by_default);
+	tcase_add_test(tc, socket_families_from_the_policy);
+	tcase_add_test(tc, socket_families_none_and_socket_denied);
+	tcase_add_test(tc, policy_deny_wins_over_the_allowlist);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -61,17 +61,26 @@ START_TEST(slots_top_below_signed_limit)
 }
 END_TEST
 
+/* Without root the caller's own uid is the only one mapped. As root the
+ * test drops to another uid first (the test runs in its own forked
+ * process), so it runs either way. */
+START_TEST(rootless_range_is_the_callers_uid)
+{
+	if (geteuid() == 0)
+		ck_assert_int_eq(setresuid(65534, 65534, 65534), 0);
+	struct uid_range r;
+	wr_error e = { 0 };
+	ck_assert_int_eq(uid_range_acquire(&r, "/nonexistent/lock", &e), 0);
+	ck_assert(r.rootless);
+	ck_assert_uint_eq(r.host_base, getuid());
+	ck_assert_uint_eq(r.count, 1);
+}
+END_TEST
+
+/* Root only: the slots are locked in a file only root writes, and the
+ * ranges are mapped only by root. */
 START_TEST(live_ranges_never_shared)
 {
-	if (geteuid() != 0) {
-		/* Without root the caller's own uid is the only one mapped. */
-		struct uid_range r;
-		wr_error e = { 0 };
-		ck_assert_int_eq(uid_range_acquire(&r, "/nonexistent/lock", &e), 0);
-		ck_assert(r.rootless);
-		ck_assert_uint_eq(r.host_base, getuid());
-		return;
-	}
 	char path[] = "/tmp/warren-test-uidlock-XXXXXX";
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
@@ -110,7 +119,8 @@ int main(void)
 	tcase_add_test(tc, maps_rootless_mode);
 	tcase_add_test(tc, maps_buffer_too_small);
 	tcase_add_test(tc, slots_top_below_signed_limit);
-	tcase_add_test(tc, live_ranges_never_shared);
+	tcase_add_test(tc, rootless_range_is_the_callers_uid);
+	unit_add_root_test(tc, live_ranges_never_shared);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -99,8 +99,7 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.proc = None
         self.log_path = os.path.join(workdir, "warrend.log")
-        if backend == "oci":
-            let_sandboxes_through(workdir)
+        let_sandboxes_through(workdir)  # any daemon may run oci sessions ("backend": "oci")
         self.init_pids = set()  # every sandbox init seen in a state file
         self.http = requests.Session()
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -177,15 +178,24 @@ def test_exec_output_and_exit_code(daemon, session):
 
 
 def test_exec_streams_output_as_it_comes(daemon, session):
-    p = subprocess.Popen([daemon.warren, "--url", daemon.url, "exec", session, "--",
-                          "sh", "-c", "echo first; sleep 3; echo second"], stdout=subprocess.PIPE, text=True)
-    start = time.monotonic()
-    first = p.stdout.readline()
-    took = time.monotonic() - start
-    rest = p.stdout.read()
-    assert p.wait(timeout=30) == 0
+    """The command waits for a gate file the test creates only after reading
+    the first line: output held back until the end would never come."""
+    p = subprocess.Popen([daemon.warren, "--url", daemon.url, "exec", "--timeout", "60s", session, "--",
+                          "sh", "-c", "echo first; until [ -e gate ]; do sleep 0.05; done; rm gate; echo second"],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], 30)
+        assert ready, "no output within 30 s while the command waits: output is not streamed"
+        first = p.stdout.readline()
+        ok(daemon.run("exec", session, "--", "touch", "gate"))
+        rest = p.stdout.read()
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
     assert (first, rest) == ("first\n", "second\n")
-    assert took < 2.5, f"the first line came only after {took:.1f}s: output is not streamed"
 
 
 def test_exec_shell_env_cwd(daemon, session):
@@ -209,10 +219,8 @@ def test_exec_json(daemon, session):
 
 
 def test_exec_timeout(daemon, session):
-    start = time.monotonic()
-    r = daemon.run("exec", "--timeout", "1s", session, "--", "sleep", "30")
+    r = daemon.run("exec", "--timeout", "1s", session, "--", "sleep", "300")
     assert r.returncode == 124 and "warren: killed: timeout after 1s" in r.stderr, r.stderr
-    assert time.monotonic() - start < 10
     ok(daemon.run("exec", session, "--", "true"))  # the session survives
 
 

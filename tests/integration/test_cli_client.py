@@ -11,14 +11,13 @@ import hashlib
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import time
 
 import pytest
 
-from warrentest import REPO, leftovers, snapshot
+from warrentest import REPO, leftovers, read_past_a_gate, snapshot
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
 TOKEN = "s3cret-token-for-alice"
@@ -183,18 +182,7 @@ def test_exec_streams_output_as_it_comes(daemon, session):
     p = subprocess.Popen([daemon.warren, "--url", daemon.url, "exec", "--timeout", "60s", session, "--",
                           "sh", "-c", "echo first; until [ -e gate ]; do sleep 0.05; done; rm gate; echo second"],
                          stdout=subprocess.PIPE, text=True)
-    try:
-        ready, _, _ = select.select([p.stdout], [], [], 30)
-        assert ready, "no output within 30 s while the command waits: output is not streamed"
-        first = p.stdout.readline()
-        ok(daemon.run("exec", session, "--", "touch", "gate"))
-        rest = p.stdout.read()
-        assert p.wait(timeout=30) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
+    first, rest = read_past_a_gate(p, 1, lambda: ok(daemon.run("exec", session, "--", "touch", "gate")))
     assert (first, rest) == ("first\n", "second\n")
 
 

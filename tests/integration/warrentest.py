@@ -237,6 +237,27 @@ def leftovers(before):
 
 
 
+def read_past_a_gate(p, n_lines, open_gate, ceiling=30):
+    """For a subprocess (text stdout) whose command prints, then waits until
+    a gate is opened: reads its first n_lines (failing if nothing comes
+    within ceiling seconds: the output was held back), opens the gate, and
+    reads the rest. Returns (first lines joined, rest); kills p on failure."""
+    import select
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], ceiling)
+        assert ready, f"no output within {ceiling} s while the command waits: it is not streamed"
+        first = "".join(p.stdout.readline() for _ in range(n_lines))
+        open_gate()
+        rest = p.stdout.read()
+        assert p.wait(timeout=ceiling) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    return first, rest
+
+
 def python_in_sandbox(code):
     """argv tail that runs a Python snippet inside the sandbox."""
     return ["--", "python3", "-c", code]

@@ -334,6 +334,10 @@ static int upload_via_exec(h2o_req_t *req, struct session *s, const char *name, 
 
 static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 {
+	/* The route's cap is a constant; max_body (warrend.conf(5)) is the configured one. */
+	if (req->entity.len > daemon_state->cfg.max_body)
+		return http_reply_error(req, 413, "payload_too_large", "the upload's %zu bytes are more than max_body's %llu",
+					req->entity.len, (unsigned long long)daemon_state->cfg.max_body);
 	ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
 	if (ct < 0)
 		return http_reply_error(req, 400, "bad_request", "expected Content-Type multipart/form-data");

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,7 +20,7 @@ import requests
 
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
-from test_daemon_exec import events, open_stream, procs_in_session
+from test_daemon_exec import assert_killed_with_its_session, events, open_stream, procs_in_session
 from warrentest import sandbox_processes
 
 
@@ -157,11 +156,12 @@ def test_sigterm_drains_100_sessions_with_running_execs(start_daemon, host_befor
     assert len(d.init_pids) == 100
     ranges = uid_ranges(d.init_pids)
 
-    rc, seconds = d.stop(signal.SIGTERM, timeout=20)
+    rc, _ = d.stop(signal.SIGTERM, timeout=20)
 
+    # warrend(8): the drain gives up after 10 s, and then exits 1 saying "exiting anyway":
+    # exit 0 is the documented bound kept.
     assert rc == 0, f"warrend exited {rc}: {d.log()}"
     assert "exiting anyway" not in d.log(), f"the drain hit the daemon's 10 s cap: {d.log()}"
-    assert seconds < 10, f"warrend took {seconds:.1f}s to drain 100 sessions"
     for t in [t for t, _ in buffered] + readers:
         t.join(5)
         assert not t.is_alive(), "a client still waits after the daemon exited"
@@ -279,21 +279,30 @@ def rss_kib(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
+def bytes_read(pid):
+    """What the process has read so far (sockets included), from /proc/PID/io."""
+    with open(f"/proc/{pid}/io") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("rchar:"))
+
+
 @pytest.mark.parametrize("upload", [partial_put, partial_multipart], ids=["files-put", "upload_file"])
 def test_client_gone_mid_upload(start_daemon, host_before, upload):
     d = start_daemon()
     sid = d.create()["id"]
     rss_before = rss_kib(d.proc.pid)
     for _ in range(5):
+        read_before = bytes_read(d.proc.pid)
         c = upload(d, sid)
-        time.sleep(0.2)
+        # The daemon has taken in what was sent before the client goes.
+        assert wait_for(lambda: bytes_read(d.proc.pid) - read_before >= SENT, 30), "the daemon read no upload"
         c.close()
-    time.sleep(0.5)
-    # Nothing of the unfinished uploads was written, and their buffers were freed.
+    # Nothing of the unfinished uploads was written, and their buffers were freed
+    # (waited for: the daemon notices the closed connections on its own time).
     listing = d.get(f"/v1/sessions/{sid}/files/").json()
     assert listing["entries"] == [], listing
+    freed = wait_for(lambda: rss_kib(d.proc.pid) - rss_before < 2 * SENT // 1024, 10)
     growth = rss_kib(d.proc.pid) - rss_before
-    assert growth < 2 * SENT // 1024, f"the daemon kept {growth} KiB after 5 abandoned uploads of {SENT >> 20} MiB"
+    assert freed, f"the daemon kept {growth} KiB after 5 abandoned uploads of {SENT >> 20} MiB"
     # The session and the daemon serve a complete upload of the same size.
     data = os.urandom(UPLOAD_SIZE)
     r = d.http.put(f"{d.url}/v1/sessions/{sid}/files/big.bin", data=data, timeout=60)
@@ -351,13 +360,13 @@ def test_sigstopped_init_harms_no_one_and_deletes_cleanly(start_daemon, host_bef
     assert d.get("/v1/health").json()["status"] == "ok"
     assert d.get(f"/v1/sessions/{stopped}").status_code == 200
 
-    start = time.monotonic()
+    # (a DELETE that hangs on the stopped init fails at the request's own 60 s timeout)
     assert d.remove(stopped)["deleted"] is True
-    assert time.monotonic() - start < 5
-    # The pending exec is answered, the sandbox and its cgroup are gone.
+    # The pending exec is answered as warrend(8) says, the sandbox and its cgroup are gone.
     pending.join(10)
     assert not pending.is_alive(), "the exec on the deleted session never got an answer"
     assert "reply" in outcome, outcome
+    assert_killed_with_its_session(*outcome["reply"])
     assert wait_for(lambda: not pid_alive(init), 3), f"the stopped init {init} survived DELETE"
     assert wait_for(lambda: not [c for c in d.cgroups() if c.endswith("/" + cgroup_name)], 3), \
         f"the stopped session's cgroup {cgroup_name} remains"

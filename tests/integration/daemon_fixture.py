@@ -102,8 +102,7 @@ class Daemon:
         self.extra_args = list(extra_args)
         self.proc = None
         self.log_path = os.path.join(workdir, "warrend.log")
-        if backend == "oci":
-            let_sandboxes_through(workdir)
+        let_sandboxes_through(workdir)  # any daemon may run oci sessions ("backend": "oci")
         self.init_pids = set()  # every sandbox init seen in a state file
         self.tokens = os.path.join(workdir, "tokens")
         self.token = self.fixture_token()
@@ -369,8 +368,9 @@ def stop_and_check(d):
 # `daemon` runs every test that uses it once per backend (test ids end in
 # [native], [oci], [docker]). A test that cannot hold on some backend says
 # so with @pytest.mark.backends("native", …, why="…"): the other backends'
-# runs are deselected (counted in pytest's summary) and the difference is
-# documented in warrend.conf(5).
+# runs are deselected (counted in pytest's summary, and as skipped with the
+# reason in tests/run's closing line) and the difference is documented in
+# warrend.conf(5).
 @pytest.fixture(scope="module", params=BACKENDS)
 def daemon(warrend, tmp_path_factory, nothing_left_behind, request):
     why = backend_unavailable(request.param)
@@ -387,7 +387,13 @@ def deselect_other_backends(config, items):
     for item in items:
         marker = item.get_closest_marker("backends")
         backend = getattr(item, "callspec", None) and item.callspec.params.get("daemon")
-        (drop if marker and backend and backend not in marker.args else keep).append(item)
+        if marker and backend and backend not in marker.args:
+            # tests/runner/collection_report.py reports it, and tests/run
+            # counts it as skipped with this reason in its closing line
+            item.warren_deselected = f"on {backend}: {marker.kwargs.get('why', 'no reason given')}"
+            drop.append(item)
+        else:
+            keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -96,7 +96,7 @@ def test_bad_policy_error_names_the_json_path(warren, tmp_path, doc, path):
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(doc))
     p = policy_check(warren, f)
-    assert p.returncode != 0
+    assert p.returncode == 1, p.stderr  # warren(1): 1 when the policy is invalid or not found
     assert p.stdout == ""
     assert f"{path}:" in p.stderr and str(f.name) in p.stderr, p.stderr
     # warren run refuses the same policy with the same message.
@@ -109,13 +109,13 @@ def test_malformed_json_policy_names_the_line(warren, tmp_path):
     f = tmp_path / "broken.json"
     f.write_text('{"version": 1,\n "name": "x",\n')
     p = policy_check(warren, f)
-    assert p.returncode != 0
+    assert p.returncode == 1, p.stderr  # warren(1): 1 when the policy is invalid or not found
     assert "broken.json" in p.stderr and "line" in p.stderr, p.stderr
 
 
 def test_policy_check_of_a_missing_file(warren, tmp_path):
     p = policy_check(warren, tmp_path / "absent.json")
-    assert p.returncode != 0
+    assert p.returncode == 1, p.stderr  # warren(1): 1 when the policy is invalid or not found
     assert "absent.json" in p.stderr
 
 

@@ -6,8 +6,10 @@ the rest of the daemon suite, which runs once per backend."""
 import os
 import subprocess
 
+import pytest
+
 from daemon_fixture import assert_error, daemon, start_daemon, warrend  # noqa: F401 (fixtures)
-from warrentest import REPO
+from warrentest import REPO, backend_unavailable
 
 NO_ENGINE = "/run/warren-test/no-such-engine.sock"
 
@@ -32,11 +34,14 @@ def test_health_reports_every_backend_and_the_default(daemon):
 
 def test_a_session_on_another_backend_than_the_default(daemon):
     other = "native" if daemon.backend != "native" else "oci"
+    why = backend_unavailable(other)
+    if why:  # visible, and a failure under WARREN_MUST_RUN=1
+        pytest.skip(f"backend {other}: {why}")
+    # This host runs the other backend, so the daemon must find it healthy (the
+    # 503 of an unhealthy one is test_the_fallback_takes_over_loudly_...'s).
     health = daemon.get("/v1/health").json()["backends"][other]
+    assert health["healthy"], health
     r = daemon.post("/v1/sessions", {"backend": other})
-    if not health["healthy"]:
-        assert_error(r, 503, "unavailable", f"backend {other} cannot run sandboxes now")
-        return
     assert r.status_code == 201, r.text
     s = r.json()
     assert s["backend"] == other, s

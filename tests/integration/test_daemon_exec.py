@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+import requests
 
 from daemon_fixture import assert_error, daemon, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from warrentest import PS_ARGS
@@ -21,6 +22,15 @@ def sid(daemon):
     s = daemon.create()
     yield s["id"]
     daemon.remove(s["id"])
+
+
+def assert_killed_with_its_session(status, body):
+    """The answer warrend(8) promises to an exec whose session is deleted
+    under it (DELETE, or the drain at SIGTERM): the command killed by
+    SIGKILL, and the reason."""
+    assert status == 200, (status, body)
+    r = json.loads(body)
+    assert (r["exit_code"], r["signal"], r["timed_out"], r["error"]) == (None, 9, False, "the session was deleted"), r
 
 
 def procs_in_session(daemon, sid):
@@ -120,12 +130,10 @@ def test_command_that_cannot_run_is_126(daemon, sid):
 
 
 def test_output_flood_is_capped_and_truncated(daemon, sid):
-    start = time.monotonic()
     r = daemon.exec(sid, shell="head -c 50M /dev/zero", output="1M")
     assert r["truncated"] is True, {k: v for k, v in r.items() if k != "stdout"}
     out = base64.b64decode(r["stdout"]) if r.get("stdout_encoding") == "base64" else r["stdout"].encode()
     assert len(out) <= 1 << 20
-    assert time.monotonic() - start < 20
     # The session and the daemon keep serving.
     assert daemon.exec(sid, cmd=["echo", "alive"])["stdout"] == "alive\n"
     assert daemon.get("/v1/health").json()["status"] == "ok"
@@ -149,7 +157,8 @@ def test_timeout_kills_what_the_exec_started_and_nothing_else(daemon):
     start = time.monotonic()
     r = daemon.exec(s, shell="(setsid sleep 301 >/dev/null 2>&1 &); sleep 302", timeout="1s")
     assert r["timed_out"] is True and r["exit_code"] is None, r
-    assert time.monotonic() - start < 5
+    # A hang ceiling, not a speed: an exec that waited for its escaped process would take 301 s.
+    assert time.monotonic() - start < 60
     # exec 3: the earlier background process lives, everything of exec 2 is gone
     # (on docker, all but what left the exec's process tree: warrend.conf(5)).
     escaped = "sleep 302" if daemon.backend == "docker" else "sleep 301"
@@ -174,19 +183,35 @@ def test_oom_inside_a_session_is_reported_and_survived(daemon):
     s = daemon.create(limits={"memory": "64M"})["id"]
     r = daemon.exec(s, cmd=["python3", "-c", "b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"])
     assert r["oom_killed"] is True, r
-    assert r["exit_code"] != 0
+    # The API's contract: killed by a signal is exit_code null and the signal, SIGKILL for an OOM
+    # kill (on docker too: warrend.conf(5)).
+    assert (r["exit_code"], r["signal"]) == (None, 9), r
     # The session still works after the OOM kill.
     assert daemon.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"
     daemon.remove(s)
 
 
 def test_execs_of_one_session_may_run_concurrently(daemon, sid):
+    """Four execs wait for each other (a barrier of files in /tmp): run one
+    after the other, the first would wait until its timeout."""
     import concurrent.futures
-    start = time.monotonic()
+    barrier = ("mkdir -p /tmp/barrier; touch /tmp/barrier/{i}; "
+               "until [ $(ls /tmp/barrier | wc -l) -ge 4 ]; do sleep 0.05; done; echo {i}")
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda i: daemon.exec(sid, shell=f"sleep 1; echo {i}"), range(4)))
-    assert [r["stdout"] for r in results] == [f"{i}\n" for i in range(4)]
-    assert time.monotonic() - start < 3.5, "execs of one session ran one after the other"
+        results = list(pool.map(lambda i: exec_on_own_connection(daemon, sid, shell=barrier.format(i=i),
+                                                                 timeout="30s"), range(4)))
+    assert [(r["stdout"], r["timed_out"]) for r in results] == [(f"{i}\n", False) for i in range(4)], \
+        "execs of one session ran one after the other"
+    daemon.exec(sid, shell="rm -r /tmp/barrier")
+
+
+def exec_on_own_connection(daemon, sid, **body):
+    """A buffered exec on a connection of its own (for threads: a requests
+    session is not thread-safe), with the fixture's headers."""
+    r = requests.post(f"{daemon.url}/v1/sessions/{sid}/exec", json=body, headers=dict(daemon.http.headers),
+                      timeout=120)
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.json()
 
 
 # --- streaming -------------------------------------------------------------------------------------
@@ -242,16 +267,20 @@ def test_stream_binary_output_comes_as_data_base64(daemon, sid):
 
 
 def test_stream_first_event_arrives_before_the_command_ends(daemon, sid):
-    start = time.monotonic()
-    conn, resp = open_stream(daemon, sid, {"shell": "echo early; sleep 2; echo late"})
+    """The command prints, then waits until the test has read that line (a
+    gate file the test creates): output held back until the end would
+    never come (the read fails at the connection's 30 s timeout)."""
+    gate = "/tmp/gate-first-event"
+    conn, resp = open_stream(daemon, sid, {"shell": f"echo early; until [ -e {gate} ]; do sleep 0.05; done; "
+                                                    f"rm {gate}; echo late", "timeout": "60s"})
     it = events(resp)
     first = next(it)
-    first_at = time.monotonic() - start
+    assert first == ("stdout", {"data": "early\n"}), first
+    daemon.exec(sid, shell=f"touch {gate}")
     rest = list(it)
     conn.close()
-    assert first == ("stdout", {"data": "early\n"}), first
-    assert first_at < 1.0, f"the first event came after {first_at:.2f}s: the output was buffered"
-    assert rest[-1][0] == "exit" and rest[-1][1]["exit_code"] == 0
+    assert rest[0] == ("stdout", {"data": "late\n"}), rest
+    assert rest[-1][0] == "exit" and rest[-1][1]["exit_code"] == 0, rest
 
 
 def disconnect_mid_stream(daemon, shell, marker):

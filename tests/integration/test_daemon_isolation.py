@@ -3,7 +3,6 @@ processes), many sessions can be created and used at once, and daemons on
 one host leave each other's sandboxes alone."""
 
 import concurrent.futures
-import time
 
 import pytest
 
@@ -66,7 +65,7 @@ def test_forty_sessions_at_once(daemon):
         assert (r["exit_code"], r["stdout"]) == (0, f"{i}\n1\n"), (r, r["stderr"])
         return sid
 
-    start = time.monotonic()
+    # (how fast is bench/sessions' concern: create+exec+delete cycles per second)
     with concurrent.futures.ThreadPoolExecutor(40) as pool:
         sids = list(pool.map(life, range(40)))
     assert len(set(sids)) == 40
@@ -78,7 +77,6 @@ def test_forty_sessions_at_once(daemon):
     assert all(d["deleted"] for d in deleted)
     h = daemon.get("/v1/health").json()
     assert (h["status"], h["sessions"]) == ("ok", 0), h
-    assert time.monotonic() - start < 30
     # And it still serves a new session normally.
     s = daemon.create()["id"]
     assert daemon.exec(s, cmd=["echo", "fine"])["stdout"] == "fine\n"

@@ -141,3 +141,33 @@ def test_max_sessions_answers_429(start_daemon):
     ids[0] = d.create()["id"]
     for sid in ids:
         d.remove(sid)
+
+
+def test_max_sessions_per_token_answers_429_to_that_token_only(start_daemon, tmp_path):
+    """warrend.conf(5): max_sessions_per_token caps each token's live
+    sessions; another token (and the tokenless owner "local") still creates."""
+    tokens = {"alice": "a" * 40, "bob": "b" * 40}
+    path = tmp_path / "tokens"
+    path.write_text("".join(f"{n} {hashlib.sha256(t.encode()).hexdigest()}\n" for n, t in tokens.items()))
+    path.chmod(0o600)
+    d = start_daemon("--tokens", str(path), config_extra="max_sessions_per_token = 2\n")
+    alice, bob = ({"Authorization": f"Bearer {t}"} for t in tokens.values())
+    mine = []
+    for _ in range(2):
+        r = d.post("/v1/sessions", {}, headers=alice)
+        assert r.status_code == 201, r.text
+        mine.append(r.json()["id"])
+    msg = assert_error(d.post("/v1/sessions", {}, headers=alice), 429, "capacity")
+    assert "this token holds its maximum of 2 sessions" in msg, msg
+    theirs = d.post("/v1/sessions", {}, headers=bob)
+    assert theirs.status_code == 201, theirs.text
+    anon = d.create()["id"]
+    # A delete makes room again for that token.
+    assert d.delete(f"/v1/sessions/{mine.pop()}", headers=alice).status_code == 200
+    r = d.post("/v1/sessions", {}, headers=alice)
+    assert r.status_code == 201, r.text
+    mine.append(r.json()["id"])
+    for sid in mine:
+        assert d.delete(f"/v1/sessions/{sid}", headers=alice).status_code == 200
+    assert d.delete(f"/v1/sessions/{theirs.json()['id']}", headers=bob).status_code == 200
+    d.remove(anon)

@@ -21,11 +21,10 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
-from daemon_fixture import assert_error, start_daemon, warrend  # noqa: F401 (fixtures)
+from daemon_fixture import assert_error, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from warrentest import EXIT_SETUP, REPO
 
 RECIPES = os.path.join(REPO, "rootfs-builder", "images")
@@ -350,10 +349,10 @@ def test_interrupted_build_leaves_nothing(tool, tmp_path):
             p.kill()
     assert p.returncode == 130 and "interrupted: removing the partial build" in err, (p.returncode, err)
     assert dir_entries(str(img)) == [], dir_entries(str(img))
-    # mmdebstrap and its dpkg are gone too.
-    time.sleep(0.5)
-    left = subprocess.run(["pgrep", "-f", f"{img}/"], capture_output=True, text=True).stdout.split()
-    assert not left, f"processes of the build left: {left}"
+    # mmdebstrap and its dpkg are gone too (they may take a moment to exit).
+    def build_processes():
+        return subprocess.run(["pgrep", "-f", f"{img}/"], capture_output=True, text=True).stdout.split()
+    assert wait_for(lambda: not build_processes(), 10), f"processes of the build left: {build_processes()}"
 
 
 # --- python (slow the first time: ~250 packages) ---------------------------------------------

@@ -5,7 +5,6 @@ bounded by its limits and a --timeout."""
 
 import json
 import re
-import time
 
 import pytest
 
@@ -20,8 +19,7 @@ MEMORY_BOMB = (
 def test_memory_bomb_is_oom_killed_and_reported(warren):
     r = run(warren, "--memory", "64M", "--timeout", "30s", *python_in_sandbox(MEMORY_BOMB))
     assert r.returncode == 137, r.stderr
-    assert "warren: killed: out of memory (limit 64M)" in r.stderr.splitlines()
-    assert r.seconds < 20, "the OOM kill took as long as the timeout"
+    assert "warren: killed: out of memory (limit 64M)" in r.stderr.splitlines()  # not the timeout's 124
 
 
 def test_sigkill_is_not_reported_as_out_of_memory(warren):
@@ -50,7 +48,7 @@ def test_fork_bomb_is_capped_by_pids_flag(warren):
     assert r.returncode == 0, r.stderr
     n, why = r.stdout.split()
     assert why == "EAGAIN" and int(n) < 16, f"{n} forks under --pids 16 ({why})"
-    assert r.seconds < 10, "sleeping children outlived the command"
+    # (exit 0, not the timeout's 124: warren did not wait for the children's 60 s sleeps)
 
 
 def test_policy_pids_limit_applies_without_flags(warren, tmp_path):
@@ -66,7 +64,6 @@ def test_shell_fork_bomb_ends_at_timeout_and_is_cleaned_up(warren):
     r = run(warren, "--pids", "64", "--timeout", "2s", "--", "sh", "-c", "exec 2>/dev/null; b() { b | b & }; b; sleep 30")
     assert r.returncode == EXIT_TIMEOUT, r.stderr
     assert "warren: killed: timeout after 2s" in r.stderr.splitlines()
-    assert r.seconds < 8
 
 
 def test_timeout_kills_double_forked_child(warren, workspace):
@@ -75,18 +72,17 @@ def test_timeout_kills_double_forked_child(warren, workspace):
             "(setsid sh -c 'while :; do echo beat >> /workspace/beat; sleep 0.05; done' &); sleep 30")
     assert r.returncode == EXIT_TIMEOUT, r.stderr
     assert "warren: killed: timeout after 1s" in r.stderr.splitlines()
-    assert r.seconds < 5
     assert beat.exists(), "the double-forked child never ran"
-    size = beat.stat().st_size
-    time.sleep(0.3)
-    assert beat.stat().st_size == size, "the double-forked child still runs after the timeout"
+    # run() found none of the sandbox's processes left once warren returned
+    # (assert_sandbox_gone): the beating child is gone too.
+    assert r.sandbox.uid_first >= 0 and r.sandbox.cgroup_dirs, r.stderr
 
 
 def test_command_exit_ends_its_background_processes(warren):
-    start = time.monotonic()
-    r = run(warren, "--", "sh", "-c", "(setsid sleep 30 &); sleep 30 & exit 3")
-    assert r.returncode == 3
-    assert time.monotonic() - start < 5, "warren waited for the background processes"
+    # Had warren waited for them, run() would give up at its 60 s ceiling
+    # (the sleeps last 300 s); it also checks they are gone.
+    r = run(warren, "--", "sh", "-c", "(setsid sleep 300 &); sleep 300 & exit 3")
+    assert r.returncode == 3, r.stderr
 
 
 CPU_SPIN = r"""
@@ -111,7 +107,9 @@ def test_cpus_flag_throttles_cpu_time(warren):
     r = run(warren, "--cpus", "0.5", "--", "python3", "-c", CPU_SPIN)
     assert r.returncode == 0, r.stderr
     used = float(r.stdout)
-    # Two busy processes for one second of wall time get ~0.5s of CPU under --cpus 0.5.
+    # Two busy processes for one second of wall time get ~0.5s of CPU under --cpus 0.5
+    # (cpu.max: 50 ms per 100 ms period). Not a speed: a loaded host only lowers the
+    # figure; only a missing quota raises it (to ~2 s here).
     assert used < 0.8, f"{used:.2f}s of CPU in 1s of wall time under --cpus 0.5"
 
 

@@ -6,7 +6,6 @@ import os
 import select
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -74,15 +73,13 @@ def test_command_found_on_the_policy_path(warren):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signal_to_warren_ends_the_sandbox(warren, sig):
-    p = subprocess.Popen([warren, "run", "-v", "--", "sh", "-c", "echo ready; sleep 30"],
+    p = subprocess.Popen([warren, "run", "-v", "--", "sh", "-c", "echo ready; sleep 300"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([p.stdout], [], [], 10)
         assert ready and p.stdout.readline() == "ready\n"
-        start = time.monotonic()
         p.send_signal(sig)
-        rc = p.wait(timeout=10)
-        elapsed = time.monotonic() - start
+        rc = p.wait(timeout=30)  # a hang ceiling: the command itself would sleep 300 s
         err = p.stderr.read()
     finally:
         if p.poll() is None:
@@ -91,6 +88,5 @@ def test_signal_to_warren_ends_the_sandbox(warren, sig):
         p.stdout.close()
         p.stderr.close()
     assert rc == 128 + sig
-    assert elapsed < 3
     assert f"signal {int(sig)}" in err
     assert_sandbox_gone(parse_verbose(err))

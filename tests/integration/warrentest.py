@@ -6,6 +6,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MUST_RUN = os.environ.get("WARREN_MUST_RUN") == "1"
 
@@ -235,6 +237,27 @@ def leftovers(before):
 
 
 
+def read_past_a_gate(p, n_lines, open_gate, ceiling=30):
+    """For a subprocess (text stdout) whose command prints, then waits until
+    a gate is opened: reads its first n_lines (failing if nothing comes
+    within ceiling seconds: the output was held back), opens the gate, and
+    reads the rest. Returns (first lines joined, rest); kills p on failure."""
+    import select
+    try:
+        ready, _, _ = select.select([p.stdout], [], [], ceiling)
+        assert ready, f"no output within {ceiling} s while the command waits: it is not streamed"
+        first = "".join(p.stdout.readline() for _ in range(n_lines))
+        open_gate()
+        rest = p.stdout.read()
+        assert p.wait(timeout=ceiling) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    return first, rest
+
+
 def python_in_sandbox(code):
     """argv tail that runs a Python snippet inside the sandbox."""
     return ["--", "python3", "-c", code]
@@ -243,8 +266,13 @@ def python_in_sandbox(code):
 # --- backends (warrend --backend) ------------------------------------------------------
 
 # The backends the daemon API suites run against; WARREN_TEST_BACKENDS narrows it
-# ("native" alone for a quick run).
-BACKENDS = os.environ.get("WARREN_TEST_BACKENDS", "native oci docker").split()
+# ("native" alone for a quick run), but not under WARREN_MUST_RUN=1, where
+# leaving a backend out would pass its tests unseen.
+ALL_BACKENDS = ["native", "oci", "docker"]
+BACKENDS = os.environ.get("WARREN_TEST_BACKENDS", " ".join(ALL_BACKENDS)).split()
+if MUST_RUN and sorted(BACKENDS) != sorted(ALL_BACKENDS):
+    raise pytest.UsageError(f"WARREN_TEST_BACKENDS={os.environ.get('WARREN_TEST_BACKENDS')!r} leaves out backends "
+                     f"under WARREN_MUST_RUN=1: every backend ({' '.join(ALL_BACKENDS)}) must run")
 # The Docker-API engine the docker backend's tests use (tests/backends/podman-service).
 DOCKER_SOCKET = os.environ.get("WARREN_DOCKER_SOCKET", "/run/warren-test/podman.sock")
 # The engine image standing in for "host" (tests/backends/import-image).

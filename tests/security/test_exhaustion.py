@@ -3,9 +3,9 @@ exhaustion, 1 GiB of output, a command that ignores SIGTERM at its timeout,
 a zombie farm and a CPU spinner. Each must stay inside the sandbox's limits
 while the host, the daemon and other sessions carry on."""
 
-import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 
@@ -21,9 +21,12 @@ def run_options(battery_policy, *more):
 
 
 def host_responsive(daemon=None):
-    start = time.monotonic()
-    os.system("true")
-    host_check(time.monotonic() - start < 2, "the host took over 2 s to run true")
+    """The host can still fork and exec (a hang ceiling of 30 s, not a speed)."""
+    try:
+        ok = subprocess.run(["true"], timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        ok = False
+    host_check(ok, "the host could not run true within 30 s")
     if daemon:
         host_check(daemon.alive(), "warrend stopped answering")
 
@@ -90,8 +93,20 @@ def test_command_ignoring_sigterm_at_timeout(sandbox):
             host_check(left["stdout"].strip() == "0", f"the descendant outlived the timeout: {left}")
         finally:
             d.delete(sid)
-    out.count_blocked(ok and out.extra["seconds"] < 12,
+    # A hang ceiling, not a speed: the program never ends by itself, and the
+    # harness would kill it only at 30 s.
+    out.count_blocked(ok and out.extra["seconds"] < 20,
                       f"timeout not enforced in time ({out.extra['seconds']:.1f} s, exit {out.exit_code})")
+
+
+def wait_for_exec_running(daemon, sid, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = daemon.request("GET", f"/v1/sessions/{sid}")
+        if r.status == 200 and r.json()["execs_running"] >= 1:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def spin_result(out):
@@ -108,25 +123,26 @@ def test_cpu_spinner_is_capped(warren, attack_dir, battery_policy):
 
 
 def test_cpu_spinner_leaves_other_sessions_responsive(daemon, attack_path):
+    """Session B runs commands to completion while A spins, and A stays
+    within its CPU limit. (How much B's exec latency suffers is a figure:
+    bench/neighbours measures it beside B's latency with A idle.)"""
     be = DaemonBackend(daemon, attack_path)
     a = be.session(policy="battery", limits={"cpus": 0.5})
     b = daemon.create()
     spun = {}
     try:
-        spinner = threading.Thread(target=lambda: spun.update(out=be.run_in(a, "spin", "4", "2")))
+        spinner = threading.Thread(target=lambda: spun.update(out=be.run_in(a, "spin", "6", "2")))
         spinner.start()
-        time.sleep(0.5)
-        latencies = []
-        while spinner.is_alive() and len(latencies) < 20:
-            start = time.monotonic()
-            r = daemon.exec(b, {"cmd": ["true"]})
-            latencies.append(time.monotonic() - start)
-            assert r["exit_code"] == 0
-            time.sleep(0.1)
+        host_check(wait_for_exec_running(daemon, a), "the spinner never started")
+        done_while_spinning = 0
+        while spinner.is_alive() and done_while_spinning < 3:
+            r = daemon.exec(b, {"cmd": ["true"]})  # each bounded by the request's timeout
+            assert r["exit_code"] == 0, r
+            done_while_spinning += spinner.is_alive()
         spinner.join(timeout=30)
         out = spun["out"]
         cpu, wall = spin_result(out)
-        host_check(max(latencies) < 1.0, f"session B's exec took up to {max(latencies):.2f} s while A spun")
+        host_check(done_while_spinning == 3, f"session B finished {done_while_spinning} execs in A's {wall:.1f} s spin")
         out.count_blocked(cpu <= 0.5 * wall * 1.25, f"A used {cpu:.2f} CPU seconds in {wall:.2f} s with cpus 0.5")
     finally:
         daemon.delete(a)
@@ -140,11 +156,9 @@ def test_one_gib_of_stdout(daemon):
     try:
         rss_before = daemon.rss_kib()
         for stream in (False, True):
-            start = time.monotonic()
             body = {"shell": "head -c 1G /dev/zero | tr '\\0' x", "output": "1M", "timeout": "60s",
                     "stream": stream}
             r = daemon.request("POST", f"/v1/sessions/{sid}/exec", body, timeout=120)
-            seconds = time.monotonic() - start
             host_check(r.status == 200, f"{r.status} {r.body[:300]!r}")
             if stream:
                 final = r.body.rsplit(b"event: exit\ndata: ", 1)[1].split(b"\n")[0]
@@ -159,7 +173,8 @@ def test_one_gib_of_stdout(daemon):
             assert res["truncated"] is True and size <= 2 << 20, \
                 f"stream={stream}: {size} bytes, result {dict((k, v) for k, v in res.items() if k != 'stdout')}"
             STATS["blocked"] += 1
-            host_check(seconds < 60, f"1 GiB of output took {seconds:.1f} s")
+            # The command's own 60 s timeout is the ceiling: it ran to its end.
+            host_check(res["timed_out"] is False, f"stream={stream}: 1 GiB of output hit the 60 s timeout")
         rss_after = daemon.rss_kib()
         host_check(rss_after - rss_before < 64 * 1024,
                    f"warrend's VmRSS grew from {rss_before} to {rss_after} KiB")

@@ -147,30 +147,45 @@ START_TEST(policy_mounts_are_read_only)
 }
 END_TEST
 
+/* A minimal image in dir (a mkdtemp template): usr, etc, proc, bin -> usr/bin. */
+static void make_image(char *dir)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+	const char *dirs[] = { "usr", "etc", "proc" };
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, dirs[i]);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+	}
+	snprintf(path, sizeof path, "%s/bin", dir);
+	ck_assert_int_eq(symlink("usr/bin", path), 0);
+}
+
+static void remove_image(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 START_TEST(image_directory)
 {
 	char dir[] = "/tmp/warren-test-image-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char path[256];
 	struct mount_plan p;
 	struct mount_config c = base_config();
-	c.image_dir = dir;
 	wr_error e = { 0 };
 
 	/* Without /usr it is not a root filesystem. */
+	char empty[] = "/tmp/warren-test-image-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(empty));
+	c.image_dir = empty;
 	ck_assert_int_eq(mount_plan_build(&p, &c, &e), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(e.message, "has no /usr"));
 	mount_plan_free(&p);
+	ck_assert_int_eq(rmdir(empty), 0);
 
-	snprintf(path, sizeof path, "%s/usr", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof path, "%s/etc", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof path, "%s/proc", dir);
-	ck_assert_int_eq(mkdir(path, 0755), 0);
-	snprintf(path, sizeof path, "%s/bin", dir);
-	ck_assert_int_eq(symlink("usr/bin", path), 0);
-
+	make_image(dir);
+	c.image_dir = dir;
 	ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
 	char src[256];
 	snprintf(src, sizeof src, "/oldroot%s/usr", dir);
@@ -187,26 +202,31 @@ START_TEST(image_directory)
 	/* passwd comes from the image, not written by warren. */
 	ck_assert_ptr_null(find(&p, MOP_WRITE_FILE, "/newroot/etc/passwd"));
 	mount_plan_free(&p);
+	remove_image(dir);
+}
+END_TEST
 
-	/* As root, entries are attached as detached mounts the parent opened,
-	 * read-only, and symlinks stay symlinks. */
-	if (geteuid() == 0) {
-		c.image_detached = true;
-		ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
-		const struct mount_op *mv = find(&p, MOP_MOVE_FD, "/newroot/usr");
-		ck_assert_ptr_nonnull(mv);
-		ck_assert_int_ge(mv->fd, 0);
-		ck_assert(!mv->writable);
-		ck_assert_uint_eq(p.n_fds, 2); /* usr and etc */
-		ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/usr"));
-		ck_assert_ptr_nonnull(find(&p, MOP_SYMLINK, "/newroot/bin"));
-		mount_plan_free(&p);
-	} else {
-		fprintf(stderr, "SKIP image_directory (detached part): needs root\n");
-	}
-
-	snprintf(path, sizeof path, "rm -rf %s", dir);
-	ck_assert_int_eq(system(path), 0);
+/* As root, entries are attached as detached mounts the parent opened
+ * (open_tree needs root), read-only, and symlinks stay symlinks. */
+START_TEST(image_directory_detached)
+{
+	char dir[] = "/tmp/warren-test-image-XXXXXX";
+	make_image(dir);
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.image_dir = dir;
+	c.image_detached = true;
+	wr_error e = { 0 };
+	ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
+	const struct mount_op *mv = find(&p, MOP_MOVE_FD, "/newroot/usr");
+	ck_assert_ptr_nonnull(mv);
+	ck_assert_int_ge(mv->fd, 0);
+	ck_assert(!mv->writable);
+	ck_assert_uint_eq(p.n_fds, 2); /* usr and etc */
+	ck_assert_ptr_null(find(&p, MOP_BIND, "/newroot/usr"));
+	ck_assert_ptr_nonnull(find(&p, MOP_SYMLINK, "/newroot/bin"));
+	mount_plan_free(&p);
+	remove_image(dir);
 }
 END_TEST
 
@@ -231,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, workspace_dir_is_writable_bind);
 	tcase_add_test(tc, policy_mounts_are_read_only);
 	tcase_add_test(tc, image_directory);
+	unit_add_root_test(tc, image_directory_detached);
 	tcase_add_test(tc, missing_image_is_a_clear_error);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -2,7 +2,9 @@
 # warren's cgroup v2 tests, run as root inside the test guest (see
 # run-cgroup-v2): /sys/fs/cgroup is a fresh cgroup2 mount with every
 # controller and nothing else uses it. Each test prints "ok NAME" or
-# "not ok NAME: detail"; guest-init.sh counts them.
+# "not ok NAME: detail"; guest-init.sh counts them. The last line says how
+# many checks there are: a run that stops early or skips one is a failure
+# (guest-lib.sh).
 export PATH=/usr/bin
 cg=/sys/fs/cgroup
 out=/tmp/out
@@ -191,3 +193,6 @@ if [ -d $cg/warren ] && [ -z "$left" ]; then
 else
 	fail no_cgroups_left_behind "left:${left:- $cg/warren missing}"
 fi
+
+# Keep in step with the checks above (one ok/not ok line each).
+echo "# completed: 11 checks"

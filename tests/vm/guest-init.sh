@@ -2,8 +2,9 @@
 # pid 1 of the test guest. Stage 1 runs from the initramfs (rootfs), where
 # pivot_root fails with EINVAL: copy everything into a tmpfs and switch_root
 # there. Stage 2 mounts the API filesystems and a cgroup v2 hierarchy, runs
-# /tests.sh (then /tests-oci.sh when there is one), prints the VMTEST
-# summary the host looks for, and powers off.
+# /tests.sh (then /tests-oci.sh when there is one), each checked for being
+# whole (guest-lib.sh), prints the VMTEST summary the host looks for, and
+# powers off.
 export PATH=/usr/bin
 if [ "$1" != stage2 ]; then
 	mkdir -p /newroot
@@ -29,10 +30,12 @@ hostname warren-vm
 ip link set lo up 2>/dev/null
 
 echo "# kernel $(uname -r), $(nproc) cpus, cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-# The guest's own bound: the host's timeout is the last resort.
-timeout 200 sh -c 'sh /tests.sh; [ ! -e /tests-oci.sh ] || sh /tests-oci.sh' 2>&1 | tee /tmp/results
-passed=$(grep -c '^ok ' /tmp/results)
-failed=$(grep -c '^not ok ' /tmp/results)
-echo "VMTEST: $passed passed, $failed failed"
+. /guest-lib.sh
+: >"$results"
+# The guest's own bounds (a script that hangs is a failure, and the next one
+# still runs); the host's timeout (run-cgroup-v2) is the last resort.
+run_guest_script cgroup-v2 /tests.sh 100
+[ ! -e /tests-oci.sh ] || run_guest_script oci /tests-oci.sh 100
+guest_summary
 sync
 poweroff -f

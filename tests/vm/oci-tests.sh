@@ -4,7 +4,8 @@
 # have hybrid cgroups, where crun refuses to run; the guest's pure cgroup v2
 # hierarchy is where crun, and runc's `exec --cgroup` on v2, are exercised.
 # Everything goes through the HTTP API (vm-http, a tiny client: the guest
-# has no curl). Each check prints "ok NAME" or "not ok NAME: detail".
+# has no curl). Each check prints "ok NAME" or "not ok NAME: detail"; the
+# last line says how many there are (guest-lib.sh checks the run was whole).
 export PATH=/usr/bin
 cg=/sys/fs/cgroup
 port=18080
@@ -91,7 +92,13 @@ oci_checks() {
 
 	# The double-forked sleep leaves the exec's cgroup only by being killed.
 	api POST /v1/sessions/$id/exec '{"shell":"(setsid sleep 1234 &); sleep 1234","timeout":"2s"}'
-	sleep 0.5
+	# The answer comes once the exec's cgroup is killed; its processes may
+	# still be exiting: wait (up to 10 s) for them to be gone.
+	i=0
+	while [ $i -lt 100 ] && ps -o args | grep -q '^sleep 1234'; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	leftover=$(ps -o args | grep -c '^sleep 1234')
 	if [ "$code" = 200 ] && echo "$resp" | grep -q '"timed_out":true' && [ "$leftover" = 0 ]; then
 		pass ${rt}_timeout_reported
@@ -160,3 +167,6 @@ oci_checks() {
 for rt in crun runc; do
 	oci_checks $rt
 done
+
+# Keep in step with oci_checks (7 ok/not ok lines per runtime).
+echo "# completed: 14 checks"

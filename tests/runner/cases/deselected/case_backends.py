@@ -1,0 +1,6 @@
+def test_everywhere():
+    pass
+
+
+def test_not_on_docker():
+    pass

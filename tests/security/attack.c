@@ -980,6 +980,8 @@ static void at_mknod(void)
 	/* Device nodes that reach hardware are not in the sandbox's /dev. */
 	expect_errno_fd("open /dev/mem", open("/dev/mem", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
 	expect_errno_fd("open /dev/rtc0", open("/dev/rtc0", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
+	try_fd_x("open /dev/vda", open("/dev/vda", O_RDONLY | O_CLOEXEC),
+		 (struct expect){ ENOENT, 0, BY_DEV, false, "the control guest has no disk (the same open works on /dev/mem)" });
 	expect_errno_fd("open /dev/kmsg", open("/dev/kmsg", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
 }
 

@@ -32,8 +32,9 @@ struct oci_arg_rule {
 /* fchmodat2 (452, Linux 6.6) is missing: the libseccomp 2.5.4 of runc and
  * crun on Debian 12 does not know the name, runtimes skip names they
  * cannot resolve, and the spec has no raw numbers. Measured under runc
- * 1.1.5: fchmodat2 sets a set-ID bit. Every mount of an oci sandbox is
- * nosuid and no host directory is bound writable, so the bit buys nothing. */
+ * 1.1.5: fchmodat2 sets a set-ID bit. Every writable mount of an oci
+ * sandbox is nosuid and no host directory is bound writable, so the bit
+ * buys nothing. */
 static const struct oci_arg_rule oci_arg_rules[] = {
 	/* clone() with namespace flags: one rule per flag (see seccomp.c). */
 	{ "clone", EPERM, 0, CLONE_NEWNS, CLONE_NEWNS },

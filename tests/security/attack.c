@@ -422,8 +422,9 @@ static void at_clone_ns(void)
 	char what[96];
 	for (size_t i = 0; i < N_NS_FLAGS; i++) {
 		/* clone() cannot ask for a time namespace: CLONE_NEWTIME (0x80)
-		 * lies in its exit-signal byte, which the kernel refuses as a
-		 * signal number (EINVAL); unshare and clone3 can. */
+		 * lies in its exit-signal byte, so the kernel reads it as part of
+		 * the signal, never as a flag (the call works and makes no
+		 * namespace); unshare and clone3 can. */
 		if (ns_flags[i].flag != CLONE_NEWTIME) {
 			snprintf(what, sizeof(what), "clone(%s)", ns_flags[i].name);
 			expect_errno(what, raw_clone((unsigned long)(ns_flags[i].flag | SIGCHLD)), SECCOMP_ERRNO,

@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
-#include <linux/kd.h>
 #include <linux/kexec.h>
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
@@ -153,20 +152,20 @@ static void judge(const char *what, long r, int err, struct expect x)
 
 /* One try; r < 0 with errno is a refusal. Each reads errno before anything
  * else can change it (the try is evaluated before the call). */
-static void try_x(const char *what, long r, struct expect x)
+static void expect_x(const char *what, long r, struct expect x)
 {
 	judge(what, r, errno, x);
 }
 
-static void try_fd_x(const char *what, long fd, struct expect x)
+static void expect_fd_x(const char *what, long fd, struct expect x)
 {
 	judge(what, fd, errno, x);
 	if (fd >= 0)
 		close((int)fd);
 }
 
-#define expect_errno(what, r, want, layer) try_x(what, r, (struct expect){ want, 0, layer, false, NULL })
-#define expect_errno_fd(what, fd, want, layer) try_fd_x(what, fd, (struct expect){ want, 0, layer, false, NULL })
+#define expect_errno(what, r, want, layer) expect_x(what, r, (struct expect){ want, 0, layer, false, NULL })
+#define expect_errno_fd(what, fd, want, layer) expect_fd_x(what, fd, (struct expect){ want, 0, layer, false, NULL })
 
 /* Runs a try in a forked child and hands back its result, errno included:
  * what the try does to its own process (a new namespace, another root, a
@@ -355,7 +354,7 @@ static void at_uid_map(void)
 			continue;
 		}
 		snprintf(what, sizeof(what), "write %s", *f);
-		try_x(what, write(fd, "0 0 4294967295\n", 15),
+		expect_x(what, write(fd, "0 0 4294967295\n", 15),
 		      (struct expect){ EPERM, 0, "maps are written once", false, MAPS_ONCE });
 		close(fd);
 	}
@@ -370,7 +369,7 @@ static void at_uid_map(void)
 	fd = open("/proc/1/uid_map", O_WRONLY | O_CLOEXEC);
 	expect_errno("open /proc/1/uid_map for writing", fd, EACCES, BY_INIT);
 	if (fd >= 0) {
-		try_x("write /proc/1/uid_map", write(fd, "0 0 4294967295\n", 15),
+		expect_x("write /proc/1/uid_map", write(fd, "0 0 4294967295\n", 15),
 		      (struct expect){ EPERM, 0, "maps are written once", false, MAPS_ONCE });
 		close(fd);
 	}
@@ -461,7 +460,7 @@ static void at_setns(void)
 			/* Joining one's own user namespace is EINVAL for anyone (it
 			 * would hand back every capability); pid 1's is ours too. */
 			snprintf(what, sizeof(what), "setns(%s)", path);
-			try_x(what, IN_CHILD(setns(fd, 0)),
+			expect_x(what, IN_CHILD(setns(fd, 0)),
 			      (struct expect){ SECCOMP_ERRNO, 0, BY_SECCOMP, false,
 					       user ? "joining one's own user namespace is EINVAL for anyone" : NULL });
 			close(fd);
@@ -662,7 +661,7 @@ static void at_kmod(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	/* Kernels without module support have no such sysctl. */
-	try_fd_x("open /proc/sys/kernel/modprobe for writing", open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC),
+	expect_fd_x("open /proc/sys/kernel/modprobe for writing", open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC),
 		 (struct expect){ EACCES, 0, BY_SYSCTL, true, NULL });
 }
 
@@ -859,7 +858,7 @@ static void at_tiocsti(void)
 	 * console only: a pty says ENOTTY to anyone, so EPERM is the filter's. */
 	int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	char sub = 3; /* TIOCL_PASTESEL */
-	try_x("ioctl(own pty, TIOCLINUX)", fd < 0 ? -1 : ioctl(fd, TIOCLINUX, &sub),
+	expect_x("ioctl(own pty, TIOCLINUX)", fd < 0 ? -1 : ioctl(fd, TIOCLINUX, &sub),
 	      (struct expect){ SECCOMP_ERRNO, 0, "seccomp: TIOCLINUX", false,
 			       "TIOCLINUX works on a virtual console only, and a sandbox has none" });
 	if (fd >= 0)
@@ -882,7 +881,7 @@ static void at_reboot(void)
 		     syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_CAD_OFF, NULL),
 		     SECCOMP_ERRNO, BY_SECCOMP);
 	int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
-	try_x("open /proc/sysrq-trigger for writing", fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
+	expect_x("open /proc/sysrq-trigger for writing", fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
 	if (fd >= 0) {
 		/* "h" prints the help: harmless in the control run. */
 		expect_errno("write h to /proc/sysrq-trigger", write(fd, "h", 1), EACCES, BY_MASK);
@@ -981,7 +980,7 @@ static void at_mknod(void)
 	/* Device nodes that reach hardware are not in the sandbox's /dev. */
 	expect_errno_fd("open /dev/mem", open("/dev/mem", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
 	expect_errno_fd("open /dev/rtc0", open("/dev/rtc0", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
-	try_fd_x("open /dev/vda", open("/dev/vda", O_RDONLY | O_CLOEXEC),
+	expect_fd_x("open /dev/vda", open("/dev/vda", O_RDONLY | O_CLOEXEC),
 		 (struct expect){ ENOENT, 0, BY_DEV, false, "the control guest has no disk (the same open works on /dev/mem)" });
 	expect_errno_fd("open /dev/kmsg", open("/dev/kmsg", O_RDONLY | O_CLOEXEC), ENOENT, BY_DEV);
 }
@@ -1082,9 +1081,9 @@ static void at_exe_overwrite(int argc, char **argv)
 {
 	/* pid 1 is the runtime (a fork of warren or warrend, never exec'd). */
 	expect_errno_fd("open /proc/1/exe O_PATH", open("/proc/1/exe", O_PATH | O_CLOEXEC), EACCES, BY_INIT);
-	try_fd_x("open /proc/1/exe O_WRONLY", open("/proc/1/exe", O_WRONLY | O_CLOEXEC),
+	expect_fd_x("open /proc/1/exe O_WRONLY", open("/proc/1/exe", O_WRONLY | O_CLOEXEC),
 		 (struct expect){ EACCES, 0, BY_INIT, false, RUNNING });
-	try_fd_x("open /proc/1/exe O_RDWR|O_TRUNC", open("/proc/1/exe", O_RDWR | O_TRUNC | O_CLOEXEC),
+	expect_fd_x("open /proc/1/exe O_RDWR|O_TRUNC", open("/proc/1/exe", O_RDWR | O_TRUNC | O_CLOEXEC),
 		 (struct expect){ EACCES, 0, BY_INIT, false, RUNNING });
 
 	char exe[64], what[128], re[64];
@@ -1094,7 +1093,7 @@ static void at_exe_overwrite(int argc, char **argv)
 	if (opath < 0 || ro < 0)
 		surprise("open %s of our own child: %s", exe, strerror(errno));
 	snprintf(what, sizeof(what), "open %s O_WRONLY while it runs", exe);
-	try_fd_x(what, open(exe, O_WRONLY | O_CLOEXEC), (struct expect){ EACCES, 0, BY_DAC, false, RUNNING });
+	expect_fd_x(what, open(exe, O_WRONLY | O_CLOEXEC), (struct expect){ EACCES, 0, BY_DAC, false, RUNNING });
 	reap(child);
 	snprintf(re, sizeof(re), "/proc/self/fd/%d", opath);
 	snprintf(what, sizeof(what), "reopen an O_PATH fd of %s O_WRONLY", exe);
@@ -1141,7 +1140,7 @@ static void at_hardlink(int argc, char **argv)
 		 * (ENOENT without); since, it is the mount boundary. */
 		snprintf(what, sizeof(what), "linkat(fd of %s, AT_EMPTY_PATH)", *t);
 		r = linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH);
-		try_x(what, r, (struct expect){ EXDEV, ENOENT, BY_XDEV, false, NULL });
+		expect_x(what, r, (struct expect){ EXDEV, ENOENT, BY_XDEV, false, NULL });
 		if (r == 0)
 			unlink(to);
 		close(fd);
@@ -1363,8 +1362,8 @@ static void at_raw(void)
 	 * AF_PACKET itself, before the capability check. */
 	struct expect packet = { EPERM, EAFNOSUPPORT, "no CAP_NET_RAW, or a family the filter does not allow", false,
 				 NULL };
-	try_fd_x("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003)), packet);
-	try_fd_x("socket(AF_PACKET, SOCK_DGRAM)", socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(0x0003)), packet);
+	expect_fd_x("socket(AF_PACKET, SOCK_RAW)", socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x0003)), packet);
+	expect_fd_x("socket(AF_PACKET, SOCK_DGRAM)", socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(0x0003)), packet);
 	/* A ping socket needs the group in the namespace's ping_group_range,
 	 * which is empty ("1 0") in a new network namespace. */
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP);
@@ -1502,7 +1501,7 @@ static void at_kernel_info(void)
 {
 	char buf[4096];
 	int fd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
-	try_x("open /proc/kcore", fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
+	expect_x("open /proc/kcore", fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n > 0)
@@ -1512,7 +1511,7 @@ static void at_kernel_info(void)
 		close(fd);
 	}
 	FILE *f = fopen("/proc/kallsyms", "re");
-	try_x("open /proc/kallsyms", f ? 0 : -1, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
+	expect_x("open /proc/kallsyms", f ? 0 : -1, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
 	int lines = 0, nonzero = 0;
 	while (f && fgets(buf, sizeof(buf), f)) {
 		lines++;
@@ -1542,7 +1541,7 @@ static void at_kernel_info(void)
 			uncontrolled++;
 			continue;
 		}
-		try_fd_x(what, fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
+		expect_fd_x(what, fd, (struct expect){ EACCES, 0, BY_MASK, true, NULL });
 	}
 	expect_errno_fd("open /dev/kmsg", open("/dev/kmsg", O_RDONLY | O_CLOEXEC | O_NONBLOCK), ENOENT, BY_DEV);
 	/* No /sys at all; /proc's hardware directories masked by empty tmpfs

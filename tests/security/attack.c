@@ -552,24 +552,22 @@ static unsigned long writable_address(pid_t pid)
 	return start;
 }
 
-/* The tracer's exit leaves the tracee to stop at the attach's SIGSTOP:
- * once it has, continue it (2 s at most: it may never stop). */
-static void continue_after_attach(pid_t pid)
+/* In a child: PTRACE_ATTACH, and should it work, wait for the tracee's
+ * stop and detach with no signal, which swallows the attach's SIGSTOP (a
+ * tracer that just exits leaves the tracee to stop on it). 10 s at most. */
+static long attach_and_detach(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	for (int tries = 0; tries < 100; tries++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		buf[n > 0 ? n : 0] = 0;
-		char *paren = strrchr(buf, ')');
-		if (!paren || paren[1] != ' ' || paren[2] == 'T' || paren[2] == 't')
+	long r = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+	if (r < 0)
+		return r;
+	for (int tries = 0; tries < 1000; tries++) {
+		if (waitpid(pid, NULL, __WALL | WNOHANG) == pid) {
+			ptrace(PTRACE_DETACH, pid, NULL, NULL);
 			break;
-		usleep(20 * 1000);
+		}
+		usleep(10 * 1000);
 	}
-	kill(pid, SIGCONT);
+	return r;
 }
 
 static void ptrace_tries(pid_t pid)
@@ -578,11 +576,7 @@ static void ptrace_tries(pid_t pid)
 	/* Each in a child: the tracer's exit detaches, and the next try
 	 * attaches afresh (a second attach would be EPERM for anyone). */
 	snprintf(what, sizeof(what), "ptrace(PTRACE_ATTACH, %d)", pid);
-	long r = IN_CHILD(ptrace(PTRACE_ATTACH, pid, NULL, NULL));
-	int err = errno;
-	if (r == 0)
-		continue_after_attach(pid);
-	judge(what, r, err, (struct expect){ SECCOMP_ERRNO, 0, BY_SECCOMP, false, NULL });
+	expect_errno(what, IN_CHILD(attach_and_detach(pid)), SECCOMP_ERRNO, BY_SECCOMP);
 	snprintf(what, sizeof(what), "ptrace(PTRACE_SEIZE, %d)", pid);
 	expect_errno(what, IN_CHILD(ptrace(PTRACE_SEIZE, pid, NULL, NULL)), SECCOMP_ERRNO, BY_SECCOMP);
 	char buf[64];

@@ -3,9 +3,13 @@ it in a sandbox (`warren run`, and an exec in a warrend session), a small
 HTTP client for the daemon, and the counters of the closing summary.
 
 An attempt is one run of `attack NAME ARGS...` (attack.c) inside a sandbox.
-It prints "ESCAPED: ..." for every forbidden thing that worked and ends with
-"RESULT: BLOCKED" or "RESULT: ESCAPED". A test asserts BLOCKED, then checks
-the host (host_check) — every such check is counted for the summary.
+Each try in it must fail with the errno the contract promises: it prints
+"ESCAPED: ..." for every forbidden thing that worked, "UNEXPECTED: ..." for a
+refusal with another errno (a failure too: the layer we count on did not
+answer), and ends with "RESULT: BLOCKED", "ESCAPED" or "UNEXPECTED". A test
+asserts BLOCKED, then checks the host (host_check) — every such check is
+counted for the summary. test_control.py runs the same attempts outside any
+sandbox, in the qemu guest, where every try must work.
 """
 
 import hashlib
@@ -27,7 +31,11 @@ from daemon_fixture import let_sandboxes_through  # noqa: E402
 from warrentest import REPO, backend_config, warren_path  # noqa: E402
 
 STATS = {"attempts": 0, "blocked": 0, "host_checks": 0}
-ESCAPES = []  # (test id, output) of every attempt that got through
+ESCAPES = []  # (backend, attempt, lines) of every attempt that got through
+UNEXPECTED = []  # (backend, attempt, lines) of every attempt refused with the wrong errno
+# The control run (test_control.py): attempts run, tries that worked outside
+# a sandbox, tries that cannot work for anyone (each says why), broken tries.
+CONTROL = {"attempts": 0, "works": 0, "uncontrolled": 0, "broken": 0}
 
 
 def warrend_path():
@@ -48,10 +56,12 @@ def sha256(path):
     return h.hexdigest()
 
 
-def compile_attack(outdir):
+def compile_attack(outdir, static=False):
+    """Static for the control run's guest, which has no libc of its own."""
     src = os.path.join(HERE, "attack.c")
     out = os.path.join(outdir, "attack")
-    subprocess.run(["gcc", "-O1", "-Wall", "-o", out, src], check=True, capture_output=True)
+    subprocess.run(["gcc", "-O1", "-Wall", *(["-static"] if static else []), "-o", out, src], check=True,
+                   capture_output=True)
     os.chmod(out, 0o755)
     return out
 
@@ -74,15 +84,34 @@ class Outcome:
     def escapes(self):
         return [l for l in self.stdout.splitlines() if l.startswith("ESCAPED")]
 
+    def unexpected(self):
+        return [l for l in self.stdout.splitlines() if l.startswith("UNEXPECTED")]
+
+    def verdict(self):
+        """escaped, unexpected (refused, but not by the promised layer),
+        incomplete (no closing line) or blocked."""
+        if self.escapes():
+            return "escaped"
+        if self.unexpected():
+            return "unexpected"
+        if "RESULT: BLOCKED" not in self.stdout.splitlines():
+            return "incomplete"
+        return "blocked"
+
     def assert_blocked(self):
-        """The attempt ran to its end and every try in it was refused."""
+        """The attempt ran to its end and every try in it was refused with
+        the errno the contract promises."""
         STATS["attempts"] += 1
         report = f"[{self.backend}] attack {self.name}: exit {self.exit_code} signal {self.signal}\n" \
                  f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-        if self.escapes():
+        verdict = self.verdict()
+        if verdict == "escaped":
             ESCAPES.append((self.backend, self.name, self.escapes()))
-        assert not self.escapes(), "ESCAPE: " + report
-        assert "RESULT: BLOCKED" in self.stdout, "the attempt did not run to its end: " + report
+        if verdict == "unexpected":
+            UNEXPECTED.append((self.backend, self.name, self.unexpected()))
+        assert verdict != "escaped", "ESCAPE: " + report
+        assert verdict != "unexpected", "UNEXPECTED errno (refused, but not by the layer the contract names): " + report
+        assert verdict == "blocked", "the attempt did not run to its end: " + report
         STATS["blocked"] += 1
         return self
 
@@ -294,7 +323,8 @@ class DaemonBackend:
         start = time.monotonic()
         res = self.daemon.exec(sid, req, who=who)
         seconds = time.monotonic() - start
-        return Outcome("daemon", name, res.get("exit_code"), res.get("signal"), decoded(res, "stdout"),
+        backend = "daemon" if self.daemon.backend == "native" else f"daemon-{self.daemon.backend}"
+        return Outcome(backend, name, res.get("exit_code"), res.get("signal"), decoded(res, "stdout"),
                        decoded(res, "stderr"), {"result": res, "seconds": seconds})
 
     def attack(self, name, *args, session=None, **body):
@@ -304,6 +334,20 @@ class DaemonBackend:
             return self.run_in(sid, name, *args, who=session.get("who", "alice"), **body)
         finally:
             self.daemon.delete(sid, who=session.get("who", "alice"))
+
+
+def policy_rlimits(name="default"):
+    """The rlimits of a policy of the repo as the attacker takes them:
+    core, nofile, fsize in bytes (or "unlimited")."""
+    with open(os.path.join(REPO, "policy", f"{name}.json")) as f:
+        rl = json.load(f)["rlimits"]
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+    def value(v):
+        if v == "unlimited" or isinstance(v, int):
+            return str(v)
+        return str(int(v[:-1]) * units[v[-1].upper()] if v[-1].isalpha() else int(v))
+    return {k: value(rl[k]) for k in ("core", "nofile", "fsize")}
 
 
 def copy_policies(dst):

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from battery import (ESCAPES, STATS, Daemon, DaemonBackend, RunBackend, compile_attack, copy_policies,
-                     host_check, sha256, warrend_path)
+from battery import (CONTROL, ESCAPES, STATS, UNEXPECTED, Daemon, DaemonBackend, RunBackend, compile_attack,
+                     copy_policies, host_check, sha256, warrend_path)
 from warrentest import BACKENDS, backend_leftovers, backend_unavailable, leftovers, snapshot, warren_path
 
 
@@ -43,6 +43,12 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     for backend, name, lines in ESCAPES:
         tr.write_line(f"SECURITY ESCAPE [{backend}] {name}: " + " | ".join(lines), red=True)
+    for backend, name, lines in UNEXPECTED:
+        tr.write_line(f"SECURITY UNEXPECTED [{backend}] {name}: " + " | ".join(lines), red=True)
+    if CONTROL["attempts"]:
+        tr.write_line(f"SECURITY CONTROL: {CONTROL['attempts']} attempts outside any sandbox, {CONTROL['works']} tries "
+                      f"worked, {CONTROL['uncontrolled']} uncontrolled, {CONTROL['broken']} broken",
+                      red=CONTROL["broken"] > 0)
     tr.write_line(f"SECURITY: {STATS['attempts']} attempts, {STATS['blocked']} blocked, "
                   f"{STATS['host_checks']} host checks",
                   bold=True, green=STATS["attempts"] == STATS["blocked"], red=STATS["attempts"] != STATS["blocked"])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from battery import DaemonBackend, host_check
+from battery import DaemonBackend, host_check, policy_rlimits
 
 BATTERY = {"policy": "battery"}
 
@@ -69,8 +69,18 @@ def test_fill_tmp_and_workspace(sandbox, battery_policy, where):
 
 
 def test_fd_exhaustion(sandbox):
-    out = sandbox.attack("fdbomb").assert_blocked()
+    """No fd number reaches the policy's nofile, and the last open fails
+    with EMFILE."""
+    sandbox.attack("fdbomb", policy_rlimits()["nofile"]).assert_blocked()
     host_responsive(getattr(sandbox, "daemon", None))
+
+
+def test_policy_rlimits_applied(sandbox):
+    """The default policy's core, nofile and fsize, soft and hard alike; no
+    raising them; a write at the fsize limit fails with EFBIG."""
+    rl = policy_rlimits()
+    assert "unlimited" not in rl.values(), f"policy/default.json leaves one unlimited: {rl}"
+    sandbox.attack("rlimits", rl["core"], rl["nofile"], rl["fsize"]).assert_blocked()
 
 
 def test_zombie_farm(sandbox):

@@ -9,11 +9,11 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 
 import pytest
 
 from battery import RunBackend, host_check
+from daemon_fixture import wait_for
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_overwrite_runtime_binary_through_proc_exe(sandbox):
     """CVE-2019-5736: /proc/1/exe is the runtime (a fork of warren or
     warrend); /proc/<pid>/exe of a program the runtime started is the
     image's. The warren binaries' hashes are checked after every test."""
-    sandbox.attack("exe_overwrite", "/proc/self/exe").assert_blocked()
+    sandbox.attack("exe_overwrite").assert_blocked()
 
 
 def test_bind_mount_tricks(sandbox):
@@ -86,31 +86,69 @@ def test_setuid_files_planted_in_a_host_workspace(warren, attack_dir, host_works
 
 
 def test_read_another_sandboxs_workspace(sandbox, host_workspace):
+    """Another sandbox holds a secret in its workspace. The holder is shown
+    to run and to read the secret itself (a file it writes) before any
+    attack, and to live through them: a holder that never started would
+    make every attempt pass for nothing."""
     name, content = f"secret-{secrets.token_hex(4)}", secrets.token_hex(16)
     if sandbox.name == "run":
         with open(os.path.join(host_workspace, name), "w") as f:
             f.write(content)
-        other = subprocess.Popen([sandbox.warren, "run", "--workspace", host_workspace, "--", "sleep", "20"],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready = os.path.join(host_workspace, "ready")
+        log = tempfile.TemporaryFile()
+        other = subprocess.Popen([sandbox.warren, "run", "--workspace", host_workspace, "--", "sh", "-c",
+                                  f"cat /workspace/{name} > /workspace/ready && exec sleep 60"],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         try:
-            time.sleep(0.5)
+            wait_for(lambda: other.poll() is not None or read_text(ready) == content, 30)
+            assert other.poll() is None and read_text(ready) == content, \
+                f"the holder sandbox is not running with the secret (status {other.poll()}): {logged(log)}"
             sandbox.attack("find_secret", name, content, host_workspace, "/tmp", "/var/tmp").assert_blocked()
+            assert other.poll() is None, f"the holder sandbox ended during the attack: {logged(log)}"
         finally:
             other.terminate()
             other.wait(timeout=20)
+            log.close()
         return
     d = sandbox.daemon
     sid = d.create()
-    holder = None
+    held = {}
+
+    def hold():
+        try:
+            held["result"] = d.exec(sid, {"shell": f"cat {name} > ready && while [ ! -e release ]; do sleep 0.1; done",
+                                          "timeout": "60s"})
+        except BaseException as e:  # raised again below, not lost with the thread
+            held["error"] = e
+
+    holder = threading.Thread(target=hold)
     try:
         assert d.put(sid, name, content).status == 201
-        holder = threading.Thread(target=d.exec, args=(sid, {"shell": "cd /workspace && exec sleep 9.5",
-                                                             "timeout": "15s"}))
         holder.start()
-        time.sleep(0.3)
+        wait_for(lambda: not holder.is_alive() or d.get(sid, "ready").body == content.encode(), 30)
+        assert holder.is_alive(), f"the holder exec ended before the attacks: {held}"
+        assert d.get(sid, "ready").body == content.encode(), "the holder never read its own secret"
         for who in ("alice", "bob"):  # the same owner's other session, and another owner's
             sandbox.attack("find_secret", name, content, session={"who": who}).assert_blocked()
+        assert holder.is_alive(), f"the holder exec ended during the attacks: {held}"
+        assert d.put(sid, "release", "").status == 201
+        holder.join(timeout=30)
+        if "error" in held:
+            raise held["error"]
+        assert held["result"]["exit_code"] == 0, f"the holder exec: {held['result']}"
     finally:
         d.delete(sid)
-        if holder:
-            holder.join(timeout=20)
+        holder.join(timeout=30)
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def logged(f):
+    f.seek(0)
+    return f.read().decode(errors="replace")[-2000:]

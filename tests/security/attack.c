@@ -1881,6 +1881,8 @@ static void at_unlisted_syscalls(int argc, char **argv)
 		   policy_errno);
 	if (pidfd >= 0)
 		close(pidfd);
+}
+
 /* --- the contract's settings (checked once per backend) -------------------- */
 
 static void check_rlimit(const char *name, int resource, const char *value)

@@ -478,7 +478,7 @@ def test_timeout(client, session):
 
 def test_reconnects_when_the_daemon_closed_the_connection(start_daemon):
     d = start_daemon()
-    clients = [warren.Client(d.sock), warren.Client(d.url, token=daemon_token(d) or "")]
+    clients = [warren.Client(d.sock, token=""), warren.Client(d.url, token=daemon_token(d) or "")]
     for c in clients:
         assert c.health()["status"] == "ok" and len(c.transport.pool._idle) == 1
     rc, _ = d.stop()
@@ -505,7 +505,7 @@ class OnRetry(logging.Handler):
 
 def test_capacity_is_429_and_retried(start_daemon):
     d = start_daemon("--max-sessions", "1", config_extra="max_file_size = 1K\n")
-    no_retry = warren.Client(d.sock, retries=0)
+    no_retry = warren.Client(d.sock, token="", retries=0)
     first = no_retry.create_session()
     with pytest.raises(warren.TooManyRequests) as e:
         no_retry.create_session()
@@ -513,7 +513,8 @@ def test_capacity_is_429_and_retried(start_daemon):
     with pytest.raises(warren.PayloadTooLarge):
         first.write_file("big", b"x" * 2048)
     # With retries, the create that met the cap succeeds once the first session is gone.
-    patient = warren.Client(d.sock, retries=warren.RetryPolicy(max_retries=200, backoff=0.05, max_backoff=0.2))
+    patient = warren.Client(d.sock, token="",
+                            retries=warren.RetryPolicy(max_retries=200, backoff=0.05, max_backoff=0.2))
     hook = OnRetry(first.delete)
     logger = logging.getLogger("warren")
     logger.addHandler(hook)
@@ -566,17 +567,18 @@ def test_pip_installs_it_offline(daemon, tmp_path):
                          capture_output=True, text=True)
     assert pip.returncode == 0, pip.stdout + pip.stderr
     code = ("import sys, warren; assert warren.__file__.startswith(sys.prefix), warren.__file__; "
-            f"print(warren.Client({daemon.sock!r}).health()['status'])")
+            f"print(warren.Client({daemon.sock!r}, token='').health()['status'])")
     r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr
 
 
 @pytest.mark.backends("native", why="the example does not depend on the backend")
 def test_example_agent_loop(daemon):
-    before = {s.id for s in warren.Client(daemon.sock).list_sessions()}
+    before = {s.id for s in warren.Client(daemon.sock, token="").list_sessions()}
     r = subprocess.run([sys.executable, os.path.join(CLIENT_DIR, "examples", "agent_loop.py"),
-                        "--url", "unix:" + daemon.sock], capture_output=True, text=True, timeout=120)
+                        "--url", "unix:" + daemon.sock, "--token", ""], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SyntaxError" in r.stdout, "the failed run was fed back"
     assert r.stdout.endswith("answer: There are 15 primes below 50; the largest is 47.\n"), r.stdout
-    assert {s.id for s in warren.Client(daemon.sock).list_sessions()} == before, "the loop's session was deleted"
+    after = {s.id for s in warren.Client(daemon.sock, token="").list_sessions()}
+    assert after == before, "the loop's session was deleted"

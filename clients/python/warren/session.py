@@ -147,7 +147,8 @@ class Session:
 
     @staticmethod
     def _exec_body(command: Command, env: Optional[Mapping[str, str]], cwd: Optional[str],
-                   stdin: Union[str, bytes, None], timeout: Optional[Duration], output: Optional[Size]) -> Dict[str, Any]:
+                   stdin: Union[str, bytes, None], timeout: Optional[Duration],
+                   output: Optional[Size]) -> Dict[str, Any]:
         body = command_fields(command)
         if isinstance(stdin, str):
             body["stdin"] = stdin

@@ -316,28 +316,28 @@ class Response:
     def request_id(self) -> Optional[str]:
         return self.headers.get("X-Request-Id")
 
-    def read(self) -> bytes:
+    def _guarded(self, read: Callable[[], bytes], doing: str) -> bytes:
+        """One read of the body; a failure drops the connection."""
         try:
-            data = self._resp.read()
+            return read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise _transport_error(exc, "reading the reply") from exc
+            raise _transport_error(exc, doing) from exc
+
+    def read(self) -> bytes:
+        data = self._guarded(self._resp.read, "reading the reply")
         self._release()
         return data
 
     def readinto_file(self, out: IO[bytes], chunk: int = 1 << 16) -> int:
         """Copies the body into a file object; returns the number of bytes."""
         total = 0
-        try:
-            while True:
-                data = self._resp.read(chunk)
-                if not data:
-                    break
-                out.write(data)
-                total += len(data)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise _transport_error(exc, "reading the reply") from exc
+        while True:
+            data = self._guarded(lambda: self._resp.read(chunk), "reading the reply")
+            if not data:
+                break
+            out.write(data)
+            total += len(data)
         self._release()
         return total
 
@@ -357,11 +357,7 @@ class Response:
 
     def readline(self) -> bytes:
         """The next line (with its end), b"" at the end of the body."""
-        try:
-            line = self._resp.readline()
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise _transport_error(exc, "reading the event stream") from exc
+        line = self._guarded(self._resp.readline, "reading the event stream")
         if not line:
             self._release()
         return line

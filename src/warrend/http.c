@@ -380,18 +380,61 @@ static const struct http_route *find_route(h2o_req_t *req, const char *path, siz
 	return NULL;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether the path as sent (before the query), percent-decoded, has a "."
+ * or ".." segment. h2o resolves them (and decodes %2F into a separator)
+ * before routing, so ".../files/..%2F..%2FID" would reach DELETE
+ * /v1/sessions/ID: no route of ours has such a segment, so none is routed. */
+static bool raw_path_has_dot_segment(const h2o_req_t *req)
+{
+	size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+	const char *p = req->path.base;
+	size_t seg_len = 0;
+	bool only_dots = true;
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? p[i] : '/';
+		int hi, lo;
+		if (c == '%' && i + 2 < len && (hi = hex_digit(p[i + 1])) >= 0 && (lo = hex_digit(p[i + 2])) >= 0) {
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c == '/') {
+			if (seg_len && seg_len <= 2 && only_dots)
+				return true;
+			seg_len = 0;
+			only_dots = true;
+			continue;
+		}
+		seg_len++;
+		only_dots = only_dots && c == '.';
+	}
+	return false;
+}
+
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
 	/* h2o has percent-decoded the path: %00 would hand handlers a NUL. */
 	const char *path = req->path_normalized.base;
 	size_t len = req->path_normalized.len;
 	struct http_route_match m;
-	const struct http_route *r = memchr(path, '\0', len) ? NULL : find_route(req, path, len, &m);
+	bool dots = raw_path_has_dot_segment(req);
+	const struct http_route *r = memchr(path, '\0', len) || dots ? NULL : find_route(req, path, len, &m);
 	const char *owner = authenticate(req, r);
 	if (!owner)
 		return 0;
 	if (memchr(path, '\0', len))
 		return http_reply_error(req, 400, "bad_request", "the path contains a NUL byte (%%00)");
+	if (dots)
+		return http_reply_error(req, 400, "bad_request",
+					"the path has a \".\" or \"..\" segment (escaped ones too): no route has one, "
+					"and a file path may not leave the workspace");
 	if (r) {
 		uint64_t limit = r->max_body ? r->max_body : daemon_state->cfg.max_json_body;
 		if (req->entity.len > limit) {

@@ -247,6 +247,8 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	snprintf(ws, sizeof ws, "rw,nosuid,nodev,size=%" PRIu64 ",mode=0755,%s", b->workspace_size,
 		 podman ? "U" : "uid=1000,gid=1000");
 	json_object_set_new(host, "Tmpfs", json_pack("{s:s, s:s}", "/tmp", tmp, "/workspace", ws));
+	/* /dev/shm as natively: the size of /tmp, not the engine's 64M */
+	json_object_set_new(host, "ShmSize", json_integer((json_int_t)b->tmp_size));
 	_cleanup_free_ char *profile = json_dumps(b->seccomp, JSON_COMPACT);
 	if (!profile)
 		return wr_error_set(e, ENOMEM, "seccomp profile");
@@ -355,8 +357,8 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 	b->init_pid = -1;
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	engine_image(spec, b->image, sizeof b->image);
-	b->tmp_size = spec->policy->limits.tmp;
-	b->workspace_size = spec->policy->limits.workspace;
+	b->tmp_size = policy_tmpfs_size(spec->policy->limits.tmp, spec->policy->limits.memory);
+	b->workspace_size = policy_tmpfs_size(spec->policy->limits.workspace, spec->policy->limits.memory);
 	b->seccomp = oci_seccomp_json(spec->policy, e);
 	if (!b->seccomp) {
 		box_free(b);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "mount.h"
 #include "init-protocol.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -119,7 +120,9 @@ static int native_stats(struct backend_box *b, struct backend_stats *st)
 
 static int native_set_limits(struct backend_box *b, const struct cgroup_limits *l, wr_error *e)
 {
-	return cgroup_set_limits(sandbox_cgroup(b->sb), l, e);
+	int r = cgroup_set_limits(sandbox_cgroup(b->sb), l, e);
+	/* the tmpfs mounts leave room in the new memory limit (policy.h) */
+	return r < 0 ? r : mount_fit_tmpfs_to_memory(sandbox_pid(b->sb), l->memory, e);
 }
 
 static int native_destroy_step(struct backend_box *b)

@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 
 #ifndef OPEN_TREE_CLONE
@@ -334,6 +335,41 @@ void mount_plan_describe(const struct mount_plan *plan, int fd)
 			op->kind == MOP_TMPFS ? " " : "", op->kind == MOP_TMPFS ? op->data : "",
 			op->kind == MOP_BIND && op->writable ? " (writable)" : "");
 	}
+}
+
+/* ---- a live sandbox's tmpfs ------------------------------------------- */
+
+static int tmpfs_shrink(pid_t pid, const char *path, uint64_t max_size, wr_error *e)
+{
+	char where[PATH_MAX], size[32];
+	snprintf(where, sizeof where, "/proc/%d/root%s", (int)pid, path);
+	_cleanup_close_ int fd = open(where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct statfs st;
+	if (fd < 0 || fstatfs(fd, &st) < 0)
+		return wr_error_set(e, errno, "%s", where);
+	if (st.f_type != TMPFS_MAGIC || (uint64_t)st.f_blocks * (uint64_t)st.f_bsize <= max_size)
+		return 0;
+	/* fspick reconfigures the superblock found through the sandbox's
+	 * root, from outside its mount namespace (a remount could not). */
+	_cleanup_close_ int fs = (int)syscall(SYS_fspick, fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
+	if (fs < 0)
+		return wr_error_set(e, errno, "fspick %s", where);
+	snprintf(size, sizeof size, "%llu", (unsigned long long)max_size);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return wr_error_set(e, errno, "resize the tmpfs %s to %s bytes", path, size);
+	return 0;
+}
+
+int mount_fit_tmpfs_to_memory(pid_t pid, uint64_t memory, wr_error *e)
+{
+	static const char *const tmpfs[] = { "/workspace", "/tmp", "/dev/shm" };
+	for (size_t i = 0; memory && i < ARRAY_SIZE(tmpfs); i++) {
+		int r = tmpfs_shrink(pid, tmpfs[i], policy_tmpfs_size(UINT64_MAX, memory), e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---- child side: applying it with raw syscalls only ------------------ */

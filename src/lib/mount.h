@@ -78,5 +78,12 @@ int mount_plan_apply(const struct mount_plan *plan, const char **failed_step,
 		     const char **failed_path);
 int mount_enter_new_root(const char **failed_step);
 
+/* Shrinks the tmpfs mounts of a running sandbox (/workspace, /tmp,
+ * /dev/shm; init is `pid`, they are reached through /proc/PID/root) to
+ * what policy_tmpfs_size allows under `memory`, for a sandbox that takes a
+ * tighter memory limit live. A mount already that small, or not a tmpfs,
+ * is left alone. Needs root (fspick and fsconfig, Linux 5.2). */
+int mount_fit_tmpfs_to_memory(pid_t pid, uint64_t memory, wr_error *e);
+
 /* "tmpfs /newroot/tmp size=64M" … one line per op, for --verbose and tests. */
 void mount_plan_describe(const struct mount_plan *plan, int fd);

@@ -170,6 +170,14 @@ int policy_tighten(struct policy *p, const struct policy_limits *request,
 	return 0;
 }
 
+uint64_t policy_tmpfs_size(uint64_t size, uint64_t memory)
+{
+	if (!memory)
+		return size;
+	uint64_t reserve = memory / 4 < POLICY_TMPFS_RESERVE_MAX ? memory / 4 : POLICY_TMPFS_RESERVE_MAX;
+	return size < memory - reserve ? size : memory - reserve;
+}
+
 int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e)
 {
 	if (mode == NET_HOST && !p->allow_host_network)

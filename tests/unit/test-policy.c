@@ -686,6 +686,23 @@ START_TEST(test_to_json_shape)
 }
 END_TEST
 
+START_TEST(test_tmpfs_size_leaves_memory)
+{
+	const uint64_t M = 1ULL << 20;
+	/* a 16M sandbox: a 1G workspace gets 12M, 4M stay for its processes */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 16 * M), 12 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(8 * M, 16 * M), 8 * M);
+	/* the reserve is at most 32M */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 512 * M), 480 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(256 * M, 512 * M), 256 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(3 * M, 4 * M), 3 * M);
+	/* no memory limit: as asked */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 0), 1024 * M);
+	for (uint64_t mem = 4 * M; mem < 64 * 1024 * M; mem = mem * 3 / 2)
+		ck_assert_uint_lt(policy_tmpfs_size(UINT64_MAX, mem), mem);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy");
@@ -709,6 +726,7 @@ int main(void)
 	tcase_add_test(tc, test_host_network);
 	tcase_add_test(tc, test_to_json_round_trip);
 	tcase_add_test(tc, test_to_json_shape);
+	tcase_add_test(tc, test_tmpfs_size_leaves_memory);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

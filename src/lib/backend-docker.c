@@ -495,6 +495,9 @@ static int pump_stream(int sock, const char *pending, size_t pending_len, struct
 {
 	if (pending_len && docker_demux_feed(&pm->demux, pending, pending_len, pump_out, pm) < 0)
 		return -EBADMSG;
+	/* a command that ends before reading all its stdin (a write that hit
+	 * a full workspace) closes the stream: EPIPE, not death by SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	bool stdin_open = true;
 	char buf[65536];
 	for (;;) {

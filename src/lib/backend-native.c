@@ -146,6 +146,7 @@ static int native_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 }
 
 static pid_t native_init_pid(const struct backend_box *b) { return sandbox_pid(b->sb); }
+static struct cgroup *native_cgroup(struct backend_box *b) { return sandbox_cgroup(b->sb); }
 
 static void native_describe(const struct backend_box *b, char *buf, size_t len)
 {
@@ -166,6 +167,7 @@ const struct backend_ops backend_native_ops = {
 	.set_limits = native_set_limits,
 	.destroy_step = native_destroy_step,
 	.open_workspace = native_open_workspace,
+	.cgroup = native_cgroup,
 	.init_pid = native_init_pid,
 	.describe = native_describe,
 };

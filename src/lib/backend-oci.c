@@ -841,6 +841,11 @@ static int oci_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 	return fd;
 }
 
+static struct cgroup *oci_cgroup(struct backend_box *b)
+{
+	return b->cg;
+}
+
 static pid_t oci_init_pid(const struct backend_box *b)
 {
 	return b->state == OCI_READY ? b->init_pid : -1;
@@ -940,6 +945,7 @@ const struct backend_ops backend_oci_ops = {
 	.set_limits = oci_set_limits,
 	.destroy_step = oci_destroy_step,
 	.open_workspace = oci_open_workspace,
+	.cgroup = oci_cgroup,
 	.init_pid = oci_init_pid,
 	.describe = oci_describe,
 	.remove_stale = oci_remove_stale,

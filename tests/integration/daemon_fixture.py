@@ -343,7 +343,8 @@ def deselect_other_backends(config, items):
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backends")
-        backend = getattr(item, "callspec", None) and item.callspec.params.get("daemon")
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        backend = params.get("daemon") or params.get("backend_daemon")  # the security battery's
         (drop if marker and backend and backend not in marker.args else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

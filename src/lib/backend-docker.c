@@ -37,6 +37,7 @@
 #include "fdio.h"
 #include "encode.h"
 #include "files.h"
+#include "mount.h"
 #include "oci-spec.h"
 #include "userns.h"
 
@@ -228,6 +229,13 @@ static json_t *create_body(const struct backend_spec *spec, const char *image)
 	}
 	if (l->pids)
 		json_object_set_new(host, "PidsLimit", json_integer((json_int_t)l->pids));
+	/* what a native sandbox masks, in place of the engine's defaults (the
+	 * list replaces them), and the policy's "hide" */
+	json_t *masked = strv_json((char *const *)mount_masked_paths);
+	for (size_t i = 0; masked && i < p->n_hide; i++)
+		json_array_append_new(masked, json_string(p->hide[i]));
+	json_object_set_new(host, "MaskedPaths", masked);
+	json_object_set_new(host, "ReadonlyPaths", strv_json((char *const *)mount_readonly_paths));
 	if (l->cpu_millis)
 		json_object_set_new(host, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
 	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
@@ -264,7 +272,24 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	} else if (asprintf(&opt, "seccomp=%s", profile) < 0) {
 		return wr_error_set(e, ENOMEM, "seccomp");
 	}
-	json_object_set_new(host, "SecurityOpt", json_pack("[s,s]", "no-new-privileges", opt));
+	json_t *sec = json_pack("[s,s]", "no-new-privileges", opt);
+	if (podman && sec) {
+		/* podman 4's compat API ignores MaskedPaths; it takes
+		 * "mask=P1:P2" (and dockerd would refuse that) */
+		json_t *masked = json_object_get(host, "MaskedPaths");
+		size_t len = strlen("mask="), i;
+		json_t *v;
+		json_array_foreach(masked, i, v)
+			len += strlen(json_string_value(v)) + 1;
+		_cleanup_free_ char *mask = malloc(len + 1);
+		if (!mask)
+			return wr_error_set(e, ENOMEM, "mask");
+		char *o = stpcpy(mask, "mask=");
+		json_array_foreach(masked, i, v)
+			o = stpcpy(stpcpy(o, i ? ":" : ""), json_string_value(v));
+		json_array_append_new(sec, json_string(mask));
+	}
+	json_object_set_new(host, "SecurityOpt", sec);
 	return 0;
 }
 

@@ -354,7 +354,7 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 		.image_dir = spec->image_path, .image_detached = false, .workspace_fd = -1,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
-		.extra = p->mounts, .n_extra = p->n_mounts,
+		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
 	struct mount_plan plan;

@@ -74,6 +74,26 @@ static int plan_add(struct mount_plan *plan, struct mount_op op)
 #define NEW(path) plan_strdup(plan, MOUNT_NEWROOT "%s", (path))
 #define OLD(path) plan_strdup(plan, MOUNT_OLDROOT "%s", (path))
 
+const char *const mount_masked_paths[] = {
+	/* Docker's default (moby oci/defaults.go) */
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+	"/sys/devices/virtual/powercap",
+	/* and: every process's file locks (with host inode numbers), kernel
+	 * symbols and log, page tables' flags, the kernel's build config */
+	"/proc/locks", "/proc/kallsyms", "/proc/kmsg", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+	"/proc/config.gz", "/proc/sysrq-trigger", "/proc/firmware", "/proc/driver", NULL,
+};
+const char *const mount_readonly_paths[] = { "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq", NULL };
+const char *const mount_host_hidden[] = { "/usr/local/etc", NULL };
+
+/* A path hidden from the sandbox (kind as apply_mask finds it). */
+static int add_mask(struct mount_plan *plan, const char *path, wr_error *e)
+{
+	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true);
+	return 0;
+}
+
 /* What the built-in `host` image shows of the host's /etc: what programs need
  * to run (loader cache, certificates, time zone, alternatives), nothing that
  * names the host's users or secrets. passwd, group and hosts are written. */
@@ -121,6 +141,9 @@ static int add_host_image(struct mount_plan *plan, const struct mount_config *cf
 {
 	int r;
 	ADD(.kind = MOP_BIND, .source = OLD("/usr"), .target = NEW("/usr"), .is_dir = true);
+	for (const char *const *h = mount_host_hidden; *h; h++)
+		if ((r = add_mask(plan, *h, e)) < 0)
+			return r;
 	char path[64];
 	for (const char *const *l = host_usr_links; *l; l++) {
 		snprintf(path, sizeof path, "/%s", *l);
@@ -249,26 +272,15 @@ static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_e
 	return 0;
 }
 
-/* Docker's masked and read-only /proc paths, plus kallsyms. */
-static const char *const proc_masked_files[] = {
-	"kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms",
-	"sysrq-trigger", "kmsg", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", NULL,
-};
-static const char *const proc_masked_dirs[] = { "acpi", "asound", "scsi", "firmware", "driver", NULL };
-static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq", NULL };
-
 static int add_proc(struct mount_plan *plan, wr_error *e)
 {
+	int r;
 	ADD(.kind = MOP_PROC, .target = NEW("/proc"));
-	for (const char *const *p = proc_masked_files; *p; p++)
-		ADD(.kind = MOP_MASK, .source = OLD("/dev/null"),
-		    .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p), .optional = true);
-	for (const char *const *p = proc_masked_dirs; *p; p++)
-		ADD(.kind = MOP_MASK, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
-		    .is_dir = true, .optional = true);
-	for (const char *const *p = proc_readonly; *p; p++)
-		ADD(.kind = MOP_READONLY, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
-		    .optional = true);
+	for (const char *const *p = mount_masked_paths; *p; p++)
+		if ((r = add_mask(plan, *p, e)) < 0)
+			return r;
+	for (const char *const *p = mount_readonly_paths; *p; p++)
+		ADD(.kind = MOP_READONLY, .target = NEW(*p), .optional = true);
 	return 0;
 }
 
@@ -302,6 +314,9 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 		    .target = NEW(cfg->extra[i].target), .is_dir = true);
 	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
 		return r;
+	for (size_t i = 0; i < cfg->n_hide; i++)
+		if ((r = add_mask(plan, cfg->hide[i], e)) < 0)
+			return r;
 	ADD(.kind = MOP_REMOUNT_RO, .target = MOUNT_NEWROOT);
 	return 0;
 }

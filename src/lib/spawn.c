@@ -183,7 +183,7 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
-		.extra = p->mounts, .n_extra = p->n_mounts,
+		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
 	if ((r = mount_plan_build(&prep->mounts, &mc, e)) < 0)

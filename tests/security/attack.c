@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1210,6 +1211,87 @@ static void at_ignore_term(void)
 		pause();
 }
 
+/* --- what the kernel shows across namespaces (audit item 10) ------------------- */
+
+/* A masked path: a file under /dev/null reads empty, a directory under an
+ * empty read-only tmpfs lists nothing (or, mode 0500, cannot be opened);
+ * absent is fine too. Anything read, or another errno, is an escape. */
+static void expect_masked(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == EACCES)
+			printf("blocked: %s: %s\n", path, strerror(errno));
+		else
+			escaped("stat %s: unexpected %s", path, strerror(errno));
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (!d) {
+			if (errno == EACCES)
+				printf("blocked: list %s: %s\n", path, strerror(errno));
+			else
+				escaped("list %s: unexpected %s", path, strerror(errno));
+			return;
+		}
+		int n = 0;
+		char first[256] = "";
+		for (struct dirent *de; (de = readdir(d));)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !n++)
+				snprintf(first, sizeof first, "%s", de->d_name);
+		closedir(d);
+		if (n)
+			escaped("%s lists %d entries (%s, ...)", path, n, first);
+		else
+			printf("blocked: %s is empty\n", path);
+		return;
+	}
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == EACCES)
+			printf("blocked: open %s: %s\n", path, strerror(errno));
+		else
+			escaped("open %s: unexpected %s", path, strerror(errno));
+		return;
+	}
+	ssize_t n = read(fd, buf, sizeof buf);
+	int err = errno;
+	close(fd);
+	if (n > 0)
+		escaped("read %zd bytes of %s", n, path);
+	else if (n == 0)
+		printf("blocked: %s reads empty\n", path);
+	else
+		escaped("read %s: unexpected %s", path, strerror(err));
+}
+
+/* Docker's masked list plus /proc/locks (the audit read /proc/interrupts
+ * and /proc/locks), with a lock of our own held so /proc/locks has
+ * something to show. */
+static void at_proc_leaks(void)
+{
+	int fd = open("/tmp/.attack-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		printf("note: no lock of our own: %s\n", strerror(errno));
+	const char *paths[] = { "/proc/interrupts", "/proc/locks", "/proc/timer_stats", "/proc/timer_list",
+				"/proc/sched_debug", "/proc/latency_stats", "/proc/keys", "/proc/kcore", "/proc/asound",
+				"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap", NULL };
+	for (const char **p = paths; *p; p++)
+		expect_masked(*p);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Paths the sandbox must not see: the host image's /usr/local/etc, a
+ * policy's "hide". */
+static void at_hidden(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		expect_masked(argv[i]);
+}
+
 /* --- dispatch ------------------------------------------------------------------ */
 
 typedef void (*plain_fn)(void);
@@ -1229,6 +1311,7 @@ static const struct { const char *name; plain_fn plain; args_fn args; } attempts
 	{ "hostname", NULL, at_hostname }, { "kernel_info", at_kernel_info, NULL }, { "forkbomb", NULL, at_forkbomb },
 	{ "fdbomb", at_fdbomb, NULL }, { "membomb", NULL, at_membomb }, { "fill", NULL, at_fill },
 	{ "zombies", NULL, at_zombies }, { "spin", NULL, at_spin }, { "ignore_term", at_ignore_term, NULL },
+	{ "proc_leaks", at_proc_leaks, NULL }, { "hidden", NULL, at_hidden },
 };
 
 int main(int argc, char **argv)

@@ -47,7 +47,7 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":2}", "test: version: unsupported version 2 (this warren reads version 1)" },
 	{ "{\"version\":\"1\"}", "test: version: expected an integer, got a string" },
 	{ "{\"version\":1,\"colour\":1}", "test: colour: unknown field (known fields: version, name, description, "
-	  "hostname, limits, rlimits, network, seccomp, mounts, env, images)" },
+	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide)" },
 	{ "{\"version\":1,\"name\":\"a\\u0000b\"}",
 	  "test: line 1 column 30: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'" },
 	/* name, description, hostname */
@@ -192,6 +192,17 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":1,\"images\":[\"host\",\"host\"]}", "test: images[1]: \"host\" is listed twice" },
 	{ "{\"version\":1,\"images\":[\"../etc\"]}", "test: images[0]: \"../etc\" is not a valid image name (1 to 64 "
 	  "letters, digits, '.', '_' or '-', not starting with '.' or '-')" },
+	/* hide */
+	{ "{\"version\":1,\"hide\":\"/etc/ssh\"}", "test: hide: expected an array, got a string" },
+	{ "{\"version\":1,\"hide\":[\"etc/ssh\"]}", "test: hide[0]: \"etc/ssh\" must be an absolute path" },
+	{ "{\"version\":1,\"hide\":[\"/etc/../ssh\"]}",
+	  "test: hide[0]: \"/etc/../ssh\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"hide\":[\"/\"]}", "test: hide[0]: \"/\" would hide the whole of the sandbox's root or /proc" },
+	{ "{\"version\":1,\"hide\":[\"/etc/ssh\",\"/workspace/x\"]}",
+	  "test: hide[1]: \"/workspace/x\" is reserved: the sandbox mounts it itself" },
+	{ "{\"version\":1,\"hide\":[\"/dev\"]}", "test: hide[0]: \"/dev\" is reserved: the sandbox mounts it itself" },
+	{ "{\"version\":1,\"hide\":[\"/etc/ssh\",\"/etc/ssh\"]}", "test: hide[1]: \"/etc/ssh\" is listed twice" },
+	{ "{\"version\":1,\"hide\":[7]}", "test: hide[0]: expected a string, got an integer" },
 };
 
 START_TEST(test_parse_errors)
@@ -703,6 +714,37 @@ START_TEST(test_tmpfs_size_leaves_memory)
 }
 END_TEST
 
+/* "hide": read, written back, and a request may only add to it. */
+START_TEST(test_hide)
+{
+	_cleanup_policy_ struct policy *p = parse_ok(
+		"{\"version\": 1, \"hide\": [\"/etc/ssh\", \"/proc/cpuinfo\", \"/usr/local/share/x\"]}");
+	ck_assert_uint_eq(p->n_hide, 3);
+	ck_assert_str_eq(p->hide[0], "/etc/ssh");
+	ck_assert_str_eq(p->hide[2], "/usr/local/share/x");
+	ck_assert_ptr_null(p->hide[3]);
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_hide_add(p, "/etc/ssh", &e), 0); /* already there */
+	ck_assert_int_eq(policy_hide_add(p, "/opt/keys", &e), 0);
+	ck_assert_uint_eq(p->n_hide, 4);
+	ck_assert_str_eq(p->hide[3], "/opt/keys");
+	ck_assert_ptr_null(p->hide[4]);
+	ck_assert_int_eq(policy_hide_add(p, "/tmp", &e), -EINVAL);
+	ck_assert_str_eq(e.message, "hide \"/tmp\": is reserved: the sandbox mounts it itself");
+	ck_assert_int_eq(policy_hide_add(p, "relative", &e), -EINVAL);
+	json_t *j = policy_to_json(p);
+	json_t *hide = json_object_get(j, "hide");
+	ck_assert_uint_eq(json_array_size(hide), 4);
+	ck_assert_str_eq(json_string_value(json_array_get(hide, 3)), "/opt/keys");
+	json_decref(j);
+	/* left out: none */
+	_cleanup_policy_ struct policy *d = parse_ok("{\"version\": 1}");
+	ck_assert_uint_eq(d->n_hide, 0);
+	ck_assert_ptr_null(json_object_get(j = policy_to_json(d), "hide"));
+	json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy");
@@ -727,6 +769,7 @@ int main(void)
 	tcase_add_test(tc, test_to_json_round_trip);
 	tcase_add_test(tc, test_to_json_shape);
 	tcase_add_test(tc, test_tmpfs_size_leaves_memory);
+	tcase_add_test(tc, test_hide);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -27,6 +27,18 @@ child_cgroups() {
 	done
 }
 
+# start_warrend CONF LOG CGROUP_PARENT: starts it ($daemon) and waits up to
+# 15 s for it to be ready.
+start_warrend() {
+	WARREN_CGROUP_PARENT=$3 warrend --config $1 --tokens /nonexistent >$2 2>&1 &
+	daemon=$!
+	i=0
+	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $2 && kill -0 $daemon 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # One daemon per runtime: create a session, run commands in it, delete it,
 # stop the daemon, and look for anything left.
 oci_checks() {
@@ -44,13 +56,7 @@ oci_checks() {
 	backend = oci
 	oci_runtime = $rt
 	EOF
-	WARREN_CGROUP_PARENT=$parent warrend --config $conf --tokens /nonexistent >$log 2>&1 &
-	daemon=$!
-	i=0
-	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $log && kill -0 $daemon 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	start_warrend $conf $log $parent
 	if ! grep -q '^warrend: ready' $log; then
 		for check in session_created exec_id_u timeout_reported oom_killed_reported deleted \
 			daemon_exits_clean nothing_left; do
@@ -166,13 +172,7 @@ memory_checks() {
 	printf 'listen = 127.0.0.1:%s\nstate_dir = %s\npolicy_dir = /policy\nimage_dir = /images\npool_size = 1\nbackend = %s\n' \
 		$port $state "$2" > $conf
 	[ -n "$3" ] && echo "oci_runtime = $3" >> $conf
-	WARREN_CGROUP_PARENT=mem-$name warrend --config $conf --tokens /nonexistent >$log 2>&1 &
-	daemon=$!
-	i=0
-	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $log && kill -0 $daemon 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	start_warrend $conf $log mem-$name
 	api POST /v1/sessions '{"limits":{"memory":"16M"}}'
 	id=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
 	dir=$(sed -n 's/.*cgroup v2 \([^"]*\)".*/\1/p' $state/sessions/$id.json 2>/dev/null)

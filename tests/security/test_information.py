@@ -130,3 +130,17 @@ def test_warren_run_hide_adds_to_the_policy(warren, attack_dir, hide_policy):
                                           options=["-p", hide_policy, "--hide", "/data/public"]).assert_blocked()
     p = subprocess.run([warren, "run", "--hide", "/workspace", "--", "true"], capture_output=True, text=True)
     host_check(p.returncode == 125 and "reserved" in p.stderr, f"--hide /workspace: {p.returncode} {p.stderr}")
+
+
+def test_policy_hide_on_every_backend(backend_daemon, attack_path, hide_policy):
+    """The oci runtime's maskedPaths and the engine's masks carry "hide" too."""
+    from battery import DaemonBackend
+    d = backend_daemon
+    DaemonBackend(d, attack_path).attack("hidden", "/data/secret", "/data/secret/file",
+                                         session={"policy": "hiding"}).assert_blocked()
+    sid = d.create(policy="hiding")
+    try:
+        seen = d.exec(sid, {"cmd": ["cat", "/data/public/file"]})["stdout"]
+    finally:
+        d.delete(sid)
+    host_check(seen == "public\n", f"the bind itself is not there: {seen!r}")

@@ -111,7 +111,7 @@ static int job_killed(wr_error *e)
 static void job_ended(h2o_socket_t *sock, const char *err)
 {
 	struct workspace_job *j = sock->data;
-	int status;
+	int status = 0;
 	pid_t w;
 	while ((w = waitpid(j->pid, &status, WNOHANG)) < 0 && errno == EINTR)
 		;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,12 @@ static int file_put(const char *container, const struct backend_exec *x)
 	_cleanup_free_ char *arg = shell_bytes(path);
 	if (!arg)
 		return file_fail(ENOMEM, "%s", rel);
-	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "case $f in */*) mkdir -p -- \"${f%/*}\" || exit; esac; cat >\"$f\"",
+	/* into a temporary name, then renamed: a full workspace or an OOM kill
+	 * (the exec runs in the container, charged to its memory) leaves no
+	 * partial file */
+	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "case $f in */*) mkdir -p -- \"${f%/*}\" || exit; esac; "
+			 "t=\"${f%/*}/.warren-put-$$\"; cat >\"$t\" && mv -f -- \"$t\" \"$f\" || "
+			 "{ s=$?; rm -f -- \"$t\"; exit $s; }",
 			 "sh", arg, NULL };
 	wr_error e = { 0 };
 	int code = docker_engine_exec(container, argv, NULL, "/workspace", NULL, &e);
@@ -226,6 +232,8 @@ static int file_put(const char *container, const struct backend_exec *x)
 		return file_fail(-code, "%s", e.message);
 	if (code == 0)
 		return 0;
+	if (code == 128 + SIGKILL)
+		return file_fail(ENOMEM, "%s: the write was killed: it did not fit in the sandbox's memory", rel);
 	char said[1024] = "";
 	ssize_t n = pread(out, said, sizeof said - 1, 0);
 	said[n > 0 ? n : 0] = '\0';

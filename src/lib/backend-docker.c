@@ -37,6 +37,7 @@
 #include "fdio.h"
 #include "encode.h"
 #include "files.h"
+#include "mount.h"
 #include "oci-spec.h"
 #include "userns.h"
 
@@ -228,6 +229,13 @@ static json_t *create_body(const struct backend_spec *spec, const char *image)
 	}
 	if (l->pids)
 		json_object_set_new(host, "PidsLimit", json_integer((json_int_t)l->pids));
+	/* what a native sandbox masks, in place of the engine's defaults (the
+	 * list replaces them), and the policy's "hide" */
+	json_t *masked = strv_json((char *const *)mount_masked_paths);
+	for (size_t i = 0; masked && i < p->n_hide; i++)
+		json_array_append_new(masked, json_string(p->hide[i]));
+	json_object_set_new(host, "MaskedPaths", masked);
+	json_object_set_new(host, "ReadonlyPaths", strv_json((char *const *)mount_readonly_paths));
 	if (l->cpu_millis)
 		json_object_set_new(host, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
 	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
@@ -247,6 +255,8 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	snprintf(ws, sizeof ws, "rw,nosuid,nodev,size=%" PRIu64 ",mode=0755,%s", b->workspace_size,
 		 podman ? "U" : "uid=1000,gid=1000");
 	json_object_set_new(host, "Tmpfs", json_pack("{s:s, s:s}", "/tmp", tmp, "/workspace", ws));
+	/* /dev/shm as natively: the size of /tmp, not the engine's 64M */
+	json_object_set_new(host, "ShmSize", json_integer((json_int_t)b->tmp_size));
 	_cleanup_free_ char *profile = json_dumps(b->seccomp, JSON_COMPACT);
 	if (!profile)
 		return wr_error_set(e, ENOMEM, "seccomp profile");
@@ -262,7 +272,24 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	} else if (asprintf(&opt, "seccomp=%s", profile) < 0) {
 		return wr_error_set(e, ENOMEM, "seccomp");
 	}
-	json_object_set_new(host, "SecurityOpt", json_pack("[s,s]", "no-new-privileges", opt));
+	json_t *sec = json_pack("[s,s]", "no-new-privileges", opt);
+	if (podman && sec) {
+		/* podman 4's compat API ignores MaskedPaths; it takes
+		 * "mask=P1:P2" (and dockerd would refuse that) */
+		json_t *masked = json_object_get(host, "MaskedPaths");
+		size_t len = strlen("mask="), i;
+		json_t *v;
+		json_array_foreach(masked, i, v)
+			len += strlen(json_string_value(v)) + 1;
+		_cleanup_free_ char *mask = malloc(len + 1);
+		if (!mask)
+			return wr_error_set(e, ENOMEM, "mask");
+		char *o = stpcpy(mask, "mask=");
+		json_array_foreach(masked, i, v)
+			o = stpcpy(stpcpy(o, i ? ":" : ""), json_string_value(v));
+		json_array_append_new(sec, json_string(mask));
+	}
+	json_object_set_new(host, "SecurityOpt", sec);
 	return 0;
 }
 
@@ -355,8 +382,8 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 	b->init_pid = -1;
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	engine_image(spec, b->image, sizeof b->image);
-	b->tmp_size = spec->policy->limits.tmp;
-	b->workspace_size = spec->policy->limits.workspace;
+	b->tmp_size = policy_tmpfs_size(spec->policy->limits.tmp, spec->policy->limits.memory);
+	b->workspace_size = policy_tmpfs_size(spec->policy->limits.workspace, spec->policy->limits.memory);
 	b->seccomp = oci_seccomp_json(spec->policy, e);
 	if (!b->seccomp) {
 		box_free(b);
@@ -493,6 +520,9 @@ static int pump_stream(int sock, const char *pending, size_t pending_len, struct
 {
 	if (pending_len && docker_demux_feed(&pm->demux, pending, pending_len, pump_out, pm) < 0)
 		return -EBADMSG;
+	/* a command that ends before reading all its stdin (a write that hit
+	 * a full workspace) closes the stream: EPIPE, not death by SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	bool stdin_open = true;
 	char buf[65536];
 	for (;;) {

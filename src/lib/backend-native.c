@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "mount.h"
 #include "init-protocol.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -119,7 +120,9 @@ static int native_stats(struct backend_box *b, struct backend_stats *st)
 
 static int native_set_limits(struct backend_box *b, const struct cgroup_limits *l, wr_error *e)
 {
-	return cgroup_set_limits(sandbox_cgroup(b->sb), l, e);
+	int r = cgroup_set_limits(sandbox_cgroup(b->sb), l, e);
+	/* the tmpfs mounts leave room in the new memory limit (policy.h) */
+	return r < 0 ? r : mount_fit_tmpfs_to_memory(sandbox_pid(b->sb), l->memory, e);
 }
 
 static int native_destroy_step(struct backend_box *b)
@@ -143,6 +146,7 @@ static int native_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 }
 
 static pid_t native_init_pid(const struct backend_box *b) { return sandbox_pid(b->sb); }
+static struct cgroup *native_cgroup(struct backend_box *b) { return sandbox_cgroup(b->sb); }
 
 static void native_describe(const struct backend_box *b, char *buf, size_t len)
 {
@@ -163,6 +167,7 @@ const struct backend_ops backend_native_ops = {
 	.set_limits = native_set_limits,
 	.destroy_step = native_destroy_step,
 	.open_workspace = native_open_workspace,
+	.cgroup = native_cgroup,
 	.init_pid = native_init_pid,
 	.describe = native_describe,
 };

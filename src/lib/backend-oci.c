@@ -31,6 +31,7 @@
 #include "mount.h"
 #include "oci-spec.h"
 #include "sandbox.h"
+#include "spawn.h"
 #include "userns.h"
 
 /* pid 1 does nothing but reap what execs leave behind (dash waits for any
@@ -351,8 +352,9 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 	 * and a tmpfs workspace: config.json says each as a mount. */
 	struct mount_config mc = {
 		.image_dir = spec->image_path, .image_detached = false, .workspace_fd = -1,
-		.workspace_size = p->limits.workspace, .tmp_size = p->limits.tmp, .network = p->network,
-		.extra = p->mounts, .n_extra = p->n_mounts,
+		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
+		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
 	struct mount_plan plan;
@@ -497,11 +499,10 @@ static void create_finished(struct backend_box *b)
 		b->state = OCI_FAILED;
 		return;
 	}
-	/* init must not be the OOM killer's first choice, commands are (as natively) */
-	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)b->init_pid);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0)
-		(void)!write(fd, "0", 1);
+	/* init must not be the OOM killer's first choice, commands are (as
+	 * natively): `runtime exec` gives each the config's 1000 before it
+	 * runs, so init may be exempt */
+	spawn_protect_init_from_oom(b->init_pid, true);
 	b->state = OCI_READY;
 }
 
@@ -749,7 +750,9 @@ static int oci_stats(struct backend_box *b, struct backend_stats *st)
 
 static int oci_set_limits(struct backend_box *b, const struct cgroup_limits *l, wr_error *e)
 {
-	return cgroup_set_limits(b->cg, l, e);
+	int r = cgroup_set_limits(b->cg, l, e);
+	/* the tmpfs mounts leave room in the new memory limit (policy.h) */
+	return r < 0 ? r : mount_fit_tmpfs_to_memory(b->init_pid, l->memory, e);
 }
 
 /* ---- destroy --------------------------------------------------------------- */
@@ -836,6 +839,11 @@ static int oci_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 	*uid = uid_range_host_uid(&b->ids, SANDBOX_UID);
 	*gid = (gid_t)uid_range_host_uid(&b->ids, SANDBOX_GID);
 	return fd;
+}
+
+static struct cgroup *oci_cgroup(struct backend_box *b)
+{
+	return b->cg;
 }
 
 static pid_t oci_init_pid(const struct backend_box *b)
@@ -937,6 +945,7 @@ const struct backend_ops backend_oci_ops = {
 	.set_limits = oci_set_limits,
 	.destroy_step = oci_destroy_step,
 	.open_workspace = oci_open_workspace,
+	.cgroup = oci_cgroup,
 	.init_pid = oci_init_pid,
 	.describe = oci_describe,
 	.remove_stale = oci_remove_stale,

@@ -138,6 +138,9 @@ struct backend_ops {
 	/* An O_PATH fd of the sandbox's /workspace for files.c and the host
 	 * ids of the sandbox user, or -EOPNOTSUPP (file execs are used). */
 	int (*open_workspace)(struct backend_box *b, uid_t *uid, gid_t *gid);
+	/* The sandbox's own cgroup (warrend charges its file writes there),
+	 * or NULL (docker: the engine's). */
+	struct cgroup *(*cgroup)(struct backend_box *b);
 	/* The sandbox's init as a host pid, or -1 when not known. */
 	pid_t (*init_pid)(const struct backend_box *b);
 	/* One line for the session object: "cgroup v2 …", "runc container …". */

@@ -829,6 +829,22 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 	return 0;
 }
 
+int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char *dir, size_t dir_len,
+		       wr_error *e)
+{
+	dir[0] = '\0';
+	if (cg->mode == CGROUP_V2) {
+		int r = cgroup_child_create(cg, name, procs_fd, e);
+		if (r == 0)
+			snprintf(dir, dir_len, "%s/%s", cg->dirs[0], name);
+		return r;
+	}
+	char procs[PATH_MAX + 16];
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg->dirs[0]); /* dirs[0]: memory */
+	*procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	return *procs_fd < 0 ? wr_error_set(e, errno, "open %s", procs) : 0;
+}
+
 int cgroup_child_kill(struct cgroup *cg, const char *name)
 {
 	char dir[PATH_MAX];

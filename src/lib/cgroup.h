@@ -61,6 +61,16 @@ int cgroup_child_kill(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);
 
+/* A place where a process's memory use is the sandbox's (warrend's file
+ * writers): a process that writes "0" to *procs_fd moves in, and what it
+ * allocates from then on (tmpfs pages it writes) is charged to the
+ * sandbox's memory limit. v2: a new child cgroup `name` of the sandbox's
+ * (a process may not join a cgroup whose controllers are handed to
+ * children), path in dir, to rmdir once the process has left; v1: the
+ * sandbox's memory cgroup itself, dir "". */
+int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char *dir, size_t dir_len,
+		       wr_error *e);
+
 /* Kills and removes every sandbox cgroup whose name starts with prefix
  * under warren's parent (what a crashed daemon left), except those keep()
  * says still belong to someone alive. Returns how many it removed. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -271,6 +272,58 @@ static int open_parent_dirs(int ws_fd, const char *rel, size_t len, uid_t uid, g
 	return TAKE_FD(cur);
 }
 
+/* What `name` in `dir` is now: 0 when nothing, 1 for a regular file the
+ * sandbox user may write, or -errno after setting the message. */
+static int check_existing(int dir, const char *name, const char *rel, wr_error *e)
+{
+	/* O_NOFOLLOW: a symlink is refused, never written through.
+	 * O_NONBLOCK: a fifo planted here must not hang the daemon. Opened,
+	 * not only stat()ed: the user must be allowed to write it, as with
+	 * a write in place. */
+	_cleanup_close_ int fd = openat2_raw(dir, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK, 0, ONE_NAME);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd == -ELOOP)
+		return fail_plain(e, ELOOP, "is a symbolic link (not followed)", Q(rel));
+	if (fd == -ENXIO) /* a fifo without a reader, or a socket */
+		return wr_error_set(e, 0, "%s is not a regular file", Q(rel));
+	if (fd < 0)
+		return openat2_error(fd, rel, e);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return wr_error_set(e, errno, "stat %s", Q(rel));
+	if (!S_ISREG(st.st_mode))
+		return wr_error_set(e, 0, "%s is not a regular file", Q(rel));
+	return 1;
+}
+
+/* Gives the finished unnamed file `fd` the name `name` in `dir`: linked
+ * there when the name is free, else linked under a temporary name and
+ * renamed over it (one step for anyone looking). linkat(AT_EMPTY_PATH)
+ * would need CAP_DAC_READ_SEARCH, which an fsuid other than 0 drops, so
+ * the link goes through /proc/self/fd. */
+static int publish(int fd, int dir, const char *name, const char *rel, wr_error *e)
+{
+	char self[32], tmp[32];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, self, dir, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return wr_error_set(e, errno, "link %s", Q(rel));
+	uint64_t nonce;
+	if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
+		return wr_error_set(e, errno, "getrandom");
+	snprintf(tmp, sizeof tmp, ".warren-put-%016llx", (unsigned long long)nonce);
+	if (linkat(AT_FDCWD, self, dir, tmp, AT_SYMLINK_FOLLOW) < 0)
+		return wr_error_set(e, errno, "link %s", Q(rel));
+	if (renameat(dir, tmp, dir, name) < 0) {
+		int err = errno;
+		unlinkat(dir, tmp, 0);
+		return wr_error_set(e, err, "rename onto %s", Q(rel));
+	}
+	return 0;
+}
+
 int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64_t max_size, uid_t uid,
 		gid_t gid, wr_error *e)
 {
@@ -289,46 +342,19 @@ int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64
 	_cleanup_close_ int dir = open_parent_dirs(ws_fd, rel, slash ? (size_t)(slash - rel) : 0, uid, gid, e);
 	if (dir < 0)
 		return dir;
-
-	/* O_NOFOLLOW: a symlink here is refused, never written through.
-	 * O_NONBLOCK: a fifo planted here must not hang the daemon. No
-	 * O_TRUNC yet: only a regular file may be truncated. */
-	bool created = true;
-	int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK;
-	_cleanup_close_ int fd = openat2_raw(dir, name, flags | O_CREAT | O_EXCL, 0644, ONE_NAME);
-	if (fd == -EEXIST) {
-		created = false;
-		fd = openat2_raw(dir, name, flags, 0, ONE_NAME);
-	}
-	if (fd == -ELOOP)
-		return fail_plain(e, ELOOP, "is a symbolic link (not followed)", Q(rel));
-	if (fd == -ENXIO) /* a fifo without a reader, or a socket */
-		return wr_error_set(e, 0, "%s is not a regular file", Q(rel));
-	if (fd < 0)
-		return openat2_error(fd, rel, e);
-
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return wr_error_set(e, errno, "stat %s", Q(rel));
-	if (!S_ISREG(st.st_mode))
-		return wr_error_set(e, 0, "%s is not a regular file", Q(rel));
-	r = give_to_sandbox(fd, 0644, uid, gid, rel, e);
-	if (r < 0)
+	if ((r = check_existing(dir, name, rel, e)) < 0)
 		return r;
-	if (ftruncate(fd, 0) < 0)
-		return wr_error_set(e, errno, "truncate %s", Q(rel));
-	r = write_all(fd, data, len);
-	if (r < 0) {
-		/* Give the space back (a full workspace is the usual cause); a
-		 * file this call created goes away, if it is still ours. */
-		(void)!ftruncate(fd, 0);
-		struct stat now;
-		if (created && fstatat(dir, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
-		    now.st_ino == st.st_ino)
-			unlinkat(dir, name, 0);
+	/* The content goes into an unnamed file first: a write that fails (a
+	 * full workspace) or a writer that is killed (out of memory) leaves
+	 * nothing behind, and the old content stays until the new is whole. */
+	_cleanup_close_ int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return wr_error_set(e, errno, "create %s", Q(rel));
+	if ((r = give_to_sandbox(fd, 0644, uid, gid, rel, e)) < 0)
+		return r;
+	if ((r = write_all(fd, data, len)) < 0)
 		return wr_error_set(e, -r, "write %s", Q(rel));
-	}
-	return 0;
+	return publish(fd, dir, name, rel, e);
 }
 
 /* Whether rel names something other than a file, directory or symlink. */

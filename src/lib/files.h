@@ -56,13 +56,15 @@ int files_normalize(const char *path, size_t len, char out[FILES_PATH_MAX + 1], 
  * Returns the fd. */
 int files_openat(int ws_fd, const char *rel, int flags, mode_t mode, wr_error *e);
 
-/* Writes `len` bytes of `data` as the regular file `rel` (created 0644 or
- * truncated), creating missing parent directories (0755), as uid:gid;
- * everything it creates or writes is chowned to uid:gid and given those
- * modes. On a failed write the file is left empty (or removed if this call
- * created it), so a full workspace gets its space back.
+/* Writes `len` bytes of `data` as the regular file `rel` (created, or
+ * replaced: a new file takes the name), creating missing parent
+ * directories (0755), as uid:gid; everything it creates is chowned to
+ * uid:gid and given those modes. The content is written to an unnamed
+ * file (O_TMPFILE) and linked into place whole: a failed write (ENOSPC) or
+ * a killed writer leaves no partial file and the old content in place.
  * -EFBIG when len > max_size; -EISDIR, -ELOOP (a symlink), -EINVAL (the
- * workspace itself, or not a regular file), -ENOTDIR (a parent is a file). */
+ * workspace itself, or not a regular file), -ENOTDIR (a parent is a file),
+ * -EACCES (an existing file the user may not write). */
 int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64_t max_size, uid_t uid,
 		gid_t gid, wr_error *e);
 

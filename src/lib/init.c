@@ -6,8 +6,10 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -89,6 +91,10 @@ static int exec_in_path(char *const *argv, char *const *envp)
 	return saved;
 }
 
+/* Set by the vfork child once it is traced (its writes are ours until it
+ * execs); read by settle_command. */
+static volatile sig_atomic_t child_traced;
+
 /* In the forked command process: a fresh session (no way back to the
  * caller's terminal), default signals, only fds 0-2 across exec, seccomp
  * loaded last. Never returns. */
@@ -100,16 +106,6 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 	for (int sig = 1; sig < _NSIG; sig++)
 		sigaction(sig, &dfl, NULL);
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
-	/* Under the sandbox's memory limit the OOM killer must pick a command,
-	 * never init (that would end a whole session): commands raise their
-	 * score to the maximum, which needs no privilege. (Exempting init with -1000 instead
-	 * left a cgroup with nothing killable where the command's write did
-	 * not take: its vfork child shares init's memory until exec.) */
-	int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (oom >= 0) {
-		(void)!write(oom, "1000", 4);
-		close(oom);
-	}
 	const char *step = "chdir", *path = cwd;
 	bool at_exec = false;
 	int r = chdir(cwd) < 0 ? -errno : 0;
@@ -117,6 +113,11 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 		r = -errno;
 		step = "close_range";
 	}
+	/* Stopped by the kernel once exec is done, so init can raise our OOM
+	 * score before the command runs (make_oom_victim); before the filter,
+	 * which denies ptrace. */
+	if (r == 0)
+		child_traced = ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0;
 	if (r == 0 && (r = seccomp_program_load(p->seccomp)) < 0)
 		step = "load the seccomp filter";
 	if (r == 0) {
@@ -139,6 +140,7 @@ __attribute__((noinline)) static pid_t vfork_command(const struct init_plan *p, 
 						     char *const *argv, char *const *envp, const char *cwd,
 						     const int *fds, int n_fds)
 {
+	child_traced = 0;
 	pid_t pid = vfork();
 	if (pid != 0)
 		return pid;
@@ -151,6 +153,55 @@ __attribute__((noinline)) static pid_t vfork_command(const struct init_plan *p, 
 	else
 		exec_command(p, exec_id, argv, envp, cwd);
 	_exit(WARREN_EXIT_NOEXEC);
+}
+
+/* Under the sandbox's memory limit the OOM killer must pick a command,
+ * never init (that would end a whole session; where the host allows it
+ * init is even exempt, spawn.c): a command's score goes to the maximum,
+ * which needs no privilege. Neither the vfork child nor init can open the
+ * child's /proc files before it execs: until then it shares init's memory,
+ * which is not dumpable, and such files belong to the host's root. So the
+ * child has itself traced, the kernel stops it at the end of exec, before
+ * the command's first instruction, and init writes the score then. */
+static void make_oom_victim(pid_t pid)
+{
+	char path[48] = "/proc/", digits[16];
+	size_t n = 0, len = strlen(path);
+	for (unsigned v = (unsigned)pid; n == 0 || v; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	while (n)
+		path[len++] = digits[--n];
+	memcpy(path + len, "/oom_score_adj", sizeof "/oom_score_adj");
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)!write(fd, "1000", 4);
+		close(fd);
+	}
+}
+
+/* After vfork_command returned `pid`: raises the command's OOM score
+ * before it runs and lets it go. Returns 0 when it runs, or 1 when it has
+ * already ended (exec failed), its wait status in *status. Without
+ * tracing (a Yama ptrace_scope of 2 or more refuses it) the score is
+ * written at once: what the command forks in the next microseconds keeps
+ * init's (spawn.c then does not exempt init). */
+static int settle_command(pid_t pid, int *status)
+{
+	if (!child_traced) {
+		make_oom_victim(pid);
+		return 0;
+	}
+	int st;
+	while (waitpid(pid, &st, __WALL) < 0)
+		if (errno != EINTR)
+			return 0;
+	if (!WIFSTOPPED(st)) {
+		*status = st;
+		return 1;
+	}
+	make_oom_victim(pid);
+	ptrace(PTRACE_DETACH, pid, NULL, NULL); /* the exec's SIGTRAP is dropped */
+	return 0;
 }
 
 /* ---- persistent mode: serving exec requests ------------------------------ */
@@ -194,6 +245,11 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	if (pid < 0) {
 		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "fork", NULL);
 		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
+		return;
+	}
+	int status;
+	if (settle_command(pid, &status)) {
+		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, status, NULL, NULL);
 		return;
 	}
 	running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id };
@@ -460,8 +516,12 @@ _Noreturn void init_main(const struct init_plan *p)
 	pid_t cmd = vfork_command(p, 0, p->argv, p->envp, p->cwd, NULL, 0);
 	if (cmd < 0)
 		setup_failed(p, errno, "fork the command", NULL);
+	int status;
+	if (settle_command(cmd, &status)) {
+		send_event(p->sock, INIT_EV_EXITED, 0, 0, status, NULL, NULL);
+		_exit(0);
+	}
 	for (;;) {
-		int status;
 		pid_t pid = waitpid(-1, &status, 0);
 		if (pid == cmd) {
 			send_event(p->sock, INIT_EV_EXITED, 0, 0, status, NULL, NULL);

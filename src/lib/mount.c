@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 
 #ifndef OPEN_TREE_CLONE
@@ -73,6 +74,26 @@ static int plan_add(struct mount_plan *plan, struct mount_op op)
 #define NEW(path) plan_strdup(plan, MOUNT_NEWROOT "%s", (path))
 #define OLD(path) plan_strdup(plan, MOUNT_OLDROOT "%s", (path))
 
+const char *const mount_masked_paths[] = {
+	/* Docker's default (moby oci/defaults.go) */
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+	"/sys/devices/virtual/powercap",
+	/* and: every process's file locks (with host inode numbers), kernel
+	 * symbols and log, page tables' flags, the kernel's build config */
+	"/proc/locks", "/proc/kallsyms", "/proc/kmsg", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+	"/proc/config.gz", "/proc/sysrq-trigger", "/proc/firmware", "/proc/driver", NULL,
+};
+const char *const mount_readonly_paths[] = { "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq", NULL };
+const char *const mount_host_hidden[] = { "/usr/local/etc", NULL };
+
+/* A path hidden from the sandbox (kind as apply_mask finds it). */
+static int add_mask(struct mount_plan *plan, const char *path, wr_error *e)
+{
+	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true);
+	return 0;
+}
+
 /* What the built-in `host` image shows of the host's /etc: what programs need
  * to run (loader cache, certificates, time zone, alternatives), nothing that
  * names the host's users or secrets. passwd, group and hosts are written. */
@@ -120,6 +141,9 @@ static int add_host_image(struct mount_plan *plan, const struct mount_config *cf
 {
 	int r;
 	ADD(.kind = MOP_BIND, .source = OLD("/usr"), .target = NEW("/usr"), .is_dir = true);
+	for (const char *const *h = mount_host_hidden; *h; h++)
+		if ((r = add_mask(plan, *h, e)) < 0)
+			return r;
 	char path[64];
 	for (const char *const *l = host_usr_links; *l; l++) {
 		snprintf(path, sizeof path, "/%s", *l);
@@ -248,26 +272,15 @@ static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_e
 	return 0;
 }
 
-/* Docker's masked and read-only /proc paths, plus kallsyms. */
-static const char *const proc_masked_files[] = {
-	"kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms",
-	"sysrq-trigger", "kmsg", "kpagecount", "kpageflags", "kpagecgroup", "config.gz", NULL,
-};
-static const char *const proc_masked_dirs[] = { "acpi", "asound", "scsi", "firmware", "driver", NULL };
-static const char *const proc_readonly[] = { "sys", "bus", "fs", "irq", NULL };
-
 static int add_proc(struct mount_plan *plan, wr_error *e)
 {
+	int r;
 	ADD(.kind = MOP_PROC, .target = NEW("/proc"));
-	for (const char *const *p = proc_masked_files; *p; p++)
-		ADD(.kind = MOP_MASK, .source = OLD("/dev/null"),
-		    .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p), .optional = true);
-	for (const char *const *p = proc_masked_dirs; *p; p++)
-		ADD(.kind = MOP_MASK, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
-		    .is_dir = true, .optional = true);
-	for (const char *const *p = proc_readonly; *p; p++)
-		ADD(.kind = MOP_READONLY, .target = plan_strdup(plan, MOUNT_NEWROOT "/proc/%s", *p),
-		    .optional = true);
+	for (const char *const *p = mount_masked_paths; *p; p++)
+		if ((r = add_mask(plan, *p, e)) < 0)
+			return r;
+	for (const char *const *p = mount_readonly_paths; *p; p++)
+		ADD(.kind = MOP_READONLY, .target = NEW(*p), .optional = true);
 	return 0;
 }
 
@@ -301,6 +314,9 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 		    .target = NEW(cfg->extra[i].target), .is_dir = true);
 	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
 		return r;
+	for (size_t i = 0; i < cfg->n_hide; i++)
+		if ((r = add_mask(plan, cfg->hide[i], e)) < 0)
+			return r;
 	ADD(.kind = MOP_REMOUNT_RO, .target = MOUNT_NEWROOT);
 	return 0;
 }
@@ -334,6 +350,41 @@ void mount_plan_describe(const struct mount_plan *plan, int fd)
 			op->kind == MOP_TMPFS ? " " : "", op->kind == MOP_TMPFS ? op->data : "",
 			op->kind == MOP_BIND && op->writable ? " (writable)" : "");
 	}
+}
+
+/* ---- a live sandbox's tmpfs ------------------------------------------- */
+
+static int tmpfs_shrink(pid_t pid, const char *path, uint64_t max_size, wr_error *e)
+{
+	char where[PATH_MAX], size[32];
+	snprintf(where, sizeof where, "/proc/%d/root%s", (int)pid, path);
+	_cleanup_close_ int fd = open(where, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct statfs st;
+	if (fd < 0 || fstatfs(fd, &st) < 0)
+		return wr_error_set(e, errno, "%s", where);
+	if (st.f_type != TMPFS_MAGIC || (uint64_t)st.f_blocks * (uint64_t)st.f_bsize <= max_size)
+		return 0;
+	/* fspick reconfigures the superblock found through the sandbox's
+	 * root, from outside its mount namespace (a remount could not). */
+	_cleanup_close_ int fs = (int)syscall(SYS_fspick, fd, "", FSPICK_CLOEXEC | FSPICK_EMPTY_PATH);
+	if (fs < 0)
+		return wr_error_set(e, errno, "fspick %s", where);
+	snprintf(size, sizeof size, "%llu", (unsigned long long)max_size);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return wr_error_set(e, errno, "resize the tmpfs %s to %s bytes", path, size);
+	return 0;
+}
+
+int mount_fit_tmpfs_to_memory(pid_t pid, uint64_t memory, wr_error *e)
+{
+	static const char *const tmpfs[] = { "/workspace", "/tmp", "/dev/shm" };
+	for (size_t i = 0; memory && i < ARRAY_SIZE(tmpfs); i++) {
+		int r = tmpfs_shrink(pid, tmpfs[i], policy_tmpfs_size(UINT64_MAX, memory), e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---- child side: applying it with raw syscalls only ------------------ */

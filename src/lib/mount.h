@@ -63,9 +63,23 @@ struct mount_config {
 	enum net_mode network;        /* resolv.conf and hosts only with network */
 	const struct policy_mount *extra;  /* policy mounts (read-only binds) */
 	size_t n_extra;
+	char *const *hide;            /* the policy's "hide": masked last */
+	size_t n_hide;
 	uid_t sandbox_uid;            /* owner of /workspace and /tmp in tmpfs mode */
 	gid_t sandbox_gid;
 };
+
+/* What every sandbox masks, NULL-terminated: Docker's default list (its
+ * oci/defaults.go) and more, among them /proc/locks and the kernel's
+ * symbols and log. A file is covered by /dev/null, a directory by an empty
+ * read-only tmpfs; what does not exist is skipped. */
+extern const char *const mount_masked_paths[];
+/* What every sandbox sees read-only (Docker's list): /proc/sys, bus, fs, irq. */
+extern const char *const mount_readonly_paths[];
+/* Masked in the built-in host image besides: what the host's /usr keeps
+ * that is not software (npm's and other tools' configuration, with their
+ * credentials, in /usr/local/etc). */
+extern const char *const mount_host_hidden[];
 
 /* Builds the plan. Pure apart from lstat/readdir of the image. */
 int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e);
@@ -77,6 +91,13 @@ int mount_setup_scratch_root(const char **failed_step);
 int mount_plan_apply(const struct mount_plan *plan, const char **failed_step,
 		     const char **failed_path);
 int mount_enter_new_root(const char **failed_step);
+
+/* Shrinks the tmpfs mounts of a running sandbox (/workspace, /tmp,
+ * /dev/shm; init is `pid`, they are reached through /proc/PID/root) to
+ * what policy_tmpfs_size allows under `memory`, for a sandbox that takes a
+ * tighter memory limit live. A mount already that small, or not a tmpfs,
+ * is left alone. Needs root (fspick and fsconfig, Linux 5.2). */
+int mount_fit_tmpfs_to_memory(pid_t pid, uint64_t memory, wr_error *e);
 
 /* "tmpfs /newroot/tmp size=64M" … one line per op, for --verbose and tests. */
 void mount_plan_describe(const struct mount_plan *plan, int fd);

@@ -35,6 +35,9 @@ extern const size_t policy_n_limit_fields;
 /* Indexed by enum policy_rlimit_index. */
 extern const struct field policy_rlimit_fields[POLICY_RLIMIT_COUNT];
 
+/* Why `path` cannot be hidden (see "hide" in warren-policy(5)), or NULL. */
+const char *policy_hide_problem(const char *path);
+
 /* "EPERM" for EPERM, NULL for an errno a policy cannot name. */
 const char *policy_errno_name(int value);
 

@@ -587,27 +587,34 @@ static bool path_is_under(const char *path, const char *top)
 	return strncmp(path, top, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* A string holding an absolute, normalized path: no empty, "." or ".."
- * component, no trailing '/'. */
-static int mount_path(struct parser *ps, const char *path, json_t *v, const char **out)
+/* Why s is not an absolute, normalized path (no empty, "." or ".."
+ * component, no trailing '/'), or NULL. */
+static const char *path_problem(const char *s)
 {
-	const char *s;
-	int r = expect_string(ps, path, v, &s);
-	if (r < 0)
-		return r;
 	if (s[0] != '/')
-		return fail(ps, path, "%s must be an absolute path", QUOTE(s));
+		return "must be an absolute path";
 	if (strlen(s) >= 4096)
-		return fail(ps, path, "path is longer than 4095 characters");
+		return "is longer than 4095 characters";
 	for (const char *c = s + 1; s[1] != '\0';) {
 		size_t len = strcspn(c, "/");
 		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
-			return fail(ps, path, "%s must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")",
-				    QUOTE(s));
+			return "must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")";
 		if (c[len] == '\0')
 			break;
 		c += len + 1;
 	}
+	return NULL;
+}
+
+/* A string holding an absolute, normalized path. */
+static int mount_path(struct parser *ps, const char *path, json_t *v, const char **out)
+{
+	const char *s, *problem;
+	int r = expect_string(ps, path, v, &s);
+	if (r < 0)
+		return r;
+	if ((problem = path_problem(s)))
+		return fail(ps, path, "%s %s", QUOTE(s), problem);
 	*out = s;
 	return 0;
 }
@@ -688,6 +695,37 @@ static int parse_mounts(struct parser *ps, const char *path, json_t *v, const st
 	return 0;
 }
 
+/* "hide": paths masked in the sandbox, on top of its image and binds. Not
+ * "/" and nothing the sandbox mounts itself (its workspace, /tmp, /dev);
+ * below /proc is fine: that is what masks are for. */
+const char *policy_hide_problem(const char *s)
+{
+	const char *problem = path_problem(s);
+	if (problem)
+		return problem;
+	if (!strcmp(s, "/") || !strcmp(s, "/proc"))
+		return "would hide the whole of the sandbox's root or /proc";
+	if (strchr(s, ':'))
+		return "must not contain ':' (an engine's list separator)";
+	for (const char *const *t = reserved_targets; *t; t++)
+		if (strcmp(*t, "/proc") && path_is_under(s, *t))
+			return "is reserved: the sandbox mounts it itself";
+	return NULL;
+}
+
+static bool hide_valid(struct parser *ps, const char *path, const char *s)
+{
+	const char *problem = policy_hide_problem(s);
+	if (problem)
+		fail(ps, path, "%s %s", QUOTE(s), problem);
+	return !problem;
+}
+
+static int parse_hide(struct parser *ps, const char *path, json_t *v, const struct field *f)
+{
+	return parse_unique_strings(ps, path, v, hide_valid, &ps->p->hide, &ps->p->n_hide);
+}
+
 static int parse_env(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
 	const char *key;
@@ -747,6 +785,7 @@ static const struct field policy_fields[] = {
 	{ .key = "mounts", .parse = parse_mounts },
 	{ .key = "env", .parse = parse_env },
 	{ .key = "images", .parse = parse_images },
+	{ .key = "hide", .parse = parse_hide },
 };
 
 static void set_defaults(struct policy *p)

@@ -175,6 +175,32 @@ int policy_tighten(struct policy *p, const struct policy_limits *request,
 	return 0;
 }
 
+int policy_hide_add(struct policy *p, const char *path, wr_error *e)
+{
+	const char *problem = policy_hide_problem(path);
+	if (problem)
+		return policy_error(e, EINVAL, "hide \"%s\": %s", path, problem);
+	for (size_t i = 0; i < p->n_hide; i++)
+		if (!strcmp(p->hide[i], path))
+			return 0;
+	char **more = realloc(p->hide, (p->n_hide + 2) * sizeof *more);
+	if (!more)
+		return policy_error(e, ENOMEM, "out of memory");
+	p->hide = more;
+	if (!(more[p->n_hide] = strdup(path)))
+		return policy_error(e, ENOMEM, "out of memory");
+	more[++p->n_hide] = NULL;
+	return 0;
+}
+
+uint64_t policy_tmpfs_size(uint64_t size, uint64_t memory)
+{
+	if (!memory)
+		return size;
+	uint64_t reserve = memory / 4 < POLICY_TMPFS_RESERVE_MAX ? memory / 4 : POLICY_TMPFS_RESERVE_MAX;
+	return size < memory - reserve ? size : memory - reserve;
+}
+
 int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e)
 {
 	if (mode == NET_HOST && !p->allow_host_network)
@@ -305,6 +331,8 @@ json_t *policy_to_json(const struct policy *p)
 		return NULL;
 	if (p->images && json_object_set_new(root, "images", strv_to_json(p->images, p->n_images)) < 0)
 		return NULL;
+	if (p->hide && json_object_set_new(root, "hide", strv_to_json(p->hide, p->n_hide)) < 0)
+		return NULL;
 	return TAKE_PTR(root);
 }
 
@@ -324,5 +352,6 @@ void policy_free(struct policy *p)
 	free(p->mounts);
 	strv_freep(&p->env);
 	strv_freep(&p->images);
+	strv_freep(&p->hide);
 	free(p);
 }

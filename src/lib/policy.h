@@ -64,6 +64,8 @@ struct policy {
 	size_t n_env;
 	char **images;            /* NULL-terminated allowed image names; NULL = any */
 	size_t n_images;
+	char **hide;              /* NULL-terminated paths masked in the sandbox ("hide") */
+	size_t n_hide;
 };
 
 /* Parses and validates one policy document. `origin` names it in errors
@@ -88,6 +90,19 @@ struct policy_limit_names {
 };
 int policy_tighten(struct policy *p, const struct policy_limits *request,
 		   const struct policy_limit_names *flag_names, wr_error *e);
+/* The size a tmpfs of the sandbox (/workspace, /tmp, /dev/shm) is
+ * mounted with: `size`, but at most the memory limit (`memory`, 0: none)
+ * less a reserve of a quarter of it, at most 32M. Its pages are charged to
+ * the sandbox's memory, so a larger tmpfs could never be filled: it would
+ * take all the memory first, and leave no page for init or the next
+ * command. Capped, filling it fails writes with ENOSPC. */
+uint64_t policy_tmpfs_size(uint64_t size, uint64_t memory);
+#define POLICY_TMPFS_RESERVE_MAX (32ULL << 20)
+
+/* Adds a path to the policy's "hide" list (a request may add, never
+ * remove): validated as in a policy document; one already listed is fine. */
+int policy_hide_add(struct policy *p, const char *path, wr_error *e);
+
 /* Asks for a network mode; NET_HOST needs network.allow_host. */
 int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e);
 /* Narrows seccomp.socket_families to `want` (a socket_family_set); a family

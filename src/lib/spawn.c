@@ -182,8 +182,9 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	}
 	struct mount_config mc = {
 		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
-		.workspace_size = p->limits.workspace, .tmp_size = p->limits.tmp, .network = p->network,
-		.extra = p->mounts, .n_extra = p->n_mounts,
+		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
+		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
 	if ((r = mount_plan_build(&prep->mounts, &mc, e)) < 0)
@@ -204,6 +205,38 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return wr_error_set(e, errno, "socketpair");
 	return 0;
+}
+
+/* Whether init can trace its commands through their exec (init.c
+ * settle_command): Yama's ptrace_scope 2 and 3 refuse PTRACE_TRACEME. */
+static bool commands_traceable(void)
+{
+	char v = '0';
+	_cleanup_close_ int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+	return fd < 0 || read(fd, &v, 1) != 1 || v < '2';
+}
+
+int spawn_protect_init_from_oom(pid_t pid, bool exempt)
+{
+	char path[64];
+	/* The legacy oom_adj sets the score without lowering
+	 * oom_score_adj_min, which children inherit: written through
+	 * oom_score_adj, a command could go back to -1000 on its own and be
+	 * killable by no one. -17 is -1000, -16 is -941. */
+	snprintf(path, sizeof path, "/proc/%d/oom_adj", (int)pid);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, exempt ? "-17" : "-16", 3) == 3)
+		return 0;
+	int err = errno;
+	/* no CAP_SYS_RESOURCE: no lower than 0 (what an OCI runtime may have
+	 * raised it from) */
+	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
+	_cleanup_close_ int fd0 = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd0 >= 0)
+		(void)!write(fd0, "0", 1);
+	return -err;
 }
 
 /* Compiles the policy's filter (the child is setting up meanwhile) and
@@ -268,6 +301,13 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	spawn_prep_free(&prep);
 	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
 		goto fail_spawned;
+	/* Exempt only if init can raise its commands' score before they run:
+	 * a command that kept init's -1000 would be killable by no one. */
+	if ((r = spawn_protect_init_from_oom(s->pid, commands_traceable())) < 0)
+		verbose(o, "init is not exempt from the OOM killer (%s; that needs CAP_SYS_RESOURCE)",
+			strerror(-r));
+	else
+		verbose(o, "init is the OOM killer's last choice; commands are its first");
 	char go = INIT_GO_BYTE;
 	if (write(s->sock, &go, 1) != 1) {
 		r = wr_error_set(e, errno, "start the sandbox");

@@ -38,6 +38,12 @@ struct spawned {
 };
 
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* Makes a sandbox's init (`pid`) the OOM killer's last choice, before it
+ * runs anything: exempt (-1000) with `exempt`, else -941, where the host
+ * lets us (CAP_SYS_RESOURCE; -EACCES otherwise: then its score is set to
+ * 0). Its commands must get a higher score of their own before they run
+ * (init.c; an OCI runtime's process.oomScoreAdj). */
+int spawn_protect_init_from_oom(pid_t pid, bool exempt);
 /* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup
  * and releases the uid range. Waits up to ~2 s for the cgroup to empty. */
 int spawned_release(struct spawned *s, wr_error *e);

@@ -74,9 +74,14 @@ int uid_range_acquire(struct uid_range *r, const char *lock_path, wr_error *e)
 	int rc = uid_slot_lock(lock_path ? lock_path : UID_RANGE_LOCK_FILE, &r->slot, &r->lock_fd, e);
 	if (rc < 0)
 		return rc;
-	r->host_base = UID_RANGE_BASE + r->slot * UID_RANGE_SIZE;
+	r->host_base = uid_range_slot_base(r->slot);
 	r->count = UID_RANGE_SIZE;
 	return 0;
+}
+
+uid_t uid_range_slot_base(unsigned slot)
+{
+	return UID_RANGE_BASE + slot * UID_RANGE_SIZE;
 }
 
 void uid_range_release(struct uid_range *r)

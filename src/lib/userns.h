@@ -12,11 +12,20 @@
 #define SANDBOX_GID 1000
 #define SANDBOX_USER "sandbox"
 
-/* Host uid ranges: slot k covers [UID_RANGE_BASE + k*UID_RANGE_SIZE, +SIZE).
- * 0x70000000 is above systemd's container range, below the signed limit. */
+/* Host uid ranges (as root): slot k covers [UID_RANGE_BASE + k*UID_RANGE_SIZE,
+ * +SIZE), uids and gids alike, 1879048192 (0x70000000) to 2147352575
+ * (0x7FFDFFFF) in all. Where that sits among the host's own (systemd's
+ * UIDS-GIDS): above systemd's container ranges (524288-1879048191) and
+ * below UID_RANGE_END, the start of the "foreign" range systemd >= 256
+ * reserves for images owned by nobody on the host (0x7FFE0000-0x7FFEFFFF);
+ * that also keeps clear of 0x7FFF0000-0x7FFFFFFF and of every uid >= 2^31
+ * (signed uid_t bugs, (uid_t)-1). The sandbox user is host uid
+ * base + SANDBOX_UID of its slot. More slots would come from smaller
+ * ranges (UID_RANGE_SIZE), never from crossing UID_RANGE_END. */
 #define UID_RANGE_BASE 0x70000000u
 #define UID_RANGE_SIZE 65536u
-#define UID_RANGE_SLOTS 4096u
+#define UID_RANGE_END 0x7FFE0000u
+#define UID_RANGE_SLOTS ((UID_RANGE_END - UID_RANGE_BASE) / UID_RANGE_SIZE) /* 4094 */
 #define UID_RANGE_LOCK_FILE "/run/warren/uid-ranges.lock"
 
 struct uid_range {
@@ -34,6 +43,8 @@ struct uid_range {
  * a crash never leaks a slot). Non-root: rootless mapping. */
 int uid_range_acquire(struct uid_range *r, const char *lock_path, wr_error *e);
 void uid_range_release(struct uid_range *r);
+/* The first host uid of slot `slot` (< UID_RANGE_SLOTS). */
+uid_t uid_range_slot_base(unsigned slot);
 /* The host uid that sandbox uid `inside` maps to. */
 uid_t uid_range_host_uid(const struct uid_range *r, uid_t inside);
 

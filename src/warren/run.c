@@ -35,6 +35,7 @@ static void run_usage(FILE *out)
 	      "  -e, --env KEY=VALUE      set an environment variable (repeatable)\n"
 	      "  -C, --cwd DIR            working directory inside the sandbox (default /workspace)\n"
 	      "      --hostname NAME      hostname inside the sandbox (default: the policy's, \"sandbox\")\n"
+	      "      --hide PATH          hide PATH in the sandbox, besides the policy's \"hide\" (repeatable)\n"
 	      "  -v, --verbose            say what is set up (twice: also the mounts and the seccomp filter)\n"
 	      "  -h, --help               show this help\n"
 	      "\n"
@@ -44,7 +45,7 @@ static void run_usage(FILE *out)
 }
 
 enum {
-	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES,
+	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES, OPT_HIDE,
 };
 
 static const struct option run_options[] = {
@@ -62,6 +63,7 @@ static const struct option run_options[] = {
 	{ "env", required_argument, NULL, 'e' },
 	{ "cwd", required_argument, NULL, 'C' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "hide", required_argument, NULL, OPT_HIDE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -181,13 +183,17 @@ int cmd_run(int argc, char **argv)
 	struct sandbox_spec spec = { 0 };
 	struct policy_limits req = { 0 };
 	char **env = calloc((size_t)argc + 1, sizeof *env);
+	_cleanup_free_ const char **hide = calloc((size_t)argc + 1, sizeof *hide);
+	size_t n_hide = 0;
 	_cleanup_free_ char *image = NULL;
 	const char *image_arg = NULL;   /* as given: a name, host, or a directory */
 	size_t n_env = 0;
 	int opt;
 
-	if (!env)
+	if (!env || !hide) {
+		free(env);
 		return WARREN_EXIT_SETUP;
+	}
 	optind = 1;
 	argv[0] = "warren run"; /* getopt names it in its messages */
 	/* '+': options end at the command, so `warren run ls -l` works too. */
@@ -259,6 +265,7 @@ int cmd_run(int argc, char **argv)
 			}
 			hostname = optarg;
 			break;
+		case OPT_HIDE: hide[n_hide++] = optarg; break; /* checked with the policy's */
 		case 'v': spec.verbose++; break;
 		case 'h': run_usage(stdout); free(env); return 0;
 		default: goto usage;
@@ -276,9 +283,12 @@ int cmd_run(int argc, char **argv)
 	}
 
 	wr_error e = { 0 };
-	if (policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
-	    (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0) ||
-	    (restrict_families && policy_restrict_socket_families(p, families, &e) < 0)) {
+	int failed = policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
+		     (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0) ||
+		     (restrict_families && policy_restrict_socket_families(p, families, &e) < 0);
+	for (size_t i = 0; !failed && i < n_hide; i++) /* a request only adds to the policy's */
+		failed = policy_hide_add(p, hide[i], &e) < 0;
+	if (failed) {
 		cli_error("%s", e.message);
 		free(env);
 		return WARREN_EXIT_SETUP;

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "session-internal.h"
 #include "sessions.h"
 #include "warrend.h"
+#include "workspace-job.h"
 
 static int reply_created(h2o_req_t *req, struct session *s)
 {
@@ -305,6 +307,45 @@ static int reply_uploaded(h2o_req_t *req, const char *name)
 	return http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "status", "uploaded", "filename", name, "path", path));
 }
 
+/* The status of a failed upload, as for PUT /v1/sessions/{id}/files. */
+static int upload_error(h2o_req_t *req, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int upload_error(h2o_req_t *req, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (err == EFBIG)
+		return http_reply_error(req, 413, "payload_too_large", "%s", msg);
+	if (err == ENOSPC || err == EDQUOT || err == ENOMEM)
+		return http_reply_error(req, 507, "insufficient_storage", "%s (files count against the session's "
+					"memory: limits.memory, and the workspace's size)", msg);
+	return http_reply_error(req, 400, "bad_request", "%s", msg);
+}
+
+struct upload {
+	struct http_pending *pending;
+	struct workspace_job *job;
+	char name[256];
+};
+
+static void upload_written(void *data, int r, const wr_error *e)
+{
+	struct upload *u = data;
+	h2o_req_t *req = u->pending->req;
+	u->pending->on_gone = NULL;
+	if (r < 0)
+		upload_error(req, -r, "%s", e->message);
+	else
+		reply_uploaded(req, u->name);
+}
+
+static void upload_gone(void *data)
+{
+	workspace_job_abandon(((struct upload *)data)->job);
+}
+
 static int upload_done(h2o_req_t *req, struct exec_result *r, void *data)
 {
 	const char *name = data;
@@ -314,8 +355,7 @@ static int upload_done(h2o_req_t *req, struct exec_result *r, void *data)
 	size_t n = r->out_len[1];
 	while (n && r->out[1][n - 1] == '\n')
 		n--;
-	return http_reply_error(req, err == EFBIG ? 413 : 400, err == EFBIG ? "payload_too_large" : "bad_request", "%.*s",
-				(int)n, n ? r->out[1] : strerror(err));
+	return upload_error(req, err, "%.*s", (int)n, n ? r->out[1] : strerror(err));
 }
 
 /* A backend that writes files itself (docker's archive API). */
@@ -326,9 +366,6 @@ static int upload_via_exec(h2o_req_t *req, struct session *s, const char *name, 
 	struct exec_params p = { .kind = BACKEND_FILE_PUT, .path = kept, .max_size = session_max_file_size(s),
 				 .cwd = "/workspace", .stdin_data = data, .stdin_len = len, .timeout_ms = 60000,
 				 .output_cap = 4096 };
-	if (len > p.max_size)
-		return http_reply_error(req, 413, "payload_too_large", "file: %zu bytes is more than the %llu allowed", len,
-					(unsigned long long)p.max_size);
 	return session_exec_buffered(req, s, &p, upload_done, kept);
 }
 
@@ -366,6 +403,9 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 		return http_reply_error(req, 404, "not_found", "no session \"%s\"", id);
 	if (!upload_name(file->filename, file->filename_len, name, sizeof name))
 		return http_reply_error(req, 400, "bad_request", "file: the filename is not a usable name");
+	if (file->len > session_max_file_size(s))
+		return upload_error(req, EFBIG, "file: %zu bytes is more than the %llu allowed", file->len,
+				    (unsigned long long)session_max_file_size(s));
 	uid_t uid;
 	gid_t gid;
 	int ws = session_open_workspace(s, &uid, &gid);
@@ -373,13 +413,17 @@ static int upload_file(h2o_req_t *req, const struct http_route_match *m)
 		return upload_via_exec(req, s, name, file->data, file->len);
 	if (ws < 0)
 		return http_reply_error(req, 409, "conflict", "session %s has no workspace: %s", s->id, strerror(-ws));
-	int r = files_write(ws, name, file->data, file->len, session_max_file_size(s), uid, gid, &e);
 	close(ws);
-	if (r < 0)
-		return http_reply_error(req, r == -EFBIG ? 413 : 400, r == -EFBIG ? "payload_too_large" : "bad_request",
-					"%s", e.message);
 	session_touch(s);
-	return reply_uploaded(req, name);
+	/* written by a workspace job: the file's pages are the sandbox's */
+	struct upload *u = h2o_mem_alloc_pool(&req->pool, sizeof *u);
+	*u = (struct upload){ 0 };
+	memcpy(u->name, name, sizeof u->name);
+	if (workspace_put_start(s->box, name, file->data, file->len, session_max_file_size(s), upload_written, u,
+				&u->job, &e) < 0)
+		return http_reply_error(req, 503, "unavailable", "%s: %s", name, e.message);
+	u->pending = http_pending_new(req, upload_gone, u);
+	return 0;
 }
 
 const struct http_route compat_routes[] = {

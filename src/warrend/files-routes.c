@@ -18,6 +18,7 @@
 #include "session-internal.h"
 #include "sessions.h"
 #include "warrend.h"
+#include "workspace-job.h"
 
 /* A listing of more entries answers the first ones and "truncated": true. */
 #define LIST_MAX_ENTRIES 10000
@@ -99,9 +100,15 @@ static int reply_files_error(h2o_req_t *req, int r, const wr_error *e)
 	case ENOENT:
 		return http_reply_error(req, 404, "not_found", "%s", e->message);
 	case EFBIG:
+		return http_reply_error(req, 413, "payload_too_large", "%s", e->message);
 	case ENOSPC:
 	case EDQUOT:
-		return http_reply_error(req, 413, "payload_too_large", "%s", e->message);
+	case ENOMEM: /* the writer, charged to the sandbox, was OOM-killed */
+		return http_reply_error(req, 507, "insufficient_storage",
+					"%s (files count against the session's memory: limits.memory, and the "
+					"workspace's size)", e->message);
+	case ETIMEDOUT:
+		return http_reply_error(req, 503, "unavailable", "%s", e->message);
 	case EINVAL:
 	case ENAMETOOLONG:
 	case ELOOP:
@@ -265,8 +272,15 @@ static int file_exec_done(h2o_req_t *req, struct exec_result *r, void *data)
 			n--;
 		if (r->timed_out)
 			wr_error_set(&e, err, "%s: the file operation timed out", c->rel[0] ? c->rel : "/workspace");
-		else if (n)
-			wr_error_set(&e, err, "%.*s", (int)n, r->out[1]);
+		else if (n) {
+			/* its own line is the last: the engine may have said more before it */
+			const char *line = r->out[1];
+			for (size_t i = n; i > 0 && line == r->out[1]; i--)
+				if (r->out[1][i - 1] == '\n')
+					line = r->out[1] + i;
+			wr_error_set(&e, 0, "%.*s", (int)(r->out[1] + n - line), line);
+			e.code = err;
+		}
 		else
 			wr_error_set(&e, err, "%s: %s", c->rel[0] ? c->rel : "/workspace",
 				     r->exec_error[0] ? r->exec_error : strerror(err));
@@ -318,23 +332,53 @@ static int file_exec(h2o_req_t *req, const struct files_req *f, enum backend_exe
 	return start_file_exec(req, c, data, len);
 }
 
+/* A PUT written by a workspace job (workspace-job.h), whose pages are the
+ * sandbox's. In the request's pool. */
+struct put_job {
+	struct http_pending *pending;
+	struct workspace_job *job;
+	size_t len;
+	char rel[FILES_PATH_MAX + 1];
+};
+
+static void put_done(void *data, int r, const wr_error *e)
+{
+	struct put_job *p = data;
+	h2o_req_t *req = p->pending->req;
+	p->pending->on_gone = NULL;
+	if (r < 0)
+		reply_files_error(req, r, e);
+	else
+		reply_written(req, p->rel, p->len);
+}
+
+static void put_gone(void *data)
+{
+	workspace_job_abandon(((struct put_job *)data)->job);
+}
+
 static int put_file(h2o_req_t *req, const struct http_route_match *m)
 {
 	struct files_req f;
 	if (files_begin(req, m, &f) < 0)
 		return 0;
+	files_req_close(&f); /* the writer opens its own */
 	uint64_t max = session_max_file_size(f.s);
 	if (daemon_state->cfg.max_body < max)
 		max = daemon_state->cfg.max_body;
 	if (f.via_exec)
 		return file_exec(req, &f, BACKEND_FILE_PUT, req->entity.base, req->entity.len, max);
+	if (req->entity.len > max)
+		return http_reply_error(req, 413, "payload_too_large", "%s: %zu bytes, the limit is %llu", f.rel,
+					req->entity.len, (unsigned long long)max);
+	struct put_job *p = h2o_mem_alloc_pool(&req->pool, sizeof *p);
+	*p = (struct put_job){ .len = req->entity.len };
+	memcpy(p->rel, f.rel, sizeof p->rel);
 	wr_error e = { 0 };
-	int r = files_write(f.ws_fd, f.rel, req->entity.base, req->entity.len, max, f.uid,
-			    f.gid, &e);
-	files_req_close(&f);
-	if (r < 0)
-		return reply_files_error(req, r, &e);
-	return reply_written(req, f.rel, req->entity.len);
+	if (workspace_put_start(f.s->box, f.rel, req->entity.base, req->entity.len, max, put_done, p, &p->job, &e) < 0)
+		return http_reply_error(req, 503, "unavailable", "%s: %s", f.rel, e.message);
+	p->pending = http_pending_new(req, put_gone, p);
+	return 0;
 }
 
 static int delete_file(h2o_req_t *req, const struct http_route_match *m)

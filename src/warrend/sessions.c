@@ -28,6 +28,7 @@
 #include "units.h"
 #include "userns.h"
 #include "warrend.h"
+#include "workspace-job.h"
 
 #define TICK_MS 20
 
@@ -776,6 +777,7 @@ struct oneshot {
 	struct session s;   /* a throwaway session-shaped holder for limits and env */
 	struct exec *x;
 	json_t *files;      /* {"path": "content"} written before the command */
+	struct workspace_job *job; /* writing them (workspace-job.h) */
 	void *files_next;   /* backends without a workspace fd: the next file to put */
 	bool gone;          /* the client left, or we replied: pending is off limits */
 	bool counted;       /* o->s.link is in `runs` (o->s.owner its owner) */
@@ -825,51 +827,42 @@ static void oneshot_gone(void *data)
 	o->gone = true;
 	if (o->x)
 		exec_abandon(o->x);
+	if (o->job)
+		workspace_job_abandon(o->job);
 	if (!o->x && o->box == NULL)
 		return; /* still waiting for a cold box: oneshot_ready frees */
 	oneshot_free(o);
 }
 
-/* Writes the request's files into the box's workspace, as the sandbox user. */
-static int write_run_files(struct oneshot *o, struct box *b, int *status, char *err, size_t len)
+/* The HTTP status of a failed write of the request's files. */
+static int files_status(int err)
 {
-	if (!o->files)
-		return 0;
-	struct session holder = { .box = b };
-	uid_t uid;
-	gid_t gid;
-	int ws = session_open_workspace(&holder, &uid, &gid);
-	if (ws == -EOPNOTSUPP)
-		return ws; /* the caller puts them one by one through file execs */
-	if (ws < 0) {
-		*status = 503;
-		snprintf(err, len, "the sandbox's workspace cannot be opened: %s", strerror(-ws));
-		return -1;
-	}
+	return err == EFBIG ? 413 : err == ENOSPC || err == EDQUOT || err == ENOMEM ? 507 : 400;
+}
+
+/* In a workspace job (the pages are the sandbox's): the request's files,
+ * as the sandbox user. */
+static int write_run_files(int ws, uid_t uid, gid_t gid, void *arg, wr_error *e)
+{
 	const char *name;
 	json_t *content;
-	int r = 0;
-	json_object_foreach(o->files, name, content) {
+	json_object_foreach((json_t *)arg, name, content) {
 		char rel[FILES_PATH_MAX + 1];
-		wr_error e = { 0 };
-		if ((r = files_normalize(name, strlen(name), rel, &e)) < 0 ||
+		int r;
+		if ((r = files_normalize(name, strlen(name), rel, e)) < 0 ||
 		    (r = files_write(ws, rel, json_string_value(content), json_string_length(content),
-				     daemon_state->cfg.max_file_size, uid, gid, &e)) < 0) {
-			*status = r == -EFBIG || r == -ENOSPC ? 413 : 400;
-			snprintf(err, len, "files: %s", e.message);
-			break;
-		}
+				     daemon_state->cfg.max_file_size, uid, gid, e)) < 0)
+			return r;
 	}
-	close(ws);
-	return r < 0 ? -1 : 0;
+	return 0;
 }
 
 static void oneshot_fail(struct oneshot *o, int status, const char *err)
 {
 	h2o_req_t *req = oneshot_take_req(o);
 	if (req)
-		http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
-				 "%s", err);
+		http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" :
+				 status == 507 ? "insufficient_storage" : "bad_request", "%s", err);
 	oneshot_free(o);
 }
 
@@ -887,7 +880,7 @@ static void oneshot_put_done(struct exec *x, void *data, struct exec_result *r)
 		while (n && r->out[1][n - 1] == '\n')
 			n--;
 		snprintf(msg, sizeof msg, "files: %.*s", (int)n, n ? r->out[1] : strerror(err));
-		oneshot_fail(o, err == EFBIG || err == ENOSPC ? 413 : 400, msg);
+		oneshot_fail(o, files_status(err), msg);
 		return;
 	}
 	o->files_next = json_object_iter_next(o->files, o->files_next);
@@ -919,26 +912,36 @@ static void oneshot_put_next(struct oneshot *o)
 		oneshot_fail(o, 503, err);
 }
 
-static void oneshot_run(struct oneshot *o, struct box *b)
+static void oneshot_files_written(void *data, int r, const wr_error *e)
 {
-	char err[256];
-	int status;
-	o->box = b;
-	int r = write_run_files(o, b, &status, err, sizeof err);
-	if (r == -EOPNOTSUPP) {
-		o->files_next = json_object_iter(o->files);
-		oneshot_put_next(o);
-		return;
-	}
+	struct oneshot *o = data;
+	o->job = NULL;
 	if (r < 0) {
-		h2o_req_t *req = oneshot_take_req(o);
-		if (req)
-			http_reply_error(req, status, status == 503 ? "unavailable" : status == 413 ? "payload_too_large" : "bad_request",
-					 "%s", err);
-		oneshot_free(o);
+		char msg[600];
+		snprintf(msg, sizeof msg, "files: %s", e->message);
+		oneshot_fail(o, files_status(-r), msg);
 		return;
 	}
 	oneshot_command(o);
+}
+
+static void oneshot_run(struct oneshot *o, struct box *b)
+{
+	o->box = b;
+	if (!o->files) {
+		oneshot_command(o);
+		return;
+	}
+	wr_error e = { 0 };
+	int r = workspace_job_start(b, write_run_files, o->files, oneshot_files_written, o, &o->job, &e);
+	if (r == -EOPNOTSUPP) { /* the backend puts them one by one through file execs */
+		o->files_next = json_object_iter(o->files);
+		oneshot_put_next(o);
+	} else if (r < 0) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "files: %s", e.message);
+		oneshot_fail(o, 503, msg);
+	}
 }
 
 static void oneshot_command(struct oneshot *o)

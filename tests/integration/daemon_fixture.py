@@ -386,7 +386,8 @@ def deselect_other_backends(config, items):
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backends")
-        backend = getattr(item, "callspec", None) and item.callspec.params.get("daemon")
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        backend = params.get("daemon") or params.get("backend_daemon")  # the security battery's
         if marker and backend and backend not in marker.args:
             # tests/runner/collection_report.py reports it, and tests/run
             # counts it as skipped with this reason in its closing line

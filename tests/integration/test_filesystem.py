@@ -80,13 +80,14 @@ def test_tmp_size_caps_tmp(warren):
 
 
 def test_default_caps_come_from_the_policy(warren):
-    # default.json: workspace 1G, tmp 256M.
+    # default.json: workspace 1G, tmp 256M, memory 512M; a tmpfs is at most
+    # the memory less a reserve (a quarter, at most 32M): 480M.
     r = run(warren, *python_in_sandbox(
         "import os\n"
         "for d in ('/workspace', '/tmp'):\n"
         "    s = os.statvfs(d); print(s.f_blocks * s.f_frsize)\n"))
     assert r.returncode == 0, r.stderr
-    assert [int(x) for x in r.stdout.split()] == [1 << 30, 256 * MiB]
+    assert [int(x) for x in r.stdout.split()] == [480 * MiB, 256 * MiB]
 
 
 def test_workspace_dir_is_shared_and_files_belong_to_the_caller(warren, workspace):

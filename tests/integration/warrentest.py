@@ -11,10 +11,10 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MUST_RUN = os.environ.get("WARREN_MUST_RUN") == "1"
 
-# Host uids of sandboxes started by root: 4096 slots of 65536 uids from 0x70000000.
+# Host uids of sandboxes started by root: 4094 slots of 65536 uids from 0x70000000.
 UID_RANGE_BASE = 0x70000000
 UID_RANGE_SIZE = 65536
-UID_RANGE_SLOTS = 4096
+UID_RANGE_SLOTS = 4094  # up to 0x7FFDFFFF: clear of systemd's foreign range (userns.h)
 SANDBOX_UID = 1000
 
 EXIT_TIMEOUT = 124

@@ -51,6 +51,7 @@
 #include <sys/capability.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
@@ -1990,6 +1991,91 @@ static void at_selftest(void)
 		rmdir("/usr/warren-sec-selftest");
 }
 
+/* --- what the kernel shows across namespaces (audit item 10) ------------------- */
+
+/* A masked path: a file under /dev/null reads empty, a directory under an
+ * empty read-only tmpfs lists nothing (or, mode 0500, cannot be opened);
+ * absent is fine too (a kernel may lack it). Anything read is an escape,
+ * another errno a surprise. In the control run, where nothing is masked,
+ * each path that exists must be readable. */
+static void expect_masked(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			printf("absent: %s: this kernel has no such file\n", path);
+		else if (errno == EACCES)
+			held("%s: %s (masked)", path, strerror(errno));
+		else
+			surprise("stat %s: %s", path, strerror(errno));
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (!d) {
+			if (errno == EACCES)
+				held("list %s: %s (masked)", path, strerror(errno));
+			else
+				surprise("list %s: %s", path, strerror(errno));
+			return;
+		}
+		int n = 0;
+		char first[256] = "";
+		for (struct dirent *de; (de = readdir(d));)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && !n++)
+				snprintf(first, sizeof first, "%s", de->d_name);
+		closedir(d);
+		if (n)
+			escaped("%s lists %d entries (%s, ...)", path, n, first);
+		else
+			held("%s is empty (masked)", path);
+		return;
+	}
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == EACCES)
+			held("open %s: %s (masked)", path, strerror(errno));
+		else
+			surprise("open %s: %s", path, strerror(errno));
+		return;
+	}
+	ssize_t n = read(fd, buf, sizeof buf);
+	int err = errno;
+	close(fd);
+	if (n > 0)
+		escaped("read %zd bytes of %s", n, path);
+	else if (n == 0)
+		held("%s reads empty (masked)", path);
+	else
+		surprise("read %s: %s", path, strerror(err));
+}
+
+/* Docker's masked list plus /proc/locks (the audit read /proc/interrupts
+ * and /proc/locks), with a lock of our own held so /proc/locks has
+ * something to show. */
+static void at_proc_leaks(void)
+{
+	int fd = open("/tmp/.attack-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		printf("note: no lock of our own: %s\n", strerror(errno));
+	const char *paths[] = { "/proc/interrupts", "/proc/locks", "/proc/timer_stats", "/proc/timer_list",
+				"/proc/sched_debug", "/proc/latency_stats", "/proc/keys", "/proc/kcore", "/proc/asound",
+				"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap", NULL };
+	for (const char **p = paths; *p; p++)
+		expect_masked(*p);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Paths the sandbox must not see: the host image's /usr/local/etc, a
+ * policy's "hide". */
+static void at_hidden(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		expect_masked(argv[i]);
+}
+
 /* --- dispatch ------------------------------------------------------------------ */
 
 typedef void (*plain_fn)(void);
@@ -2013,6 +2099,7 @@ static const struct { const char *name; plain_fn plain; args_fn args; } attempts
 	{ "unlisted_syscalls", NULL, at_unlisted_syscalls },
 	{ "rlimits", NULL, at_rlimits }, { "identity", NULL, at_identity }, { "selftest", at_selftest, NULL },
 	{ "listen", NULL, at_listen },
+	{ "proc_leaks", at_proc_leaks, NULL }, { "hidden", NULL, at_hidden },
 };
 
 /* The closing line, and the exit status the tests read with it. */

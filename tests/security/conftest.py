@@ -33,6 +33,9 @@ _spec = importlib.util.spec_from_file_location(
 _integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_integration)
 pytest_runtest_makereport = _integration.pytest_runtest_makereport
+# @pytest.mark.backends("native", …, why="…") deselects a backend_daemon test's other backends.
+pytest_configure = _integration.pytest_configure
+pytest_collection_modifyitems = _integration.pytest_collection_modifyitems
 
 
 def pytest_report_header(config):

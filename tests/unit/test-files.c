@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
@@ -325,6 +327,47 @@ START_TEST(test_size_limits)
 }
 END_TEST
 
+/* A write that fails half way (here at RLIMIT_FSIZE; in a sandbox at a
+ * full workspace or an OOM kill) leaves no partial file: the old content
+ * stays, a new name is not created, no temporary is left. */
+START_TEST(test_failed_write_leaves_nothing)
+{
+	wr_error e = { 0 };
+	ck_assert_int_eq(put("keep", "old", NO_LIMIT, &e), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit saved, small;
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	small = (struct rlimit){ 4, saved.rlim_max };
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	int r1 = put("keep", "0123456789", NO_LIMIT, &e);
+	int r2 = put("sub/new", "0123456789", NO_LIMIT, &e);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0); /* check writes its results to a file */
+	ck_assert_int_eq(r1, -EFBIG);
+	ck_assert_int_eq(r2, -EFBIG);
+	char p[512];
+	in_ws(p, sizeof p, "keep");
+	ck_assert_str_eq(slurp_host(p), "old");
+	in_ws(p, sizeof p, "sub/new");
+	ck_assert_int_eq(access(p, F_OK), -1);
+	const char *entries[] = { ws_path, NULL, NULL };
+	char sub[512];
+	in_ws(sub, sizeof sub, "sub");
+	entries[1] = sub;
+	for (size_t i = 0; entries[i]; i++) {
+		DIR *d = opendir(entries[i]);
+		ck_assert_ptr_nonnull(d);
+		for (struct dirent *de; (de = readdir(d));)
+			ck_assert_msg(de->d_name[0] != '.' || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."),
+				      "%s left in %s", de->d_name, entries[i]);
+		closedir(d);
+	}
+	/* and a replacement that fits replaces whole */
+	ck_assert_int_eq(put("keep", "new", NO_LIMIT, &e), 0);
+	in_ws(p, sizeof p, "keep");
+	ck_assert_str_eq(slurp_host(p), "new");
+}
+END_TEST
+
 /* ".." and absolute paths stay in the workspace even when a caller skips
  * files_normalize: RESOLVE_IN_ROOT clamps them. */
 START_TEST(test_unnormalized_paths_clamped)
@@ -622,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, test_write_read_nested);
 	unit_add_root_test(tc, test_identity);
 	tcase_add_test(tc, test_size_limits);
+	tcase_add_test(tc, test_failed_write_leaves_nothing);
 	tcase_add_test(tc, test_unnormalized_paths_clamped);
 	tcase_add_test(tc, test_symlink_to_root_and_up);
 	tcase_add_test(tc, test_symlink_last_component);

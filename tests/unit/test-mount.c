@@ -168,6 +168,44 @@ static void remove_image(const char *dir)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Docker's masks and /proc/locks; the host image hides /usr/local/etc
+ * after binding /usr; a policy's "hide" comes after every mount. */
+START_TEST(masks_and_hidden_paths)
+{
+	struct policy_mount extra[] = { { .source = "/opt/data", .target = "/data" } };
+	char *hide[] = { "/data/secret", "/etc/ssh", NULL };
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.extra = extra;
+	c.n_extra = 1;
+	c.hide = hide;
+	c.n_hide = 2;
+	wr_error e = { 0 };
+	ck_assert_msg(mount_plan_build(&p, &c, &e) == 0, "%s", e.message);
+	const char *masked[] = { "/proc/interrupts", "/proc/locks", "/proc/timer_stats", "/proc/keys",
+				 "/proc/asound", "/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap" };
+	const struct mount_op *proc = find(&p, MOP_PROC, "/newroot/proc");
+	for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+		char t[128];
+		snprintf(t, sizeof t, "/newroot%s", masked[i]);
+		const struct mount_op *m = find(&p, MOP_MASK, t);
+		ck_assert_msg(m != NULL, "%s is not masked", masked[i]);
+		ck_assert(m->optional);
+		ck_assert_uint_gt(index_of(&p, m), index_of(&p, proc));
+	}
+	const struct mount_op *usr = find(&p, MOP_BIND, "/newroot/usr");
+	const struct mount_op *local_etc = find(&p, MOP_MASK, "/newroot/usr/local/etc");
+	ck_assert_ptr_nonnull(local_etc);
+	ck_assert_uint_gt(index_of(&p, local_etc), index_of(&p, usr));
+	const struct mount_op *data = find(&p, MOP_BIND, "/newroot/data");
+	const struct mount_op *secret = find(&p, MOP_MASK, "/newroot/data/secret");
+	ck_assert_ptr_nonnull(secret);
+	ck_assert_uint_gt(index_of(&p, secret), index_of(&p, data));
+	ck_assert_ptr_nonnull(find(&p, MOP_MASK, "/newroot/etc/ssh"));
+	mount_plan_free(&p);
+}
+END_TEST
+
 START_TEST(image_directory)
 {
 	char dir[] = "/tmp/warren-test-image-XXXXXX";
@@ -250,6 +288,7 @@ int main(void)
 	tcase_add_test(tc, host_network_binds_resolver);
 	tcase_add_test(tc, workspace_dir_is_writable_bind);
 	tcase_add_test(tc, policy_mounts_are_read_only);
+	tcase_add_test(tc, masks_and_hidden_paths);
 	tcase_add_test(tc, image_directory);
 	unit_add_root_test(tc, image_directory_detached);
 	tcase_add_test(tc, missing_image_is_a_clear_error);

@@ -48,7 +48,7 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":2}", "test: version: unsupported version 2 (this warren reads version 1)" },
 	{ "{\"version\":\"1\"}", "test: version: expected an integer, got a string" },
 	{ "{\"version\":1,\"colour\":1}", "test: colour: unknown field (known fields: version, name, description, "
-	  "hostname, limits, rlimits, network, seccomp, mounts, env, images)" },
+	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide)" },
 	{ "{\"version\":1,\"name\":\"a\\u0000b\"}",
 	  "test: line 1 column 30: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'" },
 	/* name, description, hostname */
@@ -206,6 +206,17 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":1,\"images\":[\"host\",\"host\"]}", "test: images[1]: \"host\" is listed twice" },
 	{ "{\"version\":1,\"images\":[\"../etc\"]}", "test: images[0]: \"../etc\" is not a valid image name (1 to 64 "
 	  "letters, digits, '.', '_' or '-', not starting with '.' or '-')" },
+	/* hide */
+	{ "{\"version\":1,\"hide\":\"/etc/ssh\"}", "test: hide: expected an array, got a string" },
+	{ "{\"version\":1,\"hide\":[\"etc/ssh\"]}", "test: hide[0]: \"etc/ssh\" must be an absolute path" },
+	{ "{\"version\":1,\"hide\":[\"/etc/../ssh\"]}",
+	  "test: hide[0]: \"/etc/../ssh\" must be normalized (no \".\", \"..\", \"//\" or trailing \"/\")" },
+	{ "{\"version\":1,\"hide\":[\"/\"]}", "test: hide[0]: \"/\" would hide the whole of the sandbox's root or /proc" },
+	{ "{\"version\":1,\"hide\":[\"/etc/ssh\",\"/workspace/x\"]}",
+	  "test: hide[1]: \"/workspace/x\" is reserved: the sandbox mounts it itself" },
+	{ "{\"version\":1,\"hide\":[\"/dev\"]}", "test: hide[0]: \"/dev\" is reserved: the sandbox mounts it itself" },
+	{ "{\"version\":1,\"hide\":[\"/etc/ssh\",\"/etc/ssh\"]}", "test: hide[1]: \"/etc/ssh\" is listed twice" },
+	{ "{\"version\":1,\"hide\":[7]}", "test: hide[0]: expected a string, got an integer" },
 };
 
 START_TEST(test_parse_errors)
@@ -767,6 +778,54 @@ START_TEST(test_to_json_shape)
 }
 END_TEST
 
+START_TEST(test_tmpfs_size_leaves_memory)
+{
+	const uint64_t M = 1ULL << 20;
+	/* a 16M sandbox: a 1G workspace gets 12M, 4M stay for its processes */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 16 * M), 12 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(8 * M, 16 * M), 8 * M);
+	/* the reserve is at most 32M */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 512 * M), 480 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(256 * M, 512 * M), 256 * M);
+	ck_assert_uint_eq(policy_tmpfs_size(3 * M, 4 * M), 3 * M);
+	/* no memory limit: as asked */
+	ck_assert_uint_eq(policy_tmpfs_size(1024 * M, 0), 1024 * M);
+	for (uint64_t mem = 4 * M; mem < 64 * 1024 * M; mem = mem * 3 / 2)
+		ck_assert_uint_lt(policy_tmpfs_size(UINT64_MAX, mem), mem);
+}
+END_TEST
+
+/* "hide": read, written back, and a request may only add to it. */
+START_TEST(test_hide)
+{
+	_cleanup_policy_ struct policy *p = parse_ok(
+		"{\"version\": 1, \"hide\": [\"/etc/ssh\", \"/proc/cpuinfo\", \"/usr/local/share/x\"]}");
+	ck_assert_uint_eq(p->n_hide, 3);
+	ck_assert_str_eq(p->hide[0], "/etc/ssh");
+	ck_assert_str_eq(p->hide[2], "/usr/local/share/x");
+	ck_assert_ptr_null(p->hide[3]);
+	wr_error e = { 0 };
+	ck_assert_int_eq(policy_hide_add(p, "/etc/ssh", &e), 0); /* already there */
+	ck_assert_int_eq(policy_hide_add(p, "/opt/keys", &e), 0);
+	ck_assert_uint_eq(p->n_hide, 4);
+	ck_assert_str_eq(p->hide[3], "/opt/keys");
+	ck_assert_ptr_null(p->hide[4]);
+	ck_assert_int_eq(policy_hide_add(p, "/tmp", &e), -EINVAL);
+	ck_assert_str_eq(e.message, "hide \"/tmp\": is reserved: the sandbox mounts it itself");
+	ck_assert_int_eq(policy_hide_add(p, "relative", &e), -EINVAL);
+	json_t *j = policy_to_json(p);
+	json_t *hide = json_object_get(j, "hide");
+	ck_assert_uint_eq(json_array_size(hide), 4);
+	ck_assert_str_eq(json_string_value(json_array_get(hide, 3)), "/opt/keys");
+	json_decref(j);
+	/* left out: none */
+	_cleanup_policy_ struct policy *d = parse_ok("{\"version\": 1}");
+	ck_assert_uint_eq(d->n_hide, 0);
+	ck_assert_ptr_null(json_object_get(j = policy_to_json(d), "hide"));
+	json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy");
@@ -792,6 +851,8 @@ int main(void)
 	tcase_add_test(tc, test_host_network);
 	tcase_add_test(tc, test_to_json_round_trip);
 	tcase_add_test(tc, test_to_json_shape);
+	tcase_add_test(tc, test_tmpfs_size_leaves_memory);
+	tcase_add_test(tc, test_hide);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

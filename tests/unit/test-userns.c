@@ -62,6 +62,29 @@ START_TEST(slots_top_below_signed_limit)
 }
 END_TEST
 
+/* Host uid ranges others reserve (systemd's UIDS-GIDS, closed intervals). */
+static const struct { unsigned long long first, last; const char *what; } reserved[] = {
+	{ 0, 65535, "system and regular users, nobody, 16-bit (uid_t)-1" },
+	{ 524288, 1879048191, "systemd's container ranges" },
+	{ 0x7FFE0000, 0x7FFEFFFF, "systemd's foreign range (systemd >= 256)" },
+	{ 0x7FFF0000, 0xFFFFFFFF, "the top of the signed range, >= 2^31 and (uid_t)-1" },
+};
+
+START_TEST(slots_clear_of_reserved_ranges)
+{
+	ck_assert_uint_ge(UID_RANGE_SLOTS, 4094);
+	for (unsigned slot = 0; slot < UID_RANGE_SLOTS; slot++) {
+		unsigned long long first = uid_range_slot_base(slot), last = first + UID_RANGE_SIZE - 1;
+		for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+			ck_assert_msg(last < reserved[i].first || first > reserved[i].last,
+				      "slot %u (host uids %llu-%llu) overlaps %s (%llu-%llu)", slot, first, last,
+				      reserved[i].what, reserved[i].first, reserved[i].last);
+		if (slot > 0) /* adjacent, never overlapping each other */
+			ck_assert_uint_eq(first, uid_range_slot_base(slot - 1) + UID_RANGE_SIZE);
+	}
+}
+END_TEST
+
 /* Without root the caller's own uid is the only one mapped. As root the
  * check runs in a child that drops to another uid first (not in the test's
  * own process: under CK_FORK=no, as valgrind runs it, that would drop root
@@ -108,7 +131,8 @@ START_TEST(live_ranges_never_shared)
 	for (int i = 0; i < N; i++) {
 		ck_assert_msg(uid_range_acquire(&r[i], path, &e) == 0, "%s", e.message);
 		ck_assert(!r[i].rootless);
-		ck_assert_uint_eq(r[i].host_base, UID_RANGE_BASE + r[i].slot * UID_RANGE_SIZE);
+		ck_assert_uint_lt(r[i].slot, UID_RANGE_SLOTS);
+		ck_assert_uint_eq(r[i].host_base, uid_range_slot_base(r[i].slot));
 		for (int j = 0; j < i; j++)
 			ck_assert_uint_ne(r[i].slot, r[j].slot);
 	}
@@ -136,6 +160,7 @@ int main(void)
 	tcase_add_test(tc, maps_buffer_too_small);
 	tcase_add_test(tc, slots_top_below_signed_limit);
 	tcase_add_test(tc, rootless_range_is_the_callers_uid);
+	tcase_add_test(tc, slots_clear_of_reserved_ranges);
 	unit_add_root_test(tc, live_ranges_never_shared);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);

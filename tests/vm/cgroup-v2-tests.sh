@@ -72,6 +72,23 @@ else
 	fail memory_limit_oom_killed_and_reported "exit $rc (want 137), stdout: $(oneline $out), stderr: $(oneline $err)"
 fi
 
+# ---- OOM scores and a full workspace (audit item 11) ---------------------
+# Root in the guest has CAP_SYS_RESOURCE: init is exempt (-1000), each
+# command is the OOM killer's first choice (1000) from its first
+# instruction; the workspace is capped under the memory limit (16M less a
+# 4M reserve), so filling it fails with ENOSPC rather than an OOM kill.
+wrun --memory 16M --timeout 60s -- sh -c '
+	cat /proc/self/oom_score_adj /proc/1/oom_score_adj
+	head -c 20971520 /dev/zero > /workspace/x; echo head=$?; wc -c < /workspace/x'
+scores=$(head -n2 "$out" | tr '\n' ' ')
+written=$(tail -n1 "$out")
+# busybox head says "I/O error" for the ENOSPC; the file stops at the 12M cap
+if [ $rc = 0 ] && [ "$scores" = "1000 -1000 " ] && grep -q '^head=1$' "$out" && [ "$written" -le 12582912 ]; then
+	pass oom_scores_and_full_workspace
+else
+	fail oom_scores_and_full_workspace "exit $rc, stdout: $(oneline $out), stderr: $(oneline $err)"
+fi
+
 # ---- pids.max: a shell cannot start 50 processes under --pids 16 ----------
 wrun --pids 16 --timeout 30s -- sh -c '
 	i=0

@@ -1,6 +1,7 @@
 #!/bin/sh
 # warrend's oci backend with crun and runc, run as root inside the test
-# guest (see run-cgroup-v2) after cgroup-v2-tests.sh. The development hosts
+# guest (see run-cgroup-v2) after cgroup-v2-tests.sh, and file writes charged
+# to the sandbox's cgroup v2 (native and oci). The development hosts
 # have hybrid cgroups, where crun refuses to run; the guest's pure cgroup v2
 # hierarchy is where crun, and runc's `exec --cgroup` on v2, are exercised.
 # Everything goes through the HTTP API (vm-http, a tiny client: the guest
@@ -27,6 +28,23 @@ child_cgroups() {
 	done
 }
 
+# start_warrend CONF LOG CGROUP_PARENT: starts it ($daemon) and waits up to
+# 15 s for it to be ready.
+start_warrend() {
+	# TCP wants a token: vm-http sends $WARREN_TOKEN.
+	tokens=$2.tokens
+	rm -f $tokens
+	WARREN_TOKEN=$(warrend token add vm --config /dev/null --tokens $tokens)
+	export WARREN_TOKEN
+	WARREN_CGROUP_PARENT=$3 warrend --config $1 --tokens $tokens >$2 2>&1 &
+	daemon=$!
+	i=0
+	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $2 && kill -0 $daemon 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # One daemon per runtime: create a session, run commands in it, delete it,
 # stop the daemon, and look for anything left.
 oci_checks() {
@@ -44,18 +62,7 @@ oci_checks() {
 	backend = oci
 	oci_runtime = $rt
 	EOF
-	# TCP wants a token: vm-http sends $WARREN_TOKEN.
-	tokens=/tmp/tokens-$rt
-	rm -f $tokens
-	WARREN_TOKEN=$(warrend token add vm --config /dev/null --tokens $tokens)
-	export WARREN_TOKEN
-	WARREN_CGROUP_PARENT=$parent warrend --config $conf --tokens $tokens >$log 2>&1 &
-	daemon=$!
-	i=0
-	while [ $i -lt 150 ] && ! grep -q '^warrend: ready' $log && kill -0 $daemon 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	start_warrend $conf $log $parent
 	if ! grep -q '^warrend: ready' $log; then
 		for check in session_created exec_id_u timeout_reported oom_killed_reported deleted \
 			daemon_exits_clean nothing_left; do
@@ -163,6 +170,62 @@ oci_checks() {
 		fail ${rt}_nothing_left "left:${left:- (no $cg/$parent to check)}"
 	fi
 }
+
+# ---- file writes charged to the sandbox (audit items 5 and 11) ------------
+# A native and an oci (runc) daemon: an 8M PUT grows the sandbox's
+# memory.current (the writer joined a child cgroup of the sandbox's), a
+# 20M PUT into a 16M session answers 507 and leaves nothing, filling the
+# workspace from inside keeps the session, and the OOM scores are set.
+memory_checks() {
+	name=$1
+	state=/run/wd-mem-$name
+	log=/tmp/warrend-mem-$name.log
+	conf=/tmp/warrend-mem-$name.conf
+	printf 'listen = 127.0.0.1:%s\nstate_dir = %s\npolicy_dir = /policy\nimage_dir = /images\npool_size = 1\nbackend = %s\n' \
+		$port $state "$2" > $conf
+	[ -n "$3" ] && echo "oci_runtime = $3" >> $conf
+	start_warrend $conf $log mem-$name
+	api POST /v1/sessions '{"limits":{"memory":"16M"}}'
+	id=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	dir=$(sed -n 's/.*cgroup v2 \([^"]*\)".*/\1/p' $state/sessions/$id.json 2>/dev/null)
+	if [ -z "$id" ] || [ ! -f "$dir/memory.current" ]; then
+		fail ${name}_put_charged "no session or cgroup (status $code, $resp; log: $(oneline $log))"
+	else
+		api POST /v1/sessions/$id/exec '{"shell":"sleep 1000 >/dev/null 2>&1 & echo $! > /tmp/bg"}'
+		before=$(cat $dir/memory.current)
+		head -c 8388608 /dev/zero > /tmp/eight
+		api PUT /v1/sessions/$id/files/eight @/tmp/eight
+		after=$(cat $dir/memory.current)
+		if [ "$code" = 201 ] && [ $((after - before)) -ge 7340032 ]; then
+			pass ${name}_put_charged "memory.current $before -> $after"
+		else
+			fail ${name}_put_charged "status $code ($resp), memory.current $before -> $after"
+		fi
+		head -c 20971520 /dev/zero > /tmp/sixty
+		api PUT /v1/sessions/$id/files/sixty @/tmp/sixty
+		c1=$code r1=$resp
+		api GET /v1/sessions/$id/files/sixty
+		if [ "$c1" = 507 ] && echo "$r1" | grep -q insufficient_storage && [ "$code" = 404 ]; then
+			pass ${name}_put_past_memory_507
+		else
+			fail ${name}_put_past_memory_507 "PUT: $c1 $r1; GET: $code"
+		fi
+		# the file stops at the workspace's 12M (busybox says "I/O error" for the ENOSPC)
+		api POST /v1/sessions/$id/exec '{"shell":"rm /workspace/eight; head -c 20971520 /dev/zero > /workspace/x; echo head=$?; cat /proc/self/oom_score_adj; kill -0 $(cat /tmp/bg) && echo alive; wc -c < /workspace/x"}'
+		if [ "$code" = 200 ] && echo "$resp" | grep -qF 'head=1\n1000\nalive\n12582912\n' &&
+			echo "$resp" | grep -q '"oom_killed":false'; then
+			pass ${name}_full_workspace_keeps_the_session
+		else
+			fail ${name}_full_workspace_keeps_the_session "status $code, body: $resp"
+		fi
+		api DELETE /v1/sessions/$id
+	fi
+	kill -TERM $daemon
+	wait $daemon
+	rm -f /tmp/eight /tmp/sixty
+}
+memory_checks native native
+memory_checks oci oci runc
 
 for rt in crun runc; do
 	oci_checks $rt

@@ -30,10 +30,23 @@ static int write_all(int fd, const char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: vm-http PORT METHOD PATH [BODY]\n");
+		fprintf(stderr, "usage: vm-http PORT METHOD PATH [BODY|@FILE]\n");
 		return 2;
 	}
 	const char *body = argc == 5 ? argv[4] : "";
+	size_t body_len = strlen(body);
+	if (body[0] == '@') { /* a file's bytes (a file upload) */
+		FILE *f = fopen(body + 1, "rb");
+		char *data = NULL;
+		if (!f || fseek(f, 0, SEEK_END) < 0 || (long)(body_len = (size_t)ftell(f)) < 0 ||
+		    fseek(f, 0, SEEK_SET) < 0 || !(data = malloc(body_len + 1)) ||
+		    fread(data, 1, body_len, f) != body_len) {
+			perror(body + 1);
+			return 1;
+		}
+		fclose(f);
+		body = data;
+	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -52,9 +65,9 @@ int main(int argc, char **argv)
 			 "%s %s HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n%s%s%s"
 			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 			 argv[2], argv[3], argv[1], token ? "Authorization: Bearer " : "", token ? token : "",
-			 token ? "\r\n" : "", strlen(body));
+			 token ? "\r\n" : "", body_len);
 	if (n < 0 || (size_t)n >= sizeof head || write_all(fd, head, (size_t)n) < 0 ||
-	    write_all(fd, body, strlen(body)) < 0) {
+	    write_all(fd, body, body_len) < 0) {
 		perror("vm-http: send");
 		return 1;
 	}

@@ -1,4 +1,4 @@
-/* The daemon's backends (src/lib/backend.h): which ones started, which is
+/* The daemon's backends (src/lib/backends/backend.h): which ones started, which is
  * the default, and their health, checked off the event loop. */
 #pragma once
 #include <stdbool.h>

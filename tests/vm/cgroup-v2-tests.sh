@@ -212,4 +212,4 @@ else
 fi
 
 # Keep in step with the checks above (one ok/not ok line each).
-echo "# completed: 11 checks"
+echo "# completed: 12 checks"

@@ -232,4 +232,4 @@ for rt in crun runc; do
 done
 
 # Keep in step with oci_checks (7 ok/not ok lines per runtime).
-echo "# completed: 14 checks"
+echo "# completed: 20 checks"

@@ -232,6 +232,11 @@ static int run_code(h2o_req_t *req, struct session *s)
 	return r;
 }
 
+static void free_json(void *json)
+{
+	json_decref(json);
+}
+
 static int execute(h2o_req_t *req, const struct http_route_match *m)
 {
 	static const char *const fields[] = { "session_id", "command", "code", "timeout", NULL };
@@ -255,7 +260,7 @@ static int execute(h2o_req_t *req, const struct http_route_match *m)
 		json_decref(exec);
 		goto out;
 	}
-	r = session_create_with_data(req, NULL, m->owner, run_code, exec);
+	r = session_create_with_data(req, NULL, m->owner, run_code, exec, free_json);
 out:
 	json_decref(body);
 	return r;

@@ -30,7 +30,8 @@ struct session {
 	char dead_reason[256];
 	unsigned running;                /* execs in flight */
 	session_created_fn created_cb;
-	void *created_cb_data;           /* for created_cb */
+	void *created_cb_data;           /* for created_cb, which takes it (sets it NULL) */
+	void (*created_cb_free)(void *); /* frees created_cb_data when created_cb never ran */
 	h2o_linklist_t link;             /* in sessions.c's `sessions`, or `creating` while it awaits a
 					  * cold sandbox (a one-shot run's holder: `runs`) */
 };
@@ -38,8 +39,10 @@ struct session {
 /* Creates a session from a POST /v1/sessions-shaped body (NULL: defaults)
  * and calls done(req, s) when it exists; errors are replied here. */
 int session_create_from(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done);
-/* The same with data the callback finds in s->created_cb_data. */
-int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done, void *data);
+/* The same with data the callback finds in s->created_cb_data; free_data
+ * frees it when the session is refused or fails before done runs. */
+int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done, void *data,
+			     void (*free_data)(void *));
 int session_delete(struct session *s);
 /* Parses an exec body ({"cmd"|"shell", env, cwd, stdin, timeout, output,
  * stream}); on error it has replied and returns -1. Strings it allocates

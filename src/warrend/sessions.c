@@ -126,6 +126,8 @@ static void state_file_write(const struct session *s)
 
 static void session_free(struct session *s)
 {
+	if (s->created_cb_data && s->created_cb_free)
+		s->created_cb_free(s->created_cb_data);
 	char path[512];
 	state_file_path(s, path, sizeof path);
 	unlink(path);
@@ -387,11 +389,25 @@ static void on_create_gone(void *data)
 /* Shared by POST /v1/sessions and the compatibility routes. */
 int session_create_from(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done)
 {
-	return session_create_with_data(req, body, owner, done, NULL);
+	return session_create_with_data(req, body, owner, done, NULL, NULL);
 }
 
-int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done, void *data)
+/* The callback's data until a session holds it: a refused request frees it. */
+struct pending_data {
+	void *data;
+	void (*free)(void *);
+};
+
+static void pending_data_release(struct pending_data *d)
 {
+	if (d->data && d->free)
+		d->free(d->data);
+}
+
+int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, session_created_fn done, void *data,
+			     void (*free_data)(void *))
+{
+	__attribute__((cleanup(pending_data_release))) struct pending_data held = { data, free_data };
 	static const char *const fields[] = { "image", "policy", "backend", "limits", "env", "idle_timeout",
 					      "max_lifetime", NULL };
 	const struct daemon_config *cfg = &daemon_state->cfg;
@@ -424,7 +440,8 @@ int session_create_with_data(h2o_req_t *req, json_t *body, const char *owner, se
 	new_session_id(s->id);
 	snprintf(s->owner, sizeof s->owner, "%s", owner);
 	s->created_cb = done;
-	s->created_cb_data = data;
+	s->created_cb_data = TAKE_PTR(held.data);
+	s->created_cb_free = free_data;
 	s->pool = pool;
 	s->limits = pool_policy(pool)->limits;
 	s->idle_timeout_ms = cfg->idle_timeout_ms;

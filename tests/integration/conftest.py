@@ -32,6 +32,8 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends(*names, why): the test holds only on these warrend backends")
+    config.addinivalue_line("markers", "not_under_sanitizers(why): a figure an ASan build changes (deselected "
+                                       "where WARREN_SANITIZERS=1, as scripts/ci-sanitizers sets)")
 
 
 def pytest_collection_modifyitems(config, items):

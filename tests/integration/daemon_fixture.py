@@ -105,6 +105,12 @@ class Daemon:
         let_sandboxes_through(workdir)  # any daemon may run oci sessions ("backend": "oci")
         self.init_pids = set()  # every sandbox init seen in a state file
         self.tokens = os.path.join(workdir, "tokens")
+        if "--tokens" in self.extra_args:
+            # a test's own tokens file: the fixture's token joins it, so
+            # the fixture can still tell when the daemon is up
+            at = self.extra_args.index("--tokens")
+            self.tokens = self.extra_args[at + 1]
+            del self.extra_args[at:at + 2]
         self.token = self.fixture_token()
         self.auth = {"Authorization": f"Bearer {self.token}"}
         self.http = requests.Session()
@@ -388,10 +394,14 @@ def deselect_other_backends(config, items):
         marker = item.get_closest_marker("backends")
         params = item.callspec.params if hasattr(item, "callspec") else {}
         backend = params.get("daemon") or params.get("backend_daemon")  # the security battery's
+        sanitizers = item.get_closest_marker("not_under_sanitizers")
         if marker and backend and backend not in marker.args:
             # tests/runner/collection_report.py reports it, and tests/run
             # counts it as skipped with this reason in its closing line
             item.warren_deselected = f"on {backend}: {marker.kwargs.get('why', 'no reason given')}"
+            drop.append(item)
+        elif sanitizers and os.environ.get("WARREN_SANITIZERS") == "1":
+            item.warren_deselected = f"under sanitizers: {sanitizers.kwargs.get('why', 'no reason given')}"
             drop.append(item)
         else:
             keep.append(item)

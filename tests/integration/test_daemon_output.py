@@ -40,6 +40,8 @@ def reset_peak(pid):
     return memory_kib(pid, "VmRSS")
 
 
+@pytest.mark.not_under_sanitizers(why="it bounds the daemon's peak memory, which ASan's redzones and quarantine "
+                                      "inflate several times")
 def test_control_flood_comes_back_as_exact_base64(daemon, sid):
     base = reset_peak(daemon.proc.pid)
     r = daemon.post(f"/v1/sessions/{sid}/exec", {"shell": FLOOD, "output": "16M"})
@@ -129,6 +131,8 @@ def blocked_writer(daemon, sid, comm):
     return None
 
 
+@pytest.mark.not_under_sanitizers(why="it bounds the daemon's peak memory, which ASan's redzones and quarantine "
+                                      "inflate several times")
 @pytest.mark.backends("native", "oci", why="the test finds the command among the host's processes in the pid "
                       "namespace of the session's init, which the docker backend does not report")
 def test_a_stream_nobody_reads_holds_the_command_back(daemon, sid):

@@ -1,6 +1,7 @@
 """warrend sessions: create, list, get, delete, the limits a caller may ask
 for, the errors a bad request gets, and the capacity limit (429)."""
 
+import hashlib
 import re
 
 from daemon_fixture import assert_error, daemon, start_daemon, warrend  # noqa: F401 (fixtures)
@@ -145,7 +146,7 @@ def test_max_sessions_answers_429(start_daemon):
 
 def test_max_sessions_per_token_answers_429_to_that_token_only(start_daemon, tmp_path):
     """warrend.conf(5): max_sessions_per_token caps each token's live
-    sessions; another token (and the tokenless owner "local") still creates."""
+    sessions; other tokens (here bob, and the fixture's own) still create."""
     tokens = {"alice": "a" * 40, "bob": "b" * 40}
     path = tmp_path / "tokens"
     path.write_text("".join(f"{n} {hashlib.sha256(t.encode()).hexdigest()}\n" for n, t in tokens.items()))

@@ -344,6 +344,8 @@ def backend_leftovers(backend, state_dir, daemon_pid):
             left += [f"bundle {n}" for n in os.listdir(bundles) if n.startswith(mine)]
     if backend == "docker" and os.path.exists(DOCKER_SOCKET):
         status, containers = docker_api("GET", "/containers/json?all=1")
-        left += [f"container {n}" for c in (containers if status == 200 else [])
+        # an engine that cannot list would hide every leftover: say so
+        assert status == 200, f"the engine did not list its containers: {status} {containers}"
+        left += [f"container {n}" for c in containers
                  for n in c.get("Names", []) if n.lstrip("/").startswith(mine)]
     return left

@@ -11,6 +11,7 @@
 #include "sandbox.h"
 #include "socket-family.h"
 #include "units.h"
+#include "userns.h"
 #include "cleanup.h"
 
 static void run_usage(FILE *out)
@@ -283,7 +284,8 @@ int cmd_run(int argc, char **argv)
 	}
 
 	wr_error e = { 0 };
-	int failed = policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
+	int failed = uid_layout_from_env(&e) < 0 || policy_load(policy_name, &p, &e) < 0 ||
+		     policy_tighten(p, &req, &flag_names, &e) < 0 ||
 		     (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0) ||
 		     (restrict_families && policy_restrict_socket_families(p, families, &e) < 0);
 	for (size_t i = 0; !failed && i < n_hide; i++) /* a request only adds to the policy's */

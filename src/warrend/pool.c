@@ -19,9 +19,10 @@
 
 #define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
 #define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
-/* Each sandbox holds one of the host's UID_RANGE_SLOTS uid ranges (as
- * root), which `warren run` and other daemons draw on too: however
- * max_sessions is set, the daemon leaves this many for them. */
+/* Each sandbox holds one of the host's uid ranges (as root; their number
+ * is uid_layout_slots, userns.h), which `warren run` and other daemons draw
+ * on too: however max_sessions is set, the daemon leaves this many for
+ * them. */
 #define UID_RANGES_SPARED 256
 
 struct pool {
@@ -160,7 +161,7 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
 		.name = name,
 	};
-	if (geteuid() == 0 && n_boxes >= UID_RANGE_SLOTS - UID_RANGES_SPARED) {
+	if (geteuid() == 0 && n_boxes + UID_RANGES_SPARED >= uid_layout_slots(uid_layout_get())) {
 		snprintf(err, errlen, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
 			 "warren run", n_boxes);
 		snprintf(p->last_error, sizeof p->last_error, "%s", err);

@@ -11,10 +11,12 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MUST_RUN = os.environ.get("WARREN_MUST_RUN") == "1"
 
-# Host uids of sandboxes started by root: 4094 slots of 65536 uids from 0x70000000.
+# Host uids of sandboxes started by root (the default layout, userns.h): 16376
+# ranges of 16384 uids from 0x70000000, up to 0x7FFDFFFF (clear of systemd's
+# foreign range).
 UID_RANGE_BASE = 0x70000000
-UID_RANGE_SIZE = 65536
-UID_RANGE_SLOTS = 4094  # up to 0x7FFDFFFF: clear of systemd's foreign range (userns.h)
+UID_RANGE_SIZE = 16384
+UID_RANGE_SLOTS = 16376
 SANDBOX_UID = 1000
 
 EXIT_TIMEOUT = 124
@@ -135,6 +137,11 @@ def all_processes():
             if p:
                 procs[p.pid] = p
     return procs
+
+
+def uid_range_of(uid):
+    """The slot of the default layout a host uid belongs to."""
+    return (uid - UID_RANGE_BASE) // UID_RANGE_SIZE
 
 
 def in_sandbox_range(uid):

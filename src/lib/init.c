@@ -422,6 +422,10 @@ static void close_inherited_fds(const struct init_plan *p)
 	int keep[256];
 	size_t n = 0;
 	keep[n++] = p->sock;
+	if (p->sync != p->sock)
+		keep[n++] = p->sync;
+	if (p->mounts->template_fd >= 0)
+		keep[n++] = p->mounts->template_fd;
 	for (size_t i = 0; i < p->mounts->n && n < 256; i++)
 		if (p->mounts->ops[i].kind == MOP_MOVE_FD)
 			keep[n++] = p->mounts->ops[i].fd;
@@ -465,7 +469,7 @@ _Noreturn void init_main(const struct init_plan *p)
 		p = &relocated;
 	}
 	hide_parent_identity();
-	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
+	if (read(p->sync, &go, 1) != 1 || go != INIT_GO_BYTE)
 		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
 
 	if (!p->ids->rootless && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
@@ -481,12 +485,9 @@ _Noreturn void init_main(const struct init_plan *p)
 		if (net_loopback_up(&e) < 0)
 			setup_failed(p, e.code, e.message, NULL);
 	}
-	if ((r = mount_setup_scratch_root(&step)) < 0)
-		setup_failed(p, r, step, NULL);
-	if ((r = mount_plan_apply(p->mounts, &step, &path)) < 0)
+	if ((r = mount_setup_root(p->mounts, &step, &path)) < 0)
 		setup_failed(p, r, step, path);
-	if ((r = mount_enter_new_root(&step)) < 0)
-		setup_failed(p, r, step, NULL);
+	mount_plan_close_fds(p->mounts);
 	if ((r = caps_drop_to_user(p->caps, SANDBOX_UID, SANDBOX_GID, &step)) < 0)
 		setup_failed(p, r, step, NULL);
 	apply_rlimits(p);
@@ -498,15 +499,18 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR)))
 		_exit(WARREN_EXIT_SETUP);
 
-	if (!p->argv)
+	if (!p->argv) {
+		if (p->sync != p->sock)
+			close(p->sync);
 		serve_requests(p);
+	}
 
 	/* The parent compiled the filter while we set up (one-shot runs). */
 	struct init_plan with_filter = *p;
 	if (!p->seccomp) {
 		static struct sock_filter filter[8192];
 		static struct seccomp_program received;
-		ssize_t n = recv(p->sock, filter, sizeof filter, 0);
+		ssize_t n = recv(p->sync, filter, sizeof filter, 0);
 		if (n <= 0 || n % (ssize_t)sizeof filter[0])
 			_exit(WARREN_EXIT_SETUP); /* the parent is gone or failed */
 		received = (struct seccomp_program){ .filter = filter, .len = (unsigned short)(n / (ssize_t)sizeof filter[0]) };

@@ -71,8 +71,8 @@ static int plan_add(struct mount_plan *plan, struct mount_op op)
 
 #define ADD(...) do { int _r = plan_add(plan, (struct mount_op){ __VA_ARGS__ }); \
 		      if (_r < 0) return wr_error_set(e, -_r, "build the mount plan"); } while (0)
-#define NEW(path) plan_strdup(plan, MOUNT_NEWROOT "%s", (path))
-#define OLD(path) plan_strdup(plan, MOUNT_OLDROOT "%s", (path))
+#define NEW(path) plan_strdup(plan, "%s%s", plan->new_root, (path))
+#define OLD(path) plan_strdup(plan, "%s%s", plan->old_root, (path))
 
 const char *const mount_masked_paths[] = {
 	/* Docker's default (moby oci/defaults.go) */
@@ -232,17 +232,17 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached
 				return wr_error_set(e, errno, "readlink %s/%s", real, de->d_name);
 			target[n] = '\0';
 			ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "%s", target),
-			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name));
+			    .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name));
 		} else if (detached && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
 			int fd = open_image_entry(plan, dirfd(d), real, de->d_name, e);
 			if (fd < 0)
 				return fd;
-			ADD(.kind = MOP_MOVE_FD, .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			ADD(.kind = MOP_MOVE_FD, .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name),
 			    .fd = fd, .is_dir = S_ISDIR(st.st_mode));
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			ADD(.kind = MOP_BIND,
-			    .source = plan_strdup(plan, MOUNT_OLDROOT "%s/%s", real, de->d_name),
-			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			    .source = plan_strdup(plan, "%s%s/%s", plan->old_root, real, de->d_name),
+			    .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name),
 			    .is_dir = S_ISDIR(st.st_mode));
 		}
 	}
@@ -253,22 +253,34 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached
 	return 0;
 }
 
+/* /dev: a read-only tmpfs of nodes and links in the template (or the
+ * whole root); its own devpts and shm in each sandbox. */
 static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
-	ADD(.kind = MOP_TMPFS, .target = NEW("/dev"), .data = "mode=0755,size=64k,nr_inodes=64");
-	for (const char *const *n = nodes; *n; n++)
-		ADD(.kind = MOP_DEV_BIND, .source = plan_strdup(plan, MOUNT_OLDROOT "/dev/%s", *n),
-		    .target = plan_strdup(plan, MOUNT_NEWROOT "/dev/%s", *n));
-	ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
-	ADD(.kind = MOP_SYMLINK, .source = "pts/ptmx", .target = NEW("/dev/ptmx"));
-	ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
-	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd", .target = NEW("/dev/fd"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/0", .target = NEW("/dev/stdin"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/1", .target = NEW("/dev/stdout"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/2", .target = NEW("/dev/stderr"));
-	ADD(.kind = MOP_REMOUNT_RO, .target = NEW("/dev"));
+	if (plan->part != MOUNT_PART_SANDBOX) {
+		ADD(.kind = MOP_TMPFS, .target = NEW("/dev"), .data = "mode=0755,size=64k,nr_inodes=64");
+		for (const char *const *n = nodes; *n; n++)
+			ADD(.kind = MOP_DEV_BIND, .source = plan_strdup(plan, "%s/dev/%s", plan->old_root, *n),
+			    .target = plan_strdup(plan, "%s/dev/%s", plan->new_root, *n));
+	}
+	if (plan->part == MOUNT_PART_TEMPLATE) {
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts"), .mode = 0755);
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/shm"), .mode = 0755);
+	} else {
+		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+		ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
+		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
+	}
+	if (plan->part != MOUNT_PART_SANDBOX) {
+		ADD(.kind = MOP_SYMLINK, .source = "pts/ptmx", .target = NEW("/dev/ptmx"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd", .target = NEW("/dev/fd"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/0", .target = NEW("/dev/stdin"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/1", .target = NEW("/dev/stdout"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/2", .target = NEW("/dev/stderr"));
+		/* /dev too is nodev: its nodes are bind mounts of their own. */
+		ADD(.kind = MOP_REMOUNT_RO, .target = NEW("/dev"), .noexec = true);
+	}
 	return 0;
 }
 
@@ -284,18 +296,19 @@ static int add_proc(struct mount_plan *plan, wr_error *e)
 	return 0;
 }
 
-int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+bool mount_path_per_sandbox(const char *path)
 {
-	int r;
-	*plan = (struct mount_plan){ 0 };
-	ADD(.kind = MOP_TMPFS, .target = MOUNT_NEWROOT, .data = "mode=0755,size=1M,nr_inodes=4096");
-	if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
-		r = add_host_image(plan, cfg, e);
-	else
-		r = add_image_dir(plan, cfg->image_dir, cfg->image_detached, e);
-	if (r < 0)
-		return r;
+	static const char *const own[] = { "/workspace", "/tmp", "/proc", "/dev/pts", "/dev/shm", NULL };
+	for (const char *const *o = own; *o; o++) {
+		size_t n = strlen(*o);
+		if (!strncmp(path, *o, n) && (path[n] == '\0' || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
 
+static int add_workspace(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
 	if (cfg->workspace_fd >= 0)
 		ADD(.kind = MOP_MOVE_FD, .target = NEW("/workspace"), .fd = cfg->workspace_fd,
 		    .is_dir = true, .writable = true);
@@ -309,16 +322,69 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 					(unsigned)cfg->sandbox_uid, (unsigned)cfg->sandbox_gid));
 	ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
 	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
-	for (size_t i = 0; i < cfg->n_extra; i++)
+	return 0;
+}
+
+/* The policy's "hide", in the part that holds the path. */
+static int add_hidden(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	for (size_t i = 0; i < cfg->n_hide; i++) {
+		bool own = mount_path_per_sandbox(cfg->hide[i]);
+		if (plan->part == MOUNT_PART_ALL || own == (plan->part == MOUNT_PART_SANDBOX)) {
+			int r = add_mask(plan, cfg->hide[i], e);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int build_parts(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	int r;
+	bool shared = plan->part != MOUNT_PART_SANDBOX, own = plan->part != MOUNT_PART_TEMPLATE;
+	if (shared) {
+		ADD(.kind = MOP_TMPFS, .target = plan->new_root, .data = "mode=0755,size=1M,nr_inodes=4096");
+		if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
+			r = add_host_image(plan, cfg, e);
+		else
+			r = add_image_dir(plan, cfg->image_dir, cfg->image_detached, e);
+		if (r < 0)
+			return r;
+	}
+	if (plan->part == MOUNT_PART_TEMPLATE) {
+		/* mount points of what each sandbox mounts: its copy is read-only */
+		static const char *const points[] = { "/workspace", "/tmp", "/proc", NULL };
+		for (const char *const *pt = points; *pt; pt++)
+			ADD(.kind = MOP_MKDIR, .target = NEW(*pt), .mode = 0755);
+	}
+	if (own && (r = add_workspace(plan, cfg, e)) < 0)
+		return r;
+	for (size_t i = 0; shared && i < cfg->n_extra; i++)
 		ADD(.kind = MOP_BIND, .source = OLD(cfg->extra[i].source),
 		    .target = NEW(cfg->extra[i].target), .is_dir = true);
-	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
+	if ((r = add_dev(plan, cfg, e)) < 0 || (own && (r = add_proc(plan, e)) < 0) ||
+	    (r = add_hidden(plan, cfg, e)) < 0)
 		return r;
-	for (size_t i = 0; i < cfg->n_hide; i++)
-		if ((r = add_mask(plan, cfg->hide[i], e)) < 0)
-			return r;
-	ADD(.kind = MOP_REMOUNT_RO, .target = MOUNT_NEWROOT);
+	/* The template's copy is read-only already; once more for the
+	 * sandbox's own root mount costs one call. */
+	ADD(.kind = MOP_REMOUNT_RO, .target = plan->new_root);
 	return 0;
+}
+
+int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	*plan = (struct mount_plan){
+		.part = cfg->part, .template_fd = cfg->part == MOUNT_PART_SANDBOX ? cfg->template_fd : -1,
+		.new_root = cfg->new_root ? cfg->new_root : MOUNT_NEWROOT,
+		.old_root = cfg->old_root ? cfg->old_root : MOUNT_OLDROOT,
+	};
+	if (plan->part == MOUNT_PART_SANDBOX && plan->template_fd < 0)
+		return wr_error_set(e, EINVAL, "build the mount plan: no template to enter");
+	int r = build_parts(plan, cfg, e);
+	if (r < 0)
+		mount_plan_free(plan);
+	return r;
 }
 
 void mount_plan_free(struct mount_plan *plan)
@@ -330,7 +396,7 @@ void mount_plan_free(struct mount_plan *plan)
 	free(plan->fds);
 	free(plan->strings);
 	free(plan->ops);
-	*plan = (struct mount_plan){ 0 };
+	*plan = (struct mount_plan){ .template_fd = -1 };
 }
 
 static const char *const op_names[] = {
@@ -540,9 +606,8 @@ static int apply_op(const struct mount_op *op)
 			return -errno;
 		return restrict_mount(op->target, op->writable, false);
 	case MOP_REMOUNT_RO:
-		/* /dev too is nodev: its nodes are bind mounts of their own. */
 		return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-			     (strcmp(op->target, MOUNT_NEWROOT "/dev") ? 0 : MS_NOEXEC), NULL) < 0
+			     (op->noexec ? MS_NOEXEC : 0), NULL) < 0
 			? -errno : 0;
 	}
 	return -EINVAL;
@@ -618,4 +683,56 @@ int mount_enter_new_root(const char **failed_step)
 		return -errno;
 	}
 	return 0;
+}
+
+/* The template's copy at /newroot of the scratch root (the host's root
+ * stays at /oldroot until the sandbox's /proc is mounted: the kernel
+ * mounts a proc in a user namespace only where one is fully visible). */
+static int attach_template(int fd, const char **failed_step)
+{
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, MOUNT_NEWROOT, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		*failed_step = "attach the template's copy";
+		return -errno;
+	}
+	/* A copy is private already (mount_build_template); made so here
+	 * too, so no mount event of this sandbox reaches another. */
+	if (mount(NULL, MOUNT_NEWROOT, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*failed_step = "make the template's copy private";
+		return -errno;
+	}
+	return 0;
+}
+
+int mount_setup_root(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	int r;
+	if ((r = mount_setup_scratch_root(failed_step)) < 0 ||
+	    (plan->part == MOUNT_PART_SANDBOX && (r = attach_template(plan->template_fd, failed_step)) < 0) ||
+	    (r = mount_plan_apply(plan, failed_step, failed_path)) < 0)
+		return r;
+	return mount_enter_new_root(failed_step);
+}
+
+void mount_plan_close_fds(const struct mount_plan *plan)
+{
+	if (plan->template_fd >= 0)
+		close(plan->template_fd);
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->ops[i].kind == MOP_MOVE_FD)
+			close(plan->ops[i].fd);
+}
+
+int mount_build_template(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	int r = mount_plan_apply(plan, failed_step, failed_path);
+	/* Copies of a shared or slave mount join its peer group or master:
+	 * the template and everything below it propagate nothing. */
+	if (r == 0 && mount(NULL, plan->new_root, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		r = -errno;
+		*failed_step = "make the template private";
+		*failed_path = plan->new_root;
+	}
+	if (r < 0 && plan->n && plan->ops[0].kind == MOP_TMPFS)
+		umount2(plan->ops[0].target, MNT_DETACH);
+	return r;
 }

@@ -138,7 +138,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 		.policy = spec->policy, .image = spec->image, .workspace_dir = spec->workspace_dir,
 		.cgroup_name = spec->cgroup_name, .verbose = spec->verbose,
 		.argv = spec->argv, .extra_env = spec->extra_env, .cwd = spec->cwd,
-		.command_mask = &old,
+		.command_mask = &old, .templates = spec->templates, .init_sock = -1,
 	};
 	struct spawned s;
 	int r = spawn_sandbox(&o, &s, e);

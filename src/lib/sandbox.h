@@ -8,6 +8,8 @@
 #include "error.h"
 #include "policy.h"
 
+struct template_store;
+
 struct sandbox_spec {
 	const struct policy *policy;   /* effective policy: limits already tightened */
 	const char *image;             /* NULL or "host", or a root filesystem directory */
@@ -17,6 +19,7 @@ struct sandbox_spec {
 	const char *cwd;               /* inside the sandbox; NULL means /workspace */
 	const char *cgroup_name;       /* NULL: generated */
 	int verbose;                   /* 0 quiet, 1 steps, 2 steps + seccomp filter */
+	struct template_store *templates; /* root: where the root's template is kept, or NULL */
 };
 
 struct sandbox_result {

@@ -37,7 +37,9 @@ struct spawn_prep {
 	char **envp;
 	char *workspace;
 	int workspace_fd;
-	int child_sock;
+	int template_fd;
+	int child_sock;         /* init's end, when we made the pair */
+	int child_sync;
 };
 
 static void spawn_prep_free(struct spawn_prep *p)
@@ -49,8 +51,12 @@ static void spawn_prep_free(struct spawn_prep *p)
 	free(p->workspace);
 	if (p->workspace_fd >= 0)
 		close(p->workspace_fd);
+	if (p->template_fd >= 0)
+		close(p->template_fd);
 	if (p->child_sock >= 0)
 		close(p->child_sock);
+	if (p->child_sync >= 0)
+		close(p->child_sync);
 }
 
 static void verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -152,14 +158,38 @@ static int prepare_cgroup(const struct spawn_options *o, struct spawned *s, wr_e
 	return 0;
 }
 
+/* Root with a store: the root's shared part comes from a template and the
+ * sandbox mounts only its own. A store that fails leaves the whole root to
+ * the sandbox, said in --verbose (isolation is the same either way). */
+static void use_template(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
+			 struct mount_config *mc)
+{
+	if (!o->templates || s->ids.rootless || (mc->workspace_dir && mc->workspace_fd < 0))
+		return;
+	wr_error te = { 0 };
+	if (template_store_clone(o->templates, mc, &prep->template_fd, &s->template_built, &te) < 0) {
+		verbose(o, "template: %s; the sandbox builds its whole root", te.message);
+		return;
+	}
+	s->template_used = true;
+	verbose(o, "template: %s", s->template_built ? "built, then copied" : "copied");
+	mc->part = MOUNT_PART_SANDBOX;
+	mc->template_fd = prep->template_fd;
+}
+
 static int prepare(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
 		   int sock[2], wr_error *e)
 {
 	const struct policy *p = o->policy;
 	int r;
 
-	if ((r = uid_range_acquire(&s->ids, NULL, e)) < 0)
+	if (o->ids) {
+		s->ids = *o->ids;
+		s->ids.lock_fd = -1; /* the caller's to release */
+		s->ids.pool = NULL;
+	} else if ((r = uid_range_acquire(&s->ids, NULL, e)) < 0) {
 		return r;
+	}
 	if (s->ids.rootless)
 		verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
 	else
@@ -185,8 +215,9 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
-		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
+		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID, .template_fd = -1,
 	};
+	use_template(o, s, prep, &mc);
 	if ((r = mount_plan_build(&prep->mounts, &mc, e)) < 0)
 		return r;
 	if (o->verbose >= 2)
@@ -202,7 +233,14 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
 	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
 		return wr_error_set(e, ENOMEM, "environment");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+	int sync[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
+		return wr_error_set(e, errno, "socketpair");
+	s->sync = sync[0];
+	prep->child_sync = sync[1];
+	if (o->init_sock >= 0)
+		sock[1] = o->init_sock; /* borrowed: the caller closes it */
+	else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return wr_error_set(e, errno, "socketpair");
 	return 0;
 }
@@ -252,23 +290,24 @@ static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_err
 	verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
 		"instructions", seccomp_allowed_count(o->policy), families[0] ? families : "none", (unsigned)prog.len);
 	size_t len = prog.len * sizeof prog.filter[0];
-	if (send(s->sock, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
+	if (send(s->sync, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
 		r = wr_error_set(e, errno, "send the seccomp filter to the sandbox");
 	seccomp_program_free(&prog);
 	return r;
 }
 
-int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
+int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
-	struct spawn_prep prep = { .workspace_fd = -1, .child_sock = -1 };
+	struct spawn_prep prep = { .workspace_fd = -1, .template_fd = -1, .child_sock = -1, .child_sync = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 } };
+	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
 
 	int r = prepare(o, s, &prep, sock, e);
 	if (r < 0)
 		goto fail;
 	s->sock = sock[0];
-	prep.child_sock = sock[1];
+	if (o->init_sock < 0)
+		prep.child_sock = sock[1];
 
 	/* Commands start with the mask asked for, else with nothing blocked
 	 * (a daemon blocks the signals it reads through a signalfd). */
@@ -280,11 +319,12 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
 		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1],
-		.parent_mask = current, .argv = o->argv, .envp = prep.envp,
+		.sync = prep.child_sync, .parent_mask = current, .argv = o->argv, .envp = prep.envp,
 		.cwd = o->cwd ? o->cwd : "/workspace",
 	};
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) | SIGCHLD;
+			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) |
+			      (o->clone_parent ? CLONE_PARENT : 0) | SIGCHLD;
 	fflush(stdout);
 	fflush(stderr);
 	/* Fork-like clone (no new stack): the child runs on a copy of ours. */
@@ -295,7 +335,9 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		goto fail;
 	}
 	if (s->pid == 0) {
-		close(sock[0]);
+		if (sock[0] >= 0)
+			close(sock[0]);
+		close(s->sync);
 		init_main(&plan);
 	}
 	spawn_prep_free(&prep);
@@ -308,13 +350,6 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 			strerror(-r));
 	else
 		verbose(o, "init is the OOM killer's last choice; commands are its first");
-	char go = INIT_GO_BYTE;
-	if (write(s->sock, &go, 1) != 1) {
-		r = wr_error_set(e, errno, "start the sandbox");
-		goto fail_spawned;
-	}
-	if (!plan.seccomp && (r = send_seccomp(o, s, e)) < 0)
-		goto fail_spawned;
 	return 0;
 
 fail:
@@ -327,14 +362,42 @@ fail_spawned:
 	return r;
 }
 
+int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	char go = INIT_GO_BYTE;
+	int r = 0;
+	if (write(s->sync, &go, 1) != 1)
+		r = wr_error_set(e, errno, "start the sandbox");
+	else if (o->argv && !o->seccomp)
+		r = send_seccomp(o, s, e);
+	close(s->sync);
+	s->sync = -1;
+	if (r < 0)
+		spawned_release(s, NULL);
+	return r;
+}
+
+int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	int r = spawn_start(o, s, e);
+	return r < 0 ? r : spawn_go(o, s, e);
+}
+
 int spawned_release(struct spawned *s, wr_error *e)
 {
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
-		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		pid_t w;
+		while ((w = waitpid(s->pid, NULL, 0)) < 0 && errno == EINTR)
 			;
-		s->pid = 0;
+		/* ECHILD: init is our parent's (clone_parent), who reaps it and
+		 * must learn its pid from s->pid */
+		if (w == s->pid)
+			s->pid = 0;
 	}
+	if (s->sync >= 0)
+		close(s->sync);
+	s->sync = -1;
 	int r = 0;
 	if (s->cg) {
 		r = cgroup_destroy(s->cg, e);

@@ -1,7 +1,9 @@
 /* Creating a sandbox, the parent's half: prepare everything (uid range,
- * cgroup, mount plan, seccomp filter, capability plan), clone the
- * namespaces, write the id maps, move the child into its cgroup and tell it
- * to go. The child's half is init.c. */
+ * cgroup, mount plan and template, seccomp filter, capability plan), clone
+ * the namespaces, write the id maps, move the child into its cgroup and
+ * tell it to go. The child's half is init.c. warren run calls it in its own
+ * process; warrend calls it in its spawner (spawner.c), which gives the
+ * uid range and init's socket and makes init the daemon's child. */
 #pragma once
 #include <signal.h>
 #include <stdbool.h>
@@ -11,6 +13,7 @@
 #include "error.h"
 #include "policy.h"
 #include "seccomp-filter.h"
+#include "template.h"
 #include "userns.h"
 
 struct spawn_options {
@@ -28,16 +31,33 @@ struct spawn_options {
 	const char *cwd;
 	/* The signal mask commands start with; NULL: nothing blocked. */
 	const sigset_t *command_mask;
+	/* Root: where the template of the sandbox's root is kept (template.h);
+	 * NULL builds the whole root in the sandbox. */
+	struct template_store *templates;
+	/* Given by warrend's spawner; NULL, -1, false otherwise. */
+	const struct uid_range *ids;   /* a range held by the caller, not released here */
+	int init_sock;                 /* init's end of its socket (ours is elsewhere) */
+	bool clone_parent;             /* init becomes our parent's child (CLONE_PARENT) */
 };
 
 struct spawned {
 	pid_t pid;              /* the sandbox's init, as seen from here */
-	int sock;               /* our end of the init socket */
+	int sock;               /* our end of the init socket (-1 when init_sock was given) */
+	int sync;               /* ours of the "go" channel, until spawn_go */
 	struct cgroup *cg;
 	struct uid_range ids;
+	bool template_built;    /* a template was built for it (else copied, or none) */
+	bool template_used;
 };
 
+/* spawn_start + spawn_go. */
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* Clones the sandbox and sets its ids and cgroup; it waits for "go". On
+ * failure nothing is left (a cloned init is killed; with clone_parent our
+ * parent reaps it, s->pid says which). */
+int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* Lets it go (one-shot: and sends its seccomp filter). */
+int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e);
 /* Makes a sandbox's init (`pid`) the OOM killer's last choice, before it
  * runs anything: exempt (-1000) with `exempt`, else -941, where the host
  * lets us (CAP_SYS_RESOURCE; -EACCES otherwise: then its score is set to

@@ -790,6 +790,56 @@ const char *cgroup_describe(const struct cgroup *cg)
 	return cg->description;
 }
 
+/* ---- a cgroup made by another process (warrend's spawner) ------------------ */
+
+int cgroup_export(const struct cgroup *cg, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%d\n%s", (int)cg->mode, cg->description);
+	for (size_t i = 0; i < cg->n_dirs && n >= 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "\n%s", cg->dirs[i]);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+static void cgroup_freep(struct cgroup **cg)
+{
+	cgroup_free(*cg);
+}
+
+int cgroup_import(const char *text, struct cgroup **out, wr_error *e)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = calloc(1, sizeof *cg);
+	if (!cg)
+		return wr_error_set(e, ENOMEM, "cgroup");
+	const char *nl = strchr(text, '\n');
+	if (!nl || (text[0] != '1' && text[0] != '2') || text[1] != '\n')
+		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
+	cg->mode = text[0] == '2' ? CGROUP_V2 : CGROUP_V1;
+	const char *p = nl + 1, *end = strchr(p, '\n');
+	if (!end || (size_t)(end - p) >= sizeof cg->description)
+		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
+	memcpy(cg->description, p, (size_t)(end - p));
+	size_t want = cg->mode == CGROUP_V2 ? 1 : N_CONTROLLERS;
+	while (end && cg->n_dirs < want) {
+		p = end + 1;
+		end = strchr(p, '\n');
+		char *dir = end ? strndup(p, (size_t)(end - p)) : strdup(p);
+		if (!dir)
+			return wr_error_set(e, ENOMEM, "cgroup");
+		cg->dirs[cg->n_dirs++] = dir;
+		if (dir[0] != '/')
+			return wr_error_set(e, EBADMSG, "cgroup: \"%s\" is not a path", dir);
+	}
+	if (cg->n_dirs != want || end)
+		return wr_error_set(e, EBADMSG, "cgroup: %zu directories, expected %zu", cg->n_dirs, want);
+	*out = TAKE_PTR(cg);
+	return 0;
+}
+
+void cgroup_forget(struct cgroup *cg)
+{
+	cgroup_free(cg);
+}
+
 /* ---- per-exec child cgroups (warrend) ------------------------------------ */
 
 /* Where exec children live: under the sandbox's cgroup on v2; on v1 in the

@@ -76,5 +76,12 @@ int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char 
  * says still belong to someone alive. Returns how many it removed. */
 unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name));
 
+/* A cgroup created in another process (warrend's spawner) handed over:
+ * its mode, description and directories as text, and back. */
+int cgroup_export(const struct cgroup *cg, char *buf, size_t len);
+int cgroup_import(const char *text, struct cgroup **out, wr_error *e);
+/* Frees cg and leaves the cgroup as it is (its new owner removes it). */
+void cgroup_forget(struct cgroup *cg);
+
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

@@ -62,8 +62,14 @@ struct sandbox;
 /* Spawns a sandbox whose init waits for exec requests (o->argv must be
  * NULL). It becomes ready when init sends INIT_EV_READY. */
 int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e);
+/* warrend: a sandbox asked of the spawner (spawner.h) learns its pid and
+ * cgroup from the spawner's answer, which precedes init's first message:
+ * call this when a message arrives (the accessors below call it too). */
+void sandbox_settle(struct sandbox *sb);
 /* Our end of the init socket (SOCK_SEQPACKET), for the event loop. */
 int sandbox_fd(const struct sandbox *sb);
+/* Someone else (warrend's loop) closes that fd from now on. */
+void sandbox_give_fd(struct sandbox *sb);
 pid_t sandbox_pid(const struct sandbox *sb);
 struct cgroup *sandbox_cgroup(const struct sandbox *sb);
 /* The host uid that uid `inside` of the sandbox maps to. */

@@ -48,6 +48,7 @@ struct spawned {
 	struct uid_range ids;
 	bool template_built;    /* a template was built for it (else copied, or none) */
 	bool template_used;
+	uint64_t remote_id;     /* warrend: the spawner's answer is pending (spawner.h) */
 };
 
 /* spawn_start + spawn_go. */

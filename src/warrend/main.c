@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "http-internal.h"
+#include "spawner.h"
 #include "warrend.h"
 
 #define DRAIN_POLL_MS 50
@@ -373,6 +374,9 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+	int spawner_status = spawner_main_if_asked(argc, argv); /* warrend's own helper (spawner.h) */
+	if (spawner_status >= 0)
+		return spawner_status;
 	raise_fd_limit();
 	if (argc >= 2 && strcmp(argv[1], "token") == 0)
 		return token_command(argc - 1, argv + 1);
@@ -384,6 +388,12 @@ int main(int argc, char **argv)
 	d->started_ms = daemon_now_ms();
 
 	wr_error e = { 0 };
+	/* Before any token, listener or client: sandboxes are cloned from it. */
+	if (spawner_start(d->cfg.state_dir, d->cfg.verbose, &e) < 0) {
+		daemon_log("%s", e.message);
+		return 1;
+	}
+	atexit(spawner_stop);
 	if (auth_load(d->cfg.tokens_file, &e) < 0) {
 		daemon_log("%s", e.message);
 		return 1;

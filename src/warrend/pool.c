@@ -183,11 +183,10 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 	}
 	int event_fd = b->ops->event_fd ? b->ops->event_fd(b->bb) : -1;
 	if (event_fd >= 0) {
-		int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0 || !(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
-			snprintf(err, errlen, "watch the sandbox: out of file descriptors");
-			if (fd >= 0)
-				close(fd);
+		int fd = event_fd; /* ours now (backend.h) */
+		if (!(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
+			snprintf(err, errlen, "watch the sandbox: out of memory");
+			close(fd);
 			while (b->ops->destroy_step(b->bb) == -EBUSY)
 				usleep(1000);
 			free(b);

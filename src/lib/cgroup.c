@@ -953,27 +953,42 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 	return v1_apply_limits(cg->dirs, limits, e);
 }
 
-static unsigned remove_stale_in(const char *parent, const char *prefix, bool (*keep)(const char *name))
+/* Kills what runs in parent/name and removes it (and its children). */
+static unsigned remove_one(const char *parent, const char *name)
 {
+	_cleanup_free_ char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", parent, name) < 0)
+		return 0;
+	char *dirs[1] = { dir };
+	kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
+	remove_child_cgroups(dir, 0);
+	return rmdir(dir) == 0;
+}
+
+struct stale {
+	const char *prefix;                /* every cgroup so named... */
+	bool (*keep)(const char *name);    /* ...but those */
+	const char *name;                  /* or just this one */
+};
+
+static unsigned remove_stale_in(const char *parent, const struct stale *st)
+{
+	if (st->name)
+		return remove_one(parent, st->name);
 	unsigned n = 0;
 	_cleanup_closedir_ DIR *d = opendir(parent);
 	struct dirent *ent;
 	while (d && (ent = readdir(d))) {
-		if (ent->d_type != DT_DIR || strncmp(ent->d_name, prefix, strlen(prefix)) ||
-		    (keep && keep(ent->d_name)))
+		if (ent->d_type != DT_DIR || strncmp(ent->d_name, st->prefix, strlen(st->prefix)) ||
+		    (st->keep && st->keep(ent->d_name)))
 			continue;
-		_cleanup_free_ char *dir = NULL;
-		if (asprintf(&dir, "%s/%s", parent, ent->d_name) < 0)
-			break;
-		char *dirs[1] = { dir };
-		kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
-		remove_child_cgroups(dir, 0);
-		n += rmdir(dir) == 0;
+		n += remove_one(parent, ent->d_name);
 	}
 	return n;
 }
 
-unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
+/* remove_stale_in over warren's parent cgroup in every hierarchy. */
+static unsigned remove_stale(const struct stale *st)
 {
 	enum cgroup_mode mode;
 	if (cgroup_detect(&mode, NULL) < 0)
@@ -983,14 +998,24 @@ unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
 	if (mode == CGROUP_V2) {
 		_cleanup_free_ char *parent = NULL;
 		if (v2_parent(root, &parent, NULL) == 0)
-			n += remove_stale_in(parent, prefix, keep);
+			n += remove_stale_in(parent, st);
 		return n;
 	}
 	const char *parent = v1_parent_name();
 	for (size_t i = 0; i < N_CONTROLLERS; i++) {
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s/%s", root, controllers[i], parent) >= 0)
-			n += remove_stale_in(dir, prefix, keep);
+			n += remove_stale_in(dir, st);
 	}
 	return n;
+}
+
+unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
+{
+	return remove_stale(&(struct stale){ .prefix = prefix, .keep = keep });
+}
+
+unsigned cgroup_remove_named(const char *name)
+{
+	return valid_name(name) ? remove_stale(&(struct stale){ .name = name }) : 0;
 }

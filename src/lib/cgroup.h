@@ -75,6 +75,9 @@ int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char 
  * under warren's parent (what a crashed daemon left), except those keep()
  * says still belong to someone alive. Returns how many it removed. */
 unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name));
+/* The same for the one sandbox cgroup `name` (in every hierarchy): how
+ * many directories it removed. */
+unsigned cgroup_remove_named(const char *name);
 
 /* A cgroup created in another process (warrend's spawner) handed over:
  * its mode, description and directories as text, and back. */

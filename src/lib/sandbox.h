@@ -40,6 +40,12 @@ struct sandbox_result {
  * SIGINT, SIGTERM and SIGHUP kill the sandbox and end the call. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
 
+/* Removes the cgroups of runs killed before they could (SIGKILL): those
+ * whose marker names a process that is gone (sandbox_run does this first);
+ * with everything (warrend at start) also every run-PID-* cgroup whose PID
+ * is gone, markers or not. Root only; returns how many directories went. */
+unsigned sandbox_run_sweep_stale(bool everything);
+
 struct init_event;
 /* Fills exited/exit_code/signal/exit_status from a wait status. */
 void sandbox_result_from_status(struct sandbox_result *res, int status);

@@ -63,7 +63,7 @@ class Result:
 
 VERBOSE_LINE = re.compile(
     r"^warren: (policy \S+ \([^)]*\)$|user namespace: |rootless: |cgroup v[12] |workspace: |seccomp: \d|"
-    r"network: (none|host)|exited with |killed by signal )"
+    r"network: (none|host)|exited with |killed by signal |templates?: )"
 )
 
 
@@ -207,6 +207,10 @@ def cgroup_owner_alive_elsewhere(path, procs):
 # warren's. A container left behind is caught by backend_leftovers instead.
 ENGINE_MOUNT_PREFIXES = (os.environ.get("WARREN_PODMAN_ROOT", "/var/lib/warren-test/podman") + "/", "/run/netns",
                          "/run/warren-test/")
+# warren run's template store (warren(1) FILES): made by the first run as
+# root after boot and kept by design, like /run/warren/uid-ranges.lock; the
+# templates themselves are in a mount namespace of their own.
+TEMPLATE_STORE = "/run/warren/templates"
 
 
 def mounts():
@@ -216,7 +220,7 @@ def mounts():
         for line in f:
             left, right = line.split(" - ", 1)
             left, right = left.split(), right.split()
-            if left[4].startswith(ENGINE_MOUNT_PREFIXES):
+            if left[4].startswith(ENGINE_MOUNT_PREFIXES) or left[4] in (TEMPLATE_STORE, TEMPLATE_STORE + "/ns"):
                 continue
             out.add((left[0], left[4], right[0], right[1]))
         return out

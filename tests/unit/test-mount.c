@@ -280,6 +280,125 @@ START_TEST(missing_image_is_a_clear_error)
 }
 END_TEST
 
+/* Issue 12: the template holds what sandboxes of one (image, policy)
+ * share, the sandbox's part only its own mounts; nothing is lost between
+ * them: every op of the whole plan is in exactly one part. */
+static size_t count_kind(const struct mount_plan *p, enum mount_op_kind kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->ops[i].kind == kind;
+	return n;
+}
+
+START_TEST(template_and_sandbox_parts)
+{
+	struct policy_mount extra[] = { { .source = "/opt/data", .target = "/data" } };
+	char *hide[] = { "/data/secret", "/etc/ssh", "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z", NULL };
+	struct mount_config c = base_config();
+	c.extra = extra;
+	c.n_extra = 1;
+	c.hide = hide;
+	c.n_hide = 6;
+	struct mount_plan all, tpl, own;
+	wr_error e = { 0 };
+	ck_assert_msg(mount_plan_build(&all, &c, &e) == 0, "%s", e.message);
+	c.part = MOUNT_PART_TEMPLATE;
+	c.new_root = "/store/t1";
+	c.old_root = "";
+	ck_assert_msg(mount_plan_build(&tpl, &c, &e) == 0, "%s", e.message);
+	c.part = MOUNT_PART_SANDBOX;
+	c.new_root = NULL;
+	c.old_root = NULL;
+	c.template_fd = 42;
+	ck_assert_msg(mount_plan_build(&own, &c, &e) == 0, "%s", e.message);
+
+	/* the template: built at its place from host paths as they are */
+	ck_assert_int_eq(tpl.ops[0].kind, MOP_TMPFS);
+	ck_assert_str_eq(tpl.ops[0].target, "/store/t1");
+	const struct mount_op *usr = find(&tpl, MOP_BIND, "/store/t1/usr");
+	ck_assert_ptr_nonnull(usr);
+	ck_assert_str_eq(usr->source, "/usr");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_BIND, "/store/t1/data"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_DEV_BIND, "/store/t1/dev/null"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/usr/local/etc"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/data/secret"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/etc/ssh"));
+	const char *points[] = { "/workspace", "/tmp", "/proc", "/dev/pts", "/dev/shm" };
+	for (size_t i = 0; i < 5; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "/store/t1%s", points[i]);
+		ck_assert_msg(find(&tpl, MOP_MKDIR, t) != NULL, "no mount point %s in the template", points[i]);
+	}
+	ck_assert_int_eq(tpl.ops[tpl.n - 1].kind, MOP_REMOUNT_RO);
+	ck_assert_str_eq(tpl.ops[tpl.n - 1].target, "/store/t1");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_REMOUNT_RO, "/store/t1/dev"));
+	ck_assert(find(&tpl, MOP_REMOUNT_RO, "/store/t1/dev")->noexec);
+	ck_assert_uint_eq(count_kind(&tpl, MOP_PROC) + count_kind(&tpl, MOP_DEVPTS), 0);
+	ck_assert_ptr_null(find(&tpl, MOP_TMPFS, "/store/t1/workspace"));
+	ck_assert_ptr_null(find(&tpl, MOP_TMPFS, "/store/t1/tmp"));
+	ck_assert_int_eq(tpl.template_fd, -1);
+
+	/* the sandbox's own part: on the copy attached at /newroot */
+	ck_assert_int_eq(own.part, MOUNT_PART_SANDBOX);
+	ck_assert_int_eq(own.template_fd, 42);
+	ck_assert_uint_eq(count_kind(&own, MOP_BIND) + count_kind(&own, MOP_DEV_BIND) + count_kind(&own, MOP_SYMLINK) +
+				  count_kind(&own, MOP_WRITE_FILE), 0);
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/workspace"));
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/tmp"));
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/dev/shm"));
+	ck_assert_ptr_nonnull(find(&own, MOP_DEVPTS, "/newroot/dev/pts"));
+	const struct mount_op *proc = find(&own, MOP_PROC, "/newroot/proc");
+	const struct mount_op *kcore = find(&own, MOP_MASK, "/newroot/proc/kcore");
+	ck_assert_ptr_nonnull(proc);
+	ck_assert_ptr_nonnull(kcore);
+	ck_assert_str_eq(kcore->source, "/oldroot/dev/null");
+	ck_assert_uint_lt(index_of(&own, proc), index_of(&own, kcore));
+	ck_assert_ptr_nonnull(find(&own, MOP_READONLY, "/newroot/proc/sys"));
+	const char *own_hidden[] = { "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z" };
+	for (size_t i = 0; i < 4; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "/newroot%s", own_hidden[i]);
+		const struct mount_op *m = find(&own, MOP_MASK, t);
+		ck_assert_msg(m != NULL, "%s is not hidden in the sandbox's part", own_hidden[i]);
+		snprintf(t, sizeof t, "/store/t1%s", own_hidden[i]);
+		ck_assert_msg(find(&tpl, MOP_MASK, t) == NULL, "%s is hidden in the template too", own_hidden[i]);
+	}
+	ck_assert_ptr_null(find(&own, MOP_MASK, "/newroot/etc/ssh"));
+	ck_assert_int_eq(own.ops[own.n - 1].kind, MOP_REMOUNT_RO);
+
+	/* nothing lost: every op of the whole plan is in one part (less the
+	 * template's mount points, more the template's remount) */
+	ck_assert_uint_eq(tpl.n + own.n, all.n + count_kind(&tpl, MOP_MKDIR) - count_kind(&all, MOP_MKDIR) + 1);
+	mount_plan_free(&all);
+	mount_plan_free(&tpl);
+	mount_plan_free(&own);
+}
+END_TEST
+
+START_TEST(sandbox_part_needs_a_template)
+{
+	struct mount_config c = base_config();
+	c.part = MOUNT_PART_SANDBOX;
+	c.template_fd = -1;
+	struct mount_plan p;
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(e.message, "template"));
+}
+END_TEST
+
+START_TEST(paths_per_sandbox)
+{
+	const char *own[] = { "/workspace", "/workspace/a", "/tmp/x", "/proc", "/proc/kcore", "/dev/pts/0", "/dev/shm" };
+	const char *shared[] = { "/", "/etc/ssh", "/usr/tmp", "/workspaces", "/tmpx", "/dev/null", "/dev/shmx", "/procs" };
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+		ck_assert_msg(mount_path_per_sandbox(own[i]), "%s", own[i]);
+	for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+		ck_assert_msg(!mount_path_per_sandbox(shared[i]), "%s", shared[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mount");
@@ -289,6 +408,9 @@ int main(void)
 	tcase_add_test(tc, workspace_dir_is_writable_bind);
 	tcase_add_test(tc, policy_mounts_are_read_only);
 	tcase_add_test(tc, masks_and_hidden_paths);
+	tcase_add_test(tc, template_and_sandbox_parts);
+	tcase_add_test(tc, sandbox_part_needs_a_template);
+	tcase_add_test(tc, paths_per_sandbox);
 	tcase_add_test(tc, image_directory);
 	unit_add_root_test(tc, image_directory_detached);
 	tcase_add_test(tc, missing_image_is_a_clear_error);

@@ -26,6 +26,10 @@ static int native_init(const struct backend_settings *s, wr_error *e)
 {
 	(void)s;
 	(void)e;
+	/* what SIGKILLed warren runs left (sandbox.h) */
+	unsigned n = sandbox_run_sweep_stale(true);
+	if (n)
+		fprintf(stderr, "warrend: removed %u cgroup(s) of warren runs that were killed\n", n);
 	return 0;
 }
 

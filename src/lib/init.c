@@ -447,8 +447,8 @@ static void close_inherited_fds(const struct init_plan *p)
 }
 
 /* The process that cloned us is single threaded (warren run; warrend's
- * event loop thread is its only thread), so the libnl call below cannot
- * meet a lock held by a thread that does not exist here. */
+ * spawner), so nothing below can meet a lock held by a thread that does
+ * not exist here. */
 _Noreturn void init_main(const struct init_plan *p)
 {
 	const char *step = NULL, *path = NULL;

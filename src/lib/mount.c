@@ -90,7 +90,12 @@ const char *const mount_host_hidden[] = { "/usr/local/etc", NULL };
 /* A path hidden from the sandbox (kind as apply_mask finds it). */
 static int add_mask(struct mount_plan *plan, const char *path, wr_error *e)
 {
-	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true);
+	/* A directory is covered by an empty read-only tmpfs, or in a
+	 * template's copy by its empty /dev/pts/empty (no new superblock: the
+	 * kernel's per-cgroup shrinker arrays grow with every one, on the host
+	 * as a whole, so each costs every sandbox). */
+	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true,
+	    .data = plan->part == MOUNT_PART_SANDBOX ? NEW("/dev/pts/empty") : NULL);
 	return 0;
 }
 
@@ -266,9 +271,13 @@ static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_e
 	}
 	if (plan->part == MOUNT_PART_TEMPLATE) {
 		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts"), .mode = 0755);
+		/* what the sandbox masks directories with, under its devpts */
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts/empty"), .mode = 0500);
 		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/shm"), .mode = 0755);
 	} else {
-		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+		/* a template's copy: devpts comes last, over /dev/pts/empty */
+		if (plan->part == MOUNT_PART_ALL)
+			ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
 		ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
 		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
 	}
@@ -366,6 +375,8 @@ static int build_parts(struct mount_plan *plan, const struct mount_config *cfg, 
 	if ((r = add_dev(plan, cfg, e)) < 0 || (own && (r = add_proc(plan, e)) < 0) ||
 	    (r = add_hidden(plan, cfg, e)) < 0)
 		return r;
+	if (plan->part == MOUNT_PART_SANDBOX)
+		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
 	/* The template's copy is read-only already; once more for the
 	 * sandbox's own root mount costs one call. */
 	ADD(.kind = MOP_REMOUNT_RO, .target = plan->new_root);
@@ -379,6 +390,21 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 		.new_root = cfg->new_root ? cfg->new_root : MOUNT_NEWROOT,
 		.old_root = cfg->old_root ? cfg->old_root : MOUNT_OLDROOT,
 	};
+	/* A template's copy is attached at a directory of the host (in the
+	 * sandbox's own copy of the mounts) and assembled there while the
+	 * host's /proc is still visible, then pivoted into once. */
+	if (plan->part == MOUNT_PART_SANDBOX && !cfg->new_root) {
+		static const char *const dirs[] = { "/tmp", "/mnt", "/var/tmp", NULL };
+		struct stat st;
+		const char *const *d = dirs;
+		while (*d && (lstat(*d, &st) < 0 || !S_ISDIR(st.st_mode)))
+			d++;
+		if (!*d)
+			return wr_error_set(e, ENOENT, "build the mount plan: no /tmp, /mnt or /var/tmp to attach "
+					    "the template at");
+		plan->new_root = *d;
+		plan->old_root = cfg->old_root ? cfg->old_root : "";
+	}
 	if (plan->part == MOUNT_PART_SANDBOX && plan->template_fd < 0)
 		return wr_error_set(e, EINVAL, "build the mount plan: no template to enter");
 	int r = build_parts(plan, cfg, e);
@@ -538,6 +564,11 @@ static int apply_mask(const struct mount_op *op)
 	struct stat st;
 	if (lstat(op->target, &st) < 0)
 		return -errno;
+	if (S_ISDIR(st.st_mode) && op->data) {
+		if (mount(op->data, op->target, NULL, MS_BIND, NULL) < 0)
+			return -errno;
+		return restrict_mount(op->target, false, false);
+	}
 	if (S_ISDIR(st.st_mode))
 		return mount("tmpfs", op->target, "tmpfs",
 			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0500") < 0 ? -errno : 0;
@@ -658,24 +689,20 @@ int mount_setup_scratch_root(const char **failed_step)
 	return 0;
 }
 
-int mount_enter_new_root(const char **failed_step)
+/* chdir root, then pivot_root(".", "."), which stacks the old root over
+ * the new one; the detach removes it, leaving no old root inside. */
+static int pivot_into(const char *root, const char *old_name, const char **failed_step)
 {
-	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0) {
-		*failed_step = "detach the host root";
-		return -errno;
-	}
-	if (chdir(MOUNT_NEWROOT) < 0) {
+	if (chdir(root) < 0) {
 		*failed_step = "chdir to the new root";
 		return -errno;
 	}
-	/* pivot_root(".", ".") stacks the scratch root over the new one; the
-	 * detach below removes it, leaving no old root inside the sandbox. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0) {
 		*failed_step = "pivot_root to the new root";
 		return -errno;
 	}
 	if (umount2(".", MNT_DETACH) < 0) {
-		*failed_step = "detach the scratch root";
+		*failed_step = old_name;
 		return -errno;
 	}
 	if (chdir("/") < 0) {
@@ -685,29 +712,53 @@ int mount_enter_new_root(const char **failed_step)
 	return 0;
 }
 
-/* The template's copy at /newroot of the scratch root (the host's root
- * stays at /oldroot until the sandbox's /proc is mounted: the kernel
- * mounts a proc in a user namespace only where one is fully visible). */
-static int attach_template(int fd, const char **failed_step)
+int mount_enter_new_root(const char **failed_step)
 {
-	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, MOUNT_NEWROOT, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0) {
+		*failed_step = "detach the host root";
+		return -errno;
+	}
+	return pivot_into(MOUNT_NEWROOT, "detach the scratch root", failed_step);
+}
+
+/* A template's copy: attached at the plan's root in the sandbox's own
+ * (private) copy of the host's mounts, completed there (its /proc needs
+ * the host's still visible: the kernel mounts a proc in a user namespace
+ * only where one is fully visible), and pivoted into once: each
+ * pivot_root walks every process of the host. */
+static int enter_template(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	const char *root = plan->new_root;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*failed_step = "make / private";
+		return -errno;
+	}
+	if (syscall(SYS_move_mount, plan->template_fd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		*failed_step = "attach the template's copy";
 		return -errno;
 	}
 	/* A copy is private already (mount_build_template); made so here
 	 * too, so no mount event of this sandbox reaches another. */
-	if (mount(NULL, MOUNT_NEWROOT, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (mount(NULL, root, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		*failed_step = "make the template's copy private";
 		return -errno;
 	}
-	return 0;
+	int r = mount_plan_apply(plan, failed_step, failed_path);
+	if (r < 0) {
+		size_t n = strlen(root);
+		if (*failed_path && !strncmp(*failed_path, root, n)) /* shown as inside */
+			*failed_path += n;
+		return r;
+	}
+	return pivot_into(root, "detach the host root", failed_step);
 }
 
 int mount_setup_root(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
 {
 	int r;
+	if (plan->part == MOUNT_PART_SANDBOX)
+		return enter_template(plan, failed_step, failed_path);
 	if ((r = mount_setup_scratch_root(failed_step)) < 0 ||
-	    (plan->part == MOUNT_PART_SANDBOX && (r = attach_template(plan->template_fd, failed_step)) < 0) ||
 	    (r = mount_plan_apply(plan, failed_step, failed_path)) < 0)
 		return r;
 	return mount_enter_new_root(failed_step);

@@ -48,7 +48,8 @@ struct mount_op {
 	enum mount_op_kind kind;
 	const char *source;   /* absolute, already under /oldroot */
 	const char *target;   /* absolute, already under /newroot */
-	const char *data;     /* tmpfs options, file content */
+	const char *data;     /* tmpfs options, file content; MOP_MASK: an empty directory to bind
+			       * over directories (NULL: an empty read-only tmpfs) */
 	size_t data_len;
 	mode_t mode;
 	bool writable;        /* MOP_BIND */
@@ -87,8 +88,10 @@ struct mount_config {
 	uid_t sandbox_uid;            /* owner of /workspace and /tmp in tmpfs mode */
 	gid_t sandbox_gid;
 	enum mount_part part;         /* MOUNT_PART_ALL unless a template is used */
-	const char *new_root;         /* NULL: MOUNT_NEWROOT (a template: where it is built) */
-	const char *old_root;         /* NULL: MOUNT_OLDROOT ("": host paths as they are) */
+	const char *new_root;         /* NULL: MOUNT_NEWROOT (a template: where it is built; part
+				       * SANDBOX: where the copy is attached, /tmp of the host) */
+	const char *old_root;         /* NULL: MOUNT_OLDROOT ("": host paths as they are, and so
+				       * in part SANDBOX) */
 	int template_fd;              /* MOUNT_PART_SANDBOX: a copy of the template */
 };
 
@@ -119,9 +122,9 @@ int mount_setup_scratch_root(const char **failed_step);
 int mount_plan_apply(const struct mount_plan *plan, const char **failed_step,
 		     const char **failed_path);
 int mount_enter_new_root(const char **failed_step);
-/* The whole of a sandbox's root: scratch root, (part SANDBOX: the
- * template's copy attached at /newroot,) the plan, pivot into /newroot,
- * the old root detached. */
+/* The whole of a sandbox's root, the old root detached: part ALL on a
+ * scratch root (the host's at /oldroot, the new one assembled at /newroot);
+ * part SANDBOX in the template's copy attached at the plan's root. */
 int mount_setup_root(const struct mount_plan *plan, const char **failed_step, const char **failed_path);
 /* Child side, after mount_setup_root: closes the detached mounts the plan
  * attached (they are in place; the sandbox keeps no fd of them). */

@@ -26,6 +26,10 @@
 #include "template.h"
 
 #define SPAWNER_ARG "--spawner"
+/* What the two ends of the socket must agree on: a warren-spawner of
+ * another build refuses to serve (and warrend then runs its own binary). */
+#define SPAWNER_PROTOCOL PACKAGE_VERSION "/1"
+#define SPAWNER_HELLO "warren-spawner " SPAWNER_PROTOCOL
 #define SPAWNER_MAX_MESSAGE (192 * 1024)  /* a request: header, names, the policy */
 #define SPAWNER_LATE_MS 30000             /* an answer later than this: the spawner is wedged */
 #define SPAWNER_MAX_DEATHS 5              /* within SPAWNER_DEATH_WINDOW_MS: stop restarting */
@@ -66,6 +70,7 @@ struct pending {
 static struct {
 	pid_t pid;
 	int sock;                    /* ours; -1 when no spawner runs */
+	char program[PATH_MAX];      /* what we run as the spawner */
 	struct uid_pool *ids;
 	char *state_dir;
 	int verbose;
@@ -90,8 +95,9 @@ static void spawner_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* fork+exec of ourselves, from a vfork child: no copy of our memory, and
- * only the socket crosses the exec (everything else is O_CLOEXEC). */
+/* fork+exec of the spawner program, from a vfork child: no copy of our
+ * memory, and only the socket crosses the exec (everything else is
+ * O_CLOEXEC). */
 static int launch(wr_error *e)
 {
 	int sv[2];
@@ -101,14 +107,15 @@ static int launch(wr_error *e)
 	snprintf(fd_arg, sizeof fd_arg, "%d", 3);
 	snprintf(verbose_arg, sizeof verbose_arg, "%d", d.verbose);
 	snprintf(parent_arg, sizeof parent_arg, "%d", (int)getpid());
-	char *argv[] = { "warren-spawner", SPAWNER_ARG, fd_arg, d.state_dir, verbose_arg, parent_arg, NULL };
+	char *argv[] = { "warren-spawner", SPAWNER_ARG, fd_arg, d.state_dir, verbose_arg, parent_arg,
+			 SPAWNER_PROTOCOL, NULL };
 	extern char **environ;
 	pid_t pid = vfork();
 	if (pid == 0) {
 		/* dup2 onto 3 clears O_CLOEXEC; 3 itself needs it cleared by hand */
 		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(sv[1], 3) < 0)
 			_exit(127);
-		execve("/proc/self/exe", argv, environ);
+		execve(d.program, argv, environ);
 		_exit(127);
 	}
 	int err = errno;
@@ -122,6 +129,43 @@ static int launch(wr_error *e)
 	return 0;
 }
 
+/* warren-spawner beside us (a build directory) or where it is installed:
+ * a small static program. Without it, or one of another build, our own
+ * binary serves (its inits then are clones of a larger process). */
+static bool next_program(int attempt)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash = n > 0 ? memrchr(self, '/', (size_t)n) : NULL;
+	switch (attempt) {
+	case 0:
+		if (!slash)
+			return false;
+		snprintf(d.program, sizeof d.program, "%.*s/warren-spawner", (int)(slash - self), self);
+		break;
+	case 1:
+		snprintf(d.program, sizeof d.program, "%s/warren-spawner", WARREN_PKGLIBEXECDIR);
+		break;
+	case 2:
+		snprintf(d.program, sizeof d.program, "/proc/self/exe");
+		return true;
+	default:
+		return false;
+	}
+	return access(d.program, X_OK) == 0;
+}
+
+/* The spawner says hello once it serves: it is the right one. */
+static bool hello(void)
+{
+	struct pollfd p = { .fd = d.sock, .events = POLLIN };
+	char buf[128];
+	ssize_t n = poll(&p, 1, 10000) == 1 ? recv(d.sock, buf, sizeof buf - 1, 0) : -1;
+	if (n > 0)
+		buf[n] = '\0';
+	return n > 0 && !strcmp(buf, SPAWNER_HELLO);
+}
+
 int spawner_start(const char *state_dir, int verbose, wr_error *e)
 {
 	if (!(d.state_dir = strdup(state_dir)))
@@ -132,12 +176,32 @@ int spawner_start(const char *state_dir, int verbose, wr_error *e)
 		if (r < 0)
 			return r;
 	}
-	int r = launch(e);
-	if (r == 0) {
-		d.started = true;
-		d.owner = getpid();
+	int r = -ENOENT;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (!next_program(attempt))
+			continue;
+		if ((r = launch(e)) < 0)
+			return r;
+		if (hello())
+			break;
+		spawner_log("%s is not a spawner of this warrend%s", d.program,
+			    attempt < 2 ? "; trying the next" : "");
+		close(d.sock);
+		d.sock = -1;
+		kill(d.pid, SIGKILL);
+		waitpid(d.pid, NULL, 0);
+		r = wr_error_set(e, EPROTO, "spawner: %s did not start", d.program);
 	}
-	return r;
+	if (r < 0)
+		return r;
+	if (strcmp(d.program, "/proc/self/exe"))
+		spawner_log("spawner: %s (pid %d)", d.program, (int)d.pid);
+	else
+		spawner_log("spawner: warrend's own binary (pid %d): no warren-spawner beside it or in %s, so each "
+			    "sandbox's init is a copy of this larger process", (int)d.pid, WARREN_PKGLIBEXECDIR);
+	d.started = true;
+	d.owner = getpid();
+	return 0;
 }
 
 bool spawner_in_use(void) { return d.started; }
@@ -241,6 +305,8 @@ void spawner_collect(void)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n == (ssize_t)strlen(SPAWNER_HELLO) && !memcmp(&r, SPAWNER_HELLO, (size_t)n))
+			continue; /* a restarted spawner is up */
 		if (n <= (ssize_t)REPLY_HEADER || ((char *)&r)[n - 1] != '\0') {
 			spawner_died(n == 0 ? "its socket closed" : "it sent a malformed answer");
 			return;
@@ -563,8 +629,13 @@ static int serve(int sock, struct template_store *templates)
 
 int spawner_main_if_asked(int argc, char **argv)
 {
-	if (argc != 6 || strcmp(argv[1], SPAWNER_ARG))
+	if (argc < 2 || strcmp(argv[1], SPAWNER_ARG))
 		return -1;
+	if (argc != 7 || strcmp(argv[6], SPAWNER_PROTOCOL)) {
+		fprintf(stderr, "warren-spawner " SPAWNER_PROTOCOL ": asked for another protocol (%s)\n",
+			argc == 7 ? argv[6] : "none");
+		return 3;
+	}
 	int sock = atoi(argv[2]), verbose = atoi(argv[4]);
 	pid_t parent = (pid_t)atoi(argv[5]);
 	prctl(PR_SET_NAME, "warren-spawner");
@@ -590,6 +661,8 @@ int spawner_main_if_asked(int argc, char **argv)
 		else if (verbose)
 			fprintf(stderr, "warren-spawner: templates in a mount namespace of their own at %s\n", dir);
 	}
+	if (send(sock, SPAWNER_HELLO, strlen(SPAWNER_HELLO), MSG_NOSIGNAL) < 0)
+		return 1;
 	int status = serve(sock, templates);
 	template_store_close(templates);
 	if (templates) {

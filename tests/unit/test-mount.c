@@ -311,6 +311,7 @@ START_TEST(template_and_sandbox_parts)
 	c.new_root = NULL;
 	c.old_root = NULL;
 	c.template_fd = 42;
+	ck_assert_msg(access("/tmp", F_OK) == 0, "the test wants a /tmp");
 	ck_assert_msg(mount_plan_build(&own, &c, &e) == 0, "%s", e.message);
 
 	/* the template: built at its place from host paths as they are */
@@ -339,32 +340,41 @@ START_TEST(template_and_sandbox_parts)
 	ck_assert_ptr_null(find(&tpl, MOP_TMPFS, "/store/t1/tmp"));
 	ck_assert_int_eq(tpl.template_fd, -1);
 
-	/* the sandbox's own part: on the copy attached at /newroot */
+	/* the sandbox's own part: on the copy attached at the host's /tmp
+	 * (of its own copy of the mounts), host paths as they are */
 	ck_assert_int_eq(own.part, MOUNT_PART_SANDBOX);
 	ck_assert_int_eq(own.template_fd, 42);
+	ck_assert_str_eq(own.new_root, "/tmp");
 	ck_assert_uint_eq(count_kind(&own, MOP_BIND) + count_kind(&own, MOP_DEV_BIND) + count_kind(&own, MOP_SYMLINK) +
 				  count_kind(&own, MOP_WRITE_FILE), 0);
-	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/workspace"));
-	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/tmp"));
-	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/newroot/dev/shm"));
-	ck_assert_ptr_nonnull(find(&own, MOP_DEVPTS, "/newroot/dev/pts"));
-	const struct mount_op *proc = find(&own, MOP_PROC, "/newroot/proc");
-	const struct mount_op *kcore = find(&own, MOP_MASK, "/newroot/proc/kcore");
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/workspace"));
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/tmp"));
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/dev/shm"));
+	const struct mount_op *proc = find(&own, MOP_PROC, "/tmp/proc");
+	const struct mount_op *kcore = find(&own, MOP_MASK, "/tmp/proc/kcore");
 	ck_assert_ptr_nonnull(proc);
 	ck_assert_ptr_nonnull(kcore);
-	ck_assert_str_eq(kcore->source, "/oldroot/dev/null");
+	ck_assert_str_eq(kcore->source, "/dev/null");
+	/* directories are masked with the template's empty directory, which
+	 * the sandbox's devpts then covers: no superblock of their own */
+	ck_assert_str_eq(kcore->data, "/tmp/dev/pts/empty");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MKDIR, "/store/t1/dev/pts/empty"));
+	ck_assert_uint_eq(find(&tpl, MOP_MKDIR, "/store/t1/dev/pts/empty")->mode, 0500);
+	ck_assert_int_eq(own.ops[own.n - 2].kind, MOP_DEVPTS);
+	ck_assert_str_eq(own.ops[own.n - 2].target, "/tmp/dev/pts");
+	ck_assert_ptr_null(find(&all, MOP_MASK, "/newroot/proc/kcore")->data); /* the whole root: tmpfs masks */
 	ck_assert_uint_lt(index_of(&own, proc), index_of(&own, kcore));
-	ck_assert_ptr_nonnull(find(&own, MOP_READONLY, "/newroot/proc/sys"));
+	ck_assert_ptr_nonnull(find(&own, MOP_READONLY, "/tmp/proc/sys"));
 	const char *own_hidden[] = { "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z" };
 	for (size_t i = 0; i < 4; i++) {
 		char t[64];
-		snprintf(t, sizeof t, "/newroot%s", own_hidden[i]);
+		snprintf(t, sizeof t, "/tmp%s", own_hidden[i]);
 		const struct mount_op *m = find(&own, MOP_MASK, t);
 		ck_assert_msg(m != NULL, "%s is not hidden in the sandbox's part", own_hidden[i]);
 		snprintf(t, sizeof t, "/store/t1%s", own_hidden[i]);
 		ck_assert_msg(find(&tpl, MOP_MASK, t) == NULL, "%s is hidden in the template too", own_hidden[i]);
 	}
-	ck_assert_ptr_null(find(&own, MOP_MASK, "/newroot/etc/ssh"));
+	ck_assert_ptr_null(find(&own, MOP_MASK, "/tmp/etc/ssh"));
 	ck_assert_int_eq(own.ops[own.n - 1].kind, MOP_REMOUNT_RO);
 
 	/* nothing lost: every op of the whole plan is in one part (less the

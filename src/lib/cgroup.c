@@ -565,6 +565,14 @@ int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e)
 	return 0;
 }
 
+int cgroup_open_dir(const struct cgroup *cg)
+{
+	if (cg->mode != CGROUP_V2)
+		return -EOPNOTSUPP;
+	int fd = open(cg->dirs[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* ---- kill, stats, destroy ------------------------------------------------ */
 
 /* SIGKILLs every pid listed in dir/cgroup.procs; returns how many it saw,

@@ -30,8 +30,13 @@ int cgroup_detect(enum cgroup_mode *mode, wr_error *e);
  * Delegate=yes, else "warren" at the hierarchy root. */
 int cgroup_create(const char *name, const struct cgroup_limits *limits,
 		  struct cgroup **out, wr_error *e);
-/* Moves a process in (all hierarchies in v1 mode). */
+/* Moves a process in (all hierarchies in v1 mode). A move takes the
+ * kernel's cgroup migration lock for writing: an RCU grace period, some
+ * milliseconds on a busy host, unless one passed just before. */
 int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e);
+/* v2: an O_PATH fd of the cgroup's directory, for clone3's
+ * CLONE_INTO_CGROUP (a child born in it: no move); -EOPNOTSUPP on v1. */
+int cgroup_open_dir(const struct cgroup *cg);
 /* SIGKILLs every process in the cgroup (cgroup.kill on v2). */
 int cgroup_kill(struct cgroup *cg);
 /* True when the kernel OOM-killed something in this cgroup. */

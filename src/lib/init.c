@@ -102,9 +102,7 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 				   char *const *envp, const char *cwd)
 {
 	setsid();
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < _NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+	/* init's dispositions are all default (init_main): the mask only */
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
 	const char *step = "chdir", *path = cwd;
 	bool at_exec = false;
@@ -456,6 +454,12 @@ _Noreturn void init_main(const struct init_plan *p)
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* What our parent ignored or handled (SIGPIPE, a caller's nohup's
+	 * SIGHUP) must not reach the commands: every disposition back to
+	 * default once here, not at each command's start. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
 	/* We are a copy of our parent: a daemon's listening sockets, client
 	 * connections and other sandboxes' sockets must not live on in here
 	 * (a connection the daemon closes would stay open). */

@@ -65,6 +65,8 @@ static int plan_add(struct mount_plan *plan, struct mount_op op)
 	if ((op.source == NULL && (op.kind == MOP_BIND || op.kind == MOP_DEV_BIND ||
 				   op.kind == MOP_SYMLINK)) || op.target == NULL)
 		return -ENOMEM; /* a failed plan_strdup */
+	/* a template made every mount point of the sandbox's part */
+	op.exists = plan->part == MOUNT_PART_SANDBOX;
 	plan->ops[plan->n++] = op;
 	return 0;
 }
@@ -258,6 +260,26 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached
 	return 0;
 }
 
+/* A template's copy: /tmp and /dev/shm are two directories of one tmpfs
+ * (of tmp_size), mounted at /dev/pts until the sandbox's devpts comes
+ * (over the directory masks' /dev/pts/empty, which the detach shows
+ * again): one superblock where there were two, and each costs every
+ * cgroup's shrinker arrays (see add_mask). */
+static int add_tmp_and_shm(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	const char *staging = NEW("/dev/pts");
+	ADD(.kind = MOP_TMPFS, .target = staging,
+	    .data = plan_strdup(plan, "mode=0700,size=%llu", (unsigned long long)cfg->tmp_size));
+	ADD(.kind = MOP_MKDIR, .target = plan_strdup(plan, "%s/tmp", staging), .mode = 01777, .fresh = true);
+	ADD(.kind = MOP_MKDIR, .target = plan_strdup(plan, "%s/shm", staging), .mode = 01777, .fresh = true);
+	ADD(.kind = MOP_BIND, .source = plan_strdup(plan, "%s/tmp", staging), .target = NEW("/tmp"), .is_dir = true,
+	    .writable = true);
+	ADD(.kind = MOP_BIND, .source = plan_strdup(plan, "%s/shm", staging), .target = NEW("/dev/shm"),
+	    .is_dir = true, .writable = true);
+	ADD(.kind = MOP_UNMOUNT, .target = staging);
+	return 0;
+}
+
 /* /dev: a read-only tmpfs of nodes and links in the template (or the
  * whole root); its own devpts and shm in each sandbox. */
 static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
@@ -274,10 +296,16 @@ static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_e
 		/* what the sandbox masks directories with, under its devpts */
 		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts/empty"), .mode = 0500);
 		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/shm"), .mode = 0755);
+	} else if (plan->part == MOUNT_PART_SANDBOX) {
+		/* devpts comes last, over /dev/pts/empty */
+		int r = add_tmp_and_shm(plan, cfg, e);
+		if (r < 0)
+			return r;
 	} else {
-		/* a template's copy: devpts comes last, over /dev/pts/empty */
-		if (plan->part == MOUNT_PART_ALL)
-			ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+		/* the whole root (rootless, and the oci backend's translation) */
+		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+		ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
+		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
 		ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
 		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
 	}
@@ -329,8 +357,6 @@ static int add_workspace(struct mount_plan *plan, const struct mount_config *cfg
 		    .data = plan_strdup(plan, "mode=0755,size=%llu,uid=%u,gid=%u",
 					(unsigned long long)cfg->workspace_size,
 					(unsigned)cfg->sandbox_uid, (unsigned)cfg->sandbox_gid));
-	ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
-	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
 	return 0;
 }
 
@@ -430,7 +456,7 @@ static const char *const op_names[] = {
 	[MOP_MKDIR] = "mkdir", [MOP_SYMLINK] = "symlink", [MOP_WRITE_FILE] = "write",
 	[MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts", [MOP_MASK] = "mask",
 	[MOP_READONLY] = "read-only", [MOP_MOVE_FD] = "attach",
-	[MOP_REMOUNT_RO] = "remount-ro",
+	[MOP_REMOUNT_RO] = "remount-ro", [MOP_UNMOUNT] = "unmount",
 };
 
 void mount_plan_describe(const struct mount_plan *plan, int fd)
@@ -550,7 +576,7 @@ static int apply_bind(const struct mount_op *op)
 	struct stat st;
 	if (stat(op->source, &st) < 0)
 		return -errno;
-	int r = make_mount_point(op->target, S_ISDIR(st.st_mode));
+	int r = op->exists ? 0 : make_mount_point(op->target, S_ISDIR(st.st_mode));
 	if (r < 0)
 		return r;
 	unsigned long flags = MS_BIND | (op->kind == MOP_DEV_BIND ? 0 : MS_REC);
@@ -603,24 +629,29 @@ static int apply_op(const struct mount_op *op)
 	int r;
 	switch (op->kind) {
 	case MOP_TMPFS:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("tmpfs", op->target, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno : 0;
 	case MOP_BIND:
 	case MOP_DEV_BIND:
 		return apply_bind(op);
 	case MOP_MKDIR:
-		return mkdir(op->target, op->mode) < 0 && errno != EEXIST ? -errno : 0;
+		if (mkdir(op->target, op->mode) < 0)
+			return errno == EEXIST && !op->fresh ? 0 : -errno;
+		/* the mode as asked, whatever the umask */
+		return op->mode & 07022 ? (chmod(op->target, op->mode) < 0 ? -errno : 0) : 0;
+	case MOP_UNMOUNT:
+		return umount2(op->target, MNT_DETACH) < 0 ? -errno : 0;
 	case MOP_SYMLINK:
 		return symlink(op->source, op->target) < 0 && errno != EEXIST ? -errno : 0;
 	case MOP_WRITE_FILE:
 		return write_file(op);
 	case MOP_PROC:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
 	case MOP_DEVPTS:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("devpts", op->target, "devpts", MS_NOSUID | MS_NOEXEC,
 			     "newinstance,ptmxmode=0666,mode=0620") < 0 ? -errno : 0;
@@ -631,9 +662,13 @@ static int apply_op(const struct mount_op *op)
 			return -errno;
 		return restrict_mount(op->target, false, false);
 	case MOP_MOVE_FD:
-		if ((r = make_mount_point(op->target, op->is_dir || op->writable)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, op->is_dir || op->writable)) < 0)
 			return r;
 		if (syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -errno;
+		/* A copy made with open_tree joins the propagation of what it
+		 * copied (a host's shared mount): private, like the rest. */
+		if (mount(NULL, op->target, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			return -errno;
 		return restrict_mount(op->target, op->writable, false);
 	case MOP_REMOUNT_RO:

@@ -35,6 +35,7 @@ enum mount_op_kind {
 	MOP_READONLY,    /* bind target on itself read-only (e.g. /proc/sys) */
 	MOP_MOVE_FD,     /* attach the detached mount `fd` at target (read-only unless writable) */
 	MOP_REMOUNT_RO,  /* make the mount at target read-only (the root tmpfs) */
+	MOP_UNMOUNT,     /* detach the mount at target (a staging mount, its binds stay) */
 };
 
 /* Which ops a plan holds. */
@@ -56,6 +57,8 @@ struct mount_op {
 	bool optional;        /* a missing source is skipped, not an error */
 	bool is_dir;          /* MOP_BIND/MOP_MASK: source/target is a directory */
 	bool noexec;          /* MOP_REMOUNT_RO: noexec too (/dev) */
+	bool exists;          /* the mount point is there already (a template's) */
+	bool fresh;           /* MOP_MKDIR: must not exist yet (in a new tmpfs) */
 	int fd;               /* MOP_MOVE_FD */
 };
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mount.h>
+#include <linux/sched.h>
 
 #include "caps.h"
 #include "cleanup.h"
@@ -296,6 +297,29 @@ static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_err
 	return r;
 }
 
+/* Fork-like (no new stack: the child runs on a copy of ours). On cgroup v2
+ * the child is born in the sandbox's cgroup (clone3's CLONE_INTO_CGROUP):
+ * moving it there afterwards would take the kernel's migration lock for
+ * writing, an RCU grace period. Older kernels, or v1: clone, then a move. */
+static pid_t clone_sandbox(unsigned long flags, const struct cgroup *cg, bool *born_in_cgroup)
+{
+	*born_in_cgroup = false;
+	_cleanup_close_ int dir = cgroup_open_dir(cg);
+	if (dir >= 0) {
+		struct clone_args args = {
+			.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)dir,
+		};
+		long pid = syscall(SYS_clone3, &args, sizeof args);
+		if (pid >= 0) {
+			*born_in_cgroup = true;
+			return (pid_t)pid;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			return -1;
+	}
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	struct spawn_prep prep = { .workspace_fd = -1, .template_fd = -1, .child_sock = -1, .child_sync = -1 };
@@ -324,11 +348,11 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	};
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
 			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) |
-			      (o->clone_parent ? CLONE_PARENT : 0) | SIGCHLD;
+			      (o->clone_parent ? CLONE_PARENT : 0);
 	fflush(stdout);
 	fflush(stderr);
-	/* Fork-like clone (no new stack): the child runs on a copy of ours. */
-	s->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	bool born_in_cgroup;
+	s->pid = clone_sandbox(flags, s->cg, &born_in_cgroup);
 	if (s->pid < 0) {
 		s->pid = 0;
 		r = wr_error_set(e, errno, "clone the sandbox namespaces");
@@ -341,7 +365,8 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		init_main(&plan);
 	}
 	spawn_prep_free(&prep);
-	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
+	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 ||
+	    (!born_in_cgroup && (r = cgroup_add_pid(s->cg, s->pid, e)) < 0))
 		goto fail_spawned;
 	/* Exempt only if init can raise its commands' score before they run:
 	 * a command that kept init's -1000 would be killable by no one. */
@@ -366,7 +391,7 @@ int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	char go = INIT_GO_BYTE;
 	int r = 0;
-	if (write(s->sync, &go, 1) != 1)
+	if (send(s->sync, &go, 1, MSG_NOSIGNAL) != 1)
 		r = wr_error_set(e, errno, "start the sandbox");
 	else if (o->argv && !o->seccomp)
 		r = send_seccomp(o, s, e);

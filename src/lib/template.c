@@ -446,19 +446,46 @@ static int pin_shared_namespace(struct template_store *s, const char *pin, wr_er
 	if (mount(NULL, s->dir, NULL, MS_PRIVATE, NULL) < 0)
 		return wr_error_set(e, errno, "make %s private", s->dir);
 	umount2(pin, MNT_DETACH); /* a stale pin, if any: not into the copy */
-	_cleanup_close_ int ns = -1;
-	int r = new_namespace(s, &ns, e);
-	if (r < 0)
-		return r;
 	_cleanup_close_ int f = open(pin, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0)
 		return wr_error_set(e, errno, "create %s", pin);
-	char src[64];
-	snprintf(src, sizeof src, "/proc/self/fd/%d", ns);
-	if (mount(src, pin, NULL, MS_BIND, NULL) < 0)
-		return wr_error_set(e, errno, "pin the templates' mount namespace at %s", pin);
-	s->ns_fd = TAKE_FD(ns);
-	return 0;
+	/* The kernel lets a namespace be bound only into an older one (its
+	 * loop check compares their ids), and hands out ids from per-CPU
+	 * batches: a namespace made on another CPU than ours was can get a
+	 * lower id (EINVAL). Then one is made on each CPU in turn: on the one
+	 * that made ours it comes later. */
+	cpu_set_t allowed, one;
+	bool pinned_cpu = false;
+	int r = 0;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+		CPU_ZERO(&allowed);
+	for (int cpu = -1; cpu < CPU_SETSIZE; cpu++) {
+		if (cpu >= 0) {
+			if (!CPU_ISSET(cpu, &allowed))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			if (sched_setaffinity(0, sizeof one, &one) < 0)
+				continue;
+			pinned_cpu = true;
+		}
+		_cleanup_close_ int ns = -1;
+		if ((r = new_namespace(s, &ns, e)) < 0)
+			break;
+		char src[64];
+		snprintf(src, sizeof src, "/proc/self/fd/%d", ns);
+		if (mount(src, pin, NULL, MS_BIND, NULL) == 0) {
+			s->ns_fd = TAKE_FD(ns);
+			r = 0;
+			break;
+		}
+		r = wr_error_set(e, errno, "pin the templates' mount namespace at %s", pin);
+		if (errno != EINVAL)
+			break;
+	}
+	if (pinned_cpu)
+		sched_setaffinity(0, sizeof allowed, &allowed);
+	return r;
 }
 
 int template_store_open_shared(const char *state_dir, struct template_store **out, wr_error *e)

@@ -203,7 +203,11 @@ def spawner_store(d):
     raise AssertionError(f"the spawner {spawner} holds no templates namespace")
 
 
-def test_sessions_share_no_mount_with_each_other_or_the_template(warrend, image, shared_mounts, tmp_path):
+@pytest.mark.parametrize("templates", [True, False], ids=["templates", "whole-root"])
+def test_sessions_share_no_mount_with_each_other_or_the_template(warrend, image, shared_mounts, tmp_path, templates):
+    """And the same when the spawner has no templates (it could not make its
+    store: the sandbox builds its whole root, from copies of the image's
+    directories made with open_tree)."""
     image_dir = os.path.dirname(os.path.dirname(image))
     name = os.path.basename(os.path.dirname(image))
     os.chmod(os.path.dirname(image), 0o755)
@@ -211,17 +215,21 @@ def test_sessions_share_no_mount_with_each_other_or_the_template(warrend, image,
     rootfs = os.path.join(os.path.dirname(image), "rootfs")
     os.rename(image, rootfs)
     d = Daemon(warrend, str(tmp_path / "warrend"), ("--pool-size", "0", "--image-dir", image_dir))
+    if not templates:
+        os.makedirs(d.state_dir)
+        open(os.path.join(d.state_dir, "templates"), "w").close()  # no directory to mount the store on
     argv = d.argv
     d.argv = lambda: shared_mounts + argv()  # the daemon in the namespace whose mounts propagate
     d.start()
     try:
         a, b = (d.create(image=name)["id"] for _ in range(2))
         ia, ib = d.init_pid(a), d.init_pid(b)
-        store, store_dir = spawner_store(d), os.path.join(d.state_dir, "templates")
+        store, store_dir = (spawner_store(d), os.path.join(d.state_dir, "templates")) if templates else (None, None)
+        assert templates or "no templates" in d.log(), d.log()
         mount_inside(ia, "/usr/mnt")
         assert MARK in mountinfo(f"/proc/{ia}/mountinfo"), "the check itself: the mount is in a"
         assert MARK not in mountinfo(f"/proc/{ib}/mountinfo"), "a mount in one session reached another"
-        assert MARK not in template_mounts(store, store_dir), "a mount in a session reached the template"
+        assert not store or MARK not in template_mounts(store, store_dir), "a mount in a session reached the template"
         c = d.create(image=name)["id"]
         assert MARK not in mountinfo(f"/proc/{d.init_pid(c)}/mountinfo"), "a mount in a session reached a later one"
         # and from the host's side: a mount below the image the template binds
@@ -231,10 +239,13 @@ def test_sessions_share_no_mount_with_each_other_or_the_template(warrend, image,
             for sid in (b, c):
                 assert MARK + "-host" not in mountinfo(f"/proc/{d.init_pid(sid)}/mountinfo"), \
                     f"a host mount reached session {sid}"
-            assert MARK + "-host" not in template_mounts(store, store_dir), "a host mount reached the template"
-            e = d.create(image=name)["id"]
-            assert MARK + "-host" not in mountinfo(f"/proc/{d.init_pid(e)}/mountinfo")
-            d.remove(e)
+            if templates:
+                assert MARK + "-host" not in template_mounts(store, store_dir), "a host mount reached the template"
+                # (a whole root binds the image recursively when it is made: what is mounted in it then)
+                e = d.create(image=name)["id"]
+                assert MARK + "-host" not in mountinfo(f"/proc/{d.init_pid(e)}/mountinfo"), \
+                    "a host mount reached a later session through the template"
+                d.remove(e)
         finally:
             subprocess.run(shared_mounts + ["umount", target], check=True)
         for sid in (a, b, c):

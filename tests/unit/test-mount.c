@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,11 +346,26 @@ START_TEST(template_and_sandbox_parts)
 	ck_assert_int_eq(own.part, MOUNT_PART_SANDBOX);
 	ck_assert_int_eq(own.template_fd, 42);
 	ck_assert_str_eq(own.new_root, "/tmp");
-	ck_assert_uint_eq(count_kind(&own, MOP_BIND) + count_kind(&own, MOP_DEV_BIND) + count_kind(&own, MOP_SYMLINK) +
-				  count_kind(&own, MOP_WRITE_FILE), 0);
+	ck_assert_uint_eq(count_kind(&own, MOP_DEV_BIND) + count_kind(&own, MOP_SYMLINK) + count_kind(&own, MOP_WRITE_FILE),
+			  0);
+	for (size_t i = 0; i < own.n; i++) /* nothing bound from the host */
+		ck_assert(own.ops[i].kind != MOP_BIND || !strncmp(own.ops[i].source, "/tmp/dev/pts/", 13));
 	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/workspace"));
-	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/tmp"));
-	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/dev/shm"));
+	/* /tmp and /dev/shm: one tmpfs, staged at /dev/pts and detached
+	 * before the masks bind /dev/pts/empty, devpts last */
+	const struct mount_op *staging = find(&own, MOP_TMPFS, "/tmp/dev/pts");
+	ck_assert_ptr_nonnull(staging);
+	ck_assert_ptr_nonnull(strstr(staging->data, "size=33554432"));
+	const struct mount_op *tmp = find(&own, MOP_BIND, "/tmp/tmp"), *shm = find(&own, MOP_BIND, "/tmp/dev/shm");
+	ck_assert_ptr_nonnull(tmp);
+	ck_assert_ptr_nonnull(shm);
+	ck_assert_str_eq(tmp->source, "/tmp/dev/pts/tmp");
+	ck_assert_str_eq(shm->source, "/tmp/dev/pts/shm");
+	ck_assert(tmp->writable && shm->writable);
+	ck_assert_uint_eq(find(&own, MOP_MKDIR, "/tmp/dev/pts/tmp")->mode, 01777);
+	const struct mount_op *unmount = find(&own, MOP_UNMOUNT, "/tmp/dev/pts");
+	ck_assert_ptr_nonnull(unmount);
+	ck_assert_uint_lt(index_of(&own, shm), index_of(&own, unmount));
 	const struct mount_op *proc = find(&own, MOP_PROC, "/tmp/proc");
 	const struct mount_op *kcore = find(&own, MOP_MASK, "/tmp/proc/kcore");
 	ck_assert_ptr_nonnull(proc);
@@ -364,6 +380,7 @@ START_TEST(template_and_sandbox_parts)
 	ck_assert_str_eq(own.ops[own.n - 2].target, "/tmp/dev/pts");
 	ck_assert_ptr_null(find(&all, MOP_MASK, "/newroot/proc/kcore")->data); /* the whole root: tmpfs masks */
 	ck_assert_uint_lt(index_of(&own, proc), index_of(&own, kcore));
+	ck_assert_uint_lt(index_of(&own, unmount), index_of(&own, kcore));
 	ck_assert_ptr_nonnull(find(&own, MOP_READONLY, "/tmp/proc/sys"));
 	const char *own_hidden[] = { "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z" };
 	for (size_t i = 0; i < 4; i++) {
@@ -377,9 +394,22 @@ START_TEST(template_and_sandbox_parts)
 	ck_assert_ptr_null(find(&own, MOP_MASK, "/tmp/etc/ssh"));
 	ck_assert_int_eq(own.ops[own.n - 1].kind, MOP_REMOUNT_RO);
 
-	/* nothing lost: every op of the whole plan is in one part (less the
-	 * template's mount points, more the template's remount) */
-	ck_assert_uint_eq(tpl.n + own.n, all.n + count_kind(&tpl, MOP_MKDIR) - count_kind(&all, MOP_MKDIR) + 1);
+	/* nothing lost: every mount point of the whole plan is one of a part */
+	for (size_t i = 0; i < all.n; i++) {
+		const struct mount_op *op = &all.ops[i];
+		if (op->kind == MOP_MKDIR || op->kind == MOP_SYMLINK || op->kind == MOP_WRITE_FILE)
+			continue;
+		const char *rel = op->target + strlen("/newroot");
+		char in_tpl[PATH_MAX], in_own[PATH_MAX];
+		snprintf(in_tpl, sizeof in_tpl, "/store/t1%s", rel);
+		snprintf(in_own, sizeof in_own, "/tmp%s", rel);
+		bool found = false;
+		for (size_t j = 0; j < tpl.n && !found; j++)
+			found = !strcmp(tpl.ops[j].target, in_tpl) && tpl.ops[j].kind != MOP_MKDIR;
+		for (size_t j = 0; j < own.n && !found; j++)
+			found = !strcmp(own.ops[j].target, in_own);
+		ck_assert_msg(found, "%s of the whole plan is in neither part", op->target);
+	}
 	mount_plan_free(&all);
 	mount_plan_free(&tpl);
 	mount_plan_free(&own);

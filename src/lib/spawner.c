@@ -194,9 +194,10 @@ int spawner_start(const char *state_dir, int verbose, wr_error *e)
 	}
 	if (r < 0)
 		return r;
-	if (strcmp(d.program, "/proc/self/exe"))
-		spawner_log("spawner: %s (pid %d)", d.program, (int)d.pid);
-	else
+	if (strcmp(d.program, "/proc/self/exe")) {
+		if (d.verbose)
+			spawner_log("spawner: %s (pid %d)", d.program, (int)d.pid);
+	} else
 		spawner_log("spawner: warrend's own binary (pid %d): no warren-spawner beside it or in %s, so each "
 			    "sandbox's init is a copy of this larger process", (int)d.pid, WARREN_PKGLIBEXECDIR);
 	d.started = true;

@@ -942,6 +942,16 @@ int cgroup_try_destroy(struct cgroup *cg)
 {
 	if (!cg)
 		return 0;
+	/* Once init is reaped the cgroup is usually empty, without children:
+	 * rmdir is all it takes (no cgroup.procs or directory to read: this
+	 * runs on warrend's event loop for every session that ends). */
+	size_t gone = 0;
+	while (gone < cg->n_dirs && (rmdir(cg->dirs[gone]) == 0 || errno == ENOENT))
+		gone++;
+	if (gone == cg->n_dirs) {
+		cgroup_free(cg);
+		return 0;
+	}
 	cgroup_kill(cg);
 	if (!cgroup_empty(cg))
 		return -EBUSY;

@@ -115,6 +115,7 @@ control io_uring
 control personality
 control int80
 control tiocsti
+control pty
 control reboot
 control write_image /etc/passwd /etc/ld.so.cache /usr/bin/env /lib64/ld-linux-x86-64.so.2
 control mknod

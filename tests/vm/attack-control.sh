@@ -150,4 +150,4 @@ fi
 kill $background
 echo "# the control run took $(($(date +%s) - started)) s"
 # Keep in step with the calls above (one ok/not ok line each).
-echo "# completed: 41 checks"
+echo "# completed: 42 checks"

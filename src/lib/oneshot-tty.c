@@ -86,6 +86,7 @@ static int take_master(struct tty_run *t, wr_error *e)
 		close(master);
 		return wr_error_set(e, -r, "the sandbox's terminal");
 	}
+	pty_relay_resize(&t->relay); /* a SIGWINCH before it came had nowhere to go */
 	return 0;
 }
 

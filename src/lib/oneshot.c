@@ -47,6 +47,26 @@ int sandbox_event_error(const struct init_event *ev, wr_error *e)
 	return wr_error_set(e, err, "%s", ev->step);
 }
 
+int sandbox_event_result(struct init_event *ev, struct sandbox_result *res, wr_error *e)
+{
+	ev->step[sizeof ev->step - 1] = ev->path[sizeof ev->path - 1] = '\0';
+	switch (ev->type) {
+	case INIT_EV_READY:
+		return 0;
+	case INIT_EV_EXITED:
+		sandbox_result_from_status(res, ev->status);
+		return 1;
+	case INIT_EV_EXEC_FAILED:
+		res->exit_status = ev->err == ENOENT && !strcmp(ev->step, "exec") ? WARREN_EXIT_NOTFOUND
+										   : WARREN_EXIT_NOEXEC;
+		return sandbox_event_error(ev, e);
+	case INIT_EV_SETUP_FAILED:
+		res->exit_status = WARREN_EXIT_SETUP;
+		return sandbox_event_error(ev, e);
+	}
+	return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev->type);
+}
+
 /* Waits for the command, the timeout or a signal to the caller. */
 static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd,
 			    struct sandbox_result *res, wr_error *e)
@@ -83,20 +103,10 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 		ssize_t got = recv(s->sock, &ev, sizeof ev, 0);
 		res->duration_ms = monotonic_ms() - start;
 		if (got == (ssize_t)sizeof ev) {
-			ev.step[sizeof ev.step - 1] = ev.path[sizeof ev.path - 1] = '\0';
-			switch (ev.type) {
-			case INIT_EV_EXITED:
-				sandbox_result_from_status(res, ev.status);
-				return 0;
-			case INIT_EV_EXEC_FAILED:
-				res->exit_status = ev.err == ENOENT && !strcmp(ev.step, "exec")
-					? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC;
-				return sandbox_event_error(&ev, e);
-			case INIT_EV_SETUP_FAILED:
-				res->exit_status = WARREN_EXIT_SETUP;
-				return sandbox_event_error(&ev, e);
-			}
-			return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev.type);
+			int r = sandbox_event_result(&ev, res, e);
+			if (r == 0) /* READY: a one-shot init never says it */
+				return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev.type);
+			return r > 0 ? 0 : r;
 		}
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -115,6 +125,8 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e)
 {
+	if (spec->tty)
+		return sandbox_run_terminal(spec, res, e);
 	*res = (struct sandbox_result){ .exit_status = WARREN_EXIT_SETUP };
 
 	/* The caller's Ctrl-C or kill ends the sandbox, through a signalfd so

@@ -19,14 +19,15 @@
 
 static void exec_usage(FILE *out)
 {
-	fputs("Usage: warren exec [OPTION...] ID -- COMMAND [ARG...]\n"
+	fputs("Usage: warren exec [OPTION...] ID [--] COMMAND [ARG...]\n"
 	      "       warren exec [OPTION...] ID --shell 'STRING'\n"
 	      "\n"
 	      "Run COMMAND in session ID; its output is copied as it comes and warren exits\n"
 	      "with its status.\n"
 	      "\n"
 	      "  -c, --shell STRING        run STRING with /bin/sh -c instead of COMMAND\n"
-	      "  -e, --env KEY=VALUE       set an environment variable (repeatable)\n"
+	      "  -e, --env KEY[=VALUE]     set an environment variable (repeatable); KEY alone passes\n"
+	      "                            our own value of KEY (none if we have none)\n"
 	      "  -C, --cwd DIR             working directory (/workspace or below)\n"
 	      "  -t, --timeout DURATION    time limit, e.g. 10s (at most the session's)\n"
 	      "  -i, --stdin               send our standard input (read to its end) to the command\n"
@@ -64,8 +65,20 @@ static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *sta
 	*status = WARREN_EXIT_SETUP;
 	if (!req || !env)
 		return NULL;
-	/* GNU getopt permutes, so options may follow ID; it stops at "--". */
-	while ((opt = getopt_long(argc, argv, "c:e:C:t:ih", options, NULL)) != -1) {
+	/* Options come before and after ID; after it, the first argument that
+	 * is not an option (or what follows "--") starts the command, whose
+	 * own options are its own: `warren exec ID ls -a`. So getopt ('+')
+	 * stops at ID, and again at the command. */
+	bool have_id = false;
+	for (;;) {
+		opt = getopt_long(argc, argv, "+c:e:C:t:ih", options, NULL);
+		if (opt == -1 && !have_id && optind < argc && strcmp(argv[optind - 1], "--")) {
+			a->id = argv[optind++];
+			have_id = true;
+			continue;
+		}
+		if (opt == -1)
+			break;
 		switch (opt) {
 		case 'c': shell = optarg; break;
 		case 'e':
@@ -86,16 +99,17 @@ static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *sta
 		case 'h': exec_usage(stdout); *status = 0; return NULL;
 		default:
 			if (!client_common_option(opt, optarg)) {
-				cli_error("exec: try 'warren exec --help' (the command goes after --)");
+				cli_error("exec: try 'warren exec --help'");
 				return NULL;
 			}
 		}
 	}
-	if (optind >= argc) {
+	if (!have_id && optind < argc)
+		a->id = argv[optind++]; /* after "--": warren exec -- ID CMD */
+	if (!a->id) {
 		cli_error("exec: expected a session ID (try 'warren exec --help')");
 		return NULL;
 	}
-	a->id = argv[optind++];
 	if (shell && optind < argc) {
 		cli_error("exec: give either --shell STRING or -- COMMAND, not both");
 		return NULL;

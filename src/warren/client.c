@@ -188,13 +188,12 @@ bool client_is_json(const char *content_type)
 
 bool client_add_env(json_t *env, const char *flag, const char *kv)
 {
-	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv) {
-		cli_error("%s: expected KEY=VALUE, got '%s'", flag, kv);
-		return false;
-	}
-	_cleanup_free_ char *key = strndup(kv, (size_t)(eq - kv));
-	if (!key || json_object_set_new(env, key, json_string(eq + 1)) < 0) {
+	_cleanup_free_ char *key = NULL;
+	const char *value;
+	int got = cli_env_arg(flag, kv, &key, &value);
+	if (got <= 0)
+		return got == 0;
+	if (json_object_set_new(env, key, json_string(value)) < 0) {
 		cli_error("%s: '%s' is not valid UTF-8", flag, kv);
 		return false;
 	}

@@ -90,7 +90,8 @@ int table_add(struct table *t, ...) /* n_cols strings */;
 void table_print(const struct table *t, FILE *out);
 void table_free(struct table *t);
 
-/* Splits "K=V" into the env object; false (with a message) if no '='. */
+/* Adds "K=V", or K with our own value (cli_env_arg: dropped when we have
+ * none), to the env object; false after a message. */
 bool client_add_env(json_t *env, const char *flag, const char *kv);
 
 int cmd_create(int argc, char **argv);

@@ -20,19 +20,24 @@ static void run_usage(FILE *out)
 	      "Run COMMAND in a new sandbox and exit with its status.\n"
 	      "\n"
 	      "  -p, --policy NAME|FILE   policy to apply (default: the built-in default)\n"
-	      "  -i, --image host|NAME|DIR  root filesystem: the host's /usr (default), an image built\n"
+	      "  -t, --tty                give the command a terminal of the sandbox's, relayed to ours\n"
+	      "  -i, --interactive        with -t: send our standard input to that terminal (and make\n"
+	      "                           ours raw while the command runs); without -t the command\n"
+	      "                           reads our standard input itself, as it always does\n"
+	      "      --image host|NAME|DIR  root filesystem: the host's /usr (default), an image built\n"
 	      "                           by warren-rootfs (in $WARREN_IMAGE_DIR or " WARREN_IMAGEDIR "),\n"
 	      "                           or a directory (a value with a '/')\n"
 	      "  -w, --workspace DIR      bind host DIR as /workspace (default: a private tmpfs)\n"
 	      "  -m, --memory SIZE        memory limit, e.g. 64M (at most the policy's)\n"
 	      "      --pids N             process limit (at most the policy's)\n"
 	      "      --cpus N             CPU limit, e.g. 0.5 (at most the policy's)\n"
-	      "  -t, --timeout DURATION   wall-clock limit, e.g. 5s, 2m (at most the policy's)\n"
+	      "      --timeout DURATION   wall-clock limit, e.g. 5s, 2m (at most the policy's)\n"
 	      "      --workspace-size SIZE  size of the tmpfs /workspace\n"
 	      "      --tmp-size SIZE      size of /tmp\n"
 	      "      --net none|host      network: none (default; loopback only) or host, if the policy allows\n"
 	      "      --socket-families LIST  only these socket families, e.g. unix,inet (among the policy's)\n"
-	      "  -e, --env KEY=VALUE      set an environment variable (repeatable)\n"
+	      "  -e, --env KEY[=VALUE]    set an environment variable (repeatable); KEY alone passes\n"
+	      "                           our own value of KEY (none if we have none)\n"
 	      "  -C, --cwd DIR            working directory inside the sandbox (default /workspace)\n"
 	      "      --hostname NAME      hostname inside the sandbox (default: the policy's, \"sandbox\")\n"
 	      "      --hide PATH          hide PATH in the sandbox, besides the policy's \"hide\" (repeatable)\n"
@@ -45,17 +50,19 @@ static void run_usage(FILE *out)
 }
 
 enum {
-	OPT_PIDS = 0x100, OPT_CPUS, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES, OPT_HIDE,
+	OPT_PIDS = 0x100, OPT_CPUS, OPT_IMAGE, OPT_TIMEOUT, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES, OPT_HIDE,
 };
 
 static const struct option run_options[] = {
 	{ "policy", required_argument, NULL, 'p' },
-	{ "image", required_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "workspace", required_argument, NULL, 'w' },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "pids", required_argument, NULL, OPT_PIDS },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "timeout", required_argument, NULL, 't' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "workspace-size", required_argument, NULL, OPT_WORKSPACE_SIZE },
 	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
 	{ "net", required_argument, NULL, OPT_NET },
@@ -182,7 +189,9 @@ int cmd_run(int argc, char **argv)
 	uint64_t families = 0;
 	struct sandbox_spec spec = { 0 };
 	struct policy_limits req = { 0 };
-	char **env = calloc((size_t)argc + 1, sizeof *env);
+	_cleanup_free_ char **env = calloc((size_t)argc + 1, sizeof *env);
+	_cleanup_strv_ char **env_owned = calloc((size_t)argc + 1, sizeof *env_owned); /* KEY=our value */
+	size_t n_env_owned = 0;
 	_cleanup_free_ const char **hide = calloc((size_t)argc + 1, sizeof *hide);
 	size_t n_hide = 0;
 	_cleanup_free_ char *image = NULL;
@@ -190,17 +199,17 @@ int cmd_run(int argc, char **argv)
 	size_t n_env = 0;
 	int opt;
 
-	if (!env || !hide) {
-		free(env);
+	if (!env || !env_owned || !hide)
 		return WARREN_EXIT_SETUP;
-	}
 	optind = 1;
 	argv[0] = "warren run"; /* getopt names it in its messages */
 	/* '+': options end at the command, so `warren run ls -l` works too. */
-	while ((opt = getopt_long(argc, argv, "+p:i:w:m:t:e:C:vh", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+p:itw:m:e:C:vh", run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'p': policy_name = optarg; break;
-		case 'i': spec.image = image_arg = optarg; break;
+		case 't': spec.tty = true; break;
+		case 'i': spec.interactive = true; break;
+		case OPT_IMAGE: spec.image = image_arg = optarg; break;
 		case 'w': spec.workspace_dir = optarg; break;
 		case 'm': if (!parse_size_flag("--memory", optarg, &req.memory)) goto usage; break;
 		case OPT_WORKSPACE_SIZE:
@@ -224,7 +233,7 @@ int cmd_run(int argc, char **argv)
 				goto usage;
 			}
 			break;
-		case 't':
+		case OPT_TIMEOUT:
 			if (parse_duration(optarg, &req.timeout_ms) < 0 || req.timeout_ms == 0) {
 				cli_error("--timeout: expected a duration like 5s, 250ms or 2m, got '%s'", optarg);
 				goto usage;
@@ -243,12 +252,15 @@ int cmd_run(int argc, char **argv)
 			restrict_families = true;
 			break;
 		case 'e': {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg) {
-				cli_error("--env: expected KEY=VALUE, got '%s'", optarg);
+			_cleanup_free_ char *key = NULL;
+			const char *value;
+			int got = cli_env_arg("--env", optarg, &key, &value);
+			if (got < 0)
 				goto usage;
-			}
-			env[n_env++] = optarg;
+			if (got > 0 && strchr(optarg, '='))
+				env[n_env++] = optarg;
+			else if (got > 0 && asprintf(&env_owned[n_env_owned], "%s=%s", key, value) >= 0)
+				env[n_env++] = env_owned[n_env_owned++];
 			break;
 		}
 		case 'C':
@@ -267,7 +279,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_HIDE: hide[n_hide++] = optarg; break; /* checked with the policy's */
 		case 'v': spec.verbose++; break;
-		case 'h': run_usage(stdout); free(env); return 0;
+		case 'h': run_usage(stdout); return 0;
 		default: goto usage;
 		}
 	}
@@ -278,7 +290,6 @@ int cmd_run(int argc, char **argv)
 	spec.argv = argv + optind;
 	spec.extra_env = env;
 	if (spec.image && !(spec.image = image = resolve_image(spec.image))) {
-		free(env);
 		return WARREN_EXIT_SETUP;
 	}
 
@@ -290,17 +301,14 @@ int cmd_run(int argc, char **argv)
 		failed = policy_hide_add(p, hide[i], &e) < 0;
 	if (failed) {
 		cli_error("%s", e.message);
-		free(env);
 		return WARREN_EXIT_SETUP;
 	}
 	if (!policy_allows_image(p, image_arg)) {
-		free(env);
 		return WARREN_EXIT_SETUP;
 	}
 	if (hostname) {
 		char *h = strdup(hostname);
 		if (!h) {
-			free(env);
 			return WARREN_EXIT_SETUP;
 		}
 		free(p->hostname);
@@ -315,11 +323,9 @@ int cmd_run(int argc, char **argv)
 	if (r < 0)
 		cli_error("%s", e.message);
 	report_end(&res, p, spec.verbose);
-	free(env);
 	return res.exit_status;
 
 usage:
 	fprintf(stderr, "Try 'warren run --help' for more information.\n");
-	free(env);
 	return WARREN_EXIT_SETUP;
 }

@@ -872,6 +872,68 @@ static void at_tiocsti(void)
 	}
 }
 
+/* A terminal as a way out (warren run -t gives the command one, and any
+ * process may open more in the sandbox's devpts): taking over another
+ * session's controlling terminal (TIOCSCTTY with force) and redirecting
+ * what is written to the console into one's own (TIOCCONS). Both need
+ * CAP_SYS_ADMIN in the host's namespace. */
+static long steal_ctty(const char *slave)
+{
+	setsid();
+	int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	return fd < 0 ? -1 : ioctl(fd, TIOCSCTTY, 1);
+}
+
+static void at_pty(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		surprise("a pty of our own: %s", strerror(errno));
+		return;
+	}
+	char slave[64];
+	snprintf(slave, sizeof(slave), "%s", ptsname(master));
+	/* the victim: a session whose controlling terminal the pty is */
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		surprise("pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	pid_t victim = fork();
+	if (victim == 0) {
+		setsid();
+		int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		char ok = fd >= 0 && ioctl(fd, TIOCSCTTY, 0) == 0;
+		(void)!write(ready[1], &ok, 1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	char ok = 0;
+	if (read(ready[0], &ok, 1) != 1 || !ok)
+		surprise("the victim session could not take the pty as its terminal");
+	else
+		expect_errno("TIOCSCTTY with force: another session's terminal", IN_CHILD(steal_ctty(slave)), EPERM,
+			     BY_CAPS);
+	close(ready[0]);
+	reap(victim);
+
+	int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	long r = fd < 0 ? -1 : ioctl(fd, TIOCCONS);
+	expect_errno("ioctl(own pty, TIOCCONS): the console's output into it", r, EPERM, BY_CAPS);
+	if (r == 0) { /* the control run: the console's own device undoes it */
+		int console = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (console >= 0) {
+			ioctl(console, TIOCCONS);
+			close(console);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	close(master);
+}
+
 static void at_reboot(void)
 {
 	/* CAD_OFF is the least harmful command should the call ever pass. */
@@ -2087,7 +2149,7 @@ static const struct { const char *name; plain_fn plain; args_fn args; } attempts
 	{ "proc_mem", at_proc_mem, NULL }, { "kmod", NULL, at_kmod }, { "kexec", at_kexec, NULL }, { "bpf", at_bpf, NULL },
 	{ "perf", at_perf, NULL }, { "keyctl", at_keyctl, NULL }, { "userfaultfd", at_userfaultfd, NULL },
 	{ "io_uring", at_io_uring, NULL }, { "personality", at_personality, NULL }, { "int80", at_int80, NULL },
-	{ "tiocsti", at_tiocsti, NULL }, { "reboot", at_reboot, NULL }, { "write_image", NULL, at_write_image },
+	{ "tiocsti", at_tiocsti, NULL }, { "pty", at_pty, NULL }, { "reboot", at_reboot, NULL }, { "write_image", NULL, at_write_image },
 	{ "mknod", at_mknod, NULL }, { "host_root", NULL, at_host_root }, { "fds", at_fds, NULL },
 	{ "exe_overwrite", NULL, at_exe_overwrite }, { "hardlink", NULL, at_hardlink },
 	{ "suid_plant", NULL, at_suid_plant }, { "find_secret", NULL, at_find_secret }, { "ifaces", at_ifaces, NULL },

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from battery import host_check
+from battery import RunBackend, host_check
 
 
 def test_setuid_setgid_to_root(sandbox):
@@ -109,6 +109,22 @@ def test_32bit_syscall_via_int80(sandbox):
 
 def test_tiocsti_injection(sandbox):
     sandbox.attack("tiocsti").assert_blocked()
+
+
+def test_terminal_ways_out(sandbox):
+    sandbox.attack("pty").assert_blocked()
+
+
+def test_terminal_of_warren_run_t(warren, attack_dir):
+    """`warren run -t`: fds 0-2 are a pty of the sandbox's own devpts and
+    the command's controlling terminal. Pushing input into it (TIOCSTI)
+    stays refused, as do taking another session's terminal over and
+    redirecting the console into it."""
+    run_t = RunBackend(warren, attack_dir)
+    out = run_t.attack("tiocsti", options=["-t"]).assert_blocked()
+    assert "is not a terminal" not in out.stdout, out.stdout
+    assert "blocked: ioctl(fd 0, TIOCSTI)" in out.stdout, out.stdout
+    run_t.attack("pty", options=["-t"]).assert_blocked()
 
 
 def test_reboot(sandbox):

@@ -107,6 +107,19 @@ static int native_exec_start(struct backend_box *b, const struct backend_exec *x
 	return sandbox_exec_start(b->sb, &req, e);
 }
 
+static int native_exec_start_terminal(struct backend_box *b, const struct backend_exec *x,
+				      const struct backend_terminal *t, wr_error *e)
+{
+	if (x->kind != BACKEND_EXEC_COMMAND)
+		return wr_error_set(e, EOPNOTSUPP, "a terminal is for commands only");
+	struct sandbox_exec req = {
+		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd, .stdio = { -1, -1, -1 },
+		.pty = true, .pty_cols = t->cols, .pty_rows = t->rows, .pty_reply = t->reply,
+	};
+	return sandbox_exec_start(b->sb, &req, e);
+}
+
+static int native_exec_signal(struct backend_box *b, uint32_t id, int sig) { return sandbox_exec_signal(b->sb, id, sig); }
 static int native_exec_kill(struct backend_box *b, uint32_t id) { return sandbox_exec_kill(b->sb, id); }
 static int native_exec_release(struct backend_box *b, uint32_t id) { return sandbox_exec_release(b->sb, id); }
 
@@ -170,4 +183,6 @@ const struct backend_ops backend_native_ops = {
 	.cgroup = native_cgroup,
 	.init_pid = native_init_pid,
 	.describe = native_describe,
+	.exec_start_terminal = native_exec_start_terminal,
+	.exec_signal = native_exec_signal,
 };

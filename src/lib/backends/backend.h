@@ -87,7 +87,15 @@ struct backend_exec {
 	const char *cwd;           /* COMMAND: absolute, inside the sandbox */
 	const char *path;          /* FILE_*: workspace-relative, normalized ("" = /workspace) */
 	uint64_t max_size;         /* FILE_GET/PUT: the largest file accepted */
-	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps) */
+	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps); stdin may
+				    * be a pipe the caller keeps writing to as it likes */
+};
+
+/* A terminal for an exec (exec_start_terminal). */
+struct backend_terminal {
+	uint16_t cols, rows;       /* the window size at start; 0: the kernel's default */
+	int reply;                 /* one end of a SOCK_SEQPACKET socketpair: the master
+				    * arrives on its peer (the backend dups what it keeps) */
 };
 
 struct backend_stats {
@@ -150,6 +158,23 @@ struct backend_ops {
 	 * names keep() says belong to a daemon still alive (an engine is
 	 * shared by every daemon of the host). */
 	unsigned (*remove_stale)(const char *prefix, bool (*keep)(const char *name));
+
+	/* Processes with a terminal, and signals (optional: NULL when the
+	 * backend lacks them; the daemon then refuses such requests). */
+	/* Starts x (a COMMAND; x->stdio unused) with a terminal: the command
+	 * gets a new pty's slave, from the sandbox's own devpts, as its 0, 1,
+	 * 2 and controlling terminal. The master is sent on t->reply
+	 * (pty_receive_master() on its peer, pty.h) once the command runs;
+	 * the peer sees EOF when it could not start (EXEC_FAILED and EXITED
+	 * follow as after exec_start). The caller then owns the master:
+	 * reads are the output, writes the input, pty_set_size() resizes,
+	 * closing it hangs the terminal up. */
+	int (*exec_start_terminal)(struct backend_box *b, const struct backend_exec *x,
+				   const struct backend_terminal *t, wr_error *e);
+	/* Sends signal sig to exec id's process group (the command and what
+	 * it started in its group): -EINVAL outside 1..64; 0 once sent, even
+	 * when the exec has just ended (its EXITED says so). */
+	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
 };
 
 /* The backend of a kind; NULL when this build lacks it. */

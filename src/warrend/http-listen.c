@@ -27,7 +27,8 @@
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "http-internal.h"
-#include "warrend.h"
+#include "daemon.h"
+#include "http.h"
 
 #define LISTEN_BACKLOG 1024
 #define MAX_LISTENERS 16

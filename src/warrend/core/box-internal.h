@@ -16,6 +16,7 @@ struct box {
 	box_died_fn died;            /* the holder's, while leased */
 	void *holder;
 	char request_id[REQUEST_ID_MAX + 1];
+	char session_id[40];
 	struct list link;            /* in the pool's idle list */
 	struct list all_link;        /* in all_boxes, then in dying */
 	struct list execs;           /* running execs */

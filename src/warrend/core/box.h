@@ -66,9 +66,9 @@ enum box_state box_state(const struct box *b);
 struct pool *box_pool(const struct box *b);
 /* Who holds the box: died(holder, why) when it dies under them. */
 void box_set_holder(struct box *b, box_died_fn died, void *holder);
-/* The request that leased or last used the box, for the log lines of its
- * death (copied). */
-void box_set_request_id(struct box *b, const char *request_id);
+/* The request that leased or last used the box and its holder's name,
+ * for the log lines of its death (copied). */
+void box_set_log_ids(struct box *b, const char *request_id, const char *session_id);
 /* Kills every running exec and destroys the box (in the background). */
 void box_destroy(struct box *b);
 /* Applies tighter limits to a leased box's cgroup. */

@@ -55,10 +55,15 @@ void box_set_holder(struct box *b, box_died_fn died, void *holder)
 	b->died = died;
 	b->holder = holder;
 }
-void box_set_request_id(struct box *b, const char *rid)
+void box_set_log_ids(struct box *b, const char *rid, const char *sid)
 {
 	snprintf(b->request_id, sizeof b->request_id, "%s", rid ? rid : "");
+	snprintf(b->session_id, sizeof b->session_id, "%s", sid ? sid : "");
 }
+
+/* The log lines of a box name its last request and its session. */
+#define BOX_LOG_SCOPE(b) LOG_CTX_SCOPE((b)->request_id[0] ? (b)->request_id : NULL, \
+				       (b)->session_id[0] ? (b)->session_id : NULL)
 const struct policy *pool_policy(const struct pool *p) { return p->policy; }
 const char *pool_image(const struct pool *p) { return p->image; }
 const char *pool_policy_name(const struct pool *p) { return p->policy_name; }
@@ -291,7 +296,7 @@ static void box_on_event(struct box *b, const struct backend_event *ev)
 		return;
 	case BACKEND_EV_SETUP_FAILED:
 	case BACKEND_EV_DIED: {
-		LOG_CTX_SCOPE(b->request_id[0] ? b->request_id : NULL, NULL);
+		BOX_LOG_SCOPE(b);
 		daemon_log("%s sandbox: %s", b->ops->name, ev->message);
 		box_fail(b, ev->message);
 		return;
@@ -310,7 +315,7 @@ static void box_on_read(struct loop_io *io, const char *err)
 {
 	struct box *b = loop_io_data(io);
 	if (err) {
-		LOG_CTX_SCOPE(b->request_id[0] ? b->request_id : NULL, NULL);
+		BOX_LOG_SCOPE(b);
 		if (b->state == BOX_LEASED)
 			daemon_log("%s sandbox: its init exited", b->ops->name);
 		box_fail(b, "the sandbox's init exited");
@@ -324,7 +329,7 @@ static void box_on_read(struct loop_io *io, const char *err)
 		if (used == 0)
 			return;
 		if (used < 0) {
-			LOG_CTX_SCOPE(b->request_id[0] ? b->request_id : NULL, NULL);
+			BOX_LOG_SCOPE(b);
 			daemon_log("%s sandbox %d sent a malformed message: destroyed", b->ops->name,
 				   b->ops->init_pid ? (int)b->ops->init_pid(b->bb) : -1);
 			box_fail(b, "the sandbox sent a malformed message");

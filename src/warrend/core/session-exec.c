@@ -57,7 +57,7 @@ static struct exec *start_counted(struct session *s, struct exec_params *p, stru
 	p->ended = exec_ended;
 	p->holder = s;
 	p->bound = true;
-	box_set_request_id(s->box, p->request_id);
+	box_set_log_ids(s->box, p->request_id, s->id);
 	struct exec *x = exec_start(s->box, p, first, err);
 	if (!x)
 		return NULL;

@@ -289,6 +289,7 @@ static void session_uncount(struct session *s)
 static void session_box_died(void *holder, const char *why)
 {
 	struct session *s = holder;
+	daemon_log("session %s: its sandbox ended: %s", s->id, why);
 	s->box = NULL;
 	s->dead = true;
 	snprintf(s->dead_reason, sizeof s->dead_reason, "%s", why);
@@ -315,7 +316,7 @@ static void session_attach(struct session *s, struct box *b)
 {
 	s->box = b;
 	box_set_holder(b, session_box_died, s);
-	box_set_request_id(b, s->request_id);
+	box_set_log_ids(b, s->request_id, s->id);
 	/* (a backend without live limits created this box with them) */
 	struct wd_error err = { 0 };
 	if (pool_limits_tighter(s->pool, &s->limits) && pool_limits_live(s->pool) &&

@@ -143,7 +143,7 @@ static void usage(FILE *out)
 	      "      --image-dir DIR      where named images live\n"
 	      "      --backend NAME       native (default), oci or docker: what runs sandboxes\n"
 	      "      --backend-fallback NAME  used when the backend is unhealthy at start\n"
-	      "  -v, --verbose            more log lines (repeat for one per request)\n"
+	      "  -v, --verbose            more log lines: commands' ends (twice: their starts)\n"
 	      "  -V, --version            print the version and exit\n"
 	      "  -h, --help               print this help and exit\n\n"
 	      "See warrend(8) and warrend.conf(5).\n",

@@ -604,9 +604,9 @@ void http_dispose(void)
 	accept_ctx.ctx = NULL;
 }
 
-int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e)
 {
 	configure_h2o(loop, cfg);
 	http_gate_init(loop, cfg);
-	return http_listen_all(loop, cfg, err, errlen);
+	return http_listen_all(loop, cfg, e);
 }

@@ -78,9 +78,9 @@ struct http_pending {
 struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), void *data);
 
 /* The listeners. "unix:/run/warren/warrend.sock" or "127.0.0.1:8080" or
- * "[::1]:8080". Returns 0 or -errno with a message in err. */
+ * "[::1]:8080". Returns 0 or -errno with the message in e. */
 struct daemon_config;
-int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen);
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e);
 /* Stops accepting new connections (drain). */
 void http_stop_listening(void);
 

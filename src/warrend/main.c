@@ -391,9 +391,8 @@ int main(int argc, char **argv)
 	metrics_init();
 	sessions_on_tick(http_tick);
 
-	char err[512];
-	if (http_start(d->loop, &d->cfg, err, sizeof(err)) < 0) {
-		daemon_log("%s", err);
+	if (http_start(d->loop, &d->cfg, &e) < 0) {
+		daemon_log("%s", e.message);
 		return 1;
 	}
 	struct wd_error werr = { 0 };

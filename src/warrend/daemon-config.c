@@ -385,6 +385,11 @@ int config_parse_file(struct daemon_config *cfg, const char *path, bool must_exi
 
 int config_finish(struct daemon_config *cfg, wr_error *e)
 {
+	/* config_defaults' copies: every one is needed from here on */
+	if (!cfg->state_dir || !cfg->tokens_file || !cfg->policy_dir || !cfg->image_dir || !cfg->default_image ||
+	    !cfg->default_policy || !cfg->oci.runtime || !cfg->docker.socket || !cfg->docker.image_prefix ||
+	    !cfg->docker.host_image)
+		return wr_error_set(e, ENOMEM, "the configuration's defaults");
 	if (cfg->auth_local && cfg->tokenless_loopback)
 		return wr_error_set(e, 0, "auth_local (a token on the unix socket too) and tokenless_loopback "
 				    "(none on loopback TCP) contradict each other: set one");

@@ -21,7 +21,7 @@
 #include "units.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK, V_ORIGINS, V_HOSTS };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT };
 
 struct config_key {
 	const char *name;
@@ -60,12 +60,15 @@ static const struct config_key config_keys[] = {
 	{ "max_json_body", V_SIZE, FIELD(max_json_body), 0 },
 	{ "max_file_size", V_SIZE, FIELD(max_file_size), 0 },
 	{ "verbose", V_VERBOSE, FIELD(verbose), 0 },
+	{ "log_format", V_LOG_FORMAT, FIELD(log_format), 0 },
+	{ "access_log", V_BOOL, FIELD(access_log), 0 },
 	{ "backend", V_BACKEND, FIELD(backend), 0 },
 	{ "backend_fallback", V_FALLBACK, FIELD(backend_fallback), 0 },
-	{ "oci_runtime", V_STRING, FIELD(oci_runtime), 0 },
-	{ "docker_socket", V_STRING, FIELD(docker_socket), 0 },
-	{ "docker_image_prefix", V_STRING, FIELD(docker_image_prefix), 0 },
-	{ "docker_host_image", V_STRING, FIELD(docker_host_image), 0 },
+	/* each backend's own settings */
+	{ "oci_runtime", V_STRING, FIELD(oci.runtime), 0 },
+	{ "docker_socket", V_STRING, FIELD(docker.socket), 0 },
+	{ "docker_image_prefix", V_STRING, FIELD(docker.image_prefix), 0 },
+	{ "docker_host_image", V_STRING, FIELD(docker.host_image), 0 },
 };
 
 #ifndef WARREN_POLICYDIR
@@ -101,10 +104,10 @@ void config_defaults(struct daemon_config *cfg)
 		.allow_backend_choice = true,
 		.backend = BACKEND_NATIVE,
 		.backend_fallback = -1,
-		.oci_runtime = strdup("runc"),
-		.docker_socket = strdup("/run/docker.sock"),
-		.docker_image_prefix = strdup("warren-"),
-		.docker_host_image = strdup("warren-minimal"),
+		.access_log = true,
+		.oci = { .runtime = strdup("runc") },
+		.docker = { .socket = strdup("/run/docker.sock"), .image_prefix = strdup("warren-"),
+			    .host_image = strdup("warren-minimal") },
 	};
 }
 
@@ -285,6 +288,15 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 		expected = "a duration such as 30s, 5m or 1h";
 		r = parse_duration(value, (uint64_t *)field);
 		break;
+	case V_LOG_FORMAT:
+		expected = "text or json";
+		if (!strcmp(value, "text"))
+			*(int *)field = LOG_FORMAT_TEXT;
+		else if (!strcmp(value, "json"))
+			*(int *)field = LOG_FORMAT_JSON;
+		else
+			r = -EINVAL;
+		break;
 	case V_FALLBACK:
 		if (!strcmp(value, "none")) {
 			*(int *)field = -1;
@@ -373,6 +385,11 @@ int config_parse_file(struct daemon_config *cfg, const char *path, bool must_exi
 
 int config_finish(struct daemon_config *cfg, wr_error *e)
 {
+	/* config_defaults' copies: every one is needed from here on */
+	if (!cfg->state_dir || !cfg->tokens_file || !cfg->policy_dir || !cfg->image_dir || !cfg->default_image ||
+	    !cfg->default_policy || !cfg->oci.runtime || !cfg->docker.socket || !cfg->docker.image_prefix ||
+	    !cfg->docker.host_image)
+		return wr_error_set(e, ENOMEM, "the configuration's defaults");
 	if (cfg->auth_local && cfg->tokenless_loopback)
 		return wr_error_set(e, 0, "auth_local (a token on the unix socket too) and tokenless_loopback "
 				    "(none on loopback TCP) contradict each other: set one");

@@ -45,10 +45,10 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert(cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_NATIVE);
 	ck_assert_int_eq(cfg.backend_fallback, -1);
-	ck_assert_str_eq(cfg.oci_runtime, "runc");
-	ck_assert_str_eq(cfg.docker_socket, "/run/docker.sock");
-	ck_assert_str_eq(cfg.docker_image_prefix, "warren-");
-	ck_assert_str_eq(cfg.docker_host_image, "warren-minimal");
+	ck_assert_str_eq(cfg.oci.runtime, "runc");
+	ck_assert_str_eq(cfg.docker.socket, "/run/docker.sock");
+	ck_assert_str_eq(cfg.docker.image_prefix, "warren-");
+	ck_assert_str_eq(cfg.docker.host_image, "warren-minimal");
 	config_free(&cfg);
 }
 END_TEST
@@ -109,10 +109,10 @@ START_TEST(every_key_parses)
 	ck_assert(!cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_DOCKER);
 	ck_assert_int_eq(cfg.backend_fallback, BACKEND_NATIVE);
-	ck_assert_str_eq(cfg.oci_runtime, "/usr/bin/crun");
-	ck_assert_str_eq(cfg.docker_socket, "/run/podman/podman.sock");
-	ck_assert_str_eq(cfg.docker_image_prefix, "localhost/w-");
-	ck_assert_str_eq(cfg.docker_host_image, "warren-python");
+	ck_assert_str_eq(cfg.oci.runtime, "/usr/bin/crun");
+	ck_assert_str_eq(cfg.docker.socket, "/run/podman/podman.sock");
+	ck_assert_str_eq(cfg.docker.image_prefix, "localhost/w-");
+	ck_assert_str_eq(cfg.docker.host_image, "warren-python");
 	ck_assert_msg(config_parse_text(&cfg, "t.conf", "backend_fallback = none\n", &e) == 0, "%s", e.message);
 	ck_assert_int_eq(cfg.backend_fallback, -1);
 	ck_assert_uint_eq(cfg.n_listen, 3);

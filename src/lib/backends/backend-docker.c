@@ -82,12 +82,12 @@ struct backend_box {
 
 static int docker_init(const struct backend_settings *s, wr_error *e)
 {
-	if (s->docker_socket)
-		snprintf(docker_cfg.socket, sizeof docker_cfg.socket, "%s", s->docker_socket);
-	if (s->docker_image_prefix)
-		snprintf(docker_cfg.prefix, sizeof docker_cfg.prefix, "%s", s->docker_image_prefix);
-	if (s->docker_host_image)
-		snprintf(docker_cfg.host_image, sizeof docker_cfg.host_image, "%s", s->docker_host_image);
+	if (s->docker.socket)
+		snprintf(docker_cfg.socket, sizeof docker_cfg.socket, "%s", s->docker.socket);
+	if (s->docker.image_prefix)
+		snprintf(docker_cfg.prefix, sizeof docker_cfg.prefix, "%s", s->docker.image_prefix);
+	if (s->docker.host_image)
+		snprintf(docker_cfg.host_image, sizeof docker_cfg.host_image, "%s", s->docker.host_image);
 	if (s->cgroup_prefix)
 		snprintf(docker_cfg.cgroup_prefix, sizeof docker_cfg.cgroup_prefix, "%s", s->cgroup_prefix);
 	docker_cfg.verbose = s->verbose;
@@ -1050,12 +1050,6 @@ static unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char 
 
 /* ---- the rest --------------------------------------------------------- */
 
-static int docker_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
-{
-	(void)b, (void)uid, (void)gid;
-	return -EOPNOTSUPP; /* files are execs through the archive API */
-}
-
 static pid_t docker_init_pid(const struct backend_box *b)
 {
 	return b->init_pid;
@@ -1079,6 +1073,7 @@ static void docker_describe(const struct backend_box *b, char *buf, size_t len)
 
 const struct backend_ops backend_docker_ops = {
 	.name = "docker",
+	.start_timeout_ms = 60000,
 	.init = docker_init,
 	.fini = docker_fini,
 	.health = docker_health,
@@ -1091,7 +1086,7 @@ const struct backend_ops backend_docker_ops = {
 	.exec_release = docker_exec_release,
 	.stats = docker_stats,
 	.destroy_step = docker_destroy_step,
-	.open_workspace = docker_open_workspace,
+	/* no open_workspace: files are execs through the archive API */
 	.init_pid = docker_init_pid,
 	.describe = docker_describe,
 	.remove_stale = docker_remove_stale,

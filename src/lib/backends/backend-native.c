@@ -168,6 +168,7 @@ static void native_describe(const struct backend_box *b, char *buf, size_t len)
 
 const struct backend_ops backend_native_ops = {
 	.name = "native",
+	.start_timeout_ms = 10000,
 	.init = native_init,
 	.health = native_health,
 	.create = native_create,

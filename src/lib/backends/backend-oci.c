@@ -176,7 +176,7 @@ static int reachable_by_others(const char *path, wr_error *e)
 
 static int oci_init(const struct backend_settings *s, wr_error *e)
 {
-	const char *rt = s->oci_runtime && *s->oci_runtime ? s->oci_runtime : "runc";
+	const char *rt = s->oci.runtime && *s->oci.runtime ? s->oci.runtime : "runc";
 	if (resolve_in_path(rt, oci.runtime, sizeof oci.runtime) < 0)
 		return wr_error_set(e, ENOENT, "oci_runtime %s: not found in PATH", rt);
 	snprintf(oci.root, sizeof oci.root, "%s/oci", s->state_dir);
@@ -931,6 +931,7 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 
 const struct backend_ops backend_oci_ops = {
 	.name = "oci",
+	.start_timeout_ms = 60000,
 	.init = oci_init,
 	.fini = oci_fini,
 	.health = oci_health,

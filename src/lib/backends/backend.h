@@ -31,10 +31,14 @@ enum backend_kind { BACKEND_NATIVE, BACKEND_OCI, BACKEND_DOCKER, BACKEND_COUNT }
 struct backend_settings {
 	const char *state_dir;          /* /run/warren: oci keeps its --root below it */
 	const char *image_dir;          /* /var/lib/warren/images */
-	const char *oci_runtime;        /* "runc", "crun" or a path */
-	const char *docker_socket;      /* "/run/docker.sock" or podman's socket */
-	const char *docker_image_prefix; /* warren image NAME is engine image PREFIX+NAME */
-	const char *docker_host_image;  /* the engine image that stands in for "host" */
+	struct {
+		const char *runtime;    /* "runc", "crun" or a path */
+	} oci;
+	struct {
+		const char *socket;     /* "/run/docker.sock" or podman's socket */
+		const char *image_prefix; /* warren image NAME is engine image PREFIX+NAME */
+		const char *host_image; /* the engine image that stands in for "host" */
+	} docker;
 	const char *cgroup_prefix;      /* "wd-": names of what a crashed daemon left */
 	int verbose;
 };
@@ -107,6 +111,9 @@ struct backend_box;            /* each backend's own */
 
 struct backend_ops {
 	const char *name;          /* "native", "oci", "docker" */
+	/* How long a sandbox may take to become READY before the daemon gives
+	 * up on it (the others start containers through other programs). */
+	unsigned start_timeout_ms;
 	/* Once at start-up: keeps the settings, prepares state directories. */
 	int (*init)(const struct backend_settings *s, wr_error *e);
 	/* At exit, once every sandbox is gone: removes the backend's (now
@@ -144,7 +151,8 @@ struct backend_ops {
 	 * freed), -EBUSY to call again later. */
 	int (*destroy_step)(struct backend_box *b);
 	/* An O_PATH fd of the sandbox's /workspace for files.c and the host
-	 * ids of the sandbox user, or -EOPNOTSUPP (file execs are used). */
+	 * ids of the sandbox user, or -errno. NULL: the backend has no
+	 * workspace on this host and does files as file execs (docker). */
 	int (*open_workspace)(struct backend_box *b, uid_t *uid, gid_t *gid);
 	/* The sandbox's own cgroup (warrend charges its file writes there),
 	 * or NULL (docker: the engine's). */

@@ -6,30 +6,41 @@
 #include <string.h>
 
 #include "backends.h"
+#include "box.h"
 #include "cleanup.h"
 #include "http.h"
 #include "metrics.h"
-#include "sessions.h"
-#include "warrend.h"
+#include "routes.h"
+#include "session.h"
 
 extern const char warrend_openapi_json[]; /* generated from src/warrend/openapi.json */
 
-static json_t *describe_pools(unsigned *ready_total)
+static void pool_json(const struct pool_stats *st, void *array)
 {
-	json_t *pools = json_array();
-	pools_describe(pools);
-	size_t i;
-	json_t *p;
-	*ready_total = 0;
-	json_array_foreach(pools, i, p)
-		*ready_total += (unsigned)json_integer_value(json_object_get(p, "ready"));
-	return pools;
+	json_array_append_new(array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
+		"backend", st->backend, "image", st->image, "policy", st->policy, "ready", (json_int_t)st->ready,
+		"starting", (json_int_t)st->starting, "target", (json_int_t)st->target,
+		"hits", (json_int_t)st->hits, "misses", (json_int_t)st->misses, "last_error", st->last_error));
+}
+
+static void count_ready(const struct pool_stats *st, void *total)
+{
+	*(unsigned *)total += st->ready;
+}
+
+static void backend_json(const struct backend_health *h, void *object)
+{
+	json_t *b = json_pack("{s:b, s:b}", "healthy", h->healthy, "default", h->is_default);
+	if (b && h->error)
+		json_object_set_new(b, "error", json_string(h->error));
+	json_object_set_new(object, h->name, b);
 }
 
 static int get_health(h2o_req_t *req, const struct http_route_match *m)
 {
-	unsigned ready;
-	json_t *pools = describe_pools(&ready);
+	json_t *pools = json_array(), *backends = json_object();
+	pools_foreach(pool_json, pools);
+	backends_foreach(backend_json, backends);
 	uint64_t uptime_s = (daemon_now_ms() - daemon_state->started_ms) / 1000;
 	return http_reply_json(req, 200, json_pack("{s:s,s:s,s:I,s:i,s:i,s:o,s:s,s:s,s:o}",
 						   "status", daemon_state->draining ? "draining" : "ok",
@@ -40,14 +51,14 @@ static int get_health(h2o_req_t *req, const struct http_route_match *m)
 						   "pools", pools,
 						   "cgroup", daemon_state->cgroup_mode ? daemon_state->cgroup_mode : "none",
 						   "backend", backend_kind_name((enum backend_kind)daemon_state->backend),
-						   "backends", backends_describe()));
+						   "backends", backends));
 }
 
 /* GET /health in the shape of the Flask/Docker services. */
 static int get_compat_health(h2o_req_t *req, const struct http_route_match *m)
 {
-	unsigned ready;
-	json_decref(describe_pools(&ready));
+	unsigned ready = 0;
+	pools_foreach(count_ready, &ready);
 	return http_reply_json(req, 200, json_pack("{s:s,s:i,s:i,s:s}",
 						   "status", daemon_state->draining ? "draining" : "healthy",
 						   "pool_size", (int)ready,
@@ -61,7 +72,7 @@ static int get_metrics(h2o_req_t *req, const struct http_route_match *m)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 	if (!out)
-		return http_reply_error(req, 500, "internal", "out of memory");
+		return http_reply_error(req, 503, "unavailable", "out of memory");
 	metrics_render(out);
 	if (fclose(out) != 0)
 		return http_reply_error(req, 500, "internal", "out of memory");

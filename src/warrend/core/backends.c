@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 
 #include "backend-proc.h"
-#include "warrend.h"
+#include "daemon.h"
 
 /* How often each started backend's health is checked again. */
 #define HEALTH_INTERVAL_MS 10000
@@ -56,13 +56,14 @@ static void check_now(struct backend_state *st)
 	st->checked_ms = daemon_now_ms();
 }
 
-int backends_init(char *err, size_t errlen)
+int backends_init(struct wd_error *err)
 {
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	settings = (struct backend_settings){
-		.state_dir = cfg->state_dir, .image_dir = cfg->image_dir, .oci_runtime = cfg->oci_runtime,
-		.docker_socket = cfg->docker_socket, .docker_image_prefix = cfg->docker_image_prefix,
-		.docker_host_image = cfg->docker_host_image, .cgroup_prefix = "wd-", .verbose = cfg->verbose,
+		.state_dir = cfg->state_dir, .image_dir = cfg->image_dir, .cgroup_prefix = "wd-", .verbose = cfg->verbose,
+		.oci = { .runtime = cfg->oci.runtime },
+		.docker = { .socket = cfg->docker.socket, .image_prefix = cfg->docker.image_prefix,
+			    .host_image = cfg->docker.host_image },
 	};
 	for (int k = 0; k < BACKEND_COUNT; k++) {
 		struct backend_state *st = &states[k];
@@ -94,66 +95,46 @@ int backends_init(char *err, size_t errlen)
 			daemon_state->backend = cfg->backend_fallback;
 			return 0;
 		}
-		snprintf(err, errlen, "backend %s: %s; fallback %s: %s", chosen->ops->name, chosen->error,
-			 fb->ops->name, fb->error);
-		return -1;
+		return wd_fail(err, 503, "backend %s: %s; fallback %s: %s", chosen->ops->name, chosen->error,
+			       fb->ops->name, fb->error);
 	}
-	snprintf(err, errlen, "backend %s: %s (set backend_fallback to start with another)", chosen->ops->name,
-		 chosen->error);
-	return -1;
+	return wd_fail(err, 503, "backend %s: %s (set backend_fallback to start with another)", chosen->ops->name,
+		       chosen->error);
 }
 
-int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *err, size_t errlen)
+int backends_resolve(const char *name, enum backend_kind *out, struct wd_error *err)
 {
-	if (!field) {
+	if (!name) {
 		*out = default_kind;
 		return 0;
 	}
-	*status = 400;
-	if (!json_is_string(field)) {
-		snprintf(err, errlen, "backend: expected a string");
-		return -1;
-	}
 	enum backend_kind k;
-	if (backend_kind_parse(json_string_value(field), &k) < 0) {
-		snprintf(err, errlen, "backend: unknown backend \"%s\" (native, oci or docker)", json_string_value(field));
-		return -1;
-	}
+	if (backend_kind_parse(name, &k) < 0)
+		return wd_fail(err, 400, "backend: unknown backend \"%s\" (native, oci or docker)", name);
 	/* The operator may keep every session on the default backend. */
-	if (k != default_kind && !daemon_state->cfg.allow_backend_choice) {
-		*status = 403;
-		snprintf(err, errlen, "backend: \"%s\" may not be chosen per request on this daemon "
-			 "(allow_backend_choice = false); leave it out to use %s", json_string_value(field),
-			 backend_kind_name(default_kind));
-		return -1;
-	}
+	if (k != default_kind && !daemon_state->cfg.allow_backend_choice)
+		return wd_fail(err, 403, "backend: \"%s\" may not be chosen per request on this daemon "
+			       "(allow_backend_choice = false); leave it out to use %s", name,
+			       backend_kind_name(default_kind));
 	struct backend_state *st = &states[k];
-	if (!st->started || !st->healthy) {
-		*status = 503;
-		snprintf(err, errlen, "backend %s cannot run sandboxes now: %s", st->ops->name,
-			 st->error[0] ? st->error : "not checked yet");
-		return -1;
-	}
+	if (!st->started || !st->healthy)
+		return wd_fail(err, 503, "backend %s cannot run sandboxes now: %s", st->ops->name,
+			       st->error[0] ? st->error : "not checked yet");
 	*out = k;
 	return 0;
 }
 
-const char *backends_requested_name(json_t *field)
+void backends_foreach(void (*fn)(const struct backend_health *h, void *data), void *data)
 {
-	return json_is_string(field) ? json_string_value(field) : backend_kind_name(default_kind);
-}
-
-json_t *backends_describe(void)
-{
-	json_t *o = json_object();
 	for (int k = 0; k < BACKEND_COUNT; k++) {
 		const struct backend_state *st = &states[k];
-		json_t *b = json_pack("{s:b, s:b}", "healthy", st->started && st->healthy, "default", k == (int)default_kind);
-		if (!(st->started && st->healthy))
-			json_object_set_new(b, "error", json_string(st->error[0] ? st->error : "not checked yet"));
-		json_object_set_new(o, st->ops->name, b);
+		bool ok = st->started && st->healthy;
+		struct backend_health h = {
+			.name = st->ops->name, .healthy = ok, .is_default = k == (int)default_kind,
+			.error = ok ? NULL : st->error[0] ? st->error : "not checked yet",
+		};
+		fn(&h, data);
 	}
-	return o;
 }
 
 /* In the child of a background check: the verdict is the exit status, the

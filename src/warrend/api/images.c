@@ -9,7 +9,7 @@
 #include "cleanup.h"
 #include "http.h"
 #include "image.h"
-#include "warrend.h"
+#include "routes.h"
 
 /* One image's entry; fields come from <dir>/NAME/image.json when present
  * (a hand-made image directory has none and is listed by name only). */

@@ -219,9 +219,7 @@ static int reply_streamed(h2o_req_t *req, int status, json_t *fields, struct rep
 	}
 	/* rest is "{...}": its members follow ours ("{}": none) */
 	s->tail = strcmp(rest, "{}") ? pool_printf(req, ",", rest + 1, "\n") : pool_printf(req, "}\n", "", "");
-	req->res.status = status;
-	req->res.reason = status < 300 ? "OK" : "Error";
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+	http_start_status(req, status, "application/json");
 	h2o_start_response(req, &s->gen);
 	sender_proceed(&s->gen, req);
 	return 0;
@@ -259,4 +257,67 @@ int exec_reply_result(h2o_req_t *req, struct exec_result *r)
 		outs[1].judged = false;
 	}
 	return exec_reply_json(req, 200, exec_result_json(r), outs, 2);
+}
+
+json_t *exec_result_json(const struct exec_result *r)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "exit_code", r->exited ? json_integer(r->exit_code) : json_null());
+	json_object_set_new(o, "signal", !r->exited && r->signal ? json_integer(r->signal) : json_null());
+	json_object_set_new(o, "duration_ms", json_integer((json_int_t)r->duration_ms));
+	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
+	json_object_set_new(o, "oom_killed", json_boolean(r->oom_killed));
+	json_object_set_new(o, "truncated", json_boolean(r->truncated));
+	if (r->exec_error[0] && !r->failed_to_start)
+		json_object_set_new(o, "error", json_string(r->exec_error));
+	return o;
+}
+
+/* ---- a request waiting for a whole result ------------------------------------ */
+
+struct buffered_exec {
+	struct exec_observer obs;
+	struct http_pending *pending;
+	struct exec *x;
+	exec_reply_fn done;
+	void *done_data;
+};
+
+static void buffered_done(struct exec_observer *o, struct exec_result *r)
+{
+	struct buffered_exec *b = (struct buffered_exec *)o;
+	h2o_req_t *req = b->pending ? b->pending->req : NULL;
+	if (b->pending)
+		b->pending->on_gone = NULL;
+	if (req)
+		b->done(req, r, b->done_data);
+	free(b);
+}
+
+static void buffered_gone(void *data)
+{
+	struct buffered_exec *b = data;
+	exec_unobserve(b->x, &b->obs); /* bound: the command is killed */
+	free(b);
+}
+
+int exec_buffered(h2o_req_t *req, struct session *s, struct exec_request *er, exec_reply_fn done, void *data)
+{
+	struct buffered_exec *b = calloc(1, sizeof *b);
+	if (!b)
+		return http_reply_error(req, 503, "unavailable", "out of memory");
+	b->obs.on_done = buffered_done;
+	b->done = done;
+	b->done_data = data;
+	struct wd_error err = { 0 };
+	er->keep_output = true;
+	er->request_id = http_ctx(req)->request_id;
+	if (!(b->x = session_exec(s, er, &b->obs, &err))) {
+		free(b);
+		return http_reply_wd_error(req, &err);
+	}
+	b->pending = http_pending_new(req, buffered_gone, b);
+	return 0;
 }

@@ -1,4 +1,7 @@
 /* Streaming exec: output as server-sent events while the command runs.
+ * Each event carries `id: N`, its sequence number: one counter for stdout
+ * and stderr together, so a client can order them and say where it
+ * stopped (the data objects stay as they were).
  * h2o allows one h2o_send in flight: what arrives meanwhile is queued and
  * sent from the generator's proceed callback. A client that does not read
  * gets no proceed: once the queue passes QUEUE_HIGH the command's pipes
@@ -10,19 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "box-internal.h"
 #include "encode.h"
-#include "session-internal.h"
-#include "sessions.h"
-#include "warrend.h"
+#include "exec-reply.h"
+#include "http.h"
+#include "list.h"
+#include "v1-routes.h"
 
 struct stream {
 	h2o_generator_t gen;          /* first: h2o hands it back to us */
-	h2o_linklist_t link;          /* in live_streams while the exec runs */
+	struct exec_observer obs;
+	struct list link;             /* in live_streams while the exec runs */
 	uint64_t last_sent_ms;
+	uint64_t seq;                 /* of the last event */
 	h2o_req_t *req;               /* NULL once the client is gone */
 	struct exec *x;
-	struct session *s;
 	char *queue;                  /* events not yet handed to h2o */
 	size_t queued;
 	char *inflight;               /* what h2o is sending, freed at proceed */
@@ -35,14 +39,14 @@ struct stream {
 /* Streams whose command is running: a silent command still gets a
  * comment line every second, so a client that left is noticed (h2o only
  * learns of a closed connection when it writes) and its exec killed. */
-static h2o_linklist_t live_streams = { &live_streams, &live_streams };
+static struct list live_streams = LIST_INIT(live_streams);
 #define HEARTBEAT_MS 1000
 #define QUEUE_HIGH (256 * 1024)
 
 static void stream_unlink(struct stream *st)
 {
-	if (h2o_linklist_is_linked(&st->link))
-		h2o_linklist_unlink(&st->link);
+	if (list_linked(&st->link))
+		list_unlink(&st->link);
 }
 
 static void queue_text(struct stream *st, const char *text, size_t len)
@@ -55,17 +59,18 @@ static void queue_text(struct stream *st, const char *text, size_t len)
 	}
 }
 
-static void queue_event(struct stream *st, const char *event, json_t *data)
+static void queue_event(struct stream *st, const char *event, uint64_t seq, json_t *data)
 {
-	char *json = json_dumps(data, JSON_COMPACT);
+	char *json = data ? json_dumps(data, JSON_COMPACT) : NULL;
 	json_decref(data);
 	if (!json)
 		return;
-	size_t len = strlen("event: ") + strlen(event) + strlen("\ndata: ") + strlen(json) + 2;
+	size_t len = strlen(json) + strlen(event) + 64;
 	char *q = realloc(st->queue, st->queued + len + 1);
 	if (q) {
 		st->queue = q;
-		st->queued += (size_t)sprintf(q + st->queued, "event: %s\ndata: %s\n\n", event, json);
+		st->queued += (size_t)snprintf(q + st->queued, len + 1, "id: %llu\nevent: %s\ndata: %s\n\n",
+					       (unsigned long long)seq, event, json);
 	}
 	free(json);
 }
@@ -110,13 +115,6 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 	}
 }
 
-static void stream_release(struct stream *st)
-{
-	free(st->queue);
-	free(st->inflight);
-	st->queue = st->inflight = NULL;
-}
-
 /* The client went away (h2o stops the generator, then frees the request). */
 static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 {
@@ -124,10 +122,11 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 	st->req = NULL;
 	stream_unlink(st);
 	if (st->x) {
-		if (st->s)
-			st->s->running--;
-		exec_abandon(st->x);
+		struct exec *x = st->x;
 		st->x = NULL;
+		if (st->paused)
+			exec_pause_output(x, false);
+		exec_unobserve(x, &st->obs); /* bound: the command is killed */
 	}
 }
 
@@ -135,12 +134,14 @@ static void on_dispose(void *p)
 {
 	struct stream *st = p;
 	on_stop(&st->gen, NULL);
-	stream_release(st);
+	free(st->queue);
+	free(st->inflight);
+	st->queue = st->inflight = NULL;
 }
 
-static void on_output(struct exec *x, void *data, int stream, const char *buf, size_t len)
+static void on_output(struct exec_observer *o, int stream, const char *buf, size_t len, uint64_t seq)
 {
-	struct stream *st = data;
+	struct stream *st = LIST_ENTRY(struct stream, obs, o);
 	json_t *d;
 	if (!output_needs_base64(buf, len)) {
 		d = json_pack("{s:s%}", "data", buf, len);
@@ -149,55 +150,46 @@ static void on_output(struct exec *x, void *data, int stream, const char *buf, s
 		d = json_pack("{s:s}", "data_base64", b64 ? b64 : "");
 		free(b64);
 	}
-	queue_event(st, stream == 0 ? "stdout" : "stderr", d);
+	st->seq = seq;
+	queue_event(st, stream == 0 ? "stdout" : "stderr", seq, d);
 	flush(st);
-	if (st->queued >= QUEUE_HIGH && !st->paused) {
+	if (st->queued >= QUEUE_HIGH && !st->paused && st->x) {
 		st->paused = true;
-		exec_pause_output(x, true);
+		exec_pause_output(st->x, true);
 	}
 }
 
-static void on_done(struct exec *x, void *data, struct exec_result *r)
+static void on_done(struct exec_observer *o, struct exec_result *r)
 {
-	struct stream *st = data;
+	struct stream *st = LIST_ENTRY(struct stream, obs, o);
 	st->x = NULL;
 	stream_unlink(st);
-	if (st->s) {
-		st->s->running--;
-		session_touch(st->s);
-	}
 	if (r->failed_to_start) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "warren: %s\n", r->exec_error);
-		queue_event(st, "stderr", json_pack("{s:s}", "data", msg));
+		queue_event(st, "stderr", ++st->seq, json_pack("{s:s}", "data", msg));
 	}
-	queue_event(st, "exit", exec_result_json(r));
+	queue_event(st, "exit", ++st->seq, exec_result_json(r));
 	st->finished = true;
 	flush(st);
 }
 
-int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_params *p)
+int v1_exec_stream(h2o_req_t *req, struct session *s, struct exec_request *er)
 {
 	struct stream *st = h2o_mem_alloc_shared(&req->pool, sizeof *st, on_dispose);
 	memset(st, 0, sizeof *st);
 	st->gen.proceed = on_proceed;
 	st->gen.stop = on_stop;
+	st->obs.on_output = on_output;
+	st->obs.on_done = on_done;
 	st->req = req;
-	st->s = s;
-	char err[256];
-	if (session_exec_admit(req, s) < 0)
-		return 0;
-	struct exec_callbacks cb = { .on_output = on_output, .on_done = on_done, .data = st };
-	st->x = exec_start(s->box, p, &cb, err, sizeof err);
-	if (!st->x)
-		return http_reply_error(req, 409, "conflict", "%s", err);
-	s->running++;
-	session_touch(s);
+	struct wd_error err = { 0 };
+	er->request_id = http_ctx(req)->request_id;
+	if (!(st->x = session_exec(s, er, &st->obs, &err)))
+		return http_reply_wd_error(req, &err);
 	st->last_sent_ms = daemon_now_ms();
-	h2o_linklist_insert(&live_streams, &st->link);
-	req->res.status = 200;
-	req->res.reason = "OK";
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+	list_insert(&live_streams, &st->link);
+	http_start_status(req, 200, "text/event-stream");
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
 	h2o_start_response(req, &st->gen);
 	/* Headers go out now so the client sees the stream open at once. */
@@ -206,10 +198,10 @@ int session_exec_stream(h2o_req_t *req, struct session *s, const struct exec_par
 	return 0;
 }
 
-void streams_tick(uint64_t now)
+void v1_streams_tick(uint64_t now)
 {
-	for (h2o_linklist_t *n = live_streams.next; n != &live_streams; n = n->next) {
-		struct stream *st = H2O_STRUCT_FROM_MEMBER(struct stream, link, n);
+	for (struct list *n = live_streams.next; n != &live_streams; n = n->next) {
+		struct stream *st = LIST_ENTRY(struct stream, link, n);
 		if (!st->sending && st->queued == 0 && now - st->last_sent_ms >= HEARTBEAT_MS) {
 			queue_text(st, ": keep-alive\n\n", 14);
 			flush(st);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "box.h"
+#include "session.h"
 
 #define EXEC_REPLY_OUTPUTS_MAX 4
 
@@ -34,3 +35,13 @@ int exec_reply_result(h2o_req_t *req, struct exec_result *r);
 
 /* Frees what exec_reply_json did not take (for a reply never sent). */
 void reply_outputs_free(struct reply_output *outs, size_t n);
+
+/* The result JSON of the API without stdout and stderr (the exit event of
+ * a stream; replies with output add them through exec_reply_json). */
+json_t *exec_result_json(const struct exec_result *r);
+
+/* Runs er in s for a request that waits for the whole result: done(req,
+ * result, data) while the client is there; a client that leaves ends the
+ * command. Errors (409, 429 …) are replied here. */
+typedef int (*exec_reply_fn)(h2o_req_t *req, struct exec_result *r, void *data);
+int exec_buffered(h2o_req_t *req, struct session *s, struct exec_request *er, exec_reply_fn done, void *data);

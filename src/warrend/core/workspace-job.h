@@ -14,6 +14,7 @@
  * execs inside the container, already charged there. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "box.h"
@@ -45,6 +46,9 @@ int workspace_job_start(struct box *b, workspace_job_fn fn, void *arg, workspace
  * at the start: they need not outlive this call. */
 int workspace_put_start(struct box *b, const char *rel, const void *data, size_t len, uint64_t max_size,
 			workspace_job_done_fn done, void *done_data, struct workspace_job **out, wr_error *e);
+
+/* From the daemon's tick: kills jobs past WORKSPACE_JOB_TIMEOUT_MS. */
+void workspace_jobs_tick(uint64_t now_ms);
 
 /* The caller is gone: the child is killed (its unnamed file with it) and
  * reaped in the background; done is never called. */

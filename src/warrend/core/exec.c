@@ -1,5 +1,5 @@
 /* One command in a box: its pipes on the event loop, its deadline, its
- * output cap and its result. */
+ * output cap, its followers (observers) and its result. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -12,37 +12,50 @@
 
 #include "box-internal.h"
 #include "encode.h"
-#include "warrend.h"
 
 /* After the command exits, how long its pipes may stay open (a background
  * process holding them) before we stop reading. */
 #define DRAIN_GRACE_MS 100
-/* How long after a timeout's kill init may take to report the end. */
+/* How long after a kill (timeout, or its followers left) init may take
+ * to report the end. */
 #define UNRESPONSIVE_MS 5000
+
+/* The exec's request and session name its log lines (daemon.h). */
+static void (*finish_hook)(const struct exec_result *r);
+
+void execs_on_finish(void (*fn)(const struct exec_result *r))
+{
+	finish_hook = fn;
+}
+
+#define EXEC_LOG_SCOPE(x) LOG_CTX_SCOPE((x)->request_id[0] ? (x)->request_id : NULL, \
+					(x)->session_id[0] ? (x)->session_id : NULL)
 
 struct exec *box_find_exec(struct box *b, uint32_t id)
 {
-	for (h2o_linklist_t *n = b->execs.next; n != &b->execs; n = n->next) {
-		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, n);
+	for (struct list *n = b->execs.next; n != &b->execs; n = n->next) {
+		struct exec *x = LIST_ENTRY(struct exec, box_link, n);
 		if (x->id == id)
 			return x;
 	}
 	return NULL;
 }
 
-static void close_socket(h2o_socket_t **s)
+uint32_t exec_id(const struct exec *x) { return x->id; }
+
+static void close_io(struct loop_io **io)
 {
-	if (*s) {
-		h2o_socket_close(*s);
-		*s = NULL;
+	if (*io) {
+		loop_io_close(*io);
+		*io = NULL;
 	}
 }
 
 static void exec_free(struct exec *x)
 {
-	close_socket(&x->pipe[0]);
-	close_socket(&x->pipe[1]);
-	close_socket(&x->in);
+	close_io(&x->pipe[0]);
+	close_io(&x->pipe[1]);
+	close_io(&x->in);
 	free(x->stdin_copy);
 	free(x->res.out[0]);
 	free(x->res.out[1]);
@@ -60,7 +73,7 @@ static void drain_pipes(struct exec *x)
 	for (int stream = 0; stream < 2; stream++) {
 		if (!x->pipe[stream])
 			continue;
-		int fd = h2o_socket_get_fd(x->pipe[stream]);
+		int fd = loop_io_fd(x->pipe[stream]);
 		for (int rounds = 0; fd >= 0 && rounds < 64; rounds++) {
 			ssize_t n = read(fd, buf, sizeof buf);
 			if (n <= 0)
@@ -70,17 +83,11 @@ static void drain_pipes(struct exec *x)
 	}
 }
 
-static void exec_finish(struct exec *x)
+static void fill_result(struct exec *x)
 {
 	struct exec_result *r = &x->res;
-	if (x->exited && !x->failed)
-		drain_pipes(x);
 	for (int i = 0; i < 2; i++)
 		r->out_base64[i] = output_scan_needs_base64(&x->scan[i]);
-	close_socket(&x->pipe[0]);
-	close_socket(&x->pipe[1]);
-	close_socket(&x->in);
-	h2o_linklist_unlink(&x->box_link);
 	r->duration_ms = (x->exited ? x->exited_ms : daemon_now_ms()) - x->start_ms;
 	r->timed_out = x->timed_out;
 	if (x->exited) {
@@ -102,11 +109,48 @@ static void exec_finish(struct exec *x)
 	if (!r->timed_out && (r->signal == SIGKILL || !x->exited) && x->box->bb &&
 	    x->box->ops->stats(x->box->bb, &st) == 0 && st.oom_kills > x->oom_before)
 		r->oom_killed = true;
+}
+
+static void log_end(const struct exec *x, const struct exec_result *r)
+{
+	bool notable = r->timed_out || r->oom_killed || r->failed_to_start || r->exec_error[0];
+	if (!notable && !daemon_state->cfg.verbose)
+		return;
+	char how[64];
+	if (r->exited)
+		snprintf(how, sizeof how, "exit %d", r->exit_code);
+	else
+		snprintf(how, sizeof how, "signal %d", r->signal);
+	daemon_log("exec %u: %s after %llu ms%s%s%s%s%s", x->id, how, (unsigned long long)r->duration_ms,
+		   r->timed_out ? ", timed out" : "", r->oom_killed ? ", OOM-killed" : "",
+		   x->abandoned ? ", its client left" : "", r->exec_error[0] ? ": " : "", r->exec_error);
+}
+
+static void exec_finish(struct exec *x)
+{
+	EXEC_LOG_SCOPE(x);
+	if (x->exited && !x->failed)
+		drain_pipes(x);
+	close_io(&x->pipe[0]);
+	close_io(&x->pipe[1]);
+	close_io(&x->in);
+	list_unlink(&x->box_link);
+	fill_result(x);
 	if (x->box->state != BOX_DEAD)
 		x->box->ops->exec_release(x->box->bb, x->id); /* stays while its background processes live */
-	metrics_exec_done((double)r->duration_ms / 1000.0, r->timed_out, r->oom_killed);
-	if (!x->abandoned && x->cb.on_done)
-		x->cb.on_done(x, x->cb.data, r);
+	log_end(x, &x->res);
+	if (finish_hook)
+		finish_hook(&x->res);
+	if (x->ended)
+		x->ended(x->holder, x);
+	/* A follower's on_done may end the box, the session, other execs:
+	 * each leaves the list before it is called. */
+	while (!list_empty(&x->observers)) {
+		struct exec_observer *o = LIST_ENTRY(struct exec_observer, link, x->observers.next);
+		list_unlink(&o->link);
+		if (o->on_done)
+			o->on_done(o, &x->res);
+	}
 	exec_free(x);
 }
 
@@ -124,13 +168,17 @@ static void keep_output(struct exec *x, int stream, const char *buf, size_t len)
 		x->res.truncated = true;
 	if (take == 0)
 		return;
-	if (x->cb.on_output) {
-		/* streamed: the caller has it, keeping a copy would double it */
-		x->kept += take;
-		if (!x->abandoned)
-			x->cb.on_output(x, x->cb.data, stream, buf, take);
-		return;
+	x->seq++;
+	for (struct list *n = x->observers.next, *next; n != &x->observers; n = next) {
+		next = n->next; /* a follower may leave from its callback */
+		struct exec_observer *o = LIST_ENTRY(struct exec_observer, link, n);
+		if (o->on_output)
+			o->on_output(o, stream, buf, take, x->seq);
 	}
+	x->kept += take;
+	output_scan_feed(&x->scan[stream], buf, take);
+	if (!x->keep_output)
+		return;
 	char *grown = realloc(x->res.out[stream], x->res.out_len[stream] + take + 1);
 	if (!grown) {
 		x->res.truncated = true;
@@ -140,20 +188,20 @@ static void keep_output(struct exec *x, int stream, const char *buf, size_t len)
 	x->res.out_len[stream] += take;
 	grown[x->res.out_len[stream]] = '\0';
 	x->res.out[stream] = grown;
-	x->kept += take;
-	output_scan_feed(&x->scan[stream], buf, take);
 }
 
-static void on_pipe_read(h2o_socket_t *sock, const char *err)
+static void on_pipe_read(struct loop_io *io, const char *err)
 {
-	struct exec *x = sock->data;
-	int stream = sock == x->pipe[0] ? 0 : 1;
-	if (sock->input->size > 0) {
-		keep_output(x, stream, sock->input->bytes, sock->input->size);
-		h2o_buffer_consume(&sock->input, sock->input->size);
+	struct exec *x = loop_io_data(io);
+	int stream = io == x->pipe[0] ? 0 : 1;
+	size_t len;
+	const char *bytes = loop_io_input(io, &len);
+	if (len > 0) {
+		keep_output(x, stream, bytes, len);
+		loop_io_consume(io, len);
 	}
 	if (err) {
-		close_socket(&x->pipe[stream]);
+		close_io(&x->pipe[stream]);
 		if (!x->exited && !x->pipe[0] && !x->pipe[1]) {
 			box_poll(x->box); /* may finish (and free) x */
 			return;
@@ -162,48 +210,53 @@ static void on_pipe_read(h2o_socket_t *sock, const char *err)
 	}
 }
 
-static void on_stdin_written(h2o_socket_t *sock, const char *err)
+static void on_stdin_written(struct loop_io *io, const char *err)
 {
-	struct exec *x = sock->data;
-	close_socket(&x->in); /* EOF for the command */
+	struct exec *x = loop_io_data(io);
+	close_io(&x->in); /* EOF for the command */
 }
 
-static h2o_socket_t *watch_fd(int fd, struct exec *x)
+static struct loop_io *watch_fd(int fd, struct exec *x)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	h2o_socket_t *s = h2o_evloop_socket_create(daemon_state->loop, fd, 0);
-	if (s)
-		s->data = x;
-	else
-		close(fd);
-	return s;
+	return loop_io_new(fd, LOOP_IO_READ, x);
 }
 
-struct exec *exec_start(struct box *b, const struct exec_params *p, const struct exec_callbacks *cb,
-			char *err, size_t errlen)
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+}
+
+struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_observer *first,
+			struct wd_error *err)
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
+	if (b->state == BOX_DEAD)
+		return wd_fail(err, 409, "the sandbox is gone: %s", b->error), NULL;
 	struct exec *x = calloc(1, sizeof *x);
-	if (!x) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (b->state == BOX_DEAD) {
-		snprintf(err, errlen, "the sandbox is gone: %s", b->error);
+	if (!x || (p->stdin_len && !(x->stdin_copy = malloc(p->stdin_len)))) {
 		free(x);
-		return NULL;
+		return wd_fail(err, 503, "out of memory"), NULL;
 	}
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    (p->stdin_len ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
-		snprintf(err, errlen, "pipes for the command: %s", strerror(errno));
+		wd_fail(err, 503, "pipes for the command: %s", strerror(errno));
 		goto fail;
 	}
 	x->box = b;
 	x->id = ++b->next_exec_id;
 	x->cap = p->output_cap;
-	x->cb = *cb;
+	x->keep_output = p->keep_output;
+	x->bound = p->bound;
+	x->ended = p->ended;
+	x->holder = p->holder;
 	x->start_ms = daemon_now_ms();
 	x->deadline_ms = p->timeout_ms ? x->start_ms + p->timeout_ms : 0;
+	snprintf(x->request_id, sizeof x->request_id, "%s", p->request_id ? p->request_id : "");
+	snprintf(x->session_id, sizeof x->session_id, "%s", p->session_id ? p->session_id : "");
+	list_init(&x->observers);
 	struct backend_stats st = { 0 };
 	if (b->ops->stats(b->bb, &st) == 0)
 		x->oom_before = st.oom_kills;
@@ -214,39 +267,59 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, const struct
 	};
 	wr_error e = { 0 };
 	if (b->ops->exec_start(b->bb, &req, &e) < 0) {
-		snprintf(err, errlen, "%s", e.message);
+		wd_fail(err, 409, "%s", e.message);
 		goto fail;
 	}
 	close(in[0]);
 	close(out[1]);
 	close(errp[1]);
-	h2o_linklist_insert(&b->execs, &x->box_link);
+	list_insert(&b->execs, &x->box_link);
+	if (first)
+		list_insert(&x->observers, &first->link);
 	x->pipe[0] = watch_fd(out[0], x);
 	x->pipe[1] = watch_fd(errp[0], x);
 	for (int i = 0; i < 2; i++)
 		if (x->pipe[i])
-			h2o_socket_read_start(x->pipe[i], on_pipe_read);
+			loop_io_read_start(x->pipe[i], on_pipe_read);
 	if (p->stdin_len) {
-		x->stdin_copy = malloc(p->stdin_len);
-		x->in = watch_fd(in[1], x);
-		if (x->stdin_copy && x->in) {
-			memcpy(x->stdin_copy, p->stdin_data, p->stdin_len);
-			h2o_iovec_t buf = h2o_iovec_init(x->stdin_copy, p->stdin_len);
-			h2o_socket_write(x->in, &buf, 1, on_stdin_written);
-		} else {
-			close_socket(&x->in);
-		}
+		memcpy(x->stdin_copy, p->stdin_data, p->stdin_len);
+		if ((x->in = watch_fd(in[1], x)))
+			loop_io_write(x->in, x->stdin_copy, p->stdin_len, on_stdin_written);
+	}
+	if (daemon_state->cfg.verbose >= 2) {
+		EXEC_LOG_SCOPE(x);
+		daemon_log("exec %u: started", x->id);
 	}
 	return x;
 
 fail:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] >= 0) close(out[i]);
-		if (errp[i] >= 0) close(errp[i]);
-		if (in[i] >= 0) close(in[i]);
-	}
+	close_pair(out);
+	close_pair(errp);
+	close_pair(in);
+	free(x->stdin_copy);
 	free(x);
 	return NULL;
+}
+
+void exec_observe(struct exec *x, struct exec_observer *o)
+{
+	list_insert(&x->observers, &o->link);
+}
+
+static void exec_abandon(struct exec *x)
+{
+	x->abandoned = true;
+	x->killed_ms = daemon_now_ms();
+	if (!x->exited && x->box->state != BOX_DEAD)
+		x->box->ops->exec_kill(x->box->bb, x->id);
+}
+
+void exec_unobserve(struct exec *x, struct exec_observer *o)
+{
+	if (list_linked(&o->link))
+		list_unlink(&o->link);
+	if (x->bound && list_empty(&x->observers) && !x->abandoned)
+		exec_abandon(x);
 }
 
 void exec_on_event(struct exec *x, const struct backend_event *ev)
@@ -274,25 +347,19 @@ void exec_box_gone(struct exec *x, const char *why)
 	exec_finish(x);
 }
 
-void exec_abandon(struct exec *x)
-{
-	x->abandoned = true;
-	if (!x->exited && x->box->state != BOX_DEAD)
-		x->box->ops->exec_kill(x->box->bb, x->id);
-}
-
 void exec_pause_output(struct exec *x, bool paused)
 {
-	if (x->paused == paused)
+	unsigned before = x->paused;
+	x->paused = paused ? x->paused + 1 : x->paused ? x->paused - 1 : 0;
+	if (!before == !x->paused)
 		return;
-	x->paused = paused;
 	for (int i = 0; i < 2; i++) {
 		if (!x->pipe[i])
 			continue;
-		if (paused)
-			h2o_socket_read_stop(x->pipe[i]);
+		if (x->paused)
+			loop_io_read_stop(x->pipe[i]);
 		else
-			h2o_socket_read_start(x->pipe[i], on_pipe_read);
+			loop_io_read_start(x->pipe[i], on_pipe_read);
 	}
 }
 
@@ -301,8 +368,8 @@ void box_check_execs(struct box *b, uint64_t now)
 	/* exec_finish runs callbacks that may end other execs of this box or
 	 * the box itself (a one-shot run destroys its box): after one, start
 	 * over from the head rather than trust a saved next pointer. */
-	for (h2o_linklist_t *n = b->execs.next; n != &b->execs && b->state != BOX_DEAD;) {
-		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, n);
+	for (struct list *n = b->execs.next; n != &b->execs && b->state != BOX_DEAD;) {
+		struct exec *x = LIST_ENTRY(struct exec, box_link, n);
 		n = n->next;
 		if (x->exited && now - x->exited_ms >= DRAIN_GRACE_MS) {
 			exec_finish(x);
@@ -311,30 +378,18 @@ void box_check_execs(struct box *b, uint64_t now)
 		}
 		if (!x->exited && x->deadline_ms && now >= x->deadline_ms && !x->timed_out) {
 			x->timed_out = true;
+			x->killed_ms = now;
 			b->ops->exec_kill(b->bb, x->id);
-		} else if (!x->exited && x->timed_out && x->deadline_ms && now - x->deadline_ms >= UNRESPONSIVE_MS) {
+		} else if (!x->exited && x->killed_ms && now - x->killed_ms >= UNRESPONSIVE_MS) {
 			/* killed, yet init never reported the end (it is stopped,
 			 * or wedged): answer rather than wait for ever */
-			exec_box_gone(x, "the sandbox did not report the command's end after the timeout");
+			exec_box_gone(x, x->timed_out ? "the sandbox did not report the command's end after the timeout"
+						       : "the sandbox did not report the command's end after it was killed");
 			n = b->execs.next;
-		} else if (!x->exited && (x->timed_out || x->abandoned)) {
+		} else if (!x->exited && x->killed_ms) {
 			/* again each tick: a process forked during a kill pass
 			 * escapes that pass */
 			b->ops->exec_kill(b->bb, x->id);
 		}
 	}
-}
-
-json_t *exec_result_json(const struct exec_result *r)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "exit_code", r->exited ? json_integer(r->exit_code) : json_null());
-	json_object_set_new(o, "signal", !r->exited && r->signal ? json_integer(r->signal) : json_null());
-	json_object_set_new(o, "duration_ms", json_integer((json_int_t)r->duration_ms));
-	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
-	json_object_set_new(o, "oom_killed", json_boolean(r->oom_killed));
-	json_object_set_new(o, "truncated", json_boolean(r->truncated));
-	if (r->exec_error[0] && !r->failed_to_start)
-		json_object_set_new(o, "error", json_string(r->exec_error));
-	return o;
 }

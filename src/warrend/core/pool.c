@@ -12,10 +12,7 @@
 #include "box-internal.h"
 #include "cleanup.h"
 #include "image.h"
-#include "sessions.h"
-#include "session-internal.h"
 #include "userns.h"
-#include "warrend.h"
 
 #define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
 #define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
@@ -32,8 +29,8 @@ struct pool {
 	struct policy *policy;
 	struct seccomp_program seccomp;
 	unsigned target;
-	h2o_linklist_t idle;    /* ready boxes, oldest first */
-	unsigned n_idle, n_starting;
+	struct list idle;       /* ready boxes, oldest first */
+	unsigned n_idle, n_starting, n_leased;
 	uint64_t hits, misses, spawn_failures;
 	char last_error[256];
 	bool retired;           /* policies were reloaded: no new leases */
@@ -41,18 +38,32 @@ struct pool {
 };
 
 static struct pool *pools;
-static h2o_linklist_t all_boxes = { &all_boxes, &all_boxes };
-static h2o_linklist_t dying = { &dying, &dying };
-static unsigned n_starting_total, default_target;
+static struct list all_boxes = LIST_INIT(all_boxes);
+static struct list dying = LIST_INIT(dying);
+static unsigned n_starting_total, n_leased_total, default_target;
 static unsigned n_boxes;        /* in all_boxes or dying: each holds a uid range until reaped */
 static uint64_t box_counter;
+static uint64_t hits_total, misses_total; /* retired pools' too */
 
 enum box_state box_state(const struct box *b) { return b->state; }
 const struct backend_ops *box_ops(const struct box *b) { return b->ops; }
 struct backend_box *box_backend(const struct box *b) { return b->bb; }
 enum backend_kind pool_backend(const struct pool *p) { return p->backend; }
 struct pool *box_pool(const struct box *b) { return b->pool; }
-void box_set_session(struct box *b, struct session *s) { b->session = s; }
+void box_set_holder(struct box *b, box_died_fn died, void *holder)
+{
+	b->died = died;
+	b->holder = holder;
+}
+void box_set_log_ids(struct box *b, const char *rid, const char *sid)
+{
+	snprintf(b->request_id, sizeof b->request_id, "%s", rid ? rid : "");
+	snprintf(b->session_id, sizeof b->session_id, "%s", sid ? sid : "");
+}
+
+/* The log lines of a box name its last request and its session. */
+#define BOX_LOG_SCOPE(b) LOG_CTX_SCOPE((b)->request_id[0] ? (b)->request_id : NULL, \
+				       (b)->session_id[0] ? (b)->session_id : NULL)
 const struct policy *pool_policy(const struct pool *p) { return p->policy; }
 const char *pool_image(const struct pool *p) { return p->image; }
 const char *pool_policy_name(const struct pool *p) { return p->policy_name; }
@@ -75,53 +86,42 @@ static bool policy_allows_image(const struct policy *p, const char *image)
 	return false;
 }
 
-struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy_name, int *status, char *err,
-		      size_t errlen)
+struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy_name, struct wd_error *err)
 {
 	for (struct pool *p = pools; p; p = p->next)
 		if (!p->retired && p->backend == backend && !strcmp(p->image, image) &&
 		    !strcmp(p->policy_name, policy_name))
 			return p;
-	*status = 400;
-	if (!valid_name(policy_name)) {
-		snprintf(err, errlen, "policy: \"%s\" is not a policy name", policy_name);
-		return NULL;
-	}
-	if (!valid_name(image)) {
-		snprintf(err, errlen, "image: \"%s\" is not an image name", image);
-		return NULL;
-	}
+	if (!valid_name(policy_name))
+		return wd_fail(err, 400, "policy: \"%s\" is not a policy name", policy_name), NULL;
+	if (!valid_name(image))
+		return wd_fail(err, 400, "image: \"%s\" is not an image name", image), NULL;
 	_cleanup_free_ char *path = NULL;
 	if (strcmp(image, IMAGE_HOST) && !(path = image_path(daemon_state->cfg.image_dir, image))) {
 		_cleanup_free_ char *names = image_names_text(daemon_state->cfg.image_dir);
-		snprintf(err, errlen, "image: unknown image \"%s\" (available: %s)", image, names ? names : IMAGE_HOST);
+		wd_fail(err, 400, "image: unknown image \"%s\" (available: %s)", image, names ? names : IMAGE_HOST);
 		return NULL;
 	}
 	wr_error e = { 0 };
 	struct policy *pol = NULL;
-	if (policy_load(policy_name, &pol, &e) < 0) {
-		snprintf(err, errlen, "policy: %s", e.message);
-		return NULL;
-	}
+	if (policy_load(policy_name, &pol, &e) < 0)
+		return wd_fail(err, 400, "policy: %s", e.message), NULL;
 	if (!policy_allows_image(pol, image)) {
-		snprintf(err, errlen, "image: policy %s does not allow image \"%s\"", policy_name, image);
+		wd_fail(err, 400, "image: policy %s does not allow image \"%s\"", policy_name, image);
 		policy_free(pol);
 		return NULL;
 	}
 	struct pool *p = calloc(1, sizeof *p);
 	if (!p || !(p->image = strdup(image)) || !(p->policy_name = strdup(policy_name))) {
-		*status = 500;
-		snprintf(err, errlen, "out of memory");
-		if (p) {
+		wd_fail(err, 500, "out of memory");
+		if (p)
 			free(p->image);
-			free(p);
-		}
+		free(p);
 		policy_free(pol);
 		return NULL;
 	}
 	if (seccomp_program_build(pol, &p->seccomp, &e) < 0) {
-		*status = 500;
-		snprintf(err, errlen, "policy %s: %s", policy_name, e.message);
+		wd_fail(err, 500, "policy %s: %s", policy_name, e.message);
 		free(p->image);
 		free(p->policy_name);
 		free(p);
@@ -131,7 +131,7 @@ struct pool *pool_get(enum backend_kind backend, const char *image, const char *
 	p->backend = backend;
 	p->image_path = TAKE_PTR(path);
 	p->policy = pol;
-	h2o_linklist_init_anchor(&p->idle);
+	list_init(&p->idle);
 	/* Only the default pool is kept warm from the start; others warm up
 	 * to a small target once used. */
 	p->target = backend == (enum backend_kind)daemon_state->backend &&
@@ -145,9 +145,9 @@ struct pool *pool_get(enum backend_kind backend, const char *image, const char *
 
 /* ---- boxes ------------------------------------------------------------------ */
 
-static void box_on_read(h2o_socket_t *sock, const char *err);
+static void box_on_read(struct loop_io *io, const char *err);
 
-static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, char *err, size_t errlen)
+static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, struct wd_error *err)
 {
 	char name[64];
 	snprintf(name, sizeof name, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
@@ -161,49 +161,46 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 		.name = name,
 	};
 	if (geteuid() == 0 && n_boxes >= UID_RANGE_SLOTS - UID_RANGES_SPARED) {
-		snprintf(err, errlen, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
-			 "warren run", n_boxes);
-		snprintf(p->last_error, sizeof p->last_error, "%s", err);
+		wd_fail(err, 503, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
+			"warren run", n_boxes);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
 		return NULL;
 	}
 	struct box *b = calloc(1, sizeof *b);
-	if (!b) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	if (!b)
+		return wd_fail(err, 503, "out of memory"), NULL;
 	b->ops = backend_get(p->backend);
 	wr_error e = { 0 };
 	if (b->ops->create(&spec, &b->bb, &e) < 0) {
-		snprintf(err, errlen, "create a sandbox (%s): %s", b->ops->name, e.message);
-		snprintf(p->last_error, sizeof p->last_error, "%s", err);
+		wd_fail(err, 503, "create a sandbox (%s): %s", b->ops->name, e.message);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
 		p->spawn_failures++;
 		free(b);
 		return NULL;
 	}
+	b->pool = p;
+	b->started_ms = daemon_now_ms();
+	list_init(&b->execs);
+	list_insert(&all_boxes, &b->all_link);
+	n_boxes++;
 	int event_fd = b->ops->event_fd ? b->ops->event_fd(b->bb) : -1;
 	if (event_fd >= 0) {
 		int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0 || !(b->sock = h2o_evloop_socket_create(daemon_state->loop, fd, 0))) {
-			snprintf(err, errlen, "watch the sandbox: out of file descriptors");
-			if (fd >= 0)
-				close(fd);
-			while (b->ops->destroy_step(b->bb) == -EBUSY)
-				usleep(1000);
-			free(b);
+		if (fd < 0 || !(b->io = loop_io_new(fd, LOOP_IO_READ, b))) {
+			/* torn down from the tick like any dead box: nothing
+			 * here waits for the backend */
+			wd_fail(err, 503, "watch the sandbox: out of file descriptors");
+			b->state = BOX_DEAD;
+			list_unlink(&b->all_link);
+			list_insert(&dying, &b->all_link);
 			return NULL;
 		}
-		b->sock->data = b;
 	}
 	b->state = BOX_STARTING;
-	b->pool = p;
-	b->started_ms = daemon_now_ms();
-	h2o_linklist_init_anchor(&b->execs);
-	h2o_linklist_insert(&all_boxes, &b->all_link);
-	n_boxes++;
 	p->n_starting++;
 	n_starting_total++;
-	if (b->sock)
-		h2o_socket_read_start(b->sock, box_on_read);
+	if (b->io)
+		loop_io_read_start(b->io, box_on_read);
 	return b;
 }
 
@@ -223,40 +220,54 @@ static void box_fail(struct box *b, const char *why)
 	bool was_starting = b->state == BOX_STARTING;
 	box_leave_starting(b);
 	if (b->state == BOX_IDLE) {
-		h2o_linklist_unlink(&b->link);
+		list_unlink(&b->link);
 		b->pool->n_idle--;
+	} else if (b->state == BOX_LEASED) {
+		b->pool->n_leased--;
+		n_leased_total--;
 	}
 	b->state = BOX_DEAD;
 	snprintf(b->error, sizeof b->error, "%s", why);
 	if (was_starting && why)
 		snprintf(b->pool->last_error, sizeof b->pool->last_error, "%s", why);
-	while (!h2o_linklist_is_empty(&b->execs)) {
-		struct exec *x = H2O_STRUCT_FROM_MEMBER(struct exec, box_link, b->execs.next);
+	while (!list_empty(&b->execs)) {
+		struct exec *x = LIST_ENTRY(struct exec, box_link, b->execs.next);
 		exec_box_gone(x, why);
 	}
-	if (b->session) {
-		/* The box is freed once reaped: the session must let go now. */
-		struct session *s = b->session;
-		b->session = NULL;
-		session_box_died(s, why);
+	if (b->died) {
+		/* The box is freed once reaped: its holder must let go now. */
+		box_died_fn died = b->died;
+		b->died = NULL;
+		died(b->holder, why);
 	}
 	if (was_starting && b->ready_cb) {
 		box_ready_fn cb = b->ready_cb;
 		b->ready_cb = NULL;
 		cb(b, b->ready_data, why);
 	}
-	if (b->sock) {
-		h2o_socket_close(b->sock);
-		b->sock = NULL;
+	if (b->io) {
+		loop_io_close(b->io);
+		b->io = NULL;
 	}
-	h2o_linklist_unlink(&b->all_link);
-	h2o_linklist_insert(&dying, &b->all_link);
+	list_unlink(&b->all_link);
+	list_insert(&dying, &b->all_link);
 }
 
 void box_destroy(struct box *b)
 {
-	b->session = NULL;
+	b->died = NULL;
 	box_fail(b, "the session was deleted");
+}
+
+void box_describe(const struct box *b, char *buf, size_t len, int *init_pid)
+{
+	buf[0] = '\0';
+	*init_pid = -1;
+	if (!b->bb)
+		return;
+	b->ops->describe(b->bb, buf, len);
+	if (b->ops->init_pid)
+		*init_pid = (int)b->ops->init_pid(b->bb);
 }
 
 static void box_became_ready(struct box *b)
@@ -266,11 +277,13 @@ static void box_became_ready(struct box *b)
 		box_ready_fn cb = b->ready_cb;
 		b->ready_cb = NULL;
 		b->state = BOX_LEASED;
+		b->pool->n_leased++;
+		n_leased_total++;
 		cb(b, b->ready_data, NULL);
 		return;
 	}
 	b->state = BOX_IDLE;
-	h2o_linklist_insert(&b->pool->idle, &b->link);
+	list_insert(&b->pool->idle, &b->link);
 	b->pool->n_idle++;
 }
 
@@ -282,10 +295,12 @@ static void box_on_event(struct box *b, const struct backend_event *ev)
 			box_became_ready(b);
 		return;
 	case BACKEND_EV_SETUP_FAILED:
-	case BACKEND_EV_DIED:
+	case BACKEND_EV_DIED: {
+		BOX_LOG_SCOPE(b);
 		daemon_log("%s sandbox: %s", b->ops->name, ev->message);
 		box_fail(b, ev->message);
 		return;
+	}
 	case BACKEND_EV_EXEC_FAILED:
 	case BACKEND_EV_EXITED: {
 		struct exec *x = box_find_exec(b, ev->exec_id);
@@ -296,25 +311,31 @@ static void box_on_event(struct box *b, const struct backend_event *ev)
 	}
 }
 
-static void box_on_read(h2o_socket_t *sock, const char *err)
+static void box_on_read(struct loop_io *io, const char *err)
 {
-	struct box *b = sock->data;
+	struct box *b = loop_io_data(io);
 	if (err) {
+		BOX_LOG_SCOPE(b);
+		if (b->state == BOX_LEASED)
+			daemon_log("%s sandbox: its init exited", b->ops->name);
 		box_fail(b, "the sandbox's init exited");
 		return;
 	}
 	for (;;) {
 		struct backend_event ev;
-		ssize_t used = b->ops->parse_event(b->bb, sock->input->bytes, sock->input->size, &ev);
+		size_t len;
+		const char *bytes = loop_io_input(io, &len);
+		ssize_t used = b->ops->parse_event(b->bb, bytes, len, &ev);
 		if (used == 0)
 			return;
 		if (used < 0) {
+			BOX_LOG_SCOPE(b);
 			daemon_log("%s sandbox %d sent a malformed message: destroyed", b->ops->name,
 				   b->ops->init_pid ? (int)b->ops->init_pid(b->bb) : -1);
 			box_fail(b, "the sandbox sent a malformed message");
 			return;
 		}
-		h2o_buffer_consume(&sock->input, (size_t)used);
+		loop_io_consume(io, (size_t)used);
 		box_on_event(b, &ev);
 		if (b->state == BOX_DEAD)
 			return;
@@ -330,17 +351,19 @@ void box_poll(struct box *b)
 
 struct box *pool_lease(struct pool *p)
 {
-	if (h2o_linklist_is_empty(&p->idle)) {
+	if (list_empty(&p->idle)) {
 		p->misses++;
-		metrics_pool_miss();
+		misses_total++;
 		return NULL;
 	}
-	struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, link, p->idle.next);
-	h2o_linklist_unlink(&b->link);
+	struct box *b = LIST_ENTRY(struct box, link, p->idle.next);
+	list_unlink(&b->link);
 	p->n_idle--;
 	b->state = BOX_LEASED;
+	p->n_leased++;
+	n_leased_total++;
 	p->hits++;
-	metrics_pool_hit();
+	hits_total++;
 	return b;
 }
 
@@ -355,29 +378,25 @@ bool pool_limits_tighter(const struct pool *p, const struct policy_limits *l)
 	return l->memory < pl->memory || l->pids < pl->pids || l->cpu_millis < pl->cpu_millis;
 }
 
-int pool_cold_create(struct pool *p, const struct policy_limits *limits, box_ready_fn ready, void *data, char *err,
-		     size_t errlen)
+int pool_cold_create(struct pool *p, const struct policy_limits *limits, box_ready_fn ready, void *data,
+		     struct wd_error *err)
 {
-	struct box *b = box_spawn(p, limits, err, errlen);
+	struct box *b = box_spawn(p, limits, err);
 	if (!b)
-		return -1;
+		return -err->cause.code;
 	b->ready_cb = ready;
 	b->ready_data = data;
 	return 0;
 }
 
-int box_set_limits(struct box *b, const struct policy_limits *l, char *err, size_t errlen)
+int box_set_limits(struct box *b, const struct policy_limits *l, struct wd_error *err)
 {
 	struct cgroup_limits cl = { .memory = l->memory, .pids = l->pids, .cpu_millis = l->cpu_millis };
 	wr_error e = { 0 };
-	if (!b->ops->set_limits) {
-		snprintf(err, errlen, "the %s backend takes limits only at creation", b->ops->name);
-		return -1;
-	}
-	if (b->ops->set_limits(b->bb, &cl, &e) < 0) {
-		snprintf(err, errlen, "%s", e.message);
-		return -1;
-	}
+	if (!b->ops->set_limits)
+		return wd_fail(err, 503, "limits: the %s backend takes limits only at creation", b->ops->name);
+	if (b->ops->set_limits(b->bb, &cl, &e) < 0)
+		return wd_fail(err, 503, "limits: %s", e.message);
 	return 0;
 }
 
@@ -390,14 +409,13 @@ void pools_retire(void)
 			continue;
 		p->retired = true;
 		p->target = 0;
-		while (!h2o_linklist_is_empty(&p->idle))
-			box_fail(H2O_STRUCT_FROM_MEMBER(struct box, link, p->idle.next), "policies reloaded");
+		while (!list_empty(&p->idle))
+			box_fail(LIST_ENTRY(struct box, link, p->idle.next), "policies reloaded");
 	}
-	int status;
-	char err[256];
+	struct wd_error err = { 0 };
 	if (!pool_get((enum backend_kind)daemon_state->backend, daemon_state->cfg.default_image,
-		      daemon_state->cfg.default_policy, &status, err, sizeof err))
-		daemon_log("reload: default pool: %s", err);
+		      daemon_state->cfg.default_policy, &err))
+		daemon_log("reload: default pool: %s", err.cause.message);
 }
 
 void pools_set_target(unsigned count)
@@ -405,15 +423,25 @@ void pools_set_target(unsigned count)
 	default_target = count;
 }
 
-void pools_describe(json_t *array)
+void pools_lease_counts(uint64_t *hits, uint64_t *misses)
 {
-	for (struct pool *p = pools; p; p = p->next)
-		if (!p->retired)
-		json_array_append_new(array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
-			"backend", backend_kind_name(p->backend), "image", p->image, "policy", p->policy_name, "ready", (json_int_t)p->n_idle,
-			"starting", (json_int_t)p->n_starting, "target", (json_int_t)p->target,
-			"hits", (json_int_t)p->hits, "misses", (json_int_t)p->misses,
-			"last_error", p->last_error[0] ? p->last_error : NULL));
+	*hits = hits_total;
+	*misses = misses_total;
+}
+
+void pools_foreach(void (*fn)(const struct pool_stats *st, void *data), void *data)
+{
+	for (struct pool *p = pools; p; p = p->next) {
+		if (p->retired)
+			continue;
+		struct pool_stats st = {
+			.backend = backend_kind_name(p->backend), .image = p->image, .policy = p->policy_name,
+			.ready = p->n_idle, .starting = p->n_starting, .target = p->target, .leased = p->n_leased,
+			.hits = p->hits, .misses = p->misses, .spawn_failures = p->spawn_failures,
+			.last_error = p->last_error[0] ? p->last_error : NULL,
+		};
+		fn(&st, data);
+	}
 }
 
 /* ---- the tick: refill, deadlines, background destruction ----------------- */
@@ -427,10 +455,11 @@ static void refill(void)
 		/* A pool that keeps failing waits for the next ticks instead of
 		 * spinning; its last error is in /v1/health. */
 		while (p->n_idle + p->n_starting < p->target && spawned < SPAWNS_PER_TICK &&
-		       n_starting_total < MAX_STARTING && sessions_active() + p->n_idle < daemon_state->cfg.max_sessions + p->target) {
-			char err[256];
+		       n_starting_total < MAX_STARTING &&
+		       n_leased_total + p->n_idle < daemon_state->cfg.max_sessions + p->target) {
+			struct wd_error err = { 0 };
 			spawned++;
-			if (!box_spawn(p, NULL, err, sizeof err))
+			if (!box_spawn(p, NULL, &err))
 				break;
 		}
 	}
@@ -438,12 +467,12 @@ static void refill(void)
 
 static void reap_dying(void)
 {
-	h2o_linklist_t *node = dying.next;
+	struct list *node = dying.next;
 	while (node != &dying) {
-		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, node);
+		struct box *b = LIST_ENTRY(struct box, all_link, node);
 		node = node->next;
 		if (!b->bb || b->ops->destroy_step(b->bb) == 0) {
-			h2o_linklist_unlink(&b->all_link);
+			list_unlink(&b->all_link);
 			n_boxes--;
 			free(b);
 		}
@@ -452,12 +481,11 @@ static void reap_dying(void)
 
 static void check_starting(uint64_t now)
 {
-	for (h2o_linklist_t *n = all_boxes.next; n != &all_boxes;) {
-		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, n);
+	for (struct list *n = all_boxes.next; n != &all_boxes;) {
+		struct box *b = LIST_ENTRY(struct box, all_link, n);
 		n = n->next;
 		box_poll(b);
-		/* the others start containers through other programs: slower */
-		uint64_t limit_ms = b->ops == &backend_native_ops ? 10000 : 60000;
+		uint64_t limit_ms = b->ops->start_timeout_ms;
 		if (b->state == BOX_STARTING && now - b->started_ms > limit_ms) {
 			char why[96];
 			snprintf(why, sizeof why, "the sandbox did not become ready within %llu s",
@@ -478,8 +506,8 @@ void box_tick(uint64_t now)
 
 void boxes_destroy_all(void)
 {
-	while (!h2o_linklist_is_empty(&all_boxes)) {
-		struct box *b = H2O_STRUCT_FROM_MEMBER(struct box, all_link, all_boxes.next);
+	while (!list_empty(&all_boxes)) {
+		struct box *b = LIST_ENTRY(struct box, all_link, all_boxes.next);
 		box_fail(b, "warrend is shutting down");
 	}
 	reap_dying();
@@ -488,5 +516,5 @@ void boxes_destroy_all(void)
 bool boxes_all_gone(void)
 {
 	reap_dying();
-	return h2o_linklist_is_empty(&all_boxes) && h2o_linklist_is_empty(&dying);
+	return list_empty(&all_boxes) && list_empty(&dying);
 }

@@ -13,11 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "box-internal.h"
+#include "box.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "files.h"
-#include "warrend.h"
+#include "list.h"
+#include "loop.h"
 
 struct job_report {
 	int r;
@@ -26,17 +28,17 @@ struct job_report {
 
 struct workspace_job {
 	pid_t pid;
-	h2o_socket_t *pidfd;        /* readable once the child has exited */
+	struct loop_io *pidfd;      /* readable once the child has exited */
 	int report_fd;              /* the child's job_report, one write */
 	char cgroup_dir[PATH_MAX];  /* v2: the child cgroup to remove, "" on v1 */
-	h2o_timeout_entry_t timeout;
+	uint64_t deadline_ms;
+	struct list link;           /* in `jobs` while the child runs */
 	bool timed_out, abandoned;
 	workspace_job_done_fn done;
 	void *data;
 };
 
-static h2o_timeout_t job_timeout;
-static bool job_timeout_ready;
+static struct list jobs = LIST_INIT(jobs);
 static unsigned long job_counter;
 
 /* ---- the child ------------------------------------------------------------ */
@@ -88,8 +90,10 @@ static _Noreturn void job_child(const int fds[3], uid_t uid, gid_t gid, workspac
 
 static void job_free(struct workspace_job *j)
 {
+	if (list_linked(&j->link))
+		list_unlink(&j->link);
 	if (j->pidfd)
-		h2o_socket_close(j->pidfd);
+		loop_io_close(j->pidfd);
 	if (j->report_fd >= 0)
 		close(j->report_fd);
 	/* the child has been reaped: its cgroup is empty */
@@ -108,17 +112,15 @@ static int job_killed(wr_error *e)
 	return -ENOMEM;
 }
 
-static void job_ended(h2o_socket_t *sock, const char *err)
+static void job_ended(struct loop_io *io, const char *err)
 {
-	struct workspace_job *j = sock->data;
+	struct workspace_job *j = loop_io_data(io);
 	int status = 0;
 	pid_t w;
 	while ((w = waitpid(j->pid, &status, WNOHANG)) < 0 && errno == EINTR)
 		;
 	if (w == 0)
 		return; /* not yet: readable again when it is */
-	if (h2o_timeout_is_linked(&j->timeout))
-		h2o_timeout_unlink(&j->timeout);
 	struct job_report rep = { 0 };
 	ssize_t n = w > 0 ? read(j->report_fd, &rep, sizeof rep) : -1;
 	if (n != (ssize_t)sizeof rep) {
@@ -135,11 +137,15 @@ static void job_ended(h2o_socket_t *sock, const char *err)
 	job_free(j);
 }
 
-static void job_timed_out(h2o_timeout_entry_t *entry)
+void workspace_jobs_tick(uint64_t now)
 {
-	struct workspace_job *j = H2O_STRUCT_FROM_MEMBER(struct workspace_job, timeout, entry);
-	j->timed_out = true;
-	kill(j->pid, SIGKILL);
+	for (struct list *n = jobs.next; n != &jobs; n = n->next) {
+		struct workspace_job *j = LIST_ENTRY(struct workspace_job, link, n);
+		if (!j->timed_out && now >= j->deadline_ms) {
+			j->timed_out = true;
+			kill(j->pid, SIGKILL); /* job_ended reaps it */
+		}
+	}
 }
 
 void workspace_job_abandon(struct workspace_job *j)
@@ -184,23 +190,16 @@ int workspace_job_start(struct box *b, workspace_job_fn fn, void *arg, workspace
 		goto fail;
 	}
 	int pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
-	if (pidfd < 0 || !(j->pidfd = h2o_evloop_socket_create(daemon_state->loop, pidfd, H2O_SOCKET_FLAG_DONT_READ))) {
-		r = wr_error_set(e, errno, "pidfd_open");
-		if (pidfd >= 0)
-			close(pidfd);
+	if (pidfd < 0 || !(j->pidfd = loop_io_new(pidfd, LOOP_IO_NOTIFY, j))) {
+		r = wr_error_set(e, pidfd < 0 ? errno : ENOMEM, "pidfd_open");
 		kill(j->pid, SIGKILL);
 		while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		goto fail;
 	}
-	j->pidfd->data = j;
-	h2o_socket_read_start(j->pidfd, job_ended);
-	if (!job_timeout_ready) {
-		h2o_timeout_init(daemon_state->loop, &job_timeout, WORKSPACE_JOB_TIMEOUT_MS);
-		job_timeout_ready = true;
-	}
-	j->timeout.cb = job_timed_out;
-	h2o_timeout_link(daemon_state->loop, &job_timeout, &j->timeout);
+	loop_io_read_start(j->pidfd, job_ended);
+	j->deadline_ms = daemon_now_ms() + WORKSPACE_JOB_TIMEOUT_MS;
+	list_insert(&jobs, &j->link);
 	if (out)
 		*out = j;
 	return 0;

@@ -1,0 +1,17 @@
+/* Version 1 of the API (api/v1-*.c): its route tables, and what its
+ * files share. */
+#pragma once
+#include <stdint.h>
+#include <h2o.h>
+
+#include "http.h"
+#include "session.h"
+
+extern const struct http_route v1_session_routes[]; /* v1-sessions.c: /v1/sessions…, exec */
+extern const struct http_route v1_file_routes[];    /* v1-files.c: /v1/sessions/{id}/files/… */
+extern const struct http_route v1_run_routes[];     /* v1-run.c: /v1/run */
+
+/* v1-stream.c: runs er in s answering with text/event-stream. */
+int v1_exec_stream(h2o_req_t *req, struct session *s, struct exec_request *er);
+/* Heartbeats for streams whose command is silent (from the daemon tick). */
+void v1_streams_tick(uint64_t now_ms);

@@ -8,6 +8,11 @@
 /* True when buf is well-formed UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF) and holds no NUL byte. */
 bool utf8_valid(const char *buf, size_t len);
+/* A new NUL-terminated copy of buf as well-formed UTF-8 for text-only
+ * consumers (MCP's text content): each byte that does not start a
+ * well-formed character becomes U+FFFD; NUL bytes are kept. NULL on
+ * ENOMEM. */
+char *utf8_lossy(const char *buf, size_t len, size_t *out_len);
 /* Whether command output goes into JSON as base64 rather than a string:
  * when it is not valid UTF-8 (or holds NUL), or when it is control-heavy:
  * the control characters JSON writes as 6-byte \u00XX escapes (those

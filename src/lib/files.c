@@ -357,6 +357,19 @@ int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64
 	return publish(fd, dir, name, rel, e);
 }
 
+int files_mkdir(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e)
+{
+	_cleanup_(restore_identity) struct fs_identity id;
+	int r = become(uid, gid, &id, e);
+	if (r < 0)
+		return r;
+	int dir = open_parent_dirs(ws_fd, rel, strlen(rel), uid, gid, e);
+	if (dir < 0)
+		return dir;
+	close(dir);
+	return 0;
+}
+
 /* Whether rel names something other than a file, directory or symlink. */
 static bool is_special(int ws_fd, const char *rel)
 {

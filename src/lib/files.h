@@ -98,6 +98,12 @@ struct files_listing {
 int files_list(int dir_fd, const char *rel, size_t max_entries, struct files_listing *out, wr_error *e);
 void files_listing_free(struct files_listing *l);
 
+/* Creates the directory `rel` and any missing parents (0755, given to
+ * uid:gid), as `mkdir -p` does: a directory already there is success.
+ * Symlinks inside the path resolve within the workspace, as for writes.
+ * -ENOTDIR when rel or a parent is something other than a directory. */
+int files_mkdir(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e);
+
 /* Removes `rel`: a file or a symlink (never its target), or a directory
  * and everything below it. Never follows a symlink and never crosses a
  * mount. -EINVAL for the workspace itself, -ENOENT when missing. */

@@ -223,6 +223,9 @@ static void file_op_done(void *data, struct workspace_result *res, const struct 
 		else
 			http_reply_bytes(req, 200, "application/octet-stream", res->bytes ? res->bytes : "", res->len);
 		return;
+	case WS_MKDIR: /* version 1 asks for none */
+		http_reply_error(req, 500, "internal", "an operation this route did not ask for");
+		return;
 	}
 }
 

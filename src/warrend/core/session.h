@@ -63,6 +63,11 @@ void sessions_foreach_of(const char *owner, void (*fn)(const struct session *s, 
 /* Marks the session used now (idle timeout restarts). */
 void session_touch(struct session *s);
 
+/* The session ends timeout_ms from now at the latest (its maximum
+ * lifetime moves; the idle timeout still applies), within the daemon's
+ * max_lifetime counted from its creation: 400 beyond it. */
+int session_set_timeout(struct session *s, uint64_t timeout_ms, struct wd_error *err);
+
 /* What a session looks like from outside. */
 struct session_info {
 	const char *id, *owner, *image, *policy, *backend;

@@ -95,8 +95,9 @@ static int fd_start(struct workspace_wait *w, const void *data, struct wd_error 
 		return wd_fail(err, 409, "session %s is not running: its workspace cannot be opened (%s)",
 			       session_id(w->s), strerror(-ws));
 	struct workspace_result res = { .fd = -1 };
-	if (w->op == WS_DELETE) {
-		if ((r = files_delete(ws, w->rel, uid, gid, &e)) < 0)
+	if (w->op == WS_DELETE || w->op == WS_MKDIR) {
+		r = w->op == WS_DELETE ? files_delete(ws, w->rel, uid, gid, &e) : files_mkdir(ws, w->rel, uid, gid, &e);
+		if (r < 0)
 			return wd_from_errno(err, r, &e);
 		finish(w, &res);
 		return 0;
@@ -257,16 +258,28 @@ static void exec_op_done(struct exec_observer *o, struct exec_result *r)
 	free(w);
 }
 
+/* The backends' file execs have no directory creation: mkdir -p as the
+ * sandbox user, its failures turned into the errno convention above
+ * (ENOTDIR: something else is in the way; EACCES otherwise). */
+static const char mkdir_script[] =
+	"out=$(mkdir -p -- \"$1\" 2>&1) && exit 0; echo \"$out\" >&2\n"
+	"case $out in *'Not a directory'*|*'File exists'*) exit 20;; esac; exit 13";
+
 static int exec_op_start(struct workspace_wait *w, const void *data, struct wd_error *err)
 {
 	static const enum backend_exec_kind kinds[] = {
 		[WS_PUT] = BACKEND_FILE_PUT, [WS_GET] = BACKEND_FILE_GET, [WS_LIST] = BACKEND_FILE_LIST,
-		[WS_DELETE] = BACKEND_FILE_DELETE,
+		[WS_DELETE] = BACKEND_FILE_DELETE, [WS_MKDIR] = BACKEND_EXEC_COMMAND,
 	};
+	static char *const mkdir_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	char target[FILES_PATH_MAX + 16];
+	snprintf(target, sizeof target, "/workspace/%s", w->rel);
+	char *const mkdir_argv[] = { "/bin/sh", "-c", (char *)mkdir_script, "sh", target, NULL };
 	if (w->op == WS_PUT && w->len > w->max_size)
 		return too_large(w, err);
 	struct exec_params p = {
 		.kind = kinds[w->op], .path = w->rel, .max_size = w->max_size, .cwd = "/workspace",
+		.argv = w->op == WS_MKDIR ? mkdir_argv : NULL, .envp = w->op == WS_MKDIR ? mkdir_env : NULL,
 		.stdin_data = data, .stdin_len = w->op == WS_PUT ? w->len : 0, .timeout_ms = FILE_EXEC_TIMEOUT_MS,
 		.output_cap = w->op == WS_GET ? w->max_size + 1 : w->op == WS_LIST ? LIST_OUTPUT_CAP : 4096,
 		.keep_output = true, .request_id = w->request_id,

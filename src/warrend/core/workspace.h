@@ -14,7 +14,7 @@
 struct session;
 struct workspace_wait;
 
-enum workspace_op { WS_PUT, WS_GET, WS_LIST, WS_DELETE };
+enum workspace_op { WS_PUT, WS_GET, WS_LIST, WS_DELETE, WS_MKDIR /* with its parents; one there is success */ };
 
 struct workspace_request {
 	enum workspace_op op;

@@ -43,6 +43,8 @@ struct daemon_config {
 	uint64_t max_body;          /* file uploads, 64 MiB */
 	uint64_t max_json_body;     /* JSON requests, 1 MiB */
 	uint64_t max_file_size;     /* one workspace file, 64 MiB */
+	uint64_t mcp_session_timeout_ms;    /* an MCP session unused this long ends, 1 h */
+	unsigned max_mcp_sessions_per_token; /* MCP sessions one token holds at once, 16 */
 	int verbose;
 	int log_format;             /* enum log_format: text */
 	bool access_log;            /* one line per request (on) */

@@ -388,6 +388,7 @@ int main(int argc, char **argv)
 	http_add_routes(v1_session_routes);
 	http_add_routes(v1_run_routes);
 	http_add_routes(compat_routes);
+	http_add_routes(mcp_routes);
 	metrics_init();
 	sessions_on_tick(http_tick);
 

@@ -34,6 +34,8 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.max_lifetime_ms, 24 * 3600 * 1000);
 	ck_assert_uint_eq(cfg.max_body, 64 << 20);
 	ck_assert_uint_eq(cfg.max_json_body, 1 << 20);
+	ck_assert_uint_eq(cfg.mcp_session_timeout_ms, 3600 * 1000);
+	ck_assert_uint_eq(cfg.max_mcp_sessions_per_token, 16);
 	ck_assert(!cfg.auth_local);
 	ck_assert(!cfg.tokenless_loopback);
 	ck_assert_ptr_null(cfg.socket_group); /* "warren" when it exists */
@@ -83,6 +85,8 @@ START_TEST(every_key_parses)
 		"max_body = 1G\n"
 		"max_json_body = 64K\n"
 		"max_file_size = 10M\n"
+		"mcp_session_timeout = 10m\n"
+		"max_mcp_sessions_per_token = 4\n"
 		"verbose = 2\n"
 		"backend = docker\n"
 		"backend_fallback = native\n"
@@ -137,6 +141,8 @@ START_TEST(every_key_parses)
 	ck_assert_uint_eq(cfg.max_body, 1ULL << 30);
 	ck_assert_uint_eq(cfg.max_json_body, 65536);
 	ck_assert_uint_eq(cfg.max_file_size, 10 << 20);
+	ck_assert_uint_eq(cfg.mcp_session_timeout_ms, 600000);
+	ck_assert_uint_eq(cfg.max_mcp_sessions_per_token, 4);
 	ck_assert_int_eq(cfg.verbose, 2);
 	/* The file named a listener: the default socket is not added. */
 	ck_assert_int_eq(config_finish(&cfg, &e), 0);

@@ -103,7 +103,9 @@ static int fd_start(struct workspace_wait *w, const void *data, struct wd_error 
 		return 0;
 	}
 	struct stat st;
-	_cleanup_close_ int fd = files_open_read(ws, w->rel, w->max_size, uid, gid, &st, &e);
+	/* a listing reads no file: a file's size is not what is wrong with it */
+	_cleanup_close_ int fd = files_open_read(ws, w->rel, w->op == WS_LIST ? UINT64_MAX : w->max_size, uid, gid,
+						 &st, &e);
 	if (fd < 0)
 		return wd_from_errno(err, fd, &e);
 	if (S_ISDIR(st.st_mode)) {
@@ -114,8 +116,10 @@ static int fd_start(struct workspace_wait *w, const void *data, struct wd_error 
 		files_listing_free(&res.listing);
 		return 0;
 	}
-	if (w->op == WS_LIST)
-		return wd_from_errno(err, -ENOTDIR, &(wr_error){ ENOTDIR, "not a directory" });
+	if (w->op == WS_LIST) {
+		wr_error_set(&e, ENOTDIR, "%s", w->rel);
+		return wd_from_errno(err, -ENOTDIR, &e);
+	}
 	res.fd = TAKE_FD(fd);
 	res.size = (uint64_t)st.st_size;
 	finish(w, &res);

@@ -100,3 +100,4 @@ int cmd_cp(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);

@@ -170,6 +170,12 @@ int http_send(struct http_conn *c, const void *buf, size_t len, wr_error *e)
 int http_send_head(struct http_conn *c, const char *method, const char *target, const char *token,
 		   const char *content_type, uint64_t body_len, wr_error *e)
 {
+	return http_send_head_extra(c, method, target, token, content_type, body_len, NULL, e);
+}
+
+int http_send_head_extra(struct http_conn *c, const char *method, const char *target, const char *token,
+			 const char *content_type, uint64_t body_len, const char *extra, wr_error *e)
+{
 	_cleanup_free_ char *head = NULL;
 	char body_headers[192] = "";
 	if (content_type)
@@ -179,9 +185,9 @@ int http_send_head(struct http_conn *c, const char *method, const char *target, 
 	if (token && strpbrk(token, "\r\n"))
 		return wr_error_set(e, 0, "the token contains a line break");
 	int n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: warren/%s\r\n"
-			 "Connection: close\r\n%s%s%s%s\r\n",
+			 "Connection: close\r\n%s%s%s%s%s\r\n",
 			 method, target, c->host[0] ? c->host : "localhost", PACKAGE_VERSION, body_headers,
-			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "", extra ? extra : "");
 	if (n < 0)
 		return wr_error_set(e, ENOMEM, "request");
 	return http_send(c, head, (size_t)n, e);
@@ -262,6 +268,8 @@ static int parse_header(struct http_conn *c, char *line, bool *chunked, wr_error
 		*chunked = strcasestr(value, "chunked") != NULL;
 	} else if (strcasecmp(line, "Content-Type") == 0) {
 		snprintf(c->content_type, sizeof c->content_type, "%s", value);
+	} else if (c->capture && strcasecmp(line, c->capture) == 0) {
+		snprintf(c->captured, sizeof c->captured, "%s", value);
 	}
 	return 0;
 }
@@ -278,6 +286,7 @@ int http_read_head(struct http_conn *c, wr_error *e)
 			return wr_error_set(e, 0, "warrend answered something that is not HTTP/1.1");
 		bool chunked = false;
 		c->content_type[0] = '\0';
+		c->captured[0] = '\0';
 		c->content_length = -1;
 		for (;;) {
 			if ((r = read_line(c, &line, e)) < 0)

@@ -24,6 +24,8 @@ struct http_conn {
 	uint64_t left;              /* bytes left in the body or the current chunk */
 	bool chunk_seen;            /* a chunk's data was read: its CRLF comes next */
 	bool body_done;
+	const char *capture;        /* a response header to keep (set after http_connect) … */
+	char captured[256];         /* … its value, "" when absent */
 };
 
 /* Where the daemon listens: "unix:/path", "http://host[:port][/]". */
@@ -43,6 +45,9 @@ void http_close(struct http_conn *c);
  * content_type NULL means no body (and no Content-Length). */
 int http_send_head(struct http_conn *c, const char *method, const char *target, const char *token,
 		   const char *content_type, uint64_t body_len, wr_error *e);
+/* The same with more header lines ("Name: value\r\n" each; NULL: none). */
+int http_send_head_extra(struct http_conn *c, const char *method, const char *target, const char *token,
+			 const char *content_type, uint64_t body_len, const char *extra, wr_error *e);
 /* Sends body bytes (all of them). */
 int http_send(struct http_conn *c, const void *buf, size_t len, wr_error *e);
 

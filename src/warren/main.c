@@ -57,6 +57,7 @@ static void usage(FILE *out)
 	      "  ls [ID[:PATH]]                    list sessions, or a session's workspace\n"
 	      "  rm ID...                          delete sessions\n"
 	      "  status                            show warrend's health and pools\n"
+	      "  mcp                               serve MCP on stdin/stdout for an agent (tools from warrend)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help      show this help (also: warren COMMAND --help)\n"
@@ -74,6 +75,7 @@ static const struct {
 } client_commands[] = {
 	{ "create", cmd_create }, { "exec", cmd_exec }, { "cp", cmd_cp },
 	{ "ls", cmd_ls },         { "rm", cmd_rm },     { "status", cmd_status },
+	{ "mcp", cmd_mcp },
 };
 
 int main(int argc, char **argv)

@@ -193,7 +193,8 @@ static json_t *parse_message(h2o_req_t *req)
 		return mcp_reply_error(req, 400, NULL, JSONRPC_PARSE_ERROR, "Parse error: NUL byte at offset %zu",
 				       (size_t)(nul - req->entity.base)), NULL;
 	json_error_t error;
-	json_t *msg = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, JSON_REJECT_DUPLICATES, &error);
+	json_t *msg = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len,
+				 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
 	if (!msg)
 		return mcp_reply_error(req, 400, NULL, JSONRPC_PARSE_ERROR, "Parse error: %s at line %d column %d",
 				       error.text, error.line, error.column), NULL;

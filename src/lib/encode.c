@@ -49,7 +49,7 @@ static bool utf8_check(const char *buf, size_t len, size_t *tail)
 	if (tail)
 		*tail = 0;
 	while (s < end) {
-		bool cut;
+		bool cut = false; /* NUL: not asked */
 		size_t n = *s ? utf8_char(s, end, &cut) : 0;
 		if (n == 0 && cut && tail) {
 			*tail = (size_t)(end - s); /* checked whole once the rest arrives */

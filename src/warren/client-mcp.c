@@ -10,8 +10,9 @@
  * warrend no longer knows the session (it expired while the agent sat
  * idle, or warrend restarted), the relay initializes a new one with the
  * client's own initialize and sends the request again: a desktop agent
- * stays up for days. At the end of stdin, or on SIGTERM, the session is
- * deleted (its own sandbox with it) and the relay exits. */
+ * stays up for days. At the end of stdin (once the requests in flight
+ * are answered), or on SIGTERM, the session is deleted (its own sandbox
+ * with it) and the relay exits. */
 #include "config.h"
 
 #include <getopt.h>
@@ -346,7 +347,13 @@ int cmd_mcp(int argc, char **argv)
 			pthread_mutex_unlock(&relay.lock);
 		}
 	}
+	/* the answers to what is in flight are still wanted (a script that
+	 * pipes its requests in); an agent that wants us gone sends SIGTERM */
+	pthread_mutex_lock(&relay.lock);
+	while (relay.in_flight > 0)
+		pthread_cond_wait(&relay.changed, &relay.lock);
+	pthread_mutex_unlock(&relay.lock);
 	end_session();
 	fflush(stdout);
-	_exit(0); /* requests still in flight end with us */
+	_exit(0);
 }

@@ -612,6 +612,25 @@ def test_warren_mcp_over_the_unix_socket_and_its_end(daemon, warren):
         assert status == 200 and json.loads(body)["sessions"] == [], body
 
 
+@pytest.mark.backends("native", **NATIVE_ONLY)
+def test_warren_mcp_answers_what_was_piped_before_the_end_of_its_input(daemon, warren):
+    """A script that pipes its requests in and closes stdin still gets every
+    answer (the session ends after them), and stdout is only those lines."""
+    lines = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": LATEST, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+             {"jsonrpc": "2.0", "method": "notifications/initialized"},
+             {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+              "params": {"name": "run_command", "arguments": {"command": "sleep 1; echo late"}}},
+             {"jsonrpc": "2.0", "id": 3, "method": "ping"}]
+    r = subprocess.run([warren, "mcp"], input="".join(json.dumps(m) + "\n" for m in lines), capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "WARREN_URL": daemon.url, "WARREN_TOKEN": daemon.token})
+    assert r.returncode == 0, r
+    answers = {a["id"]: a for a in map(json.loads, r.stdout.splitlines())}
+    assert sorted(answers) == [1, 2, 3], r.stdout
+    assert answers[2]["result"]["structuredContent"]["stdout"] == "late\n"
+    assert sessions_of(daemon) == []
+
+
 def test_warren_mcp_starts_a_new_session_when_warrend_forgot_it(start_daemon, warren):
     d = start_daemon(config_extra="mcp_session_timeout = 1s\n")
     s = Stdio(warren, {"WARREN_URL": d.url, "WARREN_TOKEN": d.token})

@@ -365,6 +365,13 @@ def tokenless_initialize(d, headers=None):
 
 
 @pytest.mark.backends("native", **NATIVE_ONLY)
+def test_openapi_describes_the_mcp_endpoint(daemon):
+    doc = daemon.get("/v1/openapi.json").json()
+    assert set(doc["paths"]["/mcp"]) == {"post", "delete"}
+    assert {"200", "202", "400", "404"} <= set(doc["paths"]["/mcp"]["post"]["responses"])
+
+
+@pytest.mark.backends("native", **NATIVE_ONLY)
 def test_tokenless_requests_from_web_pages_are_refused(daemon):
     """On the unix socket (tokenless), an Origin other than allowed_origins
     is refused as for every route: a web page cannot drive sandboxes."""

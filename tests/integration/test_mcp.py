@@ -73,7 +73,11 @@ def mcp_sdk():
         if sdk_installed(target):
             return target
         tmp = tempfile.mkdtemp(prefix=".mcp-sdk-", dir=NPM_CACHE)
-        env = {**os.environ, "npm_config_cache": os.path.join(NPM_CACHE, "_npm"), "npm_config_update_notifier": "false"}
+        # npm's own retries back off for a minute; two quicker tries of ours say sooner that
+        # the registry is not there
+        env = {**os.environ, "npm_config_cache": os.path.join(NPM_CACHE, "_npm"), "npm_config_update_notifier": "false",
+               "npm_config_fetch_retries": "1", "npm_config_fetch_retry_mintimeout": "2000",
+               "npm_config_fetch_retry_maxtimeout": "10000", "npm_config_fetch_timeout": "60000"}
         why = ""
         for _ in range(2):  # a registry hiccup gets a second try
             try:

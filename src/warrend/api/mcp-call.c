@@ -117,21 +117,24 @@ json_t *mcp_workspace_path(const char *rel)
 	return text ? json_stringn(text, len) : NULL;
 }
 
-/* Names a key the schema allows but the core would choke on: env names
- * with '=' or empty, strings holding NUL. */
+static bool holds_nul(const json_t *v)
+{
+	return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+}
+
+/* Names an argument the schema allows but the core would choke on: a
+ * string holding NUL (but a file's content), a variable name that is
+ * empty or holds '=' (env). */
 static const char *bad_string(const struct mcp_call *c)
 {
-	const char *key;
-	json_t *value;
+	const char *key, *name;
+	json_t *value, *v;
 	json_object_foreach(c->args, key, value) {
-		if (json_is_string(value) && strlen(json_string_value(value)) != json_string_length(value) &&
-		    strcmp(key, "content"))
+		if (holds_nul(value) && strcmp(key, "content"))
 			return key;
-		const char *name;
-		json_t *v;
 		if (json_is_object(value))
 			json_object_foreach(value, name, v)
-				if (!name[0] || strchr(name, '=') || strlen(json_string_value(v)) != json_string_length(v))
+				if (!name[0] || strchr(name, '=') || holds_nul(v))
 					return key;
 	}
 	return NULL;

@@ -16,6 +16,7 @@ are checked from Python with plain HTTP.
 
 import base64
 import fcntl
+import http.client
 import json
 import os
 import shutil
@@ -448,6 +449,39 @@ def test_own_sandbox_is_made_once_and_again_after_a_kill(daemon):
     again = [s for s in m.ok("sandbox_list")["sandboxes"] if s["own"]]
     assert len(again) == 1 and again[0]["sandbox_id"] != own[0]["sandbox_id"]
     assert m.delete().status_code == 204
+
+
+def test_own_sandbox_from_a_cold_start_serves_every_waiting_call(start_daemon):
+    """With no sandbox kept ready, the first calls wait for one cold start
+    together; one whose client leaves meanwhile does not disturb the
+    others, and nothing is left when the session ends."""
+    d = start_daemon("--pool-size", "0", pool_ready=False)
+    m = Mcp(d)
+    results = {}
+
+    def run(i):
+        try:
+            results[i] = m.ok("run_command", command="cat /proc/sys/kernel/random/boot_id; echo $PPID")
+        except requests.exceptions.ReadTimeout:
+            results[i] = "left"
+
+    def leaver():  # sends its call and hangs up at once
+        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        conn.request("POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": "gone", "method": "tools/call",
+                                                  "params": {"name": "run_command", "arguments": {"command": "true"}}}),
+                     {**d.auth, "Content-Type": "application/json", "Mcp-Session-Id": m.sid})
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)] + [threading.Thread(target=leaver)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and all(r != "left" for r in results.values()), results
+    sandboxes = m.ok("sandbox_list")["sandboxes"]
+    assert len(sandboxes) == 1 and sandboxes[0]["own"], sandboxes
+    assert m.delete().status_code == 204
+    assert wait_for(lambda: not sessions_of(d), 10)
 
 
 @pytest.mark.backends("native", **NATIVE_ONLY)

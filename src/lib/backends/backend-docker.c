@@ -375,6 +375,8 @@ static void box_free(struct backend_box *b)
 
 static int docker_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
+	if (spec->policy->network == NET_EGRESS) /* warren's own links and rules: native only */
+		return wr_error_set(e, EOPNOTSUPP, "network egress is available on the native backend only");
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");

@@ -228,7 +228,8 @@ static const struct field network_fields[] = {
 	{ .key = "connections", .parse = parse_connections },
 };
 
-/* An allowlist entry inside a pool would name the sandboxes themselves. */
+/* An allowlist entry inside a pool would name the sandboxes themselves
+ * (a wider one is fine: the pools are carved out of it, net-rules.c). */
 static int check_allow_outside_pools(struct parser *ps, const char *path)
 {
 	const struct policy_network *n = &ps->p->net;
@@ -236,11 +237,11 @@ static int check_allow_outside_pools(struct parser *ps, const char *path)
 		const struct allow_entry *a = &n->allow.v[i];
 		if (a->kind != ALLOW_CIDR)
 			continue;
-		if (net_cidr_overlaps(&a->cidr, &n->pool) || (n->pool6.family && net_cidr_overlaps(&a->cidr, &n->pool6))) {
+		if (net_cidr_contains(&n->pool, &a->cidr) || (n->pool6.family && net_cidr_contains(&n->pool6, &a->cidr))) {
 			char sub[JSON_PATH_MAX], text[64];
 			snprintf(sub, sizeof sub, "%s%sallow[%zu]", path, *path ? "." : "", i);
 			allow_entry_format(a, text, sizeof text);
-			return policy_fail(ps, sub, "%s overlaps the sandboxes' own address pool: sandboxes never "
+			return policy_fail(ps, sub, "%s lies in the sandboxes' own address pool: sandboxes never "
 					   "reach each other", POLICY_QUOTE(text));
 		}
 	}

@@ -154,7 +154,7 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":1,\"network\":{\"allow\":[\"PyPI.org.\",\"pypi.org\"]}}",
 	  "test: network.allow[1]: \"pypi.org\" is listed twice" },
 	{ "{\"version\":1,\"network\":{\"allow\":[\"10.231.7.0/24\"]}}",
-	  "test: network.allow[0]: \"10.231.7.0/24\" overlaps the sandboxes' own address pool: sandboxes never reach "
+	  "test: network.allow[0]: \"10.231.7.0/24\" lies in the sandboxes' own address pool: sandboxes never reach "
 	  "each other" },
 	{ "{\"version\":1,\"network\":{\"pool\":\"fd00::/64\"}}", "test: network.pool: \"fd00::/64\" is not an IPv4 network" },
 	{ "{\"version\":1,\"network\":{\"pool\":\"10.0.0.0/30\"}}",

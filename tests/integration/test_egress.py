@@ -1,0 +1,306 @@
+"""Network egress (`warren run --net egress`): the sandbox reaches what the
+allowlist names and nothing else, through warren's own link, NAT and
+nftables table, and a resolver that answers allowed names only.
+
+Every destination is an address of the test's own namespace (netlab.py):
+no packet of these tests can leave the machine, even if warren is wrong.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from netlab import NetLab, forwarding, host_state
+from warrentest import EXIT_SETUP, python_in_sandbox, run, warren_cgroups
+
+# Connects to each (host, port) and prints one JSON line per try.
+PROBE = r"""
+import json, socket, sys
+out = []
+for target in json.loads(sys.argv[1]):
+    host, port = target.rsplit(":", 1)
+    try:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.settimeout(5)
+        out.append([target, "connected", s.recv(200).decode().strip()])
+    except OSError as e:
+        out.append([target, "refused", f"{e.__class__.__name__}:{e.errno}"])
+print(json.dumps(out))
+"""
+
+RESOLVE = r"""
+import json, socket, sys
+out = {}
+for name in json.loads(sys.argv[1]):
+    try:
+        out[name] = sorted({a[4][0] for a in socket.getaddrinfo(name, 8080, socket.AF_INET, socket.SOCK_STREAM)})
+    except socket.gaierror as e:
+        out[name] = f"gaierror:{e.errno}"
+print(json.dumps(out))
+"""
+
+# Resolves each name, then connects to it on 8080: two JSON lines.
+RESOLVE_AND_CONNECT = RESOLVE + PROBE.replace("json.loads(sys.argv[1])", "[n + ':8080' for n in json.loads(sys.argv[1])]")
+
+
+@pytest.fixture(scope="module")
+def lab(warren):
+    if subprocess.run(["which", "nft"], capture_output=True).returncode != 0:
+        pytest.skip("no nft binary to read warren's table with (apt-get install nftables)")
+    lab = NetLab()
+    table = {"www.allowed.test": lab.addr(1), "other.allowed.test": lab.addr(2), "evil.test": lab.addr(3),
+             "inside.allowed.test": "10.98.0.1"}
+    lab.start(table)
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left(lab):
+    """Every test ends with nothing of warren's on the host: no table, link,
+    pool address, and the lab interface's forwarding as it was."""
+    assert forwarding(lab.host_if) == "0"
+    yield
+    state = host_state()
+    assert state == {"table": [], "links": [], "pool_addresses": []}, f"left behind: {state}"
+    assert forwarding(lab.host_if) == "0", "the egress interface's forwarding was left on"
+
+
+def policy(tmp_path, lab, allow, **extra):
+    net = {"mode": "egress", "allow": allow, "interface": lab.host_if, "resolvers": [lab.lab_addr], **extra}
+    path = tmp_path / "egress.json"
+    path.write_text(json.dumps({"version": 1, "name": "egress-test", "network": net}))
+    return str(path)
+
+
+def probe(warren, pol, targets, *extra):
+    r = run(warren, "--policy", pol, *extra, *python_in_sandbox(PROBE), json.dumps(targets))
+    assert r.returncode == 0, r.stderr
+    return {t: (how, what) for t, how, what in json.loads(r.stdout)}
+
+
+def test_allowed_address_is_reached_through_nat(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080"])
+    got = probe(warren, pol, [f"{lab.addr(1)}:8080"])
+    how, what = got[f"{lab.addr(1)}:8080"]
+    assert how == "connected", got
+    # the lab has no route back to the pool: the answer came because the host's address was the source
+    assert what == f"OK {lab.addr(1)} {lab.host_addr}", what
+
+
+def test_not_allowed_addresses_are_refused(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080"])
+    before = len(lab.connections())
+    targets = [f"{lab.addr(2)}:8080", f"{lab.addr(1)}:8081", f"{lab.lab_addr}:8080"]
+    got = probe(warren, pol, targets)
+    assert all(how == "refused" for how, _ in got.values()), got
+    assert len(lab.connections()) == before, "a refused connection reached the lab"
+
+
+def test_run_narrows_the_allowlist(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"198.19.{lab.k}.0/24:8080"])
+    got = probe(warren, pol, [f"{lab.addr(1)}:8080", f"{lab.addr(2)}:8080"], "--allow", f"{lab.addr(2)}:8080")
+    assert got[f"{lab.addr(1)}:8080"][0] == "refused", got
+    assert got[f"{lab.addr(2)}:8080"][0] == "connected", got
+
+
+def test_allowed_domain_resolves_and_connects(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, ["*.allowed.test"])
+    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE_AND_CONNECT),
+            json.dumps(["www.allowed.test"]))
+    assert r.returncode == 0, r.stderr
+    names, conns = (json.loads(l) for l in r.stdout.splitlines())
+    assert names == {"www.allowed.test": [lab.addr(1)]}
+    assert conns[0][:2] == ["www.allowed.test:8080", "connected"], conns
+
+
+def test_other_domains_are_nxdomain_and_their_addresses_refused(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, ["www.allowed.test"])
+    asked = len(lab.names_asked())
+    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE), json.dumps(["evil.test", "other.allowed.test"]))
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got == {"evil.test": f"gaierror:{socket.EAI_NONAME}", "other.allowed.test": f"gaierror:{socket.EAI_NONAME}"}
+    assert lab.names_asked()[asked:] == [], "a refused name was asked upstream"
+    assert "refused to resolve evil.test" in r.stderr
+    # nor does the address an unallowed name has work directly
+    got = probe(warren, pol, [f"{lab.addr(3)}:8080", f"{lab.addr(2)}:8080"])
+    assert all(how == "refused" for how, _ in got.values()), got
+
+
+def test_a_name_resolving_into_a_private_range_is_refused(warren, lab, tmp_path):
+    """An allowed name cannot point a sandbox into a private network."""
+    pol = policy(tmp_path, lab, ["*.allowed.test"])
+    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE_AND_CONNECT),
+            json.dumps(["inside.allowed.test"]))
+    assert r.returncode == 0, r.stderr
+    names, conns = (json.loads(l) for l in r.stdout.splitlines())
+    assert names == {"inside.allowed.test": ["10.98.0.1"]}
+    assert conns[0][1] == "refused", conns
+
+
+def test_host_addresses_are_unreachable(warren, lab, tmp_path):
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(16)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    host_addrs = [l.split()[3].split("/")[0] for l in out.splitlines()]
+    # even with an allowlist that names them all: the host's own addresses are never the sandbox's way out
+    pol = policy(tmp_path, lab, ["0.0.0.0/0"])
+    targets = [f"{a}:{port}" for a in host_addrs] + [f"{lab.host_addr}:{port}", f"10.231.0.0:{port}"]
+    got = probe(warren, pol, targets)
+    try:
+        conn, peer = listener.accept()
+        conn.close()
+        pytest.fail(f"the host's listener got a connection from {peer}")
+    except BlockingIOError:
+        pass
+    finally:
+        listener.close()
+    for t, (how, what) in got.items():
+        # 127.0.0.1 is the sandbox's own loopback: refused there, never the host's
+        assert how == "refused", (t, what)
+
+
+def test_metadata_address_is_unreachable(warren, lab, tmp_path):
+    lab.add_metadata_address()
+    try:
+        # the control: from the host the address leads to the lab's server
+        with socket.create_connection(("169.254.169.254", 8080), timeout=5) as s:
+            assert s.recv(100).startswith(b"OK 169.254.169.254")
+        before = len(lab.connections())
+        pol = policy(tmp_path, lab, ["0.0.0.0/0"])
+        got = probe(warren, pol, ["169.254.169.254:8080", "169.254.169.254:80"])
+        assert all(how == "refused" for how, _ in got.values()), got
+        assert len(lab.connections()) == before, "the metadata address answered a sandbox"
+    finally:
+        subprocess.run(["ip", "route", "del", "169.254.169.254/32"], capture_output=True)
+        lab.metadata = False
+
+
+SERVE = r"""
+import socket, subprocess, sys
+addr = subprocess.run(["ip", "-4", "-o", "addr", "show", "eth0"], capture_output=True, text=True).stdout.split()[3]
+srv = socket.socket(); srv.bind(("0.0.0.0", 9000)); srv.listen(4); srv.settimeout(20)
+print(addr.split("/")[0], flush=True)
+try:
+    c, peer = srv.accept(); print("ACCEPTED", peer, flush=True)
+except OSError:
+    print("NOTHING", flush=True)
+"""
+
+
+def test_two_egress_sandboxes_cannot_reach_each_other(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, ["0.0.0.0/0"])
+    a = subprocess.Popen([warren, "run", "--policy", pol, "--", "python3", "-c", SERVE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        addr_a = a.stdout.readline().strip()
+        assert addr_a.startswith("10.231."), (addr_a, a.stderr.read() if a.poll() is not None else "")
+        gateway_a = addr_a.rsplit(".", 1)[0] + "." + str(int(addr_a.rsplit(".", 1)[1]) - 1)
+        got = probe(warren, pol, [f"{addr_a}:9000", f"{gateway_a}:9000"])
+        assert all(how == "refused" for how, _ in got.values()), got
+    finally:
+        a.send_signal(signal.SIGTERM)
+        out, err = a.communicate(timeout=30)
+    assert "ACCEPTED" not in out, out
+
+
+def test_connection_limit(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(9)}:8080"], connections=2)
+    code = r"""
+import socket
+held = []
+for i in range(3):
+    try:
+        s = socket.create_connection((%r, 8080), timeout=5); s.recv(100); held.append(s); print("open", i)
+    except OSError as e:
+        print("refused", i, e.errno)
+""" % lab.addr(9)
+    r = run(warren, "--policy", pol, *python_in_sandbox(code))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == ["open 0", "open 1", f"refused 2 {113}"], r.stdout  # EHOSTUNREACH
+
+
+def test_bandwidth_limit_is_a_token_bucket_on_both_ends(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080"], bandwidth="1M")
+    p = subprocess.Popen([warren, "run", "-v", "--policy", pol, "--", "sh", "-c",
+                          "/usr/sbin/tc qdisc show dev eth0; sleep 30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        inside = p.stdout.readline()
+        links = [l for l in host_state()["links"]]
+        host_side = subprocess.run(["tc", "qdisc", "show", "dev", links[0]], capture_output=True, text=True).stdout
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+    assert "tbf" in inside and "rate 8388Kbit" in inside, inside
+    assert "tbf" in host_side and "rate 8388Kbit" in host_side, host_side
+
+
+def test_requests_that_would_widen_are_refused(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080", "*.allowed.test"])
+    r = run(warren, "--policy", pol, "--allow", f"{lab.addr(2)}:8080", "--", "true")
+    assert r.returncode == EXIT_SETUP
+    assert f"--allow {lab.addr(2)}:8080 is not within the allowlist of policy egress-test" in r.errors, r.stderr
+    r = run(warren, "--policy", pol, "--allow", "allowed.test", "--", "true")
+    assert r.returncode == EXIT_SETUP and "not within the allowlist" in r.errors, r.stderr
+    r = run(warren, "--net", "none", "--allow", "pypi.org", "--", "true")
+    assert r.returncode == EXIT_SETUP and "--allow is for --net egress" in r.errors, r.stderr
+    r = run(warren, "--net", "egress", "--", "true")  # the default policy has no egress
+    assert r.returncode == EXIT_SETUP and "egress is not allowed by policy default" in r.errors, r.stderr
+
+
+def test_net_none_narrows_an_egress_policy(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, ["0.0.0.0/0"])
+    r = run(warren, "--policy", pol, "--net", "none", *python_in_sandbox(
+        "import socket; print(' '.join(n for _, n in socket.if_nameindex()))"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["lo"]
+
+
+def test_verbose_says_what_was_set_up(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080", "*.allowed.test"], connections=8)
+    r = run(warren, "--policy", pol, "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert f"network: egress, sandbox address 10.231." in r.stderr
+    assert f"out by {lab.host_if}" in r.stderr
+    assert f"network: allowed: {lab.addr(1)}:8080, *.allowed.test" in r.stderr
+    assert f"answers allowed names from {lab.lab_addr}:53, others NXDOMAIN" in r.stderr
+
+
+def test_killed_warren_run_leaves_nothing_the_next_run_does_not_clean(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080"])
+    p = subprocess.Popen([warren, "run", "--policy", pol, "--", "sleep", "60"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not host_state()["links"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert host_state()["links"], "the sandbox's link never appeared"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # init dies with it (PDEATHSIG), and its namespace takes the link along; the rules stay
+    deadline = time.monotonic() + 30
+    while host_state()["links"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert host_state()["table"] == ["table inet warren"], "expected the killed run's rules to be left to sweep"
+    assert forwarding(lab.host_if) == "1"
+    got = probe(warren, pol, [f"{lab.addr(1)}:8080"])  # this run sweeps them, then removes its own
+    assert got[f"{lab.addr(1)}:8080"][0] == "connected"
+    # nothing_left checks the host after this; the killed run's cgroup (not this test's
+    # subject) is removed here, once its processes are gone
+    for d in warren_cgroups():
+        if os.path.basename(d).startswith(f"run-{p.pid}-"):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.1)

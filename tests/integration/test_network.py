@@ -56,6 +56,9 @@ def test_net_host_works_when_the_policy_allows_it(warren, tmp_path):
         "import socket; print(' '.join(sorted(n for _, n in socket.if_nameindex())))"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == host_interfaces()
+    # every time: the host's network is the host's services too, warrend's listeners included
+    assert "warning: the host's network: the sandbox reaches every service of the host, warrend's listeners" \
+        in r.stderr, r.stderr
 
 
 def test_net_none_tightens_a_host_network_policy(warren, tmp_path):

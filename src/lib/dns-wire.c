@@ -23,10 +23,12 @@ static bool name_char(uint8_t c)
 
 /* Reads the name at *off: its text (lower case; NULL to only check it)
  * and the offset past it in the record (not past where pointers led).
- * Pointers must go strictly backwards. With `text`, a byte outside
- * name_char fails too (such names are never allowed, and the text must
- * say exactly what the resolver will look up). */
-static int read_name(const uint8_t *msg, size_t len, size_t *off, char *text)
+ * Pointers must go strictly backwards, and only where `pointers` allows
+ * (a query's one name has nothing before it to point to but the header,
+ * which an answer rewrites). With `text`, a byte outside name_char fails
+ * too (such names are never allowed, and the text must say exactly what
+ * the resolver will look up). */
+static int read_name(const uint8_t *msg, size_t len, size_t *off, char *text, bool pointers)
 {
 	size_t pos = *off, out = 0, wire = 0, end = 0;
 	unsigned jumps = 0;
@@ -36,7 +38,7 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *text)
 			return -EBADMSG;
 		uint8_t l = msg[pos];
 		if ((l & 0xc0) == 0xc0) {
-			if (pos + 1 >= len || ++jumps > MAX_POINTERS)
+			if (!pointers || pos + 1 >= len || ++jumps > MAX_POINTERS)
 				return -EBADMSG;
 			size_t target = (size_t)(l & 0x3f) << 8 | msg[pos + 1];
 			if (target >= pos)
@@ -93,7 +95,7 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_question *q)
 	if (get16(msg + 4) != 1 || get16(msg + 6) || get16(msg + 8))
 		return -EPROTO;
 	size_t off = DNS_HEADER_LEN;
-	if (read_name(msg, len, &off, q->name) < 0 || off + 4 > len)
+	if (read_name(msg, len, &off, q->name, false) < 0 || off + 4 > len)
 		return -EPROTO;
 	q->qtype = get16(msg + off);
 	q->qclass = get16(msg + off + 2);
@@ -121,7 +123,7 @@ ssize_t dns_build_error(const uint8_t *query, const struct dns_question *q, int 
 static int read_record(uint8_t *msg, size_t len, size_t *off, bool answer, uint32_t max_ttl,
 		       struct dns_address *out, size_t max, size_t *n)
 {
-	if (read_name(msg, len, off, NULL) < 0 || *off + 10 > len)
+	if (read_name(msg, len, off, NULL, true) < 0 || *off + 10 > len)
 		return -EBADMSG;
 	uint8_t *rr = msg + *off;
 	uint16_t type = get16(rr), klass = get16(rr + 2), rdlen = get16(rr + 8);
@@ -160,7 +162,7 @@ int dns_parse_response(uint8_t *msg, size_t len, const struct dns_question *q, u
 		return -EBADMSG;
 	char name[DNS_NAME_TEXT_MAX];
 	size_t off = DNS_HEADER_LEN;
-	if (read_name(msg, len, &off, name) < 0 || off + 4 > len || strcmp(name, q->name) ||
+	if (read_name(msg, len, &off, name, true) < 0 || off + 4 > len || strcmp(name, q->name) ||
 	    get16(msg + off) != q->qtype || get16(msg + off + 2) != q->qclass)
 		return -EBADMSG;
 	off += 4;

@@ -191,6 +191,12 @@ static void build_table(json_t *cmds)
 					  match("==", payload("icmpv6", "type"),
 						json_pack("{s:[s, s]}", "set", "nd-neighbor-solicit", "nd-neighbor-advert")),
 					  verdict("accept")));
+	/* refused at once from a sandbox's own address (anything else, which
+	 * may be spoofed, is dropped) */
+	add_rule(cmds, "input", json_pack("[o, o, o]", match("==", meta("iifname"), json_string("@links")),
+					  match("==", payload("ip", "saddr"), json_string("@sources4")), refuse()));
+	add_rule(cmds, "input", json_pack("[o, o, o]", match("==", meta("iifname"), json_string("@links")),
+					  match("==", payload("ip6", "saddr"), json_string("@sources6")), refuse()));
 	add_rule(cmds, "input", json_pack("[o, o]", match("==", meta("iifname"), json_string("@links")), verdict("drop")));
 	add_rule(cmds, "forward", json_pack("[{s:{s:o, s:s}}]", "vmap", "key", meta("iifname"), "data", "@out"));
 	add_rule(cmds, "forward", json_pack("[{s:{s:o, s:s}}]", "vmap", "key", meta("oifname"), "data", "@in"));

@@ -30,15 +30,18 @@ static bool name_char(uint8_t c)
  * the resolver will look up). */
 static int read_name(const uint8_t *msg, size_t len, size_t *off, char *text, bool pointers)
 {
-	size_t pos = *off, out = 0, wire = 0, end = 0;
+	/* limit: what a pointed-to name must end before (the pointer itself),
+	 * so a name never reads bytes at or after its own record, which
+	 * dns_parse_response rewrites (TTLs) */
+	size_t pos = *off, out = 0, wire = 0, end = 0, limit = len;
 	unsigned jumps = 0;
 	bool jumped = false;
 	for (;;) {
-		if (pos >= len)
+		if (pos >= limit)
 			return -EBADMSG;
 		uint8_t l = msg[pos];
 		if ((l & 0xc0) == 0xc0) {
-			if (!pointers || pos + 1 >= len || ++jumps > MAX_POINTERS)
+			if (!pointers || pos + 1 >= limit || ++jumps > MAX_POINTERS)
 				return -EBADMSG;
 			size_t target = (size_t)(l & 0x3f) << 8 | msg[pos + 1];
 			if (target >= pos)
@@ -46,13 +49,14 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *text, bo
 			if (!jumped)
 				end = pos + 2;
 			jumped = true;
+			limit = pos;
 			pos = target;
 			continue;
 		}
 		if (l & 0xc0)
 			return -EBADMSG; /* the reserved label types */
 		wire += (size_t)l + 1;
-		if (wire > 255 || pos + 1 + l > len)
+		if (wire > 255 || pos + 1 + l > limit)
 			return -EBADMSG;
 		if (l == 0) {
 			if (!jumped)

@@ -192,11 +192,6 @@ static json_t *resources_json(const struct policy_limits *l)
 json_t *oci_config_json(const struct oci_config_params *c, wr_error *e)
 {
 	const struct policy *p = c->policy;
-	/* egress is warren's own links and rules (net-egress.c): native only */
-	if (p->network == NET_EGRESS) {
-		wr_error_set(e, EOPNOTSUPP, "network egress is available on the native backend only");
-		return NULL;
-	}
 	json_auto_t *process = oci_process_json(&(struct oci_process_params){
 		.policy = p, .argv = c->init_argv, .envp = p->env, .cwd = "/workspace",
 		.oom_score_adj = c->oom_score_adj }, e);

@@ -504,17 +504,18 @@ int net_egress_teardown(struct net_egress *n, wr_error *e)
 	if (n->lock_fd < 0)
 		return 0;
 	int r = 0;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	wr_error ignored = { 0 };
-	if (nl_open(&sk, &ignored) == 0)
-		delete_link(sk, n->link); /* gone already when the sandbox's namespace is */
+	/* The link is not deleted here: it goes with the sandbox's namespace,
+	 * which the kernel tears down once init is gone and nothing holds it
+	 * (this socket was the last). Deleting it ourselves waits out an RCU
+	 * grace period, most of an egress sandbox's cost (~16 ms here); a slot
+	 * reused before the kernel is done deletes the old link (clean_slot). */
+	closep(&n->dns_fd);
+	n->dns_fd = -1;
 	if (n->rules) {
 		_cleanup_close_ int lock = net_rules_lock(e);
 		r = lock < 0 ? lock : net_rules_remove(n->slot, e);
 		n->rules = false;
 	}
-	closep(&n->dns_fd);
-	n->dns_fd = -1;
 	close(n->lock_fd);
 	n->lock_fd = -1;
 	return r;

@@ -42,8 +42,9 @@ struct net_egress {
 /* Sets up the sandbox whose init is `pid` (its network namespace new and
  * empty) per p->net. Root only. On failure nothing is left. */
 int net_egress_setup(const struct policy *p, pid_t pid, struct net_egress *n, wr_error *e);
-/* Removes what setup made (the link too, if the sandbox still holds it)
- * and releases the slot. Safe on a zeroed or torn-down one (lock_fd -1). */
+/* Removes what setup made and releases the slot; the link goes with the
+ * sandbox's namespace (the kernel removes it a moment after init is gone).
+ * Safe on a zeroed or torn-down one (lock_fd -1). */
 int net_egress_teardown(struct net_egress *n, wr_error *e);
 /* Removes the links, addresses and rules of every slot whose owner is
  * gone (setup calls it; warrend at start). Returns how many. */

@@ -164,10 +164,21 @@ class NetLab:
         sh("ip", "netns", "del", self.ns, check=False)
 
 
-def host_state():
+def host_state(settle=10):
     """What egress sandboxes may leave on the host: warren's nftables table,
-    its links (wrnK), addresses of the default pool, the forwarding switch of
-    an interface."""
+    its links (wrnK), addresses of the default pool. A link goes with its
+    sandbox's namespace, which the kernel tears down a moment after the
+    sandbox ended: waits up to `settle` seconds for links and addresses
+    to go before reporting them."""
+    deadline = time.monotonic() + settle
+    while True:
+        state = _host_state()
+        if not (state["links"] or state["pool_addresses"]) or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+def _host_state():
     tables = sh("nft", "list", "tables", check=False).stdout.split("\n")
     links = [l.split()[0].split("@")[0] for l in sh("ip", "-br", "link").stdout.splitlines()]
     addrs = sh("ip", "-4", "-o", "addr").stdout

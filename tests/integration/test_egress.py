@@ -235,7 +235,7 @@ def test_bandwidth_limit_is_a_token_bucket_on_both_ends(warren, lab, tmp_path):
                           "/usr/sbin/tc qdisc show dev eth0; sleep 30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         inside = p.stdout.readline()
-        links = [l for l in host_state()["links"]]
+        links = host_state(settle=0)["links"]
         host_side = subprocess.run(["tc", "qdisc", "show", "dev", links[0]], capture_output=True, text=True).stdout
     finally:
         p.send_signal(signal.SIGTERM)
@@ -280,16 +280,13 @@ def test_killed_warren_run_leaves_nothing_the_next_run_does_not_clean(warren, la
     p = subprocess.Popen([warren, "run", "--policy", pol, "--", "sleep", "60"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
-    while not host_state()["links"] and time.monotonic() < deadline:
+    while not host_state(settle=0)["links"] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert host_state()["links"], "the sandbox's link never appeared"
+    assert host_state(settle=0)["links"], "the sandbox's link never appeared"
     p.send_signal(signal.SIGKILL)
     p.wait()
     # init dies with it (PDEATHSIG), and its namespace takes the link along; the rules stay
-    deadline = time.monotonic() + 30
-    while host_state()["links"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert host_state()["table"] == ["table inet warren"], "expected the killed run's rules to be left to sweep"
+    assert host_state(settle=30)["table"] == ["table inet warren"], "expected the killed run's rules to be left to sweep"
     assert forwarding(lab.host_if) == "1"
     got = probe(warren, pol, [f"{lab.addr(1)}:8080"])  # this run sweeps them, then removes its own
     assert got[f"{lab.addr(1)}:8080"][0] == "connected"

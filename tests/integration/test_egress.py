@@ -301,3 +301,79 @@ def test_killed_warren_run_leaves_nothing_the_next_run_does_not_clean(warren, la
                     break
                 except OSError:
                     time.sleep(0.1)
+
+
+V6_SERVER = r"""
+import socket, socketserver
+class S(socketserver.ThreadingTCPServer):
+    address_family = socket.AF_INET6
+    allow_reuse_address = True
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(("OK6 %s\n" % self.client_address[0]).encode())
+S(("::", 8080), H).serve_forever()
+"""
+
+
+def test_ipv6_egress_in_a_host_of_the_tests_own(warren, tmp_path):
+    """IPv6 egress needs the host to forward IPv6, which warren does not turn
+    on (and neither does this test, on the real host): warren runs in a
+    network namespace standing in for the host, with forwarding on, joined
+    to a lab namespace by a veth with 2001:db8:77::/64 (documentation
+    addresses, nowhere but here)."""
+    tag = f"{os.getpid() % 100000:05d}"
+    host_ns, lab_ns = f"wt6h-{tag}", f"wt6l-{tag}"
+    sh = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    server = None
+    try:
+        sh("ip", "netns", "add", host_ns)
+        sh("ip", "netns", "add", lab_ns)
+        sh("ip", "link", "add", "wt6a", "netns", host_ns, "type", "veth", "peer", "name", "wt6b", "netns", lab_ns)
+        for ns, dev, addr in ((host_ns, "wt6a", "2001:db8:77::1"), (lab_ns, "wt6b", "2001:db8:77::2")):
+            sh("ip", "-n", ns, "addr", "add", f"{addr}/64", "dev", dev, "nodad")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "netns", "exec", host_ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        server = subprocess.Popen(["ip", "netns", "exec", lab_ns, "/usr/bin/python3", "-c", V6_SERVER])
+        pol = tmp_path / "v6.json"
+        pol.write_text(json.dumps({"version": 1, "name": "v6", "network": {
+            "mode": "egress", "allow": ["[2001:db8:77::2]:8080"], "pool6": "fd00:77::/64", "interface": "wt6a",
+            "resolvers": ["192.0.2.53"]}}))
+        code = r"""
+import socket, time
+for i in range(100):  # the lab's server may still be starting
+    try:
+        s = socket.create_connection(("2001:db8:77::2", 8080), timeout=5); print(s.recv(100).decode().strip()); break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+try:
+    socket.create_connection(("2001:db8:77::2", 8081), timeout=5); print("connected 8081")
+except OSError as e:
+    print("refused", e.errno)
+"""
+        # nsenter rather than `ip netns exec`, which would remount /sys (and hide the cgroups)
+        p = subprocess.run(["nsenter", f"--net=/run/netns/{host_ns}", warren, "run", "-v", "--policy", str(pol),
+                            "--", "python3", "-c", code], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert "sandbox address 10.231.0." in p.stderr and " and fd00:77::" in p.stderr, p.stderr
+        # NAT66: the lab saw the host's address; a port not allowed is refused (EACCES: ICMPv6 prohibited)
+        assert p.stdout.split("\n")[:2] == ["OK6 2001:db8:77::1", f"refused {13}"], p.stdout
+        tables = subprocess.run(["nsenter", f"--net=/run/netns/{host_ns}", "nft", "list", "tables"],
+                                capture_output=True, text=True).stdout
+        assert "warren" not in tables, tables
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "del", lab_ns], capture_output=True)
+        subprocess.run(["ip", "netns", "del", host_ns], capture_output=True)
+
+
+def test_ipv6_egress_needs_the_host_to_forward_ipv6(warren, lab, tmp_path):
+    with open("/proc/sys/net/ipv6/conf/all/forwarding") as f:
+        if f.read().strip() != "0":
+            pytest.skip("this host forwards IPv6 already: the refusal cannot be seen here")
+    pol = policy(tmp_path, lab, [f"{lab.addr(1)}:8080"], pool6="fd00:77::/64")
+    r = run(warren, "--policy", pol, "--", "true")
+    assert r.returncode == EXIT_SETUP
+    assert "IPv6 egress (network.pool6) needs the host to forward IPv6" in r.errors, r.stderr

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "image.h"
@@ -335,6 +336,10 @@ int cmd_run(int argc, char **argv)
 	spec.policy = p;
 	if (spec.verbose)
 		cli_error("policy %s (%s)", p->name, p->origin);
+	if (p->network == NET_HOST && geteuid() != 0) {
+		cli_error("--net host is for root only (policy %s): use --net egress or none", p->name);
+		return WARREN_EXIT_SETUP;
+	}
 	if (p->network == NET_HOST)
 		cli_error("warning: the host's network: the sandbox reaches every service of the host, warrend's "
 			  "listeners included, and all the host can reach (--net egress takes an allowlist)");

@@ -3,6 +3,11 @@ network is refused unless the policy allows it, and then it is really the
 host's."""
 
 import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -74,3 +79,17 @@ def test_policy_without_allow_host_cannot_ask_for_host_mode(warren, tmp_path):
     r = run(warren, "--policy", policy, "--", "true")
     assert r.returncode == EXIT_SETUP
     assert "network.mode" in r.errors and "allow_host" in r.errors, r.stderr
+
+
+def test_net_host_is_for_root_only(warren):
+    d = tempfile.mkdtemp(prefix="warren-nethost-")  # readable by nobody, unlike pytest's tmp_path
+    try:
+        os.chmod(d, 0o755)
+        policy = write_policy(pathlib.Path(d) / "p.json", mode="host", allow_host=True)
+        os.chmod(policy, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warren, "run",
+                            "--policy", policy, "--", "true"], capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(d)
+    assert r.returncode == EXIT_SETUP, r.stderr
+    assert "--net host is for root only (policy nettest)" in r.stderr, r.stderr

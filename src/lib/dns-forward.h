@@ -22,8 +22,11 @@
  * DNS_FORWARD_TIMEOUT_MS gets SERVFAIL. */
 #define DNS_FORWARD_MAX_TTL 3600
 #define DNS_FORWARD_TIMEOUT_MS 4000
-#define DNS_FORWARD_MAX_PENDING 256
-#define DNS_FORWARD_MAX_LEARNED 1024
+/* Per sandbox (about 100 KB with the learned table): queries in flight
+ * (the oldest gives way), and what allowed names resolved to (for a new
+ * allowlist to take back). */
+#define DNS_FORWARD_MAX_PENDING 64
+#define DNS_FORWARD_MAX_LEARNED 256
 
 struct dns_forwarder_config {
 	const struct net_endpoint *resolvers;  /* copied */

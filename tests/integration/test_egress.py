@@ -109,12 +109,17 @@ def test_run_narrows_the_allowlist(warren, lab, tmp_path):
     assert got[f"{lab.addr(2)}:8080"][0] == "connected", got
 
 
-def test_allowed_domain_resolves_and_connects(warren, lab, tmp_path):
-    pol = policy(tmp_path, lab, ["*.allowed.test"])
-    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE_AND_CONNECT),
-            json.dumps(["www.allowed.test"]))
+def resolve_and_connect(warren, pol, name):
+    """What `name` resolves to in the sandbox, and its connection to it on 8080."""
+    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE_AND_CONNECT), json.dumps([name]))
     assert r.returncode == 0, r.stderr
     names, conns = (json.loads(l) for l in r.stdout.splitlines())
+    return names, conns
+
+
+def test_allowed_domain_resolves_and_connects(warren, lab, tmp_path):
+    pol = policy(tmp_path, lab, ["*.allowed.test"])
+    names, conns = resolve_and_connect(warren, pol, "www.allowed.test")
     assert names == {"www.allowed.test": [lab.addr(1)]}
     assert conns[0][:2] == ["www.allowed.test:8080", "connected"], conns
 
@@ -136,10 +141,7 @@ def test_other_domains_are_nxdomain_and_their_addresses_refused(warren, lab, tmp
 def test_a_name_resolving_into_a_private_range_is_refused(warren, lab, tmp_path):
     """An allowed name cannot point a sandbox into a private network."""
     pol = policy(tmp_path, lab, ["*.allowed.test"])
-    r = run(warren, "--policy", pol, *python_in_sandbox(RESOLVE_AND_CONNECT),
-            json.dumps(["inside.allowed.test"]))
-    assert r.returncode == 0, r.stderr
-    names, conns = (json.loads(l) for l in r.stdout.splitlines())
+    names, conns = resolve_and_connect(warren, pol, "inside.allowed.test")
     assert names == {"inside.allowed.test": ["10.98.0.1"]}
     assert conns[0][1] == "refused", conns
 

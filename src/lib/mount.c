@@ -171,7 +171,7 @@ static int add_host_image(struct mount_plan *plan, const struct mount_config *cf
 	    .data_len = sizeof passwd - 1, .mode = 0644);
 	ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/group"), .data = group,
 	    .data_len = sizeof group - 1, .mode = 0644);
-	if (cfg->network == NET_NONE)
+	if (cfg->network != NET_HOST) /* egress too: the host's names are not the sandbox's */
 		ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/hosts"), .data = hosts,
 		    .data_len = sizeof hosts - 1, .mode = 0644);
 	else if ((r = add_host_entry(plan, "/etc/hosts", e)) < 0)
@@ -314,6 +314,13 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 		    .target = NEW(cfg->extra[i].target), .is_dir = true);
 	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
 		return r;
+	/* written on the scratch root and bound over the image's (an image's
+	 * /etc is read-only; warren-rootfs leaves an empty resolv.conf there) */
+	if (cfg->resolv_conf) {
+		ADD(.kind = MOP_WRITE_FILE, .target = "/resolv.conf", .data = cfg->resolv_conf,
+		    .data_len = strlen(cfg->resolv_conf), .mode = 0644);
+		ADD(.kind = MOP_BIND, .source = "/resolv.conf", .target = NEW("/etc/resolv.conf"));
+	}
 	for (size_t i = 0; i < cfg->n_hide; i++)
 		if ((r = add_mask(plan, cfg->hide[i], e)) < 0)
 			return r;

@@ -6,33 +6,36 @@
 #include <netlink/netlink.h>
 #include <linux/rtnetlink.h>
 
-/* lo is interface 1 in every network namespace: one RTM_NEWLINK that sets
- * IFF_UP, acknowledged, is all it takes. Building the message directly
- * costs a fraction of rtnl_link_get_kernel + rtnl_link_change, which first
- * dump the link into a cache object (about 1 ms of every sandbox start). */
-int net_loopback_up(wr_error *e)
+/* One RTM_NEWLINK that sets IFF_UP, acknowledged. Building the message
+ * directly costs a fraction of rtnl_link_get_kernel + rtnl_link_change,
+ * which first dump the link into a cache object (about 1 ms of every
+ * sandbox start). */
+int net_link_set_up(struct nl_sock *sk, int ifindex, const char *name, wr_error *e)
 {
 	int rc = 0, err;
+	struct ifinfomsg ifi = {
+		.ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = IFF_UP, .ifi_change = IFF_UP,
+	};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+	if (!msg || nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0)
+		rc = wr_error_set(e, ENOMEM, "bring %s up", name);
+	else if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_wait_for_ack(sk)) < 0)
+		rc = wr_error_set(e, 0, "bring %s up: %s", name, nl_geterror(err));
+	nlmsg_free(msg);
+	return rc;
+}
+
+/* lo is interface 1 in every network namespace. */
+int net_loopback_up(wr_error *e)
+{
+	int rc, err;
 	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_msg *msg = NULL;
 	if (!sk)
 		return wr_error_set(e, ENOMEM, "netlink socket");
-	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0) {
+	if ((err = nl_connect(sk, NETLINK_ROUTE)) < 0)
 		rc = wr_error_set(e, 0, "netlink connect: %s", nl_geterror(err));
-		goto out;
-	}
-	struct ifinfomsg ifi = {
-		.ifi_family = AF_UNSPEC, .ifi_index = 1, .ifi_flags = IFF_UP, .ifi_change = IFF_UP,
-	};
-	msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
-	if (!msg || nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
-		rc = wr_error_set(e, ENOMEM, "bring lo up");
-		goto out;
-	}
-	if ((err = nl_send_auto(sk, msg)) < 0 || (err = nl_wait_for_ack(sk)) < 0)
-		rc = wr_error_set(e, 0, "bring lo up: %s", nl_geterror(err));
-out:
-	nlmsg_free(msg);
+	else
+		rc = net_link_set_up(sk, 1, "lo", e);
 	nl_socket_free(sk);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "clock.h"
 #include "init-protocol.h"
+#include "oneshot-dns.h"
 #include "pty-relay.h"
 #include "pty.h"
 #include "spawn.h"
@@ -34,6 +35,7 @@ struct tty_run {
 	int reply;              /* our end of the exec's reply socket until the master came */
 	uint64_t start;
 	struct pty_relay relay;
+	struct run_dns dns;     /* an egress sandbox's resolver */
 };
 
 /* READY: the exec, with a terminal the size of ours. */
@@ -144,17 +146,19 @@ static int run_command(struct tty_run *t, wr_error *e)
 			t->res->duration_ms = elapsed;
 			return 0;
 		}
-		struct pollfd fds[6] = {
+		struct pollfd fds[6 + RUN_DNS_MAX_FDS] = {
 			{ .fd = sandbox_fd(t->sb), .events = POLLIN },
 			{ .fd = t->sigfd, .events = POLLIN },
 			{ .fd = t->reply, .events = POLLIN }, /* ignored while -1 */
 		};
 		size_t n = 3 + pty_relay_pollfds(&t->relay, false, fds + 3);
-		if (poll(fds, n, limit ? (int)(limit - elapsed) : -1) < 0) {
+		size_t n_dns = run_dns_pollfds(&t->dns, fds + n);
+		if (poll(fds, n + n_dns, run_dns_timeout(&t->dns, limit ? (int)(limit - elapsed) : -1)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return wr_error_set(e, errno, "poll");
 		}
+		run_dns_io(&t->dns, fds + n, n_dns);
 		int r;
 		if ((fds[1].revents & POLLIN) && (r = on_signal(t, e)) <= 0)
 			return r;
@@ -199,6 +203,11 @@ static int run_in_sandbox(struct tty_run *t, const sigset_t *command_mask, wr_er
 	int r = sandbox_create(&o, &t->sb, e);
 	if (r < 0)
 		return r;
+	if (spec->policy->network == NET_EGRESS &&
+	    (r = run_dns_start(&t->dns, spec->policy, sandbox_net(t->sb), spec->verbose, e)) < 0) {
+		sandbox_destroy(t->sb);
+		return r;
+	}
 	r = run_command(t, e);
 	if (r > 0) {
 		drain(t);
@@ -212,6 +221,7 @@ static int run_in_sandbox(struct tty_run *t, const sigset_t *command_mask, wr_er
 		res->oom_killed = true;
 		res->exit_status = 128 + SIGKILL;
 	}
+	run_dns_end(&t->dns);
 	sandbox_destroy(t->sb);
 	return r;
 }

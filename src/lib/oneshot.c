@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "init-protocol.h"
 #include "mount.h"
+#include "oneshot-dns.h"
 #include "spawn.h"
 
 static const char *display_path(const char *path)
@@ -67,8 +68,9 @@ int sandbox_event_result(struct init_event *ev, struct sandbox_result *res, wr_e
 	return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev->type);
 }
 
-/* Waits for the command, the timeout or a signal to the caller. */
-static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd,
+/* Waits for the command, the timeout or a signal to the caller, and
+ * serves the sandbox's resolver meanwhile. */
+static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd, struct run_dns *dns,
 			    struct sandbox_result *res, wr_error *e)
 {
 	uint64_t start = monotonic_ms(), limit = spec->policy->limits.timeout_ms;
@@ -80,15 +82,17 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 			res->duration_ms = elapsed;
 			return 0;
 		}
-		struct pollfd fds[2] = {
+		struct pollfd fds[2 + RUN_DNS_MAX_FDS] = {
 			{ .fd = s->sock, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
 		};
-		int n = poll(fds, 2, limit ? (int)(limit - elapsed) : -1);
+		size_t n_dns = run_dns_pollfds(dns, fds + 2);
+		int n = poll(fds, 2 + n_dns, run_dns_timeout(dns, limit ? (int)(limit - elapsed) : -1));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return wr_error_set(e, errno, "poll");
+		run_dns_io(dns, fds + 2, n_dns);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -153,9 +157,13 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 		.command_mask = &old,
 	};
 	struct spawned s;
+	struct run_dns dns = { 0 };
 	int r = spawn_sandbox(&o, &s, e);
-	if (r == 0) {
-		r = wait_for_command(spec, &s, sigfd, res, e);
+	if (r == 0 && spec->policy->network == NET_EGRESS && (r = run_dns_start(&dns, spec->policy, &s.net, spec->verbose, e)) < 0)
+		spawned_release(&s, NULL);
+	else if (r == 0) {
+		r = wait_for_command(spec, &s, sigfd, &dns, res, e);
+		run_dns_end(&dns);
 		res->memory_peak = cgroup_memory_peak(s.cg);
 		if (!res->timed_out && res->signal == SIGKILL && cgroup_oom_killed(s.cg)) {
 			res->oom_killed = true;

@@ -39,6 +39,7 @@ int sandbox_fd(const struct sandbox *sb) { return sb->sp.sock; }
 pid_t sandbox_pid(const struct sandbox *sb) { return sb->sp.pid; }
 struct cgroup *sandbox_cgroup(const struct sandbox *sb) { return sb->sp.cg; }
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside) { return uid_range_host_uid(&sb->sp.ids, inside); }
+struct net_egress *sandbox_net(struct sandbox *sb) { return &sb->sp.net; }
 
 int sandbox_wait_init(struct sandbox *sb, int *status)
 {

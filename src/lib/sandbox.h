@@ -83,6 +83,9 @@ pid_t sandbox_pid(const struct sandbox *sb);
 struct cgroup *sandbox_cgroup(const struct sandbox *sb);
 /* The host uid that uid `inside` of the sandbox maps to. */
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside);
+/* Its egress link, rules and resolver socket (lock_fd -1 without egress). */
+struct net_egress;
+struct net_egress *sandbox_net(struct sandbox *sb);
 
 /* After EOF on its socket: waits for init to end (it is ending) and
  * gives its wait status. 0 or -errno. */

@@ -184,6 +184,7 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.resolv_conf = p->network == NET_EGRESS ? NET_RESOLV_CONF : NULL,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
@@ -199,11 +200,47 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		return r;
 	if (o->verbose >= 2 && (r = seccomp_program_dump(p, STDERR_FILENO, e)) < 0)
 		return r;
-	verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
+	if (p->network != NET_EGRESS) /* egress says more once its link exists */
+		verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
 	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
 		return wr_error_set(e, ENOMEM, "environment");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return wr_error_set(e, errno, "socketpair");
+	return 0;
+}
+
+/* Network egress, a step of its own: the sandbox's namespace exists and
+ * it waits for "go", so its link, addresses, routes, rules and resolver
+ * are all there before it runs anything. */
+static int spawn_setup_egress(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	const struct policy_network *net = &o->policy->net;
+	int r = net_egress_setup(o->policy, s->pid, &s->net, e);
+	if (r < 0) {
+		wr_error_prefix(e, "network egress: ");
+		return r;
+	}
+	if (o->verbose) {
+		char where[192], resolvers[160] = "", allow[512] = "";
+		net_egress_describe(&s->net, where, sizeof where);
+		for (size_t i = 0, n = 0; i < s->net.n_resolvers && n < sizeof resolvers; i++) {
+			char one[64];
+			net_endpoint_format(&s->net.resolvers[i], one, sizeof one);
+			n += (size_t)snprintf(resolvers + n, sizeof resolvers - n, "%s%s", i ? ", " : "", one);
+		}
+		for (size_t i = 0, n = 0; i < net->allow.n && n < sizeof allow; i++) {
+			char one[ALLOW_NAME_MAX + 8];
+			allow_entry_format(&net->allow.v[i], one, sizeof one);
+			n += (size_t)snprintf(allow + n, sizeof allow - n, "%s%s", i ? ", " : "", one);
+		}
+		verbose(o, "network: egress, %s", where);
+		verbose(o, "network: allowed: %s", allow[0] ? allow : "nothing");
+		verbose(o, "network: resolver " NET_DNS_ADDRESS " answers allowed names from %s, others NXDOMAIN",
+			resolvers);
+		if (net->bandwidth || net->connections)
+			verbose(o, "network: at most %llu bytes/s each way, %u connections",
+				(unsigned long long)net->bandwidth, (unsigned)net->connections);
+	}
 	return 0;
 }
 
@@ -262,7 +299,7 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	struct spawn_prep prep = { .workspace_fd = -1, .child_sock = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 } };
+	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 } };
 
 	int r = prepare(o, s, &prep, sock, e);
 	if (r < 0)
@@ -284,7 +321,7 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		.cwd = o->cwd ? o->cwd : "/workspace",
 	};
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) | SIGCHLD;
+			      (o->policy->network != NET_HOST ? CLONE_NEWNET : 0) | SIGCHLD;
 	fflush(stdout);
 	fflush(stderr);
 	/* Fork-like clone (no new stack): the child runs on a copy of ours. */
@@ -300,6 +337,8 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	}
 	spawn_prep_free(&prep);
 	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
+		goto fail_spawned;
+	if (o->policy->network == NET_EGRESS && (r = spawn_setup_egress(o, s, e)) < 0)
 		goto fail_spawned;
 	/* Exempt only if init can raise its commands' score before they run:
 	 * a command that kept init's -1000 would be killable by no one. */
@@ -339,6 +378,14 @@ int spawned_release(struct spawned *s, wr_error *e)
 	if (s->cg) {
 		r = cgroup_destroy(s->cg, e);
 		s->cg = NULL;
+	}
+	/* after init: its namespace, and so the sandbox's end of the link, is gone */
+	wr_error net_error = { 0 };
+	int rn = net_egress_teardown(&s->net, &net_error);
+	if (rn < 0 && r == 0) {
+		r = rn;
+		if (e)
+			*e = net_error;
 	}
 	uid_range_release(&s->ids);
 	if (s->sock >= 0)

@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "net-egress.h"
 #include "policy.h"
 #include "seccomp-filter.h"
 #include "userns.h"
@@ -35,6 +36,7 @@ struct spawned {
 	int sock;               /* our end of the init socket */
 	struct cgroup *cg;
 	struct uid_range ids;
+	struct net_egress net;  /* network egress: its link, rules, resolver socket */
 };
 
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
@@ -44,8 +46,9 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
  * 0). Its commands must get a higher score of their own before they run
  * (init.c; an OCI runtime's process.oomScoreAdj). */
 int spawn_protect_init_from_oom(pid_t pid, bool exempt);
-/* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup
- * and releases the uid range. Waits up to ~2 s for the cgroup to empty. */
+/* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup,
+ * the egress link and rules and releases the uid range. Waits up to ~2 s
+ * for the cgroup to empty. */
 int spawned_release(struct spawned *s, wr_error *e);
 
 /* `base` ("KEY=VALUE", NULL-terminated) with `extra` replacing or adding

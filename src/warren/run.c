@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "image.h"
@@ -34,7 +35,12 @@ static void run_usage(FILE *out)
 	      "      --timeout DURATION   wall-clock limit, e.g. 5s, 2m (at most the policy's)\n"
 	      "      --workspace-size SIZE  size of the tmpfs /workspace\n"
 	      "      --tmp-size SIZE      size of /tmp\n"
-	      "      --net none|host      network: none (default; loopback only) or host, if the policy allows\n"
+	      "      --net none|egress|host  network: none (loopback only), egress (the allowlist of the\n"
+	      "                           policy, or of --allow, through warren's own link and rules), or\n"
+	      "                           host (the host's whole network: see warren(1)); at most the policy's\n"
+	      "      --allow DEST         egress only to DEST (repeatable; implies --net egress): an address or\n"
+	      "                           network with an optional port, or a domain name, *.wildcard too;\n"
+	      "                           each within the policy's allowlist\n"
 	      "      --socket-families LIST  only these socket families, e.g. unix,inet (among the policy's)\n"
 	      "  -e, --env KEY[=VALUE]    set an environment variable (repeatable); KEY alone passes\n"
 	      "                           our own value of KEY (none if we have none)\n"
@@ -51,6 +57,7 @@ static void run_usage(FILE *out)
 
 enum {
 	OPT_PIDS = 0x100, OPT_CPUS, OPT_IMAGE, OPT_TIMEOUT, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES, OPT_HIDE,
+	OPT_ALLOW,
 };
 
 static const struct option run_options[] = {
@@ -66,6 +73,7 @@ static const struct option run_options[] = {
 	{ "workspace-size", required_argument, NULL, OPT_WORKSPACE_SIZE },
 	{ "tmp-size", required_argument, NULL, OPT_TMP_SIZE },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
 	{ "socket-families", required_argument, NULL, OPT_SOCKET_FAMILIES },
 	{ "env", required_argument, NULL, 'e' },
 	{ "cwd", required_argument, NULL, 'C' },
@@ -194,12 +202,14 @@ int cmd_run(int argc, char **argv)
 	size_t n_env_owned = 0;
 	_cleanup_free_ const char **hide = calloc((size_t)argc + 1, sizeof *hide);
 	size_t n_hide = 0;
+	_cleanup_free_ char **allow = calloc((size_t)argc + 1, sizeof *allow);
+	size_t n_allow = 0;
 	_cleanup_free_ char *image = NULL;
 	const char *image_arg = NULL;   /* as given: a name, host, or a directory */
 	size_t n_env = 0;
 	int opt;
 
-	if (!env || !env_owned || !hide)
+	if (!env || !env_owned || !hide || !allow)
 		return WARREN_EXIT_SETUP;
 	optind = 1;
 	argv[0] = "warren run"; /* getopt names it in its messages */
@@ -240,12 +250,13 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case OPT_NET:
-			if (strcmp(optarg, "none") && strcmp(optarg, "host")) {
-				cli_error("--net: expected 'none' or 'host', got '%s'", optarg);
+			if (strcmp(optarg, "none") && strcmp(optarg, "egress") && strcmp(optarg, "host")) {
+				cli_error("--net: expected 'none', 'egress' or 'host', got '%s'", optarg);
 				goto usage;
 			}
 			net = optarg;
 			break;
+		case OPT_ALLOW: allow[n_allow++] = optarg; break; /* checked against the policy's */
 		case OPT_SOCKET_FAMILIES:
 			if (!parse_families_flag(optarg, &families))
 				goto usage;
@@ -289,13 +300,21 @@ int cmd_run(int argc, char **argv)
 	}
 	spec.argv = argv + optind;
 	spec.extra_env = env;
+	if (n_allow && net && strcmp(net, "egress")) {
+		cli_error("--allow is for --net egress, not --net %s", net);
+		goto usage;
+	}
+	if (n_allow)
+		net = "egress";
 	if (spec.image && !(spec.image = image = resolve_image(spec.image))) {
 		return WARREN_EXIT_SETUP;
 	}
 
 	wr_error e = { 0 };
+	enum net_mode mode = !net ? NET_NONE : !strcmp(net, "host") ? NET_HOST : !strcmp(net, "egress") ? NET_EGRESS : NET_NONE;
 	int failed = policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
-		     (net && policy_set_network(p, !strcmp(net, "host") ? NET_HOST : NET_NONE, &e) < 0) ||
+		     (net && policy_set_network(p, mode, &e) < 0) ||
+		     (n_allow && policy_narrow_allow(p, allow, n_allow, NULL, &e) < 0) ||
 		     (restrict_families && policy_restrict_socket_families(p, families, &e) < 0);
 	for (size_t i = 0; !failed && i < n_hide; i++) /* a request only adds to the policy's */
 		failed = policy_hide_add(p, hide[i], &e) < 0;
@@ -317,6 +336,13 @@ int cmd_run(int argc, char **argv)
 	spec.policy = p;
 	if (spec.verbose)
 		cli_error("policy %s (%s)", p->name, p->origin);
+	if (p->network == NET_HOST && geteuid() != 0) {
+		cli_error("--net host is for root only (policy %s): use --net egress or none", p->name);
+		return WARREN_EXIT_SETUP;
+	}
+	if (p->network == NET_HOST)
+		cli_error("warning: the host's network: the sandbox reaches every service of the host, warrend's "
+			  "listeners included, and all the host can reach (--net egress takes an allowlist)");
 
 	struct sandbox_result res;
 	int r = sandbox_run(&spec, &res, &e);

@@ -61,7 +61,7 @@ class Result:
 
 VERBOSE_LINE = re.compile(
     r"^warren: (policy \S+ \([^)]*\)$|user namespace: |rootless: |cgroup v[12] |workspace: |seccomp: \d|"
-    r"network: (none|host)|exited with |killed by signal )"
+    r"network: |exited with |killed by signal )"
 )
 
 

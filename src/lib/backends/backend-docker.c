@@ -375,6 +375,9 @@ static void box_free(struct backend_box *b)
 
 static int docker_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
+	int r = backend_check_network(spec->policy, e);
+	if (r < 0)
+		return r;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
@@ -394,7 +397,7 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 		box_free(b);
 		return wr_error_set(e, ENOMEM, "container spec");
 	}
-	int r = proc_start_fn(&b->create, create_child, b, NULL, e);
+	r = proc_start_fn(&b->create, create_child, b, NULL, e);
 	if (r < 0) {
 		box_free(b);
 		return r;

@@ -42,10 +42,13 @@ static int native_create(const struct backend_spec *spec, struct backend_box **o
 		.policy = spec->policy, .image = spec->image_path, .cgroup_name = spec->name,
 		.seccomp = spec->seccomp,
 	};
+	int r = backend_check_network(spec->policy, e);
+	if (r < 0)
+		return r;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	int r = sandbox_create(&o, &b->sb, e);
+	r = sandbox_create(&o, &b->sb, e);
 	if (r < 0) {
 		free(b);
 		return r;

@@ -400,6 +400,9 @@ static void box_free(struct backend_box *b)
 
 static int oci_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
+	int checked = backend_check_network(spec->policy, e);
+	if (checked < 0)
+		return checked;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");

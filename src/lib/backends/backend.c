@@ -19,6 +19,17 @@ const struct backend_ops *backend_get(enum backend_kind k)
 	}
 }
 
+int backend_check_network(const struct policy *p, wr_error *e)
+{
+	if (p->network == NET_HOST)
+		return wr_error_set(e, EPERM, "a session cannot have the host's network (policy %s): it would reach "
+				    "warrend itself; that is for warren run by root only", p->name);
+	if (p->network == NET_EGRESS)
+		return wr_error_set(e, EOPNOTSUPP, "network egress is not available to sessions yet (policy %s): "
+				    "warren run --net egress has it", p->name);
+	return 0;
+}
+
 int backend_kind_parse(const char *name, enum backend_kind *out)
 {
 	for (int k = 0; k < BACKEND_COUNT; k++)

@@ -185,6 +185,12 @@ struct backend_ops {
 	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
 };
 
+/* Whether a session may have the policy's network, for every backend:
+ * never the host's (a sandbox on it reaches warrend's own listeners), and
+ * egress not yet (its resolver and live allowlist are warren run's only
+ * so far). 0, or -EPERM / -EOPNOTSUPP saying so. */
+int backend_check_network(const struct policy *p, wr_error *e);
+
 /* The backend of a kind; NULL when this build lacks it. */
 const struct backend_ops *backend_get(enum backend_kind k);
 /* "native" / "oci" / "docker" -> kind; -EINVAL for other names. */

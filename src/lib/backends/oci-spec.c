@@ -205,7 +205,7 @@ json_t *oci_config_json(const struct oci_config_params *c, wr_error *e)
 		return NULL;
 	json_auto_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "user", "type", "pid",
 					      "type", "mount", "type", "ipc", "type", "uts", "type", "cgroup");
-	if (ns && p->network == NET_NONE)
+	if (ns && p->network != NET_HOST)
 		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
 	json_t *lnx = json_pack("{s:O, s:[{s:i, s:I, s:I}], s:[{s:i, s:I, s:I}], s:o, s:O, s:O, s:O, s:s}",
 				  "namespaces", ns,

@@ -22,7 +22,8 @@ int backends_resolve(json_t *field, enum backend_kind *out, int *status, char *e
 /* The name of the backend a request asks for: the field's string, or the
  * default's name (`field` NULL or not a string). */
 const char *backends_requested_name(json_t *field);
-/* {"native": {"healthy": true, "default": true}, "oci": {…, "error": "…"}} */
+/* {"native": {"healthy": true, "default": true}, "oci": {…, "error": "…"},
+ * "docker": {…, "warning": "…"}} */
 json_t *backends_describe(void);
 /* From the daemon tick: starts and reaps the periodic health checks. */
 void backends_tick(uint64_t now_ms);

@@ -29,8 +29,11 @@
 #define REMOVE_STALE_TIMEOUT_MS 10000
 /* broken records removed per listing before it counts as failed */
 #define REPAIRS_MAX 8
-/* a health check's child is killed after 30 s: the rest waits for the next one */
-#define SWEEP_BUDGET_MS 15000
+/* How long a sweep may go on removing: the daemon's start waits for its
+ * first, and a health check's child is killed after 30 s. What is left
+ * waits for the next check's. */
+#define START_SWEEP_MS 5000
+#define CHECK_SWEEP_MS 15000
 
 /* What remove_stale was given, for the sweeps of later health checks. */
 static struct {
@@ -47,7 +50,8 @@ int docker_remove_by_id(const char *id, unsigned timeout_ms, wr_error *e)
 	int st = docker_call_json(docker_cfg.socket, "DELETE", url, NULL, timeout_ms, NULL, &ce);
 	if (st == 204 || st == 200 || st == 404)
 		return 0;
-	return wr_error_set(e, st < 0 ? -st : EIO, "remove container %.12s: %s", id, ce.message);
+	wr_error_set(e, 0, "remove container %.12s: %s", id, ce.message);
+	return st < 0 ? st : -EIO; /* ce's message already says it */
 }
 
 int docker_remove_by_name(const char *name, unsigned timeout_ms, wr_error *e)
@@ -63,8 +67,10 @@ int docker_remove_by_name(const char *name, unsigned timeout_ms, wr_error *e)
 	json_decref(out);
 	if (st == 404)
 		return 0; /* never recorded: its create failed or never reached the engine */
-	if (st != 200 || !id[0])
-		return wr_error_set(e, st < 0 ? -st : EIO, "inspect container %s: %s", name, ce.message);
+	if (st != 200 || !id[0]) {
+		wr_error_set(e, 0, "inspect container %s: %s", name, ce.message);
+		return st < 0 ? st : -EIO;
+	}
 	return docker_remove_by_id(id, timeout_ms, e);
 }
 
@@ -72,7 +78,7 @@ int docker_remove_by_name(const char *name, unsigned timeout_ms, wr_error *e)
  * (docker_broken_record) has that container removed and is tried again:
  * such a container can never start, and while it is there the engine
  * lists nothing. What was repaired is said in *repaired ("" if nothing). */
-static int list_ours(json_t **out, char *repaired, size_t len, wr_error *e)
+static int list_ours(uint64_t deadline, json_t **out, char *repaired, size_t len, wr_error *e)
 {
 	repaired[0] = '\0';
 	for (int repairs = 0;; repairs++) {
@@ -87,7 +93,8 @@ static int list_ours(json_t **out, char *repaired, size_t len, wr_error *e)
 		}
 		json_decref(list);
 		char id[72];
-		if (st == 500 && repairs < REPAIRS_MAX && docker_broken_record(le.message, id, sizeof id)) {
+		if (st == 500 && repairs < REPAIRS_MAX && monotonic_ms() < deadline &&
+		    docker_broken_record(le.message, id, sizeof id)) {
 			wr_error re = { 0 };
 			if (docker_remove_by_id(id, REMOVE_STALE_TIMEOUT_MS, &re) == 0) {
 				snprintf(repaired, len, "removed container %.12s, which the engine had recorded without its "
@@ -96,24 +103,25 @@ static int list_ours(json_t **out, char *repaired, size_t len, wr_error *e)
 			}
 			snprintf(le.message, sizeof le.message, "%s", re.message);
 		}
-		return wr_error_set(e, st < 0 ? -st : EIO, "the engine cannot list its containers (%s): those of dead "
-				    "daemons stay until it can", le.message);
+		wr_error_set(e, 0, "the engine cannot list its containers (%s): those of dead daemons stay until it can",
+			     le.message);
+		return st < 0 ? st : -EIO;
 	}
 }
 
 /* Removes our containers whose names start with prefix and that keep()
  * does not claim. The count of removals; e says what went wrong or was
  * repaired (empty when all went well). */
-static unsigned sweep(const char *prefix, bool (*keep)(const char *name), wr_error *e)
+static unsigned sweep(const char *prefix, bool (*keep)(const char *name), unsigned budget_ms, wr_error *e)
 {
 	json_t *list = NULL;
 	char repaired[sizeof e->message];
-	if (list_ours(&list, repaired, sizeof repaired, e) < 0)
+	uint64_t deadline = monotonic_ms() + budget_ms;
+	if (list_ours(deadline, &list, repaired, sizeof repaired, e) < 0)
 		return 0;
 	if (repaired[0])
 		snprintf(e->message, sizeof e->message, "%s", repaired);
 	unsigned removed = 0;
-	uint64_t deadline = monotonic_ms() + SWEEP_BUDGET_MS;
 	size_t i;
 	json_t *c;
 	json_array_foreach(list, i, c) {
@@ -136,7 +144,7 @@ unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
 	snprintf(stale.prefix, sizeof stale.prefix, "%s", prefix);
 	stale.keep = keep;
 	wr_error e = { 0 };
-	unsigned removed = sweep(prefix, keep, &e);
+	unsigned removed = sweep(prefix, keep, START_SWEEP_MS, &e);
 	if (e.message[0])
 		fprintf(stderr, "warrend: docker: %s\n", e.message);
 	/* exec info files and profiles of the crashed daemon */
@@ -152,5 +160,5 @@ void docker_sweep(wr_error *e)
 {
 	/* keep() runs in a child here, where the daemon itself counts as alive */
 	if (stale.keep && getpid() != docker_cfg.daemon_pid)
-		sweep(stale.prefix, stale.keep, e);
+		sweep(stale.prefix, stale.keep, CHECK_SWEEP_MS, e);
 }

@@ -306,8 +306,9 @@ def backend_config(backend):
     return "\n".join(lines) + "\n"
 
 
-def docker_api(method, path):
-    """(status, parsed JSON body) of one request to the engine's socket."""
+def docker_api(method, path, body=None):
+    """(status, parsed JSON body) of one request (with a JSON body, when
+    given) to the engine's socket."""
     import http.client
     import json
     import socket
@@ -320,7 +321,10 @@ def docker_api(method, path):
 
     c = Conn("localhost")
     try:
-        c.request(method, path)
+        if body is None:
+            c.request(method, path)
+        else:
+            c.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         r = c.getresponse()
         body = r.read()
         try:

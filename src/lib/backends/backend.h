@@ -119,9 +119,11 @@ struct backend_ops {
 	/* At exit, once every sandbox is gone: removes the backend's (now
 	 * empty) state directories, so nothing of it stays. NULL: none. */
 	void (*fini)(void);
-	/* 0 when it can create sandboxes now, else why not. May block for a
-	 * bounded time (under a second): called at start-up and from the tick
-	 * every few seconds, never per request. */
+	/* 0 when it can create sandboxes now, else why not; a healthy
+	 * backend may leave a warning in e (/v1/health shows it: docker's
+	 * engine cannot list its containers). May block: for under a second
+	 * at start-up, then in a child every 10 s (where docker also repeats
+	 * remove_stale's sweep); never per request. */
 	int (*health)(wr_error *e);
 	/* Starts creating a sandbox; READY or SETUP_FAILED follows. */
 	int (*create)(const struct backend_spec *spec, struct backend_box **out, wr_error *e);

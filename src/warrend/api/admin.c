@@ -33,6 +33,8 @@ static void backend_json(const struct backend_health *h, void *object)
 	json_t *b = json_pack("{s:b, s:b}", "healthy", h->healthy, "default", h->is_default);
 	if (b && h->error)
 		json_object_set_new(b, "error", json_string(h->error));
+	else if (b && h->warning)
+		json_object_set_new(b, "warning", json_string(h->warning));
 	json_object_set_new(object, h->name, b);
 }
 

@@ -17,6 +17,7 @@ struct backend_state {
 	bool started;           /* init succeeded */
 	bool healthy;
 	char error[256];        /* why not, when not */
+	char warning[512];      /* healthy, but something the operator should know */
 	struct proc check;      /* a health check running in a child */
 	uint64_t checked_ms;
 };
@@ -46,13 +47,22 @@ static void set_health(struct backend_state *st, bool healthy, const char *why)
 	snprintf(st->error, sizeof st->error, "%s", healthy ? "" : why);
 }
 
+/* A healthy check's message (backend.h): logged when it changes. */
+static void set_warning(struct backend_state *st, const char *warning)
+{
+	if (!strcmp(st->warning, warning))
+		return;
+	if (chosen(st))
+		daemon_log("backend %s: %s", st->ops->name, warning[0] ? warning : "the warning is over");
+	snprintf(st->warning, sizeof st->warning, "%s", warning);
+}
+
 static void check_now(struct backend_state *st)
 {
 	wr_error e = { 0 };
-	if (st->ops->health(&e) < 0)
-		set_health(st, false, e.message);
-	else
-		set_health(st, true, "");
+	int r = st->ops->health(&e);
+	set_health(st, r == 0, r < 0 ? e.message : "");
+	set_warning(st, r < 0 ? "" : e.message);
 	st->checked_ms = daemon_now_ms();
 }
 
@@ -132,6 +142,7 @@ void backends_foreach(void (*fn)(const struct backend_health *h, void *data), vo
 		struct backend_health h = {
 			.name = st->ops->name, .healthy = ok, .is_default = k == (int)default_kind,
 			.error = ok ? NULL : st->error[0] ? st->error : "not checked yet",
+			.warning = ok && st->warning[0] ? st->warning : NULL,
 		};
 		fn(&h, data);
 	}
@@ -143,11 +154,10 @@ static int health_child(void *arg)
 {
 	const struct backend_ops *ops = arg;
 	wr_error e = { 0 };
-	if (ops->health(&e) < 0) {
-		fprintf(stderr, "%s\n", e.message);
-		return 1;
-	}
-	return 0;
+	int r = ops->health(&e);
+	if (e.message[0])
+		fprintf(stderr, "%s\n", e.message); /* the reason, or a healthy check's warning */
+	return r < 0;
 }
 
 void backends_tick(uint64_t now)
@@ -161,6 +171,7 @@ void backends_tick(uint64_t now)
 			if (proc_poll(&st->check, why, sizeof why) == 1) {
 				bool ok = WIFEXITED(st->check.status) && WEXITSTATUS(st->check.status) == 0;
 				set_health(st, ok, why[0] ? why : "the health check failed");
+				set_warning(st, ok ? why : "");
 				st->checked_ms = now;
 			} else if (now - st->checked_ms > 3 * HEALTH_INTERVAL_MS) {
 				proc_kill(&st->check);

@@ -22,6 +22,7 @@ struct backend_health {
 	const char *name;
 	bool healthy, is_default;
 	const char *error;          /* when not healthy */
+	const char *warning;        /* healthy, but something the operator should know */
 };
 void backends_foreach(void (*fn)(const struct backend_health *h, void *data), void *data);
 /* From the daemon tick: starts and reaps the periodic health checks. */

@@ -69,18 +69,12 @@ def test_raw_and_packet_sockets(sandbox):
 # --- egress sandboxes ------------------------------------------------------------------
 # (warren run only for now: sessions get egress with warrend's part of issue 16)
 
-from netlab import NetLab, host_state  # noqa: E402  (tests/integration, on the path through battery)
+from netlab import host_state, start_lab  # noqa: E402  (tests/integration, on the path through battery)
 
 
 @pytest.fixture(scope="module")
 def lab():
-    if os.geteuid() != 0:
-        pytest.skip("needs root: the lab is a network namespace")
-    if subprocess.run(["which", "nft"], capture_output=True).returncode != 0:
-        pytest.skip("no nft binary to read warren's table with (apt-get install nftables)")
-    lab = NetLab()
-    lab.start({"www.allowed.test": lab.addr(1), "evil.test": lab.addr(3)})
-    lab.add_metadata_address()
+    lab = start_lab({"www.allowed.test": 1, "evil.test": 3}, metadata=True)
     yield lab
     lab.stop()
 

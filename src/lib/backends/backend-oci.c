@@ -400,7 +400,7 @@ static void box_free(struct backend_box *b)
 
 static int oci_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
-	int checked = backend_check_network(spec->policy, e);
+	int checked = backend_check_network(&backend_oci_ops, spec->policy, e);
 	if (checked < 0)
 		return checked;
 	struct backend_box *b = calloc(1, sizeof *b);

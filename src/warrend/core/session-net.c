@@ -33,6 +33,18 @@
  * the log or keep the loop writing to it). */
 #define DENIED_LOG_BURST 20
 #define DENIED_LOG_WINDOW_MS 10000
+/* Addresses the firewall lets through, and until when: an answer whose
+ * addresses are open long enough already costs no nftables transaction
+ * (~0.8 ms each, on the loop), so a sandbox asking for an allowed name in
+ * a loop costs one per address and half grace period, not one per
+ * answer. */
+#define OPEN_CACHE 64
+#define OPEN_MARGIN_MS (NET_RULES_DNS_GRACE_S * 1000 / 2)
+
+struct open_addr {
+	struct dns_address a;
+	uint64_t until_ms;               /* what the firewall's element timeout says */
+};
 
 struct session_net {
 	struct session *s;
@@ -47,6 +59,7 @@ struct session_net {
 	uint64_t check_at;               /* when to look for queries that waited too long */
 	uint64_t log_window_ms;
 	unsigned logged, suppressed;
+	struct open_addr open[OPEN_CACHE];
 	struct list link;                /* in `attached` */
 };
 
@@ -118,19 +131,57 @@ int session_net_prepare(struct session *s, const struct network_request *r, stru
 
 /* ---- the forwarder --------------------------------------------------------------- */
 
+static struct open_addr *open_find(struct session_net *n, const struct dns_address *a)
+{
+	for (size_t i = 0; i < OPEN_CACHE; i++)
+		if (n->open[i].until_ms && n->open[i].a.family == a->family &&
+		    !memcmp(n->open[i].a.addr, a->addr, sizeof a->addr))
+			return &n->open[i];
+	return NULL;
+}
+
+/* Where to keep an address: its own entry, else a free or the soonest
+ * to end (forgetting one only costs a transaction later). */
+static struct open_addr *open_slot(struct session_net *n, const struct dns_address *a)
+{
+	struct open_addr *o = open_find(n, a), *soonest = &n->open[0];
+	for (size_t i = 0; !o && i < OPEN_CACHE; i++)
+		if (n->open[i].until_ms < soonest->until_ms)
+			soonest = &n->open[i];
+	return o ? o : soonest;
+}
+
 static int learn(void *ctx, const char *name, const struct dns_address *a, size_t count)
 {
 	struct session_net *n = ctx;
+	uint64_t now = daemon_now_ms();
+	struct dns_address fresh[64];
+	size_t k = 0;
+	for (size_t i = 0; i < count && k < ARRAY_SIZE(fresh); i++) {
+		const struct open_addr *o = open_find(n, &a[i]);
+		if (!o || o->until_ms < now + (uint64_t)a[i].ttl * 1000 + OPEN_MARGIN_MS)
+			fresh[k++] = a[i];
+	}
+	if (k == 0)
+		return 0;
 	wr_error e = { 0 };
-	int r = net_rules_learn(n->egress->slot, a, count, &e);
-	if (r < 0)
+	int r = net_rules_learn(n->egress->slot, fresh, k, &e);
+	if (r < 0) {
 		daemon_log("network: could not allow what %s resolved to: %s", name, e.message);
-	return r;
+		return r;
+	}
+	for (size_t i = 0; i < k; i++)
+		*open_slot(n, &fresh[i]) = (struct open_addr){
+			.a = fresh[i], .until_ms = now + ((uint64_t)fresh[i].ttl + NET_RULES_DNS_GRACE_S) * 1000 };
+	return 0;
 }
 
 static void forget(void *ctx, const struct dns_address *a)
 {
 	struct session_net *n = ctx;
+	struct open_addr *o = open_find(n, a);
+	if (o)
+		o->until_ms = 0;
 	wr_error e = { 0 };
 	if (net_rules_forget(n->egress->slot, a, &e) < 0)
 		daemon_log("network: could not take back an address no allowed name resolves to: %s", e.message);

@@ -99,7 +99,7 @@ def d(warrend, lab, tmp_path_factory, nothing_left_behind):  # noqa: F811
 
 def exec_json(d, sid, code, *args, timeout=60):
     r = d.exec(sid, cmd=["python3", "-c", code, *args], timeout=f"{timeout}s")
-    assert r["exit_code"] == 0, r
+    assert r["exit_code"] == 0, (r["exit_code"], r["stdout"], r["stderr"])
     return json.loads(r["stdout"])
 
 
@@ -407,3 +407,39 @@ def test_drain_and_kill_9_leave_nothing(start_daemon, lab, tmp_path):  # noqa: F
     assert not slot_state(slot)["rules"], d3.log()
     assert "egress: removed the links and rules of" in d3.log(), d3.log()
     d3.remove(d3.create(policy="egress-wide")["id"])  # and it serves egress sessions
+
+
+def test_oci_session_with_egress(start_daemon, lab, tmp_path):  # noqa: F811
+    """The oci backend: its container joins the network namespace warren
+    prepared (config.json's linux.namespaces path), with the same link,
+    rules and resolver as a native sandbox."""
+    policies = write_policies(str(tmp_path / "policies"), lab)
+    od = start_daemon("--policy-dir", policies, backend="oci")
+    s = od.create(policy="egress-test", network={"allow": [f"{lab.addr(1)}:8080", "www.allowed.test"]})
+    slot = slot_of(s["network"]["address"])
+    try:
+        assert s["backend"] == "oci", s
+        got = probe(od, s["id"], [f"{lab.addr(1)}:8080", f"{lab.addr(2)}:8080", f"{lab.host_addr}:{od.port}"])
+        assert got[f"{lab.addr(1)}:8080"] == ("connected", f"OK {lab.addr(1)} {lab.host_addr}"), got
+        assert got[f"{lab.addr(2)}:8080"][0] == "refused", got
+        assert got[f"{lab.host_addr}:{od.port}"][0] == "refused", got
+        got = resolve_and_connect(od, s["id"], ["www.allowed.test", "other.allowed.test"])
+        assert got == {"www.allowed.test": [lab.addr(1), "connected", f"OK {lab.addr(1)} {lab.host_addr}"],
+                       "other.allowed.test": ["nxdomain"]}, got
+        r = od.http.patch(f"{od.url}/v1/sessions/{s['id']}", json={"network": {"allow": [f"{lab.addr(2)}:8080"]}},
+                          timeout=60)
+        assert r.status_code == 200, r.text
+        got = probe(od, s["id"], [f"{lab.addr(1)}:8080", f"{lab.addr(2)}:8080"])
+        assert [got[f"{lab.addr(1)}:8080"][0], got[f"{lab.addr(2)}:8080"][0]] == ["refused", "connected"], got
+    finally:
+        od.remove(s["id"])
+    assert wait_slot_gone(slot), slot_state(slot)
+
+
+def test_docker_refuses_egress(start_daemon, lab, tmp_path):  # noqa: F811
+    policies = write_policies(str(tmp_path / "policies"), lab)
+    dd = start_daemon("--policy-dir", policies, backend="docker")
+    assert_error(dd.post("/v1/sessions", {"policy": "egress-test"}), 400, "bad_request",
+                 "the docker backend cannot give a session network egress (policy egress-test)")
+    s = dd.create(policy="egress-test", network={"mode": "none"})  # narrowed to none it serves
+    dd.remove(s["id"])

@@ -342,6 +342,19 @@ def test_metrics_and_access_log_show_what_was_denied(d, lab):
     assert metric(d.get("/metrics").text, "warren_egress_dns_denied_total", sid) is None, "an ended session's series"
 
 
+def test_a_sandbox_asking_in_a_loop_does_not_fill_the_log(d):
+    s = d.create(policy="egress-test")
+    try:
+        names = [f"n{i}.evil.test" for i in range(25)]
+        got = resolve_and_connect(d, s["id"], names)
+        assert all(v == ["nxdomain"] for v in got.values()), got
+        assert metric(d.get("/metrics").text, "warren_egress_dns_denied_total", s["id"]) == 25
+        lines = [l for l in d.log().splitlines() if "type=dns" in l and f"session_id={s['id']}" in l]
+        assert len(lines) == 20, lines  # at most 20 per session in 10 s; the rest counted, said later
+    finally:
+        d.remove(s["id"])
+
+
 def test_run_takes_the_network_field(d, lab):
     code = PROBE.replace("json.loads(sys.argv[1])", json.dumps([f"{lab.addr(1)}:8080", f"{lab.addr(2)}:8080"]))
     r = d.post("/v1/run", {"policy": "egress-test", "network": {"allow": [f"{lab.addr(2)}:8080"]},

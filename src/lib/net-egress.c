@@ -421,7 +421,11 @@ int net_egress_sweep(wr_error *e)
 	_cleanup_close_ int lock = net_rules_lock(e);
 	if (lock < 0)
 		return lock;
-	return sweep_locked(sk, e);
+	int swept = sweep_locked(sk, e);
+	if (swept < 0)
+		return swept;
+	r = net_rules_remove_if_unused(e);
+	return r < 0 ? r : swept;
 }
 
 /* The host's side: the slot's leftovers gone, the rules in, the veth pair

@@ -47,7 +47,8 @@ int net_egress_setup(const struct policy *p, pid_t pid, struct net_egress *n, wr
  * Safe on a zeroed or torn-down one (lock_fd -1). */
 int net_egress_teardown(struct net_egress *n, wr_error *e);
 /* Removes the links, addresses and rules of every slot whose owner is
- * gone (setup calls it; warrend at start). Returns how many. */
+ * gone, and the table when nothing is left in it (setup calls it;
+ * warrend at start). Returns how many slots. */
 int net_egress_sweep(wr_error *e);
 /* One line for -v: "wrn3 10.231.0.7 via eth0 (IPv6 …)". */
 void net_egress_describe(const struct net_egress *n, char *buf, size_t len);

@@ -534,6 +534,34 @@ int net_rules_forget(unsigned slot, const struct dns_address *a, wr_error *e)
 	return change_learned("delete", slot, a, 1, e);
 }
 
+/* A listed counter "sbK-WHICH" into its slot's figures: the slot, or -1
+ * for a counter that is not a sandbox's. */
+static long count_into(json_t *obj, unsigned want_slot, bool any_slot, struct net_counters *c)
+{
+	const char *name = json_string_value(json_object_get(obj, "name"));
+	unsigned slot;
+	char which[16];
+	if (!name || sscanf(name, "sb%u-%15s", &slot, which) != 2 || (!any_slot && slot != want_slot))
+		return -1;
+	uint64_t packets = (uint64_t)json_integer_value(json_object_get(obj, "packets"));
+	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(obj, "bytes"));
+	if (!strcmp(which, "out")) {
+		c->out_packets = packets;
+		c->out_bytes = bytes;
+	} else if (!strcmp(which, "in")) {
+		c->in_packets = packets;
+		c->in_bytes = bytes;
+	} else if (!strcmp(which, "new")) {
+		c->new_connections = packets;
+	} else if (!strcmp(which, "denied")) {
+		c->denied_packets = packets;
+		c->denied_bytes = bytes;
+	} else {
+		return -1;
+	}
+	return slot;
+}
+
 int net_rules_counters(unsigned slot, struct net_counters *c, wr_error *e)
 {
 	*c = (struct net_counters){ 0 };
@@ -546,19 +574,72 @@ int net_rules_counters(unsigned slot, struct net_counters *c, wr_error *e)
 		if (r < 0)
 			return r;
 		json_t *obj;
-		uint64_t packets = 0, bytes = 0;
-		listing_foreach (out, "counter", obj) {
-			packets = (uint64_t)json_integer_value(json_object_get(obj, "packets"));
-			bytes = (uint64_t)json_integer_value(json_object_get(obj, "bytes"));
-		}
-		switch (k) {
-		case 0: c->out_packets = packets; c->out_bytes = bytes; break;
-		case 1: c->in_packets = packets; c->in_bytes = bytes; break;
-		case 2: c->new_connections = packets; break;
-		default: c->denied_packets = packets; break;
-		}
+		listing_foreach (out, "counter", obj)
+			count_into(obj, slot, false, c);
 	}
 	return 0;
+}
+
+int net_rules_counters_all(struct net_slot_counters **out, size_t *n, wr_error *e)
+{
+	*out = NULL;
+	*n = 0;
+	_cleanup_json_ json_t *cmds = json_pack("[{s:{s:{s:s, s:s}}}]", "list", "counters", "family", "inet",
+						"table", NET_RULES_TABLE);
+	_cleanup_json_ json_t *listing = NULL;
+	wr_error ignored = { 0 };
+	int r = run(cmds, &listing, "read the counters", &ignored);
+	if (r < 0 && strstr(ignored.message, "No such file or directory"))
+		return 0; /* no table: no sandbox */
+	if (r < 0) {
+		*e = ignored;
+		return r;
+	}
+	size_t cap = json_array_size(json_object_get(listing, "nftables"));
+	_cleanup_free_ struct net_slot_counters *v = calloc(cap + 1, sizeof *v);
+	if (!v)
+		return wr_error_set(e, ENOMEM, "counters");
+	json_t *obj;
+	listing_foreach (listing, "counter", obj) {
+		struct net_counters one = { 0 };
+		long slot = count_into(obj, 0, true, &one);
+		if (slot < 0)
+			continue;
+		size_t i = 0;
+		while (i < *n && v[i].slot != (unsigned)slot)
+			i++;
+		if (i == *n)
+			v[(*n)++] = (struct net_slot_counters){ .slot = (unsigned)slot };
+		/* each listed counter filled its own fields only */
+		struct net_counters *c = &v[i].c;
+		c->out_bytes += one.out_bytes;
+		c->out_packets += one.out_packets;
+		c->in_bytes += one.in_bytes;
+		c->in_packets += one.in_packets;
+		c->new_connections += one.new_connections;
+		c->denied_packets += one.denied_packets;
+		c->denied_bytes += one.denied_bytes;
+	}
+	*out = TAKE_PTR(v);
+	return 0;
+}
+
+int net_rules_remove_if_unused(wr_error *e)
+{
+	_cleanup_json_ json_t *listing = NULL;
+	int r = list_table(&listing, e);
+	if (r < 0 || !listing)
+		return r;
+	json_t *links = find_set(listing, "set", "links"), *chain;
+	if (json_array_size(json_object_get(links, "elem")))
+		return 0;
+	listing_foreach (listing, "chain", chain) {
+		unsigned slot;
+		const char *name = json_string_value(json_object_get(chain, "name"));
+		if (name && sscanf(name, "sb%u-", &slot) == 1)
+			return 0;
+	}
+	return remove_table(listing, e);
 }
 
 int net_rules_enable_forwarding(const char *ifname, wr_error *e)

@@ -37,7 +37,7 @@ struct net_counters {
 	uint64_t out_bytes, out_packets;   /* leaving the sandbox, allowed */
 	uint64_t in_bytes, in_packets;     /* arriving for it (replies) */
 	uint64_t new_connections;          /* allowed new connections (first packets) */
-	uint64_t denied_packets;           /* dropped */
+	uint64_t denied_packets, denied_bytes; /* refused or dropped */
 };
 
 struct nft_ctx;
@@ -62,6 +62,17 @@ int net_rules_learn(unsigned slot, const struct dns_address *a, size_t n, wr_err
 /* Takes one back (a live allowlist no longer allows its name). */
 int net_rules_forget(unsigned slot, const struct dns_address *a, wr_error *e);
 int net_rules_counters(unsigned slot, struct net_counters *c, wr_error *e);
+/* Every sandbox's counters in one listing (warrend's /metrics): a
+ * malloc'd array, none when there is no table. */
+struct net_slot_counters {
+	unsigned slot;
+	struct net_counters c;
+};
+int net_rules_counters_all(struct net_slot_counters **out, size_t *n, wr_error *e);
+/* Under the lock: deletes the table when no sandbox has anything in it
+ * any more (what a process killed while it removed its last sandbox
+ * left), turning off the forwarding warren turned on. */
+int net_rules_remove_if_unused(wr_error *e);
 
 /* Turns on IPv4 forwarding on `ifname` for the sandboxes' replies (with
  * the table present); when warren is the one that turned

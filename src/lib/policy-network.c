@@ -274,9 +274,12 @@ int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e)
 	return 0;
 }
 
-int policy_narrow_allow(struct policy *p, char *const *texts, size_t n, const char *what, wr_error *e)
+int policy_allow_narrowed(const struct policy *p, char *const *texts, size_t n, const char *what, struct net_allow *out,
+			  wr_error *e)
 {
 	const char *flag = what ? what : "--allow";
+	if (n > MAX_ALLOW)
+		return policy_error(e, EINVAL, "%s: at most %d entries", flag, MAX_ALLOW);
 	_cleanup_free_ struct allow_entry *list = calloc(n + 1, sizeof *list);
 	if (!list)
 		return policy_error(e, ENOMEM, "out of memory");
@@ -288,8 +291,18 @@ int policy_narrow_allow(struct policy *p, char *const *texts, size_t n, const ch
 			return policy_error(e, EPERM, "%s %s is not within the allowlist of policy %s (its network.allow)",
 					    flag, texts[i], p->name);
 	}
+	*out = (struct net_allow){ .v = TAKE_PTR(list), .n = n };
+	return 0;
+}
+
+int policy_narrow_allow(struct policy *p, char *const *texts, size_t n, const char *what, wr_error *e)
+{
+	struct net_allow narrowed;
+	int r = policy_allow_narrowed(p, texts, n, what, &narrowed, e);
+	if (r < 0)
+		return r;
 	free(p->net.allow.v);
-	p->net.allow = (struct net_allow){ .v = TAKE_PTR(list), .n = n };
+	p->net.allow = narrowed;
 	return 0;
 }
 

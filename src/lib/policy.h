@@ -141,6 +141,10 @@ int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e);
  * does not, -EINVAL for one that does not parse ("--allow" names them
  * when `what` is NULL). Nothing changes on failure. */
 int policy_narrow_allow(struct policy *p, char *const *texts, size_t n, const char *what, wr_error *e);
+/* The same checks, the list into *out (out->v malloc'd) and the policy
+ * unchanged: a session's own allowlist, set at creation or live. */
+int policy_allow_narrowed(const struct policy *p, char *const *texts, size_t n, const char *what, struct net_allow *out,
+			  wr_error *e);
 /* Narrows seccomp.socket_families to `want` (a socket_family_set); a family
  * the policy does not allow is -EPERM naming it, and changes nothing. */
 int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e);

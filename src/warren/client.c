@@ -244,12 +244,17 @@ static void create_usage(FILE *out)
 	      "  -e, --env KEY=VALUE       environment of every exec (repeatable)\n"
 	      "      --idle-timeout DURATION  delete the session after this long unused\n"
 	      "      --max-lifetime DURATION  delete the session this long after creation\n"
+	      "      --net none|egress     network: none (loopback only) or egress (the policy's\n"
+	      "                            allowlist, or --allow's; the policy must allow egress)\n"
+	      "      --allow DEST          egress only to DEST (repeatable; implies --net egress): an\n"
+	      "                            address or network with an optional :PORT, or a domain name\n"
+	      "                            (*.example.com), each within the policy's allowlist\n"
 	      "      --json                print the daemon's session object\n"
 	      "      --url URL, --token TOKEN  see warren(1)\n"
 	      "  -h, --help                show this help\n", out);
 }
 
-enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME };
+enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME, OPT_NET, OPT_ALLOW };
 
 static bool check_flag(const char *flag, const char *value, int (*parse)(const char *, uint64_t *),
 		       const char *example)
@@ -272,11 +277,13 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 		{ "cpus", required_argument, NULL, OPT_CPUS }, { "timeout", required_argument, NULL, 't' },
 		{ "env", required_argument, NULL, 'e' },      { "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "max-lifetime", required_argument, NULL, OPT_LIFETIME },
+		{ "net", required_argument, NULL, OPT_NET },   { "allow", required_argument, NULL, OPT_ALLOW },
 		{ "json", no_argument, NULL, CLIENT_OPT_JSON }, { "help", no_argument, NULL, 'h' },
 		CLIENT_LONG_OPTIONS,                           { NULL, 0, NULL, 0 },
 	};
-	json_t *req = json_object(), *limits = json_object(), *env = json_object();
-	bool ok = req && limits && env;
+	json_t *req = json_object(), *limits = json_object(), *env = json_object(), *net = json_object();
+	json_t *allow = json_array();
+	bool ok = req && limits && env && net && allow;
 	int opt;
 	char *end;
 	while (ok && (opt = getopt_long(argc, argv, "i:p:m:t:e:h", options, NULL)) != -1) {
@@ -317,6 +324,14 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 			json_object_set_new(req, "max_lifetime", json_string(optarg));
 			break;
 		case 'e': ok = client_add_env(env, "--env", optarg); break;
+		case OPT_NET:
+			ok = !strcmp(optarg, "none") || !strcmp(optarg, "egress");
+			if (!ok)
+				cli_error("--net: expected 'none' or 'egress' (a session never gets the host's), got '%s'",
+					  optarg);
+			json_object_set_new(net, "mode", json_string(optarg));
+			break;
+		case OPT_ALLOW: json_array_append_new(allow, json_string(optarg)); break; /* the daemon checks it */
 		case CLIENT_OPT_JSON: *json_out = true; break;
 		case 'h': create_usage(stdout); ok = false; break;
 		default:
@@ -334,8 +349,14 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 		json_object_set(req, "limits", limits);
 	if (ok && json_object_size(env) > 0)
 		json_object_set(req, "env", env);
+	if (ok && json_array_size(allow) > 0)
+		json_object_set(net, "allow", allow);
+	if (ok && json_object_size(net) > 0)
+		json_object_set(req, "network", net);
 	json_decref(limits);
 	json_decref(env);
+	json_decref(net);
+	json_decref(allow);
 	if (!ok) {
 		json_decref(req);
 		return NULL;

@@ -152,6 +152,32 @@ void daemon_log_access(const struct access_entry *a)
 		(unsigned long long)a->bytes, a->duration_ms, sid);
 }
 
+void daemon_log_dns_denied(const char *request_id, const char *session_id, const char *name, unsigned suppressed)
+{
+	if (!daemon_state->cfg.access_log)
+		return;
+	char when[40], text[1024];
+	wall_time(when, sizeof when);
+	log_escape(name, strlen(name), text, sizeof text); /* the sandbox chose it */
+	const char *rid = request_id ? request_id : "-";
+#ifdef HAVE_LIBSYSTEMD
+	if (to_journal) {
+		sd_journal_send("MESSAGE=dns denied %s", text, "PRIORITY=6", "SYSLOG_IDENTIFIER=warrend", "WARREN_ACCESS=1",
+				"WARREN_DNS_DENIED=%s", text, "WARREN_REQUEST_ID=%s", rid, "WARREN_SESSION_ID=%s",
+				session_id, "WARREN_SUPPRESSED=%u", suppressed, NULL);
+		return;
+	}
+#endif
+	if (daemon_state->cfg.log_format == LOG_FORMAT_JSON) {
+		emit_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "time", when, "type", "dns", "verdict", "denied",
+				    "name", text, "request_id", rid, "session_id", session_id, "suppressed",
+				    (int)suppressed));
+		return;
+	}
+	fprintf(stderr, "warrend: access time=%s type=dns verdict=denied name=%s request_id=%s session_id=%s "
+		"suppressed=%u\n", when, text, rid, session_id, suppressed);
+}
+
 bool request_id_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > REQUEST_ID_MAX)

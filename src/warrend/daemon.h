@@ -108,6 +108,10 @@ struct access_entry {
 	const char *session_id;     /* NULL: none */
 };
 void daemon_log_access(const struct access_entry *a);
+/* A DNS name an egress sandbox asked for and was refused, in the access
+ * log: the session, the request that created it, the name (escaped),
+ * and how many refusals before it went unlogged (rate limit). */
+void daemon_log_dns_denied(const char *request_id, const char *session_id, const char *name, unsigned suppressed);
 /* Picks the journal when stderr is its stream (call once config is read). */
 void daemon_log_setup(void);
 

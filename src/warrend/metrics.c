@@ -4,6 +4,7 @@
  * latency per route), gauges read from the core at render time. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "box.h"
@@ -129,6 +130,8 @@ static void pool_line(const struct pool_stats *st, void *data)
 	label_value(g->out, st->image);
 	fputs(",policy=", g->out);
 	label_value(g->out, st->policy);
+	fputs(",network=", g->out);
+	label_value(g->out, st->network);
 	fprintf(g->out, "} %u\n", *(const unsigned *)((const char *)st + g->offset));
 }
 
@@ -177,6 +180,64 @@ static void render_routes(FILE *out)
 	}
 }
 
+/* ---- egress, per session ---------------------------------------------------- */
+
+/* The sessions' figures, read once per scrape (one nftables listing). */
+struct net_rows {
+	struct session_net_stats *v;
+	size_t n, cap;
+};
+
+static void net_collect(const struct session_net_stats *st, void *data)
+{
+	struct net_rows *rows = data;
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 16;
+		struct session_net_stats *v = realloc(rows->v, cap * sizeof *v);
+		if (!v)
+			return;
+		rows->v = v;
+		rows->cap = cap;
+	}
+	rows->v[rows->n++] = *st; /* session_id stays valid: nothing ends while we render */
+}
+
+static void render_egress(FILE *out)
+{
+	static const struct { const char *name, *type, *help, *extra; size_t offset; } metrics[] = {
+		{ "warren_egress_bytes_total", "counter", "Bytes of allowed egress traffic, per session and direction.",
+		  ",direction=\"out\"", offsetof(struct session_net_stats, out_bytes) },
+		{ NULL, NULL, NULL, ",direction=\"in\"", offsetof(struct session_net_stats, in_bytes) },
+		{ "warren_egress_connections_total", "counter", "Egress connections allowed, per session.", "",
+		  offsetof(struct session_net_stats, connections) },
+		{ "warren_egress_denied_packets_total", "counter", "Egress packets refused or dropped, per session "
+		  "(a refused connection is one: its first packet, answered at once).", "",
+		  offsetof(struct session_net_stats, denied_packets) },
+		{ "warren_egress_denied_bytes_total", "counter", "Bytes of the egress packets refused or dropped, per "
+		  "session.", "", offsetof(struct session_net_stats, denied_bytes) },
+		{ "warren_egress_dns_queries_total", "counter", "DNS queries an egress sandbox asked, per session.", "",
+		  offsetof(struct session_net_stats, dns_queries) },
+		{ "warren_egress_dns_denied_total", "counter", "DNS names refused (not in the allowlist), per session.",
+		  "", offsetof(struct session_net_stats, dns_denied) },
+	};
+	struct net_rows rows = { 0 };
+	sessions_net_foreach(net_collect, &rows);
+	for (size_t i = 0; i < ARRAY_SIZE(metrics); i++) {
+		const char *name = metrics[i].name ? metrics[i].name : metrics[i - 1].name;
+		if (metrics[i].name)
+			header(out, name, metrics[i].type, metrics[i].help);
+		for (size_t k = 0; k < rows.n; k++) {
+			fprintf(out, "%s{session=", name);
+			label_value(out, rows.v[k].session_id);
+			fprintf(out, "%s} %llu\n", metrics[i].extra,
+				(unsigned long long)*(const uint64_t *)((const char *)&rows.v[k] + metrics[i].offset));
+		}
+	}
+	free(rows.v);
+	counter(out, "warren_dns_denied_names_total", "DNS names refused to egress sandboxes since start.",
+		sessions_dns_denied_total());
+}
+
 void metrics_render(FILE *out)
 {
 	uint64_t hits, misses;
@@ -210,4 +271,5 @@ void metrics_render(FILE *out)
 			fprintf(out, "warren_http_requests_total{code=\"%zu\"} %llu\n", s,
 				(unsigned long long)counters.http_by_status[s]);
 	render_routes(out);
+	render_egress(out);
 }

@@ -13,10 +13,12 @@ Lab k (random, so two test runs can share the host): the link is
 198.18.k.0/24 (host .1, lab .2); the servers' addresses are 198.19.k.N/32
 on the lab's lo, routed from the host via 198.18.k.2. The TCP server on
 port 8080 answers "OK <address it was reached on> <peer>" and logs each
-connection; the DNS server answers A records from its table (NXDOMAIN
+connection (on .9, "BYE" once the client sends a byte, keeping the
+connection open until then); the DNS server answers A records from its table (NXDOMAIN
 otherwise) and logs each name asked.
 """
 
+import contextlib
 import json
 import os
 import random
@@ -36,7 +38,8 @@ class H(socketserver.BaseRequestHandler):
             log.write(f"{here} {self.client_address[0]}\n")
         self.request.sendall(f"OK {here} {self.client_address[0]}\n".encode())
         if here.endswith(".9"):  # the "hold" address keeps connections open (connection limits)
-            self.request.recv(1)
+            if self.request.recv(1):  # and answers a byte: the connection still passes
+                self.request.sendall(b"BYE\n")
 class S(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
@@ -71,6 +74,62 @@ while True:
     head = struct.pack("!HHHHHH", qid, 0x8180 | rcode | (flags & 0x0100), 1, 1 if answers else 0, 0, 0)
     s.sendto(head + question + answers, peer)
 """
+
+
+# Run in a sandbox: connects to each "host:port" of argv[1] (JSON) and prints one JSON line,
+# [[target, "connected", what the server said] or [target, "refused", "Error:errno"], ...].
+PROBE = r"""
+import json, socket, sys
+out = []
+for target in json.loads(sys.argv[1]):
+    host, port = target.rsplit(":", 1)
+    try:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.settimeout(5)
+        out.append([target, "connected", s.recv(200).decode().strip()])
+    except OSError as e:
+        out.append([target, "refused", f"{e.__class__.__name__}:{e.errno}"])
+print(json.dumps(out))
+"""
+
+
+def start_lab(dns_table, metadata=False):
+    """A started lab for a module's fixture; skips (visibly) without root or nft."""
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the lab is a network namespace")
+    if subprocess.run(["which", "nft"], capture_output=True).returncode != 0:
+        pytest.skip("no nft binary to read warren's table with (apt-get install nftables)")
+    lab = NetLab()
+    lab.start({k: lab.addr(v) if isinstance(v, int) else v for k, v in dns_table.items()})
+    if metadata:
+        lab.add_metadata_address()
+    return lab
+
+
+def host_ipv4_addresses():
+    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
+    return [line.split()[3].split("/")[0] for line in out.splitlines()]
+
+
+@contextlib.contextmanager
+def host_listener():
+    """A TCP listener on every host address (its port is yielded): no
+    connection may have reached it when the block ends."""
+    listener = socket.socket()
+    try:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen(16)
+        listener.setblocking(False)
+        yield listener.getsockname()[1]
+        try:
+            conn, peer = listener.accept()
+            conn.close()
+            raise AssertionError(f"the host's listener got a connection from {peer}")
+        except BlockingIOError:
+            pass
+    finally:
+        listener.close()
 
 
 def sh(*args, check=True):

@@ -25,7 +25,7 @@ from warrentest import REPO
 
 API_ROUTES = [  # every route of notes/api.md (method, OpenAPI path)
     ("post", "/v1/sessions"), ("get", "/v1/sessions"), ("get", "/v1/sessions/{id}"),
-    ("delete", "/v1/sessions/{id}"), ("post", "/v1/sessions/{id}/exec"),
+    ("patch", "/v1/sessions/{id}"), ("delete", "/v1/sessions/{id}"), ("post", "/v1/sessions/{id}/exec"),
     ("put", "/v1/sessions/{id}/files/{path}"), ("get", "/v1/sessions/{id}/files/{path}"),
     ("delete", "/v1/sessions/{id}/files/{path}"), ("post", "/v1/run"), ("get", "/v1/health"),
     ("get", "/metrics"), ("get", "/v1/openapi.json"), ("post", "/create_session"),

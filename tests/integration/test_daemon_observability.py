@@ -161,8 +161,8 @@ def test_metrics_per_route_and_pools_by_backend(d):
     assert metric(text, "warren_http_request_duration_seconds_bucket", route="GET /v1/health", le="+Inf") >= 3
     assert metric(text, "warren_http_errors_total", route="other") >= 1, text
     assert metric(text, "warren_http_errors_total", route="GET /v1/health") == 0, text
-    assert metric(text, "warren_pool_ready", backend="native", image="host", policy="default") is not None, text
-    assert metric(text, "warren_pool_target", backend="native", image="host", policy="default") == 2, text
+    assert metric(text, "warren_pool_ready", backend="native", image="host", policy="default", network="none") is not None, text
+    assert metric(text, "warren_pool_target", backend="native", image="host", policy="default", network="none") == 2, text
 
 
 def test_retry_after_on_429_and_503(start_daemon):  # noqa: F811

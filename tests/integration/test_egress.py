@@ -15,23 +15,8 @@ import time
 
 import pytest
 
-from netlab import NetLab, forwarding, host_state
+from netlab import PROBE, NetLab, forwarding, host_ipv4_addresses, host_listener, host_state
 from warrentest import EXIT_SETUP, python_in_sandbox, run, warren_cgroups
-
-# Connects to each (host, port) and prints one JSON line per try.
-PROBE = r"""
-import json, socket, sys
-out = []
-for target in json.loads(sys.argv[1]):
-    host, port = target.rsplit(":", 1)
-    try:
-        s = socket.create_connection((host, int(port)), timeout=5)
-        s.settimeout(5)
-        out.append([target, "connected", s.recv(200).decode().strip()])
-    except OSError as e:
-        out.append([target, "refused", f"{e.__class__.__name__}:{e.errno}"])
-print(json.dumps(out))
-"""
 
 RESOLVE = r"""
 import json, socket, sys
@@ -147,25 +132,11 @@ def test_a_name_resolving_into_a_private_range_is_refused(warren, lab, tmp_path)
 
 
 def test_host_addresses_are_unreachable(warren, lab, tmp_path):
-    listener = socket.socket()
-    listener.bind(("0.0.0.0", 0))
-    listener.listen(16)
-    listener.setblocking(False)
-    port = listener.getsockname()[1]
-    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True).stdout
-    host_addrs = [l.split()[3].split("/")[0] for l in out.splitlines()]
-    # even with an allowlist that names them all: the host's own addresses are never the sandbox's way out
-    pol = policy(tmp_path, lab, ["0.0.0.0/0"])
-    targets = [f"{a}:{port}" for a in host_addrs] + [f"{lab.host_addr}:{port}", f"10.231.0.0:{port}"]
-    got = probe(warren, pol, targets)
-    try:
-        conn, peer = listener.accept()
-        conn.close()
-        pytest.fail(f"the host's listener got a connection from {peer}")
-    except BlockingIOError:
-        pass
-    finally:
-        listener.close()
+    with host_listener() as port:
+        # even with an allowlist that names them all: the host's own addresses are never the sandbox's way out
+        pol = policy(tmp_path, lab, ["0.0.0.0/0"])
+        targets = [f"{a}:{port}" for a in host_ipv4_addresses()] + [f"{lab.host_addr}:{port}", f"10.231.0.0:{port}"]
+        got = probe(warren, pol, targets)
     for t, (how, what) in got.items():
         # 127.0.0.1 is the sandbox's own loopback: refused there, never the host's
         assert how == "refused", (t, what)

@@ -827,6 +827,15 @@ START_TEST(test_egress_narrowing)
 
 	char *narrower[] = { "198.18.0.10", "203.0.113.7:443", "2001:db8:1:2::/64", "pypi.org",
 			     "raw.githubusercontent.com", "*.a.githubusercontent.com" };
+	/* a session's own list: the policy keeps its own */
+	struct net_allow own;
+	ck_assert_int_eq(policy_allow_narrowed(p, narrower, 2, "network.allow:", &own, &e), 0);
+	ck_assert_uint_eq(own.n, 2);
+	ck_assert_uint_eq(p->net.allow.n, 7);
+	ck_assert(own.v != p->net.allow.v);
+	free(own.v);
+	ck_assert_int_eq(policy_allow_narrowed(p, wider, 2, "network.allow:", &own, &e), -EPERM);
+	ck_assert_str_eq(e.message, "network.allow: 0.0.0.0/0 is not within the allowlist of policy eg (its network.allow)");
 	ck_assert_int_eq(policy_narrow_allow(p, narrower, 6, NULL, &e), 0);
 	ck_assert_uint_eq(p->net.allow.n, 6);
 	ck_assert(net_allow_name(&p->net.allow, "raw.githubusercontent.com"));

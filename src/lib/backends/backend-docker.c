@@ -461,7 +461,7 @@ static void box_free(struct backend_box *b)
 
 static int docker_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
-	int r = backend_check_network(spec->policy, e);
+	int r = backend_check_network(&backend_docker_ops, spec->policy, e);
 	if (r < 0)
 		return r;
 	struct backend_box *b = calloc(1, sizeof *b);

@@ -42,7 +42,7 @@ static int native_create(const struct backend_spec *spec, struct backend_box **o
 		.policy = spec->policy, .image = spec->image_path, .cgroup_name = spec->name,
 		.seccomp = spec->seccomp,
 	};
-	int r = backend_check_network(spec->policy, e);
+	int r = backend_check_network(&backend_native_ops, spec->policy, e);
 	if (r < 0)
 		return r;
 	struct backend_box *b = calloc(1, sizeof *b);
@@ -162,6 +162,12 @@ static int native_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 }
 
 static pid_t native_init_pid(const struct backend_box *b) { return sandbox_pid(b->sb); }
+
+static struct net_egress *native_net(struct backend_box *b)
+{
+	struct net_egress *n = sandbox_net(b->sb);
+	return n->lock_fd >= 0 ? n : NULL;
+}
 static struct cgroup *native_cgroup(struct backend_box *b) { return sandbox_cgroup(b->sb); }
 
 static void native_describe(const struct backend_box *b, char *buf, size_t len)
@@ -189,4 +195,5 @@ const struct backend_ops backend_native_ops = {
 	.describe = native_describe,
 	.exec_start_terminal = native_exec_start_terminal,
 	.exec_signal = native_exec_signal,
+	.net = native_net,
 };

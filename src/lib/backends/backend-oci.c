@@ -29,6 +29,7 @@
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "mount.h"
+#include "oci-net.h"
 #include "oci-spec.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -75,6 +76,7 @@ struct backend_box {
 	char message[1024];
 	json_t *process;         /* config.json's process: what execs start from */
 	struct oci_exec *execs;
+	struct oci_net net;      /* egress: set up once the container is up */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -354,6 +356,7 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 		.image_dir = spec->image_path, .image_detached = false, .workspace_fd = -1,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.resolv_conf = p->network == NET_EGRESS ? NET_RESOLV_CONF : NULL,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
@@ -393,6 +396,7 @@ static void box_free(struct backend_box *b)
 	}
 	if (b->init_pidfd >= 0)
 		close(b->init_pidfd);
+	oci_net_teardown(&b->net);
 	json_decref(b->process);
 	uid_range_release(&b->ids);
 	free(b);
@@ -400,13 +404,14 @@ static void box_free(struct backend_box *b)
 
 static int oci_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
-	int checked = backend_check_network(spec->policy, e);
+	int checked = backend_check_network(&backend_oci_ops, spec->policy, e);
 	if (checked < 0)
 		return checked;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1 };
+	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1,
+				   .net = OCI_NET_INIT };
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, spec->name);
 	int r = uid_range_acquire(&b->ids, NULL, e);
@@ -421,7 +426,7 @@ static int oci_create(const struct backend_spec *spec, struct backend_box **out,
 				     .cpu_millis = p->limits.cpu_millis };
 	if ((r = cgroup_create(spec->name, &lim, &b->cg, e)) < 0)
 		goto fail;
-	if ((r = write_bundle(b, spec, e)) < 0)
+	if ((r = oci_net_prepare(p, &b->net, e)) < 0 || (r = write_bundle(b, spec, e)) < 0)
 		goto fail;
 
 	char log[PATH_MAX + 16], pidfile[PATH_MAX + 16];
@@ -506,6 +511,12 @@ static void create_finished(struct backend_box *b)
 	 * natively): `runtime exec` gives each the config's 1000 before it
 	 * runs, so init may be exempt */
 	spawn_protect_init_from_oom(b->init_pid, true);
+	wr_error e = { 0 };
+	if (oci_net_setup(&b->net, b->init_pid, &e) < 0) {
+		snprintf(b->message, sizeof b->message, "%s", e.message);
+		b->state = OCI_FAILED;
+		return;
+	}
 	b->state = OCI_READY;
 }
 
@@ -817,6 +828,7 @@ static int oci_destroy_step(struct backend_box *b)
 	for (struct oci_exec *x = b->execs; x; x = x->next)
 		if (x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0)
 			return -EBUSY; /* its container process is being killed */
+	oci_net_teardown(&b->net); /* the container's processes are gone */
 	if (b->cg && cgroup_try_destroy(b->cg) == -EBUSY)
 		return -EBUSY;
 	b->cg = NULL;
@@ -848,6 +860,8 @@ static struct cgroup *oci_cgroup(struct backend_box *b)
 {
 	return b->cg;
 }
+
+static struct net_egress *oci_net(struct backend_box *b) { return oci_net_egress(&b->net); }
 
 static pid_t oci_init_pid(const struct backend_box *b)
 {
@@ -953,4 +967,5 @@ const struct backend_ops backend_oci_ops = {
 	.init_pid = oci_init_pid,
 	.describe = oci_describe,
 	.remove_stale = oci_remove_stale,
+	.net = oci_net,
 };

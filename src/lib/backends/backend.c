@@ -19,14 +19,16 @@ const struct backend_ops *backend_get(enum backend_kind k)
 	}
 }
 
-int backend_check_network(const struct policy *p, wr_error *e)
+int backend_check_network(const struct backend_ops *ops, const struct policy *p, wr_error *e)
 {
 	if (p->network == NET_HOST)
 		return wr_error_set(e, EPERM, "a session cannot have the host's network (policy %s): it would reach "
 				    "warrend itself; that is for warren run by root only", p->name);
-	if (p->network == NET_EGRESS)
-		return wr_error_set(e, EOPNOTSUPP, "network egress is not available to sessions yet (policy %s): "
-				    "warren run --net egress has it", p->name);
+	if (p->network == NET_EGRESS && !ops->net)
+		return wr_error_set(e, EOPNOTSUPP, "the %s backend cannot give a session network egress (policy %s): "
+				    "its sandboxes cannot join the network namespace warren prepares for the "
+				    "allowlist; use the native backend, or \"network\": {\"mode\": \"none\"}",
+				    ops->name, p->name);
 	return 0;
 }
 

@@ -108,6 +108,7 @@ struct backend_stats {
 };
 
 struct backend_box;            /* each backend's own */
+struct net_egress;
 
 struct backend_ops {
 	const char *name;          /* "native", "oci", "docker" */
@@ -185,13 +186,19 @@ struct backend_ops {
 	 * it started in its group): -EINVAL outside 1..64; 0 once sent, even
 	 * when the exec has just ended (its EXITED says so). */
 	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
+
+	/* The sandbox's egress (network.mode "egress"): its link, rules and
+	 * the resolver's socket, whose forwarder the daemon serves
+	 * (net-egress.h); NULL for a sandbox without. A backend without this
+	 * op cannot give sessions egress (the daemon refuses it). */
+	struct net_egress *(*net)(struct backend_box *b);
 };
 
-/* Whether a session may have the policy's network, for every backend:
- * never the host's (a sandbox on it reaches warrend's own listeners), and
- * egress not yet (its resolver and live allowlist are warren run's only
- * so far). 0, or -EPERM / -EOPNOTSUPP saying so. */
-int backend_check_network(const struct policy *p, wr_error *e);
+/* Whether a session may have the policy's network: never the host's (a
+ * sandbox on it reaches warrend's own listeners), and egress only from a
+ * backend with the `net` op. 0, or -EPERM / -EOPNOTSUPP saying so. The
+ * daemon checks before it asks a backend; each backend checks again. */
+int backend_check_network(const struct backend_ops *ops, const struct policy *p, wr_error *e);
 
 /* The backend of a kind; NULL when this build lacks it. */
 const struct backend_ops *backend_get(enum backend_kind k);

@@ -17,8 +17,9 @@ extern const char warrend_openapi_json[]; /* generated from src/warrend/openapi.
 
 static void pool_json(const struct pool_stats *st, void *array)
 {
-	json_array_append_new(array, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
-		"backend", st->backend, "image", st->image, "policy", st->policy, "ready", (json_int_t)st->ready,
+	json_array_append_new(array, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
+		"backend", st->backend, "image", st->image, "policy", st->policy, "network", st->network,
+		"ready", (json_int_t)st->ready,
 		"starting", (json_int_t)st->starting, "target", (json_int_t)st->target,
 		"hits", (json_int_t)st->hits, "misses", (json_int_t)st->misses, "last_error", st->last_error));
 }

@@ -97,6 +97,7 @@ void v1_hold_free(struct v1_hold *h)
 	strv_freep(&h->argv);
 	strv_freep(&h->env);
 	free(h->stdin_data);
+	free(h->allow);
 	*h = (struct v1_hold){ 0 };
 }
 
@@ -127,6 +128,48 @@ static int session_limits(json_t *limits, struct limits_request *l, struct wd_er
 	return 0;
 }
 
+int v1_network(json_t *v, struct v1_hold *hold, struct wd_error *err)
+{
+	static const char *const fields[] = { "mode", "allow", NULL };
+	struct network_request *n = &hold->net;
+	*n = (struct network_request){ 0 };
+	if (!json_is_object(v))
+		return wd_fail(err, 400, "network: expected an object like {\"mode\": \"egress\", \"allow\": [\"pypi.org\"]}");
+	int rc = v1_check_fields(v, "network", fields, err);
+	if (rc < 0)
+		return rc;
+	json_t *mode = json_object_get(v, "mode"), *allow = json_object_get(v, "allow"), *item;
+	if (mode) {
+		const char *m = json_is_string(mode) ? json_string_value(mode) : "";
+		n->has_mode = true;
+		if (!strcmp(m, "none"))
+			n->mode = NET_NONE;
+		else if (!strcmp(m, "egress"))
+			n->mode = NET_EGRESS;
+		else if (!strcmp(m, "host"))
+			n->mode = NET_HOST; /* refused by the core, which says why */
+		else
+			return wd_fail(err, 400, "network.mode: expected \"none\" or \"egress\"");
+	}
+	if (!allow)
+		return 0;
+	if (!json_is_array(allow))
+		return wd_fail(err, 400, "network.allow: expected an array of strings (addresses, networks, names)");
+	free(hold->allow);
+	if (!(hold->allow = calloc(json_array_size(allow) + 1, sizeof *hold->allow)))
+		return wd_fail(err, 503, "out of memory");
+	size_t i;
+	json_array_foreach(allow, i, item) {
+		if (!json_is_string(item) || strlen(json_string_value(item)) != json_string_length(item))
+			return wd_fail(err, 400, "network.allow[%zu]: expected a string", i);
+		hold->allow[i] = (char *)json_string_value(item);
+	}
+	n->has_allow = true;
+	n->allow = hold->allow;
+	n->n_allow = json_array_size(allow);
+	return 0;
+}
+
 int v1_session_target(json_t *body, struct session_request *r, struct wd_error *err)
 {
 	json_t *image = json_object_get(body, "image"), *policy = json_object_get(body, "policy");
@@ -145,7 +188,7 @@ int v1_session_request(json_t *body, const char *const *extra, struct session_re
 		       struct wd_error *err)
 {
 	static const char *const fields[] = { "image", "policy", "backend", "limits", "env", "idle_timeout",
-					      "max_lifetime", NULL };
+					      "max_lifetime", "network", NULL };
 	if (!body)
 		return 0;
 	int rc;
@@ -155,9 +198,11 @@ int v1_session_request(json_t *body, const char *const *extra, struct session_re
 	    ((v = json_object_get(body, "idle_timeout")) &&
 	     (rc = v1_limit(v, "idle_timeout", 'd', &r->idle_timeout_ms, err)) < 0) ||
 	    ((v = json_object_get(body, "max_lifetime")) &&
-	     (rc = v1_limit(v, "max_lifetime", 'd', &r->max_lifetime_ms, err)) < 0))
+	     (rc = v1_limit(v, "max_lifetime", 'd', &r->max_lifetime_ms, err)) < 0) ||
+	    ((v = json_object_get(body, "network")) && (rc = v1_network(v, hold, err)) < 0))
 		return rc;
 	r->env = hold->env;
+	r->network = json_object_get(body, "network") ? &hold->net : NULL;
 	return 0;
 }
 

@@ -21,14 +21,19 @@ int v1_env(json_t *obj, const char *where, char ***out, struct wd_error *err);
 struct v1_hold {
 	char **argv, **env;
 	void *stdin_data;
+	char **allow;                 /* borrowed from the body: the array only is ours */
+	struct network_request net;
 };
 void v1_hold_free(struct v1_hold *h);
 
 /* {"image", "policy", "backend", "limits", "env", "idle_timeout",
- * "max_lifetime"} (body may be NULL: the defaults). extra names more keys
+ * "max_lifetime", "network"} (body may be NULL: the defaults). extra names more keys
  * the caller takes itself. */
 int v1_session_request(json_t *body, const char *const *extra, struct session_request *r, struct v1_hold *hold,
 		       struct wd_error *err);
+/* "network": {"mode": "none"|"egress", "allow": ["entry", …]} into
+ * hold->net (its strings borrowed from v, which must outlive it). */
+int v1_network(json_t *v, struct v1_hold *hold, struct wd_error *err);
 /* Only {"image", "policy", "backend", "limits"} (fields not checked). */
 int v1_session_target(json_t *body, struct session_request *r, struct wd_error *err);
 /* {"cmd"|"shell" (unless hold->argv is set already), "env", "cwd", "stdin"|"stdin_base64", "timeout",

@@ -177,7 +177,8 @@ static int check_files(json_t *files, struct wd_error *err)
 static int post_run(h2o_req_t *req, const struct http_route_match *m)
 {
 	static const char *const fields[] = { "cmd", "shell", "language", "code", "image", "policy", "backend",
-					      "limits", "env", "stdin", "stdin_base64", "timeout", "output", "files", NULL };
+					      "limits", "env", "stdin", "stdin_base64", "timeout", "output", "files",
+					      "network", NULL };
 	json_t *body = NULL;
 	if (http_body_json(req, &body) < 0)
 		return 0;
@@ -192,7 +193,11 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	struct session_request r = { .kind = SESSION_ONESHOT, .owner = m->owner, .request_id = m->request_id };
 	struct wd_error err = { 0 };
 	bool stream;
-	if (v1_check_fields(body, NULL, fields, &err) < 0 || v1_session_target(body, &r, &err) < 0 ||
+	json_t *network = json_object_get(body, "network");
+	if (network && v1_network(network, &o->hold, &err) == 0)
+		r.network = &o->hold.net;
+	if ((network && !r.network) || v1_check_fields(body, NULL, fields, &err) < 0 ||
+	    v1_session_target(body, &r, &err) < 0 ||
 	    language_argv(body, &o->hold, &err) < 0 || check_files(o->files, &err) < 0 ||
 	    v1_exec_request(body, fields, &o->er, &o->hold, &stream, &err) < 0) {
 		run_free(o);

@@ -1,4 +1,4 @@
-/* Version 1 sessions: POST, GET /v1/sessions, GET, DELETE
+/* Version 1 sessions: POST, GET /v1/sessions, GET, PATCH, DELETE
  * /v1/sessions/{id} and POST /v1/sessions/{id}/exec. Each handler parses
  * the request into one core call and renders its result. */
 #include "config.h"
@@ -31,6 +31,28 @@ static json_t *limits_json(const struct policy_limits *l)
 			 "cpus", cpus, "timeout", timeout, "output", output);
 }
 
+static json_t *network_json(const struct session *s)
+{
+	struct session_network_info n;
+	session_network_info(s, &n);
+	json_t *o = json_pack("{s:s}", "mode", n.mode), *allow = json_array();
+	if (!o || !allow || !n.allow) {
+		json_decref(allow);
+		return o;
+	}
+	char text[ALLOW_NAME_MAX + 8];
+	for (size_t i = 0; i < n.allow->n; i++) {
+		allow_entry_format(&n.allow->v[i], text, sizeof text);
+		json_array_append_new(allow, json_string(text));
+	}
+	json_object_set_new(o, "allow", allow);
+	if (n.address[0])
+		json_object_set_new(o, "address", json_string(n.address));
+	if (n.address6[0])
+		json_object_set_new(o, "address6", json_string(n.address6));
+	return o;
+}
+
 static json_t *session_json(const struct session *s)
 {
 	struct session_info i;
@@ -48,6 +70,8 @@ static json_t *session_json(const struct session *s)
 			      "pooled", i.pooled, "execs_running", (json_int_t)i.execs_running, "backend", i.backend);
 	if (o && i.dead)
 		json_object_set_new(o, "error", json_string(i.dead_reason));
+	if (o)
+		json_object_set_new(o, "network", network_json(s));
 	return o;
 }
 
@@ -124,6 +148,41 @@ static int get_session(h2o_req_t *req, const struct http_route_match *m)
 	return s ? http_reply_json(req, 200, session_json(s)) : http_reply_wd_error(req, &err);
 }
 
+/* PATCH {"network": {"allow": [...]}}: the allowlist of a live egress
+ * sandbox, within its policy's. */
+static int patch_session(h2o_req_t *req, const struct http_route_match *m)
+{
+	static const char *const fields[] = { "network", NULL }, *const net_fields[] = { "allow", NULL };
+	struct wd_error err = { 0 };
+	struct session *s = session_find_or_fail(m->id, m->owner, &err);
+	if (!s)
+		return http_reply_wd_error(req, &err);
+	json_t *body = NULL;
+	if (http_body_json(req, &body) < 0)
+		return 0;
+	struct v1_hold hold = { 0 };
+	json_t *net = json_object_get(body, "network");
+	int rc = v1_check_fields(body, NULL, fields, &err);
+	if (rc == 0 && !net)
+		rc = wd_fail(&err, 400, "nothing to change: give {\"network\": {\"allow\": [...]}}");
+	if (rc == 0 && json_is_object(net) && (rc = v1_check_fields(net, "network", net_fields, &err)) < 0 &&
+	    json_object_get(net, "mode"))
+		rc = wd_fail(&err, 400, "network.mode cannot change on a live session: its sandbox's network was made "
+			     "with it; create a session with the mode");
+	if (rc == 0)
+		rc = v1_network(net, &hold, &err);
+	if (rc == 0 && !hold.net.has_allow)
+		rc = wd_fail(&err, 400, "network.allow: expected an array of strings (addresses, networks, names)");
+	if (rc == 0)
+		rc = session_set_allow(s, hold.net.allow, hold.net.n_allow, &err);
+	v1_hold_free(&hold);
+	json_decref(body);
+	if (rc < 0)
+		return http_reply_wd_error(req, &err);
+	session_touch(s);
+	return http_reply_json(req, 200, session_json(s));
+}
+
 static int delete_session(h2o_req_t *req, const struct http_route_match *m)
 {
 	struct wd_error err = { 0 };
@@ -167,6 +226,7 @@ const struct http_route v1_session_routes[] = {
 	{ "POST", "/v1/sessions", post_sessions, 0 },
 	{ "GET", "/v1/sessions", get_sessions, 0 },
 	{ "GET", "/v1/sessions/{id}", get_session, 0 },
+	{ "PATCH", "/v1/sessions/{id}", patch_session, 0 },
 	{ "DELETE", "/v1/sessions/{id}", delete_session, 0 },
 	{ "POST", "/v1/sessions/{id}/exec", post_exec, 0 },
 	{ NULL, NULL, NULL, 0 },

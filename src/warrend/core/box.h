@@ -29,6 +29,10 @@ typedef void (*box_died_fn)(void *holder, const char *why);
 /* Finds or creates the pool of (backend, image, policy); on failure NULL
  * with e set (400 unknown image/policy). */
 struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy, struct wd_error *e);
+/* The pool of the same (backend, image, policy) whose sandboxes have the
+ * network `mode` instead of the policy's (lower: policy_set_network); p
+ * itself when that is its mode. NULL with e set (400). */
+struct pool *pool_with_network(struct pool *p, enum net_mode mode, struct wd_error *e);
 enum backend_kind pool_backend(const struct pool *p);
 const struct policy *pool_policy(const struct pool *p);
 const char *pool_image(const struct pool *p);
@@ -49,6 +53,7 @@ bool pool_limits_tighter(const struct pool *p, const struct policy_limits *l);
 /* One pool's figures, for /v1/health and /metrics. */
 struct pool_stats {
 	const char *backend, *image, *policy;
+	const char *network;        /* its sandboxes' mode: the policy's, or lower */
 	unsigned ready, starting, target, leased;
 	uint64_t hits, misses, spawn_failures;
 	const char *last_error;     /* NULL: none */
@@ -71,6 +76,8 @@ void box_set_holder(struct box *b, box_died_fn died, void *holder);
 void box_set_log_ids(struct box *b, const char *request_id, const char *session_id);
 /* Kills every running exec and destroys the box (in the background). */
 void box_destroy(struct box *b);
+/* Its egress (link, rules, resolver socket), or NULL without one. */
+struct net_egress *box_net(const struct box *b);
 /* Applies tighter limits to a leased box's cgroup. */
 int box_set_limits(struct box *b, const struct policy_limits *l, struct wd_error *e);
 /* The backend's view of the box (workspace.c and workspace-job.c). */

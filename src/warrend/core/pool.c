@@ -27,6 +27,10 @@ struct pool {
 	char *image_path;       /* NULL for host */
 	char *policy_name;
 	struct policy *policy;
+	/* A sibling of the policy's own pool whose sandboxes have a lower
+	 * network mode than the policy's (a session asked "none" of an
+	 * egress policy): its policy says so. */
+	bool network_lowered;
 	struct seccomp_program seccomp;
 	unsigned target;
 	struct list idle;       /* ready boxes, oldest first */
@@ -50,6 +54,7 @@ const struct backend_ops *box_ops(const struct box *b) { return b->ops; }
 struct backend_box *box_backend(const struct box *b) { return b->bb; }
 enum backend_kind pool_backend(const struct pool *p) { return p->backend; }
 struct pool *box_pool(const struct box *b) { return b->pool; }
+struct net_egress *box_net(const struct box *b) { return b->bb && b->ops->net ? b->ops->net(b->bb) : NULL; }
 void box_set_holder(struct box *b, box_died_fn died, void *holder)
 {
 	b->died = died;
@@ -86,12 +91,10 @@ static bool policy_allows_image(const struct policy *p, const char *image)
 	return false;
 }
 
-struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy_name, struct wd_error *err)
+/* A new pool; mode < 0: the policy's own network, else that one (lower). */
+static struct pool *pool_new(enum backend_kind backend, const char *image, const char *policy_name, int mode,
+			     struct wd_error *err)
 {
-	for (struct pool *p = pools; p; p = p->next)
-		if (!p->retired && p->backend == backend && !strcmp(p->image, image) &&
-		    !strcmp(p->policy_name, policy_name))
-			return p;
 	if (!valid_name(policy_name))
 		return wd_fail(err, 400, "policy: \"%s\" is not a policy name", policy_name), NULL;
 	if (!valid_name(image))
@@ -103,21 +106,19 @@ struct pool *pool_get(enum backend_kind backend, const char *image, const char *
 		return NULL;
 	}
 	wr_error e = { 0 };
-	struct policy *pol = NULL;
+	_cleanup_policy_ struct policy *pol = NULL;
 	if (policy_load(policy_name, &pol, &e) < 0)
 		return wd_fail(err, 400, "policy: %s", e.message), NULL;
-	if (!policy_allows_image(pol, image)) {
-		wd_fail(err, 400, "image: policy %s does not allow image \"%s\"", policy_name, image);
-		policy_free(pol);
-		return NULL;
-	}
+	if (!policy_allows_image(pol, image))
+		return wd_fail(err, 400, "image: policy %s does not allow image \"%s\"", policy_name, image), NULL;
+	if (mode >= 0 && policy_set_network(pol, (enum net_mode)mode, &e) < 0)
+		return wd_fail(err, 400, "network: %s", e.message), NULL;
 	struct pool *p = calloc(1, sizeof *p);
 	if (!p || !(p->image = strdup(image)) || !(p->policy_name = strdup(policy_name))) {
 		wd_fail(err, 500, "out of memory");
 		if (p)
 			free(p->image);
 		free(p);
-		policy_free(pol);
 		return NULL;
 	}
 	if (seccomp_program_build(pol, &p->seccomp, &e) < 0) {
@@ -125,22 +126,45 @@ struct pool *pool_get(enum backend_kind backend, const char *image, const char *
 		free(p->image);
 		free(p->policy_name);
 		free(p);
-		policy_free(pol);
 		return NULL;
 	}
 	p->backend = backend;
 	p->image_path = TAKE_PTR(path);
-	p->policy = pol;
+	p->policy = TAKE_PTR(pol);
+	p->network_lowered = mode >= 0;
 	list_init(&p->idle);
 	/* Only the default pool is kept warm from the start; others warm up
-	 * to a small target once used. */
+	 * to a small target once used. A pool of the host's network is
+	 * never warmed: no session may have it. */
 	p->target = backend == (enum backend_kind)daemon_state->backend &&
 				!strcmp(image, daemon_state->cfg.default_image) &&
-				!strcmp(policy_name, daemon_state->cfg.default_policy)
+				!strcmp(policy_name, daemon_state->cfg.default_policy) && !p->network_lowered
 			    ? default_target : (default_target ? 2 : 0);
+	if (p->policy->network == NET_HOST)
+		p->target = 0;
 	p->next = pools;
 	pools = p;
 	return p;
+}
+
+struct pool *pool_get(enum backend_kind backend, const char *image, const char *policy_name, struct wd_error *err)
+{
+	for (struct pool *p = pools; p; p = p->next)
+		if (!p->retired && !p->network_lowered && p->backend == backend && !strcmp(p->image, image) &&
+		    !strcmp(p->policy_name, policy_name))
+			return p;
+	return pool_new(backend, image, policy_name, -1, err);
+}
+
+struct pool *pool_with_network(struct pool *own, enum net_mode mode, struct wd_error *err)
+{
+	if (own->policy->network == mode)
+		return own;
+	for (struct pool *p = pools; p; p = p->next)
+		if (!p->retired && p->network_lowered && p->policy->network == mode && p->backend == own->backend &&
+		    !strcmp(p->image, own->image) && !strcmp(p->policy_name, own->policy_name))
+			return p;
+	return pool_new(own->backend, own->image, own->policy_name, (int)mode, err);
 }
 
 /* ---- boxes ------------------------------------------------------------------ */
@@ -436,6 +460,7 @@ void pools_foreach(void (*fn)(const struct pool_stats *st, void *data), void *da
 			continue;
 		struct pool_stats st = {
 			.backend = backend_kind_name(p->backend), .image = p->image, .policy = p->policy_name,
+			.network = policy_net_mode_name(p->policy->network),
 			.ready = p->n_idle, .starting = p->n_starting, .target = p->target, .leased = p->n_leased,
 			.hits = p->hits, .misses = p->misses, .spawn_failures = p->spawn_failures,
 			.last_error = p->last_error[0] ? p->last_error : NULL,

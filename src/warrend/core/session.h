@@ -28,6 +28,17 @@ struct limits_request {
 	uint32_t cpu_millis;
 };
 
+/* The network a request asks for (warren-policy(5) "network"): a mode
+ * no higher than the policy's, and for egress an allowlist within the
+ * policy's. */
+struct network_request {
+	bool has_mode;                /* false: the policy's mode (egress when an allowlist is given) */
+	enum net_mode mode;           /* NET_NONE or NET_EGRESS; NET_HOST is refused */
+	bool has_allow;               /* false: the policy's list */
+	char *const *allow;           /* allowlist entries ("pypi.org", "198.51.100.0/24:443") */
+	size_t n_allow;
+};
+
 struct session_request {
 	enum session_kind kind;
 	const char *owner;            /* the token's name */
@@ -36,6 +47,7 @@ struct session_request {
 	struct limits_request limits; /* tightened within the policy's */
 	char *const *env;             /* "KEY=VALUE" over the policy's; NULL: none */
 	uint64_t idle_timeout_ms, max_lifetime_ms; /* 0: the daemon's */
+	const struct network_request *network;    /* NULL: the policy's */
 	const char *request_id;       /* the request that created it, for the log */
 };
 
@@ -80,6 +92,30 @@ struct session_info {
 };
 void session_info(const struct session *s, struct session_info *out);
 const char *session_id(const struct session *s);
+/* Its network as a front end shows it. */
+struct session_network_info {
+	const char *mode;             /* "none", "egress" */
+	const struct net_allow *allow; /* egress: the session's list now */
+	char address[46], address6[46]; /* egress: the sandbox's own addresses ("" when none) */
+};
+void session_network_info(const struct session *s, struct session_network_info *out);
+/* Replaces a live egress session's allowlist (entries within the
+ * policy's: 400 otherwise; 409 for a session without egress or whose
+ * sandbox died). New connections and DNS answers follow it at once;
+ * connections already open go on. */
+int session_set_allow(struct session *s, char *const *allow, size_t n, struct wd_error *err);
+/* Each egress session's traffic, for /metrics. */
+struct session_net_stats {
+	const char *session_id;
+	uint64_t out_bytes, in_bytes;        /* allowed traffic */
+	uint64_t connections;                /* allowed new connections */
+	uint64_t denied_packets, denied_bytes;
+	uint64_t dns_queries, dns_denied;    /* names asked; names refused (NXDOMAIN) */
+};
+void sessions_net_foreach(void (*fn)(const struct session_net_stats *st, void *data), void *data);
+/* DNS names refused to every session since start. */
+uint64_t sessions_dns_denied_total(void);
+
 /* 409 when the session's sandbox died. */
 int session_check_alive(const struct session *s, struct wd_error *err);
 /* Bytes one file write may hold (max_file_size). */

@@ -266,6 +266,7 @@ static void session_free(struct session *s)
 		state_file_path(s, path, sizeof path);
 		unlink(path);
 	}
+	session_net_free(s);
 	strv_freep(&s->env);
 	free(s);
 }
@@ -290,6 +291,7 @@ static void session_box_died(void *holder, const char *why)
 {
 	struct session *s = holder;
 	daemon_log("session %s: its sandbox ended: %s", s->id, why);
+	session_net_detach(s);
 	s->box = NULL;
 	s->dead = true;
 	snprintf(s->dead_reason, sizeof s->dead_reason, "%s", why);
@@ -312,16 +314,25 @@ void session_delete(struct session *s)
 	session_free(s);
 }
 
-static void session_attach(struct session *s, struct box *b)
+/* The session takes the box; when its network cannot be what it asked
+ * for, the box goes and the creation fails. */
+static int session_attach(struct session *s, struct box *b, struct wd_error *err)
 {
 	s->box = b;
 	box_set_holder(b, session_box_died, s);
 	box_set_log_ids(b, s->request_id, s->id);
+	if (session_net_attach(s, err) < 0) {
+		session_net_detach(s);
+		box_set_holder(b, NULL, NULL);
+		box_destroy(b);
+		s->box = NULL;
+		return -err->cause.code;
+	}
 	/* (a backend without live limits created this box with them) */
-	struct wd_error err = { 0 };
+	struct wd_error lim = { 0 };
 	if (pool_limits_tighter(s->pool, &s->limits) && pool_limits_live(s->pool) &&
-	    box_set_limits(b, &s->limits, &err) < 0)
-		daemon_log("session %s: could not tighten limits: %s", s->id, err.cause.message);
+	    box_set_limits(b, &s->limits, &lim) < 0)
+		daemon_log("session %s: could not tighten limits: %s", s->id, lim.cause.message);
 	if (s->kind == SESSION_KEPT) {
 		list_insert(&sessions, &s->link);
 		table_insert(s);
@@ -329,6 +340,7 @@ static void session_attach(struct session *s, struct box *b)
 		created_total++;
 		state_file_write(s);
 	}
+	return 0;
 }
 
 struct session_wait {
@@ -356,10 +368,16 @@ static void on_cold_ready(struct box *b, void *data, const char *error)
 		free(w);
 		return;
 	}
-	session_attach(s, b);
+	struct wd_error err = { 0 };
 	session_ready_fn done = w->done;
 	void *done_data = w->data;
 	free(w);
+	if (session_attach(s, b, &err) < 0) {
+		session_uncount(s);
+		done(done_data, NULL, &err);
+		session_free(s);
+		return;
+	}
 	done(done_data, s, NULL);
 }
 
@@ -446,6 +464,11 @@ int session_create(const struct session_request *r, session_ready_fn done, void 
 	struct session *s = session_new(r, pool, o, err);
 	if (!s)
 		return -err->cause.code;
+	if ((rc = session_net_prepare(s, r->network, &pool, err)) < 0) {
+		session_free(s);
+		return rc;
+	}
+	s->pool = pool;
 	/* counted from here on: while it waits for, then holds, a sandbox */
 	o->held++;
 	if (s->kind == SESSION_ONESHOT) {
@@ -458,7 +481,11 @@ int session_create(const struct session_request *r, session_ready_fn done, void 
 	struct box *b = own_limits ? NULL : pool_lease(pool);
 	if (b) {
 		s->pooled = true;
-		session_attach(s, b);
+		if ((rc = session_attach(s, b, err)) < 0) {
+			session_uncount(s);
+			session_free(s);
+			return rc;
+		}
 		done(data, s, NULL);
 		return 0;
 	}
@@ -507,6 +534,7 @@ static void on_tick(void *data)
 {
 	uint64_t now = daemon_now_ms();
 	box_tick(now);
+	session_nets_tick(now);
 	workspace_jobs_tick(now);
 	backends_tick(now);
 	if (upper_tick)
@@ -555,6 +583,14 @@ static void clean_previous_run(void)
 	if (stale || cgroups || containers)
 		daemon_log("destroyed %u sessions, %u cgroups and %u containers left by a previous run", stale, cgroups,
 			   containers);
+	/* egress links and rules whose owner died (a killed warrend or warren
+	 * run): theirs go, the table too when nobody is left in it */
+	wr_error e = { 0 };
+	int swept = geteuid() == 0 ? net_egress_sweep(&e) : 0;
+	if (swept < 0)
+		daemon_log("egress: could not sweep what dead sandboxes left: %s", e.message);
+	else if (swept > 0)
+		daemon_log("egress: removed the links and rules of %d sandboxes left by a previous run", swept);
 }
 
 int sessions_init(struct wd_error *err)

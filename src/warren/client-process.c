@@ -35,7 +35,7 @@ struct relay {
 	const char *timeout;         /* as asked, for the message on timeout */
 	bool tty;                    /* the process has a terminal */
 	bool forward_stdin;          /* our stdin goes to it */
-	bool close_at_eof;           /* our stdin's end closes its stdin (exec -i); attach leaves it */
+	bool close_at_eof;           /* our stdin's end is its stdin's (exec -i); attach only stops */
 	bool kill_on_signal;         /* exec: a signal to warren ends the process */
 	bool stdin_done;
 	bool held_detach;            /* a Ctrl-P waits for the next key */
@@ -103,19 +103,21 @@ static int send_stdin(struct relay *r, const char *buf, size_t len)
 	}
 }
 
-/* Our stdin ended. Without a terminal its stdin closes (exec -i). A
- * terminal's reader learns it from the end-of-file character at the
- * start of a line (a second one ends a line typed without a newline). */
+/* Our stdin ended: exec's ends with it (attach only stops sending).
+ * Without a terminal its stdin closes. A terminal's reader learns it
+ * from the end-of-file character at the start of a line (a second one
+ * ends a line typed without a newline). */
 static void stdin_ended(struct relay *r)
 {
 	r->stdin_done = true;
 	wr_error e = { 0 };
+	if (!r->close_at_eof)
+		return;
 	if (r->tty) {
 		char eof[2] = { 4, 4 };
 		send_stdin(r, eof, r->last_in == '\n' || r->last_in == '\r' ? 1 : 2);
-	} else if (r->close_at_eof) {
-		if (post_action(r, "/close-stdin", NULL, &e) < 0 && e.message[0] && !strstr(e.message, "ended"))
-			cli_error("%s", e.message);
+	} else if (post_action(r, "/close-stdin", NULL, &e) < 0 && e.message[0] && !strstr(e.message, "ended")) {
+		cli_error("%s", e.message);
 	}
 }
 

@@ -4,6 +4,7 @@ warren runs on a pseudo-terminal of the test's own (warrentest.Terminal),
 so its raw mode, its restoring and SIGWINCH are the real thing; one test
 drives a full-screen editor through tmux. Every wait has a ceiling."""
 
+import json
 import os
 import re
 import shutil
@@ -15,8 +16,8 @@ from daemon_fixture import daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from warrentest import EXIT_SETUP, Terminal, set_size, warren_path
 
 CEILING = 30
-TERMINALS = pytest.mark.backends("native", why="terminals and signals other than SIGKILL need the backend's "
-                                                "exec_start_terminal/exec_signal (warrend.conf(5), BACKENDS)")
+TERMINALS = pytest.mark.backends("native", "oci", why="docker: no terminals, no signals but SIGKILL "
+                                                       "(warrend.conf(5), BACKENDS)")
 
 
 def cli_env(d):
@@ -80,6 +81,9 @@ def test_detached_process_listed_and_killed(daemon, sid):
     pid = int(r.stdout)
     row = ps(daemon, sid)[pid]
     assert row[1] == "running" and row[3] == "no" and row[4] == "web" and row[5] == "sh -c echo up; sleep 300", row
+    # once it has said "up" (its output has an event)
+    info = lambda: json.loads(daemon.unix_request("GET", f"/v1/sessions/{sid}/processes/{pid}")[1])  # noqa: E731
+    assert wait_for(lambda: info()["output"]["last_id"] >= 1, CEILING), info()
     cli(daemon, "kill", sid, str(pid), check=0)
     assert wait_for(lambda: state(daemon, sid, pid) == "signal 9", CEILING), ps(daemon, sid)
     r = cli(daemon, "kill", sid, str(pid), check=1)

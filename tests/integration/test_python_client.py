@@ -325,7 +325,7 @@ def test_process_stdin_signal_and_wait(session):
         session.start_process("sleep 300").signal("SIGNOPE")
 
 
-@pytest.mark.backends("native", why="a terminal needs the backend's exec_start_terminal (warrend.conf(5))")
+@pytest.mark.backends("native", "oci", why="docker: no terminals (warrend.conf(5), BACKENDS)")
 def test_process_with_a_terminal_and_resize(session):
     p = session.start_process("stty size; read x; stty size", pty=(100, 30))
     assert p.info["pty"] == {"cols": 100, "rows": 30}

@@ -7,6 +7,7 @@ drives a full-screen editor through tmux. Every wait has a ceiling."""
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -107,13 +108,33 @@ def test_kill_with_a_signal_name(daemon, sid):
 # --- -i: our stdin, as it comes ---------------------------------------------------------
 
 
-def test_exec_i_sends_our_stdin_to_read(daemon, sid):
-    r = cli(daemon, "exec", "-i", sid, "--", "sh", "-c", 'read a; read b; echo "$b $a"; exit 3',
-               input="first\nsecond\n", check=3)
-    assert r.stdout == "second first\n"
-    # the end of our stdin closes the command's
+def test_exec_i_sends_our_stdin_as_it_comes(daemon, sid):
+    """The command answers the first line before the second is written:
+    our stdin is not read to its end first."""
+    p = subprocess.Popen([warren_path(), "exec", "-i", sid, "--", "sh", "-c",
+                          'read a; echo "got $a"; read b; echo "then $b"; exit 3'],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cli_env(daemon))
+    try:
+        p.stdin.write(b"first\n")
+        p.stdin.flush()
+        assert read_past_a_gate_line(p.stdout) == b"got first\n"
+        p.stdin.write(b"second\n")
+        p.stdin.close()  # our end of input is the command's
+        assert p.stdout.read() == b"then second\n"
+        assert p.wait(timeout=CEILING) == 3
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     r = cli(daemon, "exec", "-i", sid, "--", "sh", "-c", "cat; echo end", input="all of it\n", check=0)
     assert r.stdout == "all of it\nend\n"
+
+
+def read_past_a_gate_line(pipe):
+    """One line from pipe within the ceiling (a line that never comes fails)."""
+    ready, _, _ = select.select([pipe], [], [], CEILING)
+    assert ready, "no line within the ceiling: stdin was not sent as it came"
+    return pipe.readline()
 
 
 # --- -t: a terminal ------------------------------------------------------------------

@@ -238,6 +238,9 @@ static int relay_process(struct relay *r)
 	}
 	if (rc < 0) {
 		cli_error("%s", e.message);
+		wr_error ignored = { 0 };
+		if (r->kill_on_signal) /* exec: the command lives no longer than warren's relay of it */
+			post_action(r, "/signal", json_pack("{s:s}", "signal", "SIGKILL"), &ignored);
 		return WARREN_EXIT_SETUP;
 	}
 	/* Every signal that would end us ends the relay instead, so that our

@@ -111,11 +111,9 @@ int exec_write_stdin(struct exec *x, const void *buf, size_t len, struct wd_erro
 {
 	if (!exec_stdin_open(x))
 		return wd_fail(err, 409, "%s", x->exited ? "the command has ended" : "its stdin is closed");
-	if (x->in_queued + x->in_flight_len + len > EXEC_STDIN_QUEUE_MAX) {
-		int r = wd_fail(err, 429, "%zu bytes wait for the command to read them: at most %u may", 
-				x->in_queued + x->in_flight_len, EXEC_STDIN_QUEUE_MAX);
-		return r;
-	}
+	if (x->in_queued + x->in_flight_len + len > EXEC_STDIN_QUEUE_MAX)
+		return wd_fail(err, 429, "%zu bytes wait for the command to read them: at most %u may",
+			       x->in_queued + x->in_flight_len, EXEC_STDIN_QUEUE_MAX);
 	if (queue_stdin(x, buf, len) < 0)
 		return wd_fail(err, 503, "out of memory");
 	flush_stdin(x);

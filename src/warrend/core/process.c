@@ -71,6 +71,19 @@ static void on_done(struct exec_observer *o, struct exec_result *r)
 
 /* ---- the session's list ----------------------------------------------------------- */
 
+/* What a process owns (one not in a session's list yet, or one leaving it). */
+static void process_freep(struct process **p)
+{
+	if (*p) {
+		output_ring_free(&(*p)->ring);
+		strv_freep(&(*p)->argv);
+		strv_freep(&(*p)->env);
+		free((*p)->cwd);
+		free((*p)->tag);
+		free(*p);
+	}
+}
+
 static void process_free(struct process *p)
 {
 	/* followers may still pull what is left, then they are let go */
@@ -85,12 +98,7 @@ static void process_free(struct process *p)
 		exec_unobserve(p->x, &p->obs); /* (never: its session ends its execs first) */
 	list_unlink(&p->link);
 	p->session->n_processes--;
-	output_ring_free(&p->ring);
-	strv_freep(&p->argv);
-	strv_freep(&p->env);
-	free(p->cwd);
-	free(p->tag);
-	free(p);
+	process_freep(&p);
 }
 
 void processes_release(struct session *s)
@@ -122,18 +130,6 @@ static char **strv_copy(char *const *v)
 			return NULL;
 		}
 	return copy;
-}
-
-static void process_freep(struct process **p)
-{
-	if (*p) {
-		output_ring_free(&(*p)->ring);
-		strv_freep(&(*p)->argv);
-		strv_freep(&(*p)->env);
-		free((*p)->cwd);
-		free((*p)->tag);
-		free(*p);
-	}
 }
 
 static int check_request(const struct session *s, const struct process_request *r, struct wd_error *err)

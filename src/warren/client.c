@@ -235,12 +235,12 @@ static void create_usage(FILE *out)
 	      "\n"
 	      "Create a session in warrend and print its id (ID=$(warren create) works).\n"
 	      "\n"
-	      "  -i, --image NAME          root filesystem image (default: the daemon's, \"host\")\n"
+	      "      --image NAME          root filesystem image (default: the daemon's, \"host\")\n"
 	      "  -p, --policy NAME         policy (default: the daemon's, \"default\")\n"
 	      "  -m, --memory SIZE         memory limit, e.g. 256M (at most the policy's)\n"
 	      "      --pids N              process limit (at most the policy's)\n"
 	      "      --cpus N              CPU limit, e.g. 0.5 (at most the policy's)\n"
-	      "  -t, --timeout DURATION    default time limit of each exec, e.g. 30s\n"
+	      "      --timeout DURATION    default time limit of each exec, e.g. 30s\n"
 	      "  -e, --env KEY=VALUE       environment of every exec (repeatable)\n"
 	      "      --idle-timeout DURATION  delete the session after this long unused\n"
 	      "      --max-lifetime DURATION  delete the session this long after creation\n"
@@ -254,7 +254,7 @@ static void create_usage(FILE *out)
 	      "  -h, --help                show this help\n", out);
 }
 
-enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME, OPT_NET, OPT_ALLOW };
+enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME, OPT_NET, OPT_ALLOW, OPT_IMAGE, OPT_TIMEOUT };
 
 static bool check_flag(const char *flag, const char *value, int (*parse)(const char *, uint64_t *),
 		       const char *example)
@@ -272,9 +272,9 @@ static bool check_flag(const char *flag, const char *value, int (*parse)(const c
 static json_t *create_request(int argc, char **argv, bool *json_out)
 {
 	static const struct option options[] = {
-		{ "image", required_argument, NULL, 'i' },    { "policy", required_argument, NULL, 'p' },
+		{ "image", required_argument, NULL, OPT_IMAGE }, { "policy", required_argument, NULL, 'p' },
 		{ "memory", required_argument, NULL, 'm' },   { "pids", required_argument, NULL, OPT_PIDS },
-		{ "cpus", required_argument, NULL, OPT_CPUS }, { "timeout", required_argument, NULL, 't' },
+		{ "cpus", required_argument, NULL, OPT_CPUS }, { "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "env", required_argument, NULL, 'e' },      { "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "max-lifetime", required_argument, NULL, OPT_LIFETIME },
 		{ "net", required_argument, NULL, OPT_NET },   { "allow", required_argument, NULL, OPT_ALLOW },
@@ -286,9 +286,17 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 	bool ok = req && limits && env && net && allow;
 	int opt;
 	char *end;
-	while (ok && (opt = getopt_long(argc, argv, "i:p:m:t:e:h", options, NULL)) != -1) {
+	while (ok && (opt = getopt_long(argc, argv, "itp:m:e:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'i': json_object_set_new(req, "image", json_string(optarg)); break;
+		case 'i':
+		case 't':
+			/* a changed meaning is said, not guessed at */
+			cli_error("create: -%c is no longer --%s: write --%s (as in docker, -i and -t attach stdin and "
+				  "a terminal: warren exec -it)", opt, opt == 'i' ? "image" : "timeout",
+				  opt == 'i' ? "image NAME" : "timeout DURATION");
+			ok = false;
+			break;
+		case OPT_IMAGE: json_object_set_new(req, "image", json_string(optarg)); break;
 		case 'p': json_object_set_new(req, "policy", json_string(optarg)); break;
 		case 'm':
 			ok = check_flag("--memory", optarg, parse_size, "a size like 256M");
@@ -311,7 +319,7 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 			json_object_set_new(limits, "cpus", json_real(milli / 1000.0));
 			break;
 		}
-		case 't':
+		case OPT_TIMEOUT:
 			ok = check_flag("--timeout", optarg, parse_duration, "a duration like 30s");
 			json_object_set_new(limits, "timeout", json_string(optarg));
 			break;

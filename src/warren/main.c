@@ -52,7 +52,11 @@ static void usage(FILE *out)
 	      "\n"
 	      "Commands that talk to warrend:\n"
 	      "  create [OPTION...]                create a session, print its ID\n"
-	      "  exec [OPTION...] ID [--] CMD [ARG...]  run CMD in a session (or: ID --shell STRING)\n"
+	      "  exec [OPTION...] ID [--] CMD [ARG...]  run CMD in a session (or: ID --shell STRING;\n"
+	      "                                    -it: with a terminal, -d: in the background)\n"
+	      "  ps ID                             list a session's processes\n"
+	      "  attach ID PID                     follow a process, its stdin and terminal\n"
+	      "  kill [-s SIGNAL] ID PID...        signal processes\n"
 	      "  cp SRC DST                        copy a file to (ID:PATH) or from a session\n"
 	      "  ls [ID[:PATH]]                    list sessions, or a session's workspace\n"
 	      "  rm ID...                          delete sessions\n"
@@ -76,6 +80,7 @@ static const struct {
 	{ "create", cmd_create }, { "exec", cmd_exec }, { "cp", cmd_cp },
 	{ "ls", cmd_ls },         { "rm", cmd_rm },     { "status", cmd_status },
 	{ "mcp", cmd_mcp },
+	{ "ps", cmd_ps },         { "kill", cmd_kill }, { "attach", cmd_attach },
 };
 
 int main(int argc, char **argv)

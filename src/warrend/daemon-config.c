@@ -54,6 +54,9 @@ static const struct config_key config_keys[] = {
 	{ "max_sessions_per_token", V_UNSIGNED, FIELD(max_sessions_per_token), 1 },
 	{ "max_execs_per_session", V_UNSIGNED, FIELD(max_execs_per_session), 1 },
 	{ "max_execs_per_token", V_UNSIGNED, FIELD(max_execs_per_token), 1 },
+	{ "max_processes_per_session", V_UNSIGNED, FIELD(max_processes_per_session), 1 },
+	{ "max_process_followers", V_UNSIGNED, FIELD(max_process_followers), 1 },
+	{ "process_buffer", V_SIZE, FIELD(process_buffer), 0 },
 	{ "idle_timeout", V_DURATION, FIELD(idle_timeout_ms), 0 },
 	{ "max_lifetime", V_DURATION, FIELD(max_lifetime_ms), 0 },
 	{ "max_body", V_SIZE, FIELD(max_body), 0 },
@@ -95,6 +98,9 @@ void config_defaults(struct daemon_config *cfg)
 		.max_sessions_per_token = 100,
 		.max_execs_per_session = 64,
 		.max_execs_per_token = 512,
+		.max_processes_per_session = 16,
+		.max_process_followers = 8,
+		.process_buffer = 1 << 20,
 		.idle_timeout_ms = 3600 * 1000,
 		.max_lifetime_ms = 24 * 3600 * 1000,
 		.max_body = 64 << 20,
@@ -403,6 +409,9 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 				    (unsigned long long)cfg->auth_head_max);
 	if (cfg->auth_timeout_ms < 100)
 		return wr_error_set(e, 0, "auth_timeout: at least 100ms");
+	/* Below this a burst of output would keep nothing of itself. */
+	if (cfg->process_buffer < 64 * 1024)
+		return wr_error_set(e, 0, "process_buffer: at least 64K");
 	if (cfg->n_listen == 0)
 		return add_listen(cfg, WARREND_DEFAULT_LISTEN, e);
 	return 0;

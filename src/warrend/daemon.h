@@ -38,6 +38,9 @@ struct daemon_config {
 	unsigned max_sessions_per_token; /* 100 */
 	unsigned max_execs_per_session;  /* commands running at once in one session, 64 */
 	unsigned max_execs_per_token;    /* the same summed over a token's sessions, 512 */
+	unsigned max_processes_per_session; /* processes kept (running, or ended with their output), 16 */
+	unsigned max_process_followers;  /* clients following one process's output at once, 8 */
+	uint64_t process_buffer;    /* output kept per process for followers, 1 MiB */
 	uint64_t idle_timeout_ms;   /* 1 h */
 	uint64_t max_lifetime_ms;   /* 24 h */
 	uint64_t max_body;          /* file uploads, 64 MiB */

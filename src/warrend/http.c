@@ -19,6 +19,7 @@
 #include "http.h"
 #include "http-internal.h"
 #include "metrics.h"
+#include "sse.h"
 #include "v1-routes.h"
 
 #define MAX_TABLES 16
@@ -66,6 +67,7 @@ const char *http_reason(int status)
 	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default: return status < 400 ? "OK" : "Error";
@@ -226,7 +228,7 @@ static bool client_closed(h2o_req_t *req)
 void http_tick(uint64_t now)
 {
 	static uint64_t last_check_ms;
-	v1_streams_tick(now);
+	sse_tick(now);
 	if (now - last_check_ms >= 250) {
 		last_check_ms = now;
 		http_pending_check_clients();

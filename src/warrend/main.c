@@ -386,6 +386,7 @@ int main(int argc, char **argv)
 	http_add_routes(image_routes);
 	http_add_routes(v1_file_routes);
 	http_add_routes(v1_session_routes);
+	http_add_routes(v1_process_routes);
 	http_add_routes(v1_run_routes);
 	http_add_routes(compat_routes);
 	http_add_routes(mcp_routes);

@@ -21,6 +21,7 @@ const char *wd_status_code(int status)
 	case 429: return "capacity";
 	case 503: return "unavailable";
 	case 507: return "insufficient_storage";
+	case 501: return "not_implemented";
 	default: return "internal";
 	}
 }
@@ -37,6 +38,7 @@ static int errno_of(int status)
 	case 429: return EAGAIN;
 	case 503: return EAGAIN;
 	case 507: return ENOSPC;
+	case 501: return EOPNOTSUPP;
 	default: return EIO;
 	}
 }

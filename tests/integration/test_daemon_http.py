@@ -30,7 +30,10 @@ API_ROUTES = [  # every route of notes/api.md (method, OpenAPI path)
     ("delete", "/v1/sessions/{id}/files/{path}"), ("post", "/v1/run"), ("get", "/v1/health"),
     ("get", "/metrics"), ("get", "/v1/openapi.json"), ("post", "/create_session"),
     ("post", "/execute"), ("post", "/upload_file"), ("post", "/cleanup"), ("get", "/health"),
-    ("get", "/v1/images"),
+    ("get", "/v1/images"), ("post", "/v1/sessions/{id}/processes"), ("get", "/v1/sessions/{id}/processes"),
+    ("get", "/v1/sessions/{id}/processes/{pid}"), ("get", "/v1/sessions/{id}/processes/{pid}/output"),
+    ("post", "/v1/sessions/{id}/processes/{pid}/stdin"), ("post", "/v1/sessions/{id}/processes/{pid}/close-stdin"),
+    ("post", "/v1/sessions/{id}/processes/{pid}/signal"), ("post", "/v1/sessions/{id}/processes/{pid}/resize"),
 ]
 METRICS = ["warren_sessions_active", "warren_sessions_created_total", "warren_pool_hits_total",
            "warren_pool_misses_total", "warren_exec_total", "warren_exec_duration_seconds_bucket",

@@ -2,7 +2,8 @@
 
 Every method is driven over both transports (the unix socket and TCP):
 sessions and their context manager, buffered and streamed commands with
-base64 output, files, directories as tar both ways, /v1/run, typed errors
+base64 output, processes (followed, left, resumed, written to, signalled,
+resized), files, directories as tar both ways, /v1/run, typed errors
 (400, 401, 403, 404, 405, 409, 413, 429), retries of 429, keep-alive,
 timeouts, the WARREN_URL/WARREN_TOKEN defaults, installation with pip and
 the example agent loop. The first tests check the pure parts (URLs, retry
@@ -283,6 +284,62 @@ def test_leaving_a_stream_ends_its_command(session):
     assert session.refresh().info["execs_running"] == 1
     stream.close()
     assert wait_for(lambda: session.refresh().info["execs_running"] == 0, 30), session.info
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def test_a_process_outlives_its_follower_and_resumes(session):
+    p = session.start_process("read go; echo one; echo two >&2; read more; echo three; exit 6", stdin=True,
+                              tag="job")
+    assert isinstance(p, warren.Process) and p.running and p.tag == "job"
+    assert [q.pid for q in session.processes()] == [p.pid]
+    out = p.output()
+    p.write("go\n")
+    first = next(out)
+    assert first.kind in ("stdout", "stderr") and int(first.id) >= 1
+    out.close()  # leaving does not end it
+    assert session.process(p.pid).running
+    p.write(b"more\n")
+    again = p.output(after=out.last_id)
+    events = list(again)
+    assert all(int(e.id) > out.last_id for e in events)
+    assert events[-1].kind == "exit" and again.result.exit_code == 6
+    seen = first.data + b"".join(e.data for e in events if e.kind in ("stdout", "stderr"))
+    assert sorted(seen.decode().split()) == ["one", "three", "two"]
+    p.refresh()
+    assert not p.running and p.result.exit_code == 6
+    with pytest.raises(warren.Conflict):
+        p.write("late")
+
+
+def test_process_stdin_signal_and_wait(session):
+    p = session.start_process(["cat"], stdin=True)
+    p.write(bytes(range(256)))
+    p.close_stdin()
+    r = p.wait(request_timeout=30)
+    assert r.exit_code == 0 and r.stdout == bytes(range(256))
+    q = session.start_process("sleep 300")
+    q.kill()
+    assert q.wait(request_timeout=30).signal == 9
+    with pytest.raises(warren.BadRequest, match="signal"):
+        session.start_process("sleep 300").signal("SIGNOPE")
+
+
+@pytest.mark.backends("native", "oci", why="docker: no terminals (warrend.conf(5), BACKENDS)")
+def test_process_with_a_terminal_and_resize(session):
+    p = session.start_process("stty size; read x; stty size", pty=(100, 30))
+    assert p.info["pty"] == {"cols": 100, "rows": 30}
+    out = p.output(request_timeout=30)
+    seen = b""
+    while b"30 100" not in seen:
+        event = next(out)
+        assert event.kind == "pty", event
+        seen += event.data
+    p.resize(120, 40)
+    p.write("\r")
+    rest = out.wait()
+    assert b"40 120" in rest.stdout and rest.exit_code == 0
 
 
 # --- files ------------------------------------------------------------------------------------

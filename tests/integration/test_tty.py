@@ -9,81 +9,19 @@ class: warren's controlling terminal, so resizing it sends warren SIGWINCH);
 one goes through script(1) as the issue states it, one through tmux with a
 full-screen editor. Every wait has a ceiling; none is a timing."""
 
-import fcntl
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
-import struct
 import subprocess
-import termios
 import time
 
 import pytest
 
-from warrentest import EXIT_NOT_FOUND, EXIT_TIMEOUT, run
+from warrentest import EXIT_NOT_FOUND, EXIT_TIMEOUT, Terminal, run, set_size
 
 CEILING = 30  # seconds any awaited output may take on a loaded host
-
-
-def set_size(fd, rows, cols):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-class Terminal:
-    """warren on the slave of a pty whose master the test holds: its
-    stdin, stdout, stderr and controlling terminal. The test keeps the slave
-    open too, to read the terminal's modes."""
-
-    def __init__(self, warren, *args, rows=24, cols=80):
-        self.master, self.slave = os.openpty()
-        set_size(self.master, rows, cols)
-        self.cooked = termios.tcgetattr(self.slave)
-        slave = self.slave
-
-        def controlling_terminal():
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-        self.proc = subprocess.Popen([warren, "run", *args], stdin=slave, stdout=slave, stderr=slave,
-                                     preexec_fn=controlling_terminal)
-        self.out = b""
-
-    def read_until(self, pattern, ceiling=CEILING):
-        """Reads until `pattern` (bytes, a regex) is in the output."""
-        deadline = time.monotonic() + ceiling
-        while not re.search(pattern, self.out):
-            left = deadline - time.monotonic()
-            assert left > 0, f"never saw {pattern!r}; the terminal showed {self.out!r}"
-            ready, _, _ = select.select([self.master], [], [], left)
-            if ready:
-                self.out += os.read(self.master, 65536)
-        return self.out
-
-    def write(self, data):
-        os.write(self.master, data)
-
-    def modes(self):
-        return termios.tcgetattr(self.slave)
-
-    def is_raw(self):
-        lflag = self.modes()[3]
-        return not (lflag & (termios.ICANON | termios.ECHO | termios.ISIG))
-
-    def wait(self, ceiling=CEILING):
-        status = self.proc.wait(timeout=ceiling)
-        while select.select([self.master], [], [], 0)[0]:
-            self.out += os.read(self.master, 65536)
-        return status
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-        os.close(self.slave)
 
 
 @pytest.fixture
@@ -91,7 +29,7 @@ def terminal(warren):
     opened = []
 
     def start(*args, **kw):
-        t = Terminal(warren, *args, **kw)
+        t = Terminal([warren, "run", *args], **kw)
         opened.append(t)
         return t
 

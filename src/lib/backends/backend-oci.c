@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "cleanup.h"
 #include "mount.h"
 #include "oci-net.h"
+#include "oci-console.h"
 #include "oci-spec.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -52,6 +54,7 @@ struct oci_exec {
 	struct proc proc;        /* `runtime exec` */
 	bool ended, failed_reported;
 	int err;                 /* why the runtime could not start it */
+	uint64_t pending_signals; /* sent before its pid was known: bit N-1 for signal N */
 	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
 	struct oci_exec *next;
 };
@@ -468,6 +471,8 @@ static ssize_t oci_parse_event(struct backend_box *b, const void *buf, size_t le
 
 /* ---- poll ------------------------------------------------------------------ */
 
+static void deliver_pending_signals(struct backend_box *b, struct oci_exec *x);
+
 static int read_pid_file(const char *path, pid_t *pid)
 {
 	char buf[32] = "";
@@ -564,7 +569,7 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 static void exec_forget(struct backend_box *b, struct oci_exec *x)
 {
 	char path[PATH_MAX + 32];
-	static const char *const files[] = { "pid", "log", "json" };
+	static const char *const files[] = { "pid", "log", "json", "tty" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		exec_paths(b, x->id, files[i], path, sizeof path);
 		unlink(path);
@@ -592,6 +597,8 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 		return 1;
 	}
 	for (struct oci_exec *x = b->execs; x; x = x->next) {
+		if (x->pending_signals && !x->ended)
+			deliver_pending_signals(b, x);
 		if (!x->ended && proc_poll(&x->proc, NULL, 0) == 1)
 			x->ended = true;
 		if (x->ended) {
@@ -630,22 +637,44 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 struct exec_waiter_args {
 	char *const *argv;         /* runtime exec --detach … */
 	const char *pidfile;
+	/* With a terminal: the runtime sends its master to a socket at the
+	 * path `console` the waiter listens on, and the waiter passes it on
+	 * to its stdin (the daemon's reply socket, exec_start_terminal). */
+	const char *console;
+	uint16_t cols, rows;
 };
+
+/* How long the runtime may take to send a terminal: a start's ceiling. */
+#define CONSOLE_TIMEOUT_MS 30000
 
 static int exec_waiter(void *arg)
 {
 	const struct exec_waiter_args *a = arg;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+	int listener = a->console ? oci_console_listen(a->console) : -1;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || (a->console && listener < 0))
 		return WARREN_EXIT_SETUP;
 	pid_t runtime = fork();
 	if (runtime < 0)
 		return WARREN_EXIT_SETUP;
 	if (runtime == 0) {
+		if (listener >= 0) {
+			int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			dup2(devnull, 0); /* the reply socket is the waiter's, not the runtime's */
+		}
 		execvp(a->argv[0], a->argv);
 		_exit(WARREN_EXIT_NOTFOUND);
 	}
 	int st;
-	while (waitpid(runtime, &st, 0) < 0)
+	bool reaped = false;
+	if (listener >= 0) {
+		int r = oci_console_pass(listener, runtime, &st, 0, a->cols, a->rows, CONSOLE_TIMEOUT_MS);
+		reaped = r == -ECHILD;
+		close(listener);
+		unlink(a->console);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		dup2(devnull, 0); /* EOF for the daemon when nothing was sent */
+	}
+	while (!reaped && waitpid(runtime, &st, 0) < 0)
 		if (errno != EINTR)
 			return WARREN_EXIT_SETUP;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -672,13 +701,17 @@ static int exec_waiter(void *arg)
 	return 128 + WTERMSIG(st); /* a signal whose default is not to end a process */
 }
 
-static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
+/* `runtime exec --detach` of x, through an exec waiter; with t, in a
+ * terminal the runtime makes in the container's devpts. */
+static int start_exec(struct backend_box *b, const struct backend_exec *x, const struct backend_terminal *t,
+		      wr_error *e)
 {
 	if (x->kind != BACKEND_EXEC_COMMAND)
 		return wr_error_set(e, EOPNOTSUPP, "the oci backend opens the workspace instead");
 	if (b->state != OCI_READY)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
 	char cgname[32], cgarg[48], proc_path[PATH_MAX + 32], log[PATH_MAX + 32], pidfile[PATH_MAX + 32];
+	char console[PATH_MAX + 32];
 	snprintf(cgname, sizeof cgname, "exec-%u", x->id);
 	/* the exec's own cgroup, so exec_kill reaches exactly what it started;
 	 * v1 keeps it in the pids hierarchy (cgroup.c), named per controller */
@@ -686,6 +719,7 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	exec_paths(b, x->id, "json", proc_path, sizeof proc_path);
 	exec_paths(b, x->id, "log", log, sizeof log);
 	exec_paths(b, x->id, "pid", pidfile, sizeof pidfile);
+	exec_paths(b, x->id, "tty", console, sizeof console);
 	unlink(pidfile);
 
 	/* the process of config.json with this command's args, env and cwd:
@@ -699,12 +733,16 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 		json_array_append_new(env_j, json_string(x->envp[i]));
 	if (!process || json_object_set_new(process, "args", argv_j) < 0 ||
 	    json_object_set_new(process, "env", env_j) < 0 ||
-	    json_object_set_new(process, "cwd", json_string(x->cwd ? x->cwd : "/workspace")) < 0)
+	    json_object_set_new(process, "cwd", json_string(x->cwd ? x->cwd : "/workspace")) < 0 ||
+	    json_object_set_new(process, "terminal", json_boolean(t != NULL)) < 0)
 		return wr_error_set(e, ENOMEM, "exec process");
 	int r = write_json(proc_path, process, e);
 	if (r < 0)
 		return r;
 
+	struct sockaddr_un sa;
+	if (t && strlen(console) >= sizeof sa.sun_path)
+		return wr_error_set(e, ENAMETOOLONG, "the terminal's socket %s", console);
 	struct oci_exec *ox = calloc(1, sizeof *ox);
 	if (!ox)
 		return wr_error_set(e, ENOMEM, "exec");
@@ -726,16 +764,86 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	argv[n++] = pidfile;
 	argv[n++] = "--cgroup";
 	argv[n++] = cgarg;
+	if (t) {
+		argv[n++] = "--console-socket";
+		argv[n++] = console;
+	}
 	argv[n++] = b->name;
 	argv[n] = NULL;
-	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile };
-	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, x->stdio, e)) < 0) {
+	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile, .console = t ? console : NULL,
+				       .cols = t ? t->cols : 0, .rows = t ? t->rows : 0 };
+	const int term_stdio[3] = { t ? t->reply : -1, -1, -1 };
+	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, t ? term_stdio : x->stdio, e)) < 0) {
 		cgroup_child_remove(b->cg, cgname);
 		free(ox);
 		return r;
 	}
 	ox->next = b->execs;
 	b->execs = ox;
+	return 0;
+}
+
+static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
+{
+	return start_exec(b, x, NULL, e);
+}
+
+static int oci_exec_start_terminal(struct backend_box *b, const struct backend_exec *x,
+				   const struct backend_terminal *t, wr_error *e)
+{
+	return start_exec(b, x, t, e);
+}
+
+/* The runtime leaves each command a session (and process group) of its
+ * own, and writes its host pid to the pid file. The pid is taken only
+ * while the process is still in the exec's cgroup (a pidfd holds it from
+ * there on: a pid the kernel reused cannot be signalled by mistake).
+ * -EAGAIN while the pid file is not there yet. */
+static int signal_exec(struct backend_box *b, uint32_t id, int sig)
+{
+	char path[PATH_MAX + 32], cg[PATH_MAX], want[64];
+	pid_t pid;
+	exec_paths(b, id, "pid", path, sizeof path);
+	if (read_pid_file(path, &pid) < 0)
+		return -EAGAIN;
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return 0; /* ended: its EXITED says so */
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	snprintf(want, sizeof want, "/exec-%u\n", id);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	bool ours = false;
+	while (f && !ours && fgets(cg, sizeof cg, f))
+		ours = strstr(cg, b->name) && strstr(cg, want);
+	if (!ours)
+		return 0;
+	if (getpgid(pid) == pid && kill(-pid, sig) == 0)
+		return 0;
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 && errno != ESRCH ? -errno : 0;
+}
+
+/* Signals that came before the pid file, once it is there (from poll). */
+static void deliver_pending_signals(struct backend_box *b, struct oci_exec *x)
+{
+	for (int sig = 1; sig <= 64 && x->pending_signals; sig++) {
+		uint64_t bit = 1ULL << (sig - 1);
+		if ((x->pending_signals & bit) && signal_exec(b, x->id, sig) == -EAGAIN)
+			return;
+		x->pending_signals &= ~bit;
+	}
+}
+
+static int oci_exec_signal(struct backend_box *b, uint32_t id, int sig)
+{
+	if (sig < 1 || sig > 64)
+		return -EINVAL;
+	int r = signal_exec(b, id, sig);
+	if (r != -EAGAIN)
+		return r;
+	/* the runtime is still starting it: sent once its pid is known */
+	for (struct oci_exec *x = b->execs; x; x = x->next)
+		if (x->id == id && !x->ended)
+			x->pending_signals |= 1ULL << (sig - 1);
 	return 0;
 }
 
@@ -968,4 +1076,6 @@ const struct backend_ops backend_oci_ops = {
 	.describe = oci_describe,
 	.remove_stale = oci_remove_stale,
 	.net = oci_net,
+	.exec_start_terminal = oci_exec_start_terminal,
+	.exec_signal = oci_exec_signal,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "encode.h"
@@ -287,4 +288,67 @@ int v1_exec_request(json_t *body, const char *const *extra, struct exec_request 
 		return wd_fail(err, 400, "stream: expected true or false");
 	*stream = st && json_is_true(st);
 	return 0;
+}
+
+/* {"cols": N, "rows": N}: 1 to 65535 each. */
+static int parse_size_pair(json_t *obj, const char *where, uint16_t *cols, uint16_t *rows, struct wd_error *err)
+{
+	static const char *const fields[] = { "cols", "rows", NULL };
+	if (!json_is_object(obj))
+		return wd_fail(err, 400, "%s: expected {\"cols\": N, \"rows\": N}", where);
+	int rc = v1_check_fields(obj, where, fields, err);
+	if (rc < 0)
+		return rc;
+	json_t *c = json_object_get(obj, "cols"), *r = json_object_get(obj, "rows");
+	if (!c && !r && strcmp(where, "pty") == 0)
+		return 0; /* the default size */
+	if (!json_is_integer(c) || !json_is_integer(r) || json_integer_value(c) < 1 || json_integer_value(c) > 65535 ||
+	    json_integer_value(r) < 1 || json_integer_value(r) > 65535)
+		return wd_fail(err, 400, "%s: cols and rows: expected whole numbers from 1 to 65535", where);
+	*cols = (uint16_t)json_integer_value(c);
+	*rows = (uint16_t)json_integer_value(r);
+	return 0;
+}
+
+int v1_terminal_size(json_t *body, uint16_t *cols, uint16_t *rows, struct wd_error *err)
+{
+	return parse_size_pair(body, "", cols, rows, err);
+}
+
+int v1_process_request(json_t *body, struct process_request *r, struct v1_hold *hold, struct wd_error *err)
+{
+	static const char *const fields[] = { "cmd", "shell", "env", "cwd", "stdin", "pty", "timeout", "tag", NULL };
+	int rc;
+	json_t *v;
+	if ((rc = v1_check_fields(body, NULL, fields, err)) < 0 ||
+	    (rc = parse_argv(json_object_get(body, "cmd"), json_object_get(body, "shell"), &hold->argv, err)) < 0 ||
+	    (rc = v1_env(json_object_get(body, "env"), "env", &hold->env, err)) < 0)
+		return rc;
+	r->argv = hold->argv;
+	r->env = hold->env;
+	json_t *cwd = json_object_get(body, "cwd"), *tag = json_object_get(body, "tag");
+	if (cwd && !json_is_string(cwd))
+		return wd_fail(err, 400, "cwd: expected /workspace or a directory below it");
+	if (tag && (!json_is_string(tag) || strlen(json_string_value(tag)) != json_string_length(tag)))
+		return wd_fail(err, 400, "tag: expected a string without NUL bytes");
+	r->cwd = string_or_null(cwd);
+	r->tag = string_or_null(tag);
+	if ((v = json_object_get(body, "stdin")) && !json_is_boolean(v))
+		return wd_fail(err, 400, "stdin: expected true (keep it open for POST .../stdin) or false");
+	r->stdin = v && json_is_true(v);
+	if ((v = json_object_get(body, "pty")) && !json_is_null(v)) {
+		if ((rc = parse_size_pair(v, "pty", &r->cols, &r->rows, err)) < 0)
+			return rc;
+		r->pty = true;
+	}
+	if ((v = json_object_get(body, "timeout")) && (rc = v1_limit(v, "timeout", 'd', &r->timeout_ms, err)) < 0)
+		return rc;
+	return 0;
+}
+
+void v1_iso_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

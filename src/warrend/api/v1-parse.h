@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 
+#include "process.h"
 #include "session.h"
 #include "wd-error.h"
 
@@ -40,3 +41,11 @@ int v1_session_target(json_t *body, struct session_request *r, struct wd_error *
  * "output", "stream"}; extra as above. */
 int v1_exec_request(json_t *body, const char *const *extra, struct exec_request *r, struct v1_hold *hold,
 		    bool *stream, struct wd_error *err);
+/* {"cmd"|"shell", "env", "cwd", "stdin" (a boolean here), "pty" ({"cols",
+ * "rows"}, {} for 80x24, or null), "timeout", "tag"}; the strings point
+ * into body and hold. */
+int v1_process_request(json_t *body, struct process_request *r, struct v1_hold *hold, struct wd_error *err);
+/* {"cols": N, "rows": N}, each 1 to 65535. */
+int v1_terminal_size(json_t *body, uint16_t *cols, uint16_t *rows, struct wd_error *err);
+/* "2026-11-30T00:00:00Z" (UTC). */
+void v1_iso_time(time_t t, char *buf, size_t len);

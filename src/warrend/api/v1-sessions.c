@@ -13,13 +13,6 @@
 #include "v1-parse.h"
 #include "v1-routes.h"
 
-static void iso_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static json_t *limits_json(const struct policy_limits *l)
 {
 	char mem[32], cpus[32], timeout[32], output[32];
@@ -58,9 +51,9 @@ static json_t *session_json(const struct session *s)
 	struct session_info i;
 	char created[32], last[32], expires[32];
 	session_info(s, &i);
-	iso_time(i.created, created, sizeof created);
-	iso_time(i.last_used, last, sizeof last);
-	iso_time(i.expires, expires, sizeof expires);
+	v1_iso_time(i.created, created, sizeof created);
+	v1_iso_time(i.last_used, last, sizeof last);
+	v1_iso_time(i.expires, expires, sizeof expires);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:b, s:I, s:s}",
 			      "id", i.id, "image", i.image, "policy", i.policy,
 			      "created", created, "last_used", last, "expires", expires,
@@ -200,14 +193,21 @@ static int reply_exec(h2o_req_t *req, struct exec_result *r, void *data)
 	return exec_reply_result(req, r);
 }
 
-static int post_exec(h2o_req_t *req, const struct http_route_match *m)
+struct session *v1_live_session(h2o_req_t *req, const struct http_route_match *m, json_t **body)
 {
 	struct wd_error err = { 0 };
 	struct session *s = session_find_or_fail(m->id, m->owner, &err);
 	if (!s || session_check_alive(s, &err) < 0)
-		return http_reply_wd_error(req, &err);
+		return http_reply_wd_error(req, &err), NULL;
+	return http_body_json(req, body) < 0 ? NULL : s;
+}
+
+static int post_exec(h2o_req_t *req, const struct http_route_match *m)
+{
+	struct wd_error err = { 0 };
 	json_t *body = NULL;
-	if (http_body_json(req, &body) < 0)
+	struct session *s = v1_live_session(req, m, &body);
+	if (!s)
 		return 0;
 	struct v1_hold hold = { 0 };
 	struct exec_request er = { 0 };

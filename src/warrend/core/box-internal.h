@@ -31,9 +31,15 @@ struct exec {
 	struct box *box;
 	struct list box_link;
 	uint32_t id;
-	struct loop_io *pipe[2];     /* our ends of stdout, stderr */
-	struct loop_io *in;          /* our end of stdin, while writing */
-	char *stdin_copy;
+	struct loop_io *pipe[2];     /* our ends of stdout, stderr; a terminal's master is pipe[0] */
+	struct loop_io *in;          /* our end of stdin, while open (exec-input.c) */
+	struct loop_io *reply;       /* a terminal's master arrives on it (exec-input.c) */
+	bool pty, stdin_open;
+	bool in_writing, in_close;   /* a write is in flight; close stdin once the queue is written */
+	char *in_queue, *in_flight;  /* bytes waiting for the command, and those being written */
+	size_t in_queued, in_flight_len;
+	bool resize_pending;         /* a size to set once the master arrives */
+	uint16_t cols, rows;
 	bool exited, failed, timed_out, abandoned;
 	bool keep_output, bound;
 	int status;
@@ -54,6 +60,17 @@ struct exec {
 };
 
 struct exec *box_find_exec(struct box *b, uint32_t id);
+/* exec.c: reads output from pipe[i] (a terminal's master too). */
+void exec_on_pipe_read(struct loop_io *io, const char *err);
+/* exec-input.c, for exec.c: stdin on fd (taken) with `len` bytes queued
+ * first, closed after them unless x->stdin_open; a terminal's start; a
+ * master that may have come without the loop noticing yet; and what
+ * stdin holds, released when the exec ends or its terminal closes. */
+int exec_stdin_setup(struct exec *x, int fd, const void *data, size_t len, struct wd_error *err);
+int exec_terminal_start(struct exec *x, const struct backend_exec *req, const struct exec_params *p,
+			struct wd_error *err);
+void exec_terminal_settle(struct exec *x);
+void exec_stdin_release(struct exec *x);
 void exec_on_event(struct exec *x, const struct backend_event *ev);
 void exec_box_gone(struct exec *x, const char *why);
 void box_check_execs(struct box *b, uint64_t now);

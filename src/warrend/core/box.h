@@ -97,6 +97,10 @@ struct exec_params {
 	const char *cwd;
 	const void *stdin_data;
 	size_t stdin_len;
+	bool stdin_open;       /* stdin stays a pipe, fed by exec_write_stdin until exec_close_stdin */
+	bool pty;              /* a terminal (the backend's exec_start_terminal) instead of pipes:
+				* its output is stream 0, exec_write_stdin types into it */
+	uint16_t cols, rows;   /* the terminal's size at start; 0: the kernel's default */
 	uint64_t timeout_ms;
 	uint64_t output_cap;   /* bytes kept of stdout+stderr together */
 	bool keep_output;      /* buffered into the result (else only observers see it) */
@@ -154,6 +158,27 @@ void exec_pause_output(struct exec *x, bool paused);
 void execs_on_finish(void (*fn)(const struct exec_result *r));
 /* The id of an exec within its box (> 0), and its last sequence number. */
 uint32_t exec_id(const struct exec *x);
+
+/* ---- what goes into a running command (exec-input.c) ---------------------- */
+
+/* Bytes a command's stdin (or terminal) may have waiting for it to read. */
+#define EXEC_STDIN_QUEUE_MAX (1u << 20)
+/* Queues bytes for its stdin, or types them into its terminal: 409 when
+ * it has neither open, 429 while what waits would pass
+ * EXEC_STDIN_QUEUE_MAX (the command is not reading). */
+int exec_write_stdin(struct exec *x, const void *buf, size_t len, struct wd_error *err);
+/* Closes its stdin once what is queued is written: the command reads
+ * EOF. 409 for a terminal (type its EOF character instead) or none. */
+int exec_close_stdin(struct exec *x, struct wd_error *err);
+/* Whether exec_write_stdin can take more (its stdin or terminal is open). */
+bool exec_stdin_open(const struct exec *x);
+/* Sends sig to the command's process group. SIGKILL ends everything it
+ * started instead (on every backend). 501 naming the backend when it
+ * cannot send other signals; 409 once the command has ended. */
+int exec_signal(struct exec *x, int sig, struct wd_error *err);
+/* Sets its terminal's window size (the foreground job gets SIGWINCH);
+ * 409 without a terminal. */
+int exec_resize(struct exec *x, uint16_t cols, uint16_t rows, struct wd_error *err);
 
 /* ---- the daemon's clock: one tick drives deadlines, refills, reaping ---- */
 void box_tick(uint64_t now_ms);

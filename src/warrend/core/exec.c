@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "box-internal.h"
+#include "cleanup.h"
 #include "encode.h"
 
 /* After the command exits, how long its pipes may stay open (a background
@@ -55,8 +56,8 @@ static void exec_free(struct exec *x)
 {
 	close_io(&x->pipe[0]);
 	close_io(&x->pipe[1]);
-	close_io(&x->in);
-	free(x->stdin_copy);
+	close_io(&x->reply);
+	exec_stdin_release(x);
 	free(x->res.out[0]);
 	free(x->res.out[1]);
 	free(x);
@@ -129,11 +130,12 @@ static void log_end(const struct exec *x, const struct exec_result *r)
 static void exec_finish(struct exec *x)
 {
 	EXEC_LOG_SCOPE(x);
+	exec_terminal_settle(x); /* a master sent just before the end */
 	if (x->exited && !x->failed)
 		drain_pipes(x);
 	close_io(&x->pipe[0]);
 	close_io(&x->pipe[1]);
-	close_io(&x->in);
+	exec_stdin_release(x);
 	list_unlink(&x->box_link);
 	fill_result(x);
 	if (x->box->state != BOX_DEAD)
@@ -156,7 +158,7 @@ static void exec_finish(struct exec *x)
 
 static void maybe_finish(struct exec *x)
 {
-	if (x->exited && !x->pipe[0] && !x->pipe[1])
+	if (x->exited && !x->pipe[0] && !x->pipe[1] && !x->reply)
 		exec_finish(x);
 }
 
@@ -190,7 +192,7 @@ static void keep_output(struct exec *x, int stream, const char *buf, size_t len)
 	x->res.out[stream] = grown;
 }
 
-static void on_pipe_read(struct loop_io *io, const char *err)
+void exec_on_pipe_read(struct loop_io *io, const char *err)
 {
 	struct exec *x = loop_io_data(io);
 	int stream = io == x->pipe[0] ? 0 : 1;
@@ -202,18 +204,14 @@ static void on_pipe_read(struct loop_io *io, const char *err)
 	}
 	if (err) {
 		close_io(&x->pipe[stream]);
-		if (!x->exited && !x->pipe[0] && !x->pipe[1]) {
+		if (x->pty)
+			exec_stdin_release(x); /* the terminal is gone: typing has nowhere to go */
+		if (!x->exited && !x->pipe[0] && !x->pipe[1] && !x->reply) {
 			box_poll(x->box); /* may finish (and free) x */
 			return;
 		}
 		maybe_finish(x);
 	}
-}
-
-static void on_stdin_written(struct loop_io *io, const char *err)
-{
-	struct exec *x = loop_io_data(io);
-	close_io(&x->in); /* EOF for the command */
 }
 
 static struct loop_io *watch_fd(int fd, struct exec *x)
@@ -229,22 +227,50 @@ static void close_pair(int p[2])
 			close(p[i]);
 }
 
+/* The command's pipes (stdin /dev/null unless it has input or stays
+ * open), handed to the backend; ours go on the loop once it took them. */
+static int start_with_pipes(struct exec *x, const struct exec_params *p, struct backend_exec *req,
+			    struct wd_error *err)
+{
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
+	bool with_stdin = p->stdin_len || p->stdin_open;
+	int r = 0;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (with_stdin ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
+		r = wd_fail(err, 503, "pipes for the command: %s", strerror(errno));
+		goto out;
+	}
+	req->stdio[0] = in[0];
+	req->stdio[1] = out[1];
+	req->stdio[2] = errp[1];
+	wr_error e = { 0 };
+	if (x->box->ops->exec_start(x->box->bb, req, &e) < 0) {
+		r = wd_fail(err, 409, "%s", e.message);
+		goto out;
+	}
+	x->pipe[0] = watch_fd(TAKE_FD(out[0]), x);
+	x->pipe[1] = watch_fd(TAKE_FD(errp[0]), x);
+	for (int i = 0; i < 2; i++)
+		if (x->pipe[i])
+			loop_io_read_start(x->pipe[i], exec_on_pipe_read);
+	/* (out of memory here loses the input: the command reads EOF) */
+	if (with_stdin)
+		exec_stdin_setup(x, TAKE_FD(in[1]), p->stdin_data, p->stdin_len, err);
+out:
+	close_pair(out);
+	close_pair(errp);
+	close_pair(in);
+	return r;
+}
+
 struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_observer *first,
 			struct wd_error *err)
 {
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
 	if (b->state == BOX_DEAD)
 		return wd_fail(err, 409, "the sandbox is gone: %s", b->error), NULL;
 	struct exec *x = calloc(1, sizeof *x);
-	if (!x || (p->stdin_len && !(x->stdin_copy = malloc(p->stdin_len)))) {
-		free(x);
+	if (!x)
 		return wd_fail(err, 503, "out of memory"), NULL;
-	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    (p->stdin_len ? pipe2(in, O_CLOEXEC) : ((in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ? -1 : 0)) < 0) {
-		wd_fail(err, 503, "pipes for the command: %s", strerror(errno));
-		goto fail;
-	}
 	x->box = b;
 	x->id = ++b->next_exec_id;
 	x->cap = p->output_cap;
@@ -252,6 +278,8 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 	x->bound = p->bound;
 	x->ended = p->ended;
 	x->holder = p->holder;
+	x->pty = p->pty;
+	x->stdin_open = p->stdin_open || p->pty;
 	x->start_ms = daemon_now_ms();
 	x->deadline_ms = p->timeout_ms ? x->start_ms + p->timeout_ms : 0;
 	snprintf(x->request_id, sizeof x->request_id, "%s", p->request_id ? p->request_id : "");
@@ -263,42 +291,21 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 
 	struct backend_exec req = {
 		.id = x->id, .kind = p->kind, .argv = p->argv, .envp = p->envp, .cwd = p->cwd,
-		.path = p->path, .max_size = p->max_size, .stdio = { in[0], out[1], errp[1] },
+		.path = p->path, .max_size = p->max_size, .stdio = { -1, -1, -1 },
 	};
-	wr_error e = { 0 };
-	if (b->ops->exec_start(b->bb, &req, &e) < 0) {
-		wd_fail(err, 409, "%s", e.message);
-		goto fail;
+	if ((p->pty ? exec_terminal_start(x, &req, p, err) : start_with_pipes(x, p, &req, err)) < 0) {
+		exec_stdin_release(x);
+		free(x);
+		return NULL;
 	}
-	close(in[0]);
-	close(out[1]);
-	close(errp[1]);
 	list_insert(&b->execs, &x->box_link);
 	if (first)
 		list_insert(&x->observers, &first->link);
-	x->pipe[0] = watch_fd(out[0], x);
-	x->pipe[1] = watch_fd(errp[0], x);
-	for (int i = 0; i < 2; i++)
-		if (x->pipe[i])
-			loop_io_read_start(x->pipe[i], on_pipe_read);
-	if (p->stdin_len) {
-		memcpy(x->stdin_copy, p->stdin_data, p->stdin_len);
-		if ((x->in = watch_fd(in[1], x)))
-			loop_io_write(x->in, x->stdin_copy, p->stdin_len, on_stdin_written);
-	}
 	if (daemon_state->cfg.verbose >= 2) {
 		EXEC_LOG_SCOPE(x);
-		daemon_log("exec %u: started", x->id);
+		daemon_log("exec %u: started%s", x->id, x->pty ? " with a terminal" : "");
 	}
 	return x;
-
-fail:
-	close_pair(out);
-	close_pair(errp);
-	close_pair(in);
-	free(x->stdin_copy);
-	free(x);
-	return NULL;
 }
 
 void exec_observe(struct exec *x, struct exec_observer *o)
@@ -359,7 +366,7 @@ void exec_pause_output(struct exec *x, bool paused)
 		if (x->paused)
 			loop_io_read_stop(x->pipe[i]);
 		else
-			loop_io_read_start(x->pipe[i], on_pipe_read);
+			loop_io_read_start(x->pipe[i], exec_on_pipe_read);
 	}
 }
 

@@ -56,7 +56,6 @@ static struct exec *start_counted(struct session *s, struct exec_params *p, stru
 	p->session_id = s->id;
 	p->ended = exec_ended;
 	p->holder = s;
-	p->bound = true;
 	box_set_log_ids(s->box, p->request_id, s->id);
 	struct exec *x = exec_start(s->box, p, first, err);
 	if (!x)
@@ -82,8 +81,11 @@ struct exec *session_exec(struct session *s, const struct exec_request *r, struc
 			       (unsigned long long)s->limits.output), NULL;
 	if (admit_exec(s, err) < 0)
 		return NULL;
-	/* session env then request env, the request's winning */
-	_cleanup_free_ char **env = env_merge(s->env, (char **)r->env);
+	/* session env then request env, the request's winning; a terminal
+	 * wants a TERM: docker's, below both */
+	char *term[] = { "TERM=xterm", NULL };
+	_cleanup_free_ char **base = r->pty ? env_merge(term, s->env) : NULL;
+	_cleanup_free_ char **env = (!r->pty || base) ? env_merge(r->pty ? base : s->env, (char **)r->env) : NULL;
 	if (!env)
 		return wd_fail(err, 503, "out of memory"), NULL;
 	struct exec_params p = {
@@ -91,8 +93,11 @@ struct exec *session_exec(struct session *s, const struct exec_request *r, struc
 		.stdin_data = r->stdin_data, .stdin_len = r->stdin_len,
 		.timeout_ms = r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms,
 		.output_cap = r->output_cap ? r->output_cap : s->limits.output, .keep_output = r->keep_output,
-		.request_id = r->request_id,
+		.request_id = r->request_id, .bound = !r->detached, .stdin_open = r->stdin_open, .pty = r->pty,
+		.cols = r->cols, .rows = r->rows,
 	};
+	if (r->detached)
+		p.output_cap = UINT64_MAX;
 	return start_counted(s, &p, first, err);
 }
 
@@ -104,5 +109,6 @@ struct exec *session_file_exec(struct session *s, const struct exec_params *fp, 
 	if (session_check_alive(s, err) < 0 || admit_exec(s, err) < 0)
 		return NULL;
 	struct exec_params p = *fp;
+	p.bound = true;
 	return start_counted(s, &p, first, err);
 }

@@ -21,6 +21,9 @@ struct session {
 	bool dead, ending;
 	char dead_reason[256];
 	unsigned running;                /* execs in flight */
+	struct list processes;           /* process.c's, oldest first */
+	unsigned n_processes;
+	uint32_t next_pid;
 	char request_id[65];             /* of the request that created it */
 	struct session_net *net;         /* its network (session-net.c) */
 	struct session *hash_next;       /* in the table's bucket (SESSION_KEPT) */

@@ -134,11 +134,18 @@ struct exec_request {
 	uint64_t output_cap;        /* 0: the session's limit; above it: 400 */
 	bool keep_output;           /* the result carries the output (buffered replies) */
 	const char *request_id;
+	/* A process's (process.h): not bound to its followers and its output
+	 * not capped (they keep what they may), stdin kept open, a terminal. */
+	bool detached;
+	bool stdin_open;
+	bool pty;
+	uint16_t cols, rows;
 };
 /* Checks the request against the session (cwd, timeout, output), admits
  * it (max_execs_per_session, the token's cap: 429) and starts it,
- * followed by `first`. The exec is bound to its followers: when the last
- * one leaves (exec_unobserve), it is killed. NULL with err set. */
+ * followed by `first`. Unless detached, the exec is bound to its
+ * followers: when the last one leaves (exec_unobserve), it is killed.
+ * NULL with err set. */
 struct exec *session_exec(struct session *s, const struct exec_request *r, struct exec_observer *first,
 			  struct wd_error *err);
 

@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "loop.h"
+#include "process.h"
 #include "session-internal.h"
 #include "spawn.h"
 #include "units.h"
@@ -261,6 +262,7 @@ static void state_file_write(const struct session *s)
 
 static void session_free(struct session *s)
 {
+	processes_release(s); /* their followers hear of it */
 	if (s->kind == SESSION_KEPT) {
 		char path[512];
 		state_file_path(s, path, sizeof path);
@@ -419,6 +421,7 @@ static struct session *session_new(const struct session_request *r, struct pool 
 	if (!s)
 		return wd_fail(err, 503, "out of memory"), NULL;
 	new_session_id(s->id);
+	list_init(&s->processes);
 	s->kind = r->kind;
 	s->owner = o;
 	s->pool = pool;

@@ -173,7 +173,7 @@ static void sender_stop(h2o_generator_t *gen, h2o_req_t *req)
 	(void)req; /* the pool's dispose closes the fd */
 }
 
-static int send_file(h2o_req_t *req, int fd, uint64_t size)
+int v1_send_file(h2o_req_t *req, int fd, uint64_t size, const char *content_type)
 {
 	struct file_sender *fs = h2o_mem_alloc_shared(&req->pool, sizeof *fs, sender_dispose);
 	fs->gen.proceed = sender_proceed;
@@ -183,8 +183,7 @@ static int send_file(h2o_req_t *req, int fd, uint64_t size)
 	req->res.status = 200;
 	req->res.reason = "OK";
 	req->res.content_length = size;
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT("application/octet-stream"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
 	h2o_start_response(req, &fs->gen);
 	sender_proceed(&fs->gen, req);
 	return 0;
@@ -219,7 +218,7 @@ static void file_op_done(void *data, struct workspace_result *res, const struct 
 		return;
 	case WS_GET:
 		if (res->fd >= 0)
-			send_file(req, TAKE_FD(res->fd), res->size);
+			v1_send_file(req, TAKE_FD(res->fd), res->size, "application/octet-stream");
 		else
 			http_reply_bytes(req, 200, "application/octet-stream", res->bytes ? res->bytes : "", res->len);
 		return;

@@ -22,6 +22,10 @@
 int artifact_url_sign(const uint8_t key[ARTIFACT_KEY_LEN], const char *id, const char *name, int64_t expires,
 		      char *out, size_t len);
 
+/* What a refused URL is answered (403), wherever it is refused. */
+#define ARTIFACT_URL_BAD_WHY "this artifact URL is not valid: it was altered, or signed with another key"
+#define ARTIFACT_URL_EXPIRED_WHY "this artifact URL has expired"
+
 enum artifact_url_verdict {
 	ARTIFACT_URL_OK,
 	ARTIFACT_URL_NOT_OURS,   /* not a path below /v1/artifacts/ */

@@ -70,7 +70,8 @@ int collect_pattern_parse(const char *text, size_t len, struct collect_pattern *
 	char norm[FILES_PATH_MAX + 1];
 	if (files_normalize(rest, strlen(rest), norm, &ne) < 0)
 		return wr_error_set(e, 0, "%s: %s", quoted,
-				    ne.code == EINVAL ? "leaves the sandbox's /workspace and /tmp" : ne.message), -EINVAL;
+				    strstr(ne.message, "leaves") ? "leaves the sandbox's /workspace and /tmp" : ne.message),
+		       -EINVAL;
 	/* base: the components before the first one with a glob character */
 	size_t cut = 0;
 	for (size_t at = 0; norm[at];) {
@@ -210,15 +211,15 @@ static void consider(struct walk *w, const struct collect_pattern *p, int fd_or_
 		return skip(w, path, "not_regular", "not a regular file");
 	if (!utf8_valid(path, strlen(path)))
 		return skip(w, path, "name", "its name is not UTF-8");
-	if (w->count >= w->lim->count_max)
-		return skip(w, path, "count_limit", "%u files were collected already, the limit (collect.count_max)",
-			    (unsigned)w->lim->count_max);
 	uint64_t size = (uint64_t)st.st_size, left = w->lim->total_max - w->total;
 	if (size > w->lim->file_max) {
 		format_size(w->lim->file_max, limit, sizeof limit);
 		return skip(w, path, "too_large", "%llu bytes, more than the limit of %s per file (collect.file_max)",
 			    (unsigned long long)size, limit);
 	}
+	if (w->count >= w->lim->count_max)
+		return skip(w, path, "count_limit", "%u files were collected already, the limit (collect.count_max)",
+			    (unsigned)w->lim->count_max);
 	if (size > left) {
 		format_size(w->lim->total_max, limit, sizeof limit);
 		return skip(w, path, "total_limit", "%llu bytes would pass the limit of %s in all (collect.total_max)",

@@ -81,6 +81,11 @@ int v1_collect_paths(json_t *v, const char *key, const char ***out, size_t *n, s
 		}
 		paths[i] = json_string_value(item);
 	}
+	int r = session_collect_check(paths, json_array_size(v), err);
+	if (r < 0) {
+		free(paths);
+		return r;
+	}
 	*out = paths;
 	*n = json_array_size(v);
 	return 0;

@@ -245,6 +245,15 @@ static int parse_paths(const struct collect_options *o, struct collect_pattern *
 	return 0;
 }
 
+int session_collect_check(const char *const *paths, size_t n, struct wd_error *err)
+{
+	struct collect_options o = { .paths = paths, .n_paths = n };
+	struct collect_pattern *p = NULL;
+	int r = parse_paths(&o, &p, err);
+	free(p);
+	return r;
+}
+
 /* The sandbox's /workspace and /tmp, and the user to read them as. */
 static int open_areas(struct session *s, int fds[2], struct collect_source *src, struct wd_error *err)
 {

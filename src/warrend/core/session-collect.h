@@ -34,6 +34,10 @@ struct collect_options {
  * caller frees it after. err instead when the collection failed. */
 typedef void (*session_collect_fn)(void *data, json_t *report, const struct wd_error *err);
 
+/* The paths' own check, for a request that collects later (after its
+ * command): 400 naming the first bad one. */
+int session_collect_check(const char *const *paths, size_t n, struct wd_error *err);
+
 struct collect_wait;
 /* Checks the paths (400 naming the bad one), then starts collecting from
  * s's sandbox. -errno with err: refused (done is not called). 0: done

@@ -82,6 +82,7 @@ const char *http_reason(int status)
 	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default: return status < 400 ? "OK" : "Error";

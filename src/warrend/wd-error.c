@@ -18,6 +18,7 @@ const char *wd_status_code(int status)
 	case 409: return "conflict";
 	case 413: return "payload_too_large";
 	case 415: return "unsupported_media_type";
+	case 501: return "not_implemented";
 	case 429: return "capacity";
 	case 503: return "unavailable";
 	case 507: return "insufficient_storage";

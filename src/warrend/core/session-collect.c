@@ -259,7 +259,7 @@ static int open_areas(struct session *s, int fds[2], struct collect_source *src,
 {
 	const struct backend_ops *ops = box_ops(s->box);
 	if (!ops->open_workspace || !ops->open_tmp)
-		return wd_fail_code(err, 501, "not_implemented", "collecting files is not available on the %s backend: "
+		return wd_fail(err, 501, "collecting files is not available on the %s backend: "
 				    "use native or oci", ops->name);
 	fds[0] = ops->open_workspace(box_backend(s->box), &src->uid, &src->gid);
 	if (fds[0] < 0)

@@ -37,6 +37,10 @@ START_TEST(signed_urls_verify)
 	ck_assert_msg(strstr(url, "/r%c3%a9sum%c3%a9%20100%25%3f%26%23.csv?expires=") != NULL, "%s", url);
 	ck_assert_int_eq(check(url, &u), ARTIFACT_URL_OK); /* expiring this very second: still good */
 	ck_assert_str_eq(u.name, odd);
+	/* a newline in a name (a file may be called so) signs apart from the expiry */
+	ck_assert_int_eq(artifact_url_sign(key, id, "a\n1800000000", NOW, url, sizeof url), 0);
+	ck_assert_int_eq(check(url, &u), ARTIFACT_URL_OK);
+	ck_assert_str_eq(u.name, "a\n1800000000");
 	/* an extra parameter a client adds does not matter */
 	strcat(url, "&download=1");
 	ck_assert_int_eq(check(url, &u), ARTIFACT_URL_OK);

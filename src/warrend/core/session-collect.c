@@ -134,7 +134,15 @@ static int sink(void *arg, struct collect_file *f, uint64_t *copied, wr_error *e
 		if (lseek(f->fd, 0, SEEK_SET) < 0)
 			return wr_error_set(e, errno, "read");
 	}
-	return store(j, f, copied, e);
+	uint64_t inline_bytes = *copied;
+	int r = store(j, f, copied, e);
+	if (r < 0 && json_object_get(f->entry, "content_base64")) {
+		/* it came back inline all the same: say why it has no URL */
+		json_object_set_new(f->entry, "url_error", json_string(e->message));
+		*copied = inline_bytes;
+		return 0;
+	}
+	return r;
 }
 
 static int collector(void *arg)
@@ -176,6 +184,7 @@ static void adopt_stored(struct collect_wait *w, json_t *report)
 {
 	json_t *collected = json_object_get(report, "collected"), *entry;
 	size_t i;
+	bool dropped = false;
 	json_array_foreach(collected, i, entry) {
 		json_t *a = json_object_get(entry, "artifact");
 		if (!a)
@@ -188,9 +197,11 @@ static void adopt_stored(struct collect_wait *w, json_t *report)
 		    artifacts_add(id, w->owner, name, (uint64_t)size, (time_t)expires) < 0) {
 			daemon_log("collect: artifact %s could not join the store: dropped", id ? id : "?");
 			json_object_del(entry, "artifact");
+			dropped = true;
 		}
 	}
-	artifacts_discard_prefix(w->prefix); /* anything it left that is not in the report */
+	if (dropped) /* the collector removes what it fails to store itself */
+		artifacts_discard_prefix(w->prefix);
 }
 
 static void collector_ended(void *data, int status, bool timed_out)

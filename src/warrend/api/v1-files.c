@@ -26,17 +26,6 @@
  * the configured value, this default bounds what h2o buffers. */
 #define FILES_ROUTE_MAX_BODY ((size_t)64 << 20)
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The raw bytes after ".../files/" (before any query), percent-decoded
  * into the request's pool. NUL bytes survive: files_normalize refuses
  * them. Returns -1 after replying 400. */
@@ -61,7 +50,7 @@ static int decode_rest(h2o_req_t *req, const char *id, const char **out, size_t 
 			dec[o++] = p[i];
 			continue;
 		}
-		int hi = i + 2 < len ? hexval(p[i + 1]) : -1, lo = hi >= 0 ? hexval(p[i + 2]) : -1;
+		int hi = i + 2 < len ? hex_value(p[i + 1]) : -1, lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
 		if (lo < 0) {
 			http_reply_error(req, 400, "bad_request", "malformed percent-escape at byte %zu of the file path",
 					 i);

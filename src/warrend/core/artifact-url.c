@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "encode.h"
+
 #define SIG_LEN 32 /* SHA-256 */
 
 /* What is signed: a version, then each field on its own line. Only the
@@ -65,25 +67,10 @@ int artifact_url_sign(const uint8_t key[ARTIFACT_KEY_LEN], const char *id, const
 		}
 	}
 	o += (size_t)snprintf(out + o, len > o ? len - o : 0, "?expires=%lld&signature=", (long long)expires);
-	for (size_t i = 0; i < SIG_LEN && o + 3 <= len; i++) {
-		out[o++] = hex[sig[i] >> 4];
-		out[o++] = hex[sig[i] & 15];
-	}
-	if (o + 1 > len)
+	if (o + 2 * SIG_LEN + 1 > len)
 		return -ENAMETOOLONG;
-	out[o] = '\0';
+	hex_encode(sig, SIG_LEN, out + o);
 	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Percent-decodes s[0..len) into out (at most max bytes): the length, or -1. */
@@ -93,7 +80,7 @@ static ssize_t decode(const char *s, size_t len, char *out, size_t max)
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)s[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval(s[i + 1]) : -1, lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_value(s[i + 1]) : -1, lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
 			if (lo < 0)
 				return -1;
 			c = hi << 4 | lo;
@@ -130,7 +117,7 @@ static bool parse_query(const char *q, size_t len, int64_t *expires, uint8_t sig
 			if (have_sig || n - 10 != 2 * SIG_LEN)
 				return false;
 			for (size_t i = 0; i < SIG_LEN; i++) {
-				int hi = hexval(p[10 + 2 * i]), lo = hexval(p[11 + 2 * i]);
+				int hi = hex_value(p[10 + 2 * i]), lo = hex_value(p[11 + 2 * i]);
 				if (hi < 0 || lo < 0)
 					return false;
 				sig[i] = (uint8_t)(hi << 4 | lo);

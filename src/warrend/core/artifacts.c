@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "encode.h"
 #include "list.h"
 #include "loop.h"
 
@@ -48,11 +49,6 @@ static struct loop_timer *expiry_timer;
 
 /* ---- the key ------------------------------------------------------------------ */
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* 64 hex digits, with blanks around them. */
 static int parse_key(const char *text, size_t len, const char *path, wr_error *e)
 {
@@ -64,7 +60,7 @@ static int parse_key(const char *text, size_t len, const char *path, wr_error *e
 		return wr_error_set(e, 0, "%s: expected %d hex digits (openssl rand -hex %d)", path,
 				    2 * ARTIFACT_KEY_LEN, ARTIFACT_KEY_LEN), -EINVAL;
 	for (size_t i = 0; i < ARTIFACT_KEY_LEN; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return wr_error_set(e, 0, "%s: expected %d hex digits", path, 2 * ARTIFACT_KEY_LEN), -EINVAL;
 		key[i] = (uint8_t)(hi << 4 | lo);
@@ -101,14 +97,10 @@ static int read_key(const char *path, wr_error *e)
  * name and linked into place, so a crash never leaves half a key. */
 static int make_key(const char *path, wr_error *e)
 {
-	static const char hex[] = "0123456789abcdef";
 	char text[2 * ARTIFACT_KEY_LEN + 1], tmp[4200];
 	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
 		return wr_error_set(e, errno, "getrandom");
-	for (size_t i = 0; i < ARTIFACT_KEY_LEN; i++) {
-		text[2 * i] = hex[key[i] >> 4];
-		text[2 * i + 1] = hex[key[i] & 15];
-	}
+	hex_encode(key, ARTIFACT_KEY_LEN, text);
 	text[2 * ARTIFACT_KEY_LEN] = '\n';
 	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -403,15 +395,10 @@ int artifacts_dir_fd(void)
 
 void artifacts_new_prefix(char out[ARTIFACT_ID_LEN - 8 + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t bytes[(ARTIFACT_ID_LEN - 8) / 2];
 	if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes)
 		abort(); /* never short for 12 bytes once the pool is ready */
-	for (size_t i = 0; i < sizeof bytes; i++) {
-		out[2 * i] = hex[bytes[i] >> 4];
-		out[2 * i + 1] = hex[bytes[i] & 15];
-	}
-	out[ARTIFACT_ID_LEN - 8] = '\0';
+	hex_encode(bytes, sizeof bytes, out);
 }
 
 time_t artifacts_expiry(void)

@@ -21,7 +21,7 @@
 #include "units.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_URL };
 
 struct config_key {
 	const char *name;
@@ -64,6 +64,12 @@ static const struct config_key config_keys[] = {
 	{ "max_file_size", V_SIZE, FIELD(max_file_size), 0 },
 	{ "mcp_session_timeout", V_DURATION, FIELD(mcp_session_timeout_ms), 0 },
 	{ "max_mcp_sessions_per_token", V_UNSIGNED, FIELD(max_mcp_sessions_per_token), 1 },
+	{ "public_url", V_URL, FIELD(public_url), 0 },
+	{ "artifact_key_file", V_STRING, FIELD(artifact_key_file), 0 },
+	{ "artifact_ttl", V_DURATION, FIELD(artifact_ttl_ms), 0 },
+	{ "artifact_inline_max", V_SIZE, FIELD(artifact_inline_max), 0 },
+	{ "artifact_quota", V_SIZE, FIELD(artifact_quota), 0 },
+	{ "artifact_quota_per_token", V_SIZE, FIELD(artifact_quota_per_token), 0 },
 	{ "verbose", V_VERBOSE, FIELD(verbose), 0 },
 	{ "log_format", V_LOG_FORMAT, FIELD(log_format), 0 },
 	{ "access_log", V_BOOL, FIELD(access_log), 0 },
@@ -108,6 +114,10 @@ void config_defaults(struct daemon_config *cfg)
 		.max_file_size = 64 << 20,
 		.mcp_session_timeout_ms = 3600 * 1000,
 		.max_mcp_sessions_per_token = 16,
+		.artifact_ttl_ms = 5 * 3600 * 1000,
+		.artifact_inline_max = 64 << 10,
+		.artifact_quota = 1ULL << 30,
+		.artifact_quota_per_token = 256ULL << 20,
 		.auth_head_max = 16 << 10,
 		.auth_pending_max = 256,
 		.auth_timeout_ms = 10 * 1000,
@@ -145,7 +155,7 @@ void config_free(struct daemon_config *cfg)
 	free_list(&cfg->allowed_origins, &cfg->n_allowed_origins);
 	free_list(&cfg->allowed_hosts, &cfg->n_allowed_hosts);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
-		if (config_keys[i].type == V_STRING) {
+		if (config_keys[i].type == V_STRING || config_keys[i].type == V_URL) {
 			char **field = (char **)((char *)cfg + config_keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -256,6 +266,12 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	case V_HOSTS:
 		return add_list(key, value, valid_host_name, "host names such as warren.internal, without a port",
 				&cfg->allowed_hosts, &cfg->n_allowed_hosts, e);
+	case V_URL:
+		/* artifact URLs are this followed by their path */
+		if (!valid_origin(value))
+			return wr_error_set(e, 0, "%s: invalid value \"%s\" (expected a scheme and host such as "
+					    "https://sandbox.example.com, without a path)", key, value);
+		/* fall through */
 	case V_STRING: {
 		if (!*value)
 			return wr_error_set(e, 0, "%s: empty value", key);
@@ -412,6 +428,8 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 	/* Below this a burst of output would keep nothing of itself. */
 	if (cfg->process_buffer < 64 * 1024)
 		return wr_error_set(e, 0, "process_buffer: at least 64K");
+	if (cfg->artifact_ttl_ms < 1000)
+		return wr_error_set(e, 0, "artifact_ttl: at least 1s");
 	if (cfg->n_listen == 0)
 		return add_listen(cfg, WARREND_DEFAULT_LISTEN, e);
 	return 0;

@@ -48,6 +48,13 @@ struct daemon_config {
 	uint64_t max_file_size;     /* one workspace file, 64 MiB */
 	uint64_t mcp_session_timeout_ms;    /* an MCP session unused this long ends, 1 h */
 	unsigned max_mcp_sessions_per_token; /* MCP sessions one token holds at once, 16 */
+	/* artifacts: collected files kept under STATE/artifacts (warrend.conf(5)) */
+	char *public_url;           /* what artifact URLs start with ("https://host"); NULL: the request's Host */
+	char *artifact_key_file;    /* their HMAC key, 64 hex digits; NULL: STATE/artifact.key, made at first start */
+	uint64_t artifact_ttl_ms;   /* how long an artifact and its URL live, 5 h */
+	uint64_t artifact_inline_max; /* a file up to this comes back inline (base64), 64 KiB */
+	uint64_t artifact_quota;    /* bytes of artifacts kept in all, 1 GiB */
+	uint64_t artifact_quota_per_token; /* the same per token, 256 MiB */
 	int verbose;
 	int log_format;             /* enum log_format: text */
 	bool access_log;            /* one line per request (on) */

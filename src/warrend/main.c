@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "artifacts.h"
 #include "auth.h"
 #include "backends.h"
 #include "cgroup.h"
@@ -388,6 +389,8 @@ int main(int argc, char **argv)
 	http_add_routes(v1_session_routes);
 	http_add_routes(v1_process_routes);
 	http_add_routes(v1_run_routes);
+	http_add_routes(v1_artifact_routes);
+	http_add_presigned_routes(v1_artifact_download_routes);
 	http_add_routes(compat_routes);
 	http_add_routes(mcp_routes);
 	metrics_init();
@@ -398,7 +401,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct wd_error werr = { 0 };
-	if (sessions_init(&werr) < 0) {
+	if (sessions_init(&werr) < 0 || artifacts_init(&werr) < 0) {
 		daemon_log("%s", werr.cause.message);
 		http_stop_listening();
 		backends_fini();

@@ -7,7 +7,8 @@
  * of the last group, which we check are refused or round-trip); output
  * that output_needs_base64 leaves as text is valid UTF-8 and jansson writes
  * it in at most 1.5 times its size plus one byte per 2-byte escape; the
- * scan of output in pieces answers as output_needs_base64 on the whole. */
+ * scan of output in pieces answers as output_needs_base64 on the whole;
+ * utf8_lossy makes any bytes valid UTF-8 and leaves valid text alone. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -77,6 +78,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	output_scan_feed(&scan, buf + cut2, size - cut2);
 	FUZZ_ASSERT(output_scan_needs_base64(&scan) == output_needs_base64(buf, size));
 	FUZZ_ASSERT(!utf8_valid(buf, size) <= output_needs_base64(buf, size));
+
+	/* utf8_lossy: valid UTF-8 but for NUL, the input itself when that was
+	 * valid, and each byte becomes at most the 3 of U+FFFD */
+	size_t lossy_len;
+	char *lossy = utf8_lossy(buf, size, &lossy_len);
+	FUZZ_ASSERT(lossy && lossy[lossy_len] == '\0' && lossy_len <= 3 * size);
+	bool has_nul = memchr(buf, '\0', size) != NULL;
+	if (!has_nul) {
+		FUZZ_ASSERT(utf8_valid(lossy, lossy_len));
+		FUZZ_ASSERT(!utf8_valid(buf, size) || (lossy_len == size && !memcmp(lossy, buf, size)));
+	}
+	free(lossy);
 
 	if (!output_needs_base64(buf, size)) {
 		FUZZ_ASSERT(utf8_valid(buf, size));

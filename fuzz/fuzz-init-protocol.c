@@ -1,6 +1,7 @@
 /* The init protocol (init-protocol.h), both directions:
- *   byte 0 even: the rest is an INIT_REQ_EXEC message as init decodes it
- *                (init_parse_request, init-request.c);
+ *   byte 0 even: the rest is a request as init decodes it (init-request.c):
+ *                by its type, INIT_REQ_EXEC (init_parse_request, with its
+ *                flags and pty size) or INIT_REQ_SIGNAL (init_parse_signal);
  *   byte 0 odd:  the rest, cut or zero-padded to one struct init_event, is
  *                an event from init as the parent reads it: the daemon
  *                validates it (sandbox_event_validate) before it builds a
@@ -32,12 +33,25 @@ static void request(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 	struct init_exec_request hdr = { 0 };
 	const char *cwd = NULL;
+	if (init_request_type(buf, size) == INIT_REQ_SIGNAL) {
+		struct init_signal_request sig;
+		int r = init_parse_signal(buf, size, &sig);
+		FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+		if (r == 0)
+			FUZZ_ASSERT(sig.signal >= 1 && sig.signal <= INIT_MAX_SIGNAL && !sig.reserved);
+		free(buf);
+		return;
+	}
 	int r = init_parse_request(buf, size, &hdr, argv_buf, envp_buf, &cwd);
 	FUZZ_ASSERT(r == 0 || r == -EBADMSG);
 	if (r == 0) {
 		FUZZ_ASSERT(hdr.type == INIT_REQ_EXEC && hdr.argc > 0);
 		FUZZ_ASSERT((uint64_t)hdr.argc + hdr.envc + 2 <= INIT_MAX_ARGS);
 		FUZZ_ASSERT(cwd >= buf && cwd < buf + size);
+		FUZZ_ASSERT(!(hdr.flags & ~(uint32_t)INIT_EXEC_FLAGS));
+		FUZZ_ASSERT((hdr.flags & INIT_EXEC_PTY) || (!hdr.pty_cols && !hdr.pty_rows));
+		int n_fds = init_request_n_fds(&hdr);
+		FUZZ_ASSERT(n_fds >= 1 && n_fds <= 4);
 		check_strings(argv_buf, hdr.argc, buf, size);
 		check_strings(envp_buf, hdr.envc, buf, size);
 	}
@@ -57,9 +71,14 @@ static void event(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(r < 0 && memchr(e.message, '\0', sizeof e.message));
 	}
 	/* warren run's path: strings cut, no validation. */
+	struct init_event copy = ev;
+	int r = sandbox_event_result(&copy, &res, &e);
+	FUZZ_ASSERT(r >= -4095 && r <= 1 && memchr(e.message, '\0', sizeof e.message));
+	FUZZ_ASSERT(r != 0 || ev.type == INIT_EV_READY);
 	ev.step[sizeof ev.step - 1] = ev.path[sizeof ev.path - 1] = '\0';
-	int r = sandbox_event_error(&ev, &e);
+	r = sandbox_event_error(&ev, &e);
 	FUZZ_ASSERT(r < 0 && memchr(e.message, '\0', sizeof e.message));
+	res = (struct sandbox_result){ 0 };
 	sandbox_result_from_status(&res, ev.status);
 	if (res.exited || res.signal)
 		FUZZ_ASSERT(res.exit_status >= 0 && res.exit_status <= 255);

@@ -12,7 +12,7 @@ out := $(top_builddir)/fuzz
 TARGETS := $(patsubst $(top_srcdir)/fuzz/fuzz-%.c,%,$(wildcard $(top_srcdir)/fuzz/fuzz-*.c))
 BINS := $(addprefix $(out)/fuzz-,$(TARGETS))
 
-PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 jansson
+PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 jansson libnftables
 # -fno-sanitize-recover: a UBSan report must stop the run so libFuzzer keeps
 # the input; -O1 -g as libFuzzer's documentation suggests.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

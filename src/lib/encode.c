@@ -6,47 +6,86 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Checks buf as UTF-8. With tail non-NULL a character cut off by the end
- * of buf is allowed (a piece of a longer output): its length goes there. */
+/* The length (1 to 4) of the well-formed character at s, or 0 when s
+ * holds none: a bad lead or continuation byte, an overlong form, a
+ * surrogate or a code point above U+10FFFF, or (*cut set) a character the
+ * end cuts off. NUL is a character here. */
+static size_t utf8_char(const unsigned char *s, const unsigned char *end, bool *cut)
+{
+	unsigned c = *s;
+	size_t n;
+	uint32_t cp, min;
+	*cut = false;
+	if (c < 0x80)
+		return 1;
+	else if ((c & 0xe0) == 0xc0)
+		n = 1, cp = c & 0x1f, min = 0x80;
+	else if ((c & 0xf0) == 0xe0)
+		n = 2, cp = c & 0x0f, min = 0x800;
+	else if ((c & 0xf8) == 0xf0)
+		n = 3, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if ((size_t)(end - s) <= n) {
+		*cut = true;
+		return 0;
+	}
+	for (size_t i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
+/* Checks buf as UTF-8 without NUL. With tail non-NULL a character cut
+ * off by the end of buf is allowed (a piece of a longer output): its
+ * length goes there. */
 static bool utf8_check(const char *buf, size_t len, size_t *tail)
 {
 	const unsigned char *s = (const unsigned char *)buf, *end = s + len;
 	if (tail)
 		*tail = 0;
 	while (s < end) {
-		unsigned c = *s;
-		size_t n;
-		uint32_t cp, min;
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			s++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		if ((size_t)(end - s) <= n) {
-			if (!tail)
-				return false;
+		bool cut = false; /* NUL: not asked */
+		size_t n = *s ? utf8_char(s, end, &cut) : 0;
+		if (n == 0 && cut && tail) {
 			*tail = (size_t)(end - s); /* checked whole once the rest arrives */
 			return true;
 		}
-		for (size_t i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		if (n == 0)
 			return false;
-		s += n + 1;
+		s += n;
 	}
 	return true;
+}
+
+char *utf8_lossy(const char *buf, size_t len, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)buf, *end = s + len;
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	char *out = malloc(len * 3 + 1), *o = out;
+	if (!out)
+		return NULL;
+	while (s < end) {
+		bool cut;
+		size_t n = utf8_char(s, end, &cut);
+		if (n == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD REPLACEMENT CHARACTER */
+			o += 3;
+			s++;
+			continue;
+		}
+		memcpy(o, s, n);
+		o += n;
+		s += n;
+	}
+	*o = '\0';
+	*out_len = (size_t)(o - out);
+	return out;
 }
 
 bool utf8_valid(const char *buf, size_t len)
@@ -177,4 +216,26 @@ void *base64_decode(const char *text, size_t len, size_t *out_len)
 	}
 	*out_len = (size_t)(o - out);
 	return out;
+}
+
+int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void hex_encode(const void *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = buf;
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * len] = '\0';
 }

@@ -8,6 +8,11 @@
 /* True when buf is well-formed UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF) and holds no NUL byte. */
 bool utf8_valid(const char *buf, size_t len);
+/* A new NUL-terminated copy of buf as well-formed UTF-8 for text-only
+ * consumers (MCP's text content): each byte that does not start a
+ * well-formed character becomes U+FFFD; NUL bytes are kept. NULL on
+ * ENOMEM. */
+char *utf8_lossy(const char *buf, size_t len, size_t *out_len);
 /* Whether command output goes into JSON as base64 rather than a string:
  * when it is not valid UTF-8 (or holds NUL), or when it is control-heavy:
  * the control characters JSON writes as 6-byte \u00XX escapes (those
@@ -25,6 +30,10 @@ struct output_scan {
 };
 void output_scan_feed(struct output_scan *s, const char *buf, size_t len);
 bool output_scan_needs_base64(const struct output_scan *s);
+/* The value of a hex digit of either case, or -1. */
+int hex_value(int c);
+/* len bytes as 2 * len lowercase hex digits, then a NUL, into out. */
+void hex_encode(const void *buf, size_t len, char *out);
 /* New NUL-terminated base64 (RFC 4648, padded) of buf; NULL on ENOMEM. */
 char *base64_encode(const void *buf, size_t len);
 /* Decodes padded base64 into a new buffer; NULL (errno EINVAL) when text

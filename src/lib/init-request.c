@@ -5,17 +5,31 @@
 #include <stdint.h>
 #include <string.h>
 
+uint32_t init_request_type(const char *buf, size_t len)
+{
+	uint32_t type;
+	if (len < sizeof type)
+		return 0;
+	memcpy(&type, buf, sizeof type);
+	return type;
+}
+
 /* Requests come from the daemon, but parse them defensively anyway. */
 int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, char **argv, char **envp,
 		       const char **cwd)
 {
-	if (len < sizeof *hdr)
+	if (len < sizeof *hdr) {
+		memcpy(hdr, buf, len);
 		return -EBADMSG;
+	}
 	memcpy(hdr, buf, sizeof *hdr);
 	if (hdr->type != INIT_REQ_EXEC || hdr->argc == 0 ||
 	    (uint64_t)hdr->argc + hdr->envc + 2 > INIT_MAX_ARGS ||
 	    hdr->strings_len != len - sizeof *hdr || hdr->strings_len == 0 ||
 	    buf[len - 1] != '\0')
+		return -EBADMSG;
+	if ((hdr->flags & ~(uint32_t)INIT_EXEC_FLAGS) ||
+	    (!(hdr->flags & INIT_EXEC_PTY) && (hdr->pty_cols || hdr->pty_rows)))
 		return -EBADMSG;
 	char *s = buf + sizeof *hdr, *end = buf + len;
 	*cwd = s;
@@ -35,4 +49,19 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 	}
 	envp[hdr->envc] = NULL;
 	return s == end ? 0 : -EBADMSG;
+}
+
+int init_request_n_fds(const struct init_exec_request *hdr)
+{
+	return ((hdr->flags & INIT_EXEC_PTY) ? 1 : 3) + ((hdr->flags & INIT_EXEC_CGROUP_FD) ? 1 : 0);
+}
+
+int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req)
+{
+	if (len != sizeof *req)
+		return -EBADMSG;
+	memcpy(req, buf, sizeof *req);
+	if (req->type != INIT_REQ_SIGNAL || req->signal < 1 || req->signal > INIT_MAX_SIGNAL || req->reserved)
+		return -EBADMSG;
+	return 0;
 }

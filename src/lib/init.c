@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include "init-protocol.h"
 #include "init-request.h"
 #include "net.h"
+#include "pty.h"
 #include "sandbox.h"
 
 /* ---- reporting ----------------------------------------------------------- */
@@ -96,17 +98,26 @@ static int exec_in_path(char *const *argv, char *const *envp)
 static volatile sig_atomic_t child_traced;
 
 /* In the forked command process: a fresh session (no way back to the
- * caller's terminal), default signals, only fds 0-2 across exec, seccomp
- * loaded last. Never returns. */
+ * caller's terminal; with `ctty`, fd 0 is a pty slave of the sandbox's
+ * that becomes its controlling terminal, so shells get job control),
+ * default signals, only fds 0-2 across exec, seccomp loaded last. Never
+ * returns. */
 static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, char *const *argv,
-				   char *const *envp, const char *cwd)
+				   char *const *envp, const char *cwd, bool ctty)
 {
 	setsid();
 	/* init's dispositions are all default (init_main): the mask only */
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
 	const char *step = "chdir", *path = cwd;
 	bool at_exec = false;
-	int r = chdir(cwd) < 0 ? -errno : 0;
+	int r = 0;
+	if (ctty && ioctl(0, TIOCSCTTY, 0) < 0) {
+		r = -errno;
+		step = "make the pty its controlling terminal";
+		path = NULL;
+	}
+	if (r == 0 && chdir(cwd) < 0)
+		r = -errno;
 	if (r == 0 && syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		r = -errno;
 		step = "close_range";
@@ -133,10 +144,11 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
  * exec's cost. The child only makes system calls on its own stack frames,
  * then execs or _exits; the parent uses nothing from this frame but the
  * pid (so nothing here can be clobbered). fds: the command's 0, 1, 2 and
- * optionally its exec cgroup's cgroup.procs (persistent mode), or NULL. */
+ * optionally its exec cgroup's cgroup.procs (persistent mode), or NULL;
+ * ctty: fd 0 is a pty slave to become its controlling terminal. */
 __attribute__((noinline)) static pid_t vfork_command(const struct init_plan *p, uint32_t exec_id,
 						     char *const *argv, char *const *envp, const char *cwd,
-						     const int *fds, int n_fds)
+						     const int *fds, int n_fds, bool ctty)
 {
 	child_traced = 0;
 	pid_t pid = vfork();
@@ -149,7 +161,7 @@ __attribute__((noinline)) static pid_t vfork_command(const struct init_plan *p, 
 	else if (fds && (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0))
 		send_event(p->sock, INIT_EV_EXEC_FAILED, exec_id, errno, 0, "dup2", NULL);
 	else
-		exec_command(p, exec_id, argv, envp, cwd);
+		exec_command(p, exec_id, argv, envp, cwd, ctty);
 	_exit(WARREN_EXIT_NOEXEC);
 }
 
@@ -216,6 +228,13 @@ static void close_fds(const int *fds, int n)
 			close(fds[i]);
 }
 
+/* Refuses exec `id`: its requester learns why, then that it ended. */
+static void refuse_exec(const struct init_plan *p, uint32_t id, int err, const char *step)
+{
+	send_event(p->sock, INIT_EV_EXEC_FAILED, id, err, 0, step, NULL);
+	send_event(p->sock, INIT_EV_EXITED, id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
+}
+
 static void start_exec(const struct init_plan *p, char *buf, size_t len, const int *fds, int n_fds,
 		       struct running_exec *running)
 {
@@ -223,8 +242,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	struct init_exec_request hdr = { 0 };
 	const char *cwd;
 	int r = init_parse_request(buf, len, &hdr, argv, envp, &cwd);
-	int want = 3 + ((hdr.flags & INIT_EXEC_CGROUP_FD) ? 1 : 0);
-	if (r == 0 && n_fds != want)
+	if (r == 0 && n_fds != init_request_n_fds(&hdr))
 		r = -EBADMSG;
 	int slot = -1;
 	for (int i = 0; r == 0 && i < INIT_MAX_RUNNING && slot < 0; i++)
@@ -233,24 +251,66 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	if (r == 0 && slot < 0)
 		r = -EAGAIN;
 	if (r < 0) {
-		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, -r, 0, "exec request", NULL);
-		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
 		close_fds(fds, n_fds);
+		refuse_exec(p, hdr.exec_id, -r, "exec request");
 		return;
 	}
-	pid_t pid = vfork_command(p, hdr.exec_id, argv, envp, cwd, fds, n_fds);
+	/* A terminal: the pair is opened here, in the sandbox's devpts; the
+	 * command gets the slave as 0, 1, 2 (and the cgroup fd after them),
+	 * the requester the master on the reply socket (fds[0]). */
+	bool pty = hdr.flags & INIT_EXEC_PTY;
+	int master = -1, slave = -1, cmd_fds[4];
+	const int *use = fds;
+	int n_use = n_fds;
+	if (pty) {
+		const char *step;
+		if ((r = pty_open(hdr.pty_cols, hdr.pty_rows, &master, &slave, &step)) < 0) {
+			close_fds(fds, n_fds);
+			refuse_exec(p, hdr.exec_id, -r, step);
+			return;
+		}
+		cmd_fds[0] = cmd_fds[1] = cmd_fds[2] = slave;
+		cmd_fds[3] = n_fds > 1 ? fds[1] : -1;
+		use = cmd_fds;
+		n_use = n_fds > 1 ? 4 : 3;
+	}
+	pid_t pid = vfork_command(p, hdr.exec_id, argv, envp, cwd, use, n_use, pty);
+	int fork_err = errno, status = 0;
+	if (slave >= 0)
+		close(slave);
+	bool ended = pid < 0 || settle_command(pid, &status);
+	if (!ended) {
+		running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id };
+		/* Unsent (the requester gave up): the master closes below
+		 * and the command's terminal hangs up. */
+		if (pty)
+			(void)pty_send_fd(fds[0], master);
+	}
+	/* Before EXITED: whoever reads that finds the reply socket at EOF. */
+	if (master >= 0)
+		close(master);
 	close_fds(fds, n_fds);
-	if (pid < 0) {
-		send_event(p->sock, INIT_EV_EXEC_FAILED, hdr.exec_id, errno, 0, "fork", NULL);
-		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
-		return;
-	}
-	int status;
-	if (settle_command(pid, &status)) {
+	if (pid < 0)
+		refuse_exec(p, hdr.exec_id, fork_err, "fork");
+	else if (ended)
 		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, status, NULL, NULL);
+}
+
+/* INIT_REQ_SIGNAL: the exec's process group (its command is a session
+ * leader, so the group is the command's id and cannot change). An exec
+ * that ended, or was never started, is no error: the signal raced its
+ * end, which INIT_EV_EXITED reports. Its pid is ours until reaped here, so
+ * the group cannot be another's. */
+static void signal_exec(const char *buf, size_t len, const struct running_exec *running)
+{
+	struct init_signal_request req;
+	if (init_parse_signal(buf, len, &req) < 0)
 		return;
-	}
-	running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id };
+	for (int i = 0; i < INIT_MAX_RUNNING; i++)
+		if (running[i].pid > 0 && running[i].id == req.exec_id) {
+			kill(-running[i].pid, req.signal);
+			return;
+		}
 }
 
 static void reap(const struct init_plan *p, struct running_exec *running)
@@ -324,6 +384,11 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 			close_fds(fds_in, n_fds);
 			send_event(p->sock, INIT_EV_EXEC_FAILED, 0, EMSGSIZE, 0, "exec request", NULL);
+			continue;
+		}
+		if (init_request_type(buf, (size_t)n) == INIT_REQ_SIGNAL) {
+			close_fds(fds_in, n_fds);
+			signal_exec(buf, (size_t)n, running);
 			continue;
 		}
 		start_exec(p, buf, (size_t)n, fds_in, n_fds, running);
@@ -424,6 +489,8 @@ static void close_inherited_fds(const struct init_plan *p)
 		keep[n++] = p->sync;
 	if (p->mounts->template_fd >= 0)
 		keep[n++] = p->mounts->template_fd;
+	if (p->areas_sock >= 0)
+		keep[n++] = p->areas_sock;
 	for (size_t i = 0; i < p->mounts->n && n < 256; i++)
 		if (p->mounts->ops[i].kind == MOP_MOVE_FD)
 			keep[n++] = p->mounts->ops[i].fd;
@@ -442,6 +509,25 @@ static void close_inherited_fds(const struct init_plan *p)
 		lo = (unsigned)keep[i] + 1;
 	}
 	syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+/* warren run --collect reads what the command leaves in /workspace and
+ * /tmp after it ends, when this namespace may be gone: through these fds,
+ * which keep the mounts readable. Sent before any command runs, so
+ * nothing of a command's can stand in for them; both or none. */
+static void send_areas(const struct init_plan *p)
+{
+	if (p->areas_sock < 0)
+		return;
+	int ws = open("/workspace", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int tmp = open("/tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ws >= 0 && tmp >= 0 && pty_send_fd(p->areas_sock, ws) == 0)
+		pty_send_fd(p->areas_sock, tmp);
+	if (ws >= 0)
+		close(ws);
+	if (tmp >= 0)
+		close(tmp);
+	close(p->areas_sock);
 }
 
 /* The process that cloned us is single threaded (warren run; warrend's
@@ -503,6 +589,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR)))
 		_exit(WARREN_EXIT_SETUP);
 
+	send_areas(p);
 	if (!p->argv) {
 		if (p->sync != p->sock)
 			close(p->sync);
@@ -521,7 +608,7 @@ _Noreturn void init_main(const struct init_plan *p)
 		with_filter.seccomp = &received;
 		p = &with_filter;
 	}
-	pid_t cmd = vfork_command(p, 0, p->argv, p->envp, p->cwd, NULL, 0);
+	pid_t cmd = vfork_command(p, 0, p->argv, p->envp, p->cwd, NULL, 0, false);
 	if (cmd < 0)
 		setup_failed(p, errno, "fork the command", NULL);
 	int status;

@@ -178,7 +178,7 @@ static int add_host_image(struct mount_plan *plan, const struct mount_config *cf
 	    .data_len = sizeof passwd - 1, .mode = 0644);
 	ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/group"), .data = group,
 	    .data_len = sizeof group - 1, .mode = 0644);
-	if (cfg->network == NET_NONE)
+	if (cfg->network != NET_HOST) /* egress too: the host's names are not the sandbox's */
 		ADD(.kind = MOP_WRITE_FILE, .target = NEW("/etc/hosts"), .data = hosts,
 		    .data_len = sizeof hosts - 1, .mode = 0644);
 	else if ((r = add_host_entry(plan, "/etc/hosts", e)) < 0)
@@ -403,6 +403,16 @@ static int build_parts(struct mount_plan *plan, const struct mount_config *cfg, 
 		return r;
 	if (plan->part == MOUNT_PART_SANDBOX)
 		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+	/* written on the scratch root and bound over the image's (an image's
+	 * /etc is read-only; warren-rootfs leaves an empty resolv.conf there);
+	 * egress sandboxes build their whole root (spawn.c use_template) */
+	if (cfg->resolv_conf) {
+		if (plan->part != MOUNT_PART_ALL)
+			return wr_error_set(e, EINVAL, "build the mount plan: a resolv.conf belongs to the whole root");
+		ADD(.kind = MOP_WRITE_FILE, .target = "/resolv.conf", .data = cfg->resolv_conf,
+		    .data_len = strlen(cfg->resolv_conf), .mode = 0644);
+		ADD(.kind = MOP_BIND, .source = "/resolv.conf", .target = NEW("/etc/resolv.conf"));
+	}
 	/* The template's copy is read-only already; once more for the
 	 * sandbox's own root mount costs one call. */
 	ADD(.kind = MOP_REMOUNT_RO, .target = plan->new_root);

@@ -84,6 +84,7 @@ struct mount_config {
 	uint64_t workspace_size;      /* bytes, tmpfs workspace */
 	uint64_t tmp_size;            /* bytes, /tmp */
 	enum net_mode network;        /* resolv.conf and hosts only with network */
+	const char *resolv_conf;      /* the sandbox's /etc/resolv.conf, or NULL */
 	const struct policy_mount *extra;  /* policy mounts (read-only binds) */
 	size_t n_extra;
 	char *const *hide;            /* the policy's "hide": masked last */

@@ -19,8 +19,11 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "clock.h"
+#include "collect.h"
 #include "init-protocol.h"
 #include "mount.h"
+#include "oneshot-dns.h"
+#include "pty.h"
 #include "spawn.h"
 #include "template.h"
 #include "userns.h"
@@ -56,8 +59,29 @@ int sandbox_event_error(const struct init_event *ev, wr_error *e)
 	return wr_error_set(e, err, "%s", ev->step);
 }
 
-/* Waits for the command, the timeout or a signal to the caller. */
-static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd,
+int sandbox_event_result(struct init_event *ev, struct sandbox_result *res, wr_error *e)
+{
+	ev->step[sizeof ev->step - 1] = ev->path[sizeof ev->path - 1] = '\0';
+	switch (ev->type) {
+	case INIT_EV_READY:
+		return 0;
+	case INIT_EV_EXITED:
+		sandbox_result_from_status(res, ev->status);
+		return 1;
+	case INIT_EV_EXEC_FAILED:
+		res->exit_status = ev->err == ENOENT && !strcmp(ev->step, "exec") ? WARREN_EXIT_NOTFOUND
+										   : WARREN_EXIT_NOEXEC;
+		return sandbox_event_error(ev, e);
+	case INIT_EV_SETUP_FAILED:
+		res->exit_status = WARREN_EXIT_SETUP;
+		return sandbox_event_error(ev, e);
+	}
+	return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev->type);
+}
+
+/* Waits for the command, the timeout or a signal to the caller, and
+ * serves the sandbox's resolver meanwhile. */
+static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, int sigfd, struct run_dns *dns,
 			    struct sandbox_result *res, wr_error *e)
 {
 	uint64_t start = monotonic_ms(), limit = spec->policy->limits.timeout_ms;
@@ -69,15 +93,17 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 			res->duration_ms = elapsed;
 			return 0;
 		}
-		struct pollfd fds[2] = {
+		struct pollfd fds[2 + RUN_DNS_MAX_FDS] = {
 			{ .fd = s->sock, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
 		};
-		int n = poll(fds, 2, limit ? (int)(limit - elapsed) : -1);
+		size_t n_dns = run_dns_pollfds(dns, fds + 2);
+		int n = poll(fds, 2 + n_dns, run_dns_timeout(dns, limit ? (int)(limit - elapsed) : -1));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return wr_error_set(e, errno, "poll");
+		run_dns_io(dns, fds + 2, n_dns);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -92,20 +118,10 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 		ssize_t got = recv(s->sock, &ev, sizeof ev, 0);
 		res->duration_ms = monotonic_ms() - start;
 		if (got == (ssize_t)sizeof ev) {
-			ev.step[sizeof ev.step - 1] = ev.path[sizeof ev.path - 1] = '\0';
-			switch (ev.type) {
-			case INIT_EV_EXITED:
-				sandbox_result_from_status(res, ev.status);
-				return 0;
-			case INIT_EV_EXEC_FAILED:
-				res->exit_status = ev.err == ENOENT && !strcmp(ev.step, "exec")
-					? WARREN_EXIT_NOTFOUND : WARREN_EXIT_NOEXEC;
-				return sandbox_event_error(&ev, e);
-			case INIT_EV_SETUP_FAILED:
-				res->exit_status = WARREN_EXIT_SETUP;
-				return sandbox_event_error(&ev, e);
-			}
-			return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev.type);
+			int r = sandbox_event_result(&ev, res, e);
+			if (r == 0) /* READY: a one-shot init never says it */
+				return wr_error_set(e, EPROTO, "unexpected message %d from the sandbox", ev.type);
+			return r > 0 ? 0 : r;
 		}
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -181,8 +197,46 @@ static void marker_remove(const char *name)
 	unlink(path);
 }
 
+/* After the command and before the sandbox goes: its /workspace and /tmp
+ * through the fds init sent before the command ran (the mounts outlive
+ * the namespace while they are held). */
+static void collect_outputs(const struct sandbox_spec *spec, const struct spawned *s, struct sandbox_result *res)
+{
+	struct collect_source src = {
+		.area = { -1, -1 }, .uid = uid_range_host_uid(&s->ids, SANDBOX_UID),
+		.gid = (gid_t)uid_range_host_uid(&s->ids, SANDBOX_GID),
+	};
+	struct stat st;
+	for (int i = 0; i < COLLECT_N_AREAS; i++) {
+		int fd = -1;
+		if (pty_receive_fd(s->areas, &fd) < 0)
+			break;
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			close(fd);
+			break;
+		}
+		src.area[i] = fd;
+	}
+	if (src.area[COLLECT_TMP] < 0) {
+		snprintf(res->collect_error, sizeof res->collect_error,
+			 "the sandbox's /workspace and /tmp could not be reached: nothing was collected");
+	} else {
+		const struct policy_collect *pc = &spec->policy->collect;
+		struct collect_limits lim = { pc->file_max, pc->total_max, pc->count_max };
+		wr_error ce = { 0 };
+		if (collect_run(&src, spec->collect, spec->n_collect, &lim, collect_sink_dir, (void *)&spec->output_fd,
+				&res->collected, &ce) < 0)
+			snprintf(res->collect_error, sizeof res->collect_error, "%s", ce.message);
+	}
+	for (int i = 0; i < COLLECT_N_AREAS; i++)
+		if (src.area[i] >= 0)
+			close(src.area[i]);
+}
+
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e)
 {
+	if (spec->tty)
+		return sandbox_run_terminal(spec, res, e);
 	*res = (struct sandbox_result){ .exit_status = WARREN_EXIT_SETUP };
 
 	/* The caller's Ctrl-C or kill ends the sandbox, through a signalfd so
@@ -222,11 +276,18 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 		.cgroup_name = name, .verbose = spec->verbose,
 		.argv = spec->argv, .extra_env = spec->extra_env, .cwd = spec->cwd,
 		.command_mask = &old, .templates = spec->templates, .init_sock = -1, .ids = &ids,
+		.send_areas = spec->n_collect > 0,
 	};
 	struct spawned s;
+	struct run_dns dns = { 0 };
 	r = spawn_sandbox(&o, &s, e);
-	if (r == 0) {
-		r = wait_for_command(spec, &s, sigfd, res, e);
+	if (r == 0 && spec->policy->network == NET_EGRESS && (r = run_dns_start(&dns, spec->policy, &s.net, spec->verbose, e)) < 0)
+		spawned_release(&s, NULL);
+	else if (r == 0) {
+		r = wait_for_command(spec, &s, sigfd, &dns, res, e);
+		run_dns_end(&dns);
+		if (spec->n_collect && (r == 0 || res->timed_out))
+			collect_outputs(spec, &s, res);
 		res->memory_peak = cgroup_memory_peak(s.cg);
 		if (!res->timed_out && res->signal == SIGKILL && cgroup_oom_killed(s.cg)) {
 			res->oom_killed = true;

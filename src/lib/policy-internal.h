@@ -15,7 +15,13 @@
 
 enum value_kind { VALUE_SIZE, VALUE_COUNT, VALUE_CPUS, VALUE_DURATION };
 
-struct parser;
+/* One document being read: errors go to e, prefixed with origin. */
+struct parser {
+	const char *origin;
+	struct policy *p;
+	struct policy_mount *mount;  /* the mounts[] item being parsed */
+	wr_error *e;
+};
 
 /* One key of a JSON object: its parser and, for the table-driven limits and
  * rlimits, where the value goes and what range it may take. */
@@ -34,6 +40,33 @@ extern const struct field policy_limit_fields[];
 extern const size_t policy_n_limit_fields;
 /* Indexed by enum policy_rlimit_index. */
 extern const struct field policy_rlimit_fields[POLICY_RLIMIT_COUNT];
+
+/* For the parts of the document read in their own files (policy-network.c):
+ * the parser's helpers. policy_fail sets "<origin>: <path>: <message>"
+ * and returns -EINVAL; policy_parse_object runs a field table over an
+ * object, refusing unknown keys. */
+int policy_fail(struct parser *ps, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int policy_parse_object(struct parser *ps, const char *path, json_t *obj, const struct field *fields, size_t n);
+int policy_expect_string(struct parser *ps, const char *path, json_t *v, const char **out);
+int policy_json_size(struct parser *ps, const char *path, json_t *v, const char *example, uint64_t *out);
+const char *policy_type_name(const json_t *v);
+/* A user's string as a one-line quoted excerpt ("..." past ~70 bytes). */
+const char *policy_quote(const char *s, char *buf, size_t len);
+#define POLICY_QUOTE(s) policy_quote((s), (char[80]){ 0 }, 80)
+void policy_path_key(char *buf, size_t len, const char *parent, const char *key);
+void policy_path_index(char *buf, size_t len, const char *parent, size_t i);
+#define JSON_PATH_MAX 256
+
+/* network (policy-network.c) */
+int policy_parse_network(struct parser *ps, const char *path, json_t *v, const struct field *f);
+json_t *policy_network_to_json(const struct policy *p);
+void policy_network_free(struct policy_network *n);
+void policy_network_defaults(struct policy *p);
+
+/* collect (policy-collect.c) */
+int policy_parse_collect(struct parser *ps, const char *path, json_t *v, const struct field *f);
+json_t *policy_collect_to_json(const struct policy *p);
+void policy_collect_defaults(struct policy *p);
 
 /* Why `path` cannot be hidden (see "hide" in warren-policy(5)), or NULL. */
 const char *policy_hide_problem(const char *path);

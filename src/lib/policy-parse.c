@@ -21,7 +21,6 @@
 #define MAX_PIDS 4194304          /* the kernel's PID_MAX_LIMIT */
 #define MAX_NOFILE 1048576        /* the kernel's default fs.nr_open */
 #define MAX_CPUS 1024
-#define JSON_PATH_MAX 256
 
 static const char *const default_env[] = {
 	"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/workspace", "LANG=C.UTF-8", "USER=sandbox", NULL,
@@ -39,13 +38,6 @@ static const struct { const char *name; int value; } errno_names[] = {
 	{ "EPERM", EPERM }, { "EACCES", EACCES }, { "ENOSYS", ENOSYS },
 };
 
-struct parser {
-	const char *origin;
-	struct policy *p;
-	struct policy_mount *mount;  /* the mounts[] item being parsed */
-	wr_error *e;
-};
-
 int policy_error(wr_error *e, int code, const char *fmt, ...)
 {
 	if (e) {
@@ -59,8 +51,7 @@ int policy_error(wr_error *e, int code, const char *fmt, ...)
 }
 
 /* "<origin>: <json path>: <message>" */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct parser *ps, const char *path, const char *fmt, ...)
+int policy_fail(struct parser *ps, const char *path, const char *fmt, ...)
 {
 	char what[384];
 	va_list ap;
@@ -69,9 +60,9 @@ fail(struct parser *ps, const char *path, const char *fmt, ...)
 	va_end(ap);
 	return policy_error(ps->e, EINVAL, "%s: %s: %s", ps->origin, path, what);
 }
+#define fail policy_fail /* the short name this file uses */
 
-/* A user's string as a one-line quoted excerpt for messages. */
-static const char *quote(const char *s, char *buf, size_t len)
+const char *policy_quote(const char *s, char *buf, size_t len)
 {
 	size_t o = 0;
 	buf[o++] = '"';
@@ -89,9 +80,9 @@ static const char *quote(const char *s, char *buf, size_t len)
 	snprintf(buf + o, len - o, "\"");
 	return buf;
 }
-#define QUOTE(s) quote((s), (char[80]){ 0 }, 80)
+#define QUOTE POLICY_QUOTE
 
-static void path_key(char *buf, size_t len, const char *parent, const char *key)
+void policy_path_key(char *buf, size_t len, const char *parent, const char *key)
 {
 	bool plain = key[0] && !(key[0] >= '0' && key[0] <= '9') &&
 		     strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(key);
@@ -101,12 +92,12 @@ static void path_key(char *buf, size_t len, const char *parent, const char *key)
 		snprintf(buf, len, "%s[%s]", parent, QUOTE(key));
 }
 
-static void path_index(char *buf, size_t len, const char *parent, size_t i)
+void policy_path_index(char *buf, size_t len, const char *parent, size_t i)
 {
 	snprintf(buf, len, "%s[%zu]", parent, i);
 }
 
-static const char *type_name(const json_t *v)
+const char *policy_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -119,18 +110,17 @@ static const char *type_name(const json_t *v)
 	}
 }
 
-static int parse_fields(struct parser *ps, const char *path, json_t *obj,
-			const struct field *fields, size_t n)
+int policy_parse_object(struct parser *ps, const char *path, json_t *obj, const struct field *fields, size_t n)
 {
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(obj))
-		return fail(ps, path, "expected an object, got %s", type_name(obj));
+		return fail(ps, path, "expected an object, got %s", policy_type_name(obj));
 	json_object_foreach(obj, key, v) {
 		char sub[JSON_PATH_MAX];
 		const struct field *f = NULL;
-		path_key(sub, sizeof sub, path, key);
+		policy_path_key(sub, sizeof sub, path, key);
 		for (size_t i = 0; i < n && !f; i++)
 			if (strcmp(fields[i].key, key) == 0)
 				f = &fields[i];
@@ -163,10 +153,10 @@ static char **strv_copy(const char *const *v)
 	return copy;
 }
 
-static int expect_string(struct parser *ps, const char *path, json_t *v, const char **out)
+int policy_expect_string(struct parser *ps, const char *path, json_t *v, const char **out)
 {
 	if (!json_is_string(v))
-		return fail(ps, path, "expected a string, got %s", type_name(v));
+		return fail(ps, path, "expected a string, got %s", policy_type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fail(ps, path, "must not contain NUL characters");
 	*out = json_string_value(v);
@@ -218,7 +208,7 @@ static bool hostname_is_valid(const char *s)
 static int parse_version(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
 	if (!json_is_integer(v))
-		return fail(ps, path, "expected an integer, got %s", type_name(v));
+		return fail(ps, path, "expected an integer, got %s", policy_type_name(v));
 	if (json_integer_value(v) != POLICY_FORMAT_VERSION)
 		return fail(ps, path, "unsupported version %" JSON_INTEGER_FORMAT " (this warren reads version %d)",
 			    json_integer_value(v), POLICY_FORMAT_VERSION);
@@ -228,7 +218,7 @@ static int parse_version(struct parser *ps, const char *path, json_t *v, const s
 static int parse_name(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
 	const char *s;
-	int r = expect_string(ps, path, v, &s);
+	int r = policy_expect_string(ps, path, v, &s);
 	if (r < 0)
 		return r;
 	if (!name_is_valid(s))
@@ -239,14 +229,14 @@ static int parse_name(struct parser *ps, const char *path, json_t *v, const stru
 static int parse_description(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
 	const char *s;
-	int r = expect_string(ps, path, v, &s);
+	int r = policy_expect_string(ps, path, v, &s);
 	return r < 0 ? r : replace_string(ps, &ps->p->description, s);
 }
 
 static int parse_hostname(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
 	const char *s;
-	int r = expect_string(ps, path, v, &s);
+	int r = policy_expect_string(ps, path, v, &s);
 	if (r < 0)
 		return r;
 	if (!hostname_is_valid(s))
@@ -256,7 +246,7 @@ static int parse_hostname(struct parser *ps, const char *path, json_t *v, const 
 }
 
 /* A size is a string for parse_size or an integer count of bytes. */
-static int json_size(struct parser *ps, const char *path, json_t *v, const char *example, uint64_t *out)
+int policy_json_size(struct parser *ps, const char *path, json_t *v, const char *example, uint64_t *out)
 {
 	if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		*out = (uint64_t)json_integer_value(v);
@@ -324,7 +314,7 @@ static int parse_limit(struct parser *ps, const char *path, json_t *v, const str
 
 	switch (f->kind) {
 	case VALUE_SIZE:
-		r = json_size(ps, path, v, "512M", &value);
+		r = policy_json_size(ps, path, v, "512M", &value);
 		break;
 	case VALUE_DURATION:
 		r = json_duration(ps, path, v, &value);
@@ -335,7 +325,7 @@ static int parse_limit(struct parser *ps, const char *path, json_t *v, const str
 		break;
 	default:
 		if (!json_is_integer(v))
-			return fail(ps, path, "expected an integer, got %s", type_name(v));
+			return fail(ps, path, "expected an integer, got %s", policy_type_name(v));
 		if (json_integer_value(v) < (json_int_t)f->min || json_integer_value(v) > (json_int_t)f->max)
 			return fail(ps, path, "must be between %" PRIu64 " and %" PRIu64 ", got %" JSON_INTEGER_FORMAT,
 				    f->min, f->max, json_integer_value(v));
@@ -372,7 +362,7 @@ const size_t policy_n_limit_fields = ARRAY_SIZE(policy_limit_fields);
 
 static int parse_limits(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
-	return parse_fields(ps, path, v, policy_limit_fields, policy_n_limit_fields);
+	return policy_parse_object(ps, path, v, policy_limit_fields, policy_n_limit_fields);
 }
 
 static int parse_rlimit(struct parser *ps, const char *path, json_t *v, const struct field *f)
@@ -387,7 +377,7 @@ static int parse_rlimit(struct parser *ps, const char *path, json_t *v, const st
 	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
 		value = (uint64_t)json_integer_value(v);
 	} else if (json_is_string(v) && f->kind == VALUE_SIZE) {
-		int r = json_size(ps, path, v, "8M", &value);
+		int r = policy_json_size(ps, path, v, "8M", &value);
 		if (r < 0)
 			return r;
 	} else if (f->kind == VALUE_SIZE) {
@@ -429,46 +419,7 @@ static int parse_rlimits(struct parser *ps, const char *path, json_t *v, const s
 	 * dumps stay off whatever it says (the contract) */
 	memset(ps->p->rlimits, 0, sizeof ps->p->rlimits);
 	set_rlimit(ps->p, POLICY_RLIMIT_CORE, 0);
-	return parse_fields(ps, path, v, policy_rlimit_fields, POLICY_RLIMIT_COUNT);
-}
-
-static int parse_network_mode(struct parser *ps, const char *path, json_t *v, const struct field *f)
-{
-	if (json_is_string(v) && strcmp(json_string_value(v), "none") == 0)
-		ps->p->network = NET_NONE;
-	else if (json_is_string(v) && strcmp(json_string_value(v), "host") == 0)
-		ps->p->network = NET_HOST;
-	else if (json_is_string(v))
-		return fail(ps, path, "expected \"none\" or \"host\", got %s", QUOTE(json_string_value(v)));
-	else
-		return fail(ps, path, "expected \"none\" or \"host\", got %s", type_name(v));
-	return 0;
-}
-
-static int parse_allow_host(struct parser *ps, const char *path, json_t *v, const struct field *f)
-{
-	if (!json_is_boolean(v))
-		return fail(ps, path, "expected true or false, got %s", type_name(v));
-	ps->p->allow_host_network = json_is_true(v);
-	return 0;
-}
-
-static const struct field network_fields[] = {
-	{ .key = "mode", .parse = parse_network_mode },
-	{ .key = "allow_host", .parse = parse_allow_host },
-};
-
-static int parse_network(struct parser *ps, const char *path, json_t *v, const struct field *f)
-{
-	int r = parse_fields(ps, path, v, network_fields, ARRAY_SIZE(network_fields));
-	if (r < 0)
-		return r;
-	if (ps->p->network == NET_HOST && !ps->p->allow_host_network) {
-		char sub[JSON_PATH_MAX];
-		path_key(sub, sizeof sub, path, "mode");
-		return fail(ps, sub, "\"host\" needs %s.allow_host: true", path);
-	}
-	return 0;
+	return policy_parse_object(ps, path, v, policy_rlimit_fields, POLICY_RLIMIT_COUNT);
 }
 
 const char *policy_errno_name(int value)
@@ -508,15 +459,15 @@ static int parse_unique_strings(struct parser *ps, const char *path, json_t *v,
 	size_t i;
 
 	if (!json_is_array(v))
-		return fail(ps, path, "expected an array, got %s", type_name(v));
+		return fail(ps, path, "expected an array, got %s", policy_type_name(v));
 	_cleanup_strv_ char **list = calloc(json_array_size(v) + 1, sizeof *list);
 	if (!list)
 		return policy_error(ps->e, ENOMEM, "out of memory");
 	json_array_foreach(v, i, item) {
 		char sub[JSON_PATH_MAX];
 		const char *s;
-		path_index(sub, sizeof sub, path, i);
-		int r = expect_string(ps, sub, item, &s);
+		policy_path_index(sub, sizeof sub, path, i);
+		int r = policy_expect_string(ps, sub, item, &s);
 		if (r < 0)
 			return r;
 		if (!valid(ps, sub, s))
@@ -578,7 +529,7 @@ static const struct field seccomp_fields[] = {
 
 static int parse_seccomp(struct parser *ps, const char *path, json_t *v, const struct field *f)
 {
-	return parse_fields(ps, path, v, seccomp_fields, ARRAY_SIZE(seccomp_fields));
+	return policy_parse_object(ps, path, v, seccomp_fields, ARRAY_SIZE(seccomp_fields));
 }
 
 static bool path_is_under(const char *path, const char *top)
@@ -610,7 +561,7 @@ static const char *path_problem(const char *s)
 static int mount_path(struct parser *ps, const char *path, json_t *v, const char **out)
 {
 	const char *s, *problem;
-	int r = expect_string(ps, path, v, &s);
+	int r = policy_expect_string(ps, path, v, &s);
 	if (r < 0)
 		return r;
 	if ((problem = path_problem(s)))
@@ -660,7 +611,7 @@ static int parse_mounts(struct parser *ps, const char *path, json_t *v, const st
 	size_t i;
 
 	if (!json_is_array(v))
-		return fail(ps, path, "expected an array, got %s", type_name(v));
+		return fail(ps, path, "expected an array, got %s", policy_type_name(v));
 	struct policy_mount *mounts = calloc(json_array_size(v) + 1, sizeof *mounts);
 	if (!mounts)
 		return policy_error(ps->e, ENOMEM, "out of memory");
@@ -673,20 +624,20 @@ static int parse_mounts(struct parser *ps, const char *path, json_t *v, const st
 	p->n_mounts = 0;
 	json_array_foreach(v, i, item) {
 		char sub[JSON_PATH_MAX], field_path[JSON_PATH_MAX];
-		path_index(sub, sizeof sub, path, i);
+		policy_path_index(sub, sizeof sub, path, i);
 		ps->mount = &p->mounts[i];
 		p->n_mounts = i + 1;  /* counted now so policy_free releases a half-parsed item */
-		int r = parse_fields(ps, sub, item, mount_fields, ARRAY_SIZE(mount_fields));
+		int r = policy_parse_object(ps, sub, item, mount_fields, ARRAY_SIZE(mount_fields));
 		if (r < 0)
 			return r;
 		for (size_t k = 0; k < ARRAY_SIZE(mount_fields); k++) {
-			path_key(field_path, sizeof field_path, sub, mount_fields[k].key);
+			policy_path_key(field_path, sizeof field_path, sub, mount_fields[k].key);
 			if (!json_object_get(item, mount_fields[k].key))
 				return fail(ps, field_path, "missing (each mount needs a source and a target)");
 		}
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(p->mounts[k].target, p->mounts[i].target) == 0) {
-				path_key(field_path, sizeof field_path, sub, "target");
+				policy_path_key(field_path, sizeof field_path, sub, "target");
 				return fail(ps, field_path, "%s is already the target of %s[%zu]",
 					    QUOTE(p->mounts[i].target), path, k);
 			}
@@ -733,17 +684,17 @@ static int parse_env(struct parser *ps, const char *path, json_t *v, const struc
 	json_t *value;
 
 	if (!json_is_object(v))
-		return fail(ps, path, "expected an object, got %s", type_name(v));
+		return fail(ps, path, "expected an object, got %s", policy_type_name(v));
 	_cleanup_strv_ char **env = calloc(json_object_size(v) + 1, sizeof *env);
 	if (!env)
 		return policy_error(ps->e, ENOMEM, "out of memory");
 	json_object_keylen_foreach(v, key, key_len, value) {
 		char sub[JSON_PATH_MAX];
 		const char *s;
-		path_key(sub, sizeof sub, path, key);
+		policy_path_key(sub, sizeof sub, path, key);
 		if (key_len == 0 || strlen(key) != key_len || strchr(key, '='))
 			return fail(ps, sub, "variable names must be non-empty, without '=' or NUL");
-		int r = expect_string(ps, sub, value, &s);
+		int r = policy_expect_string(ps, sub, value, &s);
 		if (r < 0)
 			return r;
 		if (asprintf(&env[n], "%s=%s", key, s) < 0) {
@@ -780,12 +731,13 @@ static const struct field policy_fields[] = {
 	{ .key = "hostname", .parse = parse_hostname },
 	{ .key = "limits", .parse = parse_limits },
 	{ .key = "rlimits", .parse = parse_rlimits },
-	{ .key = "network", .parse = parse_network },
+	{ .key = "network", .parse = policy_parse_network },
 	{ .key = "seccomp", .parse = parse_seccomp },
 	{ .key = "mounts", .parse = parse_mounts },
 	{ .key = "env", .parse = parse_env },
 	{ .key = "images", .parse = parse_images },
 	{ .key = "hide", .parse = parse_hide },
+	{ .key = "collect", .parse = policy_parse_collect },
 };
 
 static void set_defaults(struct policy *p)
@@ -799,6 +751,8 @@ static void set_defaults(struct policy *p)
 	set_rlimit(p, POLICY_RLIMIT_FSIZE, 1ULL << 30);
 	set_rlimit(p, POLICY_RLIMIT_STACK, 8ULL << 20);
 	p->network = NET_NONE;
+	policy_network_defaults(p);
+	policy_collect_defaults(p);
 	p->seccomp_errno = EPERM;
 	p->socket_families = socket_families_default();
 }
@@ -858,7 +812,7 @@ int policy_parse_named(const char *text, size_t len, const char *origin, const c
 		return policy_error(e, EINVAL, "%s: line %d column %d: %s", origin, jerr.line, jerr.column, jerr.text);
 	if (!json_is_object(root))
 		return policy_error(e, EINVAL, "%s: expected a JSON object at the top level, got %s", origin,
-				   type_name(root));
+				   policy_type_name(root));
 
 	_cleanup_policy_ struct policy *p = calloc(1, sizeof *p);
 	if (!p || !(p->origin = strdup(origin)))
@@ -869,7 +823,7 @@ int policy_parse_named(const char *text, size_t len, const char *origin, const c
 	if (!json_object_get(root, "version"))
 		return fail(&ps, "version", "missing (this format is version %d: add \"version\": %d)",
 			    POLICY_FORMAT_VERSION, POLICY_FORMAT_VERSION);
-	int r = parse_fields(&ps, "", root, policy_fields, ARRAY_SIZE(policy_fields));
+	int r = policy_parse_object(&ps, "", root, policy_fields, ARRAY_SIZE(policy_fields));
 	if (r < 0)
 		return r;
 	r = fill_missing(p, default_name, e);

@@ -201,15 +201,6 @@ uint64_t policy_tmpfs_size(uint64_t size, uint64_t memory)
 	return size < memory - reserve ? size : memory - reserve;
 }
 
-int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e)
-{
-	if (mode == NET_HOST && !p->allow_host_network)
-		return policy_error(e, EPERM, "the host network is not allowed by policy %s "
-				    "(it needs \"network\": {\"allow_host\": true})", p->name);
-	p->network = mode;
-	return 0;
-}
-
 int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e)
 {
 	uint64_t extra = want & ~p->socket_families;
@@ -319,10 +310,9 @@ json_t *policy_to_json(const struct policy *p)
 	/* "o" steals each reference; json_pack fails as a whole (and releases
 	 * them) when one of the values could not be built */
 	_cleanup_json_ json_t *rest = json_pack(
-		"{s:s, s:o, s:o, s:{s:s, s:b}, s:{s:s, s:o, s:o}, s:O, s:o}",
+		"{s:s, s:o, s:o, s:o, s:{s:s, s:o, s:o}, s:O, s:o}",
 		"hostname", p->hostname, "limits", limits_to_json(&p->limits), "rlimits", rlimits_to_json(p),
-		"network", "mode", p->network == NET_HOST ? "host" : "none",
-		"allow_host", p->allow_host_network,
+		"network", policy_network_to_json(p),
 		"seccomp", "errno", errno_name ? errno_name : "EPERM",
 		"deny", strv_to_json(p->seccomp_deny, p->n_seccomp_deny),
 		"socket_families", socket_families_to_json(p->socket_families),
@@ -332,6 +322,8 @@ json_t *policy_to_json(const struct policy *p)
 	if (p->images && json_object_set_new(root, "images", strv_to_json(p->images, p->n_images)) < 0)
 		return NULL;
 	if (p->hide && json_object_set_new(root, "hide", strv_to_json(p->hide, p->n_hide)) < 0)
+		return NULL;
+	if (json_object_set_new(root, "collect", policy_collect_to_json(p)) < 0)
 		return NULL;
 	return TAKE_PTR(root);
 }
@@ -344,6 +336,7 @@ void policy_free(struct policy *p)
 	free(p->origin);
 	free(p->description);
 	free(p->hostname);
+	policy_network_free(&p->net);
 	strv_freep(&p->seccomp_deny);
 	for (size_t i = 0; p->mounts && i < p->n_mounts; i++) {
 		free(p->mounts[i].source);

@@ -9,10 +9,39 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "net-allow.h"
 
+/* Ordered: a request may go from a mode to a lower one (egress to none),
+ * and to host only where network.allow_host says so. */
 enum net_mode {
 	NET_NONE = 0, /* a new network namespace holding only lo, up */
+	NET_EGRESS,   /* its own namespace, a link to the host, NAT to the allowlist */
 	NET_HOST,     /* the host's network namespace; only if allowed */
+};
+
+/* An upstream DNS server: address and port (53). */
+struct net_endpoint {
+	int family;               /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+};
+#define POLICY_MAX_RESOLVERS 3
+/* "192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:5353"
+ * (port 53 by default): 0, or -EINVAL with *why. */
+int net_endpoint_parse(const char *text, struct net_endpoint *out, const char **why);
+void net_endpoint_format(const struct net_endpoint *ep, char *buf, size_t len);
+const char *policy_net_mode_name(enum net_mode mode);
+
+/* network.* for egress (warren-policy(5)). */
+struct policy_network {
+	struct net_allow allow;   /* where the sandbox may go */
+	struct net_cidr pool;     /* IPv4 addresses of the sandboxes' links */
+	struct net_cidr pool6;    /* IPv6 ones; family 0: no IPv6 */
+	char interface[16];       /* egress interface; "": the default route's */
+	struct net_endpoint resolvers[POLICY_MAX_RESOLVERS]; /* none: the host's resolv.conf */
+	size_t n_resolvers;
+	uint64_t bandwidth;       /* bytes per second each way; 0: no limit */
+	uint32_t connections;     /* concurrent connections; 0: no limit */
 };
 
 /* The resource limits of a sandbox. In a policy they are both the default
@@ -45,6 +74,14 @@ struct policy_mount {     /* an extra read-only bind of a host path */
 	char *target;     /* absolute path inside the sandbox */
 };
 
+/* "collect": the most that may be collected from a sandbox at the end of
+ * a command (warrend's "collect", warren run --collect). */
+struct policy_collect {
+	uint64_t file_max;        /* bytes of one file (10M) */
+	uint64_t total_max;       /* bytes of one collection in all (50M) */
+	uint32_t count_max;       /* files of one collection (10) */
+};
+
 struct policy {
 	char *name;               /* "default" */
 	char *origin;             /* file it came from, or "built-in" */
@@ -52,8 +89,9 @@ struct policy {
 	char *hostname;           /* "sandbox" */
 	struct policy_limits limits;
 	struct policy_rlimit rlimits[POLICY_RLIMIT_COUNT];
-	enum net_mode network;    /* default mode */
+	enum net_mode network;    /* default mode, and the most a request gets but host */
 	bool allow_host_network;  /* network.allow_host */
+	struct policy_network net;
 	char **seccomp_deny;      /* NULL-terminated syscall names */
 	size_t n_seccomp_deny;
 	int seccomp_errno;        /* errno denied calls return (EPERM) */
@@ -66,6 +104,7 @@ struct policy {
 	size_t n_images;
 	char **hide;              /* NULL-terminated paths masked in the sandbox ("hide") */
 	size_t n_hide;
+	struct policy_collect collect;
 };
 
 /* Parses and validates one policy document. `origin` names it in errors
@@ -103,8 +142,18 @@ uint64_t policy_tmpfs_size(uint64_t size, uint64_t memory);
  * remove): validated as in a policy document; one already listed is fine. */
 int policy_hide_add(struct policy *p, const char *path, wr_error *e);
 
-/* Asks for a network mode; NET_HOST needs network.allow_host. */
+/* Asks for a network mode: no higher than the policy's (egress needs a
+ * policy in egress mode), NET_HOST only with network.allow_host. */
 int policy_set_network(struct policy *p, enum net_mode mode, wr_error *e);
+/* Replaces the egress allowlist by `texts` (allowlist entries), each of
+ * which must lie within the policy's list: -EPERM naming the first that
+ * does not, -EINVAL for one that does not parse ("--allow" names them
+ * when `what` is NULL). Nothing changes on failure. */
+int policy_narrow_allow(struct policy *p, char *const *texts, size_t n, const char *what, wr_error *e);
+/* The same checks, the list into *out (out->v malloc'd) and the policy
+ * unchanged: a session's own allowlist, set at creation or live. */
+int policy_allow_narrowed(const struct policy *p, char *const *texts, size_t n, const char *what, struct net_allow *out,
+			  wr_error *e);
 /* Narrows seccomp.socket_families to `want` (a socket_family_set); a family
  * the policy does not allow is -EPERM naming it, and changes nothing. */
 int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e);

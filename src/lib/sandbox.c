@@ -28,8 +28,11 @@ int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	/* warrend: through its spawner, off the event loop (spawner.h) */
-	int r = spawner_in_use() ? spawner_request(o, &sb->sp, e) : spawn_sandbox(o, &sb->sp, e);
+	/* warrend: through its spawner, off the event loop (spawner.h); an
+	 * egress sandbox here, with its link, rules and resolver socket, which
+	 * the daemon keeps (warrend(8) PROCESSES) */
+	bool remote = spawner_in_use() && o->policy->network != NET_EGRESS;
+	int r = remote ? spawner_request(o, &sb->sp, e) : spawn_sandbox(o, &sb->sp, e);
 	if (r < 0) {
 		free(sb);
 		return r;
@@ -64,6 +67,18 @@ static void drop_sock(struct sandbox *sb)
 pid_t sandbox_pid(const struct sandbox *sb) { settle(sb); return sb->sp.pid; }
 struct cgroup *sandbox_cgroup(const struct sandbox *sb) { settle(sb); return sb->sp.cg; }
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside) { return uid_range_host_uid(&sb->sp.ids, inside); }
+struct net_egress *sandbox_net(struct sandbox *sb) { return &sb->sp.net; }
+
+int sandbox_wait_init(struct sandbox *sb, int *status)
+{
+	if (sb->init_reaped || sb->sp.pid <= 0)
+		return -ECHILD;
+	while (waitpid(sb->sp.pid, status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	sb->init_reaped = true;
+	return 0;
+}
 
 int sandbox_event_validate(const struct init_event *ev)
 {
@@ -84,7 +99,11 @@ static void exec_cgroup_name(uint32_t id, char *buf, size_t len)
 /* Packs cwd, argv and env after the header; NULL on overflow. */
 static char *pack_request(const struct sandbox_exec *x, size_t *len_out)
 {
-	struct init_exec_request hdr = { .type = INIT_REQ_EXEC, .exec_id = x->id, .flags = INIT_EXEC_CGROUP_FD };
+	struct init_exec_request hdr = {
+		.type = INIT_REQ_EXEC, .exec_id = x->id,
+		.flags = INIT_EXEC_CGROUP_FD | (x->pty ? INIT_EXEC_PTY : 0),
+		.pty_cols = x->pty ? x->pty_cols : 0, .pty_rows = x->pty ? x->pty_rows : 0,
+	};
 	size_t len = sizeof hdr + strlen(x->cwd) + 1;
 	for (char *const *a = x->argv; *a; a++, hdr.argc++)
 		len += strlen(*a) + 1;
@@ -123,7 +142,14 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
 	if (r < 0)
 		return r;
 
+	/* stdio then the cgroup fd, or with a pty the reply socket then it */
 	int fds[4] = { x->stdio[0], x->stdio[1], x->stdio[2], procs };
+	size_t n_fds = 4;
+	if (x->pty) {
+		fds[0] = x->pty_reply;
+		fds[1] = procs;
+		n_fds = 2;
+	}
 	union {
 		char buf[CMSG_SPACE(sizeof fds)];
 		struct cmsghdr align;
@@ -131,18 +157,26 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
 	memset(&control, 0, sizeof control);
 	struct iovec iov = { .iov_base = req, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+			      .msg_control = control.buf, .msg_controllen = CMSG_SPACE(n_fds * sizeof(int)) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof fds);
-	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
 	if (sendmsg(sb->sp.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {
 		int err = errno;
 		cgroup_child_remove(sb->sp.cg, name);
 		return wr_error_set(e, err, "send the exec request to the sandbox");
 	}
 	return 0;
+}
+
+int sandbox_exec_signal(struct sandbox *sb, uint32_t id, int sig)
+{
+	if (sig < 1 || sig > INIT_MAX_SIGNAL)
+		return -EINVAL;
+	struct init_signal_request req = { .type = INIT_REQ_SIGNAL, .exec_id = id, .signal = sig };
+	return send(sb->sp.sock, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof req ? 0 : -errno;
 }
 
 int sandbox_exec_kill(struct sandbox *sb, uint32_t id)

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "policy.h"
 
+struct collect_pattern;
 struct template_store;
 
 struct sandbox_spec {
@@ -19,6 +20,21 @@ struct sandbox_spec {
 	const char *cwd;               /* inside the sandbox; NULL means /workspace */
 	const char *cgroup_name;       /* NULL: generated */
 	int verbose;                   /* 0 quiet, 1 steps, 2 steps + seccomp filter */
+	/* A terminal (warren run -t): the command gets a pty of the
+	 * sandbox's own as its 0, 1, 2 and controlling terminal, relayed to
+	 * our stdout, sized as our terminal (80x24 without one) and resized on
+	 * SIGWINCH. With `interactive` our stdin is relayed to it, and made
+	 * raw while the command runs when it is a terminal. Without `tty` the
+	 * command gets our stdio itself. */
+	bool tty;
+	bool interactive;
+	/* warren run --collect (not with tty): once the command has ended,
+	 * what these patterns match in its /workspace and /tmp is copied into
+	 * the host directory output_fd (collect.h: collect_sink_dir), within
+	 * the policy's "collect" limits, read as the sandbox user. */
+	const struct collect_pattern *collect;
+	size_t n_collect;
+	int output_fd;
 	struct template_store *templates; /* root: where the root's template is kept, or NULL */
 };
 
@@ -32,13 +48,21 @@ struct sandbox_result {
 	int exit_status;      /* what a shell would see: code, 128+N, 124 timeout,
 			       * 125 setup failure, 126/127 exec failure */
 	uint64_t memory_peak; /* bytes, 0 when unknown */
+	/* With collect: collect_run's report (the caller frees it), or NULL
+	 * with collect_error saying why nothing could be collected. */
+	json_t *collected;
+	char collect_error[256];
 };
 
 /* Returns 0 when the command ran (whatever its status), or -errno with the
  * reason in e when the sandbox could not be set up or the command could not
  * be executed; res->exit_status is meaningful either way. While it runs,
- * SIGINT, SIGTERM and SIGHUP kill the sandbox and end the call. */
+ * SIGINT, SIGTERM and SIGHUP (with a tty also SIGQUIT) kill the sandbox and
+ * end the call; our terminal is as it was whenever it returns. */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
+/* The same with spec->tty (oneshot-tty.c): the command runs as an exec of
+ * a persistent init, the way warrend's terminals do. */
+int sandbox_run_terminal(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
 
 /* Removes the cgroups of runs killed before they could (SIGKILL): those
  * whose marker names a process that is gone (sandbox_run does this first);
@@ -51,6 +75,12 @@ struct init_event;
 void sandbox_result_from_status(struct sandbox_result *res, int status);
 /* The one-line error for an init event reporting a failure. */
 int sandbox_event_error(const struct init_event *ev, wr_error *e);
+/* What a run makes of an event read whole from init (untrusted; its
+ * strings are cut here): 1 when the command ended (res filled), 0 for
+ * INIT_EV_READY, or -errno with the reason in e when the command could not
+ * start or the sandbox not be set up (res->exit_status says which) or the
+ * type is unknown. */
+int sandbox_event_result(struct init_event *ev, struct sandbox_result *res, wr_error *e);
 
 /* Exit statuses warren run documents (warren(1) EXIT STATUS). */
 #define WARREN_EXIT_TIMEOUT 124     /* like timeout(1) */
@@ -80,6 +110,13 @@ pid_t sandbox_pid(const struct sandbox *sb);
 struct cgroup *sandbox_cgroup(const struct sandbox *sb);
 /* The host uid that uid `inside` of the sandbox maps to. */
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside);
+/* Its egress link, rules and resolver socket (lock_fd -1 without egress). */
+struct net_egress;
+struct net_egress *sandbox_net(struct sandbox *sb);
+
+/* After EOF on its socket: waits for init to end (it is ending) and
+ * gives its wait status. 0 or -errno. */
+int sandbox_wait_init(struct sandbox *sb, int *status);
 
 /* Checks an event read from init (untrusted): 0, or -EBADMSG. */
 int sandbox_event_validate(const struct init_event *ev);
@@ -89,12 +126,25 @@ struct sandbox_exec {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;            /* absolute path inside the sandbox */
-	int stdio[3];               /* the command's 0, 1, 2 (we keep our copies) */
+	int stdio[3];               /* the command's 0, 1, 2 (we keep our copies); stdin
+				     * may be a pipe the caller keeps writing to */
+	/* A terminal instead of stdio: init opens a pty in the sandbox's
+	 * devpts, the command gets its slave as 0, 1, 2 and controlling
+	 * terminal, and the master arrives on pty_reply's peer
+	 * (pty_receive_master) once the command runs, or that socket sees
+	 * EOF when it could not start. */
+	bool pty;
+	uint16_t pty_cols, pty_rows;  /* the window size; 0: the kernel's default */
+	int pty_reply;              /* one end of a SOCK_SEQPACKET socketpair (we keep our copy) */
 };
 /* Creates the exec's child cgroup "exec-ID" and sends the request with the
  * fds. The result arrives as INIT_EV_EXITED (after INIT_EV_EXEC_FAILED when
  * it could not start). */
 int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_error *e);
+/* Sends signal `sig` to the process group of exec `id` (the command and
+ * what it started without leaving its group). -EINVAL for a signal outside
+ * 1..64; 0 once sent, even if the exec has just ended. Never blocks. */
+int sandbox_exec_signal(struct sandbox *sb, uint32_t id, int sig);
 /* SIGKILLs everything exec ID started (its child cgroup), nothing else. */
 int sandbox_exec_kill(struct sandbox *sb, uint32_t id);
 /* Removes the exec's child cgroup: 0, or -EBUSY while processes remain. */

@@ -60,8 +60,12 @@ static void spawn_prep_free(struct spawn_prep *p)
 		close(p->child_sync);
 }
 
-static void verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void verbose(const struct spawn_options *o, const char *fmt, ...)
+/* Egress (spawn_use_egress): NULL in the static warren-spawner. */
+static const struct spawn_egress *egress;
+
+void spawn_use_egress(const struct spawn_egress *ops) { egress = ops; }
+
+void spawn_verbose(const struct spawn_options *o, const char *fmt, ...)
 {
 	if (o->verbose < 1)
 		return;
@@ -153,7 +157,7 @@ static int prepare_cgroup(const struct spawn_options *o, struct spawned *s, wr_e
 		format_size(lim.memory, a, sizeof a);
 		format_cpus(lim.cpu_millis, b, sizeof b);
 		format_duration(p->limits.timeout_ms, c, sizeof c);
-		verbose(o, "%s: memory %s, pids %llu, cpus %s; timeout %s", cgroup_describe(s->cg), a,
+		spawn_verbose(o, "%s: memory %s, pids %llu, cpus %s; timeout %s", cgroup_describe(s->cg), a,
 			(unsigned long long)lim.pids, b, c);
 	}
 	return 0;
@@ -165,15 +169,16 @@ static int prepare_cgroup(const struct spawn_options *o, struct spawned *s, wr_e
 static void use_template(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
 			 struct mount_config *mc)
 {
-	if (!o->templates || s->ids.rootless || (mc->workspace_dir && mc->workspace_fd < 0))
+	/* an egress sandbox's /etc/resolv.conf is written on its scratch root */
+	if (!o->templates || s->ids.rootless || (mc->workspace_dir && mc->workspace_fd < 0) || mc->resolv_conf)
 		return;
 	wr_error te = { 0 };
 	if (template_store_clone(o->templates, mc, &prep->template_fd, &s->template_built, &te) < 0) {
-		verbose(o, "template: %s; the sandbox builds its whole root", te.message);
+		spawn_verbose(o, "template: %s; the sandbox builds its whole root", te.message);
 		return;
 	}
 	s->template_used = true;
-	verbose(o, "template: %s", s->template_built ? "built, then copied" : "copied");
+	spawn_verbose(o, "template: %s", s->template_built ? "built, then copied" : "copied");
 	mc->part = MOUNT_PART_SANDBOX;
 	mc->template_fd = prep->template_fd;
 }
@@ -192,9 +197,9 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		return r;
 	}
 	if (s->ids.rootless)
-		verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
+		spawn_verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
 	else
-		verbose(o, "user namespace: uids 0-%u are host uids %u-%u (range %u)", s->ids.count - 1,
+		spawn_verbose(o, "user namespace: uids 0-%u are host uids %u-%u (range %u)", s->ids.count - 1,
 			(unsigned)s->ids.host_base, (unsigned)(s->ids.host_base + s->ids.count - 1), s->ids.slot);
 	if ((r = prepare_cgroup(o, s, e)) < 0)
 		return r;
@@ -209,12 +214,13 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		if (!s->ids.rootless &&
 		    (r = open_idmapped_workspace(prep->workspace, &s->ids, &prep->workspace_fd, e)) < 0)
 			return r;
-		verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
+		spawn_verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
 	}
 	struct mount_config mc = {
 		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.resolv_conf = p->network == NET_EGRESS ? NET_RESOLV_CONF : NULL,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID, .template_fd = -1,
 	};
@@ -231,7 +237,8 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		return r;
 	if (o->verbose >= 2 && (r = seccomp_program_dump(p, STDERR_FILENO, e)) < 0)
 		return r;
-	verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
+	if (p->network != NET_EGRESS) /* egress says more once its link exists */
+		spawn_verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
 	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
 		return wr_error_set(e, ENOMEM, "environment");
 	int sync[2];
@@ -239,7 +246,7 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		return wr_error_set(e, errno, "socketpair");
 	s->sync = sync[0];
 	prep->child_sync = sync[1];
-	if (o->init_sock >= 0)
+	if (o->init_sock > 0)
 		sock[1] = o->init_sock; /* borrowed: the caller closes it */
 	else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		return wr_error_set(e, errno, "socketpair");
@@ -288,7 +295,7 @@ static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_err
 		return r;
 	char families[512];
 	socket_families_format(o->policy->socket_families, families, sizeof families);
-	verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
+	spawn_verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
 		"instructions", seccomp_allowed_count(o->policy), families[0] ? families : "none", (unsigned)prog.len);
 	size_t len = prog.len * sizeof prog.filter[0];
 	if (send(s->sync, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
@@ -324,14 +331,21 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	struct spawn_prep prep = { .workspace_fd = -1, .template_fd = -1, .child_sock = -1, .child_sync = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
+	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 },
+			       .areas = -1 };
+	int areas[2] = { -1, -1 };
 
 	int r = prepare(o, s, &prep, sock, e);
 	if (r < 0)
 		goto fail;
 	s->sock = sock[0];
-	if (o->init_sock < 0)
+	if (o->init_sock <= 0)
 		prep.child_sock = sock[1];
+	if (o->send_areas && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, areas) < 0) {
+		r = wr_error_set(e, errno, "socketpair");
+		goto fail;
+	}
+	s->areas = areas[0];
 
 	/* Commands start with the mask asked for, else with nothing blocked
 	 * (a daemon blocks the signals it reads through a signalfd). */
@@ -343,11 +357,11 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
 		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1],
-		.sync = prep.child_sync, .parent_mask = current, .argv = o->argv, .envp = prep.envp,
-		.cwd = o->cwd ? o->cwd : "/workspace",
+		.areas_sock = areas[1], .sync = prep.child_sync, .parent_mask = current, .argv = o->argv,
+		.envp = prep.envp, .cwd = o->cwd ? o->cwd : "/workspace",
 	};
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			      (o->policy->network == NET_NONE ? CLONE_NEWNET : 0) |
+			      (o->policy->network != NET_HOST ? CLONE_NEWNET : 0) |
 			      (o->clone_parent ? CLONE_PARENT : 0);
 	fflush(stdout);
 	fflush(stderr);
@@ -362,23 +376,33 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		if (sock[0] >= 0)
 			close(sock[0]);
 		close(s->sync);
+		if (areas[0] >= 0)
+			close(areas[0]);
 		init_main(&plan);
 	}
+	if (areas[1] >= 0)
+		close(areas[1]);
+	areas[1] = -1;
 	spawn_prep_free(&prep);
 	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 ||
 	    (!born_in_cgroup && (r = cgroup_add_pid(s->cg, s->pid, e)) < 0))
 		goto fail_spawned;
+	if (o->policy->network == NET_EGRESS &&
+	    (r = egress ? egress->setup(o, s, e) : wr_error_set(e, ENOTSUP, "network egress: not in this program")) < 0)
+		goto fail_spawned;
 	/* Exempt only if init can raise its commands' score before they run:
 	 * a command that kept init's -1000 would be killable by no one. */
 	if ((r = spawn_protect_init_from_oom(s->pid, commands_traceable())) < 0)
-		verbose(o, "init is not exempt from the OOM killer (%s; that needs CAP_SYS_RESOURCE)",
+		spawn_verbose(o, "init is not exempt from the OOM killer (%s; that needs CAP_SYS_RESOURCE)",
 			strerror(-r));
 	else
-		verbose(o, "init is the OOM killer's last choice; commands are its first");
+		spawn_verbose(o, "init is the OOM killer's last choice; commands are its first");
 	return 0;
 
 fail:
 	spawn_prep_free(&prep);
+	if (areas[1] >= 0)
+		close(areas[1]);
 	if (s->sock < 0 && sock[0] >= 0)
 		close(sock[0]);
 	s->sock = -1;
@@ -428,9 +452,20 @@ int spawned_release(struct spawned *s, wr_error *e)
 		r = cgroup_destroy(s->cg, e);
 		s->cg = NULL;
 	}
+	/* after init: its namespace, and so the sandbox's end of the link, is gone */
+	wr_error net_error = { 0 };
+	int rn = egress ? egress->teardown(&s->net, &net_error) : 0;
+	if (rn < 0 && r == 0) {
+		r = rn;
+		if (e)
+			*e = net_error;
+	}
 	uid_range_release(&s->ids);
 	if (s->sock >= 0)
 		close(s->sock);
 	s->sock = -1;
+	if (s->areas >= 0)
+		close(s->areas);
+	s->areas = -1;
 	return r;
 }

@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "net-egress.h"
 #include "policy.h"
 #include "seccomp-filter.h"
 #include "template.h"
@@ -36,8 +37,11 @@ struct spawn_options {
 	struct template_store *templates;
 	/* Given by warrend's spawner; NULL, -1, false otherwise. */
 	const struct uid_range *ids;   /* a range held by the caller, not released here */
-	int init_sock;                 /* init's end of its socket (ours is elsewhere) */
+	int init_sock;                 /* init's end of its socket (ours is elsewhere); 0 or -1: none */
 	bool clone_parent;             /* init becomes our parent's child (CLONE_PARENT) */
+	/* init sends O_PATH fds of its /workspace and /tmp, in that order,
+	 * on spawned.areas before any command runs (warren run --collect). */
+	bool send_areas;
 };
 
 struct spawned {
@@ -49,7 +53,21 @@ struct spawned {
 	bool template_built;    /* a template was built for it (else copied, or none) */
 	bool template_used;
 	uint64_t remote_id;     /* warrend: the spawner's answer is pending (spawner.h) */
+	struct net_egress net;  /* network egress: its link, rules, resolver socket */
+	int areas;              /* with send_areas: where they arrive (pty_receive_fd), else -1 */
 };
+
+/* Network egress (net-egress.h), one step of creation: programs that
+ * link libnl and libnftables register spawn_egress_netlink (spawn-egress.c);
+ * without it an egress sandbox fails with ENOTSUP. */
+struct spawn_egress {
+	int (*setup)(const struct spawn_options *o, struct spawned *s, wr_error *e);
+	int (*teardown)(struct net_egress *n, wr_error *e);
+};
+extern const struct spawn_egress spawn_egress_netlink;
+void spawn_use_egress(const struct spawn_egress *ops);
+/* "warren: ..." on stderr with o->verbose. */
+void spawn_verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* spawn_start + spawn_go. */
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
@@ -65,8 +83,9 @@ int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e);
  * 0). Its commands must get a higher score of their own before they run
  * (init.c; an OCI runtime's process.oomScoreAdj). */
 int spawn_protect_init_from_oom(pid_t pid, bool exempt);
-/* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup
- * and releases the uid range. Waits up to ~2 s for the cgroup to empty. */
+/* SIGKILLs init (and so the pid namespace), reaps it, removes the cgroup,
+ * the egress link and rules and releases the uid range. Waits up to ~2 s
+ * for the cgroup to empty. */
 int spawned_release(struct spawned *s, wr_error *e);
 
 /* `base` ("KEY=VALUE", NULL-terminated) with `extra` replacing or adding

@@ -12,25 +12,35 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "client.h"
+#include "client-sse.h"
 #include "fdio.h"
+#include "pty-relay.h"
 #include "encode.h"
 #include "sandbox.h"
 #include "units.h"
 
 static void exec_usage(FILE *out)
 {
-	fputs("Usage: warren exec [OPTION...] ID -- COMMAND [ARG...]\n"
+	fputs("Usage: warren exec [OPTION...] ID [--] COMMAND [ARG...]\n"
 	      "       warren exec [OPTION...] ID --shell 'STRING'\n"
 	      "\n"
 	      "Run COMMAND in session ID; its output is copied as it comes and warren exits\n"
-	      "with its status.\n"
+	      "with its status. The command ends if warren is interrupted (except with -d).\n"
 	      "\n"
 	      "  -c, --shell STRING        run STRING with /bin/sh -c instead of COMMAND\n"
-	      "  -e, --env KEY=VALUE       set an environment variable (repeatable)\n"
+	      "  -e, --env KEY[=VALUE]     set an environment variable (repeatable); KEY alone passes\n"
+	      "                            our own value of KEY (none if we have none)\n"
 	      "  -C, --cwd DIR             working directory (/workspace or below)\n"
-	      "  -t, --timeout DURATION    time limit, e.g. 10s (at most the session's)\n"
-	      "  -i, --stdin               send our standard input (read to its end) to the command\n"
-	      "      --json                wait, then print the daemon's result object\n"
+	      "  -i, --interactive         attach our standard input to the command's as it comes\n"
+	      "                            (--stdin: the same)\n"
+	      "  -t, --tty                 give the command a terminal of the sandbox's own; with -i\n"
+	      "                            our terminal is raw while it runs (Ctrl-P Ctrl-Q detaches)\n"
+	      "  -d, --detach              start the command as a process and print its pid (see\n"
+	      "                            warren ps, attach, kill)\n"
+	      "      --tag NAME            a name for the process (with -d, -i or -t)\n"
+	      "      --timeout DURATION    time limit, e.g. 10s (at most the session's)\n"
+	      "      --json                wait, then print the daemon's result object (with -d:\n"
+	      "                            the process object)\n"
 	      "      --url URL, --token TOKEN  see warren(1)\n"
 	      "  -h, --help                show this help\n"
 	      "\n"
@@ -43,29 +53,45 @@ struct exec_args {
 	const char *id;
 	const char *timeout;
 	bool json;
+	bool interactive, tty, detach;
 };
+
+enum { OPT_TAG = 0x300, OPT_TIMEOUT };
 
 /* The request body from the command line; NULL after printing an error
  * (*status says which exit status: 0 after --help). */
 static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *status)
 {
 	static const struct option options[] = {
-		{ "shell", required_argument, NULL, 'c' }, { "env", required_argument, NULL, 'e' },
-		{ "cwd", required_argument, NULL, 'C' },   { "timeout", required_argument, NULL, 't' },
-		{ "stdin", no_argument, NULL, 'i' },       { "json", no_argument, NULL, CLIENT_OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },        CLIENT_LONG_OPTIONS,
+		{ "shell", required_argument, NULL, 'c' },     { "env", required_argument, NULL, 'e' },
+		{ "cwd", required_argument, NULL, 'C' },       { "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "interactive", no_argument, NULL, 'i' },     { "stdin", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },             { "detach", no_argument, NULL, 'd' },
+		{ "tag", required_argument, NULL, OPT_TAG },    { "json", no_argument, NULL, CLIENT_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },            CLIENT_LONG_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	json_auto_t *req = json_object(), *env = json_object();
-	const char *shell = NULL;
-	bool with_stdin = false;
+	const char *shell = NULL, *tag = NULL;
 	uint64_t ms;
 	int opt;
 	*status = WARREN_EXIT_SETUP;
 	if (!req || !env)
 		return NULL;
-	/* GNU getopt permutes, so options may follow ID; it stops at "--". */
-	while ((opt = getopt_long(argc, argv, "c:e:C:t:ih", options, NULL)) != -1) {
+	/* Options come before and after ID; after it, the first argument that
+	 * is not an option (or what follows "--") starts the command, whose
+	 * own options are its own: `warren exec ID ls -a`. So getopt ('+')
+	 * stops at ID, and again at the command. */
+	bool have_id = false;
+	for (;;) {
+		opt = getopt_long(argc, argv, "+c:e:C:itdh", options, NULL);
+		if (opt == -1 && !have_id && optind < argc && strcmp(argv[optind - 1], "--")) {
+			a->id = argv[optind++];
+			have_id = true;
+			continue;
+		}
+		if (opt == -1)
+			break;
 		switch (opt) {
 		case 'c': shell = optarg; break;
 		case 'e':
@@ -73,7 +99,7 @@ static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *sta
 				return NULL;
 			break;
 		case 'C': json_object_set_new(req, "cwd", json_string(optarg)); break;
-		case 't':
+		case OPT_TIMEOUT:
 			if (parse_duration(optarg, &ms) < 0 || ms == 0) {
 				cli_error("--timeout: expected a duration like 10s, got '%s'", optarg);
 				return NULL;
@@ -81,21 +107,25 @@ static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *sta
 			a->timeout = optarg;
 			json_object_set_new(req, "timeout", json_string(optarg));
 			break;
-		case 'i': with_stdin = true; break;
+		case 'i': a->interactive = true; break;
+		case 't': a->tty = true; break;
+		case 'd': a->detach = true; break;
+		case OPT_TAG: tag = optarg; break;
 		case CLIENT_OPT_JSON: a->json = true; break;
 		case 'h': exec_usage(stdout); *status = 0; return NULL;
 		default:
 			if (!client_common_option(opt, optarg)) {
-				cli_error("exec: try 'warren exec --help' (the command goes after --)");
+				cli_error("exec: try 'warren exec --help'");
 				return NULL;
 			}
 		}
 	}
-	if (optind >= argc) {
+	if (!have_id && optind < argc)
+		a->id = argv[optind++]; /* after "--": warren exec -- ID CMD */
+	if (!a->id) {
 		cli_error("exec: expected a session ID (try 'warren exec --help')");
 		return NULL;
 	}
-	a->id = argv[optind++];
 	if (shell && optind < argc) {
 		cli_error("exec: give either --shell STRING or -- COMMAND, not both");
 		return NULL;
@@ -114,7 +144,26 @@ static json_t *exec_request(int argc, char **argv, struct exec_args *a, int *sta
 	}
 	if (json_object_size(env) > 0)
 		json_object_set(req, "env", env);
-	if (with_stdin) {
+	if (tag && !a->detach && !a->interactive && !a->tty) {
+		cli_error("exec: --tag names a process: give it with -d, -i or -t");
+		return NULL;
+	}
+	if (a->detach || a->tty || (a->interactive && !a->json)) {
+		/* a process (POST …/processes): its stdin open, a terminal */
+		json_object_set_new(req, "stdin", json_boolean(a->interactive));
+		if (tag)
+			json_object_set_new(req, "tag", json_string(tag));
+		if (a->tty) {
+			unsigned short cols = 80, rows = 24;
+			struct pty_relay ours;
+			pty_relay_init(&ours, STDIN_FILENO, STDOUT_FILENO);
+			pty_relay_caller_size(&ours, &cols, &rows);
+			json_object_set_new(req, "pty", json_pack("{s:i, s:i}", "cols", cols, "rows", rows));
+		}
+		return json_incref(req);
+	}
+	if (a->interactive) {
+		/* --json: the whole of our stdin goes with the request */
 		_cleanup_free_ char *data = NULL, *b64 = NULL;
 		size_t len = 0;
 		int r = client_read_all(STDIN_FILENO, &data, &len);
@@ -169,21 +218,20 @@ static char *session_limit(const char *id, const char *key)
 	return copy;
 }
 
-/* The exit status for a result object, after saying why it was killed. */
-static int exec_status(const struct exec_args *a, json_t *res)
+int client_exit_status(const char *id, const char *timeout, json_t *res)
 {
 	json_t *code = json_object_get(res, "exit_code"), *sig = json_object_get(res, "signal");
 	if (json_is_true(json_object_get(res, "truncated")))
 		cli_error("output truncated: the command wrote more than its output limit");
 	if (json_is_true(json_object_get(res, "timed_out"))) {
-		_cleanup_free_ char *limit = a->timeout ? strdup(a->timeout) : session_limit(a->id, "timeout");
+		_cleanup_free_ char *limit = timeout ? strdup(timeout) : session_limit(id, "timeout");
 		char took[32];
 		format_duration((uint64_t)json_integer_value(json_object_get(res, "duration_ms")), took, sizeof took);
 		cli_error("killed: timeout after %s", limit ? limit : took);
 		return WARREN_EXIT_TIMEOUT;
 	}
 	if (json_is_true(json_object_get(res, "oom_killed"))) {
-		_cleanup_free_ char *limit = session_limit(a->id, "memory");
+		_cleanup_free_ char *limit = session_limit(id, "memory");
 		if (limit)
 			cli_error("killed: out of memory (limit %s)", limit);
 		else
@@ -198,14 +246,13 @@ static int exec_status(const struct exec_args *a, json_t *res)
 	return WARREN_EXIT_SETUP;
 }
 
-/* One event of the stream; *result is set by the "exit" event. */
-static int stream_event(const char *event, const char *data, json_t **result, wr_error *e)
+int client_stream_event(const char *event, const char *data, json_t **result, wr_error *e)
 {
 	json_auto_t *j = json_loads(data, 0, NULL);
 	if (!j)
 		return wr_error_set(e, 0, "warrend sent a '%s' event that is not JSON", event);
-	if (!strcmp(event, "stdout") || !strcmp(event, "stderr")) {
-		int fd = event[3] == 'o' ? STDOUT_FILENO : STDERR_FILENO;
+	if (!strcmp(event, "stdout") || !strcmp(event, "stderr") || !strcmp(event, "pty")) {
+		int fd = strcmp(event, "stderr") ? STDOUT_FILENO : STDERR_FILENO;
 		json_t *b64 = json_object_get(j, "data_base64");
 		int r = write_output(fd, b64 ? b64 : json_object_get(j, "data"), b64 != NULL);
 		if (r == -EBADMSG)
@@ -218,6 +265,11 @@ static int stream_event(const char *event, const char *data, json_t **result, wr
 		*result = json_incref(j);
 		return 0;
 	}
+	if (!strcmp(event, "dropped")) {
+		cli_error("%lld events of the output were dropped: the process's buffer keeps only its latest",
+			  (long long)json_integer_value(json_object_get(j, "events")));
+		return 0;
+	}
 	if (!strcmp(event, "error")) {
 		const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
 		return wr_error_set(e, 0, "%s", m ? m : data);
@@ -225,65 +277,23 @@ static int stream_event(const char *event, const char *data, json_t **result, wr
 	return 0; /* events this client does not know are for newer clients */
 }
 
-/* Parses text/event-stream from the body, line by line, until "exit". */
+static int on_stream_event(void *data, const char *event, const char *text, const char *id, wr_error *e)
+{
+	json_t **result = data;
+	int r = client_stream_event(event, text, result, e);
+	return r < 0 ? r : *result != NULL;
+}
+
+/* Copies the events of the body until "exit". */
 static int read_stream(struct http_conn *c, json_t **result, wr_error *e)
 {
-	size_t cap = 65536, len = 0;
-	_cleanup_free_ char *buf = malloc(cap), *event = NULL, *data = NULL;
-	size_t data_len = 0;
-	if (!buf)
-		return wr_error_set(e, ENOMEM, "exec");
-	while (!*result) {
-		char *nl = memchr(buf, '\n', len);
-		if (!nl) {
-			if (len == cap) {
-				char *bigger = realloc(buf, cap *= 2);
-				if (!bigger)
-					return wr_error_set(e, ENOMEM, "exec");
-				buf = bigger;
-			}
-			ssize_t n = http_read_body(c, buf + len, cap - len, e);
-			if (n < 0)
-				return (int)n;
-			if (n == 0)
-				return wr_error_set(e, 0, "warrend ended the stream before the command finished");
-			len += (size_t)n;
-			continue;
-		}
-		size_t line_len = (size_t)(nl - buf);
-		*nl = '\0';
-		if (line_len > 0 && buf[line_len - 1] == '\r')
-			buf[--line_len] = '\0';
-		int r = 0;
-		if (line_len == 0 && data) {
-			r = stream_event(event ? event : "message", data, result, e);
-			free(event), free(data);
-			event = data = NULL;
-			data_len = 0;
-		} else if (strncmp(buf, "event:", 6) == 0) {
-			free(event);
-			event = strdup(buf + 6 + (buf[6] == ' '));
-			r = event ? 0 : -ENOMEM;
-		} else if (strncmp(buf, "data:", 5) == 0) {
-			/* several data lines are joined with newlines */
-			const char *piece = buf + 5 + (buf[5] == ' ');
-			size_t piece_len = strlen(piece);
-			char *joined = realloc(data, data_len + piece_len + 2);
-			if (!joined)
-				return wr_error_set(e, ENOMEM, "exec");
-			if (data)
-				joined[data_len++] = '\n';
-			memcpy(joined + data_len, piece, piece_len + 1);
-			data = joined;
-			data_len += piece_len;
-		}
-		if (r < 0)
-			return r == -ENOMEM ? wr_error_set(e, ENOMEM, "exec") : r;
-		size_t consumed = (size_t)(nl - buf) + 1;
-		memmove(buf, buf + consumed, len - consumed);
-		len -= consumed;
-	}
-	return 0;
+	struct sse_reader r;
+	sse_reader_init(&r, on_stream_event, result);
+	int rc = sse_reader_pump(&r, c, e); /* what came with the head */
+	if (rc == 0)
+		rc = sse_reader_run(&r, c, e);
+	sse_reader_free(&r);
+	return rc < 0 ? rc : 0;
 }
 
 int cmd_exec(int argc, char **argv)
@@ -293,6 +303,8 @@ int cmd_exec(int argc, char **argv)
 	json_auto_t *req = exec_request(argc, argv, &a, &status);
 	if (!req)
 		return status;
+	if (a.detach || a.tty || (a.interactive && !a.json))
+		return client_exec_process(a.id, req, a.detach, a.json, a.timeout);
 	_cleanup_free_ char *target = client_session_target(a.id, "/exec");
 	_cleanup_free_ char *body = json_dumps(req, JSON_COMPACT);
 	if (!target || !body) {
@@ -322,5 +334,5 @@ int cmd_exec(int argc, char **argv)
 			cli_error("%s", e.message);
 		return WARREN_EXIT_SETUP;
 	}
-	return exec_status(&a, result);
+	return client_exit_status(a.id, a.timeout, result);
 }

@@ -188,13 +188,12 @@ bool client_is_json(const char *content_type)
 
 bool client_add_env(json_t *env, const char *flag, const char *kv)
 {
-	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv) {
-		cli_error("%s: expected KEY=VALUE, got '%s'", flag, kv);
-		return false;
-	}
-	_cleanup_free_ char *key = strndup(kv, (size_t)(eq - kv));
-	if (!key || json_object_set_new(env, key, json_string(eq + 1)) < 0) {
+	_cleanup_free_ char *key = NULL;
+	const char *value;
+	int got = cli_env_arg(flag, kv, &key, &value);
+	if (got <= 0)
+		return got == 0;
+	if (json_object_set_new(env, key, json_string(value)) < 0) {
 		cli_error("%s: '%s' is not valid UTF-8", flag, kv);
 		return false;
 	}
@@ -236,21 +235,26 @@ static void create_usage(FILE *out)
 	      "\n"
 	      "Create a session in warrend and print its id (ID=$(warren create) works).\n"
 	      "\n"
-	      "  -i, --image NAME          root filesystem image (default: the daemon's, \"host\")\n"
+	      "      --image NAME          root filesystem image (default: the daemon's, \"host\")\n"
 	      "  -p, --policy NAME         policy (default: the daemon's, \"default\")\n"
 	      "  -m, --memory SIZE         memory limit, e.g. 256M (at most the policy's)\n"
 	      "      --pids N              process limit (at most the policy's)\n"
 	      "      --cpus N              CPU limit, e.g. 0.5 (at most the policy's)\n"
-	      "  -t, --timeout DURATION    default time limit of each exec, e.g. 30s\n"
+	      "      --timeout DURATION    default time limit of each exec, e.g. 30s\n"
 	      "  -e, --env KEY=VALUE       environment of every exec (repeatable)\n"
 	      "      --idle-timeout DURATION  delete the session after this long unused\n"
 	      "      --max-lifetime DURATION  delete the session this long after creation\n"
+	      "      --net none|egress     network: none (loopback only) or egress (the policy's\n"
+	      "                            allowlist, or --allow's; the policy must allow egress)\n"
+	      "      --allow DEST          egress only to DEST (repeatable; implies --net egress): an\n"
+	      "                            address or network with an optional :PORT, or a domain name\n"
+	      "                            (*.example.com), each within the policy's allowlist\n"
 	      "      --json                print the daemon's session object\n"
 	      "      --url URL, --token TOKEN  see warren(1)\n"
 	      "  -h, --help                show this help\n", out);
 }
 
-enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME };
+enum { OPT_PIDS = 0x100, OPT_CPUS, OPT_IDLE, OPT_LIFETIME, OPT_NET, OPT_ALLOW, OPT_IMAGE, OPT_TIMEOUT };
 
 static bool check_flag(const char *flag, const char *value, int (*parse)(const char *, uint64_t *),
 		       const char *example)
@@ -268,21 +272,31 @@ static bool check_flag(const char *flag, const char *value, int (*parse)(const c
 static json_t *create_request(int argc, char **argv, bool *json_out)
 {
 	static const struct option options[] = {
-		{ "image", required_argument, NULL, 'i' },    { "policy", required_argument, NULL, 'p' },
+		{ "image", required_argument, NULL, OPT_IMAGE }, { "policy", required_argument, NULL, 'p' },
 		{ "memory", required_argument, NULL, 'm' },   { "pids", required_argument, NULL, OPT_PIDS },
-		{ "cpus", required_argument, NULL, OPT_CPUS }, { "timeout", required_argument, NULL, 't' },
+		{ "cpus", required_argument, NULL, OPT_CPUS }, { "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "env", required_argument, NULL, 'e' },      { "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "max-lifetime", required_argument, NULL, OPT_LIFETIME },
+		{ "net", required_argument, NULL, OPT_NET },   { "allow", required_argument, NULL, OPT_ALLOW },
 		{ "json", no_argument, NULL, CLIENT_OPT_JSON }, { "help", no_argument, NULL, 'h' },
 		CLIENT_LONG_OPTIONS,                           { NULL, 0, NULL, 0 },
 	};
-	json_t *req = json_object(), *limits = json_object(), *env = json_object();
-	bool ok = req && limits && env;
+	json_t *req = json_object(), *limits = json_object(), *env = json_object(), *net = json_object();
+	json_t *allow = json_array();
+	bool ok = req && limits && env && net && allow;
 	int opt;
 	char *end;
-	while (ok && (opt = getopt_long(argc, argv, "i:p:m:t:e:h", options, NULL)) != -1) {
+	while (ok && (opt = getopt_long(argc, argv, "itp:m:e:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'i': json_object_set_new(req, "image", json_string(optarg)); break;
+		case 'i':
+		case 't':
+			/* a changed meaning is said, not guessed at */
+			cli_error("create: -%c is no longer --%s: write --%s (as in docker, -i and -t attach stdin and "
+				  "a terminal: warren exec -it)", opt, opt == 'i' ? "image" : "timeout",
+				  opt == 'i' ? "image NAME" : "timeout DURATION");
+			ok = false;
+			break;
+		case OPT_IMAGE: json_object_set_new(req, "image", json_string(optarg)); break;
 		case 'p': json_object_set_new(req, "policy", json_string(optarg)); break;
 		case 'm':
 			ok = check_flag("--memory", optarg, parse_size, "a size like 256M");
@@ -305,7 +319,7 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 			json_object_set_new(limits, "cpus", json_real(milli / 1000.0));
 			break;
 		}
-		case 't':
+		case OPT_TIMEOUT:
 			ok = check_flag("--timeout", optarg, parse_duration, "a duration like 30s");
 			json_object_set_new(limits, "timeout", json_string(optarg));
 			break;
@@ -318,6 +332,14 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 			json_object_set_new(req, "max_lifetime", json_string(optarg));
 			break;
 		case 'e': ok = client_add_env(env, "--env", optarg); break;
+		case OPT_NET:
+			ok = !strcmp(optarg, "none") || !strcmp(optarg, "egress");
+			if (!ok)
+				cli_error("--net: expected 'none' or 'egress' (a session never gets the host's), got '%s'",
+					  optarg);
+			json_object_set_new(net, "mode", json_string(optarg));
+			break;
+		case OPT_ALLOW: json_array_append_new(allow, json_string(optarg)); break; /* the daemon checks it */
 		case CLIENT_OPT_JSON: *json_out = true; break;
 		case 'h': create_usage(stdout); ok = false; break;
 		default:
@@ -335,8 +357,14 @@ static json_t *create_request(int argc, char **argv, bool *json_out)
 		json_object_set(req, "limits", limits);
 	if (ok && json_object_size(env) > 0)
 		json_object_set(req, "env", env);
+	if (ok && json_array_size(allow) > 0)
+		json_object_set(net, "allow", allow);
+	if (ok && json_object_size(net) > 0)
+		json_object_set(req, "network", net);
 	json_decref(limits);
 	json_decref(env);
+	json_decref(net);
+	json_decref(allow);
 	if (!ok) {
 		json_decref(req);
 		return NULL;

@@ -90,12 +90,28 @@ int table_add(struct table *t, ...) /* n_cols strings */;
 void table_print(const struct table *t, FILE *out);
 void table_free(struct table *t);
 
-/* Splits "K=V" into the env object; false (with a message) if no '='. */
+/* Adds "K=V", or K with our own value (cli_env_arg: dropped when we have
+ * none), to the env object; false after a message. */
 bool client_add_env(json_t *env, const char *flag, const char *kv);
 
+/* One event of an exec's or a process's output stream, copied to our
+ * stdout ("stdout", "pty") or stderr; *result is set by "exit". */
+int client_stream_event(const char *event, const char *data, json_t **result, wr_error *e);
+/* The exit status for a result object (an exec's, a process's), after
+ * saying why it was killed; timeout is the one asked for (NULL: the
+ * session's, looked up for the message). */
+int client_exit_status(const char *id, const char *timeout, json_t *res);
+/* warren exec -d, -i, -t (client-process.c): starts the process `req`
+ * describes, then prints its pid (detach) or relays it until it ends. */
+int client_exec_process(const char *id, json_t *req, bool detach, bool json, const char *timeout);
+
 int cmd_create(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);

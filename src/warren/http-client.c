@@ -170,6 +170,12 @@ int http_send(struct http_conn *c, const void *buf, size_t len, wr_error *e)
 int http_send_head(struct http_conn *c, const char *method, const char *target, const char *token,
 		   const char *content_type, uint64_t body_len, wr_error *e)
 {
+	return http_send_head_extra(c, method, target, token, content_type, body_len, NULL, e);
+}
+
+int http_send_head_extra(struct http_conn *c, const char *method, const char *target, const char *token,
+			 const char *content_type, uint64_t body_len, const char *extra, wr_error *e)
+{
 	_cleanup_free_ char *head = NULL;
 	char body_headers[192] = "";
 	if (content_type)
@@ -179,16 +185,15 @@ int http_send_head(struct http_conn *c, const char *method, const char *target, 
 	if (token && strpbrk(token, "\r\n"))
 		return wr_error_set(e, 0, "the token contains a line break");
 	int n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: warren/%s\r\n"
-			 "Connection: close\r\n%s%s%s%s\r\n",
+			 "Connection: close\r\n%s%s%s%s%s\r\n",
 			 method, target, c->host[0] ? c->host : "localhost", PACKAGE_VERSION, body_headers,
-			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+			 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "", extra ? extra : "");
 	if (n < 0)
 		return wr_error_set(e, ENOMEM, "request");
 	return http_send(c, head, (size_t)n, e);
 }
 
-/* Reads more bytes into the buffer: > 0, 0 at EOF, -errno. */
-static ssize_t fill(struct http_conn *c, wr_error *e)
+ssize_t http_fill(struct http_conn *c, wr_error *e)
 {
 	if (c->start == c->end)
 		c->start = c->end = 0;
@@ -208,6 +213,13 @@ static ssize_t fill(struct http_conn *c, wr_error *e)
 		c->end += (size_t)n;
 		return n;
 	}
+}
+
+/* Reads more bytes into the buffer: > 0, 0 at EOF, -errno; -EAGAIN
+ * instead with no_wait. */
+static ssize_t fill(struct http_conn *c, wr_error *e)
+{
+	return c->no_wait ? -EAGAIN : http_fill(c, e);
 }
 
 /* One line without its CRLF, NUL-terminated in place; valid until the
@@ -262,6 +274,8 @@ static int parse_header(struct http_conn *c, char *line, bool *chunked, wr_error
 		*chunked = strcasestr(value, "chunked") != NULL;
 	} else if (strcasecmp(line, "Content-Type") == 0) {
 		snprintf(c->content_type, sizeof c->content_type, "%s", value);
+	} else if (c->capture && strcasecmp(line, c->capture) == 0) {
+		snprintf(c->captured, sizeof c->captured, "%s", value);
 	}
 	return 0;
 }
@@ -278,6 +292,7 @@ int http_read_head(struct http_conn *c, wr_error *e)
 			return wr_error_set(e, 0, "warrend answered something that is not HTTP/1.1");
 		bool chunked = false;
 		c->content_type[0] = '\0';
+		c->captured[0] = '\0';
 		c->content_length = -1;
 		for (;;) {
 			if ((r = read_line(c, &line, e)) < 0)
@@ -295,6 +310,7 @@ int http_read_head(struct http_conn *c, wr_error *e)
 			c->body_kind = HTTP_BODY_CHUNKED;
 			c->left = 0;
 			c->chunk_seen = false;
+			c->in_trailers = false;
 		} else if (c->content_length >= 0) {
 			c->body_kind = HTTP_BODY_LENGTH;
 			c->left = (uint64_t)c->content_length;
@@ -310,20 +326,29 @@ int http_read_head(struct http_conn *c, wr_error *e)
 
 /* Moves to the next chunk's data when the current one is used up; sets
  * body_done after the last chunk and its trailers. */
-static int next_chunk(struct http_conn *c, bool after_data, wr_error *e)
+static int next_chunk(struct http_conn *c, wr_error *e)
 {
 	char *line;
 	int r;
-	if (after_data && (r = read_line(c, &line, e)) < 0) /* the CRLF after chunk data */
-		return r;
-	if ((r = read_line(c, &line, e)) < 0)
-		return r;
-	uint64_t size;
-	if (!parse_u64(line, 16, &size))
-		return wr_error_set(e, 0, "warrend sent a malformed chunk size");
-	if (size > 0) {
-		c->left = size;
-		return 0;
+	/* Each step is kept in c: with no_wait a line may not be there yet,
+	 * and the next call goes on where this one stopped. */
+	if (c->chunk_seen) {
+		if ((r = read_line(c, &line, e)) < 0) /* the CRLF after chunk data */
+			return r;
+		c->chunk_seen = false;
+	}
+	if (!c->in_trailers) {
+		if ((r = read_line(c, &line, e)) < 0)
+			return r;
+		uint64_t size;
+		if (!parse_u64(line, 16, &size))
+			return wr_error_set(e, 0, "warrend sent a malformed chunk size");
+		if (size > 0) {
+			c->left = size;
+			c->chunk_seen = true;
+			return 0;
+		}
+		c->in_trailers = true;
 	}
 	do { /* trailers, up to the blank line */
 		if ((r = read_line(c, &line, e)) < 0)
@@ -337,10 +362,9 @@ ssize_t http_read_body(struct http_conn *c, void *buf, size_t len, wr_error *e)
 {
 	while (!c->body_done) {
 		if (c->body_kind == HTTP_BODY_CHUNKED && c->left == 0) {
-			int r = next_chunk(c, c->chunk_seen, e);
+			int r = next_chunk(c, e);
 			if (r < 0)
 				return r;
-			c->chunk_seen = true;
 			continue;
 		}
 		if (c->start == c->end) {

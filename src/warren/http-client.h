@@ -23,7 +23,11 @@ struct http_conn {
 	enum http_body_kind body_kind;
 	uint64_t left;              /* bytes left in the body or the current chunk */
 	bool chunk_seen;            /* a chunk's data was read: its CRLF comes next */
+	bool in_trailers;           /* the last chunk was read: trailers up to a blank line */
 	bool body_done;
+	const char *capture;        /* a response header to keep (set after http_connect) … */
+	char captured[256];         /* … its value, "" when absent */
+	bool no_wait;               /* reads of the body take only what is buffered (-EAGAIN) */
 };
 
 /* Where the daemon listens: "unix:/path", "http://host[:port][/]". */
@@ -43,13 +47,20 @@ void http_close(struct http_conn *c);
  * content_type NULL means no body (and no Content-Length). */
 int http_send_head(struct http_conn *c, const char *method, const char *target, const char *token,
 		   const char *content_type, uint64_t body_len, wr_error *e);
+/* The same with more header lines ("Name: value\r\n" each; NULL: none). */
+int http_send_head_extra(struct http_conn *c, const char *method, const char *target, const char *token,
+			 const char *content_type, uint64_t body_len, const char *extra, wr_error *e);
 /* Sends body bytes (all of them). */
 int http_send(struct http_conn *c, const void *buf, size_t len, wr_error *e);
 
 /* Reads the status line and headers of the final response (1xx skipped). */
 int http_read_head(struct http_conn *c, wr_error *e);
-/* Reads up to len bytes of the body: > 0 bytes read, 0 at its end, or -errno. */
+/* Reads up to len bytes of the body: > 0 bytes read, 0 at its end, or
+ * -errno (-EAGAIN with no_wait when the socket would have to be read). */
 ssize_t http_read_body(struct http_conn *c, void *buf, size_t len, wr_error *e);
+/* One read from the socket into the buffer (after poll said it is
+ * readable): > 0, 0 at EOF, or -errno. */
+ssize_t http_fill(struct http_conn *c, wr_error *e);
 /* Reads the whole body (at most max bytes, else -EFBIG) into a new
  * NUL-terminated buffer. */
 int http_read_body_all(struct http_conn *c, size_t max, char **out, size_t *out_len, wr_error *e);

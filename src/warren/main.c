@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -22,6 +23,23 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int cli_env_arg(const char *flag, const char *arg, char **key, const char **value)
+{
+	const char *eq = strchr(arg, '=');
+	if (eq == arg || !arg[0]) {
+		cli_error("%s: expected KEY=VALUE or KEY, got '%s'", flag, arg);
+		return -1;
+	}
+	*key = eq ? strndup(arg, (size_t)(eq - arg)) : strdup(arg);
+	if (!*key) {
+		cli_error("%s: out of memory", flag);
+		return -1;
+	}
+	/* KEY alone: ours, as docker does; a KEY we do not have is dropped */
+	*value = eq ? eq + 1 : getenv(*key);
+	return *value ? 1 : 0;
+}
+
 static void usage(FILE *out)
 {
 	fputs("Usage: warren COMMAND [OPTION...]\n"
@@ -29,16 +47,21 @@ static void usage(FILE *out)
 	      "Run commands in isolated Linux sandboxes.\n"
 	      "\n"
 	      "Commands:\n"
-	      "  run [OPTION...] -- CMD [ARG...]   run CMD in a new one-shot sandbox\n"
+	      "  run [OPTION...] -- CMD [ARG...]   run CMD in a new one-shot sandbox (-it: with a terminal)\n"
 	      "  policy check FILE                 validate a policy, print the effective policy\n"
 	      "\n"
 	      "Commands that talk to warrend:\n"
 	      "  create [OPTION...]                create a session, print its ID\n"
-	      "  exec [OPTION...] ID -- CMD [ARG...]  run CMD in a session (or: ID --shell STRING)\n"
+	      "  exec [OPTION...] ID [--] CMD [ARG...]  run CMD in a session (or: ID --shell STRING;\n"
+	      "                                    -it: with a terminal, -d: in the background)\n"
+	      "  ps ID                             list a session's processes\n"
+	      "  attach ID PID                     follow a process, its stdin and terminal\n"
+	      "  kill [-s SIGNAL] ID PID...        signal processes\n"
 	      "  cp SRC DST                        copy a file to (ID:PATH) or from a session\n"
 	      "  ls [ID[:PATH]]                    list sessions, or a session's workspace\n"
 	      "  rm ID...                          delete sessions\n"
 	      "  status                            show warrend's health and pools\n"
+	      "  mcp                               serve MCP on stdin/stdout for an agent (tools from warrend)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help      show this help (also: warren COMMAND --help)\n"
@@ -56,6 +79,8 @@ static const struct {
 } client_commands[] = {
 	{ "create", cmd_create }, { "exec", cmd_exec }, { "cp", cmd_cp },
 	{ "ls", cmd_ls },         { "rm", cmd_rm },     { "status", cmd_status },
+	{ "mcp", cmd_mcp },
+	{ "ps", cmd_ps },         { "kill", cmd_kill }, { "attach", cmd_attach },
 };
 
 int main(int argc, char **argv)

@@ -22,7 +22,7 @@
 #include "userns.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK, V_ORIGINS, V_HOSTS };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_URL };
 
 struct config_key {
 	const char *name;
@@ -57,18 +57,32 @@ static const struct config_key config_keys[] = {
 	{ "max_sessions_per_token", V_UNSIGNED, FIELD(max_sessions_per_token), 1 },
 	{ "max_execs_per_session", V_UNSIGNED, FIELD(max_execs_per_session), 1 },
 	{ "max_execs_per_token", V_UNSIGNED, FIELD(max_execs_per_token), 1 },
+	{ "max_processes_per_session", V_UNSIGNED, FIELD(max_processes_per_session), 1 },
+	{ "max_process_followers", V_UNSIGNED, FIELD(max_process_followers), 1 },
+	{ "process_buffer", V_SIZE, FIELD(process_buffer), 0 },
 	{ "idle_timeout", V_DURATION, FIELD(idle_timeout_ms), 0 },
 	{ "max_lifetime", V_DURATION, FIELD(max_lifetime_ms), 0 },
 	{ "max_body", V_SIZE, FIELD(max_body), 0 },
 	{ "max_json_body", V_SIZE, FIELD(max_json_body), 0 },
 	{ "max_file_size", V_SIZE, FIELD(max_file_size), 0 },
+	{ "mcp_session_timeout", V_DURATION, FIELD(mcp_session_timeout_ms), 0 },
+	{ "max_mcp_sessions_per_token", V_UNSIGNED, FIELD(max_mcp_sessions_per_token), 1 },
+	{ "public_url", V_URL, FIELD(public_url), 0 },
+	{ "artifact_key_file", V_STRING, FIELD(artifact_key_file), 0 },
+	{ "artifact_ttl", V_DURATION, FIELD(artifact_ttl_ms), 0 },
+	{ "artifact_inline_max", V_SIZE, FIELD(artifact_inline_max), 0 },
+	{ "artifact_quota", V_SIZE, FIELD(artifact_quota), 0 },
+	{ "artifact_quota_per_token", V_SIZE, FIELD(artifact_quota_per_token), 0 },
 	{ "verbose", V_VERBOSE, FIELD(verbose), 0 },
+	{ "log_format", V_LOG_FORMAT, FIELD(log_format), 0 },
+	{ "access_log", V_BOOL, FIELD(access_log), 0 },
 	{ "backend", V_BACKEND, FIELD(backend), 0 },
 	{ "backend_fallback", V_FALLBACK, FIELD(backend_fallback), 0 },
-	{ "oci_runtime", V_STRING, FIELD(oci_runtime), 0 },
-	{ "docker_socket", V_STRING, FIELD(docker_socket), 0 },
-	{ "docker_image_prefix", V_STRING, FIELD(docker_image_prefix), 0 },
-	{ "docker_host_image", V_STRING, FIELD(docker_host_image), 0 },
+	/* each backend's own settings */
+	{ "oci_runtime", V_STRING, FIELD(oci.runtime), 0 },
+	{ "docker_socket", V_STRING, FIELD(docker.socket), 0 },
+	{ "docker_image_prefix", V_STRING, FIELD(docker.image_prefix), 0 },
+	{ "docker_host_image", V_STRING, FIELD(docker.host_image), 0 },
 };
 
 #ifndef WARREN_POLICYDIR
@@ -94,21 +108,30 @@ void config_defaults(struct daemon_config *cfg)
 		.max_sessions_per_token = 100,
 		.max_execs_per_session = 64,
 		.max_execs_per_token = 512,
+		.max_processes_per_session = 16,
+		.max_process_followers = 8,
+		.process_buffer = 1 << 20,
 		.idle_timeout_ms = 3600 * 1000,
 		.max_lifetime_ms = 24 * 3600 * 1000,
 		.max_body = 64 << 20,
 		.max_json_body = 1 << 20,
 		.max_file_size = 64 << 20,
+		.mcp_session_timeout_ms = 3600 * 1000,
+		.max_mcp_sessions_per_token = 16,
+		.artifact_ttl_ms = 5 * 3600 * 1000,
+		.artifact_inline_max = 64 << 10,
+		.artifact_quota = 1ULL << 30,
+		.artifact_quota_per_token = 256ULL << 20,
 		.auth_head_max = 16 << 10,
 		.auth_pending_max = 256,
 		.auth_timeout_ms = 10 * 1000,
 		.allow_backend_choice = true,
 		.backend = BACKEND_NATIVE,
 		.backend_fallback = -1,
-		.oci_runtime = strdup("runc"),
-		.docker_socket = strdup("/run/docker.sock"),
-		.docker_image_prefix = strdup("warren-"),
-		.docker_host_image = strdup("warren-minimal"),
+		.access_log = true,
+		.oci = { .runtime = strdup("runc") },
+		.docker = { .socket = strdup("/run/docker.sock"), .image_prefix = strdup("warren-"),
+			    .host_image = strdup("warren-minimal") },
 	};
 }
 
@@ -136,7 +159,7 @@ void config_free(struct daemon_config *cfg)
 	free_list(&cfg->allowed_origins, &cfg->n_allowed_origins);
 	free_list(&cfg->allowed_hosts, &cfg->n_allowed_hosts);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
-		if (config_keys[i].type == V_STRING) {
+		if (config_keys[i].type == V_STRING || config_keys[i].type == V_URL) {
 			char **field = (char **)((char *)cfg + config_keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -247,6 +270,12 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	case V_HOSTS:
 		return add_list(key, value, valid_host_name, "host names such as warren.internal, without a port",
 				&cfg->allowed_hosts, &cfg->n_allowed_hosts, e);
+	case V_URL:
+		/* artifact URLs are this followed by their path */
+		if (!valid_origin(value))
+			return wr_error_set(e, 0, "%s: invalid value \"%s\" (expected a scheme and host such as "
+					    "https://sandbox.example.com, without a path)", key, value);
+		/* fall through */
 	case V_STRING: {
 		if (!*value)
 			return wr_error_set(e, 0, "%s: empty value", key);
@@ -288,6 +317,15 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	case V_DURATION:
 		expected = "a duration such as 30s, 5m or 1h";
 		r = parse_duration(value, (uint64_t *)field);
+		break;
+	case V_LOG_FORMAT:
+		expected = "text or json";
+		if (!strcmp(value, "text"))
+			*(int *)field = LOG_FORMAT_TEXT;
+		else if (!strcmp(value, "json"))
+			*(int *)field = LOG_FORMAT_JSON;
+		else
+			r = -EINVAL;
 		break;
 	case V_FALLBACK:
 		if (!strcmp(value, "none")) {
@@ -377,6 +415,11 @@ int config_parse_file(struct daemon_config *cfg, const char *path, bool must_exi
 
 int config_finish(struct daemon_config *cfg, wr_error *e)
 {
+	/* config_defaults' copies: every one is needed from here on */
+	if (!cfg->state_dir || !cfg->tokens_file || !cfg->policy_dir || !cfg->image_dir || !cfg->default_image ||
+	    !cfg->default_policy || !cfg->oci.runtime || !cfg->docker.socket || !cfg->docker.image_prefix ||
+	    !cfg->docker.host_image)
+		return wr_error_set(e, ENOMEM, "the configuration's defaults");
 	if (cfg->auth_local && cfg->tokenless_loopback)
 		return wr_error_set(e, 0, "auth_local (a token on the unix socket too) and tokenless_loopback "
 				    "(none on loopback TCP) contradict each other: set one");
@@ -386,6 +429,11 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 				    (unsigned long long)cfg->auth_head_max);
 	if (cfg->auth_timeout_ms < 100)
 		return wr_error_set(e, 0, "auth_timeout: at least 100ms");
+	/* Below this a burst of output would keep nothing of itself. */
+	if (cfg->process_buffer < 64 * 1024)
+		return wr_error_set(e, 0, "process_buffer: at least 64K");
+	if (cfg->artifact_ttl_ms < 1000)
+		return wr_error_set(e, 0, "artifact_ttl: at least 1s");
 	/* The host ids every sandbox of this process draws from (userns.h). */
 	char size[16];
 	snprintf(size, sizeof size, "%u", cfg->host_ids_per_sandbox);

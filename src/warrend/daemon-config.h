@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 
 #include "error.h"
-#include "warrend.h"
+#include "daemon.h"
 
 #define WARREND_CONFIG_FILE "/etc/warren/warrend.conf"
 #define WARREND_TOKENS_FILE "/etc/warren/tokens"

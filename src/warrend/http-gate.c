@@ -20,12 +20,14 @@
 
 #include <jansson.h>
 
+#include "artifacts.h"
 #include "auth-head.h"
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "http-internal.h"
 #include "metrics.h"
-#include "warrend.h"
+#include "daemon.h"
+#include "http.h"
 
 struct gate_conn {
 	h2o_socket_t *sock;
@@ -99,7 +101,21 @@ static size_t frame_header(uint8_t *p, size_t len, uint8_t type, uint8_t flags, 
 /* HTTP/2: our SETTINGS, an ACK of the client's, the response on the first
  * request's stream, and GOAWAY naming that stream as the last one served.
  * Before any stream (a bad frame): SETTINGS and GOAWAY(PROTOCOL_ERROR). */
-static char *http2_reply(int status, const char *body, size_t body_len, uint32_t stream, size_t *out_len)
+/* "Literal Header Field without Indexing — New Name" (RFC 7541 6.2.2):
+ * a header the static table does not name. */
+static size_t hpack_new_name(uint8_t *p, const char *name, const char *value)
+{
+	size_t n = 0, nl = strlen(name), vl = strlen(value);
+	p[n++] = 0x00;
+	p[n++] = (uint8_t)nl;
+	memcpy(p + n, name, nl), n += nl;
+	p[n++] = (uint8_t)vl; /* < 127: a request id is at most 64 */
+	memcpy(p + n, value, vl);
+	return n + vl;
+}
+
+static char *http2_reply(int status, const char *body, size_t body_len, uint32_t stream, const char *rid,
+			 size_t *out_len)
 {
 	if (stream == 0) {
 		uint8_t *p = calloc(1, 9 + 9 + 8);
@@ -120,6 +136,7 @@ static char *http2_reply(int status, const char *body, size_t body_len, uint32_t
 	b += hpack_literal(block + b, 28, length_text);                /* content-length */
 	if (status == 401)
 		b += hpack_literal(block + b, 61, "Bearer");            /* www-authenticate */
+	b += hpack_new_name(block + b, "x-request-id", rid);
 	uint8_t *p = malloc(9 * 5 + b + body_len + 8);
 	if (!p)
 		return NULL;
@@ -137,14 +154,14 @@ static char *http2_reply(int status, const char *body, size_t body_len, uint32_t
 	return (char *)p;
 }
 
-static char *http1_reply(int status, const char *body, size_t body_len, size_t *out_len)
+static char *http1_reply(int status, const char *body, size_t body_len, const char *rid, size_t *out_len)
 {
-	const char *reason = status == 401 ? "Unauthorized" : status == 431 ? "Request Header Fields Too Large"
-										      : "Bad Request";
+	const char *reason = status == 401 ? "Unauthorized" : status == 403 ? "Forbidden"
+			   : status == 431 ? "Request Header Fields Too Large" : "Bad Request";
 	char *text = NULL;
 	int n = asprintf(&text, "HTTP/1.1 %d %s\r\nServer: warrend/%s\r\nContent-Type: application/json\r\n"
-				"Content-Length: %zu\r\n%sConnection: close\r\n\r\n%.*s",
-			 status, reason, PACKAGE_VERSION, body_len,
+				"Content-Length: %zu\r\nX-Request-Id: %s\r\n%sConnection: close\r\n\r\n%.*s",
+			 status, reason, PACKAGE_VERSION, body_len, rid,
 			 status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", (int)body_len, body);
 	if (n < 0)
 		return NULL;
@@ -174,16 +191,26 @@ static bool answer(struct gate_conn *g, int status, const char *code, const char
 	_cleanup_free_ char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	size_t len = 0;
+	/* the gate's answers are requests of their own: an id, a log line */
+	char rid[REQUEST_ID_MAX + 1];
+	request_id_new(rid);
 	if (body) {
 		size_t body_len = strlen(body);
 		_cleanup_free_ char *framed = NULL;
 		if (asprintf(&framed, "%s\n", body) >= 0)
-			g->reply = http2 ? http2_reply(status, framed, body_len + 1, stream, &len)
-					 : http1_reply(status, framed, body_len + 1, &len);
+			g->reply = http2 ? http2_reply(status, framed, body_len + 1, stream, rid, &len)
+					 : http1_reply(status, framed, body_len + 1, rid, &len);
 	}
-	metrics_count_http(status);
-	if (cfg->verbose >= 2)
+	metrics_count_request("gate", status, 0);
+	if (cfg->access_log) {
+		struct access_entry a = { .request_id = rid, .method = "-", .method_len = 1, .path = "-", .path_len = 1,
+					  .status = status, .bytes = len };
+		daemon_log_access(&a);
+	}
+	if (cfg->verbose >= 2) {
+		LOG_CTX_SCOPE(rid, NULL);
 		daemon_log("%d before the request was read: %s", status, message);
+	}
 	free(g->head);
 	g->head = NULL;
 	g->lingering = true;
@@ -292,7 +319,23 @@ static void on_readable(h2o_socket_t *sock, const char *err)
 		hand_to_h2o(g); /* an EOF is h2o's to see, as for any client */
 		return;
 	case HEAD_UNAUTHORIZED:
-		open = answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
+		/* a signed artifact URL stands for the token (its signature is
+		 * checked here first, then again by its handler) */
+		switch (h.target ? artifacts_check_url(h.target, h.target_len, &(struct artifact_url){ 0 })
+				 : ARTIFACT_URL_NOT_OURS) {
+		case ARTIFACT_URL_OK:
+			hand_to_h2o(g);
+			return;
+		case ARTIFACT_URL_BAD:
+			open = answer(g, 403, "forbidden", ARTIFACT_URL_BAD_WHY, false, 0);
+			break;
+		case ARTIFACT_URL_EXPIRED:
+			open = answer(g, 403, "forbidden", ARTIFACT_URL_EXPIRED_WHY, false, 0);
+			break;
+		default:
+			open = answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
+			break;
+		}
 		break;
 	case HEAD_MALFORMED:
 		open = answer(g, 400, "bad_request", h.why, h.http2, h.stream_id);

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <h2o.h>
 
+#include "error.h"
+
 struct daemon_config;
 
 /* The largest body any route accepts: h2o buffers bodies up to this. */
@@ -10,7 +12,7 @@ size_t http_largest_body_limit(const struct daemon_config *cfg);
 /* The accept context of the one h2o context (set up by http_start). */
 h2o_accept_ctx_t *http_accept_ctx(void);
 /* Binds every configured listener (or takes systemd's sockets). */
-int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen);
+int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e);
 /* How requests on a connection authenticate, from its listener. */
 enum http_auth_mode {
 	HTTP_AUTH_TOKEN,    /* a bearer token on every request; the gate checks the first */

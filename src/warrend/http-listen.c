@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,8 @@
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "http-internal.h"
-#include "warrend.h"
+#include "daemon.h"
+#include "http.h"
 
 #define LISTEN_BACKLOG 1024
 #define MAX_LISTENERS 16
@@ -111,21 +111,6 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	}
 }
 
-__attribute__((format(printf, 4, 5)))
-static int set_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (code)
-		snprintf(err, errlen, "%s: %s", msg, strerror(code));
-	else
-		snprintf(err, errlen, "%s", msg);
-	return -(code ? code : EINVAL);
-}
-
 static int mkdir_parents(char *path)
 {
 	for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
@@ -140,27 +125,26 @@ static int mkdir_parents(char *path)
 
 /* A socket file left by a daemon that died is replaced; one that still
  * answers belongs to a running daemon and is left alone. */
-static int remove_stale_socket(const struct sockaddr_un *sun, char *err, size_t errlen)
+static int remove_stale_socket(const struct sockaddr_un *sun, wr_error *e)
 {
 	struct stat st;
 	if (lstat(sun->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : set_error(err, errlen, errno, "stat %s", sun->sun_path);
+		return errno == ENOENT ? 0 : wr_error_set(e, errno, "stat %s", sun->sun_path);
 	if (!S_ISSOCK(st.st_mode))
-		return set_error(err, errlen, 0, "%s exists and is not a socket", sun->sun_path);
+		return wr_error_set(e, 0, "%s exists and is not a socket", sun->sun_path);
 	_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe < 0)
-		return set_error(err, errlen, errno, "socket for %s", sun->sun_path);
+		return wr_error_set(e, errno, "socket for %s", sun->sun_path);
 	if (connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) == 0)
-		return set_error(err, errlen, 0, "%s: another daemon is listening on it", sun->sun_path);
+		return wr_error_set(e, 0, "%s: another daemon is listening on it", sun->sun_path);
 	if (errno != ECONNREFUSED)
-		return set_error(err, errlen, errno, "connect %s", sun->sun_path);
+		return wr_error_set(e, errno, "connect %s", sun->sun_path);
 	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-		return set_error(err, errlen, errno, "unlink stale socket %s", sun->sun_path);
+		return wr_error_set(e, errno, "unlink stale socket %s", sun->sun_path);
 	return 0;
 }
 
-static int bind_unix(const struct listen_addr *addr, const struct daemon_config *cfg, int *out, char *err,
-		     size_t errlen)
+static int bind_unix(const struct listen_addr *addr, const struct daemon_config *cfg, int *out, wr_error *e)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	strcpy(sun.sun_path, addr->path);
@@ -168,8 +152,8 @@ static int bind_unix(const struct listen_addr *addr, const struct daemon_config 
 	strcpy(parent, addr->path);
 	int r = mkdir_parents(parent);
 	if (r < 0)
-		return set_error(err, errlen, -r, "create the directory of %s", addr->path);
-	if ((r = remove_stale_socket(&sun, err, errlen)) < 0)
+		return wr_error_set(e, -r, "create the directory of %s", addr->path);
+	if ((r = remove_stale_socket(&sun, e)) < 0)
 		return r;
 
 	/* Membership of the group is the right to use the daemon tokenless.
@@ -179,23 +163,23 @@ static int bind_unix(const struct listen_addr *addr, const struct daemon_config 
 	if (g)
 		gid = g->gr_gid;
 	else if (cfg->socket_group)
-		return set_error(err, errlen, 0, "socket_group: no group named \"%s\"", cfg->socket_group);
+		return wr_error_set(e, 0, "socket_group: no group named \"%s\"", cfg->socket_group);
 	else
 		daemon_log("no group \"%s\": %s is for root only (groupadd --system %s, or set socket_group)",
 			   WARREND_DEFAULT_SOCKET_GROUP, addr->path, WARREND_DEFAULT_SOCKET_GROUP);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return set_error(err, errlen, errno, "socket for %s", addr->path);
+		return wr_error_set(e, errno, "socket for %s", addr->path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return set_error(err, errlen, errno, "bind %s", addr->path);
+		return wr_error_set(e, errno, "bind %s", addr->path);
 	/* chmod/chown the path, not the fd: a socket's fd mode is not the file's. */
 	if (chmod(addr->path, cfg->socket_mode) < 0 || (gid != (gid_t)-1 && chown(addr->path, -1, gid) < 0)) {
-		r = set_error(err, errlen, errno, "set the owner and mode of %s", addr->path);
+		r = wr_error_set(e, errno, "set the owner and mode of %s", addr->path);
 		unlink(addr->path);
 		return r;
 	}
 	if (listen(fd, LISTEN_BACKLOG) < 0) {
-		r = set_error(err, errlen, errno, "listen %s", addr->path);
+		r = wr_error_set(e, errno, "listen %s", addr->path);
 		unlink(addr->path);
 		return r;
 	}
@@ -203,21 +187,21 @@ static int bind_unix(const struct listen_addr *addr, const struct daemon_config 
 	return 0;
 }
 
-static int bind_tcp(const struct listen_addr *addr, const char *text, int *out, char *err, size_t errlen)
+static int bind_tcp(const struct listen_addr *addr, const char *text, int *out, wr_error *e)
 {
 	_cleanup_close_ int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return set_error(err, errlen, errno, "socket for %s", text);
+		return wr_error_set(e, errno, "socket for %s", text);
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		return set_error(err, errlen, errno, "SO_REUSEADDR on %s", text);
+		return wr_error_set(e, errno, "SO_REUSEADDR on %s", text);
 	/* [::] means IPv6 only; list 0.0.0.0 as well for IPv4. */
 	if (addr->sa.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		return set_error(err, errlen, errno, "IPV6_V6ONLY on %s", text);
+		return wr_error_set(e, errno, "IPV6_V6ONLY on %s", text);
 	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
-		return set_error(err, errlen, errno, "bind %s", text);
+		return wr_error_set(e, errno, "bind %s", text);
 	if (listen(fd, LISTEN_BACKLOG) < 0)
-		return set_error(err, errlen, errno, "listen %s", text);
+		return wr_error_set(e, errno, "listen %s", text);
 	*out = TAKE_FD(fd);
 	return 0;
 }
@@ -265,7 +249,7 @@ static int take_activated_sockets(h2o_evloop_t *loop)
 #endif
 }
 
-int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
+int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e)
 {
 	config = cfg;
 	if (take_activated_sockets(loop) > 0) {
@@ -273,17 +257,16 @@ int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, char *e
 		return 0;
 	}
 	if (cfg->n_listen > MAX_LISTENERS)
-		return set_error(err, errlen, 0, "more than %d listen entries", MAX_LISTENERS);
+		return wr_error_set(e, 0, "more than %d listen entries", MAX_LISTENERS);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		struct listen_addr addr;
-		wr_error e = { 0 };
-		int fd = -1, r = config_parse_listen(cfg->listen[i], &addr, &e);
+		int fd = -1, r = config_parse_listen(cfg->listen[i], &addr, e);
 		if (r < 0)
-			r = set_error(err, errlen, 0, "%s", e.message);
+			;
 		else if (addr.is_unix)
-			r = bind_unix(&addr, cfg, &fd, err, errlen);
+			r = bind_unix(&addr, cfg, &fd, e);
 		else
-			r = bind_tcp(&addr, cfg->listen[i], &fd, err, errlen);
+			r = bind_tcp(&addr, cfg->listen[i], &fd, e);
 		if (r < 0) {
 			http_stop_listening();
 			return r;

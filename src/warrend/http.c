@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 
 #include "auth.h"
 #include "cleanup.h"
@@ -17,11 +18,14 @@
 #include "daemon-config.h"
 #include "http.h"
 #include "http-internal.h"
-#include "warrend.h"
+#include "metrics.h"
+#include "sse.h"
+#include "v1-routes.h"
 
 #define MAX_TABLES 16
 
 static const struct http_route *route_tables[MAX_TABLES];
+static bool presigned_tables[MAX_TABLES];
 static size_t n_route_tables;
 
 void http_add_routes(const struct http_route *routes)
@@ -31,6 +35,21 @@ void http_add_routes(const struct http_route *routes)
 		abort();
 	}
 	route_tables[n_route_tables++] = routes;
+}
+
+void http_add_presigned_routes(const struct http_route *routes)
+{
+	http_add_routes(routes);
+	presigned_tables[n_route_tables - 1] = true;
+}
+
+static bool route_presigned(const struct http_route *r)
+{
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *x = route_tables[t]; x->method; x++)
+			if (x == r)
+				return presigned_tables[t];
+	return false;
 }
 
 size_t http_largest_body_limit(const struct daemon_config *cfg)
@@ -45,48 +64,44 @@ size_t http_largest_body_limit(const struct daemon_config *cfg)
 
 /* ---- replies ---------------------------------------------------------- */
 
-static const char *reason_phrase(int status)
+const char *http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 202: return "Accepted";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 421: return "Misdirected Request";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default: return status < 400 ? "OK" : "Error";
 	}
 }
 
-const char *http_error_code(int status)
+void http_start_status(h2o_req_t *req, int status, const char *content_type)
 {
-	switch (status) {
-	case 400: return "bad_request";
-	case 401: return "unauthorized";
-	case 403: return "forbidden";
-	case 404: return "not_found";
-	case 409: return "conflict";
-	case 413: return "payload_too_large";
-	case 429: return "capacity";
-	case 503: return "unavailable";
-	default: return "internal";
-	}
+	req->res.status = status;
+	req->res.reason = http_reason(status);
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+		       strlen(content_type));
 }
 
 int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const void *data, size_t len)
 {
 	req->res.status = status;
-	req->res.reason = reason_phrase(status);
+	req->res.reason = http_reason(status);
 	req->res.content_length = len;
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
 		       strlen(content_type));
@@ -113,11 +128,22 @@ int http_reply_json(h2o_req_t *req, int status, json_t *body)
 
 int http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
 {
-	char message[1024];
+	struct wd_error e = { .status = status, .code = code, .retry_after_s = status == 429 || status == 503 };
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	vsnprintf(e.cause.message, sizeof(e.cause.message), fmt, ap);
 	va_end(ap);
+	return http_reply_wd_error(req, &e);
+}
+
+int http_reply_wd_error(h2o_req_t *req, const struct wd_error *e)
+{
+	int status = e->status ? e->status : 500;
+	if (e->retry_after_s) {
+		char *v = h2o_mem_alloc_pool(&req->pool, 16);
+		int n = snprintf(v, 16, "%u", e->retry_after_s);
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
+	}
 	if (status == 401) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
 			       H2O_STRLIT("Bearer"));
@@ -125,8 +151,9 @@ int http_reply_error(h2o_req_t *req, int status, const char *code, const char *f
 		 * would be read, body and all, before being refused again. */
 		req->http1_is_persistent = 0;
 	}
-	return http_reply_json(req, status,
-			       json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+	return http_reply_json(req, status, json_pack("{s:{s:s,s:s}}", "error", "code",
+						      e->code ? e->code : wd_status_code(status), "message",
+						      e->cause.message));
 }
 
 /* ---- request bodies --------------------------------------------------- */
@@ -214,6 +241,16 @@ static bool client_closed(h2o_req_t *req)
 	return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+void http_tick(uint64_t now)
+{
+	static uint64_t last_check_ms;
+	sse_tick(now);
+	if (now - last_check_ms >= 250) {
+		last_check_ms = now;
+		http_pending_check_clients();
+	}
+}
+
 void http_pending_check_clients(void)
 {
 	for (h2o_linklist_t *n = pendings.next; n != &pendings;) {
@@ -273,6 +310,9 @@ bool http_match_pattern(const char *pattern, const char *path, size_t len, struc
 
 static bool method_is(h2o_req_t *req, const char *method)
 {
+	/* HEAD is answered by every GET route: h2o sends the head alone */
+	if (req->method.len == 4 && !memcmp(req->method.base, "HEAD", 4))
+		return !strcmp(method, "GET");
 	return req->method.len == strlen(method) && memcmp(req->method.base, method, req->method.len) == 0;
 }
 
@@ -419,7 +459,54 @@ static bool raw_path_has_dot_segment(const h2o_req_t *req)
 	return false;
 }
 
-static int dispatch(h2o_handler_t *self, h2o_req_t *req)
+/* ---- the request's record ------------------------------------------------ */
+
+/* Kept in the request's env vector (h2o's slot for per-request data that
+ * handlers pass along), under a name no client can set. */
+static const char ctx_key[] = "warrend.ctx";
+
+struct http_ctx *http_ctx(h2o_req_t *req)
+{
+	for (size_t i = 0; i + 1 < req->env.size; i += 2)
+		if (req->env.entries[i].len == sizeof(ctx_key) - 1 &&
+		    !memcmp(req->env.entries[i].base, ctx_key, sizeof(ctx_key) - 1))
+			return (struct http_ctx *)req->env.entries[i + 1].base;
+	struct http_ctx *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
+	memset(c, 0, sizeof(*c));
+	ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+	if (at >= 0 && request_id_valid(req->headers.entries[at].value.base, req->headers.entries[at].value.len))
+		memcpy(c->request_id, req->headers.entries[at].value.base, req->headers.entries[at].value.len);
+	else
+		request_id_new(c->request_id);
+	h2o_vector_reserve(&req->pool, &req->env, req->env.size + 2);
+	req->env.entries[req->env.size++] = h2o_iovec_init(ctx_key, sizeof(ctx_key) - 1);
+	req->env.entries[req->env.size++] = h2o_iovec_init(c, sizeof(*c));
+	return c;
+}
+
+void http_set_session(h2o_req_t *req, const char *session_id)
+{
+	snprintf(http_ctx(req)->session_id, sizeof(http_ctx(req)->session_id), "%s", session_id);
+}
+
+/* A route whose credential is the URL's own signature (artifacts): the
+ * handler checks it before anything else; tokens do not matter. On a
+ * listener that wants tokens, the gate let this connection in for that
+ * one request: it closes after the answer, so no request without a token
+ * rides in behind it. */
+static int dispatch_presigned(h2o_req_t *req, struct http_ctx *ctx, const struct http_route *r,
+			      struct http_route_match *m)
+{
+	ctx->route = r;
+	if (http_conn_auth_mode(req->conn) == HTTP_AUTH_TOKEN &&
+	    h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) < 0)
+		req->http1_is_persistent = 0;
+	m->owner = NULL;
+	m->request_id = ctx->request_id;
+	return r->handler(req, m);
+}
+
+static int dispatch_route(h2o_req_t *req, struct http_ctx *ctx)
 {
 	/* h2o has percent-decoded the path: %00 would hand handlers a NUL. */
 	const char *path = req->path_normalized.base;
@@ -427,9 +514,13 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 	struct http_route_match m;
 	bool dots = raw_path_has_dot_segment(req);
 	const struct http_route *r = memchr(path, '\0', len) || dots ? NULL : find_route(req, path, len, &m);
+	if (r && route_presigned(r))
+		return dispatch_presigned(req, ctx, r, &m);
 	const char *owner = authenticate(req, r);
 	if (!owner)
 		return 0;
+	ctx->owner = owner;
+	ctx->route = r;
 	if (memchr(path, '\0', len))
 		return http_reply_error(req, 400, "bad_request", "the path contains a NUL byte (%%00)");
 	if (dots)
@@ -446,6 +537,9 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 						size);
 		}
 		m.owner = owner;
+		m.request_id = ctx->request_id;
+		if (m.id[0] && strstr(r->pattern, "/sessions/{id}"))
+			http_set_session(req, m.id);
 		return r->handler(req, &m);
 	}
 	if (reply_not_allowed(req, path, len) == 0)
@@ -454,13 +548,53 @@ static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 				req->method.base, (int)len, path);
 }
 
-static void count_response(h2o_logger_t *self, h2o_req_t *req)
+static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
-	if (req->res.status)
-		metrics_count_http(req->res.status);
-	if (daemon_state->cfg.verbose >= 2)
-		daemon_log("%.*s %.*s -> %d", (int)req->method.len, req->method.base, (int)req->path.len,
-			   req->path.base, req->res.status);
+	struct http_ctx *ctx = http_ctx(req);
+	/* every log line the handler causes names the request */
+	LOG_CTX_SCOPE(ctx->request_id, NULL);
+	return dispatch_route(req, ctx);
+}
+
+/* Every response, whoever made it (a handler, h2o itself), carries the
+ * request's id. */
+static void add_request_id(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	struct http_ctx *ctx = http_ctx(req);
+	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ctx->request_id,
+			      strlen(ctx->request_id));
+	h2o_setup_next_ostream(req, slot);
+}
+
+static double ms_between(struct timeval a, struct timeval b)
+{
+	return (double)(b.tv_sec - a.tv_sec) * 1000.0 + (double)(b.tv_usec - a.tv_usec) / 1000.0;
+}
+
+/* The access log and the per-route metrics: one call per request. */
+static void log_response(h2o_logger_t *self, h2o_req_t *req)
+{
+	struct http_ctx *ctx = http_ctx(req);
+	struct timeval now;
+	gettimeofday(&now, NULL);
+	double ms = req->timestamps.request_begin_at.tv_sec ? ms_between(req->timestamps.request_begin_at, now) : 0;
+	if (ms < 0)
+		ms = 0;
+	int status = req->res.status;
+	char route[128] = "other";
+	if (ctx->route)
+		snprintf(route, sizeof(route), "%s %s", ctx->route->method, ctx->route->pattern);
+	if (status)
+		metrics_count_request(route, status, ms / 1000.0);
+	if (!daemon_state->cfg.access_log)
+		return;
+	struct access_entry a = {
+		.request_id = ctx->request_id, .token = ctx->owner, .method = req->method.base,
+		.method_len = req->method.len, .path = req->path.base,
+		.path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len, .status = status,
+		.bytes = req->bytes_sent, .duration_ms = ms, .session_id = ctx->session_id[0] ? ctx->session_id : NULL,
+	};
+	daemon_log_access(&a);
 }
 
 /* ---- h2o set-up ----------------------------------------------------------- */
@@ -478,8 +612,10 @@ static void configure_h2o(h2o_evloop_t *loop, const struct daemon_config *cfg)
 	h2o_pathconf_t *pathconf = h2o_config_register_path(host, "/", 0);
 	h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
 	handler->on_req = dispatch;
+	h2o_filter_t *filter = h2o_create_filter(pathconf, sizeof(*filter));
+	filter->on_setup_ostream = add_request_id;
 	h2o_logger_t *logger = h2o_create_logger(pathconf, sizeof(*logger));
-	logger->log_access = count_response;
+	logger->log_access = log_response;
 	h2o_context_init(&context, loop, &globalconf);
 	accept_ctx.ctx = &context;
 	accept_ctx.hosts = globalconf.hosts;
@@ -507,9 +643,9 @@ void http_dispose(void)
 	accept_ctx.ctx = NULL;
 }
 
-int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen)
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e)
 {
 	configure_h2o(loop, cfg);
 	http_gate_init(loop, cfg);
-	return http_listen_all(loop, cfg, err, errlen);
+	return http_listen_all(loop, cfg, e);
 }

@@ -7,6 +7,9 @@
 #include <jansson.h>
 #include <h2o.h>
 
+#include "daemon.h"
+#include "wd-error.h"
+
 /* One route: METHOD and a pattern whose "{id}" matches one path segment
  * and a trailing "*" matches the rest (possibly empty). */
 struct http_route_match {
@@ -15,6 +18,7 @@ struct http_route_match {
 	                        * percent-decoded it and resolved "." and ".." (never holds NUL) */
 	size_t rest_len;
 	const char *owner;     /* the token's name; "local" (unix socket) or "loopback" without one */
+	const char *request_id; /* X-Request-Id: the client's (well-formed) or a new one */
 };
 typedef int (*http_handler_fn)(h2o_req_t *req, const struct http_route_match *m);
 struct http_route {
@@ -27,15 +31,35 @@ struct http_route {
 /* Registers a table of routes (terminated by a NULL method). The first
  * match wins; a path that matches with another method gets 405. */
 void http_add_routes(const struct http_route *routes);
+/* The same for routes whose credential is a signed URL, not a token
+ * (artifacts): their handlers get no owner and check the signature
+ * before anything else. */
+void http_add_presigned_routes(const struct http_route *routes);
 
 /* Replies (each returns 0 so handlers can `return http_reply_…;`). */
 int http_reply_json(h2o_req_t *req, int status, json_t *body /* stolen */);
+/* The one error reply of the JSON API: {"error": {"code", "message"}}
+ * with the error's status, and Retry-After on 429 and 503. */
+int http_reply_wd_error(h2o_req_t *req, const struct wd_error *e);
 int http_reply_error(h2o_req_t *req, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int http_reply_bytes(h2o_req_t *req, int status, const char *content_type, const void *data, size_t len);
-/* The error code of a status: 400 bad_request, 403 forbidden, 404
- * not_found, 429 capacity, 503 unavailable, other 5xx internal. */
-const char *http_error_code(int status);
+/* The reason phrase of a status ("Not Found"). */
+const char *http_reason(int status);
+/* Sets a streamed reply's status (and reason). */
+void http_start_status(h2o_req_t *req, int status, const char *content_type);
+
+/* The request's own record: its id, who asked, which route, and the
+ * session it concerns (for the access log). */
+struct http_ctx {
+	char request_id[REQUEST_ID_MAX + 1];
+	const char *owner;
+	const struct http_route *route;
+	char session_id[65];
+};
+struct http_ctx *http_ctx(h2o_req_t *req);
+/* Names the session a request concerns in its access-log line. */
+void http_set_session(h2o_req_t *req, const char *session_id);
 
 /* Parses the request body as a JSON object. On failure it has already
  * replied 400 (malformed, not an object) and returns -1. */
@@ -58,9 +82,9 @@ struct http_pending {
 struct http_pending *http_pending_new(h2o_req_t *req, void (*on_gone)(void *), void *data);
 
 /* The listeners. "unix:/run/warren/warrend.sock" or "127.0.0.1:8080" or
- * "[::1]:8080". Returns 0 or -errno with a message in err. */
+ * "[::1]:8080". Returns 0 or -errno with the message in e. */
 struct daemon_config;
-int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, char *err, size_t errlen);
+int http_start(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e);
 /* Stops accepting new connections (drain). */
 void http_stop_listening(void);
 
@@ -74,9 +98,19 @@ void http_stop_listening(void);
  * one the client closed, runs on_gone and ends the request (HTTP/2 resets
  * and closes reach h2o through its own reads). Called from the tick. */
 void http_pending_check_clients(void);
+/* From the daemon's tick: stream heartbeats, clients that left. */
+void http_tick(uint64_t now_ms);
 /* Matches `path` (len bytes) against a route pattern; fills m's id/rest.
  * {id}: 1-64 characters of [A-Za-z0-9_-]; anything else does not match. */
 bool http_match_pattern(const char *pattern, const char *path, size_t len, struct http_route_match *m);
+/* http-artifacts.c: each collected file of a report (session-collect.h)
+ * as clients see it: its "content_type" and, for an artifact, its "url"
+ * (public_url, else the request's scheme and Host, then the signed path)
+ * and "expires" (RFC 3339). */
+void http_render_collected(h2o_req_t *req, json_t *report);
+/* The Content-Type of a file name (h2o's table; application/octet-stream
+ * for what it does not know). */
+const char *http_content_type_of(const char *name);
 /* Drain: HTTP/2 connections get GOAWAY, idle keep-alive ones close. */
 void http_shutdown(void);
 /* Frees the h2o context and configuration at exit. */

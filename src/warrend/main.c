@@ -17,21 +17,21 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "artifacts.h"
 #include "auth.h"
 #include "backends.h"
-#include "clock.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "daemon-config.h"
+#include "daemon.h"
 #include "http-internal.h"
+#include "metrics.h"
+#include "routes.h"
+#include "session.h"
 #include "spawner.h"
-#include "warrend.h"
 
 #define DRAIN_POLL_MS 50
 #define DRAIN_CAP_MS 10000
-
-static struct daemon the_daemon;
-struct daemon *daemon_state = &the_daemon;
 
 static bool exit_requested;
 static int exit_status;
@@ -40,21 +40,6 @@ static h2o_socket_t *signal_sock;
 static h2o_timeout_t drain_timeout;
 static h2o_timeout_entry_t drain_entry;
 static uint64_t drain_started_ms;
-
-uint64_t daemon_now_ms(void)
-{
-	return monotonic_ms();
-}
-
-void daemon_log(const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "warrend: %s\n", line);
-}
 
 static void notify(const char *state)
 {
@@ -160,7 +145,7 @@ static void usage(FILE *out)
 	      "      --image-dir DIR      where named images live\n"
 	      "      --backend NAME       native (default), oci or docker: what runs sandboxes\n"
 	      "      --backend-fallback NAME  used when the backend is unhealthy at start\n"
-	      "  -v, --verbose            more log lines (repeat for one per request)\n"
+	      "  -v, --verbose            more log lines: commands' ends (twice: their starts)\n"
 	      "  -V, --version            print the version and exit\n"
 	      "  -h, --help               print this help and exit\n\n"
 	      "See warrend(8) and warrend.conf(5).\n",
@@ -374,6 +359,7 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+	spawn_use_egress(&spawn_egress_netlink); /* egress sandboxes are spawned here (sandbox.c) */
 	int spawner_status = spawner_main_if_asked(argc, argv); /* warrend's own helper (spawner.h) */
 	if (spawner_status >= 0)
 		return spawner_status;
@@ -386,6 +372,7 @@ int main(int argc, char **argv)
 	if (r != 0)
 		return r < 0 ? 2 : 0;
 	d->started_ms = daemon_now_ms();
+	daemon_log_setup();
 
 	wr_error e = { 0 };
 	/* Before any token, listener or client: sandboxes are cloned from it. */
@@ -409,17 +396,24 @@ int main(int argc, char **argv)
 	 * shorter session paths they extend, then the compatibility routes. */
 	http_add_routes(admin_routes);
 	http_add_routes(image_routes);
-	http_add_routes(file_routes);
-	http_add_routes(session_routes);
+	http_add_routes(v1_file_routes);
+	http_add_routes(v1_session_routes);
+	http_add_routes(v1_process_routes);
+	http_add_routes(v1_run_routes);
+	http_add_routes(v1_artifact_routes);
+	http_add_presigned_routes(v1_artifact_download_routes);
 	http_add_routes(compat_routes);
+	http_add_routes(mcp_routes);
+	metrics_init();
+	sessions_on_tick(http_tick);
 
-	char err[512];
-	if (http_start(d->loop, &d->cfg, err, sizeof(err)) < 0) {
-		daemon_log("%s", err);
+	if (http_start(d->loop, &d->cfg, &e) < 0) {
+		daemon_log("%s", e.message);
 		return 1;
 	}
-	if (sessions_init(err, sizeof(err)) < 0) {
-		daemon_log("%s", err);
+	struct wd_error werr = { 0 };
+	if (sessions_init(&werr) < 0 || artifacts_init(&werr) < 0) {
+		daemon_log("%s", werr.cause.message);
 		http_stop_listening();
 		backends_fini();
 		return 1;

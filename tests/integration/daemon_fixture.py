@@ -171,8 +171,8 @@ class Daemon:
                 h = self.http.get(self.url + "/v1/health", timeout=2)
                 if h.status_code == 200 and (not pool_ready or self.pool_ready(h.json())):
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still cleaning up at start (a busy engine is slow)
             time.sleep(0.05)
 
     @staticmethod

@@ -23,7 +23,7 @@ from warrentest import EXIT_SETUP, REPO, run
     (["--workspace-size", "big"], "--workspace-size"),
     (["--tmp-size", "-1M"], "--tmp-size"),
     (["--net", "bridge"], "--net"),
-    (["--env", "NOVALUE"], "--env"),
+    (["--env", ""], "--env"),
     (["--env", "=x"], "--env"),
     (["--cwd", "relative/dir"], "--cwd"),
     (["--hostname", "bad name!"], "--hostname"),
@@ -52,9 +52,27 @@ def test_unknown_option_message_names_warren(warren):
 def test_run_help(warren):
     p = subprocess.run([warren, "run", "--help"], capture_output=True, text=True)
     assert p.returncode == 0
-    for flag in ("--policy", "--image", "--workspace", "--memory", "--pids", "--cpus", "--timeout",
+    for flag in ("--policy", "--tty", "--interactive", "--image", "--workspace", "--memory", "--pids", "--cpus", "--timeout",
                  "--workspace-size", "--tmp-size", "--net", "--socket-families", "--env", "--cwd", "--hostname", "--verbose"):
         assert flag in p.stdout, f"{flag} missing from warren run --help"
+
+
+def test_env_name_alone_passes_the_callers_value(warren):
+    """`-e NAME` without `=VALUE` passes the caller's own value of NAME, as
+    docker does; a NAME the caller does not have is dropped, not set empty.
+    Nothing else of the caller's environment goes in."""
+    env = dict(os.environ, FROM_CALLER="hello there", OTHER_OF_CALLER="kept out")
+    env.pop("NOT_SET_HERE", None)
+    r = run(warren, "-e", "FROM_CALLER", "--env", "NOT_SET_HERE", "--", "sh", "-c",
+            'echo "${FROM_CALLER}|${NOT_SET_HERE-unset}|${OTHER_OF_CALLER-absent}"', env=env)
+    assert (r.returncode, r.stdout) == (0, "hello there|unset|absent\n"), r.stderr
+
+
+def test_short_image_and_timeout_flags_are_gone(warren):
+    """-i and -t are --interactive and --tty now (a change, README): the
+    old `-t 5s` is a stray argument that starts the command."""
+    r = run(warren, "-t", "5s", "true")
+    assert r.returncode == 127 and "5s" in r.errors, (r.returncode, r.stderr)
 
 
 def policy_check(warren, path):

@@ -246,6 +246,31 @@ def test_exec_errors(daemon, session):
     assert r.returncode == EXIT_USAGE
 
 
+def test_exec_command_without_double_dash(daemon, session):
+    """After ID the first argument that is not an option starts the command,
+    and the options after it are the command's own: `-c` and `-e` here
+    would be warren's --shell and --env otherwise."""
+    r = ok(daemon.run("exec", session, "sh", "-c", 'echo "$0|$1"', "-e", "x"))
+    assert r.stdout == "-e|x\n"
+    r = ok(daemon.run("exec", "--timeout", "30s", session, "--env", "A=1", "ls", "-a", "/"))
+    assert ".." in r.stdout.split()
+    r = ok(daemon.run("exec", session, "--", "sh", "-c", 'echo "$0"', "-x"))
+    assert r.stdout == "-x\n"
+
+
+def test_env_name_alone_passes_the_callers_value(daemon):
+    """`-e NAME` (create and exec) passes the caller's value of NAME; one
+    the caller does not have is dropped."""
+    env = {"FROM_CALLER": "hello", "SESSION_VAR": "s1"}
+    sid = ok(daemon.run("create", "-e", "SESSION_VAR", "-e", "NOT_SET_HERE", env=env)).stdout.strip()
+    try:
+        r = ok(daemon.run("exec", "-e", "FROM_CALLER", "-e", "NOT_SET_HERE", sid, "--", "sh", "-c",
+                          'echo "$FROM_CALLER|$SESSION_VAR|${NOT_SET_HERE-unset}"', env=env))
+        assert r.stdout == "hello|s1|unset\n"
+    finally:
+        daemon.run("rm", sid)
+
+
 # --- cp and ls of a workspace ------------------------------------------------------
 
 

@@ -25,17 +25,23 @@ from warrentest import REPO
 
 API_ROUTES = [  # every route of notes/api.md (method, OpenAPI path)
     ("post", "/v1/sessions"), ("get", "/v1/sessions"), ("get", "/v1/sessions/{id}"),
-    ("delete", "/v1/sessions/{id}"), ("post", "/v1/sessions/{id}/exec"),
+    ("patch", "/v1/sessions/{id}"), ("delete", "/v1/sessions/{id}"), ("post", "/v1/sessions/{id}/exec"),
     ("put", "/v1/sessions/{id}/files/{path}"), ("get", "/v1/sessions/{id}/files/{path}"),
     ("delete", "/v1/sessions/{id}/files/{path}"), ("post", "/v1/run"), ("get", "/v1/health"),
     ("get", "/metrics"), ("get", "/v1/openapi.json"), ("post", "/create_session"),
     ("post", "/execute"), ("post", "/upload_file"), ("post", "/cleanup"), ("get", "/health"),
-    ("get", "/v1/images"),
+    ("get", "/v1/images"), ("post", "/v1/sessions/{id}/processes"), ("get", "/v1/sessions/{id}/processes"),
+    ("get", "/v1/sessions/{id}/processes/{pid}"), ("get", "/v1/sessions/{id}/processes/{pid}/output"),
+    ("post", "/v1/sessions/{id}/processes/{pid}/stdin"), ("post", "/v1/sessions/{id}/processes/{pid}/close-stdin"),
+    ("post", "/v1/sessions/{id}/processes/{pid}/signal"), ("post", "/v1/sessions/{id}/processes/{pid}/resize"),
+    ("post", "/v1/sessions/{id}/artifacts"), ("get", "/v1/artifacts/{id}/{name}"),
 ]
 METRICS = ["warren_sessions_active", "warren_sessions_created_total", "warren_pool_hits_total",
            "warren_pool_misses_total", "warren_exec_total", "warren_exec_duration_seconds_bucket",
            "warren_exec_duration_seconds_sum", "warren_exec_duration_seconds_count",
-           "warren_exec_timeouts_total", "warren_exec_oom_kills_total", "warren_http_requests_total"]
+           "warren_exec_timeouts_total", "warren_exec_oom_kills_total", "warren_http_requests_total",
+           "warren_artifacts", "warren_artifacts_bytes", "warren_artifacts_stored_total",
+           "warren_artifacts_expired_total"]
 
 
 @pytest.fixture(scope="session")

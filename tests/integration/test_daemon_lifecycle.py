@@ -83,11 +83,9 @@ def test_restart_after_sigkill_cleans_the_leftovers(start_daemon):
     new.remove(s)
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "native"])
-def test_restart_after_sigkill_removes_the_dead_daemons_containers(start_daemon, backend):
-    """Containers outlive a SIGKILLed daemon (the runtime or the engine keeps
-    them); the next daemon on its state directory removes them, and only
-    them: another live daemon's, on the same engine, stay."""
+def live_and_killed(start_daemon, backend):
+    """Two daemons with a session each, the second SIGKILLed: (the live one,
+    its session, the killed one, its pid). Its containers outlive it."""
     other = start_daemon(backend=backend)
     kept = other.create()["id"]
     old = start_daemon(backend=backend)
@@ -95,6 +93,15 @@ def test_restart_after_sigkill_removes_the_dead_daemons_containers(start_daemon,
     old_pid = old.proc.pid
     old.kill()
     assert backend_leftovers(backend, old.state_dir, old_pid), "the containers died with their daemon"
+    return other, kept, old, old_pid
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "native"])
+def test_restart_after_sigkill_removes_the_dead_daemons_containers(start_daemon, backend):
+    """Containers outlive a SIGKILLed daemon (the runtime or the engine keeps
+    them); the next daemon on its state directory removes them, and only
+    them: another live daemon's, on the same engine, stay."""
+    other, kept, old, old_pid = live_and_killed(start_daemon, backend)
     new = start_daemon(workdir=old.workdir, backend=backend)
     assert wait_for(lambda: not backend_leftovers(backend, old.state_dir, old_pid), 10), \
         f"the dead daemon's containers remain: {backend_leftovers(backend, old.state_dir, old_pid)}"

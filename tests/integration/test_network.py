@@ -3,6 +3,11 @@ network is refused unless the policy allows it, and then it is really the
 host's."""
 
 import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -56,6 +61,9 @@ def test_net_host_works_when_the_policy_allows_it(warren, tmp_path):
         "import socket; print(' '.join(sorted(n for _, n in socket.if_nameindex())))"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == host_interfaces()
+    # every time: the host's network is the host's services too, warrend's listeners included
+    assert "warning: the host's network: the sandbox reaches every service of the host, warrend's listeners" \
+        in r.stderr, r.stderr
 
 
 def test_net_none_tightens_a_host_network_policy(warren, tmp_path):
@@ -71,3 +79,17 @@ def test_policy_without_allow_host_cannot_ask_for_host_mode(warren, tmp_path):
     r = run(warren, "--policy", policy, "--", "true")
     assert r.returncode == EXIT_SETUP
     assert "network.mode" in r.errors and "allow_host" in r.errors, r.stderr
+
+
+def test_net_host_is_for_root_only(warren):
+    d = tempfile.mkdtemp(prefix="warren-nethost-")  # readable by nobody, unlike pytest's tmp_path
+    try:
+        os.chmod(d, 0o755)
+        policy = write_policy(pathlib.Path(d) / "p.json", mode="host", allow_host=True)
+        os.chmod(policy, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", warren, "run",
+                            "--policy", policy, "--", "true"], capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(d)
+    assert r.returncode == EXIT_SETUP, r.stderr
+    assert "--net host is for root only (policy nettest)" in r.stderr, r.stderr

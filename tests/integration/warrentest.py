@@ -1,8 +1,12 @@
 """Helpers for the integration tests: run the binary, read host state."""
 
+import fcntl
 import os
 import re
+import select
+import struct
 import subprocess
+import termios
 import time
 from dataclasses import dataclass, field
 
@@ -63,7 +67,7 @@ class Result:
 
 VERBOSE_LINE = re.compile(
     r"^warren: (policy \S+ \([^)]*\)$|user namespace: |rootless: |cgroup v[12] |workspace: |seccomp: \d|"
-    r"network: (none|host)|exited with |killed by signal |templates?: )"
+    r"network: |exited with |killed by signal |templates?: )"
 )
 
 
@@ -317,8 +321,9 @@ def backend_config(backend):
     return "\n".join(lines) + "\n"
 
 
-def docker_api(method, path):
-    """(status, parsed JSON body) of one request to the engine's socket."""
+def docker_api(method, path, body=None):
+    """(status, parsed JSON body) of one request (with a JSON body, when
+    given) to the engine's socket."""
     import http.client
     import json
     import socket
@@ -331,7 +336,10 @@ def docker_api(method, path):
 
     c = Conn("localhost")
     try:
-        c.request(method, path)
+        if body is None:
+            c.request(method, path)
+        else:
+            c.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         r = c.getresponse()
         body = r.read()
         try:
@@ -360,3 +368,67 @@ def backend_leftovers(backend, state_dir, daemon_pid):
         left += [f"container {n}" for c in containers
                  for n in c.get("Names", []) if n.lstrip("/").startswith(mine)]
     return left
+
+
+# --- a terminal of the test's own ------------------------------------------------------
+
+TERMINAL_CEILING = 30  # seconds any awaited output may take on a loaded host
+
+
+def set_size(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class Terminal:
+    """A command (warren run -t, warren exec -it …) on the slave of a pty
+    whose master the test holds: its stdin, stdout, stderr and controlling
+    terminal, so resizing the pty sends it SIGWINCH. The test keeps the
+    slave open too, to read the terminal's modes."""
+
+    def __init__(self, argv, rows=24, cols=80, env=None):
+        self.master, self.slave = os.openpty()
+        set_size(self.master, rows, cols)
+        self.cooked = termios.tcgetattr(self.slave)
+        slave = self.slave
+
+        def controlling_terminal():
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     preexec_fn=controlling_terminal, env=env)
+        self.out = b""
+
+    def read_until(self, pattern, ceiling=TERMINAL_CEILING):
+        """Reads until `pattern` (bytes, a regex) is in the output."""
+        deadline = time.monotonic() + ceiling
+        while not re.search(pattern, self.out):
+            left = deadline - time.monotonic()
+            assert left > 0, f"never saw {pattern!r}; the terminal showed {self.out!r}"
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                self.out += os.read(self.master, 65536)
+        return self.out
+
+    def write(self, data):
+        os.write(self.master, data)
+
+    def modes(self):
+        return termios.tcgetattr(self.slave)
+
+    def is_raw(self):
+        lflag = self.modes()[3]
+        return not (lflag & (termios.ICANON | termios.ECHO | termios.ISIG))
+
+    def wait(self, ceiling=TERMINAL_CEILING):
+        status = self.proc.wait(timeout=ceiling)
+        while select.select([self.master], [], [], 0)[0]:
+            self.out += os.read(self.master, 65536)
+        return status
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)

@@ -872,6 +872,68 @@ static void at_tiocsti(void)
 	}
 }
 
+/* A terminal as a way out (warren run -t gives the command one, and any
+ * process may open more in the sandbox's devpts): taking over another
+ * session's controlling terminal (TIOCSCTTY with force) and redirecting
+ * what is written to the console into one's own (TIOCCONS). Both need
+ * CAP_SYS_ADMIN in the host's namespace. */
+static long steal_ctty(const char *slave)
+{
+	setsid();
+	int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	return fd < 0 ? -1 : ioctl(fd, TIOCSCTTY, 1);
+}
+
+static void at_pty(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		surprise("a pty of our own: %s", strerror(errno));
+		return;
+	}
+	char slave[64];
+	snprintf(slave, sizeof(slave), "%s", ptsname(master));
+	/* the victim: a session whose controlling terminal the pty is */
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		surprise("pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	pid_t victim = fork();
+	if (victim == 0) {
+		setsid();
+		int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		char ok = fd >= 0 && ioctl(fd, TIOCSCTTY, 0) == 0;
+		(void)!write(ready[1], &ok, 1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	char ok = 0;
+	if (read(ready[0], &ok, 1) != 1 || !ok)
+		surprise("the victim session could not take the pty as its terminal");
+	else
+		expect_errno("TIOCSCTTY with force: another session's terminal", IN_CHILD(steal_ctty(slave)), EPERM,
+			     BY_CAPS);
+	close(ready[0]);
+	reap(victim);
+
+	int fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	long r = fd < 0 ? -1 : ioctl(fd, TIOCCONS);
+	expect_errno("ioctl(own pty, TIOCCONS): the console's output into it", r, EPERM, BY_CAPS);
+	if (r == 0) { /* the control run: the console's own device undoes it */
+		int console = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (console >= 0) {
+			ioctl(console, TIOCCONS);
+			close(console);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	close(master);
+}
+
 static void at_reboot(void)
 {
 	/* CAD_OFF is the least harmful command should the call ever pass. */
@@ -1344,6 +1406,105 @@ static void at_connect(int argc, char **argv)
 			     "network namespace: no route but lo");
 		close(fd);
 	}
+}
+
+/* The default route's gateway (the host's side of an egress sandbox's
+ * link), from /proc/net/route; 0 when there is none. */
+static in_addr_t default_gateway(void)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[256];
+	unsigned long dest, gw;
+	in_addr_t found = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %lx %lx", &dest, &gw) == 2 && dest == 0)
+			found = (in_addr_t)gw;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+#define BY_EGRESS "egress rules: refused (administratively prohibited) or dropped"
+
+/* An egress sandbox (network.mode "egress"): argv ADDR:PORT... must all be
+ * refused, over TCP and UDP, and so must the host's side of the link on a
+ * few ports; the sandbox cannot take over its resolver's address or change
+ * its own. A refusal is EHOSTUNREACH (the rules' reject); a drop shows as
+ * a connect that times out (EINPROGRESS under SO_SNDTIMEO). */
+static void at_egress(int argc, char **argv)
+{
+	char what[256], gw_targets[4][40];
+	char *targets[64];
+	int n = 0;
+	in_addr_t gw = default_gateway();
+	if (!gw)
+		surprise("no default route: not an egress sandbox");
+	for (int i = 0; i < argc && n < 56; i++)
+		targets[n++] = argv[i];
+	static const int gw_ports[] = { 22, 53, 80, 8080 };
+	for (int i = 0; gw && i < 4; i++) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &gw, a, sizeof(a));
+		snprintf(gw_targets[i], sizeof(gw_targets[i]), "%s:%d", a, gw_ports[i]);
+		targets[n++] = gw_targets[i];
+	}
+	struct expect refused = { EHOSTUNREACH, EINPROGRESS, BY_EGRESS, false, NULL };
+	struct ifaddrs *own = NULL;
+	getifaddrs(&own);
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (!parse_target(targets[i], &ss, &len) || ss.ss_family != AF_INET) {
+			fprintf(stderr, "attack egress: bad target %s\n", targets[i]);
+			exit(2);
+		}
+		/* the pool's addresses are listed whole: this sandbox's own is not a way out */
+		bool mine = false;
+		for (struct ifaddrs *a = own; a && !mine; a = a->ifa_next)
+			mine = a->ifa_addr && a->ifa_addr->sa_family == AF_INET &&
+			       ((struct sockaddr_in *)a->ifa_addr)->sin_addr.s_addr ==
+				       ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+		if (mine) {
+			printf("  skipped %s: the sandbox's own address\n", targets[i]);
+			continue;
+		}
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct timeval tv = { 3, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		snprintf(what, sizeof(what), "connect %s", targets[i]);
+		expect_x(what, connect(fd, (struct sockaddr *)&ss, len), refused);
+		close(fd);
+		/* UDP: the refusal comes back as an error on the next receive */
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct timeval rtv = { 2, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv));
+		char c;
+		snprintf(what, sizeof(what), "udp %s (a reply)", targets[i]);
+		if (connect(fd, (struct sockaddr *)&ss, len) < 0 || send(fd, "x", 1, 0) < 0)
+			expect_x(what, -1, refused);
+		else
+			expect_x(what, recv(fd, &c, 1, 0), (struct expect){ EHOSTUNREACH, EAGAIN, BY_EGRESS, false, NULL });
+		close(fd);
+	}
+	freeifaddrs(own);
+	/* its resolver's address and port: warren's, bound before the sandbox ran */
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in dns = { .sin_family = AF_INET, .sin_port = htons(53) };
+	inet_pton(AF_INET, "127.0.0.53", &dns.sin_addr);
+	expect_x("bind 127.0.0.53:53 (the sandbox's resolver)", bind(fd, (struct sockaddr *)&dns, sizeof(dns)),
+		 (struct expect){ EACCES, EADDRINUSE, "no CAP_NET_BIND_SERVICE; warren holds it", false, NULL });
+	close(fd);
+	/* its own address, and its link */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	struct sockaddr_in *sa = (struct sockaddr_in *)&ifr.ifr_addr;
+	sa->sin_family = AF_INET;
+	inet_pton(AF_INET, "198.18.0.99", &sa->sin_addr);
+	expect_errno("SIOCSIFADDR eth0 198.18.0.99", ioctl(fd, SIOCSIFADDR, &ifr), EPERM, "no CAP_NET_ADMIN");
+	ifr.ifr_flags = 0;
+	expect_errno("SIOCSIFFLAGS eth0 down", ioctl(fd, SIOCSIFFLAGS, &ifr), EPERM, "no CAP_NET_ADMIN");
+	close(fd);
 }
 
 #define BY_NET_RAW "no CAP_NET_RAW"
@@ -2087,11 +2248,11 @@ static const struct { const char *name; plain_fn plain; args_fn args; } attempts
 	{ "proc_mem", at_proc_mem, NULL }, { "kmod", NULL, at_kmod }, { "kexec", at_kexec, NULL }, { "bpf", at_bpf, NULL },
 	{ "perf", at_perf, NULL }, { "keyctl", at_keyctl, NULL }, { "userfaultfd", at_userfaultfd, NULL },
 	{ "io_uring", at_io_uring, NULL }, { "personality", at_personality, NULL }, { "int80", at_int80, NULL },
-	{ "tiocsti", at_tiocsti, NULL }, { "reboot", at_reboot, NULL }, { "write_image", NULL, at_write_image },
+	{ "tiocsti", at_tiocsti, NULL }, { "pty", at_pty, NULL }, { "reboot", at_reboot, NULL }, { "write_image", NULL, at_write_image },
 	{ "mknod", at_mknod, NULL }, { "host_root", NULL, at_host_root }, { "fds", at_fds, NULL },
 	{ "exe_overwrite", NULL, at_exe_overwrite }, { "hardlink", NULL, at_hardlink },
 	{ "suid_plant", NULL, at_suid_plant }, { "find_secret", NULL, at_find_secret }, { "ifaces", at_ifaces, NULL },
-	{ "connect", NULL, at_connect }, { "raw", at_raw, NULL }, { "host_procs", NULL, at_host_procs },
+	{ "connect", NULL, at_connect }, { "egress", NULL, at_egress }, { "raw", at_raw, NULL }, { "host_procs", NULL, at_host_procs },
 	{ "hostname", NULL, at_hostname }, { "kernel_info", at_kernel_info, NULL }, { "forkbomb", NULL, at_forkbomb },
 	{ "fdbomb", NULL, at_fdbomb }, { "membomb", NULL, at_membomb }, { "fill", NULL, at_fill },
 	{ "zombies", NULL, at_zombies }, { "spin", NULL, at_spin }, { "ignore_term", at_ignore_term, NULL },

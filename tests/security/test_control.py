@@ -41,6 +41,9 @@ NOT_CONTROLLED = {
     "unlisted_syscalls": "calls above the guest kernel's newest are ENOSYS there for anyone, and "
                          "process_madvise on one's own memory needs Linux 6.13",
     "listen": "not an attempt: the control run's listeners",
+    "egress": "its targets are the egress lab's (tests/integration/netlab.py), which exists on the host only, "
+              "and its gateway an egress sandbox's; its positive controls (an allowed address and name connect) "
+              "run in the same egress sandboxes in test_network.py and tests/integration/test_egress.py",
     "selftest": "not an attempt: the battery's own test (test_control_flags_a_broken_try)",
 }
 

@@ -33,7 +33,7 @@ def host_responsive(daemon=None):
 
 def test_fork_bomb(sandbox, battery_policy):
     if sandbox.name == "run":
-        out = sandbox.attack("forkbomb", "3", options=run_options(battery_policy, "-t", "15s"))
+        out = sandbox.attack("forkbomb", "3", options=run_options(battery_policy, "--timeout", "15s"))
     else:
         out = sandbox.attack("forkbomb", "3", session=BATTERY, timeout="15s")
     out.count_blocked("blocked: the process limit held" in out.stdout, "the fork bomb was not capped")
@@ -91,7 +91,7 @@ def test_command_ignoring_sigterm_at_timeout(sandbox):
     """The command and a setsid() double-forked descendant ignore SIGTERM;
     the timeout must still end everything within a few seconds."""
     if sandbox.name == "run":
-        out = sandbox.attack("ignore_term", options=["-t", "2s"], timeout=30)
+        out = sandbox.attack("ignore_term", options=["--timeout", "2s"], timeout=30)
         ok = out.exit_code == 124
     else:
         d = sandbox.daemon

@@ -2,12 +2,14 @@
 dangerous interfaces, from inside a sandbox (warren run and a daemon
 session). Each attempt must be refused; the host is checked after each."""
 
+import base64
+import json
 import threading
 import time
 
 import pytest
 
-from battery import host_check
+from battery import DaemonBackend, Outcome, RunBackend, host_check
 
 
 def test_setuid_setgid_to_root(sandbox):
@@ -109,6 +111,55 @@ def test_32bit_syscall_via_int80(sandbox):
 
 def test_tiocsti_injection(sandbox):
     sandbox.attack("tiocsti").assert_blocked()
+
+
+def test_terminal_ways_out(sandbox):
+    sandbox.attack("pty").assert_blocked()
+
+
+def test_terminal_of_warren_run_t(warren, attack_dir):
+    """`warren run -t`: fds 0-2 are a pty of the sandbox's own devpts and
+    the command's controlling terminal. Pushing input into it (TIOCSTI)
+    stays refused, as do taking another session's terminal over and
+    redirecting the console into it."""
+    run_t = RunBackend(warren, attack_dir)
+    out = run_t.attack("tiocsti", options=["-t"]).assert_blocked()
+    assert "is not a terminal" not in out.stdout, out.stdout
+    assert "blocked: ioctl(fd 0, TIOCSTI)" in out.stdout, out.stdout
+    run_t.attack("pty", options=["-t"]).assert_blocked()
+
+
+def test_terminal_of_a_warrend_process(daemon, attack_path):
+    """A process of a session with a terminal (POST .../processes with
+    "pty"): its fds 0-2 are a pty of the sandbox's own devpts, opened by its
+    init. Pushing input into it (TIOCSTI) stays refused, as do the other
+    terminal ways out, whatever its keys come from."""
+    sb = DaemonBackend(daemon, attack_path)
+    for name in ("tiocsti", "pty"):
+        sid = sb.session()
+        try:
+            r = daemon.request("POST", f"/v1/sessions/{sid}/processes",
+                               {"cmd": ["sh", "-c", 'chmod 755 /workspace/attack && exec /workspace/attack "$@"', "sh",
+                                        name], "pty": {}})
+            assert r.status == 201, (r.status, r.body)
+            pid = r.json()["pid"]
+            events = daemon.request("GET", f"/v1/sessions/{sid}/processes/{pid}/output", timeout=120)
+            text, end = "", {}
+            for line in events.body.decode().splitlines():
+                if line.startswith("data: "):
+                    doc = json.loads(line[6:])
+                    if "data_base64" in doc:
+                        text += base64.b64decode(doc["data_base64"]).decode(errors="replace")
+                    elif "exit_code" in doc:
+                        end = doc
+                    else:
+                        text += doc.get("data", "")
+            out = Outcome("daemon-pty", name, end.get("exit_code"), end.get("signal"), text, "", {"result": end})
+            out.assert_blocked()
+            if name == "tiocsti":
+                assert "blocked: ioctl(fd 0, TIOCSTI)" in text, text
+        finally:
+            daemon.delete(sid)
 
 
 def test_reboot(sandbox):

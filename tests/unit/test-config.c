@@ -16,6 +16,9 @@
 #include "daemon-config.h"
 #include "userns.h"
 
+static void expect_error(const char *text, const char *message);
+static void expect_finish_error(const char *text, const char *message);
+
 START_TEST(defaults_match_the_documentation)
 {
 	struct daemon_config cfg;
@@ -35,6 +38,8 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.max_lifetime_ms, 24 * 3600 * 1000);
 	ck_assert_uint_eq(cfg.max_body, 64 << 20);
 	ck_assert_uint_eq(cfg.max_json_body, 1 << 20);
+	ck_assert_uint_eq(cfg.mcp_session_timeout_ms, 3600 * 1000);
+	ck_assert_uint_eq(cfg.max_mcp_sessions_per_token, 16);
 	ck_assert(!cfg.auth_local);
 	ck_assert(!cfg.tokenless_loopback);
 	ck_assert_ptr_null(cfg.socket_group); /* "warren" when it exists */
@@ -46,15 +51,45 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert(cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_NATIVE);
 	ck_assert_int_eq(cfg.backend_fallback, -1);
-	ck_assert_str_eq(cfg.oci_runtime, "runc");
-	ck_assert_str_eq(cfg.docker_socket, "/run/docker.sock");
-	ck_assert_str_eq(cfg.docker_image_prefix, "warren-");
-	ck_assert_str_eq(cfg.docker_host_image, "warren-minimal");
+	ck_assert_str_eq(cfg.oci.runtime, "runc");
+	ck_assert_str_eq(cfg.docker.socket, "/run/docker.sock");
+	ck_assert_str_eq(cfg.docker.image_prefix, "warren-");
+	ck_assert_str_eq(cfg.docker.host_image, "warren-minimal");
+	ck_assert_ptr_null(cfg.public_url);
+	ck_assert_ptr_null(cfg.artifact_key_file);
+	ck_assert_uint_eq(cfg.artifact_ttl_ms, 5 * 3600 * 1000);
+	ck_assert_uint_eq(cfg.artifact_inline_max, 64 << 10);
+	ck_assert_uint_eq(cfg.artifact_quota, 1ULL << 30);
+	ck_assert_uint_eq(cfg.artifact_quota_per_token, 256ULL << 20);
 	ck_assert_ptr_null(cfg.host_ids); /* userns.h's layout */
 	ck_assert_uint_eq(cfg.host_ids_per_sandbox, 16384);
 	ck_assert_uint_eq(uid_layout_get()->first, 0x70000000u);
 	ck_assert_uint_eq(uid_layout_get()->last, 0x7FFDFFFFu);
 	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(artifact_keys)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	const char *text = "public_url = https://files.example:8443\nartifact_key_file = /etc/warren/k\n"
+			   "artifact_ttl = 30m\nartifact_inline_max = 0\nartifact_quota = 2G\n"
+			   "artifact_quota_per_token = 100M\n";
+	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
+	ck_assert_str_eq(cfg.public_url, "https://files.example:8443");
+	ck_assert_str_eq(cfg.artifact_key_file, "/etc/warren/k");
+	ck_assert_uint_eq(cfg.artifact_ttl_ms, 1800000);
+	ck_assert_uint_eq(cfg.artifact_inline_max, 0);
+	ck_assert_uint_eq(cfg.artifact_quota, 2ULL << 30);
+	ck_assert_uint_eq(cfg.artifact_quota_per_token, 100ULL << 20);
+	config_free(&cfg);
+	expect_error("public_url = https://files.example/dl\n", "warrend.conf:1: public_url: invalid value "
+		     "\"https://files.example/dl\" (expected a scheme and host such as https://sandbox.example.com, without a path)");
+	expect_error("public_url = files.example\n", "warrend.conf:1: public_url: invalid value \"files.example\" "
+		     "(expected a scheme and host such as https://sandbox.example.com, without a path)");
+	expect_finish_error("artifact_ttl = 500ms\n", "artifact_ttl: at least 1s");
 }
 END_TEST
 
@@ -88,6 +123,8 @@ START_TEST(every_key_parses)
 		"max_body = 1G\n"
 		"max_json_body = 64K\n"
 		"max_file_size = 10M\n"
+		"mcp_session_timeout = 10m\n"
+		"max_mcp_sessions_per_token = 4\n"
 		"verbose = 2\n"
 		"backend = docker\n"
 		"backend_fallback = native\n"
@@ -116,10 +153,10 @@ START_TEST(every_key_parses)
 	ck_assert(!cfg.allow_backend_choice);
 	ck_assert_int_eq(cfg.backend, BACKEND_DOCKER);
 	ck_assert_int_eq(cfg.backend_fallback, BACKEND_NATIVE);
-	ck_assert_str_eq(cfg.oci_runtime, "/usr/bin/crun");
-	ck_assert_str_eq(cfg.docker_socket, "/run/podman/podman.sock");
-	ck_assert_str_eq(cfg.docker_image_prefix, "localhost/w-");
-	ck_assert_str_eq(cfg.docker_host_image, "warren-python");
+	ck_assert_str_eq(cfg.oci.runtime, "/usr/bin/crun");
+	ck_assert_str_eq(cfg.docker.socket, "/run/podman/podman.sock");
+	ck_assert_str_eq(cfg.docker.image_prefix, "localhost/w-");
+	ck_assert_str_eq(cfg.docker.host_image, "warren-python");
 	ck_assert_msg(config_parse_text(&cfg, "t.conf", "backend_fallback = none\n", &e) == 0, "%s", e.message);
 	ck_assert_int_eq(cfg.backend_fallback, -1);
 	ck_assert_uint_eq(cfg.n_listen, 3);
@@ -144,6 +181,8 @@ START_TEST(every_key_parses)
 	ck_assert_uint_eq(cfg.max_body, 1ULL << 30);
 	ck_assert_uint_eq(cfg.max_json_body, 65536);
 	ck_assert_uint_eq(cfg.max_file_size, 10 << 20);
+	ck_assert_uint_eq(cfg.mcp_session_timeout_ms, 600000);
+	ck_assert_uint_eq(cfg.max_mcp_sessions_per_token, 4);
 	ck_assert_int_eq(cfg.verbose, 2);
 	/* The file named a listener: the default socket is not added. */
 	ck_assert_int_eq(config_finish(&cfg, &e), 0);
@@ -494,6 +533,7 @@ int main(void)
 	tcase_add_test(tc, every_key_parses);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, keys_that_depend_on_each_other);
+	tcase_add_test(tc, artifact_keys);
 	tcase_add_test(tc, listen_addresses);
 	tcase_add_test(tc, missing_files);
 	tcase_add_test(tc, tokens_file);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,26 @@ START_TEST(path_stat_and_escape)
 }
 END_TEST
 
+/* podman 4's listing error for a container recorded without its storage
+ * (the record is removed by that id); nothing else names an id. */
+START_TEST(broken_record)
+{
+	char id[72];
+	const char *id64 = "808728b16d6776effe4e3e3be29053691082af9e3f5f9f6dcb0236793e5f1830";
+	char msg[256];
+	snprintf(msg, sizeof msg, "getting container from store \"%s\": container not known", id64);
+	ck_assert(docker_broken_record(msg, id, sizeof id));
+	ck_assert_str_eq(id, id64);
+	ck_assert(!docker_broken_record(msg, id, 64)); /* no room for it */
+	ck_assert(!docker_broken_record("no container with name or ID \"x\" found: no such container", id, sizeof id));
+	ck_assert(!docker_broken_record("getting container from store \"abc\": container not known", id, sizeof id));
+	ck_assert(!docker_broken_record("getting container from store \"808728b16d67/../x\": container not known", id,
+					sizeof id));
+	snprintf(msg, sizeof msg, "getting container from store \"%s\": layer not known", id64);
+	ck_assert(!docker_broken_record(msg, id, sizeof id));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("docker-client");
@@ -307,6 +328,7 @@ int main(void)
 	tcase_add_test(tc, tar_roundtrip);
 	tcase_add_test(tc, tar_gnu_longlink);
 	tcase_add_test(tc, path_stat_and_escape);
+	tcase_add_test(tc, broken_record);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

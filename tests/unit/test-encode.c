@@ -28,6 +28,32 @@ START_TEST(utf8_rejects_binary)
 }
 END_TEST
 
+/* Text for readers that take only UTF-8: bad bytes become U+FFFD one
+ * for one, good characters (NUL too) pass unchanged. */
+START_TEST(utf8_lossy_replaces_bad_bytes)
+{
+	static const struct { const char *in; size_t len; const char *out; size_t out_len; } cases[] = {
+		{ "plain\n", 6, "plain\n", 6 },
+		{ "h\xc3\xa9 \xf0\x9f\x98\x80", 8, "h\xc3\xa9 \xf0\x9f\x98\x80", 8 },
+		{ "a\xff" "b", 3, "a\xef\xbf\xbd" "b", 5 },
+		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6 },       /* overlong: both bytes */
+		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9 }, /* surrogate */
+		{ "x\xe2\x82", 3, "x\xef\xbf\xbd\xef\xbf\xbd", 7 },       /* cut off at the end */
+		{ "a\0b", 3, "a\0b", 3 },
+		{ "", 0, "", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t len;
+		char *out = utf8_lossy(cases[i].in, cases[i].len, &len);
+		ck_assert_ptr_nonnull(out);
+		ck_assert_msg(len == cases[i].out_len && !memcmp(out, cases[i].out, len), "case %zu", i);
+		ck_assert(out[len] == '\0');
+		ck_assert(memchr(out, '\0', len) || utf8_valid(out, len));
+		free(out);
+	}
+}
+END_TEST
+
 START_TEST(base64_round_trips)
 {
 	const char *cases[][2] = {
@@ -72,6 +98,21 @@ END_TEST
 /* Text stays text, even with many newlines, tabs and quotes (they cost 2
  * bytes in JSON at most); output whose \u00XX escapes would make it more
  * than 1.5 times its size, or that is not UTF-8, goes as base64. */
+START_TEST(hex_round_trips)
+{
+	const unsigned char bytes[] = { 0x00, 0x7f, 0xa5, 0xff };
+	char text[9];
+	hex_encode(bytes, sizeof bytes, text);
+	ck_assert_str_eq(text, "007fa5ff");
+	for (size_t i = 0; i < 8; i += 2)
+		ck_assert_int_eq(hex_value(text[i]) << 4 | hex_value(text[i + 1]), bytes[i / 2]);
+	ck_assert_int_eq(hex_value('F'), 15);
+	ck_assert_int_eq(hex_value('g'), -1);
+	ck_assert_int_eq(hex_value('/'), -1);
+	ck_assert_int_eq(hex_value(':'), -1);
+}
+END_TEST
+
 START_TEST(output_base64_rule)
 {
 	ck_assert(!output_needs_base64("", 0));
@@ -129,8 +170,10 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, utf8_accepts_text);
 	tcase_add_test(tc, utf8_rejects_binary);
+	tcase_add_test(tc, utf8_lossy_replaces_bad_bytes);
 	tcase_add_test(tc, base64_round_trips);
 	tcase_add_test(tc, base64_rejects_garbage);
+	tcase_add_test(tc, hex_round_trips);
 	tcase_add_test(tc, output_base64_rule);
 	tcase_add_test(tc, output_scan_in_pieces);
 	suite_add_tcase(s, tc);

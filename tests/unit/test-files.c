@@ -510,6 +510,35 @@ START_TEST(test_delete)
 }
 END_TEST
 
+/* mkdir -p: parents made, an existing directory is fine, a file in the
+ * way is refused, and a symlink in the path stays inside the workspace. */
+START_TEST(test_mkdir)
+{
+	wr_error e = { 0 };
+	char rel[FILES_PATH_MAX + 1], p[512];
+	struct stat st;
+	ck_assert_int_eq(files_normalize("/workspace/m1/m2/m3", 19, rel, &e), 0);
+	ck_assert_msg(files_mkdir(ws_fd, rel, AS_CALLER, &e) == 0, "%s", e.message);
+	in_ws(p, sizeof p, "m1/m2/m3");
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	ck_assert_msg(files_mkdir(ws_fd, rel, AS_CALLER, &e) == 0, "again: %s", e.message);
+	ck_assert_int_eq(files_mkdir(ws_fd, "", AS_CALLER, &e), 0); /* the workspace itself */
+
+	ck_assert_int_eq(put("m1/file", "x", NO_LIMIT, &e), 0);
+	ck_assert_int_eq(files_mkdir(ws_fd, "m1/file", AS_CALLER, &e), -ENOTDIR);
+	ck_assert_str_eq(e.message, "m1/file: Not a directory");
+	ck_assert_int_eq(files_mkdir(ws_fd, "m1/file/under", AS_CALLER, &e), -ENOTDIR);
+
+	plant_symlink("../../..", "up");
+	ck_assert_msg(files_mkdir(ws_fd, "up/made", AS_CALLER, &e) == 0, "%s", e.message);
+	in_ws(p, sizeof p, "made");
+	ck_assert_int_eq(stat(p, &st), 0);
+	assert_outside_intact();
+}
+END_TEST
+
 START_TEST(test_list)
 {
 	wr_error e = { 0 };
@@ -671,6 +700,7 @@ int main(void)
 	tcase_add_test(tc, test_symlink_last_component);
 	tcase_add_test(tc, test_special_files);
 	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_mkdir);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_race_swap_dir_and_symlink);
 	tcase_add_test(tc, test_race_swap_last_component);

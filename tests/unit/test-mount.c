@@ -108,6 +108,30 @@ START_TEST(host_network_binds_resolver)
 }
 END_TEST
 
+/* Egress: warren's resolv.conf, written on the scratch root and bound
+ * over the image's before the root goes read-only; the host's hosts file
+ * is not the sandbox's. */
+START_TEST(egress_network_gets_its_own_resolver)
+{
+	struct mount_plan p;
+	struct mount_config c = base_config();
+	c.network = NET_EGRESS;
+	c.resolv_conf = "nameserver 127.0.0.53\n";
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), 0);
+	const struct mount_op *w = find(&p, MOP_WRITE_FILE, "/resolv.conf");
+	const struct mount_op *b = find(&p, MOP_BIND, "/newroot/etc/resolv.conf");
+	ck_assert_ptr_nonnull(w);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(b->source, "/resolv.conf");
+	ck_assert_uint_eq(w->data_len, strlen(c.resolv_conf));
+	ck_assert_uint_lt(index_of(&p, w), index_of(&p, b));
+	ck_assert_uint_lt(index_of(&p, b), index_of(&p, find(&p, MOP_REMOUNT_RO, "/newroot")));
+	ck_assert_ptr_nonnull(find(&p, MOP_WRITE_FILE, "/newroot/etc/hosts"));
+	mount_plan_free(&p);
+}
+END_TEST
+
 START_TEST(workspace_dir_is_writable_bind)
 {
 	struct mount_plan p;
@@ -445,6 +469,7 @@ int main(void)
 	TCase *tc = tcase_create("plan");
 	tcase_add_test(tc, host_image_plan);
 	tcase_add_test(tc, host_network_binds_resolver);
+	tcase_add_test(tc, egress_network_gets_its_own_resolver);
 	tcase_add_test(tc, workspace_dir_is_writable_bind);
 	tcase_add_test(tc, policy_mounts_are_read_only);
 	tcase_add_test(tc, masks_and_hidden_paths);

@@ -516,6 +516,46 @@ START_TEST(config_mounts_follow_the_native_plan)
 }
 END_TEST
 
+/* Egress: the container has a network namespace of its own (warren sets
+ * it up once it is up), and its /etc/resolv.conf names the resolver warren
+ * serves there. */
+START_TEST(config_egress_names_warrens_resolver)
+{
+	struct policy *p = builtin();
+	p->network = NET_EGRESS;
+	wr_error e = { 0 };
+	struct mount_plan plan;
+	struct mount_config mc = {
+		.workspace_fd = -1, .workspace_size = p->limits.workspace, .tmp_size = p->limits.tmp,
+		.network = p->network, .resolv_conf = "nameserver 127.0.0.53\n", .sandbox_uid = 1000,
+		.sandbox_gid = 1000,
+	};
+	ck_assert_msg(mount_plan_build(&plan, &mc, &e) == 0, "%s", e.message);
+	char *argv[] = { "/bin/sh", NULL };
+	struct oci_config_params c = {
+		.policy = p, .mounts = &plan, .rootfs = "/run/x/rootfs", .host_uid_base = 0x70010000u,
+		.id_count = 65536, .init_argv = argv,
+	};
+	json_t *config = oci_config_json(&c, &e);
+	ck_assert_msg(config, "%s", e.message);
+	json_t *ns = json_object_get(json_object_get(config, "linux"), "namespaces"), *v, *net = NULL;
+	size_t i;
+	json_array_foreach(ns, i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "type")), "network"))
+			net = v;
+	ck_assert_ptr_nonnull(net);
+	ck_assert_ptr_null(json_object_get(net, "path"));
+	json_t *resolv = mount_at(config, "/etc/resolv.conf");
+	ck_assert_ptr_nonnull(resolv);
+	/* the file the plan wrote on the scratch root: in the skeleton, never the host's */
+	ck_assert_str_eq(json_string_value(json_object_get(resolv, "source")), "/run/x/rootfs/resolv.conf");
+	ck_assert(has_option(resolv, "ro"));
+	json_decref(config);
+	mount_plan_free(&plan);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(plan_paths_lose_their_prefix)
 {
 	ck_assert_str_eq(oci_plan_path(MOUNT_NEWROOT "/usr"), "/usr");
@@ -539,6 +579,7 @@ int main(void)
 	tcase_add_test(tc, config_process_has_no_privileges);
 	tcase_add_test(tc, config_linux_isolation_and_limits);
 	tcase_add_test(tc, config_mounts_follow_the_native_plan);
+	tcase_add_test(tc, config_egress_names_warrens_resolver);
 	tcase_add_test(tc, plan_paths_lose_their_prefix);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -48,7 +48,16 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":2}", "test: version: unsupported version 2 (this warren reads version 1)" },
 	{ "{\"version\":\"1\"}", "test: version: expected an integer, got a string" },
 	{ "{\"version\":1,\"colour\":1}", "test: colour: unknown field (known fields: version, name, description, "
-	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide)" },
+	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide, collect)" },
+	/* collect */
+	{ "{\"version\":1,\"collect\":{\"file_max\":\"big\"}}",
+	  "test: collect.file_max: expected size like \"10M\", got \"big\"" },
+	{ "{\"version\":1,\"collect\":{\"total_max\":0}}",
+	  "test: collect.total_max: must be more than 0 (leave \"paths\" out of a request to collect nothing)" },
+	{ "{\"version\":1,\"collect\":{\"count_max\":0}}", "test: collect.count_max: must be between 1 and 100000, got 0" },
+	{ "{\"version\":1,\"collect\":{\"count_max\":\"5\"}}", "test: collect.count_max: expected an integer, got a string" },
+	{ "{\"version\":1,\"collect\":{\"files\":1}}",
+	  "test: collect.files: unknown field (known fields: file_max, total_max, count_max)" },
 	{ "{\"version\":1,\"name\":\"a\\u0000b\"}",
 	  "test: line 1 column 30: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'" },
 	/* name, description, hostname */
@@ -120,12 +129,58 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":1,\"network\":{\"mode\":\"host\",\"allow_host\":false}}",
 	  "test: network.mode: \"host\" needs network.allow_host: true" },
 	{ "{\"version\":1,\"network\":{\"mode\":\"bridge\"}}",
-	  "test: network.mode: expected \"none\" or \"host\", got \"bridge\"" },
-	{ "{\"version\":1,\"network\":{\"mode\":1}}", "test: network.mode: expected \"none\" or \"host\", got an integer" },
+	  "test: network.mode: expected \"none\", \"egress\" or \"host\", got \"bridge\"" },
+	{ "{\"version\":1,\"network\":{\"mode\":1}}",
+	  "test: network.mode: expected \"none\", \"egress\" or \"host\", got an integer" },
 	{ "{\"version\":1,\"network\":{\"allow_host\":\"yes\"}}",
 	  "test: network.allow_host: expected true or false, got a string" },
 	{ "{\"version\":1,\"network\":{\"egress\":true}}",
-	  "test: network.egress: unknown field (known fields: mode, allow_host)" },
+	  "test: network.egress: unknown field (known fields: mode, allow_host, allow, pool, pool6, interface, "
+	  "resolvers, bandwidth, connections)" },
+	{ "{\"version\":1,\"network\":{\"allow\":\"pypi.org\"}}", "test: network.allow: expected an array, got a string" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"pypi.org\",5]}}",
+	  "test: network.allow[1]: expected a string, got an integer" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"169.254.169.254\"]}}",
+	  "test: network.allow[0]: \"169.254.169.254\" is link-local (cloud metadata services live there): never "
+	  "reachable from a sandbox" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"127.0.0.1:80\"]}}",
+	  "test: network.allow[0]: \"127.0.0.1:80\" is loopback: a sandbox's loopback is its own" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"10.1.2.3/24\"]}}",
+	  "test: network.allow[0]: \"10.1.2.3/24\" has bits set past its prefix length (write the network's first "
+	  "address)" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"198.51.100.1:0\"]}}",
+	  "test: network.allow[0]: \"198.51.100.1:0\" has a port that is not a number from 1 to 65535" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"pypi.org:443\"]}}",
+	  "test: network.allow[0]: \"pypi.org:443\" names a domain with a port: ports go with addresses (a domain "
+	  "allows every port)" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"a.*.org\"]}}",
+	  "test: network.allow[0]: \"a.*.org\" has a '*' other than a leading \"*.\"" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"*.org\"]}}",
+	  "test: network.allow[0]: \"*.org\" is a wildcard over a whole top-level domain" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"bad..name\"]}}",
+	  "test: network.allow[0]: \"bad..name\" is not an address, a network or a domain name (letters, digits, "
+	  "'-' and '_' in dot-separated labels)" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"PyPI.org.\",\"pypi.org\"]}}",
+	  "test: network.allow[1]: \"pypi.org\" is listed twice" },
+	{ "{\"version\":1,\"network\":{\"allow\":[\"10.231.7.0/24\"]}}",
+	  "test: network.allow[0]: \"10.231.7.0/24\" lies in the sandboxes' own address pool: sandboxes never reach "
+	  "each other" },
+	{ "{\"version\":1,\"network\":{\"pool\":\"fd00::/64\"}}", "test: network.pool: \"fd00::/64\" is not an IPv4 network" },
+	{ "{\"version\":1,\"network\":{\"pool\":\"10.0.0.0/30\"}}",
+	  "test: network.pool: \"10.0.0.0/30\": the prefix length must be from 8 to 28" },
+	{ "{\"version\":1,\"network\":{\"pool\":\"127.0.0.0/16\"}}",
+	  "test: network.pool: \"127.0.0.0/16\" is loopback: a sandbox's loopback is its own" },
+	{ "{\"version\":1,\"network\":{\"pool6\":\"fd00::/130\"}}", "test: network.pool6: \"fd00::/130\" has a prefix "
+	  "length over 128" },
+	{ "{\"version\":1,\"network\":{\"interface\":\"../eth0\"}}", "test: network.interface: \"../eth0\" is not an "
+	  "interface name (1 to 15 characters, no '/', ':' or spaces)" },
+	{ "{\"version\":1,\"network\":{\"resolvers\":[\"dns.example\"]}}", "test: network.resolvers[0]: "
+	  "\"dns.example\" is not an address (a resolver is IP, IP:PORT or [IPv6]:PORT)" },
+	{ "{\"version\":1,\"network\":{\"resolvers\":[\"1.1.1.1\",\"1.0.0.1\",\"8.8.8.8\",\"8.8.4.4\"]}}",
+	  "test: network.resolvers: at most 3 resolvers" },
+	{ "{\"version\":1,\"network\":{\"bandwidth\":\"100\"}}", "test: network.bandwidth: at least 1K (bytes per second)" },
+	{ "{\"version\":1,\"network\":{\"connections\":0}}",
+	  "test: network.connections: expected an integer from 1 to 1000000" },
 	/* seccomp */
 	{ "{\"version\":1,\"seccomp\":true}", "test: seccomp: expected an object, got a boolean" },
 	{ "{\"version\":1,\"seccomp\":{\"allow\":[]}}",
@@ -319,6 +374,10 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(p->env[3], "USER=sandbox");
 	ck_assert_ptr_null(p->env[4]);
 	ck_assert_ptr_null(p->images);
+	/* what the code-execution services warren replaces collected */
+	ck_assert_uint_eq(p->collect.file_max, 10 * MIB);
+	ck_assert_uint_eq(p->collect.total_max, 50 * MIB);
+	ck_assert_uint_eq(p->collect.count_max, 10);
 }
 END_TEST
 
@@ -334,8 +393,12 @@ START_TEST(test_every_field)
 		" \"seccomp\": {\"errno\": \"ENOSYS\"},"
 		" \"mounts\": [{\"source\": \"/opt/data\", \"target\": \"/data\"}, {\"target\": \"/procfs\", \"source\": \"/srv\"}],"
 		" \"env\": {\"LC_ALL\": \"C\", \"EMPTY\": \"\"},"
-		" \"images\": [\"python\", \"host\"]}");
+		" \"images\": [\"python\", \"host\"],"
+		" \"collect\": {\"file_max\": \"40M\", \"total_max\": 104857600, \"count_max\": 3}}");
 	ck_assert_str_eq(p->name, "strict");
+	ck_assert_uint_eq(p->collect.file_max, 40 * MIB);
+	ck_assert_uint_eq(p->collect.total_max, 100 * MIB);
+	ck_assert_uint_eq(p->collect.count_max, 3);
 	ck_assert_str_eq(p->description, "for tests");
 	ck_assert_str_eq(p->hostname, "box.local");
 	ck_assert_uint_eq(p->limits.memory, 128 * MIB);
@@ -707,6 +770,99 @@ START_TEST(test_tighten_below_minimum)
 }
 END_TEST
 
+#define EGRESS_POLICY "{\"version\":1,\"name\":\"eg\",\"network\":{\"mode\":\"egress\",\"allow\":[" \
+	"\"198.18.0.0/15\",\"203.0.113.7:443\",\"[2001:db8::]:80\",\"2001:db8:1::/48\",\"PyPI.org.\"," \
+	"\"*.githubusercontent.com\",\"10.1.0.0/16\"],\"pool\":\"10.99.0.0/16\",\"pool6\":\"fd00:99::/64\"," \
+	"\"interface\":\"veth-up\",\"resolvers\":[\"198.18.0.1\",\"[2001:db8::53]:5353\"]," \
+	"\"bandwidth\":\"10M\",\"connections\":64}}"
+
+/* Every egress field read, written back as read (normalized), and read
+ * again to the same thing. */
+START_TEST(test_egress_fields)
+{
+	_cleanup_policy_ struct policy *p = parse_ok(EGRESS_POLICY);
+	ck_assert_int_eq(p->network, NET_EGRESS);
+	ck_assert_uint_eq(p->net.allow.n, 7);
+	ck_assert_int_eq(p->net.allow.v[1].port, 443);
+	ck_assert_int_eq(p->net.allow.v[4].kind, ALLOW_NAME);
+	ck_assert_str_eq(p->net.allow.v[4].name, "pypi.org");
+	ck_assert_int_eq(p->net.allow.v[5].kind, ALLOW_WILDCARD);
+	ck_assert_str_eq(p->net.allow.v[5].name, "githubusercontent.com");
+	ck_assert_str_eq(p->net.interface, "veth-up");
+	ck_assert_uint_eq(p->net.n_resolvers, 2);
+	ck_assert_int_eq(p->net.resolvers[1].port, 5353);
+	ck_assert_uint_eq(p->net.bandwidth, 10 * MIB);
+	ck_assert_uint_eq(p->net.connections, 64);
+
+	json_auto_t *j = policy_to_json(p);
+	_cleanup_free_ char *text = json_dumps(json_object_get(j, "network"), JSON_COMPACT);
+	ck_assert_str_eq(text, "{\"mode\":\"egress\",\"allow_host\":false,\"allow\":[\"198.18.0.0/15\","
+			 "\"203.0.113.7:443\",\"[2001:db8::]:80\",\"2001:db8:1::/48\",\"pypi.org\","
+			 "\"*.githubusercontent.com\",\"10.1.0.0/16\"],\"pool\":\"10.99.0.0/16\",\"pool6\":\"fd00:99::/64\","
+			 "\"interface\":\"veth-up\",\"resolvers\":[\"198.18.0.1:53\",\"[2001:db8::53]:5353\"],"
+			 "\"bandwidth\":\"10M\",\"connections\":64}");
+	_cleanup_free_ char *all = json_dumps(j, JSON_COMPACT);
+	_cleanup_policy_ struct policy *again = parse_ok(all);
+	json_auto_t *j2 = policy_to_json(again);
+	ck_assert(json_equal(j, j2));
+
+	/* the default policy: no egress, and the default pool */
+	_cleanup_policy_ struct policy *d = default_policy();
+	char pool[64];
+	net_cidr_format(&d->net.pool, pool, sizeof pool);
+	ck_assert_str_eq(pool, "10.231.0.0/16");
+	ck_assert_uint_eq(d->net.allow.n, 0);
+}
+END_TEST
+
+/* A run may ask for egress only under an egress policy, and may narrow
+ * its allowlist, never widen it. */
+START_TEST(test_egress_narrowing)
+{
+	wr_error e = { 0 };
+	_cleanup_policy_ struct policy *d = default_policy();
+	ck_assert_int_eq(policy_set_network(d, NET_EGRESS, &e), -EPERM);
+	ck_assert_str_eq(e.message, "egress is not allowed by policy default (its network.mode is \"none\"; a policy "
+			 "with \"mode\": \"egress\" and an \"allow\" list says where sandboxes may go)");
+
+	_cleanup_policy_ struct policy *p = parse_ok(EGRESS_POLICY);
+	char *wider[] = { "198.18.0.1:80", "0.0.0.0/0" };
+	ck_assert_int_eq(policy_narrow_allow(p, wider, 2, NULL, &e), -EPERM);
+	ck_assert_str_eq(e.message, "--allow 0.0.0.0/0 is not within the allowlist of policy eg (its network.allow)");
+	ck_assert_uint_eq(p->net.allow.n, 7); /* unchanged */
+	char *other_port[] = { "203.0.113.7:80" };
+	ck_assert_int_eq(policy_narrow_allow(p, other_port, 1, NULL, &e), -EPERM);
+	char *bare[] = { "pypi.org.evil.example" };
+	ck_assert_int_eq(policy_narrow_allow(p, bare, 1, "allow", &e), -EPERM);
+	ck_assert_str_eq(e.message, "allow pypi.org.evil.example is not within the allowlist of policy eg (its network.allow)");
+	char *apex[] = { "githubusercontent.com" }; /* "*.x" does not cover x itself */
+	ck_assert_int_eq(policy_narrow_allow(p, apex, 1, NULL, &e), -EPERM);
+	char *bad[] = { "169.254.169.254" };
+	ck_assert_int_eq(policy_narrow_allow(p, bad, 1, NULL, &e), -EINVAL);
+	ck_assert_str_eq(e.message, "--allow 169.254.169.254: is link-local (cloud metadata services live there): never "
+			 "reachable from a sandbox");
+
+	char *narrower[] = { "198.18.0.10", "203.0.113.7:443", "2001:db8:1:2::/64", "pypi.org",
+			     "raw.githubusercontent.com", "*.a.githubusercontent.com" };
+	/* a session's own list: the policy keeps its own */
+	struct net_allow own;
+	ck_assert_int_eq(policy_allow_narrowed(p, narrower, 2, "network.allow:", &own, &e), 0);
+	ck_assert_uint_eq(own.n, 2);
+	ck_assert_uint_eq(p->net.allow.n, 7);
+	ck_assert(own.v != p->net.allow.v);
+	free(own.v);
+	ck_assert_int_eq(policy_allow_narrowed(p, wider, 2, "network.allow:", &own, &e), -EPERM);
+	ck_assert_str_eq(e.message, "network.allow: 0.0.0.0/0 is not within the allowlist of policy eg (its network.allow)");
+	ck_assert_int_eq(policy_narrow_allow(p, narrower, 6, NULL, &e), 0);
+	ck_assert_uint_eq(p->net.allow.n, 6);
+	ck_assert(net_allow_name(&p->net.allow, "raw.githubusercontent.com"));
+	ck_assert(net_allow_name(&p->net.allow, "x.a.githubusercontent.com"));
+	ck_assert(!net_allow_name(&p->net.allow, "objects.githubusercontent.com"));
+	ck_assert_int_eq(policy_set_network(p, NET_NONE, &e), 0);
+	ck_assert_int_eq(policy_set_network(p, NET_HOST, &e), -EPERM);
+}
+END_TEST
+
 START_TEST(test_host_network)
 {
 	_cleanup_policy_ struct policy *p = default_policy();
@@ -735,7 +891,8 @@ START_TEST(test_to_json_round_trip)
 		"\"memory\":5000000},\"rlimits\":{\"stack\":\"unlimited\",\"nofile\":7,\"as\":12345,\"fsize\":\"3K\"},"
 		"\"network\":{\"allow_host\":true,\"mode\":\"host\"},\"seccomp\":{\"errno\":\"EACCES\","
 		"\"socket_families\":[\"packet\",\"inet\"]},"
-		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"]}",
+		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"],"
+		"\"collect\":{\"file_max\":1500,\"count_max\":7}}",
 	};
 	for (size_t i = 0; i < N(docs); i++) {
 		_cleanup_policy_ struct policy *p = parse_ok(docs[i]);
@@ -747,6 +904,7 @@ START_TEST(test_to_json_round_trip)
 		ck_assert_msg(json_equal(j, k), "round trip changed %s", text);
 		ck_assert_mem_eq(&p->limits, &q->limits, sizeof p->limits);
 		ck_assert_mem_eq(p->rlimits, q->rlimits, sizeof p->rlimits);
+		ck_assert_mem_eq(&p->collect, &q->collect, sizeof p->collect);
 		free(text);
 		json_decref(j);
 		json_decref(k);
@@ -849,6 +1007,8 @@ int main(void)
 	tcase_add_test(tc, test_tighten_over);
 	tcase_add_test(tc, test_tighten_below_minimum);
 	tcase_add_test(tc, test_host_network);
+	tcase_add_test(tc, test_egress_fields);
+	tcase_add_test(tc, test_egress_narrowing);
 	tcase_add_test(tc, test_to_json_round_trip);
 	tcase_add_test(tc, test_to_json_shape);
 	tcase_add_test(tc, test_tmpfs_size_leaves_memory);

@@ -115,6 +115,7 @@ control io_uring
 control personality
 control int80
 control tiocsti
+control pty
 control reboot
 control write_image /etc/passwd /etc/ld.so.cache /usr/bin/env /lib64/ld-linux-x86-64.so.2
 control mknod
@@ -149,4 +150,4 @@ fi
 kill $background
 echo "# the control run took $(($(date +%s) - started)) s"
 # Keep in step with the calls above (one ok/not ok line each).
-echo "# completed: 41 checks"
+echo "# completed: 42 checks"

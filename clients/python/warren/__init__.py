@@ -12,7 +12,8 @@ served at ``/v1/openapi.json``; this package wraps all of it::
 
 Modules: :mod:`warren.client` (Client), :mod:`warren.session` (Session),
 :mod:`warren.results` (ExecResult, ExecEvent, DirListing),
-:mod:`warren.execstream` (ExecStream), :mod:`warren.errors` (exceptions),
+:mod:`warren.execstream` (ExecStream), :mod:`warren.process` (Process,
+ProcessOutput), :mod:`warren.errors` (exceptions),
 :mod:`warren.transport` (connections, retries), :mod:`warren.sse`,
 :mod:`warren.archive` (directories as tar).
 """
@@ -24,13 +25,14 @@ from .errors import (APIError, BadRequest, CommandFailed, Conflict, DaemonUnreac
                      ProtocolError, RequestTimeout, ServiceUnavailable, TooManyRequests, Unauthorized,
                      UnsafeArchive, UnsupportedMediaType, WarrenError)
 from .execstream import ExecStream  # noqa: E402
+from .process import Process, ProcessOutput  # noqa: E402
 from .results import DirEntry, DirListing, ExecEvent, ExecResult  # noqa: E402
 from .transport import DEFAULT_URL, RetryPolicy  # noqa: E402
 from .session import Session  # noqa: E402
 from .client import Client  # noqa: E402
 
 __all__ = [
-    "Client", "Session", "ExecStream", "ExecResult", "ExecEvent", "DirEntry", "DirListing", "RetryPolicy",
+    "Client", "Session", "ExecStream", "Process", "ProcessOutput", "ExecResult", "ExecEvent", "DirEntry", "DirListing", "RetryPolicy",
     "DEFAULT_URL", "WarrenError", "APIError", "BadRequest", "Unauthorized", "Forbidden", "NotFound",
     "MethodNotAllowed", "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "MisdirectedRequest",
     "TooManyRequests", "InternalError", "ServiceUnavailable", "DaemonUnreachable", "RequestTimeout",

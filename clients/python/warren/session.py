@@ -12,6 +12,7 @@ from . import archive
 from .errors import NotFound, WarrenError
 from .execstream import ExecStream
 from .fields import Command, Duration, Size, command_fields, drop_none, duration_text
+from .process import Process, PtySize, pty_field
 from .results import DirListing, ExecResult
 from .transport import UNSET, quote_segment
 
@@ -268,15 +269,43 @@ class Session:
         except WarrenError as exc:
             log.warning("warren: could not remove the temporary %s from session %s: %s", name, self.id, exc)
 
-    # --- processes (issue 13) ------------------------------------------------------
-    # EXTENSION POINT, deliberately empty: warrend does not serve processes
-    # yet. When it does (POST/GET /v1/sessions/{id}/processes; output as
-    # text/event-stream resumable with Last-Event-ID; stdin; signal;
-    # resize), their methods belong here. What they build on exists:
-    # Client._send(..., headers={"Last-Event-ID": ...}) sends the header,
-    # sse.SSEParser keeps each event's id, ExecEvent.id carries it, and
-    # ExecStream shows the shape of an output iterator. Until then no method
-    # pretends: Client.request() reaches any route by hand.
+    # --- processes ---------------------------------------------------------------------
+
+    def start_process(self, command: Command, *, env: Optional[Mapping[str, str]] = None,
+                      cwd: Optional[str] = None, stdin: bool = False, pty: PtySize = None,
+                      timeout: Optional[Duration] = None, tag: Optional[str] = None) -> Process:
+        """Starts a command that outlives this call (``POST .../processes``):
+        it runs until it exits, is signalled, reaches ``timeout`` (at most
+        the policy's, which applies otherwise) or the session ends, whoever
+        follows it or not.
+
+        Args:
+            command, env, cwd: as :meth:`exec`.
+            stdin: keep its stdin open for :meth:`Process.write`.
+            pty: a terminal of the sandbox's own: True (80x24), or
+                ``(cols, rows)``; its output is then one stream (``pty``)
+                and :meth:`Process.write` types into it.
+            tag: a name of the caller's for it.
+
+        Returns the :class:`~warren.process.Process`; :meth:`Process.output`
+        follows it, :meth:`Process.wait` waits for its end.
+        """
+        body = command_fields(command)
+        body.update(drop_none(env=dict(env) if env is not None else None, cwd=cwd, timeout=duration_text(timeout),
+                              tag=tag, pty=pty_field(pty)))
+        if stdin:
+            body["stdin"] = True
+        return Process(self, self.client._json("POST", self._path("/processes"), body))
+
+    def processes(self) -> List[Process]:
+        """``GET .../processes``: those running and those ended that the
+        daemon still keeps, oldest first."""
+        doc = self.client._json("GET", self._path("/processes"))
+        return [Process(self, p) for p in doc.get("processes") or []]
+
+    def process(self, pid: int) -> Process:
+        """``GET .../processes/{pid}``; NotFound when the session has none such."""
+        return Process(self, self.client._json("GET", self._path(f"/processes/{int(pid)}")))
 
     # --- paths ---------------------------------------------------------------------
 

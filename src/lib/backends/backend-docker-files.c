@@ -221,10 +221,13 @@ static int file_put(const char *container, const struct backend_exec *x)
 		return file_fail(ENOMEM, "%s", rel);
 	/* into a temporary name, then renamed: a full workspace or an OOM kill
 	 * (the exec runs in the container, charged to its memory) leaves no
-	 * partial file */
-	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "case $f in */*) mkdir -p -- \"${f%/*}\" || exit; esac; "
-			 "t=\"${f%/*}/.warren-put-$$\"; cat >\"$t\" && mv -f -- \"$t\" \"$f\" || "
-			 "{ s=$?; rm -f -- \"$t\"; exit $s; }",
+	 * partial file. A failure reads the rest of stdin before exiting: an
+	 * exec that ends with stdin unread makes podman's copy of it into the
+	 * ended exec fail ("attach: connection reset by peer"), and podman
+	 * then drops the exec's output, the message that says why. */
+	char *argv[] = { "sh", "-c", "exec 2>&1; " DECODE_F "fail() { s=$?; rm -f -- \"$t\"; cat >/dev/null; exit $s; }; "
+			 "t=; case $f in */*) mkdir -p -- \"${f%/*}\" || fail; esac; "
+			 "t=\"${f%/*}/.warren-put-$$\"; cat >\"$t\" && mv -f -- \"$t\" \"$f\" || fail",
 			 "sh", arg, NULL };
 	wr_error e = { 0 };
 	int code = docker_engine_exec(container, argv, NULL, "/workspace", NULL, &e);

@@ -1,8 +1,12 @@
-/* Between backend-docker.c (containers, commands) and
- * backend-docker-files.c (file execs); nobody else. Everything here runs
- * in the backend's children, off the event loop. */
+/* Between backend-docker.c (containers, commands),
+ * backend-docker-files.c (file execs) and backend-docker-stale.c
+ * (removals, the sweep of dead daemons' containers); nobody else.
+ * Everything here blocks: it runs in the backend's children, off the
+ * event loop (remove_stale: at start-up, before the daemon serves). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "backend.h"
 #include "error.h"
@@ -16,6 +20,7 @@ struct docker_settings {
 	char host_image[128];
 	char cgroup_prefix[64];
 	int verbose;
+	pid_t daemon_pid;          /* who started the backend: its children tell the daemon's death */
 };
 extern struct docker_settings docker_cfg;
 
@@ -27,3 +32,16 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 		       const char *info_path, wr_error *e);
 /* A file exec (backend.h's BACKEND_FILE_*): its exit status is the errno. */
 int docker_file_exec(const char *container, const struct backend_exec *x);
+
+/* backend-docker-stale.c: removals by id (a DELETE by name can meet a
+ * create in flight; see there) and the sweep of dead daemons' containers.
+ * Each returns 0 when the container is gone (404 included), or -errno. */
+int docker_remove_by_id(const char *id, unsigned timeout_ms, wr_error *e);
+/* By the id the engine's inspect of NAME gives: 0 also when it has none. */
+int docker_remove_by_name(const char *name, unsigned timeout_ms, wr_error *e);
+/* backend_ops.remove_stale; what it is given is kept for docker_sweep. */
+unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name));
+/* In a health check's child (nothing at start-up): removes what daemons
+ * that died since left; e gets a warning when the engine cannot list its
+ * containers, or what was repaired so it could. */
+void docker_sweep(wr_error *e);

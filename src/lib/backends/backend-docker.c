@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -82,15 +83,16 @@ struct backend_box {
 
 static int docker_init(const struct backend_settings *s, wr_error *e)
 {
-	if (s->docker_socket)
-		snprintf(docker_cfg.socket, sizeof docker_cfg.socket, "%s", s->docker_socket);
-	if (s->docker_image_prefix)
-		snprintf(docker_cfg.prefix, sizeof docker_cfg.prefix, "%s", s->docker_image_prefix);
-	if (s->docker_host_image)
-		snprintf(docker_cfg.host_image, sizeof docker_cfg.host_image, "%s", s->docker_host_image);
+	if (s->docker.socket)
+		snprintf(docker_cfg.socket, sizeof docker_cfg.socket, "%s", s->docker.socket);
+	if (s->docker.image_prefix)
+		snprintf(docker_cfg.prefix, sizeof docker_cfg.prefix, "%s", s->docker.image_prefix);
+	if (s->docker.host_image)
+		snprintf(docker_cfg.host_image, sizeof docker_cfg.host_image, "%s", s->docker.host_image);
 	if (s->cgroup_prefix)
 		snprintf(docker_cfg.cgroup_prefix, sizeof docker_cfg.cgroup_prefix, "%s", s->cgroup_prefix);
 	docker_cfg.verbose = s->verbose;
+	docker_cfg.daemon_pid = getpid();
 	snprintf(docker_cfg.state_dir, sizeof docker_cfg.state_dir, "%s/docker", s->state_dir ? s->state_dir : "/run/warren");
 	if (mkdir(docker_cfg.state_dir, 0700) < 0 && errno != EEXIST)
 		return wr_error_set(e, errno, "mkdir %s", docker_cfg.state_dir);
@@ -121,6 +123,11 @@ static int docker_health(wr_error *e)
 	r = ok ? 0 : wr_error_set(e, EPROTO, "%s does not answer as a Docker API (GET /_ping: HTTP %d)", docker_cfg.socket,
 				  h.status);
 	docker_http_free(&h);
+	/* A healthy engine, checked from a child: what daemons that died
+	 * since start-up left goes now, and an engine that cannot list its
+	 * containers is this check's warning (backend.h). */
+	if (r == 0)
+		docker_sweep(e);
 	return r;
 }
 
@@ -313,15 +320,62 @@ static unsigned long long proc_start_time(pid_t pid)
 	return start;
 }
 
-/* Child: creates and starts the container; its last line of output is
- * "ready ID PID" or why it failed. */
+/* A create is cancelled by SIGTERM (docker_destroy_step sends it, and
+ * PR_SET_PDEATHSIG when the daemon dies), never in the middle of a
+ * request: the engine goes on with a create whose client is gone, so the
+ * container would stay with nobody to remove it, and a removal by name
+ * meeting it there breaks the engine (backend-docker-stale.c). The
+ * child finishes the request, then removes what it made. */
+static volatile sig_atomic_t create_cancelled;
+
+static void cancel_create(int sig)
+{
+	(void)sig;
+	create_cancelled = 1;
+}
+
+static void cancel_on_sigterm(void)
+{
+	struct sigaction sa = { .sa_handler = cancel_create };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* with the daemon gone, our output has no reader */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != docker_cfg.daemon_pid)
+		create_cancelled = 1; /* it died before the prctl */
+}
+
+/* The last line of a cancelled create that left nothing in the engine. */
+#define CREATE_CANCELLED "cancelled"
+
+static int remove_cancelled(const struct backend_box *b)
+{
+	wr_error e = { 0 };
+	if (docker_remove_by_id(b->id, CALL_TIMEOUT_MS, &e) < 0) {
+		fprintf(stderr, "container %s: %s\n", b->name, e.message);
+		return 1;
+	}
+	dprintf(1, CREATE_CANCELLED "\n");
+	return 1;
+}
+
+/* Child: creates and starts the container. It says "created ID" once the
+ * engine made it; its last line is "ready ID PID", CREATE_CANCELLED, or
+ * why it failed. */
 static int create_child(void *arg)
 {
 	struct backend_box *b = arg;
+	cancel_on_sigterm();
 	wr_error e = { 0 };
 	char profile_path[700] = "", url[256];
 	if (finish_create_body(b, engine_is_podman(), profile_path, sizeof profile_path, &e) < 0) {
 		fprintf(stderr, "%s\n", e.message);
+		return 1;
+	}
+	if (create_cancelled) {
+		if (profile_path[0])
+			unlink(profile_path);
+		dprintf(1, CREATE_CANCELLED "\n");
 		return 1;
 	}
 	_cleanup_free_ char *name = docker_url_escape(b->name);
@@ -330,28 +384,42 @@ static int create_child(void *arg)
 	int st = docker_call_json(docker_cfg.socket, "POST", url, b->create_body, CALL_TIMEOUT_MS, &out, &e);
 	if (profile_path[0])
 		unlink(profile_path); /* the engine has read it into the container's config */
-	if (st != 201) {
-		fprintf(stderr, "create container %s (image %s): %s\n", b->name, b->image, e.message);
+	const char *id = json_string_value(json_object_get(out, "Id"));
+	if (st != 201 || !id) {
+		fprintf(stderr, "create container %s (image %s): %s\n", b->name, b->image,
+			st == 201 ? "the engine's answer has no Id" : e.message);
+		json_decref(out);
 		return 1;
 	}
-	snprintf(b->id, sizeof b->id, "%s", json_string_value(json_object_get(out, "Id")) ?: b->name);
+	snprintf(b->id, sizeof b->id, "%s", id);
 	json_decref(out);
-	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/start", name);
+	/* dprintf: stdio's buffer may still hold bytes of the daemon's from before the fork */
+	dprintf(1, "created %s\n", b->id);
+	if (create_cancelled)
+		return remove_cancelled(b);
+	/* by id from here on: the name may be a new container's one day */
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/start", b->id);
 	st = docker_call_json(docker_cfg.socket, "POST", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
+	if (create_cancelled)
+		return remove_cancelled(b);
 	if (st != 204 && st != 304) {
 		fprintf(stderr, "start container %s: %s\n", b->name, e.message);
 		return 1;
 	}
-	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/json", name);
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/json", b->id);
 	st = docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, &e);
+	if (create_cancelled) {
+		json_decref(out);
+		return remove_cancelled(b);
+	}
 	json_t *state = json_object_get(out, "State");
 	json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
 	if (st != 200 || !json_is_true(json_object_get(state, "Running"))) {
-		fprintf(stderr, "container %s did not stay up: %s\n", b->name,
+		fprintf(stderr, "container %s did not stay up: %.400s\n", b->name,
 			json_string_value(json_object_get(state, "Error")) ?: e.message);
+		json_decref(out);
 		return 1;
 	}
-	/* dprintf: stdio's buffer may still hold bytes of the daemon's from before the fork */
 	dprintf(1, "ready %s %lld\n", b->id, (long long)pid);
 	json_decref(out);
 	return 0;
@@ -366,6 +434,24 @@ static void engine_image(const struct backend_spec *spec, char *buf, size_t len)
 		snprintf(buf, len, "%s%s", docker_cfg.prefix, spec->image);
 }
 
+/* The id a create child said the engine made ("created ID"), into b->id:
+ * its container is removed by that id. */
+static void learn_created_id(struct backend_box *b)
+{
+	char out[sizeof b->create.tail + 1];
+	memcpy(out, b->create.tail, b->create.tail_len);
+	out[b->create.tail_len] = '\0';
+	for (const char *line = out; line;) {
+		size_t n = strncmp(line, "created ", 8) ? 0 : strspn(line + 8, "0123456789abcdef");
+		if (n >= 12 && n < sizeof b->id) {
+			snprintf(b->id, sizeof b->id, "%.*s", (int)n, line + 8);
+			return;
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+}
+
 static void box_free(struct backend_box *b)
 {
 	json_decref(b->create_body);
@@ -375,6 +461,9 @@ static void box_free(struct backend_box *b)
 
 static int docker_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
+	int r = backend_check_network(&backend_docker_ops, spec->policy, e);
+	if (r < 0)
+		return r;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
@@ -394,7 +483,7 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 		box_free(b);
 		return wr_error_set(e, ENOMEM, "container spec");
 	}
-	int r = proc_start_fn(&b->create, create_child, b, NULL, e);
+	r = proc_start_fn(&b->create, create_child, b, NULL, e);
 	if (r < 0) {
 		box_free(b);
 		return r;
@@ -867,6 +956,7 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 			ev->type = BACKEND_EV_READY;
 		} else {
 			b->state = BOX_FAILED;
+			learn_created_id(b);
 			ev->type = BACKEND_EV_SETUP_FAILED;
 			ev->err = EIO;
 			snprintf(ev->message, sizeof ev->message, "%s", msg[0] ? msg : "docker create failed");
@@ -967,26 +1057,34 @@ static int docker_stats(struct backend_box *b, struct backend_stats *st)
 
 /* ---- teardown -------------------------------------------------------- */
 
+/* Removes the container by the id its create gave, or by the one an
+ * inspect of its name gives (never by name: backend-docker-stale.c). It
+ * is seen through when the daemon dies meanwhile: cut off, the engine may
+ * drop the removal and leave the container to a sweep (remove_stale). */
 static int remove_child(void *arg)
 {
-	const char *name = arg;
-	_cleanup_free_ char *q = docker_url_escape(name);
-	char url[300];
-	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q ? q : name);
+	const struct backend_box *b = arg;
+	prctl(PR_SET_PDEATHSIG, 0);
+	signal(SIGPIPE, SIG_IGN);
 	wr_error e = { 0 };
-	int st = docker_call_json(docker_cfg.socket, "DELETE", url, NULL, CALL_TIMEOUT_MS, NULL, &e);
-	if (st == 204 || st == 200 || st == 404)
+	int r = b->id[0] ? docker_remove_by_id(b->id, CALL_TIMEOUT_MS, &e)
+			 : docker_remove_by_name(b->name, CALL_TIMEOUT_MS, &e);
+	if (r == 0)
 		return 0;
-	fprintf(stderr, "remove container %s: %s\n", name, st < 0 ? e.message : e.message);
+	fprintf(stderr, "container %s: %s\n", b->name, e.message);
 	return 1;
 }
 
 static int docker_destroy_step(struct backend_box *b)
 {
+	char msg[1024];
 	if (b->state != BOX_DESTROYING) {
 		b->state = BOX_DESTROYING;
+		/* a create in flight finishes its request, then removes what it
+		 * made (create_child); the removal waits for it */
+		if (b->create.pid > 0)
+			kill(b->create.pid, SIGTERM);
 		/* removing the container kills everything in it; our clients go first */
-		proc_kill(&b->create);
 		while (b->execs) {
 			struct dexec *d = b->execs;
 			proc_kill(&d->proc);
@@ -995,7 +1093,15 @@ static int docker_destroy_step(struct backend_box *b)
 			free(d);
 		}
 	}
-	char msg[1024];
+	if (b->create.pid > 0) {
+		if (proc_poll(&b->create, msg, sizeof msg) == 0)
+			return -EBUSY;
+		if (!strcmp(msg, CREATE_CANCELLED)) {
+			box_free(b);
+			return 0;
+		}
+		learn_created_id(b);
+	}
 	if (b->destroy.pid > 0) {
 		if (proc_poll(&b->destroy, msg, sizeof msg) == 0)
 			return -EBUSY;
@@ -1007,7 +1113,7 @@ static int docker_destroy_step(struct backend_box *b)
 		}
 	}
 	b->destroy_attempts++;
-	if (proc_start_fn(&b->destroy, remove_child, b->name, NULL, NULL) < 0 &&
+	if (proc_start_fn(&b->destroy, remove_child, b, NULL, NULL) < 0 &&
 	    b->destroy_attempts >= DESTROY_ATTEMPTS) {
 		box_free(b);
 		return 0;
@@ -1015,46 +1121,7 @@ static int docker_destroy_step(struct backend_box *b)
 	return -EBUSY;
 }
 
-static unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
-{
-	json_t *list = NULL;
-	wr_error e = { 0 };
-	int st = docker_call_json(docker_cfg.socket, "GET",
-				  DOCKER_API_PREFIX "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.warren.daemon%22%5D%7D",
-				  NULL, 5000, &list, &e);
-	unsigned removed = 0;
-	size_t i;
-	json_t *c, *found = st == 200 ? list : NULL; /* json_array_foreach reads its array each turn */
-	json_array_foreach(found, i, c) {
-		json_t *names = json_object_get(c, "Names");
-		const char *name = json_string_value(json_array_get(names, 0));
-		if (name && *name == '/')
-			name++;
-		if (!name || strncmp(name, prefix, strlen(prefix)) || (keep && keep(name)))
-			continue;
-		_cleanup_free_ char *q = docker_url_escape(name);
-		char url[300];
-		snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s?force=1&v=1", q);
-		int gone = docker_call_json(docker_cfg.socket, "DELETE", url, NULL, 10000, NULL, &e);
-		removed += gone == 204 || gone == 200;
-	}
-	json_decref(list);
-	/* exec info files and profiles of the crashed daemon */
-	_cleanup_closedir_ DIR *dir = opendir(docker_cfg.state_dir);
-	struct dirent *de;
-	while (dir && (de = readdir(dir)))
-		if (!strncmp(de->d_name, prefix, strlen(prefix)) && !(keep && keep(de->d_name)))
-			unlinkat(dirfd(dir), de->d_name, 0);
-	return removed;
-}
-
 /* ---- the rest --------------------------------------------------------- */
-
-static int docker_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
-{
-	(void)b, (void)uid, (void)gid;
-	return -EOPNOTSUPP; /* files are execs through the archive API */
-}
 
 static pid_t docker_init_pid(const struct backend_box *b)
 {
@@ -1079,6 +1146,7 @@ static void docker_describe(const struct backend_box *b, char *buf, size_t len)
 
 const struct backend_ops backend_docker_ops = {
 	.name = "docker",
+	.start_timeout_ms = 60000,
 	.init = docker_init,
 	.fini = docker_fini,
 	.health = docker_health,
@@ -1091,7 +1159,7 @@ const struct backend_ops backend_docker_ops = {
 	.exec_release = docker_exec_release,
 	.stats = docker_stats,
 	.destroy_step = docker_destroy_step,
-	.open_workspace = docker_open_workspace,
+	/* no open_workspace: files are execs through the archive API */
 	.init_pid = docker_init_pid,
 	.describe = docker_describe,
 	.remove_stale = docker_remove_stale,

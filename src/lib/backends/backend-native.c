@@ -48,10 +48,13 @@ static int native_create(const struct backend_spec *spec, struct backend_box **o
 		.policy = spec->policy, .image = spec->image_path, .cgroup_name = spec->name,
 		.seccomp = spec->seccomp, .init_sock = -1,
 	};
+	int r = backend_check_network(&backend_native_ops, spec->policy, e);
+	if (r < 0)
+		return r;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	int r = sandbox_create(&o, &b->sb, e);
+	r = sandbox_create(&o, &b->sb, e);
 	if (r < 0) {
 		free(b);
 		return r;
@@ -114,6 +117,19 @@ static int native_exec_start(struct backend_box *b, const struct backend_exec *x
 	return sandbox_exec_start(b->sb, &req, e);
 }
 
+static int native_exec_start_terminal(struct backend_box *b, const struct backend_exec *x,
+				      const struct backend_terminal *t, wr_error *e)
+{
+	if (x->kind != BACKEND_EXEC_COMMAND)
+		return wr_error_set(e, EOPNOTSUPP, "a terminal is for commands only");
+	struct sandbox_exec req = {
+		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd, .stdio = { -1, -1, -1 },
+		.pty = true, .pty_cols = t->cols, .pty_rows = t->rows, .pty_reply = t->reply,
+	};
+	return sandbox_exec_start(b->sb, &req, e);
+}
+
+static int native_exec_signal(struct backend_box *b, uint32_t id, int sig) { return sandbox_exec_signal(b->sb, id, sig); }
 static int native_exec_kill(struct backend_box *b, uint32_t id) { return sandbox_exec_kill(b->sb, id); }
 static int native_exec_release(struct backend_box *b, uint32_t id) { return sandbox_exec_release(b->sb, id); }
 
@@ -142,17 +158,26 @@ static int native_destroy_step(struct backend_box *b)
 
 static int native_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)sandbox_pid(b->sb));
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = backend_open_in_root(sandbox_pid(b->sb), "workspace");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*uid = sandbox_host_uid(b->sb, SANDBOX_UID);
 	*gid = (gid_t)sandbox_host_uid(b->sb, SANDBOX_GID);
 	return fd;
 }
 
+static int native_open_tmp(struct backend_box *b)
+{
+	return backend_open_in_root(sandbox_pid(b->sb), "tmp");
+}
+
 static pid_t native_init_pid(const struct backend_box *b) { return sandbox_pid(b->sb); }
+
+static struct net_egress *native_net(struct backend_box *b)
+{
+	struct net_egress *n = sandbox_net(b->sb);
+	return n->lock_fd >= 0 ? n : NULL;
+}
 static struct cgroup *native_cgroup(struct backend_box *b) { return sandbox_cgroup(b->sb); }
 
 static void native_describe(const struct backend_box *b, char *buf, size_t len)
@@ -162,6 +187,7 @@ static void native_describe(const struct backend_box *b, char *buf, size_t len)
 
 const struct backend_ops backend_native_ops = {
 	.name = "native",
+	.start_timeout_ms = 10000,
 	.init = native_init,
 	.health = native_health,
 	.create = native_create,
@@ -174,7 +200,11 @@ const struct backend_ops backend_native_ops = {
 	.set_limits = native_set_limits,
 	.destroy_step = native_destroy_step,
 	.open_workspace = native_open_workspace,
+	.open_tmp = native_open_tmp,
 	.cgroup = native_cgroup,
 	.init_pid = native_init_pid,
 	.describe = native_describe,
+	.exec_start_terminal = native_exec_start_terminal,
+	.exec_signal = native_exec_signal,
+	.net = native_net,
 };

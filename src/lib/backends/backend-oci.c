@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "mount.h"
+#include "oci-net.h"
+#include "oci-console.h"
 #include "oci-spec.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -51,6 +54,7 @@ struct oci_exec {
 	struct proc proc;        /* `runtime exec` */
 	bool ended, failed_reported;
 	int err;                 /* why the runtime could not start it */
+	uint64_t pending_signals; /* sent before its pid was known: bit N-1 for signal N */
 	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
 	struct oci_exec *next;
 };
@@ -75,6 +79,7 @@ struct backend_box {
 	char message[1024];
 	json_t *process;         /* config.json's process: what execs start from */
 	struct oci_exec *execs;
+	struct oci_net net;      /* egress: set up once the container is up */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -176,7 +181,7 @@ static int reachable_by_others(const char *path, wr_error *e)
 
 static int oci_init(const struct backend_settings *s, wr_error *e)
 {
-	const char *rt = s->oci_runtime && *s->oci_runtime ? s->oci_runtime : "runc";
+	const char *rt = s->oci.runtime && *s->oci.runtime ? s->oci.runtime : "runc";
 	if (resolve_in_path(rt, oci.runtime, sizeof oci.runtime) < 0)
 		return wr_error_set(e, ENOENT, "oci_runtime %s: not found in PATH", rt);
 	snprintf(oci.root, sizeof oci.root, "%s/oci", s->state_dir);
@@ -354,6 +359,7 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 		.image_dir = spec->image_path, .image_detached = false, .workspace_fd = -1,
 		.workspace_size = policy_tmpfs_size(p->limits.workspace, p->limits.memory),
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
+		.resolv_conf = p->network == NET_EGRESS ? NET_RESOLV_CONF : NULL,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
 		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
 	};
@@ -393,6 +399,7 @@ static void box_free(struct backend_box *b)
 	}
 	if (b->init_pidfd >= 0)
 		close(b->init_pidfd);
+	oci_net_teardown(&b->net);
 	json_decref(b->process);
 	uid_range_release(&b->ids);
 	free(b);
@@ -400,10 +407,14 @@ static void box_free(struct backend_box *b)
 
 static int oci_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
+	int checked = backend_check_network(&backend_oci_ops, spec->policy, e);
+	if (checked < 0)
+		return checked;
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1 };
+	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1,
+				   .net = OCI_NET_INIT };
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, spec->name);
 	int r = uid_range_acquire(&b->ids, NULL, e);
@@ -418,7 +429,7 @@ static int oci_create(const struct backend_spec *spec, struct backend_box **out,
 				     .cpu_millis = p->limits.cpu_millis };
 	if ((r = cgroup_create(spec->name, &lim, &b->cg, e)) < 0)
 		goto fail;
-	if ((r = write_bundle(b, spec, e)) < 0)
+	if ((r = oci_net_prepare(p, &b->net, e)) < 0 || (r = write_bundle(b, spec, e)) < 0)
 		goto fail;
 
 	char log[PATH_MAX + 16], pidfile[PATH_MAX + 16];
@@ -459,6 +470,8 @@ static ssize_t oci_parse_event(struct backend_box *b, const void *buf, size_t le
 }
 
 /* ---- poll ------------------------------------------------------------------ */
+
+static void deliver_pending_signals(struct backend_box *b, struct oci_exec *x);
 
 static int read_pid_file(const char *path, pid_t *pid)
 {
@@ -503,6 +516,12 @@ static void create_finished(struct backend_box *b)
 	 * natively): `runtime exec` gives each the config's 1000 before it
 	 * runs, so init may be exempt */
 	spawn_protect_init_from_oom(b->init_pid, true);
+	wr_error e = { 0 };
+	if (oci_net_setup(&b->net, b->init_pid, &e) < 0) {
+		snprintf(b->message, sizeof b->message, "%s", e.message);
+		b->state = OCI_FAILED;
+		return;
+	}
 	b->state = OCI_READY;
 }
 
@@ -550,7 +569,7 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 static void exec_forget(struct backend_box *b, struct oci_exec *x)
 {
 	char path[PATH_MAX + 32];
-	static const char *const files[] = { "pid", "log", "json" };
+	static const char *const files[] = { "pid", "log", "json", "tty" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		exec_paths(b, x->id, files[i], path, sizeof path);
 		unlink(path);
@@ -578,6 +597,8 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 		return 1;
 	}
 	for (struct oci_exec *x = b->execs; x; x = x->next) {
+		if (x->pending_signals && !x->ended)
+			deliver_pending_signals(b, x);
 		if (!x->ended && proc_poll(&x->proc, NULL, 0) == 1)
 			x->ended = true;
 		if (x->ended) {
@@ -616,22 +637,44 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 struct exec_waiter_args {
 	char *const *argv;         /* runtime exec --detach … */
 	const char *pidfile;
+	/* With a terminal: the runtime sends its master to a socket at the
+	 * path `console` the waiter listens on, and the waiter passes it on
+	 * to its stdin (the daemon's reply socket, exec_start_terminal). */
+	const char *console;
+	uint16_t cols, rows;
 };
+
+/* How long the runtime may take to send a terminal: a start's ceiling. */
+#define CONSOLE_TIMEOUT_MS 30000
 
 static int exec_waiter(void *arg)
 {
 	const struct exec_waiter_args *a = arg;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+	int listener = a->console ? oci_console_listen(a->console) : -1;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || (a->console && listener < 0))
 		return WARREN_EXIT_SETUP;
 	pid_t runtime = fork();
 	if (runtime < 0)
 		return WARREN_EXIT_SETUP;
 	if (runtime == 0) {
+		if (listener >= 0) {
+			int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			dup2(devnull, 0); /* the reply socket is the waiter's, not the runtime's */
+		}
 		execvp(a->argv[0], a->argv);
 		_exit(WARREN_EXIT_NOTFOUND);
 	}
 	int st;
-	while (waitpid(runtime, &st, 0) < 0)
+	bool reaped = false;
+	if (listener >= 0) {
+		int r = oci_console_pass(listener, runtime, &st, 0, a->cols, a->rows, CONSOLE_TIMEOUT_MS);
+		reaped = r == -ECHILD;
+		close(listener);
+		unlink(a->console);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		dup2(devnull, 0); /* EOF for the daemon when nothing was sent */
+	}
+	while (!reaped && waitpid(runtime, &st, 0) < 0)
 		if (errno != EINTR)
 			return WARREN_EXIT_SETUP;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -658,13 +701,17 @@ static int exec_waiter(void *arg)
 	return 128 + WTERMSIG(st); /* a signal whose default is not to end a process */
 }
 
-static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
+/* `runtime exec --detach` of x, through an exec waiter; with t, in a
+ * terminal the runtime makes in the container's devpts. */
+static int start_exec(struct backend_box *b, const struct backend_exec *x, const struct backend_terminal *t,
+		      wr_error *e)
 {
 	if (x->kind != BACKEND_EXEC_COMMAND)
 		return wr_error_set(e, EOPNOTSUPP, "the oci backend opens the workspace instead");
 	if (b->state != OCI_READY)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
 	char cgname[32], cgarg[48], proc_path[PATH_MAX + 32], log[PATH_MAX + 32], pidfile[PATH_MAX + 32];
+	char console[PATH_MAX + 32];
 	snprintf(cgname, sizeof cgname, "exec-%u", x->id);
 	/* the exec's own cgroup, so exec_kill reaches exactly what it started;
 	 * v1 keeps it in the pids hierarchy (cgroup.c), named per controller */
@@ -672,6 +719,7 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	exec_paths(b, x->id, "json", proc_path, sizeof proc_path);
 	exec_paths(b, x->id, "log", log, sizeof log);
 	exec_paths(b, x->id, "pid", pidfile, sizeof pidfile);
+	exec_paths(b, x->id, "tty", console, sizeof console);
 	unlink(pidfile);
 
 	/* the process of config.json with this command's args, env and cwd:
@@ -685,12 +733,16 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 		json_array_append_new(env_j, json_string(x->envp[i]));
 	if (!process || json_object_set_new(process, "args", argv_j) < 0 ||
 	    json_object_set_new(process, "env", env_j) < 0 ||
-	    json_object_set_new(process, "cwd", json_string(x->cwd ? x->cwd : "/workspace")) < 0)
+	    json_object_set_new(process, "cwd", json_string(x->cwd ? x->cwd : "/workspace")) < 0 ||
+	    json_object_set_new(process, "terminal", json_boolean(t != NULL)) < 0)
 		return wr_error_set(e, ENOMEM, "exec process");
 	int r = write_json(proc_path, process, e);
 	if (r < 0)
 		return r;
 
+	struct sockaddr_un sa;
+	if (t && strlen(console) >= sizeof sa.sun_path)
+		return wr_error_set(e, ENAMETOOLONG, "the terminal's socket %s", console);
 	struct oci_exec *ox = calloc(1, sizeof *ox);
 	if (!ox)
 		return wr_error_set(e, ENOMEM, "exec");
@@ -712,16 +764,86 @@ static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, w
 	argv[n++] = pidfile;
 	argv[n++] = "--cgroup";
 	argv[n++] = cgarg;
+	if (t) {
+		argv[n++] = "--console-socket";
+		argv[n++] = console;
+	}
 	argv[n++] = b->name;
 	argv[n] = NULL;
-	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile };
-	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, x->stdio, e)) < 0) {
+	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile, .console = t ? console : NULL,
+				       .cols = t ? t->cols : 0, .rows = t ? t->rows : 0 };
+	const int term_stdio[3] = { t ? t->reply : -1, -1, -1 };
+	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, t ? term_stdio : x->stdio, e)) < 0) {
 		cgroup_child_remove(b->cg, cgname);
 		free(ox);
 		return r;
 	}
 	ox->next = b->execs;
 	b->execs = ox;
+	return 0;
+}
+
+static int oci_exec_start(struct backend_box *b, const struct backend_exec *x, wr_error *e)
+{
+	return start_exec(b, x, NULL, e);
+}
+
+static int oci_exec_start_terminal(struct backend_box *b, const struct backend_exec *x,
+				   const struct backend_terminal *t, wr_error *e)
+{
+	return start_exec(b, x, t, e);
+}
+
+/* The runtime leaves each command a session (and process group) of its
+ * own, and writes its host pid to the pid file. The pid is taken only
+ * while the process is still in the exec's cgroup (a pidfd holds it from
+ * there on: a pid the kernel reused cannot be signalled by mistake).
+ * -EAGAIN while the pid file is not there yet. */
+static int signal_exec(struct backend_box *b, uint32_t id, int sig)
+{
+	char path[PATH_MAX + 32], cg[PATH_MAX], want[64];
+	pid_t pid;
+	exec_paths(b, id, "pid", path, sizeof path);
+	if (read_pid_file(path, &pid) < 0)
+		return -EAGAIN;
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return 0; /* ended: its EXITED says so */
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	snprintf(want, sizeof want, "/exec-%u\n", id);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	bool ours = false;
+	while (f && !ours && fgets(cg, sizeof cg, f))
+		ours = strstr(cg, b->name) && strstr(cg, want);
+	if (!ours)
+		return 0;
+	if (getpgid(pid) == pid && kill(-pid, sig) == 0)
+		return 0;
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 && errno != ESRCH ? -errno : 0;
+}
+
+/* Signals that came before the pid file, once it is there (from poll). */
+static void deliver_pending_signals(struct backend_box *b, struct oci_exec *x)
+{
+	for (int sig = 1; sig <= 64 && x->pending_signals; sig++) {
+		uint64_t bit = 1ULL << (sig - 1);
+		if ((x->pending_signals & bit) && signal_exec(b, x->id, sig) == -EAGAIN)
+			return;
+		x->pending_signals &= ~bit;
+	}
+}
+
+static int oci_exec_signal(struct backend_box *b, uint32_t id, int sig)
+{
+	if (sig < 1 || sig > 64)
+		return -EINVAL;
+	int r = signal_exec(b, id, sig);
+	if (r != -EAGAIN)
+		return r;
+	/* the runtime is still starting it: sent once its pid is known */
+	for (struct oci_exec *x = b->execs; x; x = x->next)
+		if (x->id == id && !x->ended)
+			x->pending_signals |= 1ULL << (sig - 1);
 	return 0;
 }
 
@@ -814,6 +936,7 @@ static int oci_destroy_step(struct backend_box *b)
 	for (struct oci_exec *x = b->execs; x; x = x->next)
 		if (x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0)
 			return -EBUSY; /* its container process is being killed */
+	oci_net_teardown(&b->net); /* the container's processes are gone */
 	if (b->cg && cgroup_try_destroy(b->cg) == -EBUSY)
 		return -EBUSY;
 	b->cg = NULL;
@@ -831,20 +954,25 @@ static int oci_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 {
 	if (b->state != OCI_READY)
 		return -ESRCH;
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)b->init_pid);
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = backend_open_in_root(b->init_pid, "workspace");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*uid = uid_range_host_uid(&b->ids, SANDBOX_UID);
 	*gid = (gid_t)uid_range_host_uid(&b->ids, SANDBOX_GID);
 	return fd;
+}
+
+static int oci_open_tmp(struct backend_box *b)
+{
+	return b->state == OCI_READY ? backend_open_in_root(b->init_pid, "tmp") : -ESRCH;
 }
 
 static struct cgroup *oci_cgroup(struct backend_box *b)
 {
 	return b->cg;
 }
+
+static struct net_egress *oci_net(struct backend_box *b) { return oci_net_egress(&b->net); }
 
 static pid_t oci_init_pid(const struct backend_box *b)
 {
@@ -931,6 +1059,7 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 
 const struct backend_ops backend_oci_ops = {
 	.name = "oci",
+	.start_timeout_ms = 60000,
 	.init = oci_init,
 	.fini = oci_fini,
 	.health = oci_health,
@@ -945,8 +1074,12 @@ const struct backend_ops backend_oci_ops = {
 	.set_limits = oci_set_limits,
 	.destroy_step = oci_destroy_step,
 	.open_workspace = oci_open_workspace,
+	.open_tmp = oci_open_tmp,
 	.cgroup = oci_cgroup,
 	.init_pid = oci_init_pid,
 	.describe = oci_describe,
 	.remove_stale = oci_remove_stale,
+	.net = oci_net,
+	.exec_start_terminal = oci_exec_start_terminal,
+	.exec_signal = oci_exec_signal,
 };

@@ -31,10 +31,14 @@ enum backend_kind { BACKEND_NATIVE, BACKEND_OCI, BACKEND_DOCKER, BACKEND_COUNT }
 struct backend_settings {
 	const char *state_dir;          /* /run/warren: oci keeps its --root below it */
 	const char *image_dir;          /* /var/lib/warren/images */
-	const char *oci_runtime;        /* "runc", "crun" or a path */
-	const char *docker_socket;      /* "/run/docker.sock" or podman's socket */
-	const char *docker_image_prefix; /* warren image NAME is engine image PREFIX+NAME */
-	const char *docker_host_image;  /* the engine image that stands in for "host" */
+	struct {
+		const char *runtime;    /* "runc", "crun" or a path */
+	} oci;
+	struct {
+		const char *socket;     /* "/run/docker.sock" or podman's socket */
+		const char *image_prefix; /* warren image NAME is engine image PREFIX+NAME */
+		const char *host_image; /* the engine image that stands in for "host" */
+	} docker;
 	const char *cgroup_prefix;      /* "wd-": names of what a crashed daemon left */
 	int verbose;
 };
@@ -87,7 +91,15 @@ struct backend_exec {
 	const char *cwd;           /* COMMAND: absolute, inside the sandbox */
 	const char *path;          /* FILE_*: workspace-relative, normalized ("" = /workspace) */
 	uint64_t max_size;         /* FILE_GET/PUT: the largest file accepted */
-	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps) */
+	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps); stdin may
+				    * be a pipe the caller keeps writing to as it likes */
+};
+
+/* A terminal for an exec (exec_start_terminal). */
+struct backend_terminal {
+	uint16_t cols, rows;       /* the window size at start; 0: the kernel's default */
+	int reply;                 /* one end of a SOCK_SEQPACKET socketpair: the master
+				    * arrives on its peer (the backend dups what it keeps) */
 };
 
 struct backend_stats {
@@ -96,17 +108,23 @@ struct backend_stats {
 };
 
 struct backend_box;            /* each backend's own */
+struct net_egress;
 
 struct backend_ops {
 	const char *name;          /* "native", "oci", "docker" */
+	/* How long a sandbox may take to become READY before the daemon gives
+	 * up on it (the others start containers through other programs). */
+	unsigned start_timeout_ms;
 	/* Once at start-up: keeps the settings, prepares state directories. */
 	int (*init)(const struct backend_settings *s, wr_error *e);
 	/* At exit, once every sandbox is gone: removes the backend's (now
 	 * empty) state directories, so nothing of it stays. NULL: none. */
 	void (*fini)(void);
-	/* 0 when it can create sandboxes now, else why not. May block for a
-	 * bounded time (under a second): called at start-up and from the tick
-	 * every few seconds, never per request. */
+	/* 0 when it can create sandboxes now, else why not; a healthy
+	 * backend may leave a warning in e (/v1/health shows it: docker's
+	 * engine cannot list its containers). May block: for under a second
+	 * at start-up, then in a child every 10 s (where docker also repeats
+	 * remove_stale's sweep); never per request. */
 	int (*health)(wr_error *e);
 	/* Starts creating a sandbox; READY or SETUP_FAILED follows. */
 	int (*create)(const struct backend_spec *spec, struct backend_box **out, wr_error *e);
@@ -140,8 +158,12 @@ struct backend_ops {
 	 * freed), -EBUSY to call again later. */
 	int (*destroy_step)(struct backend_box *b);
 	/* An O_PATH fd of the sandbox's /workspace for files.c and the host
-	 * ids of the sandbox user, or -EOPNOTSUPP (file execs are used). */
+	 * ids of the sandbox user, or -errno. NULL: the backend has no
+	 * workspace on this host and does files as file execs (docker). */
 	int (*open_workspace)(struct backend_box *b, uid_t *uid, gid_t *gid);
+	/* The same for the sandbox's /tmp (collecting files: collect.h), NULL
+	 * where open_workspace is. */
+	int (*open_tmp)(struct backend_box *b);
 	/* The sandbox's own cgroup (warrend charges its file writes there),
 	 * or NULL (docker: the engine's). */
 	struct cgroup *(*cgroup)(struct backend_box *b);
@@ -154,7 +176,41 @@ struct backend_ops {
 	 * names keep() says belong to a daemon still alive (an engine is
 	 * shared by every daemon of the host). */
 	unsigned (*remove_stale)(const char *prefix, bool (*keep)(const char *name));
+
+	/* Processes with a terminal, and signals (optional: NULL when the
+	 * backend lacks them; the daemon then refuses such requests). */
+	/* Starts x (a COMMAND; x->stdio unused) with a terminal: the command
+	 * gets a new pty's slave, from the sandbox's own devpts, as its 0, 1,
+	 * 2 and controlling terminal. The master is sent on t->reply
+	 * (pty_receive_master() on its peer, pty.h) once the command runs;
+	 * the peer sees EOF when it could not start (EXEC_FAILED and EXITED
+	 * follow as after exec_start). The caller then owns the master:
+	 * reads are the output, writes the input, pty_set_size() resizes,
+	 * closing it hangs the terminal up. */
+	int (*exec_start_terminal)(struct backend_box *b, const struct backend_exec *x,
+				   const struct backend_terminal *t, wr_error *e);
+	/* Sends signal sig to exec id's process group (the command and what
+	 * it started in its group): -EINVAL outside 1..64; 0 once sent, even
+	 * when the exec has just ended (its EXITED says so). */
+	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
+
+	/* The sandbox's egress (network.mode "egress"): its link, rules and
+	 * the resolver's socket, whose forwarder the daemon serves
+	 * (net-egress.h); NULL for a sandbox without. A backend without this
+	 * op cannot give sessions egress (the daemon refuses it). */
+	struct net_egress *(*net)(struct backend_box *b);
 };
+
+/* Whether a session may have the policy's network: never the host's (a
+ * sandbox on it reaches warrend's own listeners), and egress only from a
+ * backend with the `net` op. 0, or -EPERM / -EOPNOTSUPP saying so. The
+ * daemon checks before it asks a backend; each backend checks again. */
+int backend_check_network(const struct backend_ops *ops, const struct policy *p, wr_error *e);
+
+/* An O_PATH fd of the directory `dir` ("workspace", "tmp") in the root
+ * of the sandbox whose init is `pid` (/proc/PID/root: root only), never
+ * through a symbolic link. -errno. */
+int backend_open_in_root(pid_t pid, const char *dir);
 
 /* The backend of a kind; NULL when this build lacks it. */
 const struct backend_ops *backend_get(enum backend_kind k);

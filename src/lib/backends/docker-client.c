@@ -814,3 +814,20 @@ int docker_path_stat(const char *socket_path, const char *container, const char 
 	docker_http_free(&h);
 	return r;
 }
+
+/* ---- engine errors ---------------------------------------------------- */
+
+bool docker_broken_record(const char *message, char *id, size_t len)
+{
+	static const char before[] = "from store \"";
+	const char *at = strstr(message, before);
+	if (!at || !strstr(message, "container not known"))
+		return false;
+	at += strlen(before);
+	size_t n = strspn(at, "0123456789abcdef");
+	if (n < 12 || n >= len || at[n] != '"')
+		return false;
+	memcpy(id, at, n);
+	id[n] = '\0';
+	return true;
+}

@@ -164,3 +164,8 @@ int docker_path_stat(const char *socket_path, const char *container, const char 
 		     struct docker_path_stat *st, wr_error *e);
 /* Parses the X-Docker-Container-Path-Stat header value (base64 JSON). */
 int docker_path_stat_parse(const char *header, struct docker_path_stat *st);
+
+/* The container id in podman 4's error for a container recorded without
+ * its storage (`getting container from store "ID": container not known`),
+ * into id; false for any other message. */
+bool docker_broken_record(const char *message, char *id, size_t len);

@@ -2,6 +2,7 @@
 #include "oci-spec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,8 +123,8 @@ static json_t *mount_json(const char *dest, const char *type, const char *source
 /* The plan's ops as mounts, masked and read-only paths; the root's own
  * directories, links and files are the skeleton (oci_plan_op_is_skeleton),
  * /dev's nodes and links the runtime's. */
-static int translate_plan(const struct mount_plan *plan, json_t *mounts, json_t *masked, json_t *readonly,
-			  wr_error *e)
+static int translate_plan(const struct mount_plan *plan, const char *rootfs, json_t *mounts, json_t *masked,
+			  json_t *readonly, wr_error *e)
 {
 	static const char *tmpfs_flags[] = { "nosuid", "nodev", NULL };
 	static const char *dev_flags[] = { "nosuid", "noexec", NULL };
@@ -138,10 +139,19 @@ static int translate_plan(const struct mount_plan *plan, json_t *mounts, json_t 
 			m = mount_json(target, "tmpfs", "tmpfs",
 				       tmpfs_options(op->data, strcmp(target, "/dev") ? tmpfs_flags : dev_flags));
 			break;
-		case MOP_BIND:
-			m = mount_json(target, "bind", oci_plan_path(op->source),
+		case MOP_BIND: {
+			/* a source on neither root is a file the plan wrote on
+			 * the scratch root (resolv.conf): the skeleton has it */
+			char inside[PATH_MAX];
+			const char *source = oci_plan_path(op->source);
+			if (source == op->source) {
+				snprintf(inside, sizeof inside, "%s%s", rootfs, op->source);
+				source = inside;
+			}
+			m = mount_json(target, "bind", source,
 				       json_pack("[s, s, s, s]", "rbind", op->writable ? "rw" : "ro", "nosuid", "nodev"));
 			break;
+		}
 		case MOP_PROC:
 			m = mount_json(target, "proc", "proc", json_pack("[s, s, s]", "nosuid", "nodev", "noexec"));
 			break;
@@ -202,11 +212,11 @@ json_t *oci_config_json(const struct oci_config_params *c, wr_error *e)
 	if (!seccomp)
 		return NULL;
 	json_auto_t *mounts = json_array(), *masked = json_array(), *readonly = json_array();
-	if (translate_plan(c->mounts, mounts, masked, readonly, e) < 0)
+	if (translate_plan(c->mounts, c->rootfs, mounts, masked, readonly, e) < 0)
 		return NULL;
 	json_auto_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "user", "type", "pid",
 					      "type", "mount", "type", "ipc", "type", "uts", "type", "cgroup");
-	if (ns && p->network == NET_NONE)
+	if (ns && p->network != NET_HOST)
 		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
 	json_t *lnx = json_pack("{s:O, s:[{s:i, s:I, s:I}], s:[{s:i, s:I, s:I}], s:o, s:O, s:O, s:O, s:s}",
 				  "namespaces", ns,

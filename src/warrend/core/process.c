@@ -1,0 +1,337 @@
+#include "config.h"
+
+/* Processes of a session (process.h): an exec that no request holds,
+ * its output kept in a ring of numbered events, its followers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "output-ring.h"
+#include "process.h"
+#include "session-internal.h"
+
+struct process {
+	struct session *session;
+	struct list link;           /* in session->processes */
+	uint32_t pid;
+	char **argv, **env;
+	char *cwd, *tag;
+	bool pty, stdin_requested;
+	uint16_t cols, rows;
+	time_t started;
+	uint64_t timeout_ms;
+	struct exec *x;             /* while it runs */
+	struct exec_observer obs;
+	struct output_ring ring;
+	bool ended;
+	uint64_t exit_id;
+	struct exec_result result;  /* once ended (without output: the ring has it) */
+	struct list followers;
+	unsigned n_followers;
+};
+
+/* ---- the exec's side ---------------------------------------------------------- */
+
+static void wake_followers(struct process *p)
+{
+	for (struct list *n = p->followers.next, *next; n != &p->followers; n = next) {
+		next = n->next; /* a follower may leave from its callback */
+		struct process_follower *f = LIST_ENTRY(struct process_follower, link, n);
+		f->wake(f);
+	}
+}
+
+static void on_output(struct exec_observer *o, int stream, const char *buf, size_t len, uint64_t seq)
+{
+	struct process *p = LIST_ENTRY(struct process, obs, o);
+	if (output_ring_push(&p->ring, p->pty ? 2 : stream, buf, len) < 0) {
+		LOG_CTX_SCOPE(NULL, p->session->id);
+		daemon_log("process %u: out of memory: %zu bytes of its output lost", p->pid, len);
+		return;
+	}
+	wake_followers(p);
+}
+
+static void on_done(struct exec_observer *o, struct exec_result *r)
+{
+	struct process *p = LIST_ENTRY(struct process, obs, o);
+	p->x = NULL;
+	p->result = *r;
+	for (int i = 0; i < 2; i++) {
+		p->result.out[i] = NULL; /* the exec's to free (none: it kept no output) */
+		p->result.out_len[i] = 0;
+	}
+	p->result.truncated = false; /* no cap: the ring says what it dropped */
+	p->exit_id = output_ring_next_seq(&p->ring);
+	p->ended = true;
+	wake_followers(p);
+}
+
+/* ---- the session's list ----------------------------------------------------------- */
+
+/* What a process owns (one not in a session's list yet, or one leaving it). */
+static void process_freep(struct process **p)
+{
+	if (*p) {
+		output_ring_free(&(*p)->ring);
+		strv_freep(&(*p)->argv);
+		strv_freep(&(*p)->env);
+		free((*p)->cwd);
+		free((*p)->tag);
+		free(*p);
+	}
+}
+
+static void process_free(struct process *p)
+{
+	/* followers may still pull what is left, then they are let go */
+	while (!list_empty(&p->followers)) {
+		struct process_follower *f = LIST_ENTRY(struct process_follower, link, p->followers.next);
+		if (f->gone)
+			f->gone(f);
+		if (list_linked(&f->link))
+			process_unfollow(f);
+	}
+	if (p->x)
+		exec_unobserve(p->x, &p->obs); /* (never: its session ends its execs first) */
+	list_unlink(&p->link);
+	p->session->n_processes--;
+	process_freep(&p);
+}
+
+void processes_release(struct session *s)
+{
+	while (!list_empty(&s->processes))
+		process_free(LIST_ENTRY(struct process, link, s->processes.next));
+}
+
+/* The oldest process that ended and that nobody follows, or NULL. */
+static struct process *evictable(struct session *s)
+{
+	for (struct list *n = s->processes.next; n != &s->processes; n = n->next) {
+		struct process *p = LIST_ENTRY(struct process, link, n);
+		if (p->ended && list_empty(&p->followers))
+			return p;
+	}
+	return NULL;
+}
+
+static char **strv_copy(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	char **copy = calloc(n + 1, sizeof *copy);
+	for (size_t i = 0; copy && i < n; i++)
+		if (!(copy[i] = strdup(v[i]))) {
+			strv_freep(&copy);
+			return NULL;
+		}
+	return copy;
+}
+
+static int check_request(const struct session *s, const struct process_request *r, struct wd_error *err)
+{
+	if (r->tag && (!r->tag[0] || strlen(r->tag) > PROCESS_TAG_MAX))
+		return wd_fail(err, 400, "tag: expected 1 to %d bytes", PROCESS_TAG_MAX);
+	if (r->pty && (!r->cols != !r->rows))
+		return wd_fail(err, 400, "pty: give both cols and rows, or neither");
+	unsigned cap = daemon_state->cfg.max_processes_per_session;
+	if (s->n_processes >= cap && !evictable((struct session *)s))
+		return wd_fail(err, 429, "session %s keeps its maximum of %u processes, all of them running or "
+			       "followed: end one (signal it) or let its followers go", s->id, cap);
+	return 0;
+}
+
+struct process *process_start(struct session *s, const struct process_request *r, struct wd_error *err)
+{
+	if (session_check_alive(s, err) < 0 || check_request(s, r, err) < 0)
+		return NULL;
+	_cleanup_(process_freep) struct process *p = calloc(1, sizeof *p);
+	if (!p)
+		return wd_fail(err, 503, "out of memory"), NULL;
+	p->session = s;
+	p->pty = r->pty;
+	p->stdin_requested = r->stdin || r->pty;
+	/* a terminal's size when none is given: 80x24, as warren run's */
+	p->cols = r->pty && !r->cols ? 80 : r->cols;
+	p->rows = r->pty && !r->rows ? 24 : r->rows;
+	p->started = time(NULL);
+	list_init(&p->followers);
+	uint64_t cap = daemon_state->cfg.process_buffer;
+	output_ring_init(&p->ring, s->limits.output && s->limits.output < cap ? s->limits.output : cap);
+	if (!(p->argv = strv_copy(r->argv)) || !(p->env = strv_copy(r->env)) ||
+	    (r->cwd && !(p->cwd = strdup(r->cwd))) || (r->tag && !(p->tag = strdup(r->tag))))
+		return wd_fail(err, 503, "out of memory"), NULL;
+	p->obs.on_output = on_output;
+	p->obs.on_done = on_done;
+	struct exec_request er = {
+		.argv = r->argv, .env = r->env, .cwd = r->cwd, .timeout_ms = r->timeout_ms,
+		.request_id = r->request_id, .detached = true, .stdin_open = r->stdin, .pty = r->pty,
+		.cols = p->cols, .rows = p->rows,
+	};
+	if (!(p->x = session_exec(s, &er, &p->obs, err)))
+		return NULL;
+	p->timeout_ms = r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms;
+	p->pid = ++s->next_pid;
+	list_insert(&s->processes, &p->link);
+	s->n_processes++;
+	/* room for it: the oldest that ended and that nobody follows goes */
+	struct process *old;
+	if (s->n_processes > daemon_state->cfg.max_processes_per_session && (old = evictable(s)))
+		process_free(old);
+	if (daemon_state->cfg.verbose) {
+		LOG_CTX_SCOPE(r->request_id, s->id);
+		daemon_log("process %u: started (exec %u)%s", p->pid, exec_id(p->x), p->pty ? " with a terminal" : "");
+	}
+	return TAKE_PTR(p);
+}
+
+struct process *process_find(struct session *s, uint32_t pid, struct wd_error *err)
+{
+	for (struct list *n = s->processes.next; n != &s->processes; n = n->next) {
+		struct process *p = LIST_ENTRY(struct process, link, n);
+		if (p->pid == pid)
+			return p;
+	}
+	return wd_fail(err, 404, "session %s has no process %u", s->id, pid), NULL;
+}
+
+struct process *process_find_tag(struct session *s, const char *tag, struct wd_error *err)
+{
+	for (struct list *n = s->processes.prev; n != &s->processes; n = n->prev) {
+		struct process *p = LIST_ENTRY(struct process, link, n);
+		if (p->tag && !strcmp(p->tag, tag))
+			return p;
+	}
+	return wd_fail(err, 404, "session %s has no process tagged \"%s\"", s->id, tag), NULL;
+}
+
+uint32_t process_pid(const struct process *p) { return p->pid; }
+
+void processes_foreach(struct session *s, void (*fn)(struct process *p, void *data), void *data)
+{
+	for (struct list *n = s->processes.next, *next; n != &s->processes; n = next) {
+		next = n->next;
+		fn(LIST_ENTRY(struct process, link, n), data);
+	}
+}
+
+void process_info(const struct process *p, struct process_info *out)
+{
+	const struct output_ring *r = &p->ring;
+	*out = (struct process_info){
+		.pid = p->pid, .argv = p->argv, .env = p->env, .cwd = p->cwd ? p->cwd : "/workspace", .tag = p->tag,
+		.running = !p->ended, .pty = p->pty, .stdin_open = p->x && exec_stdin_open(p->x),
+		.cols = p->cols, .rows = p->rows, .started = p->started, .timeout_ms = p->timeout_ms,
+		.result = p->ended ? &p->result : NULL,
+		.first_event = !r->count && p->ended ? p->exit_id : output_ring_first(r), .last_event = r->last_seq, .dropped_events = r->dropped_events, .dropped_bytes = r->dropped_bytes,
+		.followers = p->n_followers,
+	};
+}
+
+/* ---- what goes in ------------------------------------------------------------------ */
+
+static int running(struct process *p, struct wd_error *err)
+{
+	if (!p->x)
+		return wd_fail(err, 409, "process %u has ended", p->pid);
+	session_touch(p->session);
+	return 0;
+}
+
+int process_write(struct process *p, const void *buf, size_t len, struct wd_error *err)
+{
+	if (running(p, err) < 0)
+		return -err->cause.code;
+	if (!p->stdin_requested)
+		return wd_fail(err, 409, "process %u was started without stdin (\"stdin\": true keeps it open)", p->pid);
+	return exec_write_stdin(p->x, buf, len, err);
+}
+
+int process_close_stdin(struct process *p, struct wd_error *err)
+{
+	if (running(p, err) < 0)
+		return -err->cause.code;
+	if (!p->stdin_requested)
+		return wd_fail(err, 409, "process %u was started without stdin", p->pid);
+	return exec_close_stdin(p->x, err);
+}
+
+int process_signal(struct process *p, int sig, struct wd_error *err)
+{
+	if (running(p, err) < 0)
+		return -err->cause.code;
+	return exec_signal(p->x, sig, err);
+}
+
+int process_resize(struct process *p, uint16_t cols, uint16_t rows, struct wd_error *err)
+{
+	if (running(p, err) < 0)
+		return -err->cause.code;
+	if (!p->pty)
+		return wd_fail(err, 409, "process %u has no terminal to resize", p->pid);
+	if (!cols || !rows)
+		return wd_fail(err, 400, "cols and rows: expected 1 to 65535");
+	int r = exec_resize(p->x, cols, rows, err);
+	if (r == 0) {
+		p->cols = cols;
+		p->rows = rows;
+	}
+	return r;
+}
+
+/* ---- followers ------------------------------------------------------------------ */
+
+int process_follow(struct process *p, struct process_follower *f, uint64_t after, struct wd_error *err)
+{
+	unsigned cap = daemon_state->cfg.max_process_followers;
+	if (p->n_followers >= cap)
+		return wd_fail(err, 429, "process %u has its maximum of %u followers", p->pid, cap);
+	uint64_t last = p->ended ? p->exit_id - 1 : p->ring.last_seq;
+	if (after == PROCESS_FROM_NOW)
+		f->cursor = last;
+	else
+		f->cursor = p->ended && after >= p->exit_id ? p->exit_id : after > last ? last : after;
+	f->process = p;
+	list_insert(&p->followers, &f->link);
+	p->n_followers++;
+	session_touch(p->session);
+	return 0;
+}
+
+void process_unfollow(struct process_follower *f)
+{
+	if (!f->process || !list_linked(&f->link))
+		return;
+	list_unlink(&f->link);
+	f->process->n_followers--;
+	f->process = NULL;
+}
+
+int process_next(struct process_follower *f, struct process_event *ev)
+{
+	struct process *p = f->process;
+	if (!p || (p->ended && f->cursor >= p->exit_id))
+		return -1;
+	uint64_t dropped;
+	const struct ring_event *e = output_ring_after(&p->ring, f->cursor, &dropped);
+	if (dropped) {
+		f->cursor += dropped;
+		*ev = (struct process_event){ .kind = PROCESS_EV_DROPPED, .id = f->cursor, .dropped = dropped };
+		return 1;
+	}
+	if (e) {
+		f->cursor = e->seq;
+		*ev = (struct process_event){ .kind = PROCESS_EV_OUTPUT, .id = e->seq, .stream = e->stream,
+					      .data = e->data, .len = e->len };
+		return 1;
+	}
+	if (!p->ended)
+		return 0;
+	f->cursor = p->exit_id;
+	*ev = (struct process_event){ .kind = PROCESS_EV_EXIT, .id = p->exit_id, .result = &p->result };
+	return 1;
+}

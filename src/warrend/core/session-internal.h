@@ -1,0 +1,62 @@
+/* Between the session core's files (sessions.c, session-exec.c,
+ * workspace.c); nobody else. */
+#pragma once
+#include "list.h"
+#include "session.h"
+
+struct owner;
+
+struct session {
+	char id[33];
+	enum session_kind kind;
+	struct owner *owner;
+	struct box *box;
+	struct pool *pool;
+	struct policy_limits limits;     /* effective: the policy's, tightened */
+	char **env;                      /* "KEY=VALUE": the policy's and the session's */
+	time_t created;
+	uint64_t created_ms, last_used_ms;
+	uint64_t idle_timeout_ms, max_lifetime_ms;
+	bool pooled;                     /* leased from the pool (not a cold create) */
+	bool dead, ending;
+	char dead_reason[256];
+	unsigned running;                /* execs in flight */
+	struct list processes;           /* process.c's, oldest first */
+	unsigned n_processes;
+	uint32_t next_pid;
+	char request_id[65];             /* of the request that created it */
+	struct session_net *net;         /* its network (session-net.c) */
+	struct session *hash_next;       /* in the table's bucket (SESSION_KEPT) */
+	struct list link;                /* in `sessions` (kept) or `runs` (one-shot) */
+};
+
+/* A token's sandboxes and commands, counted for its caps. */
+struct owner {
+	char name[65];
+	unsigned held;                   /* sessions, creations and runs holding or awaiting a sandbox */
+	unsigned execs;                  /* commands running in all its sessions */
+	struct owner *next;
+};
+
+/* session-net.c: the session's network. */
+struct session_net;
+struct pool;
+/* Checks what r asks for against the pool's policy and gives the pool
+ * whose sandboxes have that mode (*pool changes when it is lower than the
+ * policy's); s->net holds the session's allowlist until attach. */
+int session_net_prepare(struct session *s, const struct network_request *r, struct pool **pool, struct wd_error *err);
+/* The session holds its box now: an allowlist narrower than the pool's
+ * is applied, and its DNS forwarder starts on the loop. On failure the
+ * caller destroys the box (the sandbox would allow too much). */
+int session_net_attach(struct session *s, struct wd_error *err);
+/* The box is gone (died or deleted): its forwarder stops. */
+void session_net_detach(struct session *s);
+void session_net_free(struct session *s);
+/* From the daemon's tick: DNS queries that waited too long. */
+void session_nets_tick(uint64_t now_ms);
+
+/* session-exec.c: a file operation run as an exec in s. */
+struct exec *session_file_exec(struct session *s, const struct exec_params *p, struct exec_observer *first,
+			       struct wd_error *err);
+/* session-exec.c: how many commands `owner` may run at once. */
+unsigned exec_cap_for_owner(const char *owner);

@@ -331,8 +331,7 @@ int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	struct spawn_prep prep = { .workspace_fd = -1, .template_fd = -1, .child_sock = -1, .child_sync = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 },
-			       .areas = -1 };
+	*s = SPAWNED_EMPTY;
 	int areas[2] = { -1, -1 };
 
 	int r = prepare(o, s, &prep, sock, e);

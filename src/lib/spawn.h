@@ -57,6 +57,11 @@ struct spawned {
 	int areas;              /* with send_areas: where they arrive (pty_receive_fd), else -1 */
 };
 
+/* A spawned that holds nothing: every fd -1 (0 is a real fd). */
+#define SPAWNED_EMPTY                                                                                   \
+	((struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 },                           \
+			   .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 })
+
 /* Network egress (net-egress.h), one step of creation: programs that
  * link libnl and libnftables register spawn_egress_netlink (spawn-egress.c);
  * without it an egress sandbox fails with ENOTSUP. */

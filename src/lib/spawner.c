@@ -377,7 +377,7 @@ static int send_request(const struct spawner_request *hdr, const char *cgroup, c
 
 int spawner_request(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
-	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
+	*s = SPAWNED_EMPTY;
 	if (o->argv)
 		return wr_error_set(e, EINVAL, "spawner: one-shot sandboxes are spawned in place");
 	if (d.failed[0])
@@ -560,7 +560,7 @@ static void serve_one(int sock, struct template_store *templates, const struct r
 	memset(&r, 0, sizeof r);
 	r.id = q->hdr.id;
 	wr_error e = { 0 };
-	struct spawned s = { .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
+	struct spawned s = SPAWNED_EMPTY;
 	const struct cached_policy *pol = policy_for(q->policy, q->hdr.policy_len - 1, &e);
 	int rc = pol ? 0 : -EINVAL;
 	const struct uid_range ids = {

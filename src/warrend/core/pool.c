@@ -270,10 +270,10 @@ static void box_fail(struct box *b, const char *why)
 		b->ready_cb = NULL;
 		cb(b, b->ready_data, why);
 	}
-	if (b->io) {
-		loop_io_close(b->io);
-		b->io = NULL;
-	}
+	/* Not closed yet: the fd is the backend's init socket (backend.h
+	 * event_fd), which it may still send on until its destroy is done. */
+	if (b->io)
+		loop_io_read_stop(b->io);
 	list_unlink(&b->all_link);
 	list_insert(&dying, &b->all_link);
 }
@@ -498,6 +498,8 @@ static void reap_dying(void)
 		struct box *b = LIST_ENTRY(struct box, all_link, node);
 		node = node->next;
 		if (!b->bb || b->ops->destroy_step(b->bb) == 0) {
+			if (b->io)
+				loop_io_close(b->io);
 			list_unlink(&b->all_link);
 			n_boxes--;
 			free(b);

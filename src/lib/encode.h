@@ -30,6 +30,10 @@ struct output_scan {
 };
 void output_scan_feed(struct output_scan *s, const char *buf, size_t len);
 bool output_scan_needs_base64(const struct output_scan *s);
+/* The value of a hex digit of either case, or -1. */
+int hex_value(int c);
+/* len bytes as 2 * len lowercase hex digits, then a NUL, into out. */
+void hex_encode(const void *buf, size_t len, char *out);
 /* New NUL-terminated base64 (RFC 4648, padded) of buf; NULL on ENOMEM. */
 char *base64_encode(const void *buf, size_t len);
 /* Decodes padded base64 into a new buffer; NULL (errno EINVAL) when text

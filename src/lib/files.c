@@ -174,18 +174,11 @@ int files_openat(int ws_fd, const char *rel, int flags, mode_t mode, wr_error *e
 	return fd < 0 ? openat2_error(fd, rel, e) : fd;
 }
 
-/* The file system identity of the calling thread (setfsuid is per thread,
- * not broadcast like setuid). Acting as the sandbox user lets the daemon
- * do nothing in the workspace that user could not, makes what it creates
+/* Acting as the sandbox user (files.h: files_become) lets the daemon do
+ * nothing in the workspace that user could not, makes what it creates
  * theirs, and is required anyway: a tmpfs mounted in the sandbox's user
  * namespace refuses creation by an unmapped fsuid (EOVERFLOW). */
-struct fs_identity {
-	uid_t uid;
-	gid_t gid;
-	bool switched;
-};
-
-static void restore_identity(struct fs_identity *id)
+void files_restore_identity(struct files_identity *id)
 {
 	if (id->switched) {
 		setfsuid(id->uid);
@@ -193,7 +186,7 @@ static void restore_identity(struct fs_identity *id)
 	}
 }
 
-static int become(uid_t uid, gid_t gid, struct fs_identity *saved, wr_error *e)
+int files_become(uid_t uid, gid_t gid, struct files_identity *saved, wr_error *e)
 {
 	saved->switched = false;
 	if (uid == (uid_t)-1 || gid == (gid_t)-1)
@@ -205,12 +198,22 @@ static int become(uid_t uid, gid_t gid, struct fs_identity *saved, wr_error *e)
 	/* setfsuid reports no error; asking again (with an invalid id) says
 	 * whether it took */
 	if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid) {
-		restore_identity(saved);
+		files_restore_identity(saved);
 		saved->switched = false;
 		return wr_error_set(e, EPERM, "cannot act as uid %u gid %u in the workspace", (unsigned)uid,
 				    (unsigned)gid);
 	}
 	return 0;
+}
+
+int files_open_beneath(int dir_fd, const char *path, int flags, mode_t mode)
+{
+	return openat2_raw(dir_fd, path, flags, mode, ONE_NAME);
+}
+
+int files_openat2(int dir_fd, const char *path, int flags, mode_t mode, uint64_t resolve)
+{
+	return openat2_raw(dir_fd, path, flags, mode, resolve);
 }
 
 /* Gives what the daemon created to the sandbox user, with a fixed mode
@@ -333,8 +336,8 @@ int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64
 		return wr_error_set(e, EFBIG, "%s: %zu bytes, the limit is %llu", Q(rel), len,
 				    (unsigned long long)max_size);
 
-	_cleanup_(restore_identity) struct fs_identity id;
-	int r = become(uid, gid, &id, e);
+	_cleanup_(files_restore_identity) struct files_identity id;
+	int r = files_become(uid, gid, &id, e);
 	if (r < 0)
 		return r;
 	const char *slash = strrchr(rel, '/');
@@ -359,8 +362,8 @@ int files_write(int ws_fd, const char *rel, const void *data, size_t len, uint64
 
 int files_mkdir(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e)
 {
-	_cleanup_(restore_identity) struct fs_identity id;
-	int r = become(uid, gid, &id, e);
+	_cleanup_(files_restore_identity) struct files_identity id;
+	int r = files_become(uid, gid, &id, e);
 	if (r < 0)
 		return r;
 	int dir = open_parent_dirs(ws_fd, rel, strlen(rel), uid, gid, e);
@@ -382,8 +385,8 @@ static bool is_special(int ws_fd, const char *rel)
 int files_open_read(int ws_fd, const char *rel, uint64_t max_size, uid_t uid, gid_t gid, struct stat *st,
 		    wr_error *e)
 {
-	_cleanup_(restore_identity) struct fs_identity id;
-	int r = become(uid, gid, &id, e);
+	_cleanup_(files_restore_identity) struct files_identity id;
+	int r = files_become(uid, gid, &id, e);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int fd = files_openat(ws_fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, e);
@@ -567,8 +570,8 @@ int files_delete(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e)
 {
 	if (!rel[0])
 		return wr_error_set(e, 0, "/workspace itself cannot be deleted");
-	_cleanup_(restore_identity) struct fs_identity id;
-	int r = become(uid, gid, &id, e);
+	_cleanup_(files_restore_identity) struct files_identity id;
+	int r = files_become(uid, gid, &id, e);
 	if (r < 0)
 		return r;
 	const char *slash = strrchr(rel, '/');

@@ -109,6 +109,28 @@ int files_mkdir(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e);
  * mount. -EINVAL for the workspace itself, -ENOENT when missing. */
 int files_delete(int ws_fd, const char *rel, uid_t uid, gid_t gid, wr_error *e);
 
+/* The calling thread's file system identity (setfsuid/setfsgid are per
+ * thread): files_become switches it to uid:gid ((uid_t)-1 or (gid_t)-1:
+ * no switch) and saves the old one, which files_restore_identity puts
+ * back (use it as a cleanup attribute). Opening as the sandbox user means
+ * the daemon opens nothing that user could not. */
+struct files_identity {
+	uid_t uid;
+	gid_t gid;
+	bool switched;
+};
+int files_become(uid_t uid, gid_t gid, struct files_identity *saved, wr_error *e);
+void files_restore_identity(struct files_identity *id);
+
+/* openat2 of `path` below the directory dir_fd with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV: no
+ * symlink anywhere (-ELOOP), no "..", no mount crossed (-EXDEV). O_CLOEXEC
+ * is added. Returns the fd or -errno (no message). */
+int files_open_beneath(int dir_fd, const char *path, int flags, mode_t mode);
+/* The same with the caller's RESOLVE_* flags (linux/openat2.h); EAGAIN
+ * is retried. */
+int files_openat2(int dir_fd, const char *path, int flags, mode_t mode, uint64_t resolve);
+
 /* Quotes a user path for a message (which must be UTF-8 for JSON): control
  * bytes as \xNN, and every byte >= 0x80 too unless the whole path is valid
  * UTF-8; cut at a character boundary with "..." to fit `outlen` (NUL

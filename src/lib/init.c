@@ -487,6 +487,8 @@ static void close_inherited_fds(const struct init_plan *p)
 	int keep[256];
 	size_t n = 0;
 	keep[n++] = p->sock;
+	if (p->areas_sock >= 0)
+		keep[n++] = p->areas_sock;
 	for (size_t i = 0; i < p->mounts->n && n < 256; i++)
 		if (p->mounts->ops[i].kind == MOP_MOVE_FD)
 			keep[n++] = p->mounts->ops[i].fd;
@@ -505,6 +507,25 @@ static void close_inherited_fds(const struct init_plan *p)
 		lo = (unsigned)keep[i] + 1;
 	}
 	syscall(SYS_close_range, lo, ~0U, 0);
+}
+
+/* warren run --collect reads what the command leaves in /workspace and
+ * /tmp after it ends, when this namespace may be gone: through these fds,
+ * which keep the mounts readable. Sent before any command runs, so
+ * nothing of a command's can stand in for them; both or none. */
+static void send_areas(const struct init_plan *p)
+{
+	if (p->areas_sock < 0)
+		return;
+	int ws = open("/workspace", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int tmp = open("/tmp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ws >= 0 && tmp >= 0 && pty_send_fd(p->areas_sock, ws) == 0)
+		pty_send_fd(p->areas_sock, tmp);
+	if (ws >= 0)
+		close(ws);
+	if (tmp >= 0)
+		close(tmp);
+	close(p->areas_sock);
 }
 
 /* The process that cloned us is single threaded (warren run; warrend's
@@ -563,6 +584,7 @@ _Noreturn void init_main(const struct init_plan *p)
 	if (poll(&alive, 1, 0) > 0 && (alive.revents & (POLLHUP | POLLERR)))
 		_exit(WARREN_EXIT_SETUP);
 
+	send_areas(p);
 	if (!p->argv)
 		serve_requests(p);
 

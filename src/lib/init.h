@@ -20,6 +20,7 @@ struct init_plan {
 	const struct caps_plan *caps;
 	const struct seccomp_program *seccomp;   /* NULL: it follows on the socket after "go" */
 	int sock;
+	int areas_sock;              /* -1, or where /workspace and /tmp go as fds (spawn_options.send_areas) */
 	sigset_t parent_mask;        /* restored for the commands */
 	/* one-shot mode only */
 	char *const *argv;

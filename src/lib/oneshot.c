@@ -7,15 +7,19 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "collect.h"
 #include "init-protocol.h"
 #include "mount.h"
 #include "oneshot-dns.h"
+#include "pty.h"
 #include "spawn.h"
+#include "userns.h"
 
 static const char *display_path(const char *path)
 {
@@ -127,6 +131,42 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 	}
 }
 
+/* After the command and before the sandbox goes: its /workspace and /tmp
+ * through the fds init sent before the command ran (the mounts outlive
+ * the namespace while they are held). */
+static void collect_outputs(const struct sandbox_spec *spec, const struct spawned *s, struct sandbox_result *res)
+{
+	struct collect_source src = {
+		.area = { -1, -1 }, .uid = uid_range_host_uid(&s->ids, SANDBOX_UID),
+		.gid = (gid_t)uid_range_host_uid(&s->ids, SANDBOX_GID),
+	};
+	struct stat st;
+	for (int i = 0; i < COLLECT_N_AREAS; i++) {
+		int fd = -1;
+		if (pty_receive_fd(s->areas, &fd) < 0)
+			break;
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			close(fd);
+			break;
+		}
+		src.area[i] = fd;
+	}
+	if (src.area[COLLECT_TMP] < 0) {
+		snprintf(res->collect_error, sizeof res->collect_error,
+			 "the sandbox's /workspace and /tmp could not be reached: nothing was collected");
+	} else {
+		const struct policy_collect *pc = &spec->policy->collect;
+		struct collect_limits lim = { pc->file_max, pc->total_max, pc->count_max };
+		wr_error ce = { 0 };
+		if (collect_run(&src, spec->collect, spec->n_collect, &lim, collect_sink_dir, (void *)&spec->output_fd,
+				&res->collected, &ce) < 0)
+			snprintf(res->collect_error, sizeof res->collect_error, "%s", ce.message);
+	}
+	for (int i = 0; i < COLLECT_N_AREAS; i++)
+		if (src.area[i] >= 0)
+			close(src.area[i]);
+}
+
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e)
 {
 	if (spec->tty)
@@ -154,7 +194,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 		.policy = spec->policy, .image = spec->image, .workspace_dir = spec->workspace_dir,
 		.cgroup_name = spec->cgroup_name, .verbose = spec->verbose,
 		.argv = spec->argv, .extra_env = spec->extra_env, .cwd = spec->cwd,
-		.command_mask = &old,
+		.command_mask = &old, .send_areas = spec->n_collect > 0,
 	};
 	struct spawned s;
 	struct run_dns dns = { 0 };
@@ -164,6 +204,8 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 	else if (r == 0) {
 		r = wait_for_command(spec, &s, sigfd, &dns, res, e);
 		run_dns_end(&dns);
+		if (spec->n_collect && (r == 0 || res->timed_out))
+			collect_outputs(spec, &s, res);
 		res->memory_peak = cgroup_memory_peak(s.cg);
 		if (!res->timed_out && res->signal == SIGKILL && cgroup_oom_killed(s.cg)) {
 			res->oom_killed = true;

@@ -63,6 +63,11 @@ json_t *policy_network_to_json(const struct policy *p);
 void policy_network_free(struct policy_network *n);
 void policy_network_defaults(struct policy *p);
 
+/* collect (policy-collect.c) */
+int policy_parse_collect(struct parser *ps, const char *path, json_t *v, const struct field *f);
+json_t *policy_collect_to_json(const struct policy *p);
+void policy_collect_defaults(struct policy *p);
+
 /* Why `path` cannot be hidden (see "hide" in warren-policy(5)), or NULL. */
 const char *policy_hide_problem(const char *path);
 

@@ -737,6 +737,7 @@ static const struct field policy_fields[] = {
 	{ .key = "env", .parse = parse_env },
 	{ .key = "images", .parse = parse_images },
 	{ .key = "hide", .parse = parse_hide },
+	{ .key = "collect", .parse = policy_parse_collect },
 };
 
 static void set_defaults(struct policy *p)
@@ -751,6 +752,7 @@ static void set_defaults(struct policy *p)
 	set_rlimit(p, POLICY_RLIMIT_STACK, 8ULL << 20);
 	p->network = NET_NONE;
 	policy_network_defaults(p);
+	policy_collect_defaults(p);
 	p->seccomp_errno = EPERM;
 	p->socket_families = socket_families_default();
 }

@@ -323,6 +323,8 @@ json_t *policy_to_json(const struct policy *p)
 		return NULL;
 	if (p->hide && json_object_set_new(root, "hide", strv_to_json(p->hide, p->n_hide)) < 0)
 		return NULL;
+	if (json_object_set_new(root, "collect", policy_collect_to_json(p)) < 0)
+		return NULL;
 	return TAKE_PTR(root);
 }
 

@@ -74,6 +74,14 @@ struct policy_mount {     /* an extra read-only bind of a host path */
 	char *target;     /* absolute path inside the sandbox */
 };
 
+/* "collect": the most that may be collected from a sandbox at the end of
+ * a command (warrend's "collect", warren run --collect). */
+struct policy_collect {
+	uint64_t file_max;        /* bytes of one file (10M) */
+	uint64_t total_max;       /* bytes of one collection in all (50M) */
+	uint32_t count_max;       /* files of one collection (10) */
+};
+
 struct policy {
 	char *name;               /* "default" */
 	char *origin;             /* file it came from, or "built-in" */
@@ -96,6 +104,7 @@ struct policy {
 	size_t n_images;
 	char **hide;              /* NULL-terminated paths masked in the sandbox ("hide") */
 	size_t n_hide;
+	struct policy_collect collect;
 };
 
 /* Parses and validates one policy document. `origin` names it in errors

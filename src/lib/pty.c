@@ -76,7 +76,7 @@ static bool is_pty_master(int fd)
 	       ioctl(fd, TIOCGPTN, &n) == 0;
 }
 
-int pty_receive_master(int sock, int *master)
+int pty_receive_fd(int sock, int *fd)
 {
 	/* Room for more than one fd, so that extra ones are seen (and
 	 * closed) rather than silently cut by the kernel. */
@@ -101,13 +101,23 @@ int pty_receive_master(int sock, int *master)
 	}
 	if (n == 0 && n_fds == 0)
 		return -EPIPE;
-	if (n_fds == 1 && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) && is_pty_master(fds[0])) {
-		*master = fds[0];
+	if (n_fds == 1 && !(msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+		*fd = fds[0];
 		return 0;
 	}
 	for (int i = 0; i < n_fds; i++)
 		close(fds[i]);
 	return -EBADMSG;
+}
+
+int pty_receive_master(int sock, int *master)
+{
+	int r = pty_receive_fd(sock, master);
+	if (r == 0 && !is_pty_master(*master)) {
+		close(*master);
+		return -EBADMSG;
+	}
+	return r;
 }
 
 int pty_set_size(int master, uint16_t cols, uint16_t rows)

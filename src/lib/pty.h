@@ -21,6 +21,9 @@ int pty_send_fd(int sock, int fd);
  * command did not start), -EBADMSG when what came is not one pty master
  * (every fd received is closed then), or another -errno. */
 int pty_receive_master(int sock, int *master);
+/* The same for any one fd (the payload ignored): 0 with *fd, -EAGAIN,
+ * -EPIPE, or -EBADMSG when what came is not exactly one fd. */
+int pty_receive_fd(int sock, int *fd);
 
 /* TIOCSWINSZ: the kernel tells the terminal's foreground job (SIGWINCH)
  * when the size changed. 0 or -errno. */

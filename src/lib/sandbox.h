@@ -8,6 +8,8 @@
 #include "error.h"
 #include "policy.h"
 
+struct collect_pattern;
+
 struct sandbox_spec {
 	const struct policy *policy;   /* effective policy: limits already tightened */
 	const char *image;             /* NULL or "host", or a root filesystem directory */
@@ -25,6 +27,13 @@ struct sandbox_spec {
 	 * command gets our stdio itself. */
 	bool tty;
 	bool interactive;
+	/* warren run --collect (not with tty): once the command has ended,
+	 * what these patterns match in its /workspace and /tmp is copied into
+	 * the host directory output_fd (collect.h: collect_sink_dir), within
+	 * the policy's "collect" limits, read as the sandbox user. */
+	const struct collect_pattern *collect;
+	size_t n_collect;
+	int output_fd;
 };
 
 struct sandbox_result {
@@ -37,6 +46,10 @@ struct sandbox_result {
 	int exit_status;      /* what a shell would see: code, 128+N, 124 timeout,
 			       * 125 setup failure, 126/127 exec failure */
 	uint64_t memory_peak; /* bytes, 0 when unknown */
+	/* With collect: collect_run's report (the caller frees it), or NULL
+	 * with collect_error saying why nothing could be collected. */
+	json_t *collected;
+	char collect_error[256];
 };
 
 /* Returns 0 when the command ran (whatever its status), or -errno with the

@@ -299,13 +299,19 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
 	struct spawn_prep prep = { .workspace_fd = -1, .child_sock = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 } };
+	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 };
+	int areas[2] = { -1, -1 };
 
 	int r = prepare(o, s, &prep, sock, e);
 	if (r < 0)
 		goto fail;
 	s->sock = sock[0];
 	prep.child_sock = sock[1];
+	if (o->send_areas && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, areas) < 0) {
+		r = wr_error_set(e, errno, "socketpair");
+		goto fail;
+	}
+	s->areas = areas[0];
 
 	/* Commands start with the mask asked for, else with nothing blocked
 	 * (a daemon blocks the signals it reads through a signalfd). */
@@ -316,7 +322,7 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		sigemptyset(&current);
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
-		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1],
+		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1], .areas_sock = areas[1],
 		.parent_mask = current, .argv = o->argv, .envp = prep.envp,
 		.cwd = o->cwd ? o->cwd : "/workspace",
 	};
@@ -333,8 +339,13 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 	}
 	if (s->pid == 0) {
 		close(sock[0]);
+		if (areas[0] >= 0)
+			close(areas[0]);
 		init_main(&plan);
 	}
+	if (areas[1] >= 0)
+		close(areas[1]);
+	areas[1] = -1;
 	spawn_prep_free(&prep);
 	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
 		goto fail_spawned;
@@ -358,6 +369,8 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 
 fail:
 	spawn_prep_free(&prep);
+	if (areas[1] >= 0)
+		close(areas[1]);
 	if (s->sock < 0 && sock[0] >= 0)
 		close(sock[0]);
 	s->sock = -1;
@@ -391,5 +404,8 @@ int spawned_release(struct spawned *s, wr_error *e)
 	if (s->sock >= 0)
 		close(s->sock);
 	s->sock = -1;
+	if (s->areas >= 0)
+		close(s->areas);
+	s->areas = -1;
 	return r;
 }

@@ -29,6 +29,9 @@ struct spawn_options {
 	const char *cwd;
 	/* The signal mask commands start with; NULL: nothing blocked. */
 	const sigset_t *command_mask;
+	/* init sends O_PATH fds of its /workspace and /tmp, in that order,
+	 * on spawned.areas before any command runs (warren run --collect). */
+	bool send_areas;
 };
 
 struct spawned {
@@ -37,6 +40,7 @@ struct spawned {
 	struct cgroup *cg;
 	struct uid_range ids;
 	struct net_egress net;  /* network egress: its link, rules, resolver socket */
+	int areas;              /* with send_areas: where they arrive (pty_receive_fd), else -1 */
 };
 
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);

@@ -1,12 +1,16 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "collect.h"
 #include "image.h"
 #include "policy.h"
 #include "sandbox.h"
@@ -47,6 +51,10 @@ static void run_usage(FILE *out)
 	      "  -C, --cwd DIR            working directory inside the sandbox (default /workspace)\n"
 	      "      --hostname NAME      hostname inside the sandbox (default: the policy's, \"sandbox\")\n"
 	      "      --hide PATH          hide PATH in the sandbox, besides the policy's \"hide\" (repeatable)\n"
+	      "      --collect PATH       after the command, copy the files PATH names (a file, a directory,\n"
+	      "                           or a glob; in /workspace, or /tmp/...) out of the sandbox into\n"
+	      "                           --output-dir (repeatable); never through a symbolic link\n"
+	      "      --output-dir DIR     the host directory --collect writes to (made if missing)\n"
 	      "  -v, --verbose            say what is set up (twice: also the mounts and the seccomp filter)\n"
 	      "  -h, --help               show this help\n"
 	      "\n"
@@ -57,7 +65,7 @@ static void run_usage(FILE *out)
 
 enum {
 	OPT_PIDS = 0x100, OPT_CPUS, OPT_IMAGE, OPT_TIMEOUT, OPT_WORKSPACE_SIZE, OPT_TMP_SIZE, OPT_NET, OPT_HOSTNAME, OPT_SOCKET_FAMILIES, OPT_HIDE,
-	OPT_ALLOW,
+	OPT_ALLOW, OPT_COLLECT, OPT_OUTPUT_DIR,
 };
 
 static const struct option run_options[] = {
@@ -79,6 +87,8 @@ static const struct option run_options[] = {
 	{ "cwd", required_argument, NULL, 'C' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "hide", required_argument, NULL, OPT_HIDE },
+	{ "collect", required_argument, NULL, OPT_COLLECT },
+	{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -167,6 +177,41 @@ static bool policy_allows_image(const struct policy *p, const char *image)
 	return false;
 }
 
+/* What --collect copied (with -v) and, always, what it left out and why. */
+static void report_collected(const struct sandbox_result *res, const char *dir, int verbose_level)
+{
+	size_t i;
+	json_t *f;
+	if (!res->collected) {
+		if (res->collect_error[0])
+			cli_error("--collect: %s", res->collect_error);
+		return;
+	}
+	json_array_foreach(json_object_get(res->collected, "collected"), i, f)
+		if (verbose_level > 0)
+			cli_error("collected %s into %s/%s (%lld bytes)", json_string_value(json_object_get(f, "path")), dir,
+				  json_string_value(json_object_get(f, "name")),
+				  (long long)json_integer_value(json_object_get(f, "size")));
+	json_array_foreach(json_object_get(res->collected, "not_collected"), i, f)
+		cli_error("not collected: %s: %s", json_string_value(json_object_get(f, "path")),
+			  json_string_value(json_object_get(f, "reason")));
+	json_t *more = json_object_get(res->collected, "not_collected_more");
+	if (more)
+		cli_error("not collected: %lld more", (long long)json_integer_value(more));
+}
+
+/* --output-dir, made if missing; the caller's own path, so a link in it
+ * is the caller's choice: below it, collect_sink_dir follows none. */
+static int open_output_dir(const char *dir)
+{
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && mkdir(dir, 0755) == 0)
+		fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		cli_error("--output-dir %s: %s", dir, strerror(errno));
+	return fd;
+}
+
 static void report_end(const struct sandbox_result *res, const struct policy *p, int verbose_level)
 {
 	char buf[32];
@@ -204,12 +249,15 @@ int cmd_run(int argc, char **argv)
 	size_t n_hide = 0;
 	_cleanup_free_ char **allow = calloc((size_t)argc + 1, sizeof *allow);
 	size_t n_allow = 0;
+	_cleanup_free_ struct collect_pattern *collect = calloc((size_t)argc + 1, sizeof *collect);
+	const char *output_dir = NULL;
+	_cleanup_close_ int output_fd = -1;
 	_cleanup_free_ char *image = NULL;
 	const char *image_arg = NULL;   /* as given: a name, host, or a directory */
 	size_t n_env = 0;
 	int opt;
 
-	if (!env || !env_owned || !hide || !allow)
+	if (!env || !env_owned || !hide || !allow || !collect)
 		return WARREN_EXIT_SETUP;
 	optind = 1;
 	argv[0] = "warren run"; /* getopt names it in its messages */
@@ -289,6 +337,16 @@ int cmd_run(int argc, char **argv)
 			hostname = optarg;
 			break;
 		case OPT_HIDE: hide[n_hide++] = optarg; break; /* checked with the policy's */
+		case OPT_COLLECT: {
+			wr_error ce = { 0 };
+			if (collect_pattern_parse(optarg, strlen(optarg), &collect[spec.n_collect], &ce) < 0) {
+				cli_error("--collect: %s", ce.message);
+				goto usage;
+			}
+			spec.n_collect++;
+			break;
+		}
+		case OPT_OUTPUT_DIR: output_dir = optarg; break;
 		case 'v': spec.verbose++; break;
 		case 'h': run_usage(stdout); return 0;
 		default: goto usage;
@@ -306,6 +364,16 @@ int cmd_run(int argc, char **argv)
 	}
 	if (n_allow)
 		net = "egress";
+	if (!spec.n_collect != !output_dir) {
+		cli_error(output_dir ? "--output-dir is where --collect writes: give both" :
+				       "--collect needs --output-dir DIR, the host directory the files go to");
+		goto usage;
+	}
+	if (spec.n_collect && spec.tty) {
+		cli_error("--collect does not work with --tty yet");
+		goto usage;
+	}
+	spec.collect = collect;
 	if (spec.image && !(spec.image = image = resolve_image(spec.image))) {
 		return WARREN_EXIT_SETUP;
 	}
@@ -344,11 +412,16 @@ int cmd_run(int argc, char **argv)
 		cli_error("warning: the host's network: the sandbox reaches every service of the host, warrend's "
 			  "listeners included, and all the host can reach (--net egress takes an allowlist)");
 
+	if (output_dir && (spec.output_fd = output_fd = open_output_dir(output_dir)) < 0)
+		return WARREN_EXIT_SETUP;
 	struct sandbox_result res;
 	int r = sandbox_run(&spec, &res, &e);
 	if (r < 0)
 		cli_error("%s", e.message);
 	report_end(&res, p, spec.verbose);
+	if (spec.n_collect)
+		report_collected(&res, output_dir, spec.verbose);
+	json_decref(res.collected);
 	return res.exit_status;
 
 usage:

@@ -19,6 +19,11 @@ struct head_result {
 	bool http2;          /* the connection started with the HTTP/2 preface */
 	uint32_t stream_id;  /* HTTP/2: the first request's stream (for the 401) */
 	const char *why;     /* UNAUTHORIZED, MALFORMED: what the reply says */
+	/* HTTP/1 without an Authorization header: a GET or HEAD that sends no
+	 * body, and its request target as sent (into buf), which a signed URL
+	 * may stand for the token of (artifacts); else NULL. */
+	const char *target;
+	size_t target_len;
 };
 
 /* Which credentials the listener takes (auth.h looks them up). */

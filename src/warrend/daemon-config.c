@@ -21,7 +21,7 @@
 #include "units.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_E2B_TEMPLATE };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_E2B_TEMPLATE, V_URL };
 
 struct config_key {
 	const char *name;
@@ -66,6 +66,12 @@ static const struct config_key config_keys[] = {
 	{ "max_mcp_sessions_per_token", V_UNSIGNED, FIELD(max_mcp_sessions_per_token), 1 },
 	{ "e2b_listen", V_STRING, FIELD(e2b_listen), 0 },
 	{ "e2b_template", V_E2B_TEMPLATE, 0, 0 },
+	{ "public_url", V_URL, FIELD(public_url), 0 },
+	{ "artifact_key_file", V_STRING, FIELD(artifact_key_file), 0 },
+	{ "artifact_ttl", V_DURATION, FIELD(artifact_ttl_ms), 0 },
+	{ "artifact_inline_max", V_SIZE, FIELD(artifact_inline_max), 0 },
+	{ "artifact_quota", V_SIZE, FIELD(artifact_quota), 0 },
+	{ "artifact_quota_per_token", V_SIZE, FIELD(artifact_quota_per_token), 0 },
 	{ "verbose", V_VERBOSE, FIELD(verbose), 0 },
 	{ "log_format", V_LOG_FORMAT, FIELD(log_format), 0 },
 	{ "access_log", V_BOOL, FIELD(access_log), 0 },
@@ -110,6 +116,10 @@ void config_defaults(struct daemon_config *cfg)
 		.max_file_size = 64 << 20,
 		.mcp_session_timeout_ms = 3600 * 1000,
 		.max_mcp_sessions_per_token = 16,
+		.artifact_ttl_ms = 5 * 3600 * 1000,
+		.artifact_inline_max = 64 << 10,
+		.artifact_quota = 1ULL << 30,
+		.artifact_quota_per_token = 256ULL << 20,
 		.auth_head_max = 16 << 10,
 		.auth_pending_max = 256,
 		.auth_timeout_ms = 10 * 1000,
@@ -148,7 +158,7 @@ void config_free(struct daemon_config *cfg)
 	free_list(&cfg->allowed_hosts, &cfg->n_allowed_hosts);
 	free_list(&cfg->e2b_templates, &cfg->n_e2b_templates);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
-		if (config_keys[i].type == V_STRING) {
+		if (config_keys[i].type == V_STRING || config_keys[i].type == V_URL) {
 			char **field = (char **)((char *)cfg + config_keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -276,6 +286,12 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	case V_E2B_TEMPLATE:
 		return add_list(key, value, valid_template, "NAME=IMAGE or NAME=IMAGE:POLICY, such as base=minimal",
 				&cfg->e2b_templates, &cfg->n_e2b_templates, e);
+	case V_URL:
+		/* artifact URLs are this followed by their path */
+		if (!valid_origin(value))
+			return wr_error_set(e, 0, "%s: invalid value \"%s\" (expected a scheme and host such as "
+					    "https://sandbox.example.com, without a path)", key, value);
+		/* fall through */
 	case V_STRING: {
 		if (!*value)
 			return wr_error_set(e, 0, "%s: empty value", key);
@@ -440,6 +456,8 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 			return wr_error_set(e, 0, "e2b_listen: E2B's SDKs reach it by an http:// URL: give IPV4:PORT or "
 					    "[IPV6]:PORT, not \"%s\"", cfg->e2b_listen);
 	}
+	if (cfg->artifact_ttl_ms < 1000)
+		return wr_error_set(e, 0, "artifact_ttl: at least 1s");
 	if (cfg->n_listen == 0)
 		return add_listen(cfg, WARREND_DEFAULT_LISTEN, e);
 	return 0;

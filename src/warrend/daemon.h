@@ -51,6 +51,13 @@ struct daemon_config {
 	char *e2b_listen;           /* "127.0.0.1:3000": E2B's API on its own listener; NULL: none */
 	char **e2b_templates;       /* "NAME IMAGE [POLICY]": E2B template ids over the built-in ones */
 	size_t n_e2b_templates;
+	/* artifacts: collected files kept under STATE/artifacts (warrend.conf(5)) */
+	char *public_url;           /* what artifact URLs start with ("https://host"); NULL: the request's Host */
+	char *artifact_key_file;    /* their HMAC key, 64 hex digits; NULL: STATE/artifact.key, made at first start */
+	uint64_t artifact_ttl_ms;   /* how long an artifact and its URL live, 5 h */
+	uint64_t artifact_inline_max; /* a file up to this comes back inline (base64), 64 KiB */
+	uint64_t artifact_quota;    /* bytes of artifacts kept in all, 1 GiB */
+	uint64_t artifact_quota_per_token; /* the same per token, 256 MiB */
 	int verbose;
 	int log_format;             /* enum log_format: text */
 	bool access_log;            /* one line per request (on) */

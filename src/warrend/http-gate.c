@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "artifacts.h"
 #include "auth-head.h"
 #include "cleanup.h"
 #include "daemon-config.h"
@@ -156,8 +157,8 @@ static char *http2_reply(int status, const char *body, size_t body_len, uint32_t
 
 static char *http1_reply(int status, const char *body, size_t body_len, const char *rid, size_t *out_len)
 {
-	const char *reason = status == 401 ? "Unauthorized" : status == 431 ? "Request Header Fields Too Large"
-										      : "Bad Request";
+	const char *reason = status == 401 ? "Unauthorized" : status == 403 ? "Forbidden"
+			   : status == 431 ? "Request Header Fields Too Large" : "Bad Request";
 	char *text = NULL;
 	int n = asprintf(&text, "HTTP/1.1 %d %s\r\nServer: warrend/%s\r\nContent-Type: application/json\r\n"
 				"Content-Length: %zu\r\nX-Request-Id: %s\r\n%sConnection: close\r\n\r\n%.*s",
@@ -321,7 +322,23 @@ static void on_readable(h2o_socket_t *sock, const char *err)
 		hand_to_h2o(g); /* an EOF is h2o's to see, as for any client */
 		return;
 	case HEAD_UNAUTHORIZED:
-		open = answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
+		/* a signed artifact URL stands for the token (its signature is
+		 * checked here first, then again by its handler) */
+		switch (h.target ? artifacts_check_url(h.target, h.target_len, &(struct artifact_url){ 0 })
+				 : ARTIFACT_URL_NOT_OURS) {
+		case ARTIFACT_URL_OK:
+			hand_to_h2o(g);
+			return;
+		case ARTIFACT_URL_BAD:
+			open = answer(g, 403, "forbidden", ARTIFACT_URL_BAD_WHY, false, 0);
+			break;
+		case ARTIFACT_URL_EXPIRED:
+			open = answer(g, 403, "forbidden", ARTIFACT_URL_EXPIRED_WHY, false, 0);
+			break;
+		default:
+			open = answer(g, 401, "unauthorized", h.why, h.http2, h.stream_id);
+			break;
+		}
 		break;
 	case HEAD_MALFORMED:
 		open = answer(g, 400, "bad_request", h.why, h.http2, h.stream_id);

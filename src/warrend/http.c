@@ -25,6 +25,7 @@
 #define MAX_TABLES 16
 
 static const struct http_route *route_tables[MAX_TABLES];
+static bool presigned_tables[MAX_TABLES];
 static size_t n_route_tables;
 
 void http_add_routes(const struct http_route *routes)
@@ -34,6 +35,21 @@ void http_add_routes(const struct http_route *routes)
 		abort();
 	}
 	route_tables[n_route_tables++] = routes;
+}
+
+void http_add_presigned_routes(const struct http_route *routes)
+{
+	http_add_routes(routes);
+	presigned_tables[n_route_tables - 1] = true;
+}
+
+static bool route_presigned(const struct http_route *r)
+{
+	for (size_t t = 0; t < n_route_tables; t++)
+		for (const struct http_route *x = route_tables[t]; x->method; x++)
+			if (x == r)
+				return presigned_tables[t];
+	return false;
 }
 
 size_t http_largest_body_limit(const struct daemon_config *cfg)
@@ -473,6 +489,23 @@ void http_set_session(h2o_req_t *req, const char *session_id)
 	snprintf(http_ctx(req)->session_id, sizeof(http_ctx(req)->session_id), "%s", session_id);
 }
 
+/* A route whose credential is the URL's own signature (artifacts): the
+ * handler checks it before anything else; tokens do not matter. On a
+ * listener that wants tokens, the gate let this connection in for that
+ * one request: it closes after the answer, so no request without a token
+ * rides in behind it. */
+static int dispatch_presigned(h2o_req_t *req, struct http_ctx *ctx, const struct http_route *r,
+			      struct http_route_match *m)
+{
+	ctx->route = r;
+	if (http_conn_auth_mode(req->conn) == HTTP_AUTH_TOKEN &&
+	    h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) < 0)
+		req->http1_is_persistent = 0;
+	m->owner = NULL;
+	m->request_id = ctx->request_id;
+	return r->handler(req, m);
+}
+
 static int dispatch_route(h2o_req_t *req, struct http_ctx *ctx)
 {
 	/* h2o has percent-decoded the path: %00 would hand handlers a NUL. */
@@ -481,6 +514,8 @@ static int dispatch_route(h2o_req_t *req, struct http_ctx *ctx)
 	struct http_route_match m;
 	bool dots = raw_path_has_dot_segment(req);
 	const struct http_route *r = memchr(path, '\0', len) || dots ? NULL : find_route(req, path, len, &m);
+	if (r && route_presigned(r))
+		return dispatch_presigned(req, ctx, r, &m);
 	const char *owner = authenticate(req, r);
 	if (!owner)
 		return 0;

@@ -31,6 +31,10 @@ struct http_route {
 /* Registers a table of routes (terminated by a NULL method). The first
  * match wins; a path that matches with another method gets 405. */
 void http_add_routes(const struct http_route *routes);
+/* The same for routes whose credential is a signed URL, not a token
+ * (artifacts): their handlers get no owner and check the signature
+ * before anything else. */
+void http_add_presigned_routes(const struct http_route *routes);
 
 /* Replies (each returns 0 so handlers can `return http_reply_…;`). */
 int http_reply_json(h2o_req_t *req, int status, json_t *body /* stolen */);
@@ -105,6 +109,14 @@ void http_tick(uint64_t now_ms);
 /* Matches `path` (len bytes) against a route pattern; fills m's id/rest.
  * {id}: 1-64 characters of [A-Za-z0-9_-]; anything else does not match. */
 bool http_match_pattern(const char *pattern, const char *path, size_t len, struct http_route_match *m);
+/* http-artifacts.c: each collected file of a report (session-collect.h)
+ * as clients see it: its "content_type" and, for an artifact, its "url"
+ * (public_url, else the request's scheme and Host, then the signed path)
+ * and "expires" (RFC 3339). */
+void http_render_collected(h2o_req_t *req, json_t *report);
+/* The Content-Type of a file name (h2o's table; application/octet-stream
+ * for what it does not know). */
+const char *http_content_type_of(const char *name);
 /* Drain: HTTP/2 connections get GOAWAY, idle keep-alive ones close. */
 void http_shutdown(void);
 /* Frees the h2o context and configuration at exit. */

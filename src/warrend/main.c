@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "artifacts.h"
 #include "auth.h"
 #include "backends.h"
 #include "cgroup.h"
@@ -402,6 +403,8 @@ int main(int argc, char **argv)
 	http_add_routes(v1_session_routes);
 	http_add_routes(v1_process_routes);
 	http_add_routes(v1_run_routes);
+	http_add_routes(v1_artifact_routes);
+	http_add_presigned_routes(v1_artifact_download_routes);
 	http_add_routes(compat_routes);
 	http_add_routes(mcp_routes);
 	if (d->cfg.e2b_listen)
@@ -414,7 +417,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct wd_error werr = { 0 };
-	if (sessions_init(&werr) < 0) {
+	if (sessions_init(&werr) < 0 || artifacts_init(&werr) < 0) {
 		daemon_log("%s", werr.cause.message);
 		http_stop_listening();
 		backends_fini();

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifacts.h"
 #include "box.h"
 #include "cleanup.h"
 #include "metrics.h"
@@ -264,6 +265,16 @@ void metrics_render(FILE *out)
 	counter(out, "warren_exec_timeouts_total", "Execs killed by their timeout.", counters.exec_timeouts);
 	counter(out, "warren_exec_oom_kills_total", "Execs during which the kernel OOM-killed a process.",
 		counters.exec_oom_kills);
+
+	struct artifacts_stats art;
+	artifacts_get_stats(&art);
+	header(out, "warren_artifacts", "gauge", "Artifacts stored now (collected files served by signed URL).");
+	fprintf(out, "warren_artifacts %llu\n", (unsigned long long)art.stored);
+	header(out, "warren_artifacts_bytes", "gauge", "Bytes of the artifacts stored now.");
+	fprintf(out, "warren_artifacts_bytes %llu\n", (unsigned long long)art.bytes);
+	counter(out, "warren_artifacts_stored_total", "Artifacts stored since start.", art.stored_total);
+	counter(out, "warren_artifacts_expired_total", "Artifacts removed at their expiry since start.",
+		art.expired_total);
 
 	header(out, "warren_http_requests_total", "counter", "HTTP responses by status code.");
 	for (size_t s = 0; s < ARRAY_SIZE(counters.http_by_status); s++)

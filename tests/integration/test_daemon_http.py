@@ -34,11 +34,14 @@ API_ROUTES = [  # every route of notes/api.md (method, OpenAPI path)
     ("get", "/v1/sessions/{id}/processes/{pid}"), ("get", "/v1/sessions/{id}/processes/{pid}/output"),
     ("post", "/v1/sessions/{id}/processes/{pid}/stdin"), ("post", "/v1/sessions/{id}/processes/{pid}/close-stdin"),
     ("post", "/v1/sessions/{id}/processes/{pid}/signal"), ("post", "/v1/sessions/{id}/processes/{pid}/resize"),
+    ("post", "/v1/sessions/{id}/artifacts"), ("get", "/v1/artifacts/{id}/{name}"),
 ]
 METRICS = ["warren_sessions_active", "warren_sessions_created_total", "warren_pool_hits_total",
            "warren_pool_misses_total", "warren_exec_total", "warren_exec_duration_seconds_bucket",
            "warren_exec_duration_seconds_sum", "warren_exec_duration_seconds_count",
-           "warren_exec_timeouts_total", "warren_exec_oom_kills_total", "warren_http_requests_total"]
+           "warren_exec_timeouts_total", "warren_exec_oom_kills_total", "warren_http_requests_total",
+           "warren_artifacts", "warren_artifacts_bytes", "warren_artifacts_stored_total",
+           "warren_artifacts_expired_total"]
 
 
 @pytest.fixture(scope="session")

@@ -143,6 +143,37 @@ static void bearer(char *out, size_t len)
 	snprintf(out, len, "Bearer %s", token);
 }
 
+/* Without a token, a bodiless GET or HEAD says its request target (a
+ * signed artifact URL may stand in for the token); nothing else does. */
+START_TEST(http1_tokenless_targets)
+{
+	static const struct { const char *head; const char *target; } cases[] = {
+		{ "GET /v1/artifacts/a/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "/v1/artifacts/a/b?x=1" },
+		{ "HEAD /v1/artifacts/a/b HTTP/1.1\r\nHost: h\r\n\r\n", "/v1/artifacts/a/b" },
+		{ "GET /v1/artifacts/a/b HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "/v1/artifacts/a/b" },
+		{ "GET /v1/artifacts/a/b HTTP/1.1\r\nContent-Length: 5\r\n\r\n", NULL },
+		{ "GET /v1/artifacts/a/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", NULL },
+		{ "POST /v1/artifacts/a/b HTTP/1.1\r\nHost: h\r\n\r\n", NULL },
+		{ "DELETE /v1/artifacts/a/b HTTP/1.1\r\nHost: h\r\n\r\n", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct head_result r = examine(cases[i].head, strlen(cases[i].head));
+		ck_assert_int_eq(r.verdict, HEAD_UNAUTHORIZED);
+		if (!cases[i].target) {
+			ck_assert_msg(r.target == NULL, "%s", cases[i].head);
+			continue;
+		}
+		ck_assert_msg(r.target && r.target_len == strlen(cases[i].target) &&
+			      !memcmp(r.target, cases[i].target, r.target_len), "%s", cases[i].head);
+	}
+	/* with a token (valid or not) the token decides, as before */
+	static const char with_token[] = "GET /v1/artifacts/a/b HTTP/1.1\r\nAuthorization: Bearer x\r\n\r\n";
+	struct head_result r = examine(with_token, strlen(with_token));
+	ck_assert_int_eq(r.verdict, HEAD_UNAUTHORIZED);
+	ck_assert_ptr_null(r.target);
+}
+END_TEST
+
 START_TEST(http2_first_request)
 {
 	char value[80];
@@ -246,6 +277,7 @@ int main(void)
 	TCase *tc = tcase_create("auth-head");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, http1_heads);
+	tcase_add_test(tc, http1_tokenless_targets);
 	tcase_add_test(tc, http2_first_request);
 	tcase_add_test(tc, http2_continuation_padding_priority);
 	tcase_add_test(tc, http2_malformed);

@@ -15,6 +15,9 @@
 #include "backend.h"
 #include "daemon-config.h"
 
+static void expect_error(const char *text, const char *message);
+static void expect_finish_error(const char *text, const char *message);
+
 START_TEST(defaults_match_the_documentation)
 {
 	struct daemon_config cfg;
@@ -51,7 +54,37 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_str_eq(cfg.docker.socket, "/run/docker.sock");
 	ck_assert_str_eq(cfg.docker.image_prefix, "warren-");
 	ck_assert_str_eq(cfg.docker.host_image, "warren-minimal");
+	ck_assert_ptr_null(cfg.public_url);
+	ck_assert_ptr_null(cfg.artifact_key_file);
+	ck_assert_uint_eq(cfg.artifact_ttl_ms, 5 * 3600 * 1000);
+	ck_assert_uint_eq(cfg.artifact_inline_max, 64 << 10);
+	ck_assert_uint_eq(cfg.artifact_quota, 1ULL << 30);
+	ck_assert_uint_eq(cfg.artifact_quota_per_token, 256ULL << 20);
 	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(artifact_keys)
+{
+	struct daemon_config cfg;
+	wr_error e = { 0 };
+	config_defaults(&cfg);
+	const char *text = "public_url = https://files.example:8443\nartifact_key_file = /etc/warren/k\n"
+			   "artifact_ttl = 30m\nartifact_inline_max = 0\nartifact_quota = 2G\n"
+			   "artifact_quota_per_token = 100M\n";
+	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
+	ck_assert_str_eq(cfg.public_url, "https://files.example:8443");
+	ck_assert_str_eq(cfg.artifact_key_file, "/etc/warren/k");
+	ck_assert_uint_eq(cfg.artifact_ttl_ms, 1800000);
+	ck_assert_uint_eq(cfg.artifact_inline_max, 0);
+	ck_assert_uint_eq(cfg.artifact_quota, 2ULL << 30);
+	ck_assert_uint_eq(cfg.artifact_quota_per_token, 100ULL << 20);
+	config_free(&cfg);
+	expect_error("public_url = https://files.example/dl\n", "warrend.conf:1: public_url: invalid value "
+		     "\"https://files.example/dl\" (expected a scheme and host such as https://sandbox.example.com, without a path)");
+	expect_error("public_url = files.example\n", "warrend.conf:1: public_url: invalid value \"files.example\" "
+		     "(expected a scheme and host such as https://sandbox.example.com, without a path)");
+	expect_finish_error("artifact_ttl = 500ms\n", "artifact_ttl: at least 1s");
 }
 END_TEST
 
@@ -480,6 +513,7 @@ int main(void)
 	tcase_add_test(tc, every_key_parses);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, keys_that_depend_on_each_other);
+	tcase_add_test(tc, artifact_keys);
 	tcase_add_test(tc, listen_addresses);
 	tcase_add_test(tc, missing_files);
 	tcase_add_test(tc, tokens_file);

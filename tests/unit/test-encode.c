@@ -98,6 +98,21 @@ END_TEST
 /* Text stays text, even with many newlines, tabs and quotes (they cost 2
  * bytes in JSON at most); output whose \u00XX escapes would make it more
  * than 1.5 times its size, or that is not UTF-8, goes as base64. */
+START_TEST(hex_round_trips)
+{
+	const unsigned char bytes[] = { 0x00, 0x7f, 0xa5, 0xff };
+	char text[9];
+	hex_encode(bytes, sizeof bytes, text);
+	ck_assert_str_eq(text, "007fa5ff");
+	for (size_t i = 0; i < 8; i += 2)
+		ck_assert_int_eq(hex_value(text[i]) << 4 | hex_value(text[i + 1]), bytes[i / 2]);
+	ck_assert_int_eq(hex_value('F'), 15);
+	ck_assert_int_eq(hex_value('g'), -1);
+	ck_assert_int_eq(hex_value('/'), -1);
+	ck_assert_int_eq(hex_value(':'), -1);
+}
+END_TEST
+
 START_TEST(output_base64_rule)
 {
 	ck_assert(!output_needs_base64("", 0));
@@ -158,6 +173,7 @@ int main(void)
 	tcase_add_test(tc, utf8_lossy_replaces_bad_bytes);
 	tcase_add_test(tc, base64_round_trips);
 	tcase_add_test(tc, base64_rejects_garbage);
+	tcase_add_test(tc, hex_round_trips);
 	tcase_add_test(tc, output_base64_rule);
 	tcase_add_test(tc, output_scan_in_pieces);
 	suite_add_tcase(s, tc);

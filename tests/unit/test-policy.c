@@ -48,7 +48,16 @@ static const struct { const char *json, *message; } error_cases[] = {
 	{ "{\"version\":2}", "test: version: unsupported version 2 (this warren reads version 1)" },
 	{ "{\"version\":\"1\"}", "test: version: expected an integer, got a string" },
 	{ "{\"version\":1,\"colour\":1}", "test: colour: unknown field (known fields: version, name, description, "
-	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide)" },
+	  "hostname, limits, rlimits, network, seccomp, mounts, env, images, hide, collect)" },
+	/* collect */
+	{ "{\"version\":1,\"collect\":{\"file_max\":\"big\"}}",
+	  "test: collect.file_max: expected size like \"10M\", got \"big\"" },
+	{ "{\"version\":1,\"collect\":{\"total_max\":0}}",
+	  "test: collect.total_max: must be more than 0 (leave \"paths\" out of a request to collect nothing)" },
+	{ "{\"version\":1,\"collect\":{\"count_max\":0}}", "test: collect.count_max: must be between 1 and 100000, got 0" },
+	{ "{\"version\":1,\"collect\":{\"count_max\":\"5\"}}", "test: collect.count_max: expected an integer, got a string" },
+	{ "{\"version\":1,\"collect\":{\"files\":1}}",
+	  "test: collect.files: unknown field (known fields: file_max, total_max, count_max)" },
 	{ "{\"version\":1,\"name\":\"a\\u0000b\"}",
 	  "test: line 1 column 30: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"a\\u0000b\"'" },
 	/* name, description, hostname */
@@ -365,6 +374,10 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(p->env[3], "USER=sandbox");
 	ck_assert_ptr_null(p->env[4]);
 	ck_assert_ptr_null(p->images);
+	/* what the code-execution services warren replaces collected */
+	ck_assert_uint_eq(p->collect.file_max, 10 * MIB);
+	ck_assert_uint_eq(p->collect.total_max, 50 * MIB);
+	ck_assert_uint_eq(p->collect.count_max, 10);
 }
 END_TEST
 
@@ -380,8 +393,12 @@ START_TEST(test_every_field)
 		" \"seccomp\": {\"errno\": \"ENOSYS\"},"
 		" \"mounts\": [{\"source\": \"/opt/data\", \"target\": \"/data\"}, {\"target\": \"/procfs\", \"source\": \"/srv\"}],"
 		" \"env\": {\"LC_ALL\": \"C\", \"EMPTY\": \"\"},"
-		" \"images\": [\"python\", \"host\"]}");
+		" \"images\": [\"python\", \"host\"],"
+		" \"collect\": {\"file_max\": \"40M\", \"total_max\": 104857600, \"count_max\": 3}}");
 	ck_assert_str_eq(p->name, "strict");
+	ck_assert_uint_eq(p->collect.file_max, 40 * MIB);
+	ck_assert_uint_eq(p->collect.total_max, 100 * MIB);
+	ck_assert_uint_eq(p->collect.count_max, 3);
 	ck_assert_str_eq(p->description, "for tests");
 	ck_assert_str_eq(p->hostname, "box.local");
 	ck_assert_uint_eq(p->limits.memory, 128 * MIB);
@@ -874,7 +891,8 @@ START_TEST(test_to_json_round_trip)
 		"\"memory\":5000000},\"rlimits\":{\"stack\":\"unlimited\",\"nofile\":7,\"as\":12345,\"fsize\":\"3K\"},"
 		"\"network\":{\"allow_host\":true,\"mode\":\"host\"},\"seccomp\":{\"errno\":\"EACCES\","
 		"\"socket_families\":[\"packet\",\"inet\"]},"
-		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"]}",
+		"\"mounts\":[{\"source\":\"/a\",\"target\":\"/b\"}],\"env\":{\"A\":\"1\"},\"images\":[\"host\"],"
+		"\"collect\":{\"file_max\":1500,\"count_max\":7}}",
 	};
 	for (size_t i = 0; i < N(docs); i++) {
 		_cleanup_policy_ struct policy *p = parse_ok(docs[i]);
@@ -886,6 +904,7 @@ START_TEST(test_to_json_round_trip)
 		ck_assert_msg(json_equal(j, k), "round trip changed %s", text);
 		ck_assert_mem_eq(&p->limits, &q->limits, sizeof p->limits);
 		ck_assert_mem_eq(p->rlimits, q->rlimits, sizeof p->rlimits);
+		ck_assert_mem_eq(&p->collect, &q->collect, sizeof p->collect);
 		free(text);
 		json_decref(j);
 		json_decref(k);

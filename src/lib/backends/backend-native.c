@@ -151,14 +151,17 @@ static int native_destroy_step(struct backend_box *b)
 
 static int native_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)sandbox_pid(b->sb));
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = backend_open_in_root(sandbox_pid(b->sb), "workspace");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*uid = sandbox_host_uid(b->sb, SANDBOX_UID);
 	*gid = (gid_t)sandbox_host_uid(b->sb, SANDBOX_GID);
 	return fd;
+}
+
+static int native_open_tmp(struct backend_box *b)
+{
+	return backend_open_in_root(sandbox_pid(b->sb), "tmp");
 }
 
 static pid_t native_init_pid(const struct backend_box *b) { return sandbox_pid(b->sb); }
@@ -190,6 +193,7 @@ const struct backend_ops backend_native_ops = {
 	.set_limits = native_set_limits,
 	.destroy_step = native_destroy_step,
 	.open_workspace = native_open_workspace,
+	.open_tmp = native_open_tmp,
 	.cgroup = native_cgroup,
 	.init_pid = native_init_pid,
 	.describe = native_describe,

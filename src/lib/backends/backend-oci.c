@@ -954,14 +954,17 @@ static int oci_open_workspace(struct backend_box *b, uid_t *uid, gid_t *gid)
 {
 	if (b->state != OCI_READY)
 		return -ESRCH;
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/root/workspace", (int)b->init_pid);
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = backend_open_in_root(b->init_pid, "workspace");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	*uid = uid_range_host_uid(&b->ids, SANDBOX_UID);
 	*gid = (gid_t)uid_range_host_uid(&b->ids, SANDBOX_GID);
 	return fd;
+}
+
+static int oci_open_tmp(struct backend_box *b)
+{
+	return b->state == OCI_READY ? backend_open_in_root(b->init_pid, "tmp") : -ESRCH;
 }
 
 static struct cgroup *oci_cgroup(struct backend_box *b)
@@ -1071,6 +1074,7 @@ const struct backend_ops backend_oci_ops = {
 	.set_limits = oci_set_limits,
 	.destroy_step = oci_destroy_step,
 	.open_workspace = oci_open_workspace,
+	.open_tmp = oci_open_tmp,
 	.cgroup = oci_cgroup,
 	.init_pid = oci_init_pid,
 	.describe = oci_describe,

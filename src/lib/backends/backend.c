@@ -3,7 +3,13 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "files.h"
 
 static const char *const kind_names[BACKEND_COUNT] = {
 	[BACKEND_NATIVE] = "native", [BACKEND_OCI] = "oci", [BACKEND_DOCKER] = "docker",
@@ -45,4 +51,18 @@ int backend_kind_parse(const char *name, enum backend_kind *out)
 const char *backend_kind_name(enum backend_kind k)
 {
 	return k >= 0 && k < BACKEND_COUNT ? kind_names[k] : "unknown";
+}
+
+int backend_open_in_root(pid_t pid, const char *dir)
+{
+	char root[48];
+	snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
+	int top = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		return -errno;
+	/* below the sandbox's root, into the mount there, through no link */
+	int fd = files_openat2(top, dir, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0,
+			       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	close(top);
+	return fd;
 }

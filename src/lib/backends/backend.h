@@ -157,6 +157,9 @@ struct backend_ops {
 	 * ids of the sandbox user, or -errno. NULL: the backend has no
 	 * workspace on this host and does files as file execs (docker). */
 	int (*open_workspace)(struct backend_box *b, uid_t *uid, gid_t *gid);
+	/* The same for the sandbox's /tmp (collecting files: collect.h), NULL
+	 * where open_workspace is. */
+	int (*open_tmp)(struct backend_box *b);
 	/* The sandbox's own cgroup (warrend charges its file writes there),
 	 * or NULL (docker: the engine's). */
 	struct cgroup *(*cgroup)(struct backend_box *b);
@@ -199,6 +202,11 @@ struct backend_ops {
  * backend with the `net` op. 0, or -EPERM / -EOPNOTSUPP saying so. The
  * daemon checks before it asks a backend; each backend checks again. */
 int backend_check_network(const struct backend_ops *ops, const struct policy *p, wr_error *e);
+
+/* An O_PATH fd of the directory `dir` ("workspace", "tmp") in the root
+ * of the sandbox whose init is `pid` (/proc/PID/root: root only), never
+ * through a symbolic link. -errno. */
+int backend_open_in_root(pid_t pid, const char *dir);
 
 /* The backend of a kind; NULL when this build lacks it. */
 const struct backend_ops *backend_get(enum backend_kind k);

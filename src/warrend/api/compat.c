@@ -13,6 +13,7 @@
 #include "http.h"
 #include "multipart.h"
 #include "routes.h"
+#include "session-collect.h"
 #include "session.h"
 #include "workspace.h"
 
@@ -147,18 +148,20 @@ static int execute_in_session(h2o_req_t *req, json_t *body, const char *owner)
 	return exec_buffered(req, s, &er, reply_combined, NULL);
 }
 
-/* One-shot Python: a one-shot session, the code, the names it left in
- * /workspace, then the session is gone. */
+/* One-shot Python: a one-shot session, the code, the files it wrote in
+ * /tmp/output (as those services collect them), then the session is
+ * gone. */
+#define COMPAT_OUTPUT_DIR "/tmp/output/"
 struct code_run {
 	struct http_pending *pending;
 	struct session_wait *wait;
 	struct session *s;
 	struct exec *x;
 	struct exec_observer obs;
-	struct workspace_wait *ws;
+	struct collect_wait *collecting;
 	json_t *code;
 	uint64_t timeout_ms;
-	json_t *reply;                /* waiting for the listing */
+	json_t *reply;                /* waiting for the files */
 	struct reply_output outs[3];
 	size_t n_outs;
 	char request_id[REQUEST_ID_MAX + 1];
@@ -187,20 +190,39 @@ static void code_gone(void *data)
 		session_create_cancel(c->wait);
 	if (c->x)
 		exec_unobserve(c->x, &c->obs); /* bound: the command is killed */
-	if (c->ws)
-		workspace_cancel(c->ws);
+	if (c->collecting)
+		session_collect_cancel(c->collecting);
 	code_free(c);
 }
 
-static void code_listed(void *data, struct workspace_result *res, const struct wd_error *err)
+/* "files": each one's download URL (and, when small, its bytes inline);
+ * what was left out, when anything was, in "files_not_collected" (no
+ * output directory at all is not worth saying). */
+static void code_collected(void *data, json_t *report, const struct wd_error *err)
 {
 	struct code_run *c = data;
-	c->ws = NULL;
-	json_t *files = json_array();
-	for (size_t i = 0; files && !err && i < res->listing.n; i++)
-		json_array_append_new(files, json_string(res->listing.entries[i].name));
-	json_t *o = TAKE_PTR(c->reply);
+	c->collecting = NULL;
+	h2o_req_t *req = c->pending->req;
+	json_t *o = TAKE_PTR(c->reply), *files = json_array(), *left = json_array(), *entry;
+	size_t i;
+	if (err) {
+		daemon_log("/execute: the files in " COMPAT_OUTPUT_DIR " could not be collected: %s", err->cause.message);
+		json_array_append_new(left, json_pack("{s:s, s:s, s:s}", "path", COMPAT_OUTPUT_DIR, "code", "error",
+						      "reason", err->cause.message));
+	} else {
+		http_render_collected(req, report);
+		json_array_extend(files, json_object_get(report, "collected"));
+		json_array_foreach(json_object_get(report, "not_collected"), i, entry) {
+			const char *code = json_string_value(json_object_get(entry, "code"));
+			if (!code || strcmp(code, "missing"))
+				json_array_append(left, entry);
+		}
+	}
 	json_object_set_new(o, "files", files);
+	if (json_array_size(left))
+		json_object_set_new(o, "files_not_collected", left);
+	else
+		json_decref(left);
 	size_t n = c->n_outs;
 	c->n_outs = 0;
 	exec_reply_json(code_take_req(c), 200, o, c->outs, n);
@@ -227,10 +249,12 @@ static void code_done(struct exec_observer *obs, struct exec_result *r)
 		c->n_outs = 3;
 		json_object_del(c->reply, "error"); /* the output takes the null's place */
 	}
-	struct workspace_request wr = { .op = WS_LIST, .path = "", .request_id = c->request_id };
+	static const char *const output_dir[] = { COMPAT_OUTPUT_DIR };
+	struct collect_options co = { .paths = output_dir, .n_paths = 1, .store_all = true, .request_id = c->request_id,
+				      .inline_max = daemon_state->cfg.artifact_inline_max };
 	struct wd_error err = { 0 };
-	if (workspace_start(c->s, &wr, code_listed, c, &c->ws, &err) < 0)
-		code_listed(c, NULL, &err);
+	if (session_collect(c->s, &co, code_collected, c, &c->collecting, &err) < 0)
+		code_collected(c, NULL, &err);
 }
 
 static void code_session_ready(void *data, struct session *s, const struct wd_error *err)

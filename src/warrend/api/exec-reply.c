@@ -240,12 +240,10 @@ int exec_reply_json(h2o_req_t *req, int status, json_t *fields, struct reply_out
 	return reply_streamed(req, status, fields, outs, n);
 }
 
-int exec_reply_result(h2o_req_t *req, struct exec_result *r)
+json_t *exec_result_take(struct exec_result *r, struct reply_output outs[2])
 {
-	struct reply_output outs[2] = {
-		{ "stdout", r->out[0], r->out_len[0], true, r->out_base64[0] },
-		{ "stderr", r->out[1], r->out_len[1], true, r->out_base64[1] },
-	};
+	outs[0] = (struct reply_output){ "stdout", r->out[0], r->out_len[0], true, r->out_base64[0] };
+	outs[1] = (struct reply_output){ "stderr", r->out[1], r->out_len[1], true, r->out_base64[1] };
 	r->out[0] = r->out[1] = NULL;
 	if (r->failed_to_start) {
 		/* the command never ran: stderr says why */
@@ -256,7 +254,14 @@ int exec_reply_result(h2o_req_t *req, struct exec_result *r)
 			outs[1].buf = NULL;
 		outs[1].judged = false;
 	}
-	return exec_reply_json(req, 200, exec_result_json(r), outs, 2);
+	return exec_result_json(r);
+}
+
+int exec_reply_result(h2o_req_t *req, struct exec_result *r)
+{
+	struct reply_output outs[2];
+	json_t *fields = exec_result_take(r, outs);
+	return exec_reply_json(req, 200, fields, outs, 2);
 }
 
 json_t *exec_result_json(const struct exec_result *r)

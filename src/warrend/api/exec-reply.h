@@ -32,6 +32,8 @@ int exec_reply_json(h2o_req_t *req, int status, json_t *fields, struct reply_out
 /* The exec result of the API (exec_result_json's fields, "stdout" and
  * "stderr"), taking r's output buffers. */
 int exec_reply_result(h2o_req_t *req, struct exec_result *r);
+/* The same held for later: the fields, and the outputs taken into outs. */
+json_t *exec_result_take(struct exec_result *r, struct reply_output outs[2]);
 
 /* Frees what exec_reply_json did not take (for a reply never sent). */
 void reply_outputs_free(struct reply_output *outs, size_t n);

@@ -26,17 +26,6 @@
  * the configured value, this default bounds what h2o buffers. */
 #define FILES_ROUTE_MAX_BODY ((size_t)64 << 20)
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The raw bytes after ".../files/" (before any query), percent-decoded
  * into the request's pool. NUL bytes survive: files_normalize refuses
  * them. Returns -1 after replying 400. */
@@ -61,7 +50,7 @@ static int decode_rest(h2o_req_t *req, const char *id, const char **out, size_t 
 			dec[o++] = p[i];
 			continue;
 		}
-		int hi = i + 2 < len ? hexval(p[i + 1]) : -1, lo = hi >= 0 ? hexval(p[i + 2]) : -1;
+		int hi = i + 2 < len ? hex_value(p[i + 1]) : -1, lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
 		if (lo < 0) {
 			http_reply_error(req, 400, "bad_request", "malformed percent-escape at byte %zu of the file path",
 					 i);
@@ -173,7 +162,7 @@ static void sender_stop(h2o_generator_t *gen, h2o_req_t *req)
 	(void)req; /* the pool's dispose closes the fd */
 }
 
-static int send_file(h2o_req_t *req, int fd, uint64_t size)
+int v1_send_file(h2o_req_t *req, int fd, uint64_t size, const char *content_type)
 {
 	struct file_sender *fs = h2o_mem_alloc_shared(&req->pool, sizeof *fs, sender_dispose);
 	fs->gen.proceed = sender_proceed;
@@ -183,8 +172,7 @@ static int send_file(h2o_req_t *req, int fd, uint64_t size)
 	req->res.status = 200;
 	req->res.reason = "OK";
 	req->res.content_length = size;
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-		       H2O_STRLIT("application/octet-stream"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
 	h2o_start_response(req, &fs->gen);
 	sender_proceed(&fs->gen, req);
 	return 0;
@@ -219,7 +207,7 @@ static void file_op_done(void *data, struct workspace_result *res, const struct 
 		return;
 	case WS_GET:
 		if (res->fd >= 0)
-			send_file(req, TAKE_FD(res->fd), res->size);
+			v1_send_file(req, TAKE_FD(res->fd), res->size, "application/octet-stream");
 		else
 			http_reply_bytes(req, 200, "application/octet-stream", res->bytes ? res->bytes : "", res->len);
 		return;

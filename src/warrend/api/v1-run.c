@@ -9,6 +9,7 @@
 
 #include "cleanup.h"
 #include "exec-reply.h"
+#include "session-collect.h"
 #include "v1-parse.h"
 #include "v1-routes.h"
 #include "workspace.h"
@@ -23,6 +24,12 @@ struct run {
 	json_t *body;
 	json_t *files;                    /* {"path": "content"} written before the command */
 	void *files_next;
+	const char **collect;             /* paths collected after it (borrowed from body) */
+	size_t n_collect;
+	struct collect_wait *collecting;
+	json_t *result;                   /* the command's, while its files are collected */
+	struct reply_output outs[2];
+	size_t n_outs;
 	struct v1_hold hold;
 	struct exec_request er;
 	char request_id[REQUEST_ID_MAX + 1];
@@ -34,6 +41,9 @@ static void run_free(struct run *o)
 		session_delete(o->s);
 	v1_hold_free(&o->hold);
 	json_decref(o->body);
+	json_decref(o->result);
+	reply_outputs_free(o->outs, o->n_outs);
+	free(o->collect);
 	free(o);
 }
 
@@ -54,12 +64,42 @@ static void run_fail(struct run *o, const struct wd_error *err, const char *pref
 	run_free(o);
 }
 
+/* The result with what was collected (or why nothing could be). */
+static void run_collected(void *data, json_t *report, const struct wd_error *err)
+{
+	struct run *o = data;
+	o->collecting = NULL;
+	h2o_req_t *req = run_take_req(o);
+	if (err) {
+		json_object_set_new(o->result, "collect_error", json_pack("{s:s, s:s}", "code", err->code ? err->code : "internal",
+									  "message", err->cause.message));
+	} else {
+		http_render_collected(req, report);
+		json_object_update(o->result, report);
+	}
+	size_t n = o->n_outs;
+	o->n_outs = 0;
+	exec_reply_json(req, 200, TAKE_PTR(o->result), o->outs, n);
+	run_free(o);
+}
+
 static void run_done(struct exec_observer *obs, struct exec_result *r)
 {
 	struct run *o = LIST_ENTRY(struct run, obs, obs);
 	o->x = NULL;
-	exec_reply_result(run_take_req(o), r);
-	run_free(o);
+	if (!o->collect) {
+		exec_reply_result(run_take_req(o), r);
+		run_free(o);
+		return;
+	}
+	/* after the command, before the sandbox goes */
+	o->result = exec_result_take(r, o->outs);
+	o->n_outs = 2;
+	struct collect_options c = { .paths = o->collect, .n_paths = o->n_collect, .request_id = o->request_id,
+				     .inline_max = daemon_state->cfg.artifact_inline_max };
+	struct wd_error err = { 0 };
+	if (session_collect(o->s, &c, run_collected, o, &o->collecting, &err) < 0)
+		run_collected(o, NULL, &err);
 }
 
 static void run_command(struct run *o)
@@ -128,6 +168,8 @@ static void run_gone(void *data)
 		workspace_cancel(o->ws);
 	if (o->x)
 		exec_unobserve(o->x, &o->obs); /* bound: the command is killed */
+	if (o->collecting)
+		session_collect_cancel(o->collecting);
 	run_free(o);
 }
 
@@ -178,7 +220,7 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 {
 	static const char *const fields[] = { "cmd", "shell", "language", "code", "image", "policy", "backend",
 					      "limits", "env", "stdin", "stdin_base64", "timeout", "output", "files",
-					      "network", NULL };
+					      "network", "collect", NULL };
 	json_t *body = NULL;
 	if (http_body_json(req, &body) < 0)
 		return 0;
@@ -199,6 +241,8 @@ static int post_run(h2o_req_t *req, const struct http_route_match *m)
 	if ((network && !r.network) || v1_check_fields(body, NULL, fields, &err) < 0 ||
 	    v1_session_target(body, &r, &err) < 0 ||
 	    language_argv(body, &o->hold, &err) < 0 || check_files(o->files, &err) < 0 ||
+	    (json_object_get(body, "collect") &&
+	     v1_collect_paths(json_object_get(body, "collect"), "collect", &o->collect, &o->n_collect, &err) < 0) ||
 	    v1_exec_request(body, fields, &o->er, &o->hold, &stream, &err) < 0) {
 		run_free(o);
 		return http_reply_wd_error(req, &err);

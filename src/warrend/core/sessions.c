@@ -25,6 +25,7 @@
 #include "session-internal.h"
 #include "spawn.h"
 #include "units.h"
+#include "child.h"
 #include "workspace-job.h"
 
 #define TICK_MS 20
@@ -538,7 +539,7 @@ static void on_tick(void *data)
 	uint64_t now = daemon_now_ms();
 	box_tick(now);
 	session_nets_tick(now);
-	workspace_jobs_tick(now);
+	children_tick(now);
 	backends_tick(now);
 	if (upper_tick)
 		upper_tick(now);

@@ -47,9 +47,6 @@ int workspace_job_start(struct box *b, workspace_job_fn fn, void *arg, workspace
 int workspace_put_start(struct box *b, const char *rel, const void *data, size_t len, uint64_t max_size,
 			workspace_job_done_fn done, void *done_data, struct workspace_job **out, wr_error *e);
 
-/* From the daemon's tick: kills jobs past WORKSPACE_JOB_TIMEOUT_MS. */
-void workspace_jobs_tick(uint64_t now_ms);
-
 /* The caller is gone: the child is killed (its unnamed file with it) and
  * reaped in the background; done is never called. */
 void workspace_job_abandon(struct workspace_job *j);

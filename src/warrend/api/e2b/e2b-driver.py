@@ -118,6 +118,13 @@ def run(code):
     return None
 
 
+def cell_frames(tb):
+    """The traceback from the user's code on (the driver's frames dropped)."""
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<cell>":
+        tb = tb.tb_next
+    return tb
+
+
 count = 0
 for raw in requests:
     try:
@@ -138,7 +145,7 @@ for raw in requests:
         value = run(code)
     except BaseException as e:  # SystemExit and KeyboardInterrupt too: the context goes on
         error = {"type": "error", "name": type(e).__name__, "value": str(e),
-                 "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__))}
+                 "traceback": "".join(traceback.format_exception(type(e), e, cell_frames(e.__traceback__)))}
     finally:
         running[0] = False
     for k, v in saved.items():

@@ -250,10 +250,16 @@ static void pull(struct context *c)
 			while (n && tail[n - 1] == '\n')
 				tail[--n] = '\0';
 			const char *last = strrchr(tail, '\n');
-			snprintf(why, sizeof why, "the %s interpreter ended (%s%d)%s%s: restart the context", c->language,
-				 ev.result->exited ? "exit " : "signal ", ev.result->exited ? ev.result->exit_code
-											 : ev.result->signal,
-				 n ? ": " : "", last ? last + 1 : tail);
+			/* 127: the image has no such program (no node in the python image) */
+			if (ev.result->exited && ev.result->exit_code == 127 && !n)
+				snprintf(why, sizeof why, "the %s interpreter could not start: the sandbox's image has no %s "
+					 "(exit 127); create the sandbox from a template whose image has it", c->language,
+					 strcmp(c->language, "python") ? "node" : "python3");
+			else
+				snprintf(why, sizeof why, "the %s interpreter ended (%s%d)%s%s: restart the context",
+					 c->language, ev.result->exited ? "exit " : "signal ",
+					 ev.result->exited ? ev.result->exit_code : ev.result->signal, n ? ": " : "",
+					 last ? last + 1 : tail);
 			process_unfollow(&c->f);
 			context_lost(c, why);
 		}

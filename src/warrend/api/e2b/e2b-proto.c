@@ -13,6 +13,7 @@
 #include "connect.h"
 #include "e2b-proto.h"
 #include "encode.h"
+#include "policy.h"
 #include "sandbox-files.h"
 
 #define FIELD(obj, json, proto, out)                                   \
@@ -325,27 +326,13 @@ json_t *e2b_event_keepalive(void)
 	return event("keepalive", json_object());
 }
 
-static json_t *env_object(char *const *env)
-{
-	json_t *o = json_object();
-	for (size_t i = 0; o && env && env[i]; i++) {
-		const char *eq = strchr(env[i], '=');
-		if (!eq)
-			continue;
-		_cleanup_free_ char *key = strndup(env[i], (size_t)(eq - env[i]));
-		if (key)
-			json_object_set_new(o, key, json_string(eq + 1));
-	}
-	return o;
-}
-
 json_t *e2b_process_info(uint32_t pid, char *const *argv, char *const *env, const char *cwd, const char *tag)
 {
 	json_t *args = json_array();
 	for (size_t i = 1; args && argv && argv[0] && argv[i]; i++)
 		json_array_append_new(args, json_string(argv[i]));
 	json_t *config = json_pack("{s:s, s:o, s:o}", "cmd", argv && argv[0] ? argv[0] : "", "args", args,
-				   "envs", env_object(env));
+				   "envs", env_to_json(env, SIZE_MAX));
 	if (config && cwd)
 		json_object_set_new(config, "cwd", json_string(cwd));
 	json_t *info = config ? json_pack("{s:o, s:I}", "config", config, "pid", (json_int_t)pid) : NULL;

@@ -124,7 +124,8 @@ static void watch_free(struct sbfs_watch *w);
 /* One complete listing arrived. */
 static void listing_done(struct sbfs_watch *w)
 {
-	qsort(w->next.v, w->next.n, sizeof *w->next.v, by_path);
+	if (w->next.n) /* (an empty directory's listing has no array) */
+		qsort(w->next.v, w->next.n, sizeof *w->next.v, by_path);
 	if (w->have_first)
 		report(w);
 	listing_clear(&w->cur);

@@ -466,7 +466,8 @@ static int list(h2o_req_t *req, const char *owner, bool paged)
 	json_decref(l.want_metadata);
 	/* oldest first: the position of one is its (start, id), and a page
 	 * token names the last one given */
-	qsort(l.v, l.n, sizeof *l.v, by_start);
+	if (l.n) /* (l.v is NULL then, which qsort may not take) */
+		qsort(l.v, l.n, sizeof *l.v, by_start);
 	size_t from = 0;
 	if (next && paged) {
 		while (from < l.n && strcmp(l.v[from].sb->id, next))

@@ -89,6 +89,8 @@ static void run_finish(struct run *r, const char *error_name, const char *error_
 	if (error_name)
 		run_line(r, json_pack("{s:s}", "type", "end_of_execution"));
 	r->ctx = NULL;
+	json_decref(r->request); /* (not sent when the context was gone) */
+	r->request = NULL;
 	sse_finish(&r->st);
 }
 
@@ -170,13 +172,13 @@ static void driver_line(struct context *c, const char *line, size_t len)
 		start_next(c);
 		return;
 	}
+	bool output = !strcmp(t, "stdout") || !strcmp(t, "stderr"); /* (t is in's) */
 	json_decref(in);
 	struct run *r = c->cur;
 	if (!out || !r) {
 		json_decref(out);
 		return;
 	}
-	bool output = !strcmp(t, "stdout") || !strcmp(t, "stderr");
 	if (output && r->sent > RUN_OUTPUT_MAX) {
 		if (!r->truncated)
 			run_line(r, json_pack("{s:s, s:s}", "type", "stderr", "text", "[warren: output past 16M dropped]\n"));
@@ -488,7 +490,7 @@ static int execute(struct e2b_call *call)
 	r->st.heartbeat = run_heartbeat;
 	sse_start_as(&r->st, "application/x-ndjson");
 	r->ctx = c;
-	r->request = json_pack("{s:O, s:O}", "code", code, "env", json_is_object(env) ? env : json_object());
+	r->request = json_pack("{s:O, s:o}", "code", code, "env", json_is_object(env) ? json_incref(env) : json_object());
 	json_decref(body);
 	if (!c->p) {
 		run_finish(r, "ContextExited", c->why_gone[0] ? c->why_gone : "the context's interpreter is gone: restart it");

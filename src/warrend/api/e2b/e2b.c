@@ -291,7 +291,8 @@ static int in_sandbox(h2o_req_t *req, struct http_ctx *ctx, const char *path, si
 	struct e2b_sandbox *sb = request_sandbox(req, &s);
 	if (!sb)
 		return 0;
-	ctx->owner = sb->owner;
+	/* the access log names it when the request ends, maybe after the record went */
+	ctx->owner = h2o_strdup(&req->pool, sb->owner, SIZE_MAX).base;
 	http_set_session(req, sb->id);
 	struct e2b_call c = { .req = req, .sb = sb, .s = s, .owner = sb->owner, .request_id = ctx->request_id,
 			      .rest = path, .rest_len = len };

@@ -248,6 +248,28 @@ def test_sandboxes_are_the_tokens_own(e2b):
         assert call(e2b, "DELETE", f"/sandboxes/{sb['sandboxID']}").status_code == 204
 
 
+def test_an_access_token_opens_its_own_sandbox_only(e2b):
+    a, b = create(e2b), create(e2b)
+    try:
+        # a's envdAccessToken names b: refused, whoever's key rides along
+        r = envd(e2b, b, "/process.Process/List", json={},
+                 headers={"X-Access-Token": a["envdAccessToken"], "X-API-KEY": ""})
+        assert r.status_code == 401, r.text
+        r = requests.get(e2b.e2b_url + "/files", params={"path": "/etc/hostname"},
+                         headers={"E2b-Sandbox-Id": b["sandboxID"], "X-Access-Token": a["envdAccessToken"]},
+                         timeout=30)
+        assert r.status_code == 401, r.text
+        # without any credential nothing in a sandbox answers
+        r = envd(e2b, a, "/process.Process/List", json={}, headers={"X-Access-Token": ""})
+        assert r.status_code == 401, r.text
+        # its own token opens it (no API key needed: the SDKs send none to envd)
+        r = envd(e2b, a, "/process.Process/List", json={})
+        assert r.status_code == 200, r.text
+    finally:
+        for sb in (a, b):
+            assert call(e2b, "DELETE", f"/sandboxes/{sb['sandboxID']}").status_code == 204
+
+
 def test_v2_list_pages_with_x_next_token(e2b):
     ids = [create(e2b, metadata={"paging": "yes"})["sandboxID"] for _ in range(3)]
     try:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 
 from daemon_fixture import pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
-from warrentest import CGROUP_ROOT, CGROUP_V1_CONTROLLERS, EXIT_SETUP, run
+from warrentest import EXIT_SETUP, run, warren_cgroups
 
 # A layout of 512 ranges of 4096 ids, inside the default space (warrend leaves
 # 256 ranges to warren run: it needs more than that).
@@ -66,8 +66,7 @@ def test_warrend_refuses_host_ids_systemd_reserves(warrend, tmp_path):
 
 
 def run_cgroups(pid):
-    dirs = [f"{CGROUP_ROOT}/{c}/warren" for c in CGROUP_V1_CONTROLLERS] + [f"{CGROUP_ROOT}/warren"]
-    return sorted(f"{d}/{e}" for d in dirs if os.path.isdir(d) for e in os.listdir(d) if e.startswith(f"run-{pid}-"))
+    return sorted(c for c in warren_cgroups() if os.path.basename(c).startswith(f"run-{pid}-"))
 
 
 def killed_run(warren):

@@ -565,6 +565,14 @@ int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e)
 	return 0;
 }
 
+int cgroup_open_dir(const struct cgroup *cg)
+{
+	if (cg->mode != CGROUP_V2)
+		return -EOPNOTSUPP;
+	int fd = open(cg->dirs[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 /* ---- kill, stats, destroy ------------------------------------------------ */
 
 /* SIGKILLs every pid listed in dir/cgroup.procs; returns how many it saw,
@@ -790,6 +798,56 @@ const char *cgroup_describe(const struct cgroup *cg)
 	return cg->description;
 }
 
+/* ---- a cgroup made by another process (warrend's spawner) ------------------ */
+
+int cgroup_export(const struct cgroup *cg, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%d\n%s", (int)cg->mode, cg->description);
+	for (size_t i = 0; i < cg->n_dirs && n >= 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "\n%s", cg->dirs[i]);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+static void cgroup_freep(struct cgroup **cg)
+{
+	cgroup_free(*cg);
+}
+
+int cgroup_import(const char *text, struct cgroup **out, wr_error *e)
+{
+	_cleanup_(cgroup_freep) struct cgroup *cg = calloc(1, sizeof *cg);
+	if (!cg)
+		return wr_error_set(e, ENOMEM, "cgroup");
+	const char *nl = strchr(text, '\n');
+	if (!nl || (text[0] != '1' && text[0] != '2') || text[1] != '\n')
+		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
+	cg->mode = text[0] == '2' ? CGROUP_V2 : CGROUP_V1;
+	const char *p = nl + 1, *end = strchr(p, '\n');
+	if (!end || (size_t)(end - p) >= sizeof cg->description)
+		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
+	memcpy(cg->description, p, (size_t)(end - p));
+	size_t want = cg->mode == CGROUP_V2 ? 1 : N_CONTROLLERS;
+	while (end && cg->n_dirs < want) {
+		p = end + 1;
+		end = strchr(p, '\n');
+		char *dir = end ? strndup(p, (size_t)(end - p)) : strdup(p);
+		if (!dir)
+			return wr_error_set(e, ENOMEM, "cgroup");
+		cg->dirs[cg->n_dirs++] = dir;
+		if (dir[0] != '/')
+			return wr_error_set(e, EBADMSG, "cgroup: \"%s\" is not a path", dir);
+	}
+	if (cg->n_dirs != want || end)
+		return wr_error_set(e, EBADMSG, "cgroup: %zu directories, expected %zu", cg->n_dirs, want);
+	*out = TAKE_PTR(cg);
+	return 0;
+}
+
+void cgroup_forget(struct cgroup *cg)
+{
+	cgroup_free(cg);
+}
+
 /* ---- per-exec child cgroups (warrend) ------------------------------------ */
 
 /* Where exec children live: under the sandbox's cgroup on v2; on v1 in the
@@ -884,6 +942,16 @@ int cgroup_try_destroy(struct cgroup *cg)
 {
 	if (!cg)
 		return 0;
+	/* Once init is reaped the cgroup is usually empty, without children:
+	 * rmdir is all it takes (no cgroup.procs or directory to read: this
+	 * runs on warrend's event loop for every session that ends). */
+	size_t gone = 0;
+	while (gone < cg->n_dirs && (rmdir(cg->dirs[gone]) == 0 || errno == ENOENT))
+		gone++;
+	if (gone == cg->n_dirs) {
+		cgroup_free(cg);
+		return 0;
+	}
 	cgroup_kill(cg);
 	if (!cgroup_empty(cg))
 		return -EBUSY;
@@ -903,27 +971,42 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 	return v1_apply_limits(cg->dirs, limits, e);
 }
 
-static unsigned remove_stale_in(const char *parent, const char *prefix, bool (*keep)(const char *name))
+/* Kills what runs in parent/name and removes it (and its children). */
+static unsigned remove_one(const char *parent, const char *name)
 {
+	_cleanup_free_ char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", parent, name) < 0)
+		return 0;
+	char *dirs[1] = { dir };
+	kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
+	remove_child_cgroups(dir, 0);
+	return rmdir(dir) == 0;
+}
+
+struct stale {
+	const char *prefix;                /* every cgroup so named... */
+	bool (*keep)(const char *name);    /* ...but those */
+	const char *name;                  /* or just this one */
+};
+
+static unsigned remove_stale_in(const char *parent, const struct stale *st)
+{
+	if (st->name)
+		return remove_one(parent, st->name);
 	unsigned n = 0;
 	_cleanup_closedir_ DIR *d = opendir(parent);
 	struct dirent *ent;
 	while (d && (ent = readdir(d))) {
-		if (ent->d_type != DT_DIR || strncmp(ent->d_name, prefix, strlen(prefix)) ||
-		    (keep && keep(ent->d_name)))
+		if (ent->d_type != DT_DIR || strncmp(ent->d_name, st->prefix, strlen(st->prefix)) ||
+		    (st->keep && st->keep(ent->d_name)))
 			continue;
-		_cleanup_free_ char *dir = NULL;
-		if (asprintf(&dir, "%s/%s", parent, ent->d_name) < 0)
-			break;
-		char *dirs[1] = { dir };
-		kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
-		remove_child_cgroups(dir, 0);
-		n += rmdir(dir) == 0;
+		n += remove_one(parent, ent->d_name);
 	}
 	return n;
 }
 
-unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
+/* remove_stale_in over warren's parent cgroup in every hierarchy. */
+static unsigned remove_stale(const struct stale *st)
 {
 	enum cgroup_mode mode;
 	if (cgroup_detect(&mode, NULL) < 0)
@@ -933,7 +1016,7 @@ unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
 	if (mode == CGROUP_V2) {
 		_cleanup_free_ char *parent = NULL;
 		if (v2_parent(root, &parent, NULL) == 0)
-			n += remove_stale_in(parent, prefix, keep);
+			n += remove_stale_in(parent, st);
 		return n;
 	}
 	/* Every hierarchy, not only warren's controllers: an OCI runtime makes
@@ -947,7 +1030,17 @@ unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
 			continue;
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s/%s", root, h->d_name, parent) >= 0)
-			n += remove_stale_in(dir, prefix, keep);
+			n += remove_stale_in(dir, st);
 	}
 	return n;
+}
+
+unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
+{
+	return remove_stale(&(struct stale){ .prefix = prefix, .keep = keep });
+}
+
+unsigned cgroup_remove_named(const char *name)
+{
+	return valid_name(name) ? remove_stale(&(struct stale){ .name = name }) : 0;
 }

@@ -30,8 +30,13 @@ int cgroup_detect(enum cgroup_mode *mode, wr_error *e);
  * Delegate=yes, else "warren" at the hierarchy root. */
 int cgroup_create(const char *name, const struct cgroup_limits *limits,
 		  struct cgroup **out, wr_error *e);
-/* Moves a process in (all hierarchies in v1 mode). */
+/* Moves a process in (all hierarchies in v1 mode). A move takes the
+ * kernel's cgroup migration lock for writing: an RCU grace period, some
+ * milliseconds on a busy host, unless one passed just before. */
 int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e);
+/* v2: an O_PATH fd of the cgroup's directory, for clone3's
+ * CLONE_INTO_CGROUP (a child born in it: no move); -EOPNOTSUPP on v1. */
+int cgroup_open_dir(const struct cgroup *cg);
 /* SIGKILLs every process in the cgroup (cgroup.kill on v2). */
 int cgroup_kill(struct cgroup *cg);
 /* True when the kernel OOM-killed something in this cgroup. */
@@ -75,6 +80,16 @@ int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char 
  * under warren's parent (what a crashed daemon left), except those keep()
  * says still belong to someone alive. Returns how many it removed. */
 unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name));
+/* The same for the one sandbox cgroup `name` (in every hierarchy): how
+ * many directories it removed. */
+unsigned cgroup_remove_named(const char *name);
+
+/* A cgroup created in another process (warrend's spawner) handed over:
+ * its mode, description and directories as text, and back. */
+int cgroup_export(const struct cgroup *cg, char *buf, size_t len);
+int cgroup_import(const char *text, struct cgroup **out, wr_error *e);
+/* Frees cg and leaves the cgroup as it is (its new owner removes it). */
+void cgroup_forget(struct cgroup *cg);
 
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

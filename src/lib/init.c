@@ -106,9 +106,7 @@ static _Noreturn void exec_command(const struct init_plan *p, uint32_t exec_id, 
 				   char *const *envp, const char *cwd, bool ctty)
 {
 	setsid();
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < _NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
+	/* init's dispositions are all default (init_main): the mask only */
 	sigprocmask(SIG_SETMASK, &p->parent_mask, NULL);
 	const char *step = "chdir", *path = cwd;
 	bool at_exec = false;
@@ -487,6 +485,10 @@ static void close_inherited_fds(const struct init_plan *p)
 	int keep[256];
 	size_t n = 0;
 	keep[n++] = p->sock;
+	if (p->sync != p->sock)
+		keep[n++] = p->sync;
+	if (p->mounts->template_fd >= 0)
+		keep[n++] = p->mounts->template_fd;
 	if (p->areas_sock >= 0)
 		keep[n++] = p->areas_sock;
 	for (size_t i = 0; i < p->mounts->n && n < 256; i++)
@@ -529,8 +531,8 @@ static void send_areas(const struct init_plan *p)
 }
 
 /* The process that cloned us is single threaded (warren run; warrend's
- * event loop thread is its only thread), so the libnl call below cannot
- * meet a lock held by a thread that does not exist here. */
+ * spawner), so nothing below can meet a lock held by a thread that does
+ * not exist here. */
 _Noreturn void init_main(const struct init_plan *p)
 {
 	const char *step = NULL, *path = NULL;
@@ -538,6 +540,12 @@ _Noreturn void init_main(const struct init_plan *p)
 	int r;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* What our parent ignored or handled (SIGPIPE, a caller's nohup's
+	 * SIGHUP) must not reach the commands: every disposition back to
+	 * default once here, not at each command's start. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
 	/* We are a copy of our parent: a daemon's listening sockets, client
 	 * connections and other sandboxes' sockets must not live on in here
 	 * (a connection the daemon closes would stay open). */
@@ -551,7 +559,7 @@ _Noreturn void init_main(const struct init_plan *p)
 		p = &relocated;
 	}
 	hide_parent_identity();
-	if (read(p->sock, &go, 1) != 1 || go != INIT_GO_BYTE)
+	if (read(p->sync, &go, 1) != 1 || go != INIT_GO_BYTE)
 		_exit(WARREN_EXIT_SETUP); /* the parent is gone */
 
 	if (!p->ids->rootless && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
@@ -567,12 +575,9 @@ _Noreturn void init_main(const struct init_plan *p)
 		if (net_loopback_up(&e) < 0)
 			setup_failed(p, e.code, e.message, NULL);
 	}
-	if ((r = mount_setup_scratch_root(&step)) < 0)
-		setup_failed(p, r, step, NULL);
-	if ((r = mount_plan_apply(p->mounts, &step, &path)) < 0)
+	if ((r = mount_setup_root(p->mounts, &step, &path)) < 0)
 		setup_failed(p, r, step, path);
-	if ((r = mount_enter_new_root(&step)) < 0)
-		setup_failed(p, r, step, NULL);
+	mount_plan_close_fds(p->mounts);
 	if ((r = caps_drop_to_user(p->caps, SANDBOX_UID, SANDBOX_GID, &step)) < 0)
 		setup_failed(p, r, step, NULL);
 	apply_rlimits(p);
@@ -585,15 +590,18 @@ _Noreturn void init_main(const struct init_plan *p)
 		_exit(WARREN_EXIT_SETUP);
 
 	send_areas(p);
-	if (!p->argv)
+	if (!p->argv) {
+		if (p->sync != p->sock)
+			close(p->sync);
 		serve_requests(p);
+	}
 
 	/* The parent compiled the filter while we set up (one-shot runs). */
 	struct init_plan with_filter = *p;
 	if (!p->seccomp) {
 		static struct sock_filter filter[8192];
 		static struct seccomp_program received;
-		ssize_t n = recv(p->sock, filter, sizeof filter, 0);
+		ssize_t n = recv(p->sync, filter, sizeof filter, 0);
 		if (n <= 0 || n % (ssize_t)sizeof filter[0])
 			_exit(WARREN_EXIT_SETUP); /* the parent is gone or failed */
 		received = (struct seccomp_program){ .filter = filter, .len = (unsigned short)(n / (ssize_t)sizeof filter[0]) };

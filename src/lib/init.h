@@ -19,7 +19,8 @@ struct init_plan {
 	const struct mount_plan *mounts;
 	const struct caps_plan *caps;
 	const struct seccomp_program *seccomp;   /* NULL: it follows on the socket after "go" */
-	int sock;
+	int sock;                    /* events out, exec requests in */
+	int sync;                    /* "go" (and a one-shot's filter) from who cloned us; may be sock */
 	int areas_sock;              /* -1, or where /workspace and /tmp go as fds (spawn_options.send_areas) */
 	sigset_t parent_mask;        /* restored for the commands */
 	/* one-shot mode only */

@@ -65,14 +65,16 @@ static int plan_add(struct mount_plan *plan, struct mount_op op)
 	if ((op.source == NULL && (op.kind == MOP_BIND || op.kind == MOP_DEV_BIND ||
 				   op.kind == MOP_SYMLINK)) || op.target == NULL)
 		return -ENOMEM; /* a failed plan_strdup */
+	/* a template made every mount point of the sandbox's part */
+	op.exists = plan->part == MOUNT_PART_SANDBOX;
 	plan->ops[plan->n++] = op;
 	return 0;
 }
 
 #define ADD(...) do { int _r = plan_add(plan, (struct mount_op){ __VA_ARGS__ }); \
 		      if (_r < 0) return wr_error_set(e, -_r, "build the mount plan"); } while (0)
-#define NEW(path) plan_strdup(plan, MOUNT_NEWROOT "%s", (path))
-#define OLD(path) plan_strdup(plan, MOUNT_OLDROOT "%s", (path))
+#define NEW(path) plan_strdup(plan, "%s%s", plan->new_root, (path))
+#define OLD(path) plan_strdup(plan, "%s%s", plan->old_root, (path))
 
 const char *const mount_masked_paths[] = {
 	/* Docker's default (moby oci/defaults.go) */
@@ -90,7 +92,12 @@ const char *const mount_host_hidden[] = { "/usr/local/etc", NULL };
 /* A path hidden from the sandbox (kind as apply_mask finds it). */
 static int add_mask(struct mount_plan *plan, const char *path, wr_error *e)
 {
-	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true);
+	/* A directory is covered by an empty read-only tmpfs, or in a
+	 * template's copy by its empty /dev/pts/empty (no new superblock: the
+	 * kernel's per-cgroup shrinker arrays grow with every one, on the host
+	 * as a whole, so each costs every sandbox). */
+	ADD(.kind = MOP_MASK, .source = OLD("/dev/null"), .target = NEW(path), .optional = true,
+	    .data = plan->part == MOUNT_PART_SANDBOX ? NEW("/dev/pts/empty") : NULL);
 	return 0;
 }
 
@@ -232,17 +239,17 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached
 				return wr_error_set(e, errno, "readlink %s/%s", real, de->d_name);
 			target[n] = '\0';
 			ADD(.kind = MOP_SYMLINK, .source = plan_strdup(plan, "%s", target),
-			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name));
+			    .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name));
 		} else if (detached && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
 			int fd = open_image_entry(plan, dirfd(d), real, de->d_name, e);
 			if (fd < 0)
 				return fd;
-			ADD(.kind = MOP_MOVE_FD, .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			ADD(.kind = MOP_MOVE_FD, .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name),
 			    .fd = fd, .is_dir = S_ISDIR(st.st_mode));
 		} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			ADD(.kind = MOP_BIND,
-			    .source = plan_strdup(plan, MOUNT_OLDROOT "%s/%s", real, de->d_name),
-			    .target = plan_strdup(plan, MOUNT_NEWROOT "/%s", de->d_name),
+			    .source = plan_strdup(plan, "%s%s/%s", plan->old_root, real, de->d_name),
+			    .target = plan_strdup(plan, "%s/%s", plan->new_root, de->d_name),
 			    .is_dir = S_ISDIR(st.st_mode));
 		}
 	}
@@ -253,22 +260,64 @@ static int add_image_dir(struct mount_plan *plan, const char *dir, bool detached
 	return 0;
 }
 
+/* A template's copy: /tmp and /dev/shm are two directories of one tmpfs
+ * (of tmp_size), mounted at /dev/pts until the sandbox's devpts comes
+ * (over the directory masks' /dev/pts/empty, which the detach shows
+ * again): one superblock where there were two, and each costs every
+ * cgroup's shrinker arrays (see add_mask). */
+static int add_tmp_and_shm(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	const char *staging = NEW("/dev/pts");
+	ADD(.kind = MOP_TMPFS, .target = staging,
+	    .data = plan_strdup(plan, "mode=0700,size=%llu", (unsigned long long)cfg->tmp_size));
+	ADD(.kind = MOP_MKDIR, .target = plan_strdup(plan, "%s/tmp", staging), .mode = 01777, .fresh = true);
+	ADD(.kind = MOP_MKDIR, .target = plan_strdup(plan, "%s/shm", staging), .mode = 01777, .fresh = true);
+	ADD(.kind = MOP_BIND, .source = plan_strdup(plan, "%s/tmp", staging), .target = NEW("/tmp"), .is_dir = true,
+	    .writable = true);
+	ADD(.kind = MOP_BIND, .source = plan_strdup(plan, "%s/shm", staging), .target = NEW("/dev/shm"),
+	    .is_dir = true, .writable = true);
+	ADD(.kind = MOP_UNMOUNT, .target = staging);
+	return 0;
+}
+
+/* /dev: a read-only tmpfs of nodes and links in the template (or the
+ * whole root); its own devpts and shm in each sandbox. */
 static int add_dev(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
-	ADD(.kind = MOP_TMPFS, .target = NEW("/dev"), .data = "mode=0755,size=64k,nr_inodes=64");
-	for (const char *const *n = nodes; *n; n++)
-		ADD(.kind = MOP_DEV_BIND, .source = plan_strdup(plan, MOUNT_OLDROOT "/dev/%s", *n),
-		    .target = plan_strdup(plan, MOUNT_NEWROOT "/dev/%s", *n));
-	ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
-	ADD(.kind = MOP_SYMLINK, .source = "pts/ptmx", .target = NEW("/dev/ptmx"));
-	ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
-	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd", .target = NEW("/dev/fd"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/0", .target = NEW("/dev/stdin"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/1", .target = NEW("/dev/stdout"));
-	ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/2", .target = NEW("/dev/stderr"));
-	ADD(.kind = MOP_REMOUNT_RO, .target = NEW("/dev"));
+	if (plan->part != MOUNT_PART_SANDBOX) {
+		ADD(.kind = MOP_TMPFS, .target = NEW("/dev"), .data = "mode=0755,size=64k,nr_inodes=64");
+		for (const char *const *n = nodes; *n; n++)
+			ADD(.kind = MOP_DEV_BIND, .source = plan_strdup(plan, "%s/dev/%s", plan->old_root, *n),
+			    .target = plan_strdup(plan, "%s/dev/%s", plan->new_root, *n));
+	}
+	if (plan->part == MOUNT_PART_TEMPLATE) {
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts"), .mode = 0755);
+		/* what the sandbox masks directories with, under its devpts */
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/pts/empty"), .mode = 0500);
+		ADD(.kind = MOP_MKDIR, .target = NEW("/dev/shm"), .mode = 0755);
+	} else if (plan->part == MOUNT_PART_SANDBOX) {
+		/* devpts comes last, over /dev/pts/empty */
+		int r = add_tmp_and_shm(plan, cfg, e);
+		if (r < 0)
+			return r;
+	} else {
+		/* the whole root (rootless, and the oci backend's translation) */
+		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
+		ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
+		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
+		ADD(.kind = MOP_TMPFS, .target = NEW("/dev/shm"),
+		    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
+	}
+	if (plan->part != MOUNT_PART_SANDBOX) {
+		ADD(.kind = MOP_SYMLINK, .source = "pts/ptmx", .target = NEW("/dev/ptmx"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd", .target = NEW("/dev/fd"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/0", .target = NEW("/dev/stdin"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/1", .target = NEW("/dev/stdout"));
+		ADD(.kind = MOP_SYMLINK, .source = "/proc/self/fd/2", .target = NEW("/dev/stderr"));
+		/* /dev too is nodev: its nodes are bind mounts of their own. */
+		ADD(.kind = MOP_REMOUNT_RO, .target = NEW("/dev"), .noexec = true);
+	}
 	return 0;
 }
 
@@ -284,18 +333,19 @@ static int add_proc(struct mount_plan *plan, wr_error *e)
 	return 0;
 }
 
-int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+bool mount_path_per_sandbox(const char *path)
 {
-	int r;
-	*plan = (struct mount_plan){ 0 };
-	ADD(.kind = MOP_TMPFS, .target = MOUNT_NEWROOT, .data = "mode=0755,size=1M,nr_inodes=4096");
-	if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
-		r = add_host_image(plan, cfg, e);
-	else
-		r = add_image_dir(plan, cfg->image_dir, cfg->image_detached, e);
-	if (r < 0)
-		return r;
+	static const char *const own[] = { "/workspace", "/tmp", "/proc", "/dev/pts", "/dev/shm", NULL };
+	for (const char *const *o = own; *o; o++) {
+		size_t n = strlen(*o);
+		if (!strncmp(path, *o, n) && (path[n] == '\0' || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
 
+static int add_workspace(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
 	if (cfg->workspace_fd >= 0)
 		ADD(.kind = MOP_MOVE_FD, .target = NEW("/workspace"), .fd = cfg->workspace_fd,
 		    .is_dir = true, .writable = true);
@@ -307,25 +357,96 @@ int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr
 		    .data = plan_strdup(plan, "mode=0755,size=%llu,uid=%u,gid=%u",
 					(unsigned long long)cfg->workspace_size,
 					(unsigned)cfg->sandbox_uid, (unsigned)cfg->sandbox_gid));
-	ADD(.kind = MOP_TMPFS, .target = NEW("/tmp"),
-	    .data = plan_strdup(plan, "mode=1777,size=%llu", (unsigned long long)cfg->tmp_size));
-	for (size_t i = 0; i < cfg->n_extra; i++)
+	return 0;
+}
+
+/* The policy's "hide", in the part that holds the path. */
+static int add_hidden(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	for (size_t i = 0; i < cfg->n_hide; i++) {
+		bool own = mount_path_per_sandbox(cfg->hide[i]);
+		if (plan->part == MOUNT_PART_ALL || own == (plan->part == MOUNT_PART_SANDBOX)) {
+			int r = add_mask(plan, cfg->hide[i], e);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int build_parts(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	int r;
+	bool shared = plan->part != MOUNT_PART_SANDBOX, own = plan->part != MOUNT_PART_TEMPLATE;
+	if (shared) {
+		ADD(.kind = MOP_TMPFS, .target = plan->new_root, .data = "mode=0755,size=1M,nr_inodes=4096");
+		if (!cfg->image_dir || !strcmp(cfg->image_dir, "host"))
+			r = add_host_image(plan, cfg, e);
+		else
+			r = add_image_dir(plan, cfg->image_dir, cfg->image_detached, e);
+		if (r < 0)
+			return r;
+	}
+	if (plan->part == MOUNT_PART_TEMPLATE) {
+		/* mount points of what each sandbox mounts: its copy is read-only */
+		static const char *const points[] = { "/workspace", "/tmp", "/proc", NULL };
+		for (const char *const *pt = points; *pt; pt++)
+			ADD(.kind = MOP_MKDIR, .target = NEW(*pt), .mode = 0755);
+	}
+	if (own && (r = add_workspace(plan, cfg, e)) < 0)
+		return r;
+	for (size_t i = 0; shared && i < cfg->n_extra; i++)
 		ADD(.kind = MOP_BIND, .source = OLD(cfg->extra[i].source),
 		    .target = NEW(cfg->extra[i].target), .is_dir = true);
-	if ((r = add_dev(plan, cfg, e)) < 0 || (r = add_proc(plan, e)) < 0)
+	if ((r = add_dev(plan, cfg, e)) < 0 || (own && (r = add_proc(plan, e)) < 0) ||
+	    (r = add_hidden(plan, cfg, e)) < 0)
 		return r;
+	if (plan->part == MOUNT_PART_SANDBOX)
+		ADD(.kind = MOP_DEVPTS, .target = NEW("/dev/pts"));
 	/* written on the scratch root and bound over the image's (an image's
-	 * /etc is read-only; warren-rootfs leaves an empty resolv.conf there) */
+	 * /etc is read-only; warren-rootfs leaves an empty resolv.conf there);
+	 * egress sandboxes build their whole root (spawn.c use_template) */
 	if (cfg->resolv_conf) {
+		if (plan->part != MOUNT_PART_ALL)
+			return wr_error_set(e, EINVAL, "build the mount plan: a resolv.conf belongs to the whole root");
 		ADD(.kind = MOP_WRITE_FILE, .target = "/resolv.conf", .data = cfg->resolv_conf,
 		    .data_len = strlen(cfg->resolv_conf), .mode = 0644);
 		ADD(.kind = MOP_BIND, .source = "/resolv.conf", .target = NEW("/etc/resolv.conf"));
 	}
-	for (size_t i = 0; i < cfg->n_hide; i++)
-		if ((r = add_mask(plan, cfg->hide[i], e)) < 0)
-			return r;
-	ADD(.kind = MOP_REMOUNT_RO, .target = MOUNT_NEWROOT);
+	/* The template's copy is read-only already; once more for the
+	 * sandbox's own root mount costs one call. */
+	ADD(.kind = MOP_REMOUNT_RO, .target = plan->new_root);
 	return 0;
+}
+
+int mount_plan_build(struct mount_plan *plan, const struct mount_config *cfg, wr_error *e)
+{
+	*plan = (struct mount_plan){
+		.part = cfg->part, .template_fd = cfg->part == MOUNT_PART_SANDBOX ? cfg->template_fd : -1,
+		.new_root = cfg->new_root ? cfg->new_root : MOUNT_NEWROOT,
+		.old_root = cfg->old_root ? cfg->old_root : MOUNT_OLDROOT,
+	};
+	/* A template's copy is attached at a directory of the host (in the
+	 * sandbox's own copy of the mounts) and assembled there while the
+	 * host's /proc is still visible, then pivoted into once. */
+	if (plan->part == MOUNT_PART_SANDBOX && !cfg->new_root) {
+		static const char *const dirs[] = { "/tmp", "/mnt", "/var/tmp", NULL };
+		struct stat st;
+		const char *const *d = dirs;
+		while (*d && (lstat(*d, &st) < 0 || !S_ISDIR(st.st_mode)))
+			d++;
+		if (!*d)
+			return wr_error_set(e, ENOENT, "build the mount plan: no /tmp, /mnt or /var/tmp to attach "
+					    "the template at");
+		plan->new_root = *d;
+		plan->old_root = cfg->old_root ? cfg->old_root : "";
+	}
+	if (plan->part == MOUNT_PART_SANDBOX && plan->template_fd < 0)
+		return wr_error_set(e, EINVAL, "build the mount plan: no template to enter");
+	int r = build_parts(plan, cfg, e);
+	if (r < 0)
+		mount_plan_free(plan);
+	return r;
 }
 
 void mount_plan_free(struct mount_plan *plan)
@@ -337,7 +458,7 @@ void mount_plan_free(struct mount_plan *plan)
 	free(plan->fds);
 	free(plan->strings);
 	free(plan->ops);
-	*plan = (struct mount_plan){ 0 };
+	*plan = (struct mount_plan){ .template_fd = -1 };
 }
 
 static const char *const op_names[] = {
@@ -345,7 +466,7 @@ static const char *const op_names[] = {
 	[MOP_MKDIR] = "mkdir", [MOP_SYMLINK] = "symlink", [MOP_WRITE_FILE] = "write",
 	[MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts", [MOP_MASK] = "mask",
 	[MOP_READONLY] = "read-only", [MOP_MOVE_FD] = "attach",
-	[MOP_REMOUNT_RO] = "remount-ro",
+	[MOP_REMOUNT_RO] = "remount-ro", [MOP_UNMOUNT] = "unmount",
 };
 
 void mount_plan_describe(const struct mount_plan *plan, int fd)
@@ -465,7 +586,7 @@ static int apply_bind(const struct mount_op *op)
 	struct stat st;
 	if (stat(op->source, &st) < 0)
 		return -errno;
-	int r = make_mount_point(op->target, S_ISDIR(st.st_mode));
+	int r = op->exists ? 0 : make_mount_point(op->target, S_ISDIR(st.st_mode));
 	if (r < 0)
 		return r;
 	unsigned long flags = MS_BIND | (op->kind == MOP_DEV_BIND ? 0 : MS_REC);
@@ -479,6 +600,11 @@ static int apply_mask(const struct mount_op *op)
 	struct stat st;
 	if (lstat(op->target, &st) < 0)
 		return -errno;
+	if (S_ISDIR(st.st_mode) && op->data) {
+		if (mount(op->data, op->target, NULL, MS_BIND, NULL) < 0)
+			return -errno;
+		return restrict_mount(op->target, false, false);
+	}
 	if (S_ISDIR(st.st_mode))
 		return mount("tmpfs", op->target, "tmpfs",
 			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0500") < 0 ? -errno : 0;
@@ -513,24 +639,29 @@ static int apply_op(const struct mount_op *op)
 	int r;
 	switch (op->kind) {
 	case MOP_TMPFS:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("tmpfs", op->target, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno : 0;
 	case MOP_BIND:
 	case MOP_DEV_BIND:
 		return apply_bind(op);
 	case MOP_MKDIR:
-		return mkdir(op->target, op->mode) < 0 && errno != EEXIST ? -errno : 0;
+		if (mkdir(op->target, op->mode) < 0)
+			return errno == EEXIST && !op->fresh ? 0 : -errno;
+		/* the mode as asked, whatever the umask */
+		return op->mode & 07022 ? (chmod(op->target, op->mode) < 0 ? -errno : 0) : 0;
+	case MOP_UNMOUNT:
+		return umount2(op->target, MNT_DETACH) < 0 ? -errno : 0;
 	case MOP_SYMLINK:
 		return symlink(op->source, op->target) < 0 && errno != EEXIST ? -errno : 0;
 	case MOP_WRITE_FILE:
 		return write_file(op);
 	case MOP_PROC:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
 	case MOP_DEVPTS:
-		if ((r = make_mount_point(op->target, true)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, true)) < 0)
 			return r;
 		return mount("devpts", op->target, "devpts", MS_NOSUID | MS_NOEXEC,
 			     "newinstance,ptmxmode=0666,mode=0620") < 0 ? -errno : 0;
@@ -541,15 +672,18 @@ static int apply_op(const struct mount_op *op)
 			return -errno;
 		return restrict_mount(op->target, false, false);
 	case MOP_MOVE_FD:
-		if ((r = make_mount_point(op->target, op->is_dir || op->writable)) < 0)
+		if (!op->exists && (r = make_mount_point(op->target, op->is_dir || op->writable)) < 0)
 			return r;
 		if (syscall(SYS_move_mount, op->fd, "", AT_FDCWD, op->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return -errno;
+		/* A copy made with open_tree joins the propagation of what it
+		 * copied (a host's shared mount): private, like the rest. */
+		if (mount(NULL, op->target, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			return -errno;
 		return restrict_mount(op->target, op->writable, false);
 	case MOP_REMOUNT_RO:
-		/* /dev too is nodev: its nodes are bind mounts of their own. */
 		return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-			     (strcmp(op->target, MOUNT_NEWROOT "/dev") ? 0 : MS_NOEXEC), NULL) < 0
+			     (op->noexec ? MS_NOEXEC : 0), NULL) < 0
 			? -errno : 0;
 	}
 	return -EINVAL;
@@ -600,24 +734,20 @@ int mount_setup_scratch_root(const char **failed_step)
 	return 0;
 }
 
-int mount_enter_new_root(const char **failed_step)
+/* chdir root, then pivot_root(".", "."), which stacks the old root over
+ * the new one; the detach removes it, leaving no old root inside. */
+static int pivot_into(const char *root, const char *old_name, const char **failed_step)
 {
-	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0) {
-		*failed_step = "detach the host root";
-		return -errno;
-	}
-	if (chdir(MOUNT_NEWROOT) < 0) {
+	if (chdir(root) < 0) {
 		*failed_step = "chdir to the new root";
 		return -errno;
 	}
-	/* pivot_root(".", ".") stacks the scratch root over the new one; the
-	 * detach below removes it, leaving no old root inside the sandbox. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0) {
 		*failed_step = "pivot_root to the new root";
 		return -errno;
 	}
 	if (umount2(".", MNT_DETACH) < 0) {
-		*failed_step = "detach the scratch root";
+		*failed_step = old_name;
 		return -errno;
 	}
 	if (chdir("/") < 0) {
@@ -625,4 +755,80 @@ int mount_enter_new_root(const char **failed_step)
 		return -errno;
 	}
 	return 0;
+}
+
+int mount_enter_new_root(const char **failed_step)
+{
+	if (umount2(MOUNT_OLDROOT, MNT_DETACH) < 0) {
+		*failed_step = "detach the host root";
+		return -errno;
+	}
+	return pivot_into(MOUNT_NEWROOT, "detach the scratch root", failed_step);
+}
+
+/* A template's copy: attached at the plan's root in the sandbox's own
+ * (private) copy of the host's mounts, completed there (its /proc needs
+ * the host's still visible: the kernel mounts a proc in a user namespace
+ * only where one is fully visible), and pivoted into once: each
+ * pivot_root walks every process of the host. */
+static int enter_template(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	const char *root = plan->new_root;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*failed_step = "make / private";
+		return -errno;
+	}
+	if (syscall(SYS_move_mount, plan->template_fd, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		*failed_step = "attach the template's copy";
+		return -errno;
+	}
+	/* A copy is private already (mount_build_template); made so here
+	 * too, so no mount event of this sandbox reaches another. */
+	if (mount(NULL, root, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		*failed_step = "make the template's copy private";
+		return -errno;
+	}
+	int r = mount_plan_apply(plan, failed_step, failed_path);
+	if (r < 0) {
+		size_t n = strlen(root);
+		if (*failed_path && !strncmp(*failed_path, root, n)) /* shown as inside */
+			*failed_path += n;
+		return r;
+	}
+	return pivot_into(root, "detach the host root", failed_step);
+}
+
+int mount_setup_root(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	int r;
+	if (plan->part == MOUNT_PART_SANDBOX)
+		return enter_template(plan, failed_step, failed_path);
+	if ((r = mount_setup_scratch_root(failed_step)) < 0 ||
+	    (r = mount_plan_apply(plan, failed_step, failed_path)) < 0)
+		return r;
+	return mount_enter_new_root(failed_step);
+}
+
+void mount_plan_close_fds(const struct mount_plan *plan)
+{
+	if (plan->template_fd >= 0)
+		close(plan->template_fd);
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->ops[i].kind == MOP_MOVE_FD)
+			close(plan->ops[i].fd);
+}
+
+int mount_build_template(const struct mount_plan *plan, const char **failed_step, const char **failed_path)
+{
+	int r = mount_plan_apply(plan, failed_step, failed_path);
+	/* Copies of a shared or slave mount join its peer group or master:
+	 * the template and everything below it propagate nothing. */
+	if (r == 0 && mount(NULL, plan->new_root, NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		r = -errno;
+		*failed_step = "make the template private";
+		*failed_path = plan->new_root;
+	}
+	if (r < 0 && plan->n && plan->ops[0].kind == MOP_TMPFS)
+		umount2(plan->ops[0].target, MNT_DETACH);
+	return r;
 }

@@ -198,6 +198,7 @@ static int run_in_sandbox(struct tty_run *t, const sigset_t *command_mask, wr_er
 	struct spawn_options o = {
 		.policy = spec->policy, .image = spec->image, .workspace_dir = spec->workspace_dir,
 		.cgroup_name = spec->cgroup_name, .verbose = spec->verbose, .command_mask = command_mask,
+		.templates = spec->templates, .init_sock = -1,
 	};
 	t->start = monotonic_ms(); /* the timeout counts the setup, as a one-shot run's does */
 	int r = sandbox_create(&o, &t->sb, e);

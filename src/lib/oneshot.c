@@ -1,9 +1,13 @@
 #include "config.h"
 #include "sandbox.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -12,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "cleanup.h"
 #include "clock.h"
 #include "collect.h"
 #include "init-protocol.h"
@@ -19,6 +25,7 @@
 #include "oneshot-dns.h"
 #include "pty.h"
 #include "spawn.h"
+#include "template.h"
 #include "userns.h"
 
 static const char *display_path(const char *path)
@@ -131,6 +138,65 @@ static int wait_for_command(const struct sandbox_spec *spec, struct spawned *s, 
 	}
 }
 
+/* ---- what a SIGKILLed run leaves ----------------------------------------------
+ * Its init dies with it (PDEATHSIG) but its cgroups stay. Each run as root
+ * keeps a marker named after its cgroup in RUN_MARKERS_DIR while it runs,
+ * and every run first removes the cgroups of markers whose process is
+ * gone: a small directory, where listing warren's parent cgroup would read
+ * a daemon's thousands of sandboxes on every run. */
+#define RUN_MARKERS_DIR "/run/warren/runs"
+
+/* run-PID-SLOT: is PID alive (a reused pid keeps it, until it too ends)? */
+static bool run_owner_alive(const char *name)
+{
+	char *end;
+	long pid = strtol(name + 4, &end, 10);
+	return *end == '-' && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static unsigned sweep_markers(void)
+{
+	_cleanup_closedir_ DIR *d = opendir(RUN_MARKERS_DIR);
+	struct dirent *de;
+	unsigned n = 0;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "run-", 4) || run_owner_alive(de->d_name))
+			continue;
+		n += cgroup_remove_named(de->d_name);
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	return n;
+}
+
+unsigned sandbox_run_sweep_stale(bool everything)
+{
+	if (geteuid() != 0)
+		return 0;
+	unsigned n = sweep_markers();
+	/* runs of older versions left no marker */
+	return everything ? n + cgroup_remove_stale("run-", run_owner_alive) : n;
+}
+
+static bool marker_create(const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, RUN_MARKERS_DIR "/%s", name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT && (mkdir(TEMPLATE_STATE_DIR, 0755) == 0 || errno == EEXIST) &&
+	    (mkdir(RUN_MARKERS_DIR, 0755) == 0 || errno == EEXIST))
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static void marker_remove(const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, RUN_MARKERS_DIR "/%s", name);
+	unlink(path);
+}
+
 /* After the command and before the sandbox goes: its /workspace and /tmp
  * through the fds init sent before the command ran (the mounts outlive
  * the namespace while they are held). */
@@ -190,15 +256,31 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 		return wr_error_set(e, err, "signalfd");
 	}
 
+	/* The range first: the cgroup (and its marker) is named after it. */
+	struct uid_range ids;
+	int r = uid_range_acquire(&ids, NULL, e);
+	if (r < 0) {
+		close(sigfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return r;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "%s", spec->cgroup_name ? spec->cgroup_name : "");
+	if (!spec->cgroup_name)
+		snprintf(name, sizeof name, "run-%d-%u", (int)getpid(), ids.slot);
+	sandbox_run_sweep_stale(false);
+	bool marked = geteuid() == 0 && !spec->cgroup_name && marker_create(name);
+
 	struct spawn_options o = {
 		.policy = spec->policy, .image = spec->image, .workspace_dir = spec->workspace_dir,
-		.cgroup_name = spec->cgroup_name, .verbose = spec->verbose,
+		.cgroup_name = name, .verbose = spec->verbose,
 		.argv = spec->argv, .extra_env = spec->extra_env, .cwd = spec->cwd,
-		.command_mask = &old, .send_areas = spec->n_collect > 0,
+		.command_mask = &old, .templates = spec->templates, .init_sock = -1, .ids = &ids,
+		.send_areas = spec->n_collect > 0,
 	};
 	struct spawned s;
 	struct run_dns dns = { 0 };
-	int r = spawn_sandbox(&o, &s, e);
+	r = spawn_sandbox(&o, &s, e);
 	if (r == 0 && spec->policy->network == NET_EGRESS && (r = run_dns_start(&dns, spec->policy, &s.net, spec->verbose, e)) < 0)
 		spawned_release(&s, NULL);
 	else if (r == 0) {
@@ -218,6 +300,9 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 			r = rr;
 		}
 	}
+	if (marked)
+		marker_remove(name);
+	uid_range_release(&ids);
 	close(sigfd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;

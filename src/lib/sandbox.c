@@ -13,10 +13,12 @@
 #include "cleanup.h"
 #include "init-protocol.h"
 #include "spawn.h"
+#include "spawner.h"
 
 struct sandbox {
 	struct spawned sp;
 	bool init_reaped;
+	bool sock_given;   /* sandbox_give_fd: someone else closes sp.sock */
 };
 
 int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e)
@@ -26,7 +28,11 @@ int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	int r = spawn_sandbox(o, &sb->sp, e);
+	/* warrend: through its spawner, off the event loop (spawner.h); an
+	 * egress sandbox here, with its link, rules and resolver socket, which
+	 * the daemon keeps (warrend(8) PROCESSES) */
+	bool remote = spawner_in_use() && o->policy->network != NET_EGRESS;
+	int r = remote ? spawner_request(o, &sb->sp, e) : spawn_sandbox(o, &sb->sp, e);
 	if (r < 0) {
 		free(sb);
 		return r;
@@ -35,9 +41,31 @@ int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error
 	return 0;
 }
 
+/* A sandbox asked of the spawner gets its pid and cgroup with the
+ * spawner's answer, which comes before init's first message. */
+static void settle(const struct sandbox *sb)
+{
+	if (sb->sp.remote_id)
+		spawner_collect();
+}
+
+void sandbox_settle(struct sandbox *sb)
+{
+	settle(sb);
+}
+
 int sandbox_fd(const struct sandbox *sb) { return sb->sp.sock; }
-pid_t sandbox_pid(const struct sandbox *sb) { return sb->sp.pid; }
-struct cgroup *sandbox_cgroup(const struct sandbox *sb) { return sb->sp.cg; }
+void sandbox_give_fd(struct sandbox *sb) { sb->sock_given = true; }
+
+/* Closes our end of init's socket, unless it was given away. */
+static void drop_sock(struct sandbox *sb)
+{
+	if (sb->sp.sock >= 0 && !sb->sock_given)
+		close(sb->sp.sock);
+	sb->sp.sock = -1;
+}
+pid_t sandbox_pid(const struct sandbox *sb) { settle(sb); return sb->sp.pid; }
+struct cgroup *sandbox_cgroup(const struct sandbox *sb) { settle(sb); return sb->sp.cg; }
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside) { return uid_range_host_uid(&sb->sp.ids, inside); }
 struct net_egress *sandbox_net(struct sandbox *sb) { return &sb->sp.net; }
 
@@ -108,6 +136,8 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
 	char name[32];
 	exec_cgroup_name(x->id, name, sizeof name);
 	_cleanup_close_ int procs = -1;
+	if (!sandbox_cgroup(sb))
+		return wr_error_set(e, EIO, "the sandbox has no cgroup");
 	int r = cgroup_child_create(sb->sp.cg, name, &procs, e);
 	if (r < 0)
 		return r;
@@ -167,10 +197,9 @@ int sandbox_destroy_step(struct sandbox *sb)
 {
 	if (!sb)
 		return 0;
-	if (sb->sp.sock >= 0) {
-		close(sb->sp.sock);
-		sb->sp.sock = -1;
-	}
+	drop_sock(sb);
+	if (spawner_forget(&sb->sp, false) == -EBUSY)
+		return -EBUSY;
 	if (!sb->init_reaped && sb->sp.pid > 0) {
 		kill(sb->sp.pid, SIGKILL);
 		pid_t r = waitpid(sb->sp.pid, NULL, WNOHANG);
@@ -196,6 +225,10 @@ void sandbox_destroy(struct sandbox *sb)
 {
 	if (!sb)
 		return;
+	for (int i = 0; i < 100 && spawner_forget(&sb->sp, false) == -EBUSY; i++)
+		usleep(10 * 1000);
+	spawner_forget(&sb->sp, true);
+	drop_sock(sb);
 	if (sb->init_reaped)
 		sb->sp.pid = 0;
 	spawned_release(&sb->sp, NULL);

@@ -9,6 +9,7 @@
 #include "policy.h"
 
 struct collect_pattern;
+struct template_store;
 
 struct sandbox_spec {
 	const struct policy *policy;   /* effective policy: limits already tightened */
@@ -34,6 +35,7 @@ struct sandbox_spec {
 	const struct collect_pattern *collect;
 	size_t n_collect;
 	int output_fd;
+	struct template_store *templates; /* root: where the root's template is kept, or NULL */
 };
 
 struct sandbox_result {
@@ -61,6 +63,12 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *res, wr_
 /* The same with spec->tty (oneshot-tty.c): the command runs as an exec of
  * a persistent init, the way warrend's terminals do. */
 int sandbox_run_terminal(const struct sandbox_spec *spec, struct sandbox_result *res, wr_error *e);
+
+/* Removes the cgroups of runs killed before they could (SIGKILL): those
+ * whose marker names a process that is gone (sandbox_run does this first);
+ * with everything (warrend at start) also every run-PID-* cgroup whose PID
+ * is gone, markers or not. Root only; returns how many directories went. */
+unsigned sandbox_run_sweep_stale(bool everything);
 
 struct init_event;
 /* Fills exited/exit_code/signal/exit_status from a wait status. */
@@ -90,8 +98,14 @@ struct sandbox;
 /* Spawns a sandbox whose init waits for exec requests (o->argv must be
  * NULL). It becomes ready when init sends INIT_EV_READY. */
 int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e);
+/* warrend: a sandbox asked of the spawner (spawner.h) learns its pid and
+ * cgroup from the spawner's answer, which precedes init's first message:
+ * call this when a message arrives (the accessors below call it too). */
+void sandbox_settle(struct sandbox *sb);
 /* Our end of the init socket (SOCK_SEQPACKET), for the event loop. */
 int sandbox_fd(const struct sandbox *sb);
+/* Someone else (warrend's loop) closes that fd from now on. */
+void sandbox_give_fd(struct sandbox *sb);
 pid_t sandbox_pid(const struct sandbox *sb);
 struct cgroup *sandbox_cgroup(const struct sandbox *sb);
 /* The host uid that uid `inside` of the sandbox maps to. */

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/mount.h>
+#include <linux/sched.h>
 
 #include "caps.h"
 #include "cleanup.h"
@@ -37,7 +38,9 @@ struct spawn_prep {
 	char **envp;
 	char *workspace;
 	int workspace_fd;
-	int child_sock;
+	int template_fd;
+	int child_sock;         /* init's end, when we made the pair */
+	int child_sync;
 };
 
 static void spawn_prep_free(struct spawn_prep *p)
@@ -49,12 +52,20 @@ static void spawn_prep_free(struct spawn_prep *p)
 	free(p->workspace);
 	if (p->workspace_fd >= 0)
 		close(p->workspace_fd);
+	if (p->template_fd >= 0)
+		close(p->template_fd);
 	if (p->child_sock >= 0)
 		close(p->child_sock);
+	if (p->child_sync >= 0)
+		close(p->child_sync);
 }
 
-static void verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void verbose(const struct spawn_options *o, const char *fmt, ...)
+/* Egress (spawn_use_egress): NULL in the static warren-spawner. */
+static const struct spawn_egress *egress;
+
+void spawn_use_egress(const struct spawn_egress *ops) { egress = ops; }
+
+void spawn_verbose(const struct spawn_options *o, const char *fmt, ...)
 {
 	if (o->verbose < 1)
 		return;
@@ -146,10 +157,30 @@ static int prepare_cgroup(const struct spawn_options *o, struct spawned *s, wr_e
 		format_size(lim.memory, a, sizeof a);
 		format_cpus(lim.cpu_millis, b, sizeof b);
 		format_duration(p->limits.timeout_ms, c, sizeof c);
-		verbose(o, "%s: memory %s, pids %llu, cpus %s; timeout %s", cgroup_describe(s->cg), a,
+		spawn_verbose(o, "%s: memory %s, pids %llu, cpus %s; timeout %s", cgroup_describe(s->cg), a,
 			(unsigned long long)lim.pids, b, c);
 	}
 	return 0;
+}
+
+/* Root with a store: the root's shared part comes from a template and the
+ * sandbox mounts only its own. A store that fails leaves the whole root to
+ * the sandbox, said in --verbose (isolation is the same either way). */
+static void use_template(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
+			 struct mount_config *mc)
+{
+	/* an egress sandbox's /etc/resolv.conf is written on its scratch root */
+	if (!o->templates || s->ids.rootless || (mc->workspace_dir && mc->workspace_fd < 0) || mc->resolv_conf)
+		return;
+	wr_error te = { 0 };
+	if (template_store_clone(o->templates, mc, &prep->template_fd, &s->template_built, &te) < 0) {
+		spawn_verbose(o, "template: %s; the sandbox builds its whole root", te.message);
+		return;
+	}
+	s->template_used = true;
+	spawn_verbose(o, "template: %s", s->template_built ? "built, then copied" : "copied");
+	mc->part = MOUNT_PART_SANDBOX;
+	mc->template_fd = prep->template_fd;
 }
 
 static int prepare(const struct spawn_options *o, struct spawned *s, struct spawn_prep *prep,
@@ -158,12 +189,17 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	const struct policy *p = o->policy;
 	int r;
 
-	if ((r = uid_range_acquire(&s->ids, NULL, e)) < 0)
+	if (o->ids) {
+		s->ids = *o->ids;
+		s->ids.lock_fd = -1; /* the caller's to release */
+		s->ids.pool = NULL;
+	} else if ((r = uid_range_acquire(&s->ids, NULL, e)) < 0) {
 		return r;
+	}
 	if (s->ids.rootless)
-		verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
+		spawn_verbose(o, "rootless: sandbox uid %u is host uid %u", SANDBOX_UID, (unsigned)s->ids.caller_uid);
 	else
-		verbose(o, "user namespace: uids 0-%u are host uids %u-%u (range %u)", s->ids.count - 1,
+		spawn_verbose(o, "user namespace: uids 0-%u are host uids %u-%u (range %u)", s->ids.count - 1,
 			(unsigned)s->ids.host_base, (unsigned)(s->ids.host_base + s->ids.count - 1), s->ids.slot);
 	if ((r = prepare_cgroup(o, s, e)) < 0)
 		return r;
@@ -178,7 +214,7 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		if (!s->ids.rootless &&
 		    (r = open_idmapped_workspace(prep->workspace, &s->ids, &prep->workspace_fd, e)) < 0)
 			return r;
-		verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
+		spawn_verbose(o, "workspace: %s%s", prep->workspace, s->ids.rootless ? "" : " (idmapped to the caller)");
 	}
 	struct mount_config mc = {
 		.image_dir = o->image, .image_detached = !s->ids.rootless, .workspace_dir = prep->workspace, .workspace_fd = prep->workspace_fd,
@@ -186,8 +222,9 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 		.tmp_size = policy_tmpfs_size(p->limits.tmp, p->limits.memory), .network = p->network,
 		.resolv_conf = p->network == NET_EGRESS ? NET_RESOLV_CONF : NULL,
 		.extra = p->mounts, .n_extra = p->n_mounts, .hide = p->hide, .n_hide = p->n_hide,
-		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID,
+		.sandbox_uid = SANDBOX_UID, .sandbox_gid = SANDBOX_GID, .template_fd = -1,
 	};
+	use_template(o, s, prep, &mc);
 	if ((r = mount_plan_build(&prep->mounts, &mc, e)) < 0)
 		return r;
 	if (o->verbose >= 2)
@@ -201,46 +238,18 @@ static int prepare(const struct spawn_options *o, struct spawned *s, struct spaw
 	if (o->verbose >= 2 && (r = seccomp_program_dump(p, STDERR_FILENO, e)) < 0)
 		return r;
 	if (p->network != NET_EGRESS) /* egress says more once its link exists */
-		verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
+		spawn_verbose(o, "network: %s", p->network == NET_NONE ? "none (a new namespace with lo up)" : "host");
 	if (o->argv && !(prep->envp = spawn_build_env(p, o->extra_env)))
 		return wr_error_set(e, ENOMEM, "environment");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+	int sync[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
 		return wr_error_set(e, errno, "socketpair");
-	return 0;
-}
-
-/* Network egress, a step of its own: the sandbox's namespace exists and
- * it waits for "go", so its link, addresses, routes, rules and resolver
- * are all there before it runs anything. */
-static int spawn_setup_egress(const struct spawn_options *o, struct spawned *s, wr_error *e)
-{
-	const struct policy_network *net = &o->policy->net;
-	int r = net_egress_setup(o->policy, s->pid, &s->net, e);
-	if (r < 0) {
-		wr_error_prefix(e, "network egress: ");
-		return r;
-	}
-	if (o->verbose) {
-		char where[192], resolvers[160] = "", allow[512] = "";
-		net_egress_describe(&s->net, where, sizeof where);
-		for (size_t i = 0, n = 0; i < s->net.n_resolvers && n < sizeof resolvers; i++) {
-			char one[64];
-			net_endpoint_format(&s->net.resolvers[i], one, sizeof one);
-			n += (size_t)snprintf(resolvers + n, sizeof resolvers - n, "%s%s", i ? ", " : "", one);
-		}
-		for (size_t i = 0, n = 0; i < net->allow.n && n < sizeof allow; i++) {
-			char one[ALLOW_NAME_MAX + 8];
-			allow_entry_format(&net->allow.v[i], one, sizeof one);
-			n += (size_t)snprintf(allow + n, sizeof allow - n, "%s%s", i ? ", " : "", one);
-		}
-		verbose(o, "network: egress, %s", where);
-		verbose(o, "network: allowed: %s", allow[0] ? allow : "nothing");
-		verbose(o, "network: resolver " NET_DNS_ADDRESS " answers allowed names from %s, others NXDOMAIN",
-			resolvers);
-		if (net->bandwidth || net->connections)
-			verbose(o, "network: at most %llu bytes/s each way, %u connections",
-				(unsigned long long)net->bandwidth, (unsigned)net->connections);
-	}
+	s->sync = sync[0];
+	prep->child_sync = sync[1];
+	if (o->init_sock > 0)
+		sock[1] = o->init_sock; /* borrowed: the caller closes it */
+	else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		return wr_error_set(e, errno, "socketpair");
 	return 0;
 }
 
@@ -286,27 +295,51 @@ static int send_seccomp(const struct spawn_options *o, struct spawned *s, wr_err
 		return r;
 	char families[512];
 	socket_families_format(o->policy->socket_families, families, sizeof families);
-	verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
+	spawn_verbose(o, "seccomp: %zu system calls allowed, the rest denied; socket families %s; filter of %u "
 		"instructions", seccomp_allowed_count(o->policy), families[0] ? families : "none", (unsigned)prog.len);
 	size_t len = prog.len * sizeof prog.filter[0];
-	if (send(s->sock, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
+	if (send(s->sync, prog.filter, len, MSG_NOSIGNAL) != (ssize_t)len)
 		r = wr_error_set(e, errno, "send the seccomp filter to the sandbox");
 	seccomp_program_free(&prog);
 	return r;
 }
 
-int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
+/* Fork-like (no new stack: the child runs on a copy of ours). On cgroup v2
+ * the child is born in the sandbox's cgroup (clone3's CLONE_INTO_CGROUP):
+ * moving it there afterwards would take the kernel's migration lock for
+ * writing, an RCU grace period. Older kernels, or v1: clone, then a move. */
+static pid_t clone_sandbox(unsigned long flags, const struct cgroup *cg, bool *born_in_cgroup)
 {
-	struct spawn_prep prep = { .workspace_fd = -1, .child_sock = -1 };
+	*born_in_cgroup = false;
+	_cleanup_close_ int dir = cgroup_open_dir(cg);
+	if (dir >= 0) {
+		struct clone_args args = {
+			.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)dir,
+		};
+		long pid = syscall(SYS_clone3, &args, sizeof args);
+		if (pid >= 0) {
+			*born_in_cgroup = true;
+			return (pid_t)pid;
+		}
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+			return -1;
+	}
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	struct spawn_prep prep = { .workspace_fd = -1, .template_fd = -1, .child_sock = -1, .child_sync = -1 };
 	int sock[2] = { -1, -1 };
-	*s = (struct spawned){ .sock = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 };
+	*s = SPAWNED_EMPTY;
 	int areas[2] = { -1, -1 };
 
 	int r = prepare(o, s, &prep, sock, e);
 	if (r < 0)
 		goto fail;
 	s->sock = sock[0];
-	prep.child_sock = sock[1];
+	if (o->init_sock <= 0)
+		prep.child_sock = sock[1];
 	if (o->send_areas && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, areas) < 0) {
 		r = wr_error_set(e, errno, "socketpair");
 		goto fail;
@@ -322,23 +355,26 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		sigemptyset(&current);
 	struct init_plan plan = {
 		.policy = o->policy, .ids = &s->ids, .mounts = &prep.mounts, .caps = &prep.caps,
-		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1], .areas_sock = areas[1],
-		.parent_mask = current, .argv = o->argv, .envp = prep.envp,
-		.cwd = o->cwd ? o->cwd : "/workspace",
+		.seccomp = o->seccomp ? o->seccomp : o->argv ? NULL : &prep.own_seccomp, .sock = sock[1],
+		.areas_sock = areas[1], .sync = prep.child_sync, .parent_mask = current, .argv = o->argv,
+		.envp = prep.envp, .cwd = o->cwd ? o->cwd : "/workspace",
 	};
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			      (o->policy->network != NET_HOST ? CLONE_NEWNET : 0) | SIGCHLD;
+			      (o->policy->network != NET_HOST ? CLONE_NEWNET : 0) |
+			      (o->clone_parent ? CLONE_PARENT : 0);
 	fflush(stdout);
 	fflush(stderr);
-	/* Fork-like clone (no new stack): the child runs on a copy of ours. */
-	s->pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	bool born_in_cgroup;
+	s->pid = clone_sandbox(flags, s->cg, &born_in_cgroup);
 	if (s->pid < 0) {
 		s->pid = 0;
 		r = wr_error_set(e, errno, "clone the sandbox namespaces");
 		goto fail;
 	}
 	if (s->pid == 0) {
-		close(sock[0]);
+		if (sock[0] >= 0)
+			close(sock[0]);
+		close(s->sync);
 		if (areas[0] >= 0)
 			close(areas[0]);
 		init_main(&plan);
@@ -347,24 +383,19 @@ int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
 		close(areas[1]);
 	areas[1] = -1;
 	spawn_prep_free(&prep);
-	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 || (r = cgroup_add_pid(s->cg, s->pid, e)) < 0)
+	if ((r = userns_write_maps(s->pid, &s->ids, e)) < 0 ||
+	    (!born_in_cgroup && (r = cgroup_add_pid(s->cg, s->pid, e)) < 0))
 		goto fail_spawned;
-	if (o->policy->network == NET_EGRESS && (r = spawn_setup_egress(o, s, e)) < 0)
+	if (o->policy->network == NET_EGRESS &&
+	    (r = egress ? egress->setup(o, s, e) : wr_error_set(e, ENOTSUP, "network egress: not in this program")) < 0)
 		goto fail_spawned;
 	/* Exempt only if init can raise its commands' score before they run:
 	 * a command that kept init's -1000 would be killable by no one. */
 	if ((r = spawn_protect_init_from_oom(s->pid, commands_traceable())) < 0)
-		verbose(o, "init is not exempt from the OOM killer (%s; that needs CAP_SYS_RESOURCE)",
+		spawn_verbose(o, "init is not exempt from the OOM killer (%s; that needs CAP_SYS_RESOURCE)",
 			strerror(-r));
 	else
-		verbose(o, "init is the OOM killer's last choice; commands are its first");
-	char go = INIT_GO_BYTE;
-	if (write(s->sock, &go, 1) != 1) {
-		r = wr_error_set(e, errno, "start the sandbox");
-		goto fail_spawned;
-	}
-	if (!plan.seccomp && (r = send_seccomp(o, s, e)) < 0)
-		goto fail_spawned;
+		spawn_verbose(o, "init is the OOM killer's last choice; commands are its first");
 	return 0;
 
 fail:
@@ -379,14 +410,42 @@ fail_spawned:
 	return r;
 }
 
+int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	char go = INIT_GO_BYTE;
+	int r = 0;
+	if (send(s->sync, &go, 1, MSG_NOSIGNAL) != 1)
+		r = wr_error_set(e, errno, "start the sandbox");
+	else if (o->argv && !o->seccomp)
+		r = send_seccomp(o, s, e);
+	close(s->sync);
+	s->sync = -1;
+	if (r < 0)
+		spawned_release(s, NULL);
+	return r;
+}
+
+int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e)
+{
+	int r = spawn_start(o, s, e);
+	return r < 0 ? r : spawn_go(o, s, e);
+}
+
 int spawned_release(struct spawned *s, wr_error *e)
 {
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
-		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		pid_t w;
+		while ((w = waitpid(s->pid, NULL, 0)) < 0 && errno == EINTR)
 			;
-		s->pid = 0;
+		/* ECHILD: init is our parent's (clone_parent), who reaps it and
+		 * must learn its pid from s->pid */
+		if (w == s->pid)
+			s->pid = 0;
 	}
+	if (s->sync >= 0)
+		close(s->sync);
+	s->sync = -1;
 	int r = 0;
 	if (s->cg) {
 		r = cgroup_destroy(s->cg, e);
@@ -394,7 +453,7 @@ int spawned_release(struct spawned *s, wr_error *e)
 	}
 	/* after init: its namespace, and so the sandbox's end of the link, is gone */
 	wr_error net_error = { 0 };
-	int rn = net_egress_teardown(&s->net, &net_error);
+	int rn = egress ? egress->teardown(&s->net, &net_error) : 0;
 	if (rn < 0 && r == 0) {
 		r = rn;
 		if (e)

@@ -1,7 +1,9 @@
 /* Creating a sandbox, the parent's half: prepare everything (uid range,
- * cgroup, mount plan, seccomp filter, capability plan), clone the
- * namespaces, write the id maps, move the child into its cgroup and tell it
- * to go. The child's half is init.c. */
+ * cgroup, mount plan and template, seccomp filter, capability plan), clone
+ * the namespaces, write the id maps, move the child into its cgroup and
+ * tell it to go. The child's half is init.c. warren run calls it in its own
+ * process; warrend calls it in its spawner (spawner.c), which gives the
+ * uid range and init's socket and makes init the daemon's child. */
 #pragma once
 #include <signal.h>
 #include <stdbool.h>
@@ -12,6 +14,7 @@
 #include "net-egress.h"
 #include "policy.h"
 #include "seccomp-filter.h"
+#include "template.h"
 #include "userns.h"
 
 struct spawn_options {
@@ -29,6 +32,13 @@ struct spawn_options {
 	const char *cwd;
 	/* The signal mask commands start with; NULL: nothing blocked. */
 	const sigset_t *command_mask;
+	/* Root: where the template of the sandbox's root is kept (template.h);
+	 * NULL builds the whole root in the sandbox. */
+	struct template_store *templates;
+	/* Given by warrend's spawner; NULL, -1, false otherwise. */
+	const struct uid_range *ids;   /* a range held by the caller, not released here */
+	int init_sock;                 /* init's end of its socket (ours is elsewhere); 0 or -1: none */
+	bool clone_parent;             /* init becomes our parent's child (CLONE_PARENT) */
 	/* init sends O_PATH fds of its /workspace and /tmp, in that order,
 	 * on spawned.areas before any command runs (warren run --collect). */
 	bool send_areas;
@@ -36,14 +46,42 @@ struct spawn_options {
 
 struct spawned {
 	pid_t pid;              /* the sandbox's init, as seen from here */
-	int sock;               /* our end of the init socket */
+	int sock;               /* our end of the init socket (-1 when init_sock was given) */
+	int sync;               /* ours of the "go" channel, until spawn_go */
 	struct cgroup *cg;
 	struct uid_range ids;
+	bool template_built;    /* a template was built for it (else copied, or none) */
+	bool template_used;
+	uint64_t remote_id;     /* warrend: the spawner's answer is pending (spawner.h) */
 	struct net_egress net;  /* network egress: its link, rules, resolver socket */
 	int areas;              /* with send_areas: where they arrive (pty_receive_fd), else -1 */
 };
 
+/* A spawned that holds nothing: every fd -1 (0 is a real fd). */
+#define SPAWNED_EMPTY                                                                                   \
+	((struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 },                           \
+			   .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 })
+
+/* Network egress (net-egress.h), one step of creation: programs that
+ * link libnl and libnftables register spawn_egress_netlink (spawn-egress.c);
+ * without it an egress sandbox fails with ENOTSUP. */
+struct spawn_egress {
+	int (*setup)(const struct spawn_options *o, struct spawned *s, wr_error *e);
+	int (*teardown)(struct net_egress *n, wr_error *e);
+};
+extern const struct spawn_egress spawn_egress_netlink;
+void spawn_use_egress(const struct spawn_egress *ops);
+/* "warren: ..." on stderr with o->verbose. */
+void spawn_verbose(const struct spawn_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* spawn_start + spawn_go. */
 int spawn_sandbox(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* Clones the sandbox and sets its ids and cgroup; it waits for "go". On
+ * failure nothing is left (a cloned init is killed; with clone_parent our
+ * parent reaps it, s->pid says which). */
+int spawn_start(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* Lets it go (one-shot: and sends its seccomp filter). */
+int spawn_go(const struct spawn_options *o, struct spawned *s, wr_error *e);
 /* Makes a sandbox's init (`pid`) the OOM killer's last choice, before it
  * runs anything: exempt (-1000) with `exempt`, else -941, where the host
  * lets us (CAP_SYS_RESOURCE; -EACCES otherwise: then its score is set to

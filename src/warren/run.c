@@ -14,8 +14,11 @@
 #include "image.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "spawn.h"
 #include "socket-family.h"
+#include "template.h"
 #include "units.h"
+#include "userns.h"
 #include "cleanup.h"
 
 static void run_usage(FILE *out)
@@ -380,8 +383,8 @@ int cmd_run(int argc, char **argv)
 
 	wr_error e = { 0 };
 	enum net_mode mode = !net ? NET_NONE : !strcmp(net, "host") ? NET_HOST : !strcmp(net, "egress") ? NET_EGRESS : NET_NONE;
-	int failed = policy_load(policy_name, &p, &e) < 0 || policy_tighten(p, &req, &flag_names, &e) < 0 ||
-		     (net && policy_set_network(p, mode, &e) < 0) ||
+	int failed = uid_layout_from_env(&e) < 0 || policy_load(policy_name, &p, &e) < 0 ||
+		     policy_tighten(p, &req, &flag_names, &e) < 0 || (net && policy_set_network(p, mode, &e) < 0) ||
 		     (n_allow && policy_narrow_allow(p, allow, n_allow, NULL, &e) < 0) ||
 		     (restrict_families && policy_restrict_socket_families(p, families, &e) < 0);
 	for (size_t i = 0; !failed && i < n_hide; i++) /* a request only adds to the policy's */
@@ -414,8 +417,18 @@ int cmd_run(int argc, char **argv)
 
 	if (output_dir && (spec.output_fd = output_fd = open_output_dir(output_dir)) < 0)
 		return WARREN_EXIT_SETUP;
+	/* As root the root's shared part comes from a template kept across
+	 * runs (template.h); without one the sandbox builds all of it. */
+	struct template_store *templates = NULL;
+	wr_error te = { 0 };
+	if (geteuid() == 0 && template_store_open_shared(TEMPLATE_STATE_DIR, &templates, &te) < 0 && spec.verbose)
+		cli_error("templates: %s; the sandbox builds its whole root", te.message);
+	spec.templates = templates;
+
 	struct sandbox_result res;
+	spawn_use_egress(&spawn_egress_netlink);
 	int r = sandbox_run(&spec, &res, &e);
+	template_store_close(templates);
 	if (r < 0)
 		cli_error("%s", e.message);
 	report_end(&res, p, spec.verbose);

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "units.h"
+#include "userns.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
 		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_E2B_TEMPLATE, V_URL };
@@ -51,6 +52,8 @@ static const struct config_key config_keys[] = {
 	{ "default_policy", V_STRING, FIELD(default_policy), 0 },
 	{ "pool_size", V_UNSIGNED, FIELD(pool_size), 0 },
 	{ "max_sessions", V_UNSIGNED, FIELD(max_sessions), 1 },
+	{ "host_ids", V_STRING, FIELD(host_ids), 0 },
+	{ "host_ids_per_sandbox", V_UNSIGNED, FIELD(host_ids_per_sandbox), UID_LAYOUT_MIN_SIZE },
 	{ "max_sessions_per_token", V_UNSIGNED, FIELD(max_sessions_per_token), 1 },
 	{ "max_execs_per_session", V_UNSIGNED, FIELD(max_execs_per_session), 1 },
 	{ "max_execs_per_token", V_UNSIGNED, FIELD(max_execs_per_token), 1 },
@@ -103,6 +106,7 @@ void config_defaults(struct daemon_config *cfg)
 		.default_policy = strdup("default"),
 		.pool_size = 8,
 		.max_sessions = 1000,
+		.host_ids_per_sandbox = UID_LAYOUT_SIZE,
 		.max_sessions_per_token = 100,
 		.max_execs_per_session = 64,
 		.max_execs_per_token = 512,
@@ -458,6 +462,14 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 	}
 	if (cfg->artifact_ttl_ms < 1000)
 		return wr_error_set(e, 0, "artifact_ttl: at least 1s");
+	/* The host ids every sandbox of this process draws from (userns.h). */
+	char size[16];
+	snprintf(size, sizeof size, "%u", cfg->host_ids_per_sandbox);
+	struct uid_layout ids;
+	int r = uid_layout_parse(cfg->host_ids, size, &ids, e);
+	if (r < 0)
+		return wr_error_prefix(e, "%s: ", cfg->host_ids ? "host_ids" : "host_ids_per_sandbox");
+	uid_layout_set(&ids);
 	if (cfg->n_listen == 0)
 		return add_listen(cfg, WARREND_DEFAULT_LISTEN, e);
 	return 0;

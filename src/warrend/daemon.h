@@ -35,6 +35,8 @@ struct daemon_config {
 	char *default_policy;       /* "default" */
 	unsigned pool_size;         /* target idle sandboxes per pool, 8 */
 	unsigned max_sessions;      /* 1000 */
+	char *host_ids;             /* "FIRST-LAST" host ids for sandboxes; NULL: userns.h's default */
+	unsigned host_ids_per_sandbox; /* 16384 */
 	unsigned max_sessions_per_token; /* 100 */
 	unsigned max_execs_per_session;  /* commands running at once in one session, 64 */
 	unsigned max_execs_per_token;    /* the same summed over a token's sessions, 512 */

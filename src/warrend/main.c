@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "session.h"
+#include "spawner.h"
 
 #define DRAIN_POLL_MS 50
 #define DRAIN_CAP_MS 10000
@@ -372,6 +373,10 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+	spawn_use_egress(&spawn_egress_netlink); /* egress sandboxes are spawned here (sandbox.c) */
+	int spawner_status = spawner_main_if_asked(argc, argv); /* warrend's own helper (spawner.h) */
+	if (spawner_status >= 0)
+		return spawner_status;
 	raise_fd_limit();
 	if (argc >= 2 && strcmp(argv[1], "token") == 0)
 		return token_command(argc - 1, argv + 1);
@@ -384,6 +389,12 @@ int main(int argc, char **argv)
 	daemon_log_setup();
 
 	wr_error e = { 0 };
+	/* Before any token, listener or client: sandboxes are cloned from it. */
+	if (spawner_start(d->cfg.state_dir, d->cfg.verbose, &e) < 0) {
+		daemon_log("%s", e.message);
+		return 1;
+	}
+	atexit(spawner_stop);
 	if (auth_load(d->cfg.tokens_file, &e) < 0) {
 		daemon_log("%s", e.message);
 		return 1;

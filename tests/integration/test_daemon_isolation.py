@@ -7,7 +7,7 @@ import concurrent.futures
 import pytest
 
 from daemon_fixture import daemon, start_daemon, warrend  # noqa: F401 (fixtures)
-from warrentest import BACKENDS, PS_ARGS, in_sandbox_range, read_proc
+from warrentest import BACKENDS, PS_ARGS, in_sandbox_range, read_proc, uid_range_of
 
 
 def host_uid_of_init(daemon, sid):
@@ -22,7 +22,7 @@ def test_sessions_run_as_different_host_uids(daemon):
     a, b = daemon.create()["id"], daemon.create()["id"]
     ua, ub = host_uid_of_init(daemon, a), host_uid_of_init(daemon, b)
     assert in_sandbox_range(ua) and in_sandbox_range(ub), (ua, ub)
-    assert ua != ub and ua // 65536 != ub // 65536, f"two sessions share a host uid range: {ua} {ub}"
+    assert ua != ub and uid_range_of(ua) != uid_range_of(ub), f"two sessions share a host uid range: {ua} {ub}"
     # Inside, both are the same unprivileged sandbox user.
     assert daemon.exec(a, cmd=["id", "-u"])["stdout"] == daemon.exec(b, cmd=["id", "-u"])["stdout"] != "0\n"
     daemon.remove(a)

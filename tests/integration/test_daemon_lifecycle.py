@@ -11,7 +11,8 @@ import pytest
 
 from daemon_fixture import assert_error, daemon, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from test_daemon_exec import assert_killed_with_its_session, events, open_stream
-from warrentest import BACKENDS, backend_leftovers, in_sandbox_range, sandbox_processes
+from warrentest import (BACKENDS, all_processes, backend_leftovers, descends_from, in_sandbox_range,
+                        sandbox_processes, uid_range_of)
 
 
 def test_sigterm_with_live_sessions_and_a_running_exec(start_daemon):
@@ -59,7 +60,7 @@ def test_restart_after_sigkill_cleans_the_leftovers(start_daemon):
     old.record_init_pids()
     inits = set(old.init_pids)
     assert len(inits) == 3 and old.cgroups()
-    ranges = {os.stat(f"/proc/{p}").st_uid // 65536 for p in inits}
+    ranges = {uid_range_of(os.stat(f"/proc/{p}").st_uid) for p in inits}
     old.kill()
     # The sandboxes' inits die with their daemon, the cgroups and state files stay.
     assert wait_for(lambda: not [p for p in inits if pid_alive(p)], 5), \
@@ -69,7 +70,10 @@ def test_restart_after_sigkill_cleans_the_leftovers(start_daemon):
     assert "left by a previous run" in new.log(), new.log()
     assert new.state_files() == [], "the new daemon kept the dead daemon's state files"
     assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
-    left = [p for p in sandbox_processes() if p.uid // 65536 in ranges and pid_alive(p.pid)]
+    # (the new daemon hands out the lowest free ranges: the same ones)
+    procs = all_processes()
+    left = [p for p in procs.values() if in_sandbox_range(p.uid) and uid_range_of(p.uid) in ranges
+            and pid_alive(p.pid) and not descends_from(procs, p.pid, new.proc.pid)]
     assert not left, f"processes of the dead daemon's sandboxes remain: {left}"
     # The old sessions are gone; the new daemon serves new ones.
     for sid in sids:

@@ -15,10 +15,12 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MUST_RUN = os.environ.get("WARREN_MUST_RUN") == "1"
 
-# Host uids of sandboxes started by root: 4094 slots of 65536 uids from 0x70000000.
+# Host uids of sandboxes started by root (the default layout, userns.h): 16376
+# ranges of 16384 uids from 0x70000000, up to 0x7FFDFFFF (clear of systemd's
+# foreign range).
 UID_RANGE_BASE = 0x70000000
-UID_RANGE_SIZE = 65536
-UID_RANGE_SLOTS = 4094  # up to 0x7FFDFFFF: clear of systemd's foreign range (userns.h)
+UID_RANGE_SIZE = 16384
+UID_RANGE_SLOTS = 16376
 SANDBOX_UID = 1000
 
 EXIT_TIMEOUT = 124
@@ -64,7 +66,7 @@ class Result:
 
 VERBOSE_LINE = re.compile(
     r"^warren: (policy \S+ \([^)]*\)$|user namespace: |rootless: |cgroup v[12] |workspace: |seccomp: \d|"
-    r"network: |exited with |killed by signal )"
+    r"network: |exited with |killed by signal |templates?: )"
 )
 
 
@@ -140,6 +142,11 @@ def all_processes():
     return procs
 
 
+def uid_range_of(uid):
+    """The slot of the default layout a host uid belongs to."""
+    return (uid - UID_RANGE_BASE) // UID_RANGE_SIZE
+
+
 def in_sandbox_range(uid):
     return UID_RANGE_BASE <= uid < UID_RANGE_BASE + UID_RANGE_SLOTS * UID_RANGE_SIZE
 
@@ -208,6 +215,10 @@ def cgroup_owner_alive_elsewhere(path, procs):
 # warren's. A container left behind is caught by backend_leftovers instead.
 ENGINE_MOUNT_PREFIXES = (os.environ.get("WARREN_PODMAN_ROOT", "/var/lib/warren-test/podman") + "/", "/run/netns",
                          "/run/warren-test/")
+# warren run's template store (warren(1) FILES): made by the first run as
+# root after boot and kept by design, like /run/warren/uid-ranges.lock; the
+# templates themselves are in a mount namespace of their own.
+TEMPLATE_STORE = "/run/warren/templates"
 
 
 def mounts():
@@ -217,7 +228,7 @@ def mounts():
         for line in f:
             left, right = line.split(" - ", 1)
             left, right = left.split(), right.split()
-            if left[4].startswith(ENGINE_MOUNT_PREFIXES):
+            if left[4].startswith(ENGINE_MOUNT_PREFIXES) or left[4] in (TEMPLATE_STORE, TEMPLATE_STORE + "/ns"):
                 continue
             out.add((left[0], left[4], right[0], right[1]))
         return out

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "backend.h"
 #include "daemon-config.h"
+#include "userns.h"
 
 static void expect_error(const char *text, const char *message);
 static void expect_finish_error(const char *text, const char *message);
@@ -60,6 +61,10 @@ START_TEST(defaults_match_the_documentation)
 	ck_assert_uint_eq(cfg.artifact_inline_max, 64 << 10);
 	ck_assert_uint_eq(cfg.artifact_quota, 1ULL << 30);
 	ck_assert_uint_eq(cfg.artifact_quota_per_token, 256ULL << 20);
+	ck_assert_ptr_null(cfg.host_ids); /* userns.h's layout */
+	ck_assert_uint_eq(cfg.host_ids_per_sandbox, 16384);
+	ck_assert_uint_eq(uid_layout_get()->first, 0x70000000u);
+	ck_assert_uint_eq(uid_layout_get()->last, 0x7FFDFFFFu);
 	config_free(&cfg);
 }
 END_TEST
@@ -133,7 +138,9 @@ START_TEST(every_key_parses)
 		"auth_head_max = 8K\n"
 		"auth_pending_max = 16\n"
 		"auth_timeout = 2s\n"
-		"allow_backend_choice = no\n";
+		"allow_backend_choice = no\n"
+		"host_ids = 100000-500000\n"
+		"host_ids_per_sandbox = 4096\n";
 	ck_assert_msg(config_parse_text(&cfg, "t.conf", text, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(cfg.n_allowed_origins, 3);
 	ck_assert_str_eq(cfg.allowed_origins[1], "http://127.0.0.1:3000");
@@ -180,6 +187,10 @@ START_TEST(every_key_parses)
 	/* The file named a listener: the default socket is not added. */
 	ck_assert_int_eq(config_finish(&cfg, &e), 0);
 	ck_assert_uint_eq(cfg.n_listen, 3);
+	/* the layout every sandbox of the daemon draws from */
+	ck_assert_uint_eq(uid_layout_get()->first, 100000);
+	ck_assert_uint_eq(uid_layout_get()->last, 500000);
+	ck_assert_uint_eq(uid_layout_get()->size, 4096);
 	config_clear_listen(&cfg);
 	ck_assert_uint_eq(cfg.n_listen, 0);
 	config_free(&cfg);
@@ -249,6 +260,15 @@ START_TEST(keys_that_depend_on_each_other)
 	expect_finish_error("auth_head_max = 512\n", "auth_head_max: 512 is outside 1K to 256K");
 	expect_finish_error("auth_head_max = 1M\n", "auth_head_max: 1048576 is outside 1K to 256K");
 	expect_finish_error("auth_timeout = 10ms\n", "auth_timeout: at least 100ms");
+	expect_finish_error("host_ids = 0x7FFE0000-0x7FFEFFFF\n",
+			    "host_ids: host ids 2147352576-2147418111: must lie within 65536-524287 or "
+			    "1879048192-2147352575 (0x70000000-0x7FFDFFFF); the rest belongs to the system's users, "
+			    "systemd's dynamic users, container and foreign ranges, or is past 2^31");
+	expect_finish_error("host_ids = 1-2-3\n",
+			    "host_ids: host ids \"1-2-3\": expected FIRST-LAST, e.g. 1879048192-2147352575");
+	expect_finish_error("host_ids_per_sandbox = 70000\n",
+			    "host_ids_per_sandbox: host ids per sandbox: 70000 is outside 1001-65536 (root, the "
+			    "sandbox user 1000 and the images' system users need the low ids)");
 }
 END_TEST
 

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,164 @@ START_TEST(missing_image_is_a_clear_error)
 }
 END_TEST
 
+/* Issue 12: the template holds what sandboxes of one (image, policy)
+ * share, the sandbox's part only its own mounts; nothing is lost between
+ * them: every op of the whole plan is in exactly one part. */
+static size_t count_kind(const struct mount_plan *p, enum mount_op_kind kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		n += p->ops[i].kind == kind;
+	return n;
+}
+
+START_TEST(template_and_sandbox_parts)
+{
+	struct policy_mount extra[] = { { .source = "/opt/data", .target = "/data" } };
+	char *hide[] = { "/data/secret", "/etc/ssh", "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z", NULL };
+	struct mount_config c = base_config();
+	c.extra = extra;
+	c.n_extra = 1;
+	c.hide = hide;
+	c.n_hide = 6;
+	struct mount_plan all, tpl, own;
+	wr_error e = { 0 };
+	ck_assert_msg(mount_plan_build(&all, &c, &e) == 0, "%s", e.message);
+	c.part = MOUNT_PART_TEMPLATE;
+	c.new_root = "/store/t1";
+	c.old_root = "";
+	ck_assert_msg(mount_plan_build(&tpl, &c, &e) == 0, "%s", e.message);
+	c.part = MOUNT_PART_SANDBOX;
+	c.new_root = NULL;
+	c.old_root = NULL;
+	c.template_fd = 42;
+	ck_assert_msg(access("/tmp", F_OK) == 0, "the test wants a /tmp");
+	ck_assert_msg(mount_plan_build(&own, &c, &e) == 0, "%s", e.message);
+
+	/* the template: built at its place from host paths as they are */
+	ck_assert_int_eq(tpl.ops[0].kind, MOP_TMPFS);
+	ck_assert_str_eq(tpl.ops[0].target, "/store/t1");
+	const struct mount_op *usr = find(&tpl, MOP_BIND, "/store/t1/usr");
+	ck_assert_ptr_nonnull(usr);
+	ck_assert_str_eq(usr->source, "/usr");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_BIND, "/store/t1/data"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_DEV_BIND, "/store/t1/dev/null"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/usr/local/etc"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/data/secret"));
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MASK, "/store/t1/etc/ssh"));
+	const char *points[] = { "/workspace", "/tmp", "/proc", "/dev/pts", "/dev/shm" };
+	for (size_t i = 0; i < 5; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "/store/t1%s", points[i]);
+		ck_assert_msg(find(&tpl, MOP_MKDIR, t) != NULL, "no mount point %s in the template", points[i]);
+	}
+	ck_assert_int_eq(tpl.ops[tpl.n - 1].kind, MOP_REMOUNT_RO);
+	ck_assert_str_eq(tpl.ops[tpl.n - 1].target, "/store/t1");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_REMOUNT_RO, "/store/t1/dev"));
+	ck_assert(find(&tpl, MOP_REMOUNT_RO, "/store/t1/dev")->noexec);
+	ck_assert_uint_eq(count_kind(&tpl, MOP_PROC) + count_kind(&tpl, MOP_DEVPTS), 0);
+	ck_assert_ptr_null(find(&tpl, MOP_TMPFS, "/store/t1/workspace"));
+	ck_assert_ptr_null(find(&tpl, MOP_TMPFS, "/store/t1/tmp"));
+	ck_assert_int_eq(tpl.template_fd, -1);
+
+	/* the sandbox's own part: on the copy attached at the host's /tmp
+	 * (of its own copy of the mounts), host paths as they are */
+	ck_assert_int_eq(own.part, MOUNT_PART_SANDBOX);
+	ck_assert_int_eq(own.template_fd, 42);
+	ck_assert_str_eq(own.new_root, "/tmp");
+	ck_assert_uint_eq(count_kind(&own, MOP_DEV_BIND) + count_kind(&own, MOP_SYMLINK) + count_kind(&own, MOP_WRITE_FILE),
+			  0);
+	for (size_t i = 0; i < own.n; i++) /* nothing bound from the host */
+		ck_assert(own.ops[i].kind != MOP_BIND || !strncmp(own.ops[i].source, "/tmp/dev/pts/", 13));
+	ck_assert_ptr_nonnull(find(&own, MOP_TMPFS, "/tmp/workspace"));
+	/* /tmp and /dev/shm: one tmpfs, staged at /dev/pts and detached
+	 * before the masks bind /dev/pts/empty, devpts last */
+	const struct mount_op *staging = find(&own, MOP_TMPFS, "/tmp/dev/pts");
+	ck_assert_ptr_nonnull(staging);
+	ck_assert_ptr_nonnull(strstr(staging->data, "size=33554432"));
+	const struct mount_op *tmp = find(&own, MOP_BIND, "/tmp/tmp"), *shm = find(&own, MOP_BIND, "/tmp/dev/shm");
+	ck_assert_ptr_nonnull(tmp);
+	ck_assert_ptr_nonnull(shm);
+	ck_assert_str_eq(tmp->source, "/tmp/dev/pts/tmp");
+	ck_assert_str_eq(shm->source, "/tmp/dev/pts/shm");
+	ck_assert(tmp->writable && shm->writable);
+	ck_assert_uint_eq(find(&own, MOP_MKDIR, "/tmp/dev/pts/tmp")->mode, 01777);
+	const struct mount_op *unmount = find(&own, MOP_UNMOUNT, "/tmp/dev/pts");
+	ck_assert_ptr_nonnull(unmount);
+	ck_assert_uint_lt(index_of(&own, shm), index_of(&own, unmount));
+	const struct mount_op *proc = find(&own, MOP_PROC, "/tmp/proc");
+	const struct mount_op *kcore = find(&own, MOP_MASK, "/tmp/proc/kcore");
+	ck_assert_ptr_nonnull(proc);
+	ck_assert_ptr_nonnull(kcore);
+	ck_assert_str_eq(kcore->source, "/dev/null");
+	/* directories are masked with the template's empty directory, which
+	 * the sandbox's devpts then covers: no superblock of their own */
+	ck_assert_str_eq(kcore->data, "/tmp/dev/pts/empty");
+	ck_assert_ptr_nonnull(find(&tpl, MOP_MKDIR, "/store/t1/dev/pts/empty"));
+	ck_assert_uint_eq(find(&tpl, MOP_MKDIR, "/store/t1/dev/pts/empty")->mode, 0500);
+	ck_assert_int_eq(own.ops[own.n - 2].kind, MOP_DEVPTS);
+	ck_assert_str_eq(own.ops[own.n - 2].target, "/tmp/dev/pts");
+	ck_assert_ptr_null(find(&all, MOP_MASK, "/newroot/proc/kcore")->data); /* the whole root: tmpfs masks */
+	ck_assert_uint_lt(index_of(&own, proc), index_of(&own, kcore));
+	ck_assert_uint_lt(index_of(&own, unmount), index_of(&own, kcore));
+	ck_assert_ptr_nonnull(find(&own, MOP_READONLY, "/tmp/proc/sys"));
+	const char *own_hidden[] = { "/proc/cpuinfo", "/tmp/x", "/workspace/y", "/dev/shm/z" };
+	for (size_t i = 0; i < 4; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "/tmp%s", own_hidden[i]);
+		const struct mount_op *m = find(&own, MOP_MASK, t);
+		ck_assert_msg(m != NULL, "%s is not hidden in the sandbox's part", own_hidden[i]);
+		snprintf(t, sizeof t, "/store/t1%s", own_hidden[i]);
+		ck_assert_msg(find(&tpl, MOP_MASK, t) == NULL, "%s is hidden in the template too", own_hidden[i]);
+	}
+	ck_assert_ptr_null(find(&own, MOP_MASK, "/tmp/etc/ssh"));
+	ck_assert_int_eq(own.ops[own.n - 1].kind, MOP_REMOUNT_RO);
+
+	/* nothing lost: every mount point of the whole plan is one of a part */
+	for (size_t i = 0; i < all.n; i++) {
+		const struct mount_op *op = &all.ops[i];
+		if (op->kind == MOP_MKDIR || op->kind == MOP_SYMLINK || op->kind == MOP_WRITE_FILE)
+			continue;
+		const char *rel = op->target + strlen("/newroot");
+		char in_tpl[PATH_MAX], in_own[PATH_MAX];
+		snprintf(in_tpl, sizeof in_tpl, "/store/t1%s", rel);
+		snprintf(in_own, sizeof in_own, "/tmp%s", rel);
+		bool found = false;
+		for (size_t j = 0; j < tpl.n && !found; j++)
+			found = !strcmp(tpl.ops[j].target, in_tpl) && tpl.ops[j].kind != MOP_MKDIR;
+		for (size_t j = 0; j < own.n && !found; j++)
+			found = !strcmp(own.ops[j].target, in_own);
+		ck_assert_msg(found, "%s of the whole plan is in neither part", op->target);
+	}
+	mount_plan_free(&all);
+	mount_plan_free(&tpl);
+	mount_plan_free(&own);
+}
+END_TEST
+
+START_TEST(sandbox_part_needs_a_template)
+{
+	struct mount_config c = base_config();
+	c.part = MOUNT_PART_SANDBOX;
+	c.template_fd = -1;
+	struct mount_plan p;
+	wr_error e = { 0 };
+	ck_assert_int_eq(mount_plan_build(&p, &c, &e), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(e.message, "template"));
+}
+END_TEST
+
+START_TEST(paths_per_sandbox)
+{
+	const char *own[] = { "/workspace", "/workspace/a", "/tmp/x", "/proc", "/proc/kcore", "/dev/pts/0", "/dev/shm" };
+	const char *shared[] = { "/", "/etc/ssh", "/usr/tmp", "/workspaces", "/tmpx", "/dev/null", "/dev/shmx", "/procs" };
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+		ck_assert_msg(mount_path_per_sandbox(own[i]), "%s", own[i]);
+	for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+		ck_assert_msg(!mount_path_per_sandbox(shared[i]), "%s", shared[i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mount");
@@ -314,6 +473,9 @@ int main(void)
 	tcase_add_test(tc, workspace_dir_is_writable_bind);
 	tcase_add_test(tc, policy_mounts_are_read_only);
 	tcase_add_test(tc, masks_and_hidden_paths);
+	tcase_add_test(tc, template_and_sandbox_parts);
+	tcase_add_test(tc, sandbox_part_needs_a_template);
+	tcase_add_test(tc, paths_per_sandbox);
 	tcase_add_test(tc, image_directory);
 	unit_add_root_test(tc, image_directory_detached);
 	tcase_add_test(tc, missing_image_is_a_clear_error);

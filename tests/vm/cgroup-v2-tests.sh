@@ -198,6 +198,35 @@ else
 fi
 wait $job || true
 
+# ---- templates (issue 12): the second run copies the first one's ----------
+wrun --verbose -- true
+wrun --verbose -- cat /proc/self/mountinfo
+if [ $rc = 0 ] && grep -qx 'warren: template: copied' $err && [ -e /run/warren/templates/ns ] &&
+	grep -q ' / / ro,' $out && ! grep -qE ' /(oldroot|newroot)' $out; then
+	pass template_copied
+else
+	fail template_copied "exit $rc, stderr: $(oneline $err), mounts: $(oneline $out)"
+fi
+
+# ---- a run killed with SIGKILL: the next one removes its cgroup -----------
+warren run -- sleep 300 >/dev/null 2>&1 </dev/null &
+job=$!
+if dir=$(wait_one_child $cg/warren); then
+	kill -KILL $job
+	wait $job 2>/dev/null
+	left_by_kill=$([ -d $dir ] && echo yes)
+	wrun -- true
+	if [ "$left_by_kill" = yes ] && [ $rc = 0 ] && [ ! -d $dir ]; then
+		pass killed_run_cleaned_up
+	else
+		fail killed_run_cleaned_up "left by the kill: ${left_by_kill:-no}; next run exit $rc; $dir $([ -d $dir ] && echo remains)"
+	fi
+else
+	kill -KILL $job
+	wait $job 2>/dev/null
+	fail killed_run_cleaned_up "the run made no cgroup in $cg/warren"
+fi
+
 # ---- nothing is left behind ----------------------------------------------
 left=""
 for parent in $cg/warren $cg/tenants/alpha $svc/sandboxes; do
@@ -212,4 +241,4 @@ else
 fi
 
 # Keep in step with the checks above (one ok/not ok line each).
-echo "# completed: 12 checks"
+echo "# completed: 14 checks"

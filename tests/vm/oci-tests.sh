@@ -224,6 +224,61 @@ memory_checks() {
 	wait $daemon
 	rm -f /tmp/eight /tmp/sixty
 }
+# ---- warrend's spawner (issue 12) -------------------------------------------
+# Sessions are cloned by the static warren-spawner as the daemon's children;
+# a spawner killed is replaced; nothing of either stays.
+# spawners [PARENT]: the pids of warren-spawner processes (PARENT's only)
+spawners() {
+	ps -o pid,ppid,comm | awk -v p="$1" '$3 == "warren-spawner" && (p == "" || $2 == p) { print $1 }'
+}
+
+spawner_checks() {
+	state=/run/wd-spawner
+	log=/tmp/warrend-spawner.log
+	conf=/tmp/warrend-spawner.conf
+	printf 'listen = 127.0.0.1:%s\nstate_dir = %s\npolicy_dir = /policy\nimage_dir = /images\npool_size = 0\nbackend = native\n' \
+		$port $state > $conf
+	start_warrend $conf $log spawner
+	spawner=$(spawners $daemon)
+	api POST /v1/sessions '{}'
+	id=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	init=$(sed -n 's/.*"init_pid":\([0-9]*\).*/\1/p' $state/sessions/$id.json 2>/dev/null)
+	parent=$(cut -d' ' -f4 /proc/$init/stat 2>/dev/null)
+	api POST /v1/sessions/$id/exec '{"cmd":["id","-u"]}'
+	if [ -n "$spawner" ] && [ "$(readlink /proc/$spawner/exe)" = /usr/bin/warren-spawner ] &&
+		[ "$parent" = "$daemon" ] && [ "$code" = 200 ] && echo "$resp" | grep -qF '"stdout":"1000\n"'; then
+		pass spawner_clones_sessions
+	else
+		fail spawner_clones_sessions "spawner '$spawner' ($(readlink /proc/$spawner/exe)), init $init of $parent (daemon $daemon), exec $code $resp; log: $(oneline $log)"
+	fi
+	kill -KILL $spawner
+	i=0
+	while [ $i -lt 50 ] && [ -d /proc/$spawner ] && ! grep -q '^State:.*zombie' /proc/$spawner/status 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	api POST /v1/sessions '{}'
+	second=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
+	again=$(spawners $daemon)
+	if [ "$code" = 201 ] && [ -n "$again" ] && [ "$again" != "$spawner" ] && grep -q 'spawner restarted' $log; then
+		pass spawner_restarted
+	else
+		fail spawner_restarted "create $code $resp, spawner now '$again' (was $spawner); log: $(oneline $log)"
+	fi
+	api DELETE /v1/sessions/$id
+	api DELETE /v1/sessions/$second
+	kill -TERM $daemon
+	wait $daemon
+	rc=$?
+	left=$(spawners; child_cgroups $cg/spawner)
+	if [ $rc = 0 ] && [ -z "$left" ] && [ ! -e $state/templates ]; then
+		pass spawner_leaves_nothing
+	else
+		fail spawner_leaves_nothing "exit $rc, left: $left $(ls -d $state/templates 2>/dev/null)"
+	fi
+}
+spawner_checks
+
 memory_checks native native
 memory_checks oci oci runc
 
@@ -231,5 +286,6 @@ for rt in crun runc; do
 	oci_checks $rt
 done
 
-# Keep in step with oci_checks (7 ok/not ok lines per runtime).
-echo "# completed: 20 checks"
+# Keep in step with oci_checks (7 ok/not ok lines per runtime), the memory
+# checks (3 per backend) and the spawner's (3).
+echo "# completed: 23 checks"

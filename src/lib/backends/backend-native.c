@@ -15,6 +15,7 @@
 #include "init-protocol.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "spawner.h"
 #include "userns.h"
 
 struct backend_box {
@@ -25,6 +26,10 @@ static int native_init(const struct backend_settings *s, wr_error *e)
 {
 	(void)s;
 	(void)e;
+	/* what SIGKILLed warren runs left (sandbox.h) */
+	unsigned n = sandbox_run_sweep_stale(true);
+	if (n)
+		fprintf(stderr, "warrend: removed %u cgroup(s) of warren runs that were killed\n", n);
 	return 0;
 }
 
@@ -33,14 +38,15 @@ static int native_init(const struct backend_settings *s, wr_error *e)
 static int native_health(wr_error *e)
 {
 	enum cgroup_mode mode;
-	return cgroup_detect(&mode, e);
+	int r = spawner_health(e);
+	return r < 0 ? r : cgroup_detect(&mode, e);
 }
 
 static int native_create(const struct backend_spec *spec, struct backend_box **out, wr_error *e)
 {
 	struct spawn_options o = {
 		.policy = spec->policy, .image = spec->image_path, .cgroup_name = spec->name,
-		.seccomp = spec->seccomp,
+		.seccomp = spec->seccomp, .init_sock = -1,
 	};
 	int r = backend_check_network(&backend_native_ops, spec->policy, e);
 	if (r < 0)
@@ -53,6 +59,7 @@ static int native_create(const struct backend_spec *spec, struct backend_box **o
 		free(b);
 		return r;
 	}
+	sandbox_give_fd(b->sb); /* the daemon takes it with event_fd */
 	*out = b;
 	return 0;
 }
@@ -64,7 +71,7 @@ static int native_event_fd(const struct backend_box *b)
 
 static ssize_t native_parse_event(struct backend_box *b, const void *buf, size_t len, struct backend_event *ev)
 {
-	(void)b;
+	sandbox_settle(b->sb);
 	struct init_event in;
 	if (len < sizeof in)
 		return 0;

@@ -128,7 +128,11 @@ struct backend_ops {
 	int (*health)(wr_error *e);
 	/* Starts creating a sandbox; READY or SETUP_FAILED follows. */
 	int (*create)(const struct backend_spec *spec, struct backend_box **out, wr_error *e);
-	/* The fd whose bytes go to parse_event, or -1 (then poll is used). */
+	/* The fd whose bytes go to parse_event, or -1 (then poll is used).
+	 * The daemon takes it over right after create: it closes it (its
+	 * loop's socket does) and the backend never does, though it may send
+	 * on it until destroy_step. One fd per sandbox, not two: a host's fd
+	 * limit must hold 10,000 sessions. */
 	int (*event_fd)(const struct backend_box *b);
 	/* One event from the start of buf: bytes used, 0 when more are needed,
 	 * -EBADMSG for bytes no sandbox of ours would send. */

@@ -171,6 +171,7 @@ static int translate_plan(const struct mount_plan *plan, const char *rootfs, jso
 		case MOP_MKDIR:
 		case MOP_SYMLINK:
 		case MOP_WRITE_FILE:
+		case MOP_UNMOUNT:       /* not in a whole root's plan */
 			continue;
 		case MOP_MOVE_FD:
 			return wr_error_set(e, EINVAL, "mount plan: detached mount at %s cannot be written to config.json",

@@ -16,9 +16,10 @@
 
 #define SPAWNS_PER_TICK 2       /* refill pace: bounded loop time per tick */
 #define MAX_STARTING 16         /* boxes starting at once, pool and misses together */
-/* Each sandbox holds one of the host's UID_RANGE_SLOTS uid ranges (as
- * root), which `warren run` and other daemons draw on too: however
- * max_sessions is set, the daemon leaves this many for them. */
+/* Each sandbox holds one of the host's uid ranges (as root; their number
+ * is uid_layout_slots, userns.h), which `warren run` and other daemons draw
+ * on too: however max_sessions is set, the daemon leaves this many for
+ * them. */
 #define UID_RANGES_SPARED 256
 
 struct pool {
@@ -184,7 +185,7 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
 		.name = name,
 	};
-	if (geteuid() == 0 && n_boxes >= UID_RANGE_SLOTS - UID_RANGES_SPARED) {
+	if (geteuid() == 0 && n_boxes + UID_RANGES_SPARED >= uid_layout_slots(uid_layout_get())) {
 		wd_fail(err, 503, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
 			"warren run", n_boxes);
 		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
@@ -209,11 +210,11 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 	n_boxes++;
 	int event_fd = b->ops->event_fd ? b->ops->event_fd(b->bb) : -1;
 	if (event_fd >= 0) {
-		int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0 || !(b->io = loop_io_new(fd, LOOP_IO_READ, b))) {
-			/* torn down from the tick like any dead box: nothing
-			 * here waits for the backend */
-			wd_fail(err, 503, "watch the sandbox: out of file descriptors");
+		int fd = event_fd; /* ours now (backend.h) */
+		if (!(b->io = loop_io_new(fd, LOOP_IO_READ, b))) {
+			/* (the fd is closed) torn down from the tick like any
+			 * dead box: nothing here waits for the backend */
+			wd_fail(err, 503, "watch the sandbox: out of memory");
 			b->state = BOX_DEAD;
 			list_unlink(&b->all_link);
 			list_insert(&dying, &b->all_link);
@@ -269,10 +270,10 @@ static void box_fail(struct box *b, const char *why)
 		b->ready_cb = NULL;
 		cb(b, b->ready_data, why);
 	}
-	if (b->io) {
-		loop_io_close(b->io);
-		b->io = NULL;
-	}
+	/* Not closed yet: the fd is the backend's init socket (backend.h
+	 * event_fd), which it may still send on until its destroy is done. */
+	if (b->io)
+		loop_io_read_stop(b->io);
 	list_unlink(&b->all_link);
 	list_insert(&dying, &b->all_link);
 }
@@ -497,6 +498,8 @@ static void reap_dying(void)
 		struct box *b = LIST_ENTRY(struct box, all_link, node);
 		node = node->next;
 		if (!b->bb || b->ops->destroy_step(b->bb) == 0) {
+			if (b->io)
+				loop_io_close(b->io);
 			list_unlink(&b->all_link);
 			n_boxes--;
 			free(b);

@@ -90,6 +90,14 @@ int cgroup_export(const struct cgroup *cg, char *buf, size_t len);
 int cgroup_import(const char *text, struct cgroup **out, wr_error *e);
 /* Frees cg and leaves the cgroup as it is (its new owner removes it). */
 void cgroup_forget(struct cgroup *cg);
+void cgroup_forgetp(struct cgroup **cg);
+/* Whether every directory of cg is `name` under the cgroup root (an
+ * imported description checked before it is used). */
+bool cgroup_is_named(const struct cgroup *cg, const char *name);
+/* Renames the cgroup in every hierarchy (it stays where it is, with
+ * everything in it): a restarted warrend takes its sandboxes' cgroups
+ * under names of its own. */
+int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e);
 
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

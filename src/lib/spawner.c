@@ -206,6 +206,15 @@ int spawner_start(const char *state_dir, int verbose, wr_error *e)
 }
 
 bool spawner_in_use(void) { return d.started; }
+
+int spawner_take_ids(const struct uid_range *want, struct uid_range *out, wr_error *e)
+{
+	if (!d.ids) {
+		*out = (struct uid_range){ .lock_fd = -1, .rootless = true, .caller_uid = getuid(), .caller_gid = getgid() };
+		return geteuid() == 0 ? wr_error_set(e, ENOTSUP, "spawner: no uid pool") : 0;
+	}
+	return uid_pool_take(d.ids, want->slot, want->host_base, want->count, out, e);
+}
 pid_t spawner_pid(void) { return d.sock >= 0 ? d.pid : 0; }
 
 int spawner_health(wr_error *e)
@@ -377,7 +386,9 @@ static int send_request(const struct spawner_request *hdr, const char *cgroup, c
 
 int spawner_request(const struct spawn_options *o, struct spawned *s, wr_error *e)
 {
-	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
+	/* every fd -1: spawned_release closes what is >= 0 */
+	*s = (struct spawned){ .sock = -1, .sync = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 },
+			       .areas = -1 };
 	if (o->argv)
 		return wr_error_set(e, EINVAL, "spawner: one-shot sandboxes are spawned in place");
 	if (d.failed[0])
@@ -560,7 +571,8 @@ static void serve_one(int sock, struct template_store *templates, const struct r
 	memset(&r, 0, sizeof r);
 	r.id = q->hdr.id;
 	wr_error e = { 0 };
-	struct spawned s = { .sock = -1, .sync = -1, .ids = { .lock_fd = -1 } };
+	struct spawned s = { .sock = -1, .sync = -1, .ids = { .lock_fd = -1 }, .net = { .lock_fd = -1, .dns_fd = -1 },
+			     .areas = -1 };
 	const struct cached_policy *pol = policy_for(q->policy, q->hdr.policy_len - 1, &e);
 	int rc = pol ? 0 : -EINVAL;
 	const struct uid_range ids = {

@@ -364,6 +364,28 @@ int uid_pool_acquire(struct uid_pool *p, struct uid_range *r, wr_error *e)
 	return all_in_use(&p->layout, p->lock_path, e);
 }
 
+int uid_pool_take(struct uid_pool *p, unsigned slot, uid_t base, uint32_t count, struct uid_range *r, wr_error *e)
+{
+	*r = (struct uid_range){ .lock_fd = -1, .caller_uid = getuid(), .caller_gid = getgid() };
+	if (slot >= p->n_slots || uid_layout_slot_base(&p->layout, slot) != base || count != p->layout.size)
+		return wr_error_set(e, EINVAL, "host ids %u-%u are not a range of this daemon's layout (host_ids)",
+				    (unsigned)base, (unsigned)(base + count - 1));
+	if (p->used[slot])
+		return wr_error_set(e, EBUSY, "host ids %u-%u are held by another sandbox", (unsigned)base,
+				    (unsigned)(base + count - 1));
+	int rc = pool_lock_slot(p, base);
+	if (rc == -EAGAIN)
+		return wr_error_set(e, EBUSY, "host ids %u-%u were taken by another process meanwhile",
+				    (unsigned)base, (unsigned)(base + count - 1));
+	if (rc < 0)
+		return wr_error_set(e, -rc, "lock %s", p->lock_path);
+	p->used[slot] = 1;
+	p->in_use++;
+	*r = (struct uid_range){ .host_base = base, .count = count, .slot = slot, .lock_fd = -1, .pool = p,
+				 .caller_uid = getuid(), .caller_gid = getgid() };
+	return 0;
+}
+
 unsigned uid_pool_in_use(const struct uid_pool *p) { return p ? p->in_use : 0; }
 
 void uid_pool_close(struct uid_pool *p)

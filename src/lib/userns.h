@@ -80,6 +80,9 @@ uid_t uid_range_host_uid(const struct uid_range *r, uid_t inside);
  * adjacent locks and other processes' lock attempts stay cheap. Root only. */
 int uid_pool_open(struct uid_pool **out, const char *lock_path, wr_error *e);
 int uid_pool_acquire(struct uid_pool *p, struct uid_range *r, wr_error *e);
+/* Takes the one range (slot, base, count) again (a restarted warrend
+ * adopting the sandbox that had it); -EBUSY when someone else holds it. */
+int uid_pool_take(struct uid_pool *p, unsigned slot, uid_t base, uint32_t count, struct uid_range *r, wr_error *e);
 unsigned uid_pool_in_use(const struct uid_pool *p);
 void uid_pool_close(struct uid_pool *p);
 

@@ -2,6 +2,7 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -952,6 +953,24 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 		return wr_error_set(e, err, "open %s", procs);
 	}
 	return 0;
+}
+
+unsigned cgroup_child_max(struct cgroup *cg, const char *prefix)
+{
+	const char *parent = child_parent(cg);
+	_cleanup_closedir_ DIR *d = parent ? opendir(parent) : NULL;
+	size_t len = strlen(prefix);
+	unsigned max = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		if (strncmp(de->d_name, prefix, len))
+			continue;
+		unsigned long n = strtoul(de->d_name + len, &end, 10);
+		if (!*end && n > max && n <= UINT32_MAX)
+			max = (unsigned)n;
+	}
+	return max;
 }
 
 int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char *dir, size_t dir_len,

@@ -65,6 +65,9 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 int cgroup_child_kill(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);
+/* The highest N of the children named PREFIXN (0: none): a restarted
+ * warrend numbers its execs above those left. */
+unsigned cgroup_child_max(struct cgroup *cg, const char *prefix);
 
 /* A place where a process's memory use is the sandbox's (warrend's file
  * writers): a process that writes "0" to *procs_fd moves in, and what it

@@ -117,4 +117,5 @@ struct init_greeting {
 		bool claimed;         /* the daemon's: a process of its took it */
 	} execs[2 * INIT_MAX_RUNNING];
 	size_t n;
+	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */
 };

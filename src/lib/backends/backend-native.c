@@ -211,6 +211,9 @@ static int native_adopt(const json_t *saved, const char *name, struct backend_bo
 	}
 	snprintf(b->name, sizeof b->name, "%s", name);
 	b->kept = true;
+	/* execs that ended unseen (their end went to the old daemon) may have
+	 * left their cgroups: the next are numbered above them */
+	found->last_id = cgroup_child_max(sandbox_cgroup(b->sb), "exec-");
 	sandbox_give_fd(b->sb);
 	*out = b;
 	return 0;

@@ -297,7 +297,7 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 		strv_freep(&s->env);
 		return snprintf(why, len, "%s", g ? e.message : "out of memory"), -ESRCH;
 	}
-	uint32_t last_id = 0;
+	uint32_t last_id = g->last_id;
 	for (size_t i = 0; i < g->n; i++)
 		if (g->execs[i].id > last_id)
 			last_id = g->execs[i].id;

@@ -253,11 +253,12 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	if (backend_kind_parse(rec.backend, &kind) < 0 || !backend_get(kind))
 		return snprintf(why, len, "backend \"%s\" is not in this build", rec.backend), -EINVAL;
 	const struct backend_ops *ops = backend_get(kind);
+	if (!ops->keep || !ops->adopt)
+		return snprintf(why, len, "the %s backend's sandboxes do not outlive warrend", ops->name), -ENOTSUP;
+	if (strcmp(rec.network, policy_net_mode_name(NET_NONE)))
+		return snprintf(why, len, "sandboxes with network %s do not outlive warrend", rec.network), -ENOTSUP;
 	if (!rec.kept || json_is_null(rec.backend_state))
-		return snprintf(why, len, "its sandbox did not outlive the previous warrend (network %s)", rec.network),
-		       -ENOTSUP;
-	if (!ops->adopt)
-		return snprintf(why, len, "the %s backend does not take sandboxes back", ops->name), -ENOTSUP;
+		return snprintf(why, len, "its sandbox was not kept (see the previous warrend's log)"), -ENOTSUP;
 	struct pool *pool = pool_get(kind, rec.image, rec.policy, &err);
 	if (!pool)
 		return snprintf(why, len, "%s", err.cause.message), -EINVAL;
@@ -273,12 +274,7 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 		strv_freep(&s->env);
 		return snprintf(why, len, "its limits or env are malformed"), -EBADMSG;
 	}
-	enum net_mode mode = NET_NONE;
-	if (strcmp(rec.network, policy_net_mode_name(mode))) {
-		strv_freep(&s->env);
-		return snprintf(why, len, "its network \"%s\" does not outlive warrend", rec.network), -ENOTSUP;
-	}
-	struct network_request net = { .has_mode = true, .mode = mode };
+	struct network_request net = { .has_mode = true, .mode = NET_NONE };
 	if (session_net_prepare(s, &net, &pool, &err) < 0) {
 		strv_freep(&s->env);
 		return snprintf(why, len, "%s", err.cause.message), -EINVAL;

@@ -91,8 +91,10 @@ struct init_signal_request {
 	uint32_t reserved;        /* 0 */
 };
 
-/* The whole message; exactly one fd comes with it: the listening socket
- * init accepts its next connection on. */
+/* The whole message; one or two fds come with it: the listening socket
+ * init accepts its next connection on, and an fd holding the lock of the
+ * sandbox's host id range (userns.h), which init keeps open for its life:
+ * no other sandbox gets those ids while it lives, daemon or not. */
 struct init_keep_request {
 	uint32_t type;            /* INIT_REQ_KEEP */
 	uint32_t reserved;        /* 0 */

@@ -26,6 +26,6 @@ int init_request_n_fds(const struct init_exec_request *hdr);
  * size or type, a signal outside 1..INIT_MAX_SIGNAL, reserved bits set). */
 int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req);
 
-/* Checks a whole INIT_REQ_KEEP message that came with n_fds fds: 0, or
- * -EBADMSG. */
+/* Checks a whole INIT_REQ_KEEP message that came with n_fds fds (the
+ * listener, and the lock of the sandbox's host ids): 0, or -EBADMSG. */
 int init_parse_keep(const char *buf, size_t len, int n_fds);

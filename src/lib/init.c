@@ -510,7 +510,7 @@ static _Noreturn void serve_requests(const struct init_plan *plan)
 		}
 		if (type == INIT_REQ_KEEP) {
 			if (init_parse_keep(buf, (size_t)n, n_fds) == 0)
-				keep_alive(&listener, fds_in[0]);
+				keep_alive(&listener, fds_in[0]); /* fds_in[1], the ids' lock, stays open */
 			else
 				close_fds(fds_in, n_fds);
 			continue;

@@ -197,23 +197,33 @@ int sandbox_exec_release(struct sandbox *sb, uint32_t id)
 
 int sandbox_keep(struct sandbox *sb, int listener, wr_error *e)
 {
+	int ids_lock = -1;
+	int r = spawner_hand_over_ids(&sb->sp.ids, &ids_lock, e);
+	if (r < 0)
+		return r;
+	int fds[2] = { listener, ids_lock };
+	size_t n = ids_lock >= 0 ? 2 : 1;
 	struct init_keep_request req = { .type = INIT_REQ_KEEP };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof fds)];
 		struct cmsghdr align;
 	} control;
 	memset(&control, 0, sizeof control);
 	struct iovec iov = { .iov_base = &req, .iov_len = sizeof req };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof control.buf };
+			      .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &listener, sizeof listener);
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
 	if (sendmsg(sb->sp.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof req)
-		return wr_error_set(e, errno, "send the keep request to the sandbox");
-	return 0;
+		r = wr_error_set(e, errno, "send the keep request to the sandbox");
+	/* (sent or not, the lock is the sandbox's: a range it no longer holds
+	 * stays counted as ours until the sandbox is destroyed) */
+	if (ids_lock >= 0)
+		close(ids_lock);
+	return r;
 }
 
 /* sandbox-adopt.c: a sandbox of these parts (taken). */

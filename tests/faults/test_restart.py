@@ -4,6 +4,8 @@ the next one on the same state directory; what it cannot prove its own is
 destroyed, saying why; every test ends with the host checked
 (hostcheck.host_clean)."""
 
+import errno
+import fcntl
 import json
 import os
 import signal
@@ -44,6 +46,19 @@ def session_ids(d, headers=None):
     return {s["id"] for s in r.json()["sessions"]}
 
 
+def ids_locked(ids):
+    """Whether someone holds the lock of these host ids (userns.h: byte N of
+    the lock file is host id N)."""
+    with open("/run/warren/uid-ranges.lock", "rb+") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, ids["count"], ids["base"])
+        except OSError as e:
+            assert e.errno in (errno.EACCES, errno.EAGAIN), e
+            return True
+        fcntl.lockf(f, fcntl.LOCK_UN, ids["count"], ids["base"])
+        return False
+
+
 def last_tick(events):
     ticks = [int(w) for w in output_of(events).split() if w.isdigit()]
     return ticks[-1] if ticks else -1
@@ -79,8 +94,11 @@ def test_kill_9_with_50_sessions_then_restart_takes_every_one_back(start_daemon,
 
     old.kill()
 
-    # The sandboxes outlive their daemon.
+    # The sandboxes outlive their daemon, and keep their host ids locked: no
+    # other sandbox (warren run, another daemon) may take them meanwhile.
     assert all(pid_alive(p) for p in inits), [p for p in inits if not pid_alive(p)]
+    for rec in old.state_files()[:5]:
+        assert ids_locked(rec["backend_state"]["host_ids"]), rec["backend_state"]
     new = start_daemon(workdir=old.workdir)
     assert "took back 50 session(s) a previous run left; destroyed 0" in new.log(), new.log()
     assert session_ids(new) == set(mine) and session_ids(new, tenant) == set(theirs)

@@ -135,27 +135,28 @@ static json_t *native_save(const struct backend_box *b)
 		return NULL;
 	char control[80];
 	snprintf(control, sizeof control, "%s.sock", b->name);
-	return json_pack("{s:i, s:I, s:s, s:s, s:s, s:{s:i, s:I, s:I, s:b}}", "init_pid", (int)pid, "init_start_time",
-			 (json_int_t)started, "cgroup_name", b->name, "cgroup", cgroup, "control", control, "host_ids",
-			 "slot", (int)ids->slot, "base", (json_int_t)ids->host_base, "count", (json_int_t)ids->count,
-			 "rootless", ids->rootless);
+	return json_pack("{s:i, s:I, s:s, s:s, s:s, s:{s:i, s:I, s:I, s:b, s:b}}", "init_pid", (int)pid,
+			 "init_start_time", (json_int_t)started, "cgroup_name", b->name, "cgroup", cgroup, "control", control,
+			 "host_ids", "slot", (int)ids->slot, "base", (json_int_t)ids->host_base, "count",
+			 (json_int_t)ids->count, "rootless", ids->rootless, "held_by_init", ids->handed);
 }
 
 struct saved_native {
 	int pid;
 	json_int_t started, slot, base, count;
 	const char *name, *cgroup, *control;
-	int rootless;
+	int rootless, held_by_init;
 };
 
 static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *e)
 {
 	json_error_t je;
 	*out = (struct saved_native){ 0 };
-	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:b}}",
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:b, s:b}}",
 			   "init_pid", &out->pid, "init_start_time", &out->started, "cgroup_name", &out->name,
 			   "cgroup", &out->cgroup, "control", &out->control, "host_ids", "slot", &out->slot, "base",
-			   &out->base, "count", &out->count, "rootless", &out->rootless) < 0)
+			   &out->base, "count", &out->count, "rootless", &out->rootless, "held_by_init",
+			   &out->held_by_init) < 0)
 		return wr_error_set(e, EBADMSG, "its native state: %s", je.text);
 	if (out->pid <= 1 || out->started < 0 || out->slot < 0 || out->base < 0 || out->count < 0 ||
 	    out->base > UINT32_MAX || out->count > UINT32_MAX || strncmp(out->name, "wd-", 3) || strchr(out->name, '/'))
@@ -175,7 +176,7 @@ static int native_adopt(const json_t *saved, const char *name, struct backend_bo
 	if (strcmp(sv.control, control))
 		return wr_error_set(e, EBADMSG, "its control socket is not %s", control);
 	struct uid_range want = { .slot = (unsigned)sv.slot, .host_base = (uid_t)sv.base, .count = (uint32_t)sv.count,
-				  .rootless = sv.rootless, .lock_fd = -1 }, ids;
+				  .rootless = sv.rootless, .handed = sv.held_by_init, .lock_fd = -1 }, ids;
 	if ((r = spawner_take_ids(&want, &ids, e)) < 0)
 		return r;
 	struct sandbox_record rec = {

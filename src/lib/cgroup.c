@@ -1105,10 +1105,17 @@ static unsigned remove_stale(const struct stale *st)
 			n += remove_stale_in(parent, st);
 		return n;
 	}
+	/* Every hierarchy, not only warren's controllers: an OCI runtime makes
+	 * a container's cgroup in each (unified, freezer, devices, …), and a
+	 * daemon killed before its delete leaves them there. */
 	const char *parent = v1_parent_name();
-	for (size_t i = 0; i < N_CONTROLLERS; i++) {
+	_cleanup_closedir_ DIR *d = opendir(root);
+	struct dirent *h;
+	while (d && (h = readdir(d))) {
+		if (h->d_name[0] == '.' || h->d_type != DT_DIR)
+			continue;
 		_cleanup_free_ char *dir = NULL;
-		if (asprintf(&dir, "%s/%s/%s", root, controllers[i], parent) >= 0)
+		if (asprintf(&dir, "%s/%s/%s", root, h->d_name, parent) >= 0)
 			n += remove_stale_in(dir, st);
 	}
 	return n;

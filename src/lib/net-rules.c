@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/netlink.h>
 
 #include "cleanup.h"
 
@@ -23,8 +24,23 @@ static const char *const counters[] = { "out", "in", "new", "denied" };
 struct nft_ctx *net_rules_context(wr_error *e)
 {
 	static struct nft_ctx *ctx;
+	static int netfilter_missing;
 	if (ctx)
 		return ctx;
+	/* libnftables exit()s the whole process when it cannot open its
+	 * netlink socket (a kernel without netfilter's netlink, such as a
+	 * guest without modules): ask the kernel first, once. */
+	if (!netfilter_missing) {
+		int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+		if (fd < 0)
+			netfilter_missing = errno;
+		else
+			close(fd);
+	}
+	if (netfilter_missing) {
+		wr_error_set(e, netfilter_missing, "nftables: no netfilter netlink socket in this kernel");
+		return NULL;
+	}
 	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!ctx) {
 		wr_error_set(e, ENOMEM, "libnftables context");
@@ -42,7 +58,7 @@ static int run(json_t *cmds, json_t **out, const char *what, wr_error *e)
 {
 	struct nft_ctx *ctx = net_rules_context(e);
 	if (!ctx)
-		return -ENOMEM;
+		return -(e && e->code ? e->code : ENOMEM);
 	_cleanup_json_ json_t *doc = json_pack("{s:O}", "nftables", cmds);
 	_cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	if (!text)

@@ -280,10 +280,10 @@ static json_t *rlimits_to_json(const struct policy *p)
 	return o;
 }
 
-static json_t *env_to_json(char *const *env, size_t n)
+json_t *env_to_json(char *const *env, size_t n)
 {
 	json_t *o = json_object();
-	for (size_t i = 0; o && i < n; i++) {
+	for (size_t i = 0; o && env && i < n && env[i]; i++) {
 		const char *eq = strchr(env[i], '=');
 		if (!eq)
 			continue;

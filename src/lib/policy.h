@@ -160,6 +160,8 @@ int policy_restrict_socket_families(struct policy *p, uint64_t want, wr_error *e
 
 /* The effective policy as JSON, in the same shape it is written in. */
 json_t *policy_to_json(const struct policy *p);
+/* "KEY=VALUE" strings as {KEY: VALUE}: the first n, or up to a NULL. */
+json_t *env_to_json(char *const *env, size_t n);
 
 void policy_free(struct policy *p);
 static inline void policy_freep(struct policy **p) { if (*p) policy_free(*p); }

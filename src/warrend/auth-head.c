@@ -58,6 +58,40 @@ static void verdict(struct head_result *out, enum head_verdict v, const char *wh
 	out->why = why;
 }
 
+/* The values of the headers that may carry credentials. */
+struct head_creds {
+	enum head_credentials kind;
+	const char *authorization, *api_key, *access_token;
+	size_t authorization_len, api_key_len, access_token_len;
+};
+
+/* The first of each, as h2o_find_header finds it for the handlers. */
+static void note_header(struct head_creds *c, const char *name, size_t name_len, const char *value, size_t len)
+{
+	if (name_len == 13 && !strncasecmp(name, "authorization", 13) && !c->authorization)
+		c->authorization = value, c->authorization_len = len;
+	else if (name_len == 9 && !strncasecmp(name, "x-api-key", 9) && !c->api_key)
+		c->api_key = value, c->api_key_len = len;
+	else if (((name_len == 14 && !strncasecmp(name, "x-access-token", 14)) ||
+		  (name_len == 24 && !strncasecmp(name, "e2b-traffic-access-token", 24))) && !c->access_token)
+		c->access_token = value, c->access_token_len = len;
+}
+
+static void judge_e2b(struct head_result *out, const struct head_creds *c)
+{
+	if (c->api_key && auth_owner(c->api_key, c->api_key_len))
+		verdict(out, HEAD_AUTHORIZED, NULL);
+	else if (c->access_token && auth_sandbox_secret_valid(c->access_token, c->access_token_len))
+		verdict(out, HEAD_AUTHORIZED, NULL);
+	else if (c->api_key)
+		verdict(out, HEAD_UNAUTHORIZED, "invalid API key (X-API-KEY): use a warrend token");
+	else if (c->access_token)
+		verdict(out, HEAD_UNAUTHORIZED, "invalid access token: the sandbox ended or the token is another's");
+	else
+		verdict(out, HEAD_UNAUTHORIZED, "send the API key in X-API-KEY (a warrend token), or a sandbox's "
+			"envdAccessToken in X-Access-Token");
+}
+
 static void judge_token(struct head_result *out, const char *value, size_t len, bool present)
 {
 	const char *why = NULL;
@@ -69,7 +103,15 @@ static void judge_token(struct head_result *out, const char *value, size_t len, 
 		verdict(out, HEAD_AUTHORIZED, NULL);
 }
 
-static void examine_http1(const uint8_t *buf, size_t len, struct head_result *out)
+static void judge(struct head_result *out, const struct head_creds *c)
+{
+	if (c->kind == HEAD_CREDENTIALS_E2B)
+		judge_e2b(out, c);
+	else
+		judge_token(out, c->authorization, c->authorization_len, c->authorization != NULL);
+}
+
+static void examine_http1(const uint8_t *buf, size_t len, enum head_credentials creds, struct head_result *out)
 {
 	const char *method, *path;
 	size_t method_len, path_len, n = MAX_HEADERS;
@@ -80,20 +122,21 @@ static void examine_http1(const uint8_t *buf, size_t len, struct head_result *ou
 		return verdict(out, HEAD_INCOMPLETE, NULL);
 	if (r < 0)
 		return verdict(out, HEAD_MALFORMED, "malformed HTTP request");
+	struct head_creds c = { .kind = creds };
 	bool body = false;
 	for (size_t i = 0; i < n; i++) {
-		if (headers[i].name && headers[i].name_len == 13 &&
-		    strncasecmp(headers[i].name, "authorization", 13) == 0)
-			return judge_token(out, headers[i].value, headers[i].value_len, true);
-		if (headers[i].name && ((headers[i].name_len == 17 &&
-					 !strncasecmp(headers[i].name, "transfer-encoding", 17)) ||
-					(headers[i].name_len == 14 && !strncasecmp(headers[i].name, "content-length", 14) &&
-					 !(headers[i].value_len == 1 && headers[i].value[0] == '0'))))
+		if (!headers[i].name)
+			continue;
+		note_header(&c, headers[i].name, headers[i].name_len, headers[i].value, headers[i].value_len);
+		if ((headers[i].name_len == 17 && !strncasecmp(headers[i].name, "transfer-encoding", 17)) ||
+		    (headers[i].name_len == 14 && !strncasecmp(headers[i].name, "content-length", 14) &&
+		     !(headers[i].value_len == 1 && headers[i].value[0] == '0')))
 			body = true;
 	}
-	judge_token(out, NULL, 0, false);
+	judge(out, &c);
+	/* a tokenless bodiless GET may be a signed artifact URL (warren's API only) */
 	bool get = (method_len == 3 && !memcmp(method, "GET", 3)) || (method_len == 4 && !memcmp(method, "HEAD", 4));
-	if (get && !body) {
+	if (creds == HEAD_CREDENTIALS_BEARER && !c.authorization && get && !body) {
 		out->target = path;
 		out->target_len = path_len;
 	}
@@ -103,7 +146,8 @@ static uint32_t get24(const uint8_t *p) { return (uint32_t)p[0] << 16 | (uint32_
 static uint32_t get31(const uint8_t *p) { return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) & 0x7fffffff; }
 
 /* One complete header block: is there a valid token in it? */
-static void examine_header_block(const uint8_t *block, size_t len, struct head_result *out)
+static void examine_header_block(const uint8_t *block, size_t len, enum head_credentials creds,
+				 struct head_result *out)
 {
 	h2o_hpack_header_table_t table = { .hpack_capacity = HPACK_TABLE, .hpack_max_capacity = HPACK_TABLE };
 	/* h2o_hpack_parse_headers fills only the pool, input and headers of a
@@ -119,9 +163,12 @@ static void examine_header_block(const uint8_t *block, size_t len, struct head_r
 	if (r != 0)
 		verdict(out, HEAD_MALFORMED, "malformed HTTP/2 header block");
 	else {
-		ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-		judge_token(out, at >= 0 ? req->headers.entries[at].value.base : NULL,
-			    at >= 0 ? req->headers.entries[at].value.len : 0, at >= 0);
+		struct head_creds c = { .kind = creds };
+		for (size_t i = 0; i < req->headers.size; i++) {
+			const h2o_header_t *h = &req->headers.entries[i];
+			note_header(&c, h->name->base, h->name->len, h->value.base, h->value.len);
+		}
+		judge(out, &c);
 	}
 	h2o_mem_clear_pool(&req->pool);
 	free(req);
@@ -152,7 +199,7 @@ static bool headers_fragment(uint8_t flags, const uint8_t *p, size_t len, const 
 
 /* The preface, then SETTINGS, WINDOW_UPDATE, PRIORITY, PING or extension
  * frames, then the first request: HEADERS and its CONTINUATIONs. */
-static void examine_http2(const uint8_t *buf, size_t len, struct head_result *out)
+static void examine_http2(const uint8_t *buf, size_t len, enum head_credentials creds, struct head_result *out)
 {
 	size_t at = PREFACE_LEN, block_len = 0;
 	uint32_t stream = 0;
@@ -198,24 +245,24 @@ static void examine_http2(const uint8_t *buf, size_t len, struct head_result *ou
 		memcpy(block + block_len, frag, frag_len);
 		block_len += frag_len;
 		if (flags & FLAG_END_HEADERS) {
-			examine_header_block(block, block_len, out);
+			examine_header_block(block, block_len, creds, out);
 			break;
 		}
 	}
 	free(block);
 }
 
-void head_examine(const uint8_t *buf, size_t len, struct head_result *out)
+void head_examine(const uint8_t *buf, size_t len, enum head_credentials creds, struct head_result *out)
 {
 	*out = (struct head_result){ .verdict = HEAD_INCOMPLETE };
 	if (len == 0)
 		return;
 	if (memcmp(buf, preface, len < PREFACE_LEN ? len : PREFACE_LEN) == 0) {
 		if (len >= PREFACE_LEN)
-			examine_http2(buf, len, out);
+			examine_http2(buf, len, creds, out);
 		else
 			out->http2 = true;
 		return;
 	}
-	examine_http1(buf, len, out);
+	examine_http1(buf, len, creds, out);
 }

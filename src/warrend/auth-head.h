@@ -26,5 +26,10 @@ struct head_result {
 	size_t target_len;
 };
 
-/* Looks up the token with auth_owner_of_header (auth.h). */
-void head_examine(const uint8_t *buf, size_t len, struct head_result *out);
+/* Which credentials the listener takes (auth.h looks them up). */
+enum head_credentials {
+	HEAD_CREDENTIALS_BEARER, /* Authorization: Bearer TOKEN (warren's API) */
+	HEAD_CREDENTIALS_E2B,    /* X-API-KEY: TOKEN, or a sandbox's X-Access-Token or
+				  * E2B-Traffic-Access-Token (E2B's API) */
+};
+void head_examine(const uint8_t *buf, size_t len, enum head_credentials creds, struct head_result *out);

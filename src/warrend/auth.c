@@ -434,8 +434,25 @@ void auth_free(void)
 	n_tokens = 0;
 }
 
-int auth_token_add(const char *path, const char *name, const char *restrictions, char token[65], wr_error *e)
+static bool (*sandbox_secret_check)(const char *value, size_t len);
+
+void auth_set_sandbox_secret_check(bool (*check)(const char *value, size_t len))
 {
+	sandbox_secret_check = check;
+}
+
+bool auth_sandbox_secret_valid(const char *value, size_t len)
+{
+	return sandbox_secret_check && len && sandbox_secret_check(value, len);
+}
+
+int auth_token_add(const char *path, const char *name, const char *restrictions, const char *prefix,
+		   char token[AUTH_TOKEN_MAX + 1], wr_error *e)
+{
+	if (!prefix)
+		prefix = "";
+	if (strlen(prefix) > AUTH_TOKEN_MAX - 64)
+		return wr_error_set(e, 0, "token prefix \"%s\" is too long", prefix);
 	if (!valid_name(name))
 		return wr_error_set(e, 0, "invalid token name \"%s\" (letters, digits, . _ - @; at most %d)",
 				    name, NAME_MAX_LEN);
@@ -469,9 +486,11 @@ int auth_token_add(const char *path, const char *name, const char *restrictions,
 	unsigned char secret[32], hash[HASH_LEN];
 	if (getrandom(secret, sizeof(secret), 0) != sizeof(secret))
 		return wr_error_set(e, errno ? errno : EIO, "getrandom");
-	to_hex(secret, sizeof(secret), token);
+	size_t plen = strlen(prefix);
+	memcpy(token, prefix, plen);
+	to_hex(secret, sizeof(secret), token + plen);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (sha256(token, 64, hash) < 0)
+	if (sha256(token, plen + 64, hash) < 0)
 		return wr_error_set(e, EIO, "sha256");
 	char hash_hex[2 * HASH_LEN + 1];
 	to_hex(hash, HASH_LEN, hash_hex);

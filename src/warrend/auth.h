@@ -57,8 +57,18 @@ int auth_check_lease(const char *owner, const char *image, const char *policy, c
 int auth_restrictions_parse(char *text, struct token_restrictions *out, wr_error *e);
 void auth_restrictions_free(struct token_restrictions *r);
 
-/* `warrend token add NAME [restrictions]`: a new random token (64 hex
- * chars, NUL terminated into token[65]) whose hash, followed by
- * `restrictions` (may be NULL or empty; checked first), is appended to
- * `path` (created 0600). */
-int auth_token_add(const char *path, const char *name, const char *restrictions, char token[65], wr_error *e);
+/* `warrend token add NAME [restrictions]`: a new random token (`prefix`
+ * and 64 hex chars, NUL terminated into token[AUTH_TOKEN_MAX + 1]) whose
+ * hash, followed by `restrictions` (may be NULL or empty; checked first),
+ * is appended to `path` (created 0600). */
+#define AUTH_E2B_PREFIX "e2b_"   /* E2B's SDKs take API keys ^e2b_[0-9a-f]+$ */
+#define AUTH_TOKEN_MAX (16 + 64)
+int auth_token_add(const char *path, const char *name, const char *restrictions, const char *prefix,
+		   char token[AUTH_TOKEN_MAX + 1], wr_error *e);
+
+/* Credentials that a front end hands out itself (E2B's per-sandbox access
+ * tokens): the gate (http-gate.c) lets a connection of that front end's
+ * listener in when its first request carries one `check` accepts. NULL
+ * (the default): none is accepted. */
+void auth_set_sandbox_secret_check(bool (*check)(const char *value, size_t len));
+bool auth_sandbox_secret_valid(const char *value, size_t len);

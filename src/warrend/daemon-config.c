@@ -22,7 +22,7 @@
 #include "userns.h"
 
 enum value_type { V_STRING, V_BOOL, V_UNSIGNED, V_MODE, V_SIZE, V_DURATION, V_LISTEN, V_VERBOSE, V_BACKEND,
-		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_URL };
+		  V_FALLBACK, V_ORIGINS, V_HOSTS, V_LOG_FORMAT, V_E2B_TEMPLATE, V_URL };
 
 struct config_key {
 	const char *name;
@@ -67,6 +67,8 @@ static const struct config_key config_keys[] = {
 	{ "max_file_size", V_SIZE, FIELD(max_file_size), 0 },
 	{ "mcp_session_timeout", V_DURATION, FIELD(mcp_session_timeout_ms), 0 },
 	{ "max_mcp_sessions_per_token", V_UNSIGNED, FIELD(max_mcp_sessions_per_token), 1 },
+	{ "e2b_listen", V_STRING, FIELD(e2b_listen), 0 },
+	{ "e2b_template", V_E2B_TEMPLATE, 0, 0 },
 	{ "public_url", V_URL, FIELD(public_url), 0 },
 	{ "artifact_key_file", V_STRING, FIELD(artifact_key_file), 0 },
 	{ "artifact_ttl", V_DURATION, FIELD(artifact_ttl_ms), 0 },
@@ -158,6 +160,7 @@ void config_free(struct daemon_config *cfg)
 	config_clear_listen(cfg);
 	free_list(&cfg->allowed_origins, &cfg->n_allowed_origins);
 	free_list(&cfg->allowed_hosts, &cfg->n_allowed_hosts);
+	free_list(&cfg->e2b_templates, &cfg->n_e2b_templates);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
 		if (config_keys[i].type == V_STRING || config_keys[i].type == V_URL) {
 			char **field = (char **)((char *)cfg + config_keys[i].offset);
@@ -196,6 +199,20 @@ static bool valid_host_name(const char *v)
 	if (v[0] == '[')
 		return v[strlen(v) - 1] == ']' && strspn(v + 1, "0123456789abcdefABCDEF:.") == strlen(v) - 2;
 	return *v && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == strlen(v);
+}
+
+/* "NAME=IMAGE" or "NAME=IMAGE:POLICY": an E2B template id and the warren
+ * image (and policy) its sandboxes get. */
+static bool valid_template(const char *v)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	size_t name = strspn(v, name_chars), image;
+	if (!name || name > 64 || v[name] != '=')
+		return false;
+	v += name + 1;
+	if (!(image = strspn(v, name_chars)) || image > 64 || (v[image] && v[image] != ':'))
+		return false;
+	return !v[image] || (strspn(v + image + 1, name_chars) == strlen(v + image + 1) && v[image + 1]);
 }
 
 /* A comma- or blank-separated list, appended to what earlier lines gave. */
@@ -270,6 +287,9 @@ int config_set(struct daemon_config *cfg, const char *key, const char *value, wr
 	case V_HOSTS:
 		return add_list(key, value, valid_host_name, "host names such as warren.internal, without a port",
 				&cfg->allowed_hosts, &cfg->n_allowed_hosts, e);
+	case V_E2B_TEMPLATE:
+		return add_list(key, value, valid_template, "NAME=IMAGE or NAME=IMAGE:POLICY, such as base=minimal",
+				&cfg->e2b_templates, &cfg->n_e2b_templates, e);
 	case V_URL:
 		/* artifact URLs are this followed by their path */
 		if (!valid_origin(value))
@@ -432,6 +452,14 @@ int config_finish(struct daemon_config *cfg, wr_error *e)
 	/* Below this a burst of output would keep nothing of itself. */
 	if (cfg->process_buffer < 64 * 1024)
 		return wr_error_set(e, 0, "process_buffer: at least 64K");
+	if (cfg->e2b_listen) {
+		struct listen_addr addr;
+		if (config_parse_listen(cfg->e2b_listen, &addr, e) < 0)
+			return wr_error_prefix(e, "e2b_listen: ");
+		if (addr.is_unix)
+			return wr_error_set(e, 0, "e2b_listen: E2B's SDKs reach it by an http:// URL: give IPV4:PORT or "
+					    "[IPV6]:PORT, not \"%s\"", cfg->e2b_listen);
+	}
 	if (cfg->artifact_ttl_ms < 1000)
 		return wr_error_set(e, 0, "artifact_ttl: at least 1s");
 	/* The host ids every sandbox of this process draws from (userns.h). */

@@ -50,6 +50,9 @@ struct daemon_config {
 	uint64_t max_file_size;     /* one workspace file, 64 MiB */
 	uint64_t mcp_session_timeout_ms;    /* an MCP session unused this long ends, 1 h */
 	unsigned max_mcp_sessions_per_token; /* MCP sessions one token holds at once, 16 */
+	char *e2b_listen;           /* "127.0.0.1:3000": E2B's API on its own listener; NULL: none */
+	char **e2b_templates;       /* "NAME IMAGE [POLICY]": E2B template ids over the built-in ones */
+	size_t n_e2b_templates;
 	/* artifacts: collected files kept under STATE/artifacts (warrend.conf(5)) */
 	char *public_url;           /* what artifact URLs start with ("https://host"); NULL: the request's Host */
 	char *artifact_key_file;    /* their HMAC key, 64 hex digits; NULL: STATE/artifact.key, made at first start */

@@ -37,6 +37,7 @@ struct gate_conn {
 	size_t len;
 	bool lingering;              /* answered: reading and dropping until the client closes */
 	bool closing;                /* the client is done: close once the answer is out */
+	enum http_listener_kind kind; /* whose credentials its first request must carry */
 	uint64_t dropped;
 	char *reply;                 /* being written */
 };
@@ -187,7 +188,9 @@ static void on_reply_written(h2o_socket_t *sock, const char *err)
 static bool answer(struct gate_conn *g, int status, const char *code, const char *message, bool http2,
 		   uint32_t stream)
 {
-	json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	/* each API's own error shape: E2B's clients read {code: 401, message} */
+	json_t *doc = g->kind == HTTP_LISTENER_E2B ? json_pack("{s:i,s:s}", "code", status, "message", message)
+						   : json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
 	_cleanup_free_ char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	size_t len = 0;
@@ -313,7 +316,7 @@ static void on_readable(h2o_socket_t *sock, const char *err)
 	struct head_result h;
 	char why[160];
 	bool open;
-	head_examine(g->head, g->len, &h);
+	head_examine(g->head, g->len, g->kind == HTTP_LISTENER_E2B ? HEAD_CREDENTIALS_E2B : HEAD_CREDENTIALS_BEARER, &h);
 	switch (h.verdict) {
 	case HEAD_AUTHORIZED:
 		hand_to_h2o(g); /* an EOF is h2o's to see, as for any client */
@@ -360,7 +363,7 @@ static void on_readable(h2o_socket_t *sock, const char *err)
 
 /* ---- entry ------------------------------------------------------------------ */
 
-void http_gate_accept(h2o_socket_t *sock)
+void http_gate_accept(h2o_socket_t *sock, enum http_listener_kind kind)
 {
 	/* Full: the oldest connection is most likely a slow or idle one. */
 	if (n_gated >= cfg->auth_pending_max) {
@@ -382,6 +385,7 @@ void http_gate_accept(h2o_socket_t *sock)
 		return;
 	}
 	g->sock = sock;
+	g->kind = kind;
 	g->timeout.cb = on_timeout;
 	h2o_linklist_insert(&gated, &g->link);
 	n_gated++;

@@ -20,6 +20,10 @@ enum http_auth_mode {
 	HTTP_AUTH_LOOPBACK, /* loopback TCP with tokenless_loopback: the owner "loopback" */
 };
 enum http_auth_mode http_conn_auth_mode(h2o_conn_t *conn);
+/* Which API a listener speaks: warren's own (the route tables), or E2B's
+ * (e2b_listen: one front end, its own credentials). */
+enum http_listener_kind { HTTP_LISTENER_WARREN, HTTP_LISTENER_E2B };
+enum http_listener_kind http_conn_listener(h2o_conn_t *conn);
 /* Whether a Host value names the connection's own address or localhost
  * (with the connection's port; none means 80), or one of `names` (any port). */
 bool http_host_is_local(h2o_conn_t *conn, const char *host, size_t len, const char *const *names, size_t n_names);
@@ -31,6 +35,6 @@ void http_listen_warnings(void);
  * it reads a new connection's first request head itself and hands the
  * connection to h2o only once that request carries a valid token. */
 int http_gate_init(h2o_evloop_t *loop, const struct daemon_config *cfg);
-void http_gate_accept(h2o_socket_t *sock);
+void http_gate_accept(h2o_socket_t *sock, enum http_listener_kind kind);
 /* Closes every connection still in the gate (drain). */
 void http_gate_close_all(void);

@@ -36,6 +36,7 @@ struct listener {
 	h2o_socket_t *sock;
 	struct sockaddr_storage sa; /* what it is bound to */
 	enum http_auth_mode auth;
+	enum http_listener_kind kind;
 	bool unlink_on_stop;        /* a unix socket we created (not systemd's) */
 };
 
@@ -47,7 +48,7 @@ static void accept_connection(h2o_socket_t *listener, h2o_socket_t *sock)
 {
 	const struct listener *l = listener->data;
 	if (l->auth == HTTP_AUTH_TOKEN)
-		http_gate_accept(sock);
+		http_gate_accept(sock, l->kind);
 	else
 		h2o_accept(http_accept_ctx(), sock);
 }
@@ -215,13 +216,15 @@ static enum http_auth_mode auth_mode_of(const struct sockaddr_storage *sa)
 	return HTTP_AUTH_TOKEN;
 }
 
-static void add_listener(h2o_evloop_t *loop, int fd, bool unlink_on_stop)
+static void add_listener(h2o_evloop_t *loop, int fd, bool unlink_on_stop, enum http_listener_kind kind)
 {
 	struct listener *l = &listeners[n_listeners++];
 	socklen_t len = sizeof(l->sa);
 	memset(&l->sa, 0, sizeof(l->sa));
 	getsockname(fd, (struct sockaddr *)&l->sa, &len);
-	l->auth = auth_mode_of(&l->sa);
+	/* E2B's API always wants a key, loopback or not */
+	l->kind = kind;
+	l->auth = kind == HTTP_LISTENER_E2B ? HTTP_AUTH_TOKEN : auth_mode_of(&l->sa);
 	l->unlink_on_stop = unlink_on_stop;
 	l->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
 	l->sock->data = l;
@@ -240,7 +243,7 @@ static int take_activated_sockets(h2o_evloop_t *loop)
 		int fd = SD_LISTEN_FDS_START + i;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		add_listener(loop, fd, false);
+		add_listener(loop, fd, false, HTTP_LISTENER_WARREN);
 	}
 	return n;
 #else
@@ -249,12 +252,33 @@ static int take_activated_sockets(h2o_evloop_t *loop)
 #endif
 }
 
+/* e2b_listen: TCP only (config_finish checked), bound even under socket
+ * activation (systemd passes warren's own listeners only). */
+static int listen_e2b(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e)
+{
+	struct listen_addr addr;
+	int fd = -1;
+	if (!cfg->e2b_listen)
+		return 0;
+	if (n_listeners == MAX_LISTENERS)
+		return wr_error_set(e, 0, "more than %d listeners", MAX_LISTENERS);
+	if (config_parse_listen(cfg->e2b_listen, &addr, e) < 0 || bind_tcp(&addr, cfg->e2b_listen, &fd, e) < 0) {
+		wr_error_prefix(e, "e2b_listen: ");
+		http_stop_listening();
+		return -(e->code ? e->code : EINVAL);
+	}
+	add_listener(loop, fd, false, HTTP_LISTENER_E2B);
+	if (cfg->verbose)
+		daemon_log("serving E2B's API on %s", cfg->e2b_listen);
+	return 0;
+}
+
 int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_error *e)
 {
 	config = cfg;
 	if (take_activated_sockets(loop) > 0) {
 		daemon_log("using %zu socket(s) from systemd; listen entries ignored", n_listeners);
-		return 0;
+		return listen_e2b(loop, cfg, e);
 	}
 	if (cfg->n_listen > MAX_LISTENERS)
 		return wr_error_set(e, 0, "more than %d listen entries", MAX_LISTENERS);
@@ -271,11 +295,11 @@ int http_listen_all(h2o_evloop_t *loop, const struct daemon_config *cfg, wr_erro
 			http_stop_listening();
 			return r;
 		}
-		add_listener(loop, fd, addr.is_unix);
+		add_listener(loop, fd, addr.is_unix, HTTP_LISTENER_WARREN);
 		if (cfg->verbose)
 			daemon_log("listening on %s", cfg->listen[i]);
 	}
-	return 0;
+	return listen_e2b(loop, cfg, e);
 }
 
 void http_stop_listening(void)
@@ -317,28 +341,43 @@ static bool is_wildcard(const struct sockaddr_storage *sa)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
 }
 
-enum http_auth_mode http_conn_auth_mode(h2o_conn_t *conn)
+/* The connection's listener, NULL when unknown (a unix socket: *local
+ * tells which family it was). */
+static const struct listener *conn_listener(h2o_conn_t *conn, struct sockaddr_storage *local)
 {
-	struct sockaddr_storage local;
-	memset(&local, 0, sizeof(local));
-	if (conn->callbacks->get_sockname(conn, (struct sockaddr *)&local) == 0)
-		return HTTP_AUTH_TOKEN;
-	if (local.ss_family == AF_UNIX)
-		return auth_mode_of(&local);
+	memset(local, 0, sizeof(*local));
+	if (conn->callbacks->get_sockname(conn, (struct sockaddr *)local) == 0 || local->ss_family == AF_UNIX)
+		return NULL;
 	/* The connection's local address identifies its listener: the exact
 	 * address and port, or a wildcard listener on that port. */
 	const struct listener *found = NULL;
 	for (size_t i = 0; i < n_listeners; i++) {
 		const struct listener *l = &listeners[i];
-		if (l->sa.ss_family == AF_UNIX || port_of(&l->sa) != port_of(&local))
+		if (l->sa.ss_family == AF_UNIX || port_of(&l->sa) != port_of(local))
 			continue;
-		if (same_ip(&l->sa, &local))
+		if (same_ip(&l->sa, local))
 			found = l;
-		else if (!found && is_wildcard(&l->sa) && l->sa.ss_family == local.ss_family)
+		else if (!found && is_wildcard(&l->sa) && l->sa.ss_family == local->ss_family)
 			found = l;
 	}
+	return found;
+}
+
+enum http_auth_mode http_conn_auth_mode(h2o_conn_t *conn)
+{
+	struct sockaddr_storage local;
+	const struct listener *l = conn_listener(conn, &local);
+	if (local.ss_family == AF_UNIX)
+		return auth_mode_of(&local);
 	/* A listener stopped while draining, or unknown: fail closed. */
-	return found ? found->auth : HTTP_AUTH_TOKEN;
+	return l ? l->auth : HTTP_AUTH_TOKEN;
+}
+
+enum http_listener_kind http_conn_listener(h2o_conn_t *conn)
+{
+	struct sockaddr_storage local;
+	const struct listener *l = conn_listener(conn, &local);
+	return l ? l->kind : HTTP_LISTENER_WARREN;
 }
 
 /* The connection's own address as the text of a Host: "127.0.0.1" or

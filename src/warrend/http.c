@@ -548,11 +548,23 @@ static int dispatch_route(h2o_req_t *req, struct http_ctx *ctx)
 				req->method.base, (int)len, path);
 }
 
+static http_front_fn e2b_front;
+
+void http_set_e2b_front(http_front_fn handler)
+{
+	e2b_front = handler;
+}
+
 static int dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct http_ctx *ctx = http_ctx(req);
 	/* every log line the handler causes names the request */
 	LOG_CTX_SCOPE(ctx->request_id, NULL);
+	if (http_conn_listener(req->conn) == HTTP_LISTENER_E2B) {
+		if (e2b_front)
+			return e2b_front(req, ctx);
+		return http_reply_error(req, 503, "unavailable", "E2B's API is not served here");
+	}
 	return dispatch_route(req, ctx);
 }
 

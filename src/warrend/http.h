@@ -61,6 +61,12 @@ struct http_ctx *http_ctx(h2o_req_t *req);
 /* Names the session a request concerns in its access-log line. */
 void http_set_session(h2o_req_t *req, const char *session_id);
 
+/* The front end of the listener that speaks E2B's API (e2b_listen):
+ * every request of its connections goes to `handler`, which routes and
+ * authenticates it itself (the route tables above are warren's API's). */
+typedef int (*http_front_fn)(h2o_req_t *req, struct http_ctx *ctx);
+void http_set_e2b_front(http_front_fn handler);
+
 /* Parses the request body as a JSON object. On failure it has already
  * replied 400 (malformed, not an object) and returns -1. */
 int http_body_json(h2o_req_t *req, json_t **out);

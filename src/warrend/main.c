@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "daemon-config.h"
 #include "daemon.h"
+#include "e2b.h"
 #include "http-internal.h"
 #include "metrics.h"
 #include "routes.h"
@@ -222,6 +223,7 @@ static void usage(FILE *out)
 	      "      --image-dir DIR      where named images live\n"
 	      "      --backend NAME       native (default), oci or docker: what runs sandboxes\n"
 	      "      --backend-fallback NAME  used when the backend is unhealthy at start\n"
+	      "      --e2b-listen ADDR    also serve E2B's API (its SDKs) on IPV4:PORT or [IPV6]:PORT\n"
 	      "      --drain              tell the running warrend (of this state directory) to\n"
 	      "                           take no new sessions and exit once every session ended;\n"
 	      "                           waits for it to exit\n"
@@ -235,7 +237,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_STATE_DIR = 256, OPT_TOKENS, OPT_POOL_SIZE, OPT_MAX_SESSIONS, OPT_POLICY_DIR, OPT_IMAGE_DIR,
-       OPT_BACKEND, OPT_BACKEND_FALLBACK, OPT_DRAIN, OPT_STOP };
+       OPT_BACKEND, OPT_BACKEND_FALLBACK, OPT_E2B_LISTEN, OPT_DRAIN, OPT_STOP };
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -248,6 +250,7 @@ static const struct option long_options[] = {
 	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "backend-fallback", required_argument, NULL, OPT_BACKEND_FALLBACK },
+	{ "e2b-listen", required_argument, NULL, OPT_E2B_LISTEN },
 	{ "drain", no_argument, NULL, OPT_DRAIN },
 	{ "stop", required_argument, NULL, OPT_STOP },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -269,6 +272,7 @@ static const char *flag_key(int opt)
 	case OPT_IMAGE_DIR: return "image_dir";
 	case OPT_BACKEND: return "backend";
 	case OPT_BACKEND_FALLBACK: return "backend_fallback";
+	case OPT_E2B_LISTEN: return "e2b_listen";
 	default: return NULL;
 	}
 }
@@ -347,7 +351,9 @@ fail:
 
 static const char token_usage[] =
 	"Usage: warrend token add NAME [--policies P,...] [--images I,...] [--backends B,...]\n"
-	"                              [--max-sessions N] [--max-execs N] [--tokens FILE | --config FILE]\n";
+	"                              [--max-sessions N] [--max-execs N] [--e2b]\n"
+	"                              [--tokens FILE | --config FILE]\n"
+	"  --e2b  a token of the shape E2B's SDKs accept as an API key (e2b_ and hex digits)\n";
 
 /* Takes the restriction options (--policies a,b or --policies=a,b) out of
  * argv into "policies=a,b ..." text; the rest stays for load_config. */
@@ -399,6 +405,14 @@ static int token_command(int argc, char **argv)
 	const char *name = argv[2];
 	char restrictions[2048];
 	argc -= 2, argv += 2;
+	/* --e2b: the token is "e2b_" and hex, as E2B's Python SDK insists */
+	bool e2b = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--e2b")) {
+			e2b = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
+			argc--, i--;
+		}
 	if (take_restrictions(&argc, argv, restrictions, sizeof(restrictions)) < 0) {
 		fputs(token_usage, stderr);
 		return 2;
@@ -408,9 +422,9 @@ static int token_command(int argc, char **argv)
 	int r = load_config(argc, argv, &cfg);
 	if (r != 0)
 		return r < 0 ? 2 : 0;
-	char token[65];
+	char token[AUTH_TOKEN_MAX + 1];
 	wr_error e = { 0 };
-	if (auth_token_add(cfg.tokens_file, name, restrictions, token, &e) < 0) {
+	if (auth_token_add(cfg.tokens_file, name, restrictions, e2b ? AUTH_E2B_PREFIX : "", token, &e) < 0) {
 		fprintf(stderr, "warrend: %s\n", e.message);
 		config_free(&cfg);
 		return 1;
@@ -497,6 +511,8 @@ int main(int argc, char **argv)
 	http_add_presigned_routes(v1_artifact_download_routes);
 	http_add_routes(compat_routes);
 	http_add_routes(mcp_routes);
+	if (d->cfg.e2b_listen)
+		e2b_init(); /* its own listener: its own routing (api/e2b) */
 	metrics_init();
 	sessions_on_tick(http_tick);
 

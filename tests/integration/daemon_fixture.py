@@ -28,7 +28,7 @@ import time
 import pytest
 import requests
 
-from warrentest import (BACKENDS, CGROUP_ROOT, CGROUP_V1_CONTROLLERS, REPO, backend_config, backend_leftovers,
+from warrentest import (BACKENDS, CGROUP_ROOT, REPO, backend_config, backend_leftovers,
                         backend_unavailable, in_sandbox_range, read_proc)
 
 READY_TIMEOUT = 15
@@ -262,8 +262,8 @@ class Daemon:
         """This daemon's sandbox cgroups (named wd-<daemon pid>-<n>)."""
         pid = pid or self.proc.pid
         parent = os.environ.get("WARREN_CGROUP_PARENT", "warren").strip("/")
-        dirs = [f"{CGROUP_ROOT}/{c}/{parent}" for c in CGROUP_V1_CONTROLLERS]
-        dirs += [f"{CGROUP_ROOT}/{parent}", f"{CGROUP_ROOT}/unified/{parent}"]
+        # every hierarchy: an OCI runtime makes one in each (warren_cgroups)
+        dirs = [f"{CGROUP_ROOT}/{parent}"] + glob.glob(f"{CGROUP_ROOT}/*/{parent}")
         return sorted(p for d in dirs for p in glob.glob(f"{d}/wd-{pid}-*"))
 
     def live_inits(self):

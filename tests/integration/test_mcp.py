@@ -15,26 +15,23 @@ are checked from Python with plain HTTP.
 """
 
 import base64
-import fcntl
 import http.client
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 import requests
 
+import npm_cache
 from daemon_fixture import daemon, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
-from warrentest import MUST_RUN, PS_ARGS
+from warrentest import PS_ARGS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK_VERSION = "1.32.2"
-NPM_CACHE = os.environ.get("WARREN_NPM_CACHE", "/var/cache/warren-test/npm")
 LATEST = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 
@@ -45,58 +42,10 @@ NATIVE_ONLY = dict(why="the MCP front end is the same on every backend; its tool
 # --- the SDK, installed once into the cache ---------------------------------------------
 
 
-def sdk_installed(prefix):
-    try:
-        with open(os.path.join(prefix, "node_modules", "@modelcontextprotocol", "sdk", "package.json")) as f:
-            return json.load(f)["version"] == SDK_VERSION
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def unavailable(why):
-    if MUST_RUN:
-        pytest.fail(f"the MCP SDK tests must run under WARREN_MUST_RUN=1: {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="session")
 def mcp_sdk():
-    """The directory holding node_modules/@modelcontextprotocol/sdk at the
-    pinned version: installed once (under a lock: parallel runs share the
-    cache; into a temporary directory renamed into place, so a failed
-    install is never reused), then reused."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        unavailable("node and npm are needed (scripts/install-deps installs them)")
-    target = os.path.join(NPM_CACHE, f"mcp-sdk-{SDK_VERSION}")
-    os.makedirs(NPM_CACHE, exist_ok=True)
-    with open(os.path.join(NPM_CACHE, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if sdk_installed(target):
-            return target
-        tmp = tempfile.mkdtemp(prefix=".mcp-sdk-", dir=NPM_CACHE)
-        # npm's own retries back off for a minute; two quicker tries of ours say sooner that
-        # the registry is not there
-        env = {**os.environ, "npm_config_cache": os.path.join(NPM_CACHE, "_npm"), "npm_config_update_notifier": "false",
-               "npm_config_fetch_retries": "1", "npm_config_fetch_retry_mintimeout": "2000",
-               "npm_config_fetch_retry_maxtimeout": "10000", "npm_config_fetch_timeout": "60000"}
-        why = ""
-        for _ in range(2):  # a registry hiccup gets a second try
-            try:
-                r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", tmp,
-                                    f"@modelcontextprotocol/sdk@{SDK_VERSION}"],
-                                   capture_output=True, text=True, timeout=300, env=env)
-                why = r.stderr[-1500:]
-            except subprocess.TimeoutExpired:
-                why = "npm install took more than 300 s"
-            if sdk_installed(tmp):
-                break
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-            unavailable(f"npm install @modelcontextprotocol/sdk@{SDK_VERSION} failed (is the npm registry "
-                        f"reachable?): {why}")
-        shutil.rmtree(target, ignore_errors=True)
-        os.rename(tmp, target)
-        return target
+    """The directory holding node_modules/@modelcontextprotocol/sdk at the pinned version."""
+    return npm_cache.install("MCP SDK", f"mcp-sdk-{SDK_VERSION}", [f"@modelcontextprotocol/sdk@{SDK_VERSION}"])
 
 
 def node(sdk, script, *args, timeout=240):

@@ -35,7 +35,6 @@ def warren_path():
 
 
 CGROUP_ROOT = "/sys/fs/cgroup"
-CGROUP_V1_CONTROLLERS = ("memory", "pids", "cpu")
 
 
 # --- running the binary ---------------------------------------------------------
@@ -181,9 +180,14 @@ def foreign_owner(procs, pid):
 
 
 def warren_cgroups():
-    """Sandbox cgroup directories, for cgroup v1 (hybrid) and v2 hosts."""
-    parents = [f"{CGROUP_ROOT}/{c}/warren" for c in CGROUP_V1_CONTROLLERS]
-    parents += [f"{CGROUP_ROOT}/warren", f"{CGROUP_ROOT}/unified/warren"]
+    """Sandbox cgroup directories, for cgroup v1 (hybrid) and v2 hosts: in
+    every hierarchy, as an OCI runtime makes a container's cgroup in each
+    (freezer, devices, unified, …), not only in warren's controllers."""
+    try:
+        hierarchies = [e.path for e in os.scandir(CGROUP_ROOT) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        hierarchies = []
+    parents = [f"{CGROUP_ROOT}/warren"] + [f"{h}/warren" for h in hierarchies]
     found = set()
     for parent in parents:
         try:

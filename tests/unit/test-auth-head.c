@@ -18,7 +18,7 @@
  * HPACK encoder would. */
 size_t h2o_hpack_encode_string(uint8_t *dst, const char *s, size_t len);
 
-static char token[65];
+static char token[AUTH_TOKEN_MAX + 1];
 static char tokens_path[] = "/tmp/test-auth-head-XXXXXX";
 
 static void setup(void)
@@ -30,7 +30,7 @@ static void setup(void)
 	int fd = mkstemp(tokens_path);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_msg(auth_token_add(tokens_path, "alice", NULL, token, &e) == 0, "%s", e.message);
+	ck_assert_msg(auth_token_add(tokens_path, "alice", NULL, NULL, token, &e) == 0, "%s", e.message);
 	ck_assert_msg(auth_load(tokens_path, &e) == 0, "%s", e.message);
 }
 
@@ -43,7 +43,7 @@ static void teardown(void)
 static struct head_result examine(const void *buf, size_t len)
 {
 	struct head_result r;
-	head_examine(buf, len, &r);
+	head_examine(buf, len, HEAD_CREDENTIALS_BEARER, &r);
 	return r;
 }
 

@@ -337,18 +337,18 @@ static char *write_temp(const char *text, mode_t mode)
 START_TEST(tokens_file)
 {
 	wr_error e = { 0 };
-	char token[65];
+	char token[AUTH_TOKEN_MAX + 1];
 	char *path = write_temp("# tokens\n", 0600);
-	ck_assert_msg(auth_token_add(path, "alice", NULL, token, &e) == 0, "%s", e.message);
+	ck_assert_msg(auth_token_add(path, "alice", NULL, NULL, token, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(strlen(token), 64);
-	char second[65];
-	ck_assert_int_eq(auth_token_add(path, "bob", "", second, &e), 0);
+	char second[AUTH_TOKEN_MAX + 1];
+	ck_assert_int_eq(auth_token_add(path, "bob", "", NULL, second, &e), 0);
 	ck_assert_str_ne(token, second);
-	ck_assert_int_lt(auth_token_add(path, "alice", NULL, second, &e), 0);
-	ck_assert_int_lt(auth_token_add(path, "local", NULL, second, &e), 0);
-	ck_assert_int_lt(auth_token_add(path, "loopback", NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "alice", NULL, NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "local", NULL, NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "loopback", NULL, NULL, second, &e), 0);
 	ck_assert_str_eq(e.message, "the name \"loopback\" is reserved for requests without a token");
-	ck_assert_int_lt(auth_token_add(path, "bad name", NULL, second, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "bad name", NULL, NULL, second, &e), 0);
 
 	ck_assert_msg(auth_load(path, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(auth_count(), 2);
@@ -465,12 +465,12 @@ START_TEST(token_restrictions)
 	}
 
 	/* warrend token add checks restrictions before it writes anything. */
-	char token[65];
+	char token[AUTH_TOKEN_MAX + 1];
 	path = write_temp("", 0600);
-	ck_assert_int_lt(auth_token_add(path, "ci", "backends=lxc", token, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "ci", "backends=lxc", NULL, token, &e), 0);
 	ck_assert_str_eq(e.message, "backends: unknown backend \"lxc\" (native, oci or docker)");
-	ck_assert_int_lt(auth_token_add(path, "ci", "images=a # b", token, &e), 0);
-	ck_assert_int_eq(auth_token_add(path, "ci", "images=python max_sessions=2", token, &e), 0);
+	ck_assert_int_lt(auth_token_add(path, "ci", "images=a # b", NULL, token, &e), 0);
+	ck_assert_int_eq(auth_token_add(path, "ci", "images=python max_sessions=2", NULL, token, &e), 0);
 	ck_assert_int_eq(auth_load(path, &e), 0);
 	ck_assert_str_eq(auth_owner(token, 64), "ci");
 	ck_assert_str_eq(auth_restrictions("ci")->images[0], "python");
@@ -484,10 +484,10 @@ END_TEST
 START_TEST(authorization_header)
 {
 	wr_error e = { 0 };
-	char token[65], header[80];
+	char token[AUTH_TOKEN_MAX + 1], header[100];
 	const char *why = NULL;
 	char *path = write_temp("", 0600);
-	ck_assert_int_eq(auth_token_add(path, "alice", NULL, token, &e), 0);
+	ck_assert_int_eq(auth_token_add(path, "alice", NULL, NULL, token, &e), 0);
 	ck_assert_int_eq(auth_load(path, &e), 0);
 	snprintf(header, sizeof(header), "Bearer %s", token);
 	ck_assert_str_eq(auth_owner_of_header(header, strlen(header), &why), "alice");

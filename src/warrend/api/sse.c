@@ -127,10 +127,21 @@ void *sse_new(h2o_req_t *req, size_t size)
 
 void sse_start(struct sse_stream *st)
 {
+	sse_start_as(st, "text/event-stream");
+}
+
+void sse_write(struct sse_stream *st, const void *buf, size_t len)
+{
+	queue_text(st, buf, len);
+	flush(st);
+}
+
+void sse_start_as(struct sse_stream *st, const char *content_type)
+{
 	h2o_req_t *req = st->req;
 	st->last_sent_ms = daemon_now_ms();
 	list_insert(&open_streams, &st->link);
-	http_start_status(req, 200, "text/event-stream");
+	http_start_status(req, 200, content_type);
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
 	h2o_start_response(req, &st->gen);
 	h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
@@ -152,7 +163,13 @@ void sse_tick(uint64_t now)
 	for (struct list *n = open_streams.next, *next; n != &open_streams; n = next) {
 		next = n->next;
 		struct sse_stream *st = LIST_ENTRY(struct sse_stream, link, n);
-		if (!st->sending && st->queued == 0 && now - st->last_sent_ms >= HEARTBEAT_MS) {
+		uint64_t every = st->heartbeat_ms ? st->heartbeat_ms : HEARTBEAT_MS;
+		if (!st->sending && st->queued == 0 && now - st->last_sent_ms >= every) {
+			if (st->heartbeat) {
+				st->last_sent_ms = now; /* (the heartbeat may queue nothing) */
+				st->heartbeat(st);
+				continue;
+			}
 			queue_text(st, ": keep-alive\n\n", 14);
 			flush(st);
 		}

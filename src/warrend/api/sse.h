@@ -22,6 +22,11 @@ struct sse_stream {
 	 * before the stream was finished (once). */
 	void (*drained)(struct sse_stream *st);
 	void (*closed)(struct sse_stream *st);
+	/* Optional: what keeps a quiet stream alive instead of the SSE
+	 * comment (another framing's keep-alive message, sse_write), and
+	 * how often (0: HEARTBEAT_MS). */
+	void (*heartbeat)(struct sse_stream *st);
+	uint64_t heartbeat_ms;
 	/* the rest is sse.c's */
 	struct list link;           /* in the open streams (heartbeats) */
 	uint64_t last_sent_ms;
@@ -37,6 +42,10 @@ void *sse_new(h2o_req_t *req, size_t size);
 /* Answers 200 text/event-stream and sends the head at once, so the
  * client sees the stream open. */
 void sse_start(struct sse_stream *st);
+/* The same stream for another framing (E2B's Connect envelopes): answers
+ * 200 with content_type; sse_write queues bytes as they are. */
+void sse_start_as(struct sse_stream *st, const char *content_type);
+void sse_write(struct sse_stream *st, const void *buf, size_t len);
 /* Queues one event (data stolen; NULL: nothing) and sends what it can. */
 void sse_event(struct sse_stream *st, const char *event, uint64_t id, json_t *data);
 /* The stream ends once what is queued has gone. */

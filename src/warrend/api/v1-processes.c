@@ -12,16 +12,12 @@
 
 #include "encode.h"
 #include "exec-reply.h"
+#include "process-stream.h"
 #include "signal-name.h"
 #include "sse.h"
 #include "units.h"
 #include "v1-parse.h"
 #include "v1-routes.h"
-
-/* A follower pulls events while its queue is below this (and again as
- * it drains): a slow client falls behind in the process's buffer, it
- * never holds more than this much of the daemon's memory. */
-#define FOLLOW_QUEUE_HIGH (64 * 1024)
 
 static const char *const stream_names[] = { "stdout", "stderr", "pty" };
 
@@ -188,60 +184,38 @@ static int not_allowed_or_unknown(h2o_req_t *req, const char *action, const char
 
 struct follow {
 	struct sse_stream sse;      /* first */
-	struct process_follower f;
-	bool done;
+	struct process_stream ps;
 };
 
-static void emit(struct follow *st, const struct process_event *ev)
+static void emit(struct process_stream *ps, const struct process_event *ev)
 {
+	struct sse_stream *sse = ps->st;
 	switch (ev->kind) {
 	case PROCESS_EV_OUTPUT:
-		sse_event(&st->sse, stream_names[ev->stream], ev->id, sse_output_data(ev->data, ev->len));
+		sse_event(sse, stream_names[ev->stream], ev->id, sse_output_data(ev->data, ev->len));
 		break;
 	case PROCESS_EV_DROPPED:
-		sse_event(&st->sse, "dropped", ev->id, json_pack("{s:I}", "events", (json_int_t)ev->dropped));
+		sse_event(sse, "dropped", ev->id, json_pack("{s:I}", "events", (json_int_t)ev->dropped));
 		break;
 	case PROCESS_EV_EXIT:
-		sse_event(&st->sse, "exit", ev->id, result_json(ev->result));
+		sse_event(sse, "exit", ev->id, result_json(ev->result));
 		break;
 	}
 }
 
-/* Moves events into the stream while it has room (all of them with
- * `all`); ends it after the exit event. */
-static void pump(struct follow *st, bool all)
+static void end(struct process_stream *ps)
 {
-	struct process_event ev;
-	int r = 0;
-	while (!st->done && (all || sse_queued(&st->sse) < FOLLOW_QUEUE_HIGH) && (r = process_next(&st->f, &ev)) > 0)
-		emit(st, &ev);
-	if (!st->done && (r < 0 || all)) {
-		st->done = true;
-		process_unfollow(&st->f);
-		sse_finish(&st->sse);
-	}
-}
-
-static void on_wake(struct process_follower *f)
-{
-	pump(LIST_ENTRY(struct follow, f, f), false);
-}
-
-static void on_gone(struct process_follower *f)
-{
-	pump(LIST_ENTRY(struct follow, f, f), true);
+	sse_finish(ps->st);
 }
 
 static void on_drained(struct sse_stream *sse)
 {
-	pump((struct follow *)sse, false);
+	process_stream_pump(&((struct follow *)sse)->ps, false);
 }
 
 static void on_closed(struct sse_stream *sse)
 {
-	struct follow *st = (struct follow *)sse;
-	st->done = true;
-	process_unfollow(&st->f);
+	process_stream_close(&((struct follow *)sse)->ps);
 }
 
 /* Last-Event-ID: the id of the last event the client has (0: none). */
@@ -274,13 +248,12 @@ static int get_output(h2o_req_t *req, struct process *p)
 	struct follow *st = sse_new(req, sizeof *st);
 	st->sse.drained = on_drained;
 	st->sse.closed = on_closed;
-	st->f.wake = on_wake;
-	st->f.gone = on_gone;
+	st->ps = (struct process_stream){ .st = &st->sse, .emit = emit, .end = end };
 	struct wd_error err = { 0 };
-	if (process_follow(p, &st->f, after, &err) < 0)
+	if (process_stream_follow(&st->ps, p, after, &err) < 0)
 		return http_reply_wd_error(req, &err);
 	sse_start(&st->sse);
-	pump(st, false);
+	process_stream_pump(&st->ps, false);
 	return 0;
 }
 

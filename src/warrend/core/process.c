@@ -171,13 +171,14 @@ struct process *process_start(struct session *s, const struct process_request *r
 	p->obs.on_output = on_output;
 	p->obs.on_done = on_done;
 	struct exec_request er = {
-		.argv = r->argv, .env = r->env, .cwd = r->cwd, .timeout_ms = r->timeout_ms,
+		.argv = r->argv, .env = r->env, .cwd = r->cwd, .cwd_anywhere = r->cwd_anywhere, .timeout_ms = r->timeout_ms,
+		.no_timeout = r->no_timeout,
 		.request_id = r->request_id, .detached = true, .stdin_open = r->stdin, .pty = r->pty,
 		.cols = p->cols, .rows = p->rows,
 	};
 	if (!(p->x = session_exec(s, &er, &p->obs, err)))
 		return NULL;
-	p->timeout_ms = r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms;
+	p->timeout_ms = r->no_timeout ? 0 : r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms;
 	p->pid = ++s->next_pid;
 	list_insert(&s->processes, &p->link);
 	s->n_processes++;

@@ -34,11 +34,13 @@ struct process_request {
 	char *const *argv;          /* NULL-terminated; copied */
 	char *const *env;           /* "KEY=VALUE" over the session's; copied */
 	const char *cwd;            /* NULL: /workspace */
+	bool cwd_anywhere;          /* as exec_request's */
 	const char *tag;            /* the client's name for it (NULL: none); copied */
 	bool stdin;                 /* stdin stays open for process_write (else /dev/null) */
 	bool pty;                   /* a terminal: one output stream, keys through process_write */
 	uint16_t cols, rows;        /* its size; 0: the kernel's default */
 	uint64_t timeout_ms;        /* 0: the session's limit; above it: 400 */
+	bool no_timeout;            /* as exec_request's */
 	const char *request_id;     /* the request that starts it, for the log */
 };
 

@@ -18,9 +18,12 @@ unsigned exec_cap_for_owner(const char *owner)
 	return r && r->max_execs ? r->max_execs : daemon_state->cfg.max_execs_per_token;
 }
 
-static bool valid_cwd(const char *cwd)
+/* /workspace or below it; with `anywhere`, any absolute path (the
+ * command changes to it inside the sandbox, as its user, so it reaches
+ * what that user may). No ".." either way: the path says where it goes. */
+static bool valid_cwd(const char *cwd, bool anywhere)
 {
-	if (strncmp(cwd, "/workspace", 10) || (cwd[10] && cwd[10] != '/'))
+	if (anywhere ? cwd[0] != '/' : strncmp(cwd, "/workspace", 10) || (cwd[10] && cwd[10] != '/'))
 		return false;
 	for (const char *p = cwd; (p = strstr(p, "/..")); p += 3)
 		if (p[3] == '/' || p[3] == '\0')
@@ -71,8 +74,9 @@ struct exec *session_exec(struct session *s, const struct exec_request *r, struc
 {
 	if (session_check_alive(s, err) < 0)
 		return NULL;
-	if (r->cwd && !valid_cwd(r->cwd))
-		return wd_fail(err, 400, "cwd: expected /workspace or a directory below it"), NULL;
+	if (r->cwd && !valid_cwd(r->cwd, r->cwd_anywhere))
+		return wd_fail(err, 400, r->cwd_anywhere ? "cwd: expected an absolute path without \"..\""
+							 : "cwd: expected /workspace or a directory below it"), NULL;
 	if (r->timeout_ms > s->limits.timeout_ms)
 		return wd_fail(err, 400, "timeout: exceeds the session's limit of %llus",
 			       (unsigned long long)(s->limits.timeout_ms / 1000)), NULL;
@@ -91,7 +95,7 @@ struct exec *session_exec(struct session *s, const struct exec_request *r, struc
 	struct exec_params p = {
 		.kind = BACKEND_EXEC_COMMAND, .argv = r->argv, .envp = env, .cwd = r->cwd ? r->cwd : "/workspace",
 		.stdin_data = r->stdin_data, .stdin_len = r->stdin_len,
-		.timeout_ms = r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms,
+		.timeout_ms = r->no_timeout ? 0 : r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms,
 		.output_cap = r->output_cap ? r->output_cap : s->limits.output, .keep_output = r->keep_output,
 		.request_id = r->request_id, .bound = !r->detached, .stdin_open = r->stdin_open, .pty = r->pty,
 		.cols = r->cols, .rows = r->rows, .keep = r->detached && box_kept(s->box),

@@ -128,9 +128,14 @@ struct exec_request {
 	char *const *argv;          /* NULL-terminated; read during the call */
 	char *const *env;           /* "KEY=VALUE" over the session's; NULL: none */
 	const char *cwd;            /* NULL: /workspace */
+	bool cwd_anywhere;          /* cwd may be any absolute directory of the sandbox (E2B's
+				     * commands), not only the workspace and below it */
 	const void *stdin_data;
 	size_t stdin_len;
 	uint64_t timeout_ms;        /* 0: the session's limit; above it: 400 */
+	bool no_timeout;            /* none at all: it runs until signalled or its session ends
+				     * (a server whose work the front end bounds itself: an E2B
+				     * code context's interpreter, each of whose runs it times) */
 	uint64_t output_cap;        /* 0: the session's limit; above it: 400 */
 	bool keep_output;           /* the result carries the output (buffered replies) */
 	const char *request_id;

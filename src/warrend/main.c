@@ -109,27 +109,34 @@ static void leave_poll(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
 }
 
-static void start_leave(void)
+/* What every way of stopping starts with; false when one is under way. */
+static bool begin_stopping(const char *signal_name, void (*poll)(h2o_timeout_entry_t *))
 {
 	if (daemon_state->draining) {
-		daemon_log("already stopping (SIGUSR2 ignored)");
-		return;
+		daemon_log("already stopping (%s ignored)", signal_name);
+		return false;
 	}
-	daemon_log("SIGUSR2: exiting for a restart: sessions and their processes stay");
 	notify("STOPPING=1");
 	daemon_state->draining = true;
 	drain_started_ms = daemon_now_ms();
+	drain_entry.cb = poll;
+	return true;
+}
+
+static void start_leave(void)
+{
+	if (!begin_stopping("SIGUSR2", leave_poll))
+		return;
+	daemon_log("SIGUSR2: exiting for a restart: sessions and their processes stay");
 	http_stop_listening();
 	sessions_leave("warrend is restarting: the command was killed (processes started with POST "
 		       "/v1/sessions/{id}/processes outlive restarts)");
 	http_shutdown();
-	drain_entry.cb = leave_poll;
 	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
 }
 
 /* SIGUSR1 (warrend --drain): no new sessions; once the last one ended
  * (deleted, expired), a drain as SIGTERM's. */
-
 static void wait_poll(h2o_timeout_entry_t *entry)
 {
 	if (!waiting_drain)
@@ -145,15 +152,10 @@ static void wait_poll(h2o_timeout_entry_t *entry)
 
 static void start_wait_drain(void)
 {
-	if (daemon_state->draining) {
-		daemon_log("already stopping (SIGUSR1 ignored)");
+	if (!begin_stopping("SIGUSR1", wait_poll))
 		return;
-	}
 	daemon_log("SIGUSR1: no new sessions; exiting once every session has ended");
-	notify("STOPPING=1");
-	daemon_state->draining = true;
 	waiting_drain = true;
-	drain_entry.cb = wait_poll;
 	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
 }
 

@@ -344,14 +344,6 @@ int process_next(struct process_follower *f, struct process_event *ev)
 
 /* ---- in the session's record (session-record.c) ---------------------------------- */
 
-static json_t *strv_to_json(char *const *v)
-{
-	json_t *a = json_array();
-	for (; a && v && *v; v++)
-		json_array_append_new(a, json_string(*v));
-	return a;
-}
-
 static json_t *process_save(const struct process *p)
 {
 	const struct exec_result *r = &p->result;
@@ -361,8 +353,8 @@ static json_t *process_save(const struct process *p)
 				     r->oom_killed, "failed_to_start", r->failed_to_start, "error", r->exec_error,
 				     "duration_ms", (json_int_t)r->duration_ms);
 	return json_pack("{s:i, s:i, s:o, s:o, s:s*, s:s*, s:b, s:b, s:i, s:i, s:I, s:I, s:o}", "pid", (int)p->pid,
-			 "exec", p->x ? (int)exec_id(p->x) : 0, "argv", strv_to_json(p->argv), "env",
-			 strv_to_json(p->env), "cwd", p->cwd, "tag", p->tag, "pty", p->pty, "stdin", p->stdin_requested,
+			 "exec", p->x ? (int)exec_id(p->x) : 0, "argv", strv_json(p->argv), "env",
+			 strv_json(p->env), "cwd", p->cwd, "tag", p->tag, "pty", p->pty, "stdin", p->stdin_requested,
 			 "cols", (int)p->cols, "rows", (int)p->rows, "started", (json_int_t)p->started, "timeout_ms",
 			 (json_int_t)p->timeout_ms, "result", result);
 }
@@ -373,18 +365,6 @@ json_t *processes_save(const struct session *s)
 	for (struct list *n = s->processes.next; a && n != &s->processes; n = n->next)
 		json_array_append_new(a, process_save(LIST_ENTRY(struct process, link, n)));
 	return a;
-}
-
-static char **strv_from_json(const json_t *a)
-{
-	size_t n = json_array_size(a);
-	char **v = calloc(n + 1, sizeof *v);
-	for (size_t i = 0; v && i < n; i++)
-		if (!json_is_string(json_array_get(a, i)) || !(v[i] = strdup(json_string_value(json_array_get(a, i))))) {
-			strv_freep(&v);
-			return NULL;
-		}
-	return v;
 }
 
 /* The recorded end of a process, or one that could not be seen. */

@@ -77,6 +77,11 @@ void session_records_flush(struct list *sessions, bool now);
  * many were taken back. */
 unsigned session_records_restore(void);
 
+/* session-record.c: "KEY=VALUE" and argv lists in records, and back
+ * (NULL: no memory, or an element that is not a string). */
+json_t *strv_json(char *const *v);
+char **strv_from_json(const json_t *a);
+
 /* process.c: a session's processes in its record, and back. */
 json_t *processes_save(const struct session *s);
 struct init_greeting;

@@ -36,7 +36,7 @@ static void record_name(const char *id, char *buf, size_t len)
 	snprintf(buf, len, "%s.json", id);
 }
 
-static json_t *strv_json(char *const *v)
+json_t *strv_json(char *const *v)
 {
 	json_t *a = json_array();
 	for (; a && v && *v; v++)
@@ -137,7 +137,7 @@ struct restore_counts {
 	unsigned adopted, dropped, corrupted;
 };
 
-static char **strv_of(const json_t *a)
+char **strv_from_json(const json_t *a)
 {
 	size_t n = json_array_size(a);
 	char **v = calloc(n + 1, sizeof *v);
@@ -270,7 +270,7 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	list_init(&s->processes);
 	s->kind = SESSION_KEPT;
 	s->owner = owner;
-	if (limits_parse(rec.limits, &s->limits) < 0 || !(s->env = strv_of(rec.env))) {
+	if (limits_parse(rec.limits, &s->limits) < 0 || !(s->env = strv_from_json(rec.env))) {
 		strv_freep(&s->env);
 		return snprintf(why, len, "its limits or env are malformed"), -EBADMSG;
 	}

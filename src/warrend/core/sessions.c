@@ -498,7 +498,9 @@ int session_create(const struct session_request *r, session_ready_fn done, void 
 	}
 	*w = (struct session_wait){ .s = s, .done = done, .data = data };
 	if ((rc = pool_cold_create(pool, own_limits ? &s->limits : NULL, on_cold_ready, w, err)) < 0) {
-		wd_fail(err, 503, "no sandbox could be created: %s", err->cause.message);
+		char why[sizeof err->cause.message];
+		snprintf(why, sizeof why, "%s", err->cause.message); /* (not formatted into itself) */
+		wd_fail(err, 503, "no sandbox could be created: %s", why);
 		session_uncount(s);
 		session_free(s);
 		free(w);

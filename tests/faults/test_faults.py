@@ -22,7 +22,7 @@ import requests
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
 from test_daemon_exec import assert_killed_with_its_session, events, open_stream, procs_in_session
-from warrentest import sandbox_processes
+from warrentest import all_processes, sandbox_processes, uid_range_of
 
 
 def in_background(fn, *args):
@@ -52,11 +52,26 @@ def running_execs(d, sid):
 
 
 def uid_ranges(pids):
-    return {os.stat(f"/proc/{p}").st_uid // 65536 for p in pids}
+    return {uid_range_of(os.stat(f"/proc/{p}").st_uid) for p in pids}
+
+
+def under_a_live_warrend(procs, pid):
+    """Whether a running warrend is among pid's ancestors: called once the
+    test's daemons are stopped, that is another run's (the host's lowest free
+    host id ranges, which ours were, are the next ones handed out)."""
+    seen = set()
+    while pid in procs and pid not in seen:
+        seen.add(pid)
+        pid = procs[pid].ppid
+        if procs.get(pid) and procs[pid].comm == "warrend":
+            return True
+    return False
 
 
 def processes_in_ranges(ranges):
-    return [p for p in sandbox_processes() if p.uid // 65536 in ranges and pid_alive(p.pid)]
+    procs = all_processes()
+    return [p for p in sandbox_processes() if uid_range_of(p.uid) in ranges and pid_alive(p.pid)
+            and not under_a_live_warrend(procs, p.pid)]
 
 
 def raw_request(d, head, body):

@@ -8,12 +8,14 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
@@ -270,3 +272,51 @@ def test_drain_waits_for_the_sessions_to_end(start_daemon, host_before):
             drain.kill()
             drain.wait()
     host_clean(host_before, d)
+
+
+# --- systemd's ExecStop and the unit ------------------------------------------------------
+
+
+def test_stop_without_a_restart_job_ends_the_sessions(start_daemon, host_before):
+    """`warrend --stop=PID` is the unit's ExecStop: with no systemd restart
+    job under way (here: no systemd at all) it is a stop, and the sessions
+    end; an empty PID (the daemon crashed) touches nothing."""
+    d = start_daemon()
+    sid = create(d)
+    init = d.init_pid(sid)
+    conf = os.path.join(d.workdir, "warrend.conf")
+    r = subprocess.run([d.binary, "--config", conf, "--stop="], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and d.running and pid_alive(init), r
+    r = subprocess.run([d.binary, "--config", conf, f"--stop={d.proc.pid}"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r
+    assert "a stop: ending the sessions of warrend" in r.stderr, r.stderr
+    rc, _ = d.stop()
+    assert rc == 0, d.log()
+    assert "drained, exiting" in d.log(), d.log()
+    assert wait_for(lambda: not pid_alive(init), 10)
+    host_clean(host_before, d)
+
+
+def test_the_unit_keeps_sandboxes_on_restart_and_is_valid():
+    """The unit as built (beside $WARREND): what warrend(8) SYSTEMD says of
+    restart and stop. (No systemd runs on the CI hosts: the behaviour of
+    --stop is the test above's, and SIGUSR2's test_sigusr2_….)"""
+    unit = os.path.join(os.path.dirname(os.environ.get("WARREND") or os.path.join(
+        os.path.dirname(__file__), "..", "..", "_build", "warrend")), "systemd", "warrend.service")
+    assert os.path.exists(unit), f"no built unit at {unit}"
+    with open(unit) as f:
+        lines = {line.split("=", 1)[0]: line.strip().split("=", 1)[1] for line in f if "=" in line and
+                 not line.startswith("#")}
+    # systemd signals only the daemon; ExecStop tells a restart (SIGUSR2) from a stop (SIGTERM)
+    assert lines["KillMode"] == "process", lines
+    assert lines["ExecStop"].endswith("/warrend --stop=${MAINPID}"), lines
+    assert lines["RuntimeDirectoryPreserve"] == "restart", lines
+    assert lines["ExecReload"] == "/bin/kill -HUP $MAINPID", lines
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        pytest.skip("no systemd-analyze to check the unit's syntax")
+    r = subprocess.run([analyze, "verify", unit], capture_output=True, text=True, timeout=60)
+    complaints = [l for l in (r.stdout + r.stderr).splitlines() if "is not executable" not in l and l.strip()]
+    assert r.returncode == 0 and not complaints, r
+

@@ -2,6 +2,7 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -848,6 +849,73 @@ void cgroup_forget(struct cgroup *cg)
 	cgroup_free(cg);
 }
 
+void cgroup_forgetp(struct cgroup **cg)
+{
+	cgroup_free(*cg);
+}
+
+bool cgroup_is_named(const struct cgroup *cg, const char *name)
+{
+	const char *root = cgroup_root();
+	size_t rlen = strlen(root), nlen = strlen(name);
+	if (!valid_name(name) || !cg->n_dirs)
+		return false;
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		const char *d = cg->dirs[i];
+		size_t len = strlen(d);
+		if (strncmp(d, root, rlen) || d[rlen] != '/' || strstr(d, "/..") || len <= nlen + 1 ||
+		    d[len - nlen - 1] != '/' || strcmp(d + len - nlen, name))
+			return false;
+	}
+	return true;
+}
+
+/* dir with its last component replaced by name; NULL on no memory. */
+static char *renamed_dir(const char *dir, const char *name)
+{
+	const char *slash = strrchr(dir, '/');
+	char *out = NULL;
+	return slash && asprintf(&out, "%.*s/%s", (int)(slash - dir), dir, name) >= 0 ? out : NULL;
+}
+
+int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e)
+{
+	if (!valid_name(name))
+		return wr_error_set(e, EINVAL, "invalid cgroup name \"%s\"", name);
+	char *renamed[N_CONTROLLERS] = { 0 };
+	size_t done = 0;
+	int r = 0;
+	for (; done < cg->n_dirs; done++) {
+		if (!(renamed[done] = renamed_dir(cg->dirs[done], name))) {
+			r = wr_error_set(e, ENOMEM, "cgroup path");
+			break;
+		}
+		if (rename(cg->dirs[done], renamed[done]) < 0) {
+			r = wr_error_set(e, errno, "rename %s to %s", cg->dirs[done], name);
+			free(renamed[done]);
+			break;
+		}
+	}
+	if (r < 0) {
+		while (done-- > 0) {
+			(void)!rename(renamed[done], cg->dirs[done]);
+			free(renamed[done]);
+		}
+		return r;
+	}
+	const char *old = strrchr(cg->dirs[0], '/') + 1;
+	char *at = strstr(cg->description, old), *last = NULL;
+	for (; at; at = strstr(at + 1, old))
+		last = at;
+	if (last && (size_t)(last - cg->description) + strlen(name) < sizeof cg->description)
+		snprintf(last, sizeof cg->description - (size_t)(last - cg->description), "%s", name);
+	for (size_t i = 0; i < cg->n_dirs; i++) {
+		free(cg->dirs[i]);
+		cg->dirs[i] = renamed[i];
+	}
+	return 0;
+}
+
 /* ---- per-exec child cgroups (warrend) ------------------------------------ */
 
 /* Where exec children live: under the sandbox's cgroup on v2; on v1 in the
@@ -885,6 +953,24 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 		return wr_error_set(e, err, "open %s", procs);
 	}
 	return 0;
+}
+
+unsigned cgroup_child_max(struct cgroup *cg, const char *prefix)
+{
+	const char *parent = child_parent(cg);
+	_cleanup_closedir_ DIR *d = parent ? opendir(parent) : NULL;
+	size_t len = strlen(prefix);
+	unsigned max = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		if (strncmp(de->d_name, prefix, len))
+			continue;
+		unsigned long n = strtoul(de->d_name + len, &end, 10);
+		if (!*end && n > max && n <= UINT32_MAX)
+			max = (unsigned)n;
+	}
+	return max;
 }
 
 int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char *dir, size_t dir_len,

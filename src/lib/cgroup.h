@@ -65,6 +65,9 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 int cgroup_child_kill(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);
+/* The highest N of the children named PREFIXN (0: none): a restarted
+ * warrend numbers its execs above those left. */
+unsigned cgroup_child_max(struct cgroup *cg, const char *prefix);
 
 /* A place where a process's memory use is the sandbox's (warrend's file
  * writers): a process that writes "0" to *procs_fd moves in, and what it
@@ -90,6 +93,14 @@ int cgroup_export(const struct cgroup *cg, char *buf, size_t len);
 int cgroup_import(const char *text, struct cgroup **out, wr_error *e);
 /* Frees cg and leaves the cgroup as it is (its new owner removes it). */
 void cgroup_forget(struct cgroup *cg);
+void cgroup_forgetp(struct cgroup **cg);
+/* Whether every directory of cg is `name` under the cgroup root (an
+ * imported description checked before it is used). */
+bool cgroup_is_named(const struct cgroup *cg, const char *name);
+/* Renames the cgroup in every hierarchy (it stays where it is, with
+ * everything in it): a restarted warrend takes its sandboxes' cgroups
+ * under names of its own. */
+int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e);
 
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

@@ -9,11 +9,25 @@
  *   parent -> init   INIT_REQ_SIGNAL at any time: a signal for a running
  *                    exec's process group (no answer: the exec may end
  *                    meanwhile, and its INIT_EV_EXITED says when)
+ *   parent -> init   INIT_REQ_KEEP once (warrend, when a session holds
+ *                    the sandbox): a listening socket comes with it, and
+ *                    init outlives its parent from then on. When its
+ *                    socket reaches EOF (the daemon died or restarts), init
+ *                    keeps its commands running, remembers how those that
+ *                    end meanwhile ended, and accepts the next connection
+ *                    on that listener (a unix socket under the daemon's
+ *                    root-only state directory). To each new connection it
+ *                    sends, in order: INIT_EV_EXITED for every exec that
+ *                    ended while nobody was connected, INIT_EV_RUNNING for
+ *                    every exec still running (with the fds it kept of
+ *                    INIT_EXEC_KEEP execs), then INIT_EV_READY; then it
+ *                    serves that connection as the first.
  * With INIT_EXEC_PTY the terminal's master travels back on the request's
  * own reply socket, not on this one: the parent's reader of this socket
  * stays a plain byte reader. The parent treats every event and every fd
  * from init as untrusted input; EOF means init died. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #define INIT_GO_BYTE 'g'
@@ -23,6 +37,8 @@ enum init_event_type {
 	INIT_EV_READY,
 	INIT_EV_EXEC_FAILED,
 	INIT_EV_EXITED,
+	INIT_EV_RUNNING,  /* on a new connection: exec_id runs; `status` fds come with it
+			   * (SCM_RIGHTS): an INIT_EXEC_KEEP exec's output ends, 0 to 2 */
 };
 
 struct init_event {
@@ -34,7 +50,7 @@ struct init_event {
 	char path[192];   /* the path or name it failed on */
 };
 
-enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL };
+enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL, INIT_REQ_KEEP };
 
 /* Flags of an exec request. */
 #define INIT_EXEC_CGROUP_FD 0x1   /* a last fd: the exec cgroup's cgroup.procs */
@@ -45,7 +61,13 @@ enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL };
  * (SCM_RIGHTS, one fd) once the command runs, then closes it; it closes it
  * unsent when the command could not start. */
 #define INIT_EXEC_PTY 0x2
-#define INIT_EXEC_FLAGS (INIT_EXEC_CGROUP_FD | INIT_EXEC_PTY)
+/* The command outlives a restart of the daemon (a background process):
+ * init keeps the requester's ends of its output, the two last fds of the
+ * request (stdout's and stderr's read ends; with INIT_EXEC_PTY none: init
+ * keeps the terminal's master), so the command never writes into a pipe
+ * nobody holds, and hands them to the next connection. */
+#define INIT_EXEC_KEEP 0x4
+#define INIT_EXEC_FLAGS (INIT_EXEC_CGROUP_FD | INIT_EXEC_PTY | INIT_EXEC_KEEP)
 
 /* Followed by strings_len bytes: cwd, argv[0..argc), env[0..envc), each
  * NUL-terminated. fds 0, 1, 2 of the command (or the reply socket) come as
@@ -69,7 +91,33 @@ struct init_signal_request {
 	uint32_t reserved;        /* 0 */
 };
 
+/* The whole message; one or two fds come with it: the listening socket
+ * init accepts its next connection on, and an fd holding the lock of the
+ * sandbox's host id range (userns.h), which init keeps open for its life:
+ * no other sandbox gets those ids while it lives, daemon or not. */
+struct init_keep_request {
+	uint32_t type;            /* INIT_REQ_KEEP */
+	uint32_t reserved;        /* 0 */
+};
+
 #define INIT_MAX_REQUEST (128 * 1024)   /* header + strings */
 #define INIT_MAX_ARGS 4096              /* argc + envc */
 #define INIT_MAX_RUNNING 1024           /* execs running at once in one sandbox */
 #define INIT_MAX_SIGNAL 64              /* SIGRTMAX on Linux */
+#define INIT_MAX_FDS 6                  /* of one request: stdio, cgroup, two kept ends */
+
+/* What a new connection learns from init's greeting (above), collected by
+ * the daemon: each exec that runs (with the fds init kept of it) or
+ * ended while nobody was connected (with its wait status). */
+struct init_greeting {
+	struct init_greeting_exec {
+		uint32_t id;
+		bool running;
+		int status;           /* ended: the wait status */
+		int fds[2];           /* running: what init kept (INIT_EXEC_KEEP), -1 */
+		int n_fds;
+		bool claimed;         /* the daemon's: a process of its took it */
+	} execs[2 * INIT_MAX_RUNNING];
+	size_t n;
+	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */
+};

@@ -2,6 +2,7 @@
 #include "init-request.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -53,7 +54,9 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 
 int init_request_n_fds(const struct init_exec_request *hdr)
 {
-	return ((hdr->flags & INIT_EXEC_PTY) ? 1 : 3) + ((hdr->flags & INIT_EXEC_CGROUP_FD) ? 1 : 0);
+	bool pty = hdr->flags & INIT_EXEC_PTY;
+	return (pty ? 1 : 3) + ((hdr->flags & INIT_EXEC_CGROUP_FD) ? 1 : 0) +
+	       ((hdr->flags & INIT_EXEC_KEEP) && !pty ? 2 : 0);
 }
 
 int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req)
@@ -64,4 +67,13 @@ int init_parse_signal(const char *buf, size_t len, struct init_signal_request *r
 	if (req->type != INIT_REQ_SIGNAL || req->signal < 1 || req->signal > INIT_MAX_SIGNAL || req->reserved)
 		return -EBADMSG;
 	return 0;
+}
+
+int init_parse_keep(const char *buf, size_t len, int n_fds)
+{
+	struct init_keep_request req;
+	if (len != sizeof req || n_fds < 1 || n_fds > 2)
+		return -EBADMSG;
+	memcpy(&req, buf, sizeof req);
+	return req.type == INIT_REQ_KEEP && !req.reserved ? 0 : -EBADMSG;
 }

@@ -18,9 +18,14 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 		       const char **cwd);
 
 /* How many fds a valid exec request comes with: 3 (stdio) or 1 (the pty's
- * reply socket), plus 1 with INIT_EXEC_CGROUP_FD. */
+ * reply socket), plus 1 with INIT_EXEC_CGROUP_FD, plus 2 (the kept output
+ * ends) with INIT_EXEC_KEEP and no pty. */
 int init_request_n_fds(const struct init_exec_request *hdr);
 
 /* Checks a whole INIT_REQ_SIGNAL message into *req: 0, or -EBADMSG (wrong
  * size or type, a signal outside 1..INIT_MAX_SIGNAL, reserved bits set). */
 int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req);
+
+/* Checks a whole INIT_REQ_KEEP message that came with n_fds fds (the
+ * listener, and the lock of the sandbox's host ids): 0, or -EBADMSG. */
+int init_parse_keep(const char *buf, size_t len, int n_fds);

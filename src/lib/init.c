@@ -35,13 +35,13 @@ static void copy_str(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-static void send_event(int sock, int type, uint32_t exec_id, int err, int status,
+static bool send_event(int sock, int type, uint32_t exec_id, int err, int status,
 		       const char *step, const char *path)
 {
 	struct init_event ev = { .type = type, .exec_id = exec_id, .err = err, .status = status };
 	copy_str(ev.step, sizeof ev.step, step);
 	copy_str(ev.path, sizeof ev.path, path);
-	(void)!send(sock, &ev, sizeof ev, MSG_NOSIGNAL);
+	return sock >= 0 && send(sock, &ev, sizeof ev, MSG_NOSIGNAL) == (ssize_t)sizeof ev;
 }
 
 static _Noreturn void setup_failed(const struct init_plan *p, int err, const char *step, const char *path)
@@ -219,7 +219,36 @@ static int settle_command(pid_t pid, int *status)
 struct running_exec {
 	pid_t pid;
 	uint32_t id;
+	/* INIT_EXEC_KEEP: the requester's ends of the output (a terminal: its
+	 * master in kept[0]), handed to whoever connects next; else -1 */
+	int kept[2];
 };
+
+/* Execs that ended while no daemon was connected (warrend restarting):
+ * their status goes to the next connection. */
+struct ended_exec {
+	uint32_t id;
+	int status;
+};
+static struct ended_exec ended_alone[INIT_MAX_RUNNING];
+static int n_ended_alone;
+
+static void close_kept(struct running_exec *x)
+{
+	for (int i = 0; i < 2; i++)
+		if (x->kept[i] >= 0)
+			close(x->kept[i]);
+	x->kept[0] = x->kept[1] = -1;
+}
+
+/* An exec's end, to the daemon, or kept for the next one. */
+static void report_exit(const struct init_plan *p, uint32_t id, int status)
+{
+	if (send_event(p->sock, INIT_EV_EXITED, id, 0, status, NULL, NULL))
+		return;
+	if (n_ended_alone < INIT_MAX_RUNNING)
+		ended_alone[n_ended_alone++] = (struct ended_exec){ .id = id, .status = status };
+}
 
 static void close_fds(const int *fds, int n)
 {
@@ -235,7 +264,7 @@ static void refuse_exec(const struct init_plan *p, uint32_t id, int err, const c
 	send_event(p->sock, INIT_EV_EXITED, id, 0, WARREN_EXIT_SETUP << 8, NULL, NULL);
 }
 
-static void start_exec(const struct init_plan *p, char *buf, size_t len, const int *fds, int n_fds,
+static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fds, int n_fds,
 		       struct running_exec *running)
 {
 	static char *argv[INIT_MAX_ARGS], *envp[INIT_MAX_ARGS];
@@ -258,10 +287,11 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	/* A terminal: the pair is opened here, in the sandbox's devpts; the
 	 * command gets the slave as 0, 1, 2 (and the cgroup fd after them),
 	 * the requester the master on the reply socket (fds[0]). */
-	bool pty = hdr.flags & INIT_EXEC_PTY;
+	bool pty = hdr.flags & INIT_EXEC_PTY, keep = hdr.flags & INIT_EXEC_KEEP;
 	int master = -1, slave = -1, cmd_fds[4];
 	const int *use = fds;
-	int n_use = n_fds;
+	int n_use = keep && !pty ? n_fds - 2 : n_fds;
+	int kept[2] = { keep && !pty ? fds[n_fds - 2] : -1, keep && !pty ? fds[n_fds - 1] : -1 };
 	if (pty) {
 		const char *step;
 		if ((r = pty_open(hdr.pty_cols, hdr.pty_rows, &master, &slave, &step)) < 0) {
@@ -274,17 +304,26 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 		use = cmd_fds;
 		n_use = n_fds > 1 ? 4 : 3;
 	}
+	/* what is kept is not the command's, and not closed below */
+	for (int i = n_fds - 2; i < n_fds && kept[0] >= 0; i++)
+		fds[i] = -1;
 	pid_t pid = vfork_command(p, hdr.exec_id, argv, envp, cwd, use, n_use, pty);
 	int fork_err = errno, status = 0;
 	if (slave >= 0)
 		close(slave);
 	bool ended = pid < 0 || settle_command(pid, &status);
 	if (!ended) {
-		running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id };
+		running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id, .kept = { kept[0], kept[1] } };
 		/* Unsent (the requester gave up): the master closes below
 		 * and the command's terminal hangs up. */
 		if (pty)
 			(void)pty_send_fd(fds[0], master);
+		if (pty && keep) {
+			running[slot].kept[0] = master; /* the terminal outlives the requester */
+			master = -1;
+		}
+	} else {
+		close_fds(kept, 2);
 	}
 	/* Before EXITED: whoever reads that finds the reply socket at EOF. */
 	if (master >= 0)
@@ -293,7 +332,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, const i
 	if (pid < 0)
 		refuse_exec(p, hdr.exec_id, fork_err, "fork");
 	else if (ended)
-		send_event(p->sock, INIT_EV_EXITED, hdr.exec_id, 0, status, NULL, NULL);
+		report_exit(p, hdr.exec_id, status);
 }
 
 /* INIT_REQ_SIGNAL: the exec's process group (its command is a session
@@ -320,7 +359,8 @@ static void reap(const struct init_plan *p, struct running_exec *running)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < INIT_MAX_RUNNING; i++) {
 			if (running[i].pid == pid) {
-				send_event(p->sock, INIT_EV_EXITED, running[i].id, 0, status, NULL, NULL);
+				report_exit(p, running[i].id, status);
+				close_kept(&running[i]);
 				running[i].pid = 0;
 				break;
 			}
@@ -328,10 +368,64 @@ static void reap(const struct init_plan *p, struct running_exec *running)
 	}
 }
 
-static _Noreturn void serve_requests(const struct init_plan *p)
+/* A new connection on the keep listener (the daemon restarted): what it
+ * must know first (init-protocol.h). Fails when that daemon went too. */
+static bool greet(const struct init_plan *p, struct running_exec *running)
+{
+	while (n_ended_alone > 0) {
+		struct ended_exec *x = &ended_alone[n_ended_alone - 1];
+		if (!send_event(p->sock, INIT_EV_EXITED, x->id, 0, x->status, NULL, NULL))
+			return false;
+		n_ended_alone--;
+	}
+	for (int i = 0; i < INIT_MAX_RUNNING; i++) {
+		if (running[i].pid <= 0)
+			continue;
+		int fds[2], n = 0;
+		for (int k = 0; k < 2; k++)
+			if (running[i].kept[k] >= 0)
+				fds[n++] = running[i].kept[k];
+		struct init_event ev = { .type = INIT_EV_RUNNING, .exec_id = running[i].id, .status = n };
+		union {
+			char buf[CMSG_SPACE(2 * sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		memset(&control, 0, sizeof control);
+		struct iovec iov = { .iov_base = &ev, .iov_len = sizeof ev };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (n) {
+			msg.msg_control = control.buf;
+			msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+			memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+		}
+		if (sendmsg(p->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof ev)
+			return false;
+	}
+	return send_event(p->sock, INIT_EV_READY, 0, 0, 0, NULL, NULL);
+}
+
+/* INIT_REQ_KEEP: from now on the sandbox outlives its parent and is
+ * reached again through `listener`. */
+static void keep_alive(int *listener, int fd)
+{
+	if (*listener >= 0)
+		close(*listener);
+	*listener = fd;
+	prctl(PR_SET_PDEATHSIG, 0);
+}
+
+static _Noreturn void serve_requests(const struct init_plan *plan)
 {
 	static struct running_exec running[INIT_MAX_RUNNING];
 	static char buf[INIT_MAX_REQUEST];
+	/* the connection changes when the daemon restarts */
+	struct init_plan live = *plan;
+	const struct init_plan *p = &live;
+	int listener = -1;
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -339,10 +433,13 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		setup_failed(p, errno, "signalfd", NULL);
+	for (int i = 0; i < INIT_MAX_RUNNING; i++)
+		running[i].kept[0] = running[i].kept[1] = -1;
 	send_event(p->sock, INIT_EV_READY, 0, 0, 0, NULL, NULL);
 
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = p->sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd fds[2] = { { .fd = live.sock >= 0 ? live.sock : listener, .events = POLLIN },
+					 { .fd = sfd, .events = POLLIN } };
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			_exit(WARREN_EXIT_SETUP);
 		if (fds[1].revents & POLLIN) {
@@ -353,8 +450,21 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 		}
 		if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
+		if (live.sock < 0) {
+			/* a daemon again (the directory holding the listener
+			 * is root's: nothing else can connect) */
+			int c = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0)
+				continue;
+			live.sock = c;
+			if (!greet(p, running)) {
+				close(live.sock);
+				live.sock = -1;
+			}
+			continue;
+		}
 		union {
-			char buf[CMSG_SPACE(4 * sizeof(int))];
+			char buf[CMSG_SPACE(INIT_MAX_FDS * sizeof(int))];
 			struct cmsghdr align;
 		} control;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
@@ -365,9 +475,15 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 		ssize_t n = recvmsg(p->sock, &msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
+		if (n <= 0 && listener < 0)
 			_exit(0); /* the parent is gone: the sandbox ends with it */
-		int fds_in[4] = { -1, -1, -1, -1 }, n_fds = 0;
+		if (n <= 0) {
+			/* the daemon is gone; its successor connects */
+			close(live.sock);
+			live.sock = -1;
+			continue;
+		}
+		int fds_in[INIT_MAX_FDS], n_fds = 0;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
@@ -375,7 +491,7 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 			for (int i = 0; i < count; i++) {
 				int fd;
 				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-				if (n_fds < 4)
+				if (n_fds < INIT_MAX_FDS)
 					fds_in[n_fds++] = fd;
 				else
 					close(fd);
@@ -386,9 +502,17 @@ static _Noreturn void serve_requests(const struct init_plan *p)
 			send_event(p->sock, INIT_EV_EXEC_FAILED, 0, EMSGSIZE, 0, "exec request", NULL);
 			continue;
 		}
-		if (init_request_type(buf, (size_t)n) == INIT_REQ_SIGNAL) {
+		uint32_t type = init_request_type(buf, (size_t)n);
+		if (type == INIT_REQ_SIGNAL) {
 			close_fds(fds_in, n_fds);
 			signal_exec(buf, (size_t)n, running);
+			continue;
+		}
+		if (type == INIT_REQ_KEEP) {
+			if (init_parse_keep(buf, (size_t)n, n_fds) == 0)
+				keep_alive(&listener, fds_in[0]); /* fds_in[1], the ids' lock, stays open */
+			else
+				close_fds(fds_in, n_fds);
 			continue;
 		}
 		start_exec(p, buf, (size_t)n, fds_in, n_fds, running);

@@ -68,6 +68,7 @@ pid_t sandbox_pid(const struct sandbox *sb) { settle(sb); return sb->sp.pid; }
 struct cgroup *sandbox_cgroup(const struct sandbox *sb) { settle(sb); return sb->sp.cg; }
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside) { return uid_range_host_uid(&sb->sp.ids, inside); }
 struct net_egress *sandbox_net(struct sandbox *sb) { return &sb->sp.net; }
+const struct uid_range *sandbox_ids(const struct sandbox *sb) { return &sb->sp.ids; }
 
 int sandbox_wait_init(struct sandbox *sb, int *status)
 {
@@ -101,7 +102,7 @@ static char *pack_request(const struct sandbox_exec *x, size_t *len_out)
 {
 	struct init_exec_request hdr = {
 		.type = INIT_REQ_EXEC, .exec_id = x->id,
-		.flags = INIT_EXEC_CGROUP_FD | (x->pty ? INIT_EXEC_PTY : 0),
+		.flags = INIT_EXEC_CGROUP_FD | (x->pty ? INIT_EXEC_PTY : 0) | (x->keep ? INIT_EXEC_KEEP : 0),
 		.pty_cols = x->pty ? x->pty_cols : 0, .pty_rows = x->pty ? x->pty_rows : 0,
 	};
 	size_t len = sizeof hdr + strlen(x->cwd) + 1;
@@ -142,9 +143,10 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
 	if (r < 0)
 		return r;
 
-	/* stdio then the cgroup fd, or with a pty the reply socket then it */
-	int fds[4] = { x->stdio[0], x->stdio[1], x->stdio[2], procs };
-	size_t n_fds = 4;
+	/* stdio then the cgroup fd, or with a pty the reply socket then it;
+	 * then what init keeps */
+	int fds[INIT_MAX_FDS] = { x->stdio[0], x->stdio[1], x->stdio[2], procs, x->own[0], x->own[1] };
+	size_t n_fds = x->keep ? 6 : 4;
 	if (x->pty) {
 		fds[0] = x->pty_reply;
 		fds[1] = procs;
@@ -191,6 +193,51 @@ int sandbox_exec_release(struct sandbox *sb, uint32_t id)
 	char name[32];
 	exec_cgroup_name(id, name, sizeof name);
 	return cgroup_child_remove(sb->sp.cg, name);
+}
+
+int sandbox_keep(struct sandbox *sb, int listener, wr_error *e)
+{
+	int ids_lock = -1;
+	int r = spawner_hand_over_ids(&sb->sp.ids, &ids_lock, e);
+	if (r < 0)
+		return r;
+	int fds[2] = { listener, ids_lock };
+	size_t n = ids_lock >= 0 ? 2 : 1;
+	struct init_keep_request req = { .type = INIT_REQ_KEEP };
+	union {
+		char buf[CMSG_SPACE(sizeof fds)];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof req };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	if (sendmsg(sb->sp.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof req)
+		r = wr_error_set(e, errno, "send the keep request to the sandbox");
+	/* (sent or not, the lock is the sandbox's: a range it no longer holds
+	 * stays counted as ours until the sandbox is destroyed) */
+	if (ids_lock >= 0)
+		close(ids_lock);
+	return r;
+}
+
+/* sandbox-adopt.c: a sandbox of these parts (taken). */
+struct sandbox *sandbox_of_parts(pid_t pid, int sock, struct cgroup *cg, const struct uid_range *ids)
+{
+	struct sandbox *sb = calloc(1, sizeof *sb);
+	if (!sb)
+		return NULL;
+	sb->sp = (struct spawned){ .pid = pid, .sock = sock, .sync = -1, .cg = cg, .ids = *ids,
+				   .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 };
+	/* not our child: nobody to reap, and once it died its pid may be
+	 * another's, so only its cgroup is ever killed */
+	sb->init_reaped = true;
+	return sb;
 }
 
 int sandbox_destroy_step(struct sandbox *sb)

@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "policy.h"
+#include "userns.h"
 
 struct collect_pattern;
 struct template_store;
@@ -110,6 +111,7 @@ pid_t sandbox_pid(const struct sandbox *sb);
 struct cgroup *sandbox_cgroup(const struct sandbox *sb);
 /* The host uid that uid `inside` of the sandbox maps to. */
 uid_t sandbox_host_uid(const struct sandbox *sb, uid_t inside);
+const struct uid_range *sandbox_ids(const struct sandbox *sb);
 /* Its egress link, rules and resolver socket (lock_fd -1 without egress). */
 struct net_egress;
 struct net_egress *sandbox_net(struct sandbox *sb);
@@ -136,6 +138,10 @@ struct sandbox_exec {
 	bool pty;
 	uint16_t pty_cols, pty_rows;  /* the window size; 0: the kernel's default */
 	int pty_reply;              /* one end of a SOCK_SEQPACKET socketpair (we keep our copy) */
+	/* It outlives the daemon (INIT_EXEC_KEEP): init keeps `own` (our ends
+	 * of stdout and stderr; with a pty, its master) for the next one. */
+	bool keep;
+	int own[2];
 };
 /* Creates the exec's child cgroup "exec-ID" and sends the request with the
  * fds. The result arrives as INIT_EV_EXITED (after INIT_EV_EXEC_FAILED when
@@ -149,6 +155,41 @@ int sandbox_exec_signal(struct sandbox *sb, uint32_t id, int sig);
 int sandbox_exec_kill(struct sandbox *sb, uint32_t id);
 /* Removes the exec's child cgroup: 0, or -EBUSY while processes remain. */
 int sandbox_exec_release(struct sandbox *sb, uint32_t id);
+
+/* ---- outliving the daemon (warrend's restarts) -----------------------------
+ * A kept sandbox's init outlives warrend and waits for the next one on a
+ * listening unix socket under warrend's root-only state directory
+ * (init-protocol.h INIT_REQ_KEEP). */
+
+/* From now on the sandbox outlives its parent: init gets `listener` (a
+ * listening SOCK_SEQPACKET unix socket; ours stays ours to close). */
+int sandbox_keep(struct sandbox *sb, int listener, wr_error *e);
+
+/* What a restarted daemon knows of a kept sandbox. */
+struct sandbox_record {
+	pid_t pid;                    /* its init */
+	unsigned long long start_time; /* /proc/PID/stat field 22 */
+	const char *cgroup;           /* cgroup_export() text */
+	const char *cgroup_name;      /* the cgroup's own name: wd-... */
+	int control_dir;              /* where its listener is bound */
+	const char *control_name;     /* and under which name */
+	struct uid_range ids;         /* taken again by the caller */
+};
+/* Takes back a kept sandbox when it can prove it is the one recorded:
+ * the pid started at start_time, sits in that cgroup, and answers on the
+ * listener. What runs in it (and what ended meanwhile) goes into *found.
+ * The uid range is the sandbox's from now on (released with it). */
+struct init_greeting;
+int sandbox_adopt(const struct sandbox_record *r, struct sandbox **out, struct init_greeting *found, wr_error *e);
+/* Closes the fds a greeting still holds (those not taken: n_fds 0). */
+void init_greeting_release(struct init_greeting *g);
+/* sandbox-adopt.c's constructor (sandbox.c): an adopted sandbox of these
+ * parts, taken (init is not our child). NULL on no memory. */
+struct sandbox *sandbox_of_parts(pid_t pid, int sock, struct cgroup *cg, const struct uid_range *ids);
+/* /proc/PID/stat's start time (field 22); -errno. */
+int proc_start_time(pid_t pid, unsigned long long *out);
+/* Whether pid sits in a cgroup named `name` (in any hierarchy). */
+bool proc_in_cgroup_named(pid_t pid, const char *name);
 
 /* Destroys without blocking: kills init (and so every process of the
  * sandbox), reaps it, removes the cgroup, releases the uid range. Returns

@@ -206,6 +206,21 @@ int spawner_start(const char *state_dir, int verbose, wr_error *e)
 }
 
 bool spawner_in_use(void) { return d.started; }
+
+int spawner_take_ids(const struct uid_range *want, struct uid_range *out, wr_error *e)
+{
+	if (!d.ids) {
+		*out = (struct uid_range){ .lock_fd = -1, .rootless = true, .caller_uid = getuid(), .caller_gid = getgid() };
+		return geteuid() == 0 ? wr_error_set(e, ENOTSUP, "spawner: no uid pool") : 0;
+	}
+	return uid_pool_take(d.ids, want->slot, want->host_base, want->count, want->handed, out, e);
+}
+
+int spawner_hand_over_ids(struct uid_range *r, int *fd, wr_error *e)
+{
+	*fd = -1;
+	return d.ids && r->pool ? uid_pool_hand_over(d.ids, r, fd, e) : 0;
+}
 pid_t spawner_pid(void) { return d.sock >= 0 ? d.pid : 0; }
 
 int spawner_health(wr_error *e)

@@ -47,6 +47,12 @@ pid_t spawner_pid(void);
  * of init's socket and the uid range now; pid and cgroup follow in
  * spawner_collect (s->remote_id is 0 from then on). */
 int spawner_request(const struct spawn_options *o, struct spawned *s, wr_error *e);
+/* A kept sandbox holds its uid range itself from now on: *fd holds its
+ * lock (-1 when there is none to hand: rootless). */
+int spawner_hand_over_ids(struct uid_range *r, int *fd, wr_error *e);
+/* A restarted daemon takes an adopted sandbox's uid range again (want:
+ * slot, host_base, count and handed as recorded). */
+int spawner_take_ids(const struct uid_range *want, struct uid_range *out, wr_error *e);
 /* Applies every answer that has arrived (never blocks). */
 void spawner_collect(void);
 /* s is being destroyed: forget it if its answer has not come. Returns 0,

@@ -364,6 +364,51 @@ int uid_pool_acquire(struct uid_pool *p, struct uid_range *r, wr_error *e)
 	return all_in_use(&p->layout, p->lock_path, e);
 }
 
+int uid_pool_hand_over(struct uid_pool *p, struct uid_range *r, int *fd, wr_error *e)
+{
+	if (r->pool != p || r->handed || !p->used[r->slot])
+		return wr_error_set(e, EINVAL, "host ids %u: not a range of this pool", (unsigned)r->host_base);
+	_cleanup_close_ int own = -1;
+	int rc = open_lock_file(p->lock_path, &own, e);
+	if (rc < 0)
+		return rc;
+	/* ours for a moment only: nobody else may take it in between but a
+	 * process that ignores the pool's locks */
+	pool_unlock_slot(p, r->host_base);
+	if ((rc = lock_ids(own, r->host_base, r->count, true)) < 0) {
+		pool_lock_slot(p, r->host_base);
+		return wr_error_set(e, -rc, "lock host ids %u-%u on their own", (unsigned)r->host_base,
+				    (unsigned)(r->host_base + r->count - 1));
+	}
+	r->handed = true;
+	*fd = TAKE_FD(own);
+	return 0;
+}
+
+int uid_pool_take(struct uid_pool *p, unsigned slot, uid_t base, uint32_t count, bool handed, struct uid_range *r,
+		  wr_error *e)
+{
+	*r = (struct uid_range){ .lock_fd = -1, .caller_uid = getuid(), .caller_gid = getgid() };
+	if (slot >= p->n_slots || uid_layout_slot_base(&p->layout, slot) != base || count != p->layout.size)
+		return wr_error_set(e, EINVAL, "host ids %u-%u are not a range of this daemon's layout (host_ids)",
+				    (unsigned)base, (unsigned)(base + count - 1));
+	if (p->used[slot])
+		return wr_error_set(e, EBUSY, "host ids %u-%u are held by another sandbox", (unsigned)base,
+				    (unsigned)(base + count - 1));
+	int rc = pool_lock_slot(p, base);
+	bool held_by_it = handed && rc == -EAGAIN; /* the sandbox holds it, as since it was kept */
+	if (rc == -EAGAIN && !held_by_it)
+		return wr_error_set(e, EBUSY, "host ids %u-%u were taken by another process meanwhile",
+				    (unsigned)base, (unsigned)(base + count - 1));
+	if (rc < 0 && !held_by_it)
+		return wr_error_set(e, -rc, "lock %s", p->lock_path);
+	p->used[slot] = 1;
+	p->in_use++;
+	*r = (struct uid_range){ .host_base = base, .count = count, .slot = slot, .lock_fd = -1, .pool = p,
+				 .handed = held_by_it, .caller_uid = getuid(), .caller_gid = getgid() };
+	return 0;
+}
+
 unsigned uid_pool_in_use(const struct uid_pool *p) { return p ? p->in_use : 0; }
 
 void uid_pool_close(struct uid_pool *p)
@@ -381,7 +426,8 @@ void uid_pool_close(struct uid_pool *p)
 void uid_range_release(struct uid_range *r)
 {
 	if (r->pool && r->pool->used[r->slot]) {
-		pool_unlock_slot(r->pool, r->host_base);
+		if (!r->handed) /* (else its sandbox held it, and is gone) */
+			pool_unlock_slot(r->pool, r->host_base);
 		r->pool->used[r->slot] = 0;
 		r->pool->in_use--;
 	}

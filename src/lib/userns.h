@@ -63,6 +63,7 @@ struct uid_range {
 	unsigned slot;
 	int lock_fd;       /* holds the range's lock; -1 when rootless or pooled */
 	struct uid_pool *pool; /* the pool it came from, or NULL */
+	bool handed;       /* pooled, but its lock is held by the sandbox itself (uid_pool_hand_over) */
 	uid_t caller_uid;  /* getuid() of the caller */
 	gid_t caller_gid;
 };
@@ -80,6 +81,16 @@ uid_t uid_range_host_uid(const struct uid_range *r, uid_t inside);
  * adjacent locks and other processes' lock attempts stay cheap. Root only. */
 int uid_pool_open(struct uid_pool **out, const char *lock_path, wr_error *e);
 int uid_pool_acquire(struct uid_pool *p, struct uid_range *r, wr_error *e);
+/* The range's lock moves to an fd of its own (*fd, to hand to the
+ * sandbox: warrend's kept sandboxes hold their range as long as they live,
+ * daemon or not); the pool still counts the range as its own. */
+int uid_pool_hand_over(struct uid_pool *p, struct uid_range *r, int *fd, wr_error *e);
+/* Takes the one range (slot, base, count) again (a restarted warrend
+ * adopting the sandbox that had it). With `handed` the sandbox holds its
+ * lock (it is taken without locking, or locked if nobody holds it);
+ * otherwise -EBUSY when someone else holds it. */
+int uid_pool_take(struct uid_pool *p, unsigned slot, uid_t base, uint32_t count, bool handed, struct uid_range *r,
+		  wr_error *e);
 unsigned uid_pool_in_use(const struct uid_pool *p);
 void uid_pool_close(struct uid_pool *p);
 

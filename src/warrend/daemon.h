@@ -82,6 +82,7 @@ struct daemon {
 	uint64_t started_ms;
 	const char *cgroup_mode;    /* "v1" or "v2" */
 	int backend;                /* the default backend in use (the fallback, when it had to be) */
+	char state_tag[12];         /* 8 hex digits naming state_dir in kept sandboxes' names */
 };
 extern struct daemon *daemon_state;
 

@@ -30,6 +30,7 @@
 #include "routes.h"
 #include "session.h"
 #include "spawner.h"
+#include "stop.h"
 
 #define DRAIN_POLL_MS 50
 #define DRAIN_CAP_MS 10000
@@ -41,6 +42,7 @@ static h2o_socket_t *signal_sock;
 static h2o_timeout_t drain_timeout;
 static h2o_timeout_entry_t drain_entry;
 static uint64_t drain_started_ms;
+static bool waiting_drain;  /* SIGUSR1: for every session to end */
 
 static void notify(const char *state)
 {
@@ -71,6 +73,13 @@ static void drain_poll(h2o_timeout_entry_t *entry)
 
 static void start_drain(int signo)
 {
+	if (waiting_drain && signo != SIGUSR1) {
+		/* SIGTERM while waiting: the drain now */
+		waiting_drain = false;
+		h2o_timeout_unlink(&drain_entry);
+		daemon_state->draining = false;
+	}
+	waiting_drain = false;
 	if (daemon_state->draining) {
 		daemon_log("already draining (%s ignored)", strsignal(signo));
 		return;
@@ -83,6 +92,70 @@ static void start_drain(int signo)
 	http_shutdown();
 	sessions_drain();
 	drain_entry.cb = drain_poll;
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+/* SIGUSR2 (a restart: systemctl restart, warrend --stop under a
+ * restart job): requests' execs end with an answer saying why, the
+ * sandboxes of sessions, their processes and records stay for the next
+ * warrend (warrend(8) RESTARTS). */
+static void leave_poll(h2o_timeout_entry_t *entry)
+{
+	if (sessions_left() || daemon_now_ms() - drain_started_ms >= DRAIN_CAP_MS) {
+		daemon_log("exiting; the sessions stay for the next warrend");
+		exit_requested = true;
+		return;
+	}
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+/* What every way of stopping starts with; false when one is under way. */
+static bool begin_stopping(const char *signal_name, void (*poll)(h2o_timeout_entry_t *))
+{
+	if (daemon_state->draining) {
+		daemon_log("already stopping (%s ignored)", signal_name);
+		return false;
+	}
+	notify("STOPPING=1");
+	daemon_state->draining = true;
+	drain_started_ms = daemon_now_ms();
+	drain_entry.cb = poll;
+	return true;
+}
+
+static void start_leave(void)
+{
+	if (!begin_stopping("SIGUSR2", leave_poll))
+		return;
+	daemon_log("SIGUSR2: exiting for a restart: sessions and their processes stay");
+	http_stop_listening();
+	sessions_leave("warrend is restarting: the command was killed (processes started with POST "
+		       "/v1/sessions/{id}/processes outlive restarts)");
+	http_shutdown();
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+/* SIGUSR1 (warrend --drain): no new sessions; once the last one ended
+ * (deleted, expired), a drain as SIGTERM's. */
+static void wait_poll(h2o_timeout_entry_t *entry)
+{
+	if (!waiting_drain)
+		return; /* a SIGTERM took over */
+	if (sessions_all_ended()) {
+		daemon_log("every session has ended");
+		daemon_state->draining = false;
+		start_drain(SIGUSR1);
+		return;
+	}
+	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
+}
+
+static void start_wait_drain(void)
+{
+	if (!begin_stopping("SIGUSR1", wait_poll))
+		return;
+	daemon_log("SIGUSR1: no new sessions; exiting once every session has ended");
+	waiting_drain = true;
 	h2o_timeout_link(daemon_state->loop, &drain_timeout, &drain_entry);
 }
 
@@ -102,6 +175,10 @@ static void on_signal(h2o_socket_t *sock, const char *err)
 	while (read(signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
 		if (info.ssi_signo == SIGHUP)
 			reload();
+		else if (info.ssi_signo == SIGUSR2)
+			start_leave();
+		else if (info.ssi_signo == SIGUSR1)
+			start_wait_drain();
 		else
 			start_drain((int)info.ssi_signo);
 	}
@@ -116,6 +193,8 @@ static int setup_signals(h2o_evloop_t *loop)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -147,6 +226,11 @@ static void usage(FILE *out)
 	      "      --backend NAME       native (default), oci or docker: what runs sandboxes\n"
 	      "      --backend-fallback NAME  used when the backend is unhealthy at start\n"
 	      "      --e2b-listen ADDR    also serve E2B's API (its SDKs) on IPV4:PORT or [IPV6]:PORT\n"
+	      "      --drain              tell the running warrend (of this state directory) to\n"
+	      "                           take no new sessions and exit once every session ended;\n"
+	      "                           waits for it to exit\n"
+	      "      --stop PID           systemd's ExecStop: stop warrend PID, keeping its sessions\n"
+	      "                           when systemd restarts the unit, ending them otherwise\n"
 	      "  -v, --verbose            more log lines: commands' ends (twice: their starts)\n"
 	      "  -V, --version            print the version and exit\n"
 	      "  -h, --help               print this help and exit\n\n"
@@ -155,7 +239,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_STATE_DIR = 256, OPT_TOKENS, OPT_POOL_SIZE, OPT_MAX_SESSIONS, OPT_POLICY_DIR, OPT_IMAGE_DIR,
-       OPT_BACKEND, OPT_BACKEND_FALLBACK, OPT_E2B_LISTEN };
+       OPT_BACKEND, OPT_BACKEND_FALLBACK, OPT_E2B_LISTEN, OPT_DRAIN, OPT_STOP };
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -169,6 +253,8 @@ static const struct option long_options[] = {
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "backend-fallback", required_argument, NULL, OPT_BACKEND_FALLBACK },
 	{ "e2b-listen", required_argument, NULL, OPT_E2B_LISTEN },
+	{ "drain", no_argument, NULL, OPT_DRAIN },
+	{ "stop", required_argument, NULL, OPT_STOP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -201,6 +287,9 @@ static const char *flag_name(int opt)
 	return "?";
 }
 
+/* --drain and --stop: warrend as a client of the running one (stop.c). */
+static const char *control_command, *control_pid;
+
 /* Reads the config file, then applies the flags over it. Returns -1 on
  * error (printed), 1 when the program should exit 0 (--help, --version). */
 static int load_config(int argc, char **argv, struct daemon_config *cfg)
@@ -215,7 +304,11 @@ static int load_config(int argc, char **argv, struct daemon_config *cfg)
 			return usage(stdout), 1;
 		if (opt == 'V')
 			return printf("warrend %s\n", PACKAGE_VERSION), 1;
-		if (opt == 'v')
+		if (opt == OPT_DRAIN)
+			control_command = "drain";
+		else if (opt == OPT_STOP)
+			control_command = "stop", control_pid = optarg;
+		else if (opt == 'v')
 			verbose++;
 		else if (opt == 'c')
 			config_path = optarg;
@@ -385,6 +478,8 @@ int main(int argc, char **argv)
 	int r = load_config(argc, argv, &d->cfg);
 	if (r != 0)
 		return r < 0 ? 2 : 0;
+	if (control_command)
+		return !strcmp(control_command, "drain") ? warrend_drain(d->cfg.state_dir) : warrend_stop(control_pid);
 	d->started_ms = daemon_now_ms();
 	daemon_log_setup();
 

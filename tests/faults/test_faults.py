@@ -2,6 +2,7 @@
 host checked (hostcheck.host_clean: no sandbox process, mount, cgroup, state
 file or workspace remains).
 
+Restarts that take the sessions back are tests/faults/test_restart.py's.
 Already covered by tests/integration/test_daemon_lifecycle.py and
 test_daemon_exec.py, not repeated here: SIGKILL of an idle daemon and restart,
 kill -9 of a sandbox's init, SIGTERM with 10 sessions, a streaming client
@@ -21,7 +22,7 @@ import requests
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
 from test_daemon_exec import assert_killed_with_its_session, events, open_stream, procs_in_session
-from warrentest import sandbox_processes
+from warrentest import all_processes, sandbox_processes, uid_range_of
 
 
 def in_background(fn, *args):
@@ -51,11 +52,26 @@ def running_execs(d, sid):
 
 
 def uid_ranges(pids):
-    return {os.stat(f"/proc/{p}").st_uid // 65536 for p in pids}
+    return {uid_range_of(os.stat(f"/proc/{p}").st_uid) for p in pids}
+
+
+def under_a_live_warrend(procs, pid):
+    """Whether a running warrend is among pid's ancestors: called once the
+    test's daemons are stopped, that is another run's (the host's lowest free
+    host id ranges, which ours were, are the next ones handed out)."""
+    seen = set()
+    while pid in procs and pid not in seen:
+        seen.add(pid)
+        pid = procs[pid].ppid
+        if procs.get(pid) and procs[pid].comm == "warrend":
+            return True
+    return False
 
 
 def processes_in_ranges(ranges):
-    return [p for p in sandbox_processes() if p.uid // 65536 in ranges and pid_alive(p.pid)]
+    procs = all_processes()
+    return [p for p in sandbox_processes() if uid_range_of(p.uid) in ranges and pid_alive(p.pid)
+            and not under_a_live_warrend(procs, p.pid)]
 
 
 def raw_request(d, head, body):
@@ -102,27 +118,33 @@ def test_sigkill_during_an_exec_and_a_stream_then_restart(start_daemon, host_bef
     rest = list(stream)
     conn.close()
     assert all(name != "exit" for name, _ in rest), rest
-    # The sandboxes (and every command they ran) die with their daemon; cgroups and state files stay.
-    assert wait_for(lambda: not processes_in_ranges(ranges), 5), \
-        f"processes of the dead daemon's sandboxes remain: {processes_in_ranges(ranges)}"
-    assert len(old.state_files()) == 3 and old.cgroups(old_pid)
+    # The sandboxes outlive their daemon (warrend(8) RESTARTS), with their state files.
+    assert all(pid_alive(p) for p in inits), [p for p in inits if not pid_alive(p)]
+    assert len(old.state_files()) == 3
 
     new = start_daemon(workdir=old.workdir)
-    assert "left by a previous run" in new.log(), new.log()
-    assert new.state_files() == []
-    # Also the per-exec cgroups below the sandboxes' cgroups.
-    assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
+    assert "took back 3 session(s) a previous run left" in new.log(), new.log()
+    assert {s["id"] for s in new.state_files()} == {busy, streaming, idle}
+    # The commands the old daemon's clients held are killed, not orphaned; what the
+    # idle session left running in its background lives on.
+    assert wait_for(lambda: "sleep 381" not in procs_in_session(new, busy), 10), procs_in_session(new, busy)
+    assert wait_for(lambda: "tick 382" not in procs_in_session(new, streaming), 10)
+    assert wait_for(lambda: running_execs(new, busy) == 0 and running_execs(new, streaming) == 0, 10)
+    assert "sleep 383" in procs_in_session(new, idle)
+    # The pool's sandboxes of the dead daemon are gone.
+    assert not [c for c in old.cgroups(old_pid) if "-k" not in c], old.cgroups(old_pid)
     for sid in (busy, streaming, idle):
-        assert_error(new.get(f"/v1/sessions/{sid}"), 404, "not_found")
-    s = new.create()["id"]
-    assert new.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"
-    conn, resp = open_stream(new, s, {"shell": "echo streamed"})
+        assert new.exec(sid, cmd=["echo", "ok"])["stdout"] == "ok\n"
+    conn, resp = open_stream(new, busy, {"shell": "echo streamed"})
     got = list(events(resp))
     conn.close()
     assert got[0] == ("stdout", {"data": "streamed\n"}) and got[-1][0] == "exit", got
+    s = new.create()["id"]
     new.remove(s)
 
     stop_cleanly(new)
+    assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
+    assert not processes_in_ranges(ranges), processes_in_ranges(ranges)
     host_clean(host_before, new, old)
 
 

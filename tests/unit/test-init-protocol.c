@@ -90,6 +90,34 @@ START_TEST(exec_flags_and_sizes_are_checked)
 }
 END_TEST
 
+/* INIT_EXEC_KEEP: two more fds (the kept output ends), none with a pty
+ * (init keeps the master); INIT_REQ_KEEP: the listener, and maybe the ids' lock. */
+START_TEST(keep_requests_are_counted_and_checked)
+{
+	struct init_exec_request hdr = { .flags = INIT_EXEC_CGROUP_FD | INIT_EXEC_KEEP };
+	ck_assert_int_eq(init_request_n_fds(&hdr), 6);
+	hdr.flags = INIT_EXEC_KEEP;
+	ck_assert_int_eq(init_request_n_fds(&hdr), 5);
+	hdr.flags = INIT_EXEC_PTY | INIT_EXEC_CGROUP_FD | INIT_EXEC_KEEP;
+	ck_assert_int_eq(init_request_n_fds(&hdr), 2);
+	char buf[128];
+	size_t len = exec_message(buf, INIT_EXEC_CGROUP_FD | INIT_EXEC_KEEP, 0, 0);
+	ck_assert_int_eq(parse(buf, len, &hdr), 0);
+
+	struct init_keep_request keep = { .type = INIT_REQ_KEEP };
+	ck_assert_uint_eq(init_request_type((char *)&keep, sizeof keep), INIT_REQ_KEEP);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 1), 0);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 2), 0);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 0), -EBADMSG);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 3), -EBADMSG);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep - 1, 1), -EBADMSG);
+	keep.reserved = 1;
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 1), -EBADMSG);
+	keep = (struct init_keep_request){ .type = INIT_REQ_SIGNAL };
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 1), -EBADMSG);
+}
+END_TEST
+
 START_TEST(signal_requests_are_checked)
 {
 	struct init_signal_request req = { .type = INIT_REQ_SIGNAL, .exec_id = 3, .signal = SIGINT }, out;
@@ -305,6 +333,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, exec_with_a_pty_is_parsed);
 	tcase_add_test(tc, exec_flags_and_sizes_are_checked);
+	tcase_add_test(tc, keep_requests_are_counted_and_checked);
 	tcase_add_test(tc, signal_requests_are_checked);
 	tcase_add_test(tc, master_is_received_and_checked);
 	suite_add_tcase(s, tc);

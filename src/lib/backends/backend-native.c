@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "cleanup.h"
 #include "mount.h"
 #include "init-protocol.h"
 #include "sandbox.h"
@@ -20,12 +24,22 @@
 
 struct backend_box {
 	struct sandbox *sb;
+	char name[64];         /* its cgroup's */
+	bool kept;             /* its listener is bound in control_dir under NAME.sock */
 };
+
+/* STATE/control (root only): where kept sandboxes' inits listen for the
+ * next daemon (sandbox.h); -1 until init. */
+static int control_dir = -1;
 
 static int native_init(const struct backend_settings *s, wr_error *e)
 {
-	(void)s;
-	(void)e;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/control", s->state_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return wr_error_set(e, errno, "mkdir %s", path);
+	if (chmod(path, 0700) < 0 || (control_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return wr_error_set(e, errno, "%s", path);
 	/* what SIGKILLed warren runs left (sandbox.h) */
 	unsigned n = sandbox_run_sweep_stale(true);
 	if (n)
@@ -60,8 +74,160 @@ static int native_create(const struct backend_spec *spec, struct backend_box **o
 		return r;
 	}
 	sandbox_give_fd(b->sb); /* the daemon takes it with event_fd */
+	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	*out = b;
 	return 0;
+}
+
+static void control_path(const char *name, struct sockaddr_un *a)
+{
+	*a = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/%s.sock", control_dir, name);
+}
+
+static void control_unlink(const char *name)
+{
+	char file[80];
+	snprintf(file, sizeof file, "%s.sock", name);
+	unlinkat(control_dir, file, 0);
+}
+
+/* The sandbox's listener under STATE/control, handed to its init. An
+ * egress sandbox is not kept: its resolver and rules live in the daemon. */
+static int native_keep(struct backend_box *b, const char *name, wr_error *e)
+{
+	if (sandbox_net(b->sb)->lock_fd >= 0)
+		return wr_error_set(e, EOPNOTSUPP, "a sandbox with network egress ends with warrend");
+	if (control_dir < 0)
+		return wr_error_set(e, EOPNOTSUPP, "no control directory");
+	struct cgroup *cg = sandbox_cgroup(b->sb);
+	if (!cg)
+		return wr_error_set(e, EIO, "the sandbox has no cgroup");
+	struct sockaddr_un a;
+	control_path(name, &a);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return wr_error_set(e, errno, "socket");
+	control_unlink(name);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0)
+		return wr_error_set(e, errno, "bind its control socket %s.sock", name);
+	int r = cgroup_rename(cg, name, e);
+	if (r == 0 && (r = sandbox_keep(b->sb, fd, e)) < 0)
+		cgroup_rename(cg, b->name, NULL);
+	if (r < 0) {
+		control_unlink(name);
+		return r;
+	}
+	snprintf(b->name, sizeof b->name, "%s", name);
+	b->kept = true;
+	return 0;
+}
+
+static json_t *native_save(const struct backend_box *b)
+{
+	pid_t pid = sandbox_pid(b->sb);
+	struct cgroup *cg = sandbox_cgroup(b->sb);
+	const struct uid_range *ids = sandbox_ids(b->sb);
+	unsigned long long started = 0;
+	char cgroup[4096];
+	if (!b->kept || pid <= 0 || !cg || proc_start_time(pid, &started) < 0 ||
+	    cgroup_export(cg, cgroup, sizeof cgroup) < 0)
+		return NULL;
+	char control[80];
+	snprintf(control, sizeof control, "%s.sock", b->name);
+	return json_pack("{s:i, s:I, s:s, s:s, s:s, s:{s:i, s:I, s:I, s:b, s:b}}", "init_pid", (int)pid,
+			 "init_start_time", (json_int_t)started, "cgroup_name", b->name, "cgroup", cgroup, "control", control,
+			 "host_ids", "slot", (int)ids->slot, "base", (json_int_t)ids->host_base, "count",
+			 (json_int_t)ids->count, "rootless", ids->rootless, "held_by_init", ids->handed);
+}
+
+struct saved_native {
+	int pid;
+	json_int_t started, slot, base, count;
+	const char *name, *cgroup, *control;
+	int rootless, held_by_init;
+};
+
+static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *e)
+{
+	json_error_t je;
+	*out = (struct saved_native){ 0 };
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:b, s:b}}",
+			   "init_pid", &out->pid, "init_start_time", &out->started, "cgroup_name", &out->name,
+			   "cgroup", &out->cgroup, "control", &out->control, "host_ids", "slot", &out->slot, "base",
+			   &out->base, "count", &out->count, "rootless", &out->rootless, "held_by_init",
+			   &out->held_by_init) < 0)
+		return wr_error_set(e, EBADMSG, "its native state: %s", je.text);
+	if (out->pid <= 1 || out->started < 0 || out->slot < 0 || out->base < 0 || out->count < 0 ||
+	    out->base > UINT32_MAX || out->count > UINT32_MAX || strncmp(out->name, "wd-", 3) || strchr(out->name, '/'))
+		return wr_error_set(e, EBADMSG, "its native state holds values out of range");
+	return 0;
+}
+
+static int native_adopt(const json_t *saved, const char *name, struct backend_box **out, struct init_greeting *found,
+			wr_error *e)
+{
+	struct saved_native sv;
+	int r = saved_parse(saved, &sv, e);
+	if (r < 0)
+		return r;
+	char control[80];
+	snprintf(control, sizeof control, "%s.sock", sv.name);
+	if (strcmp(sv.control, control))
+		return wr_error_set(e, EBADMSG, "its control socket is not %s", control);
+	struct uid_range want = { .slot = (unsigned)sv.slot, .host_base = (uid_t)sv.base, .count = (uint32_t)sv.count,
+				  .rootless = sv.rootless, .handed = sv.held_by_init, .lock_fd = -1 }, ids;
+	if ((r = spawner_take_ids(&want, &ids, e)) < 0)
+		return r;
+	struct sandbox_record rec = {
+		.pid = sv.pid, .start_time = (unsigned long long)sv.started, .cgroup = sv.cgroup, .cgroup_name = sv.name,
+		.control_dir = control_dir, .control_name = control, .ids = ids,
+	};
+	struct backend_box *b = calloc(1, sizeof *b);
+	if (!b) {
+		uid_range_release(&ids);
+		return wr_error_set(e, ENOMEM, "sandbox");
+	}
+	if ((r = sandbox_adopt(&rec, &b->sb, found, e)) < 0) {
+		uid_range_release(&ids);
+		free(b);
+		return r;
+	}
+	/* under a name of this daemon's (the stale sweep of others spares it) */
+	if ((r = cgroup_rename(sandbox_cgroup(b->sb), name, e)) < 0) {
+		init_greeting_release(found);
+		sandbox_destroy(b->sb);
+		free(b);
+		return r;
+	}
+	char renamed[80];
+	snprintf(renamed, sizeof renamed, "%s.sock", name);
+	if (renameat(control_dir, control, control_dir, renamed) < 0)
+		r = wr_error_set(e, errno, "rename its control socket");
+	if (r < 0) {
+		init_greeting_release(found);
+		sandbox_destroy(b->sb);
+		free(b);
+		return r;
+	}
+	snprintf(b->name, sizeof b->name, "%s", name);
+	b->kept = true;
+	/* execs that ended unseen (their end went to the old daemon) may have
+	 * left their cgroups: the next are numbered above them */
+	found->last_id = cgroup_child_max(sandbox_cgroup(b->sb), "exec-");
+	sandbox_give_fd(b->sb);
+	*out = b;
+	return 0;
+}
+
+static void native_discard(const json_t *saved)
+{
+	struct saved_native sv;
+	wr_error e = { 0 };
+	if (saved_parse(saved, &sv, &e) < 0)
+		return;
+	cgroup_remove_named(sv.name);
+	control_unlink(sv.name);
 }
 
 static int native_event_fd(const struct backend_box *b)
@@ -112,7 +278,8 @@ static int native_exec_start(struct backend_box *b, const struct backend_exec *x
 		return wr_error_set(e, EOPNOTSUPP, "the native backend opens the workspace instead");
 	struct sandbox_exec req = {
 		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd,
-		.stdio = { x->stdio[0], x->stdio[1], x->stdio[2] },
+		.stdio = { x->stdio[0], x->stdio[1], x->stdio[2] }, .keep = x->keep && b->kept,
+		.own = { x->own[0], x->own[1] },
 	};
 	return sandbox_exec_start(b->sb, &req, e);
 }
@@ -124,7 +291,7 @@ static int native_exec_start_terminal(struct backend_box *b, const struct backen
 		return wr_error_set(e, EOPNOTSUPP, "a terminal is for commands only");
 	struct sandbox_exec req = {
 		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd, .stdio = { -1, -1, -1 },
-		.pty = true, .pty_cols = t->cols, .pty_rows = t->rows, .pty_reply = t->reply,
+		.pty = true, .pty_cols = t->cols, .pty_rows = t->rows, .pty_reply = t->reply, .keep = x->keep && b->kept,
 	};
 	return sandbox_exec_start(b->sb, &req, e);
 }
@@ -150,6 +317,10 @@ static int native_set_limits(struct backend_box *b, const struct cgroup_limits *
 
 static int native_destroy_step(struct backend_box *b)
 {
+	if (b->kept) {
+		control_unlink(b->name);
+		b->kept = false;
+	}
 	int r = sandbox_destroy_step(b->sb);
 	if (r == 0)
 		free(b);
@@ -207,4 +378,8 @@ const struct backend_ops backend_native_ops = {
 	.exec_start_terminal = native_exec_start_terminal,
 	.exec_signal = native_exec_signal,
 	.net = native_net,
+	.keep = native_keep,
+	.save = native_save,
+	.adopt = native_adopt,
+	.discard = native_discard,
 };

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "cgroup.h"
 #include "error.h"
 #include "policy.h"
@@ -93,6 +95,13 @@ struct backend_exec {
 	uint64_t max_size;         /* FILE_GET/PUT: the largest file accepted */
 	int stdio[3];              /* its 0, 1, 2 (the backend dups what it keeps); stdin may
 				    * be a pipe the caller keeps writing to as it likes */
+	/* COMMAND: it outlives a restart of the daemon (a background
+	 * process): the sandbox holds `own` (our ends of stdout and stderr)
+	 * too, so the command never writes into a pipe nobody reads, and
+	 * hands them back to the next daemon (adopt). Backends that cannot
+	 * ignore it (its command then ends with the daemon). */
+	bool keep;
+	int own[2];
 };
 
 /* A terminal for an exec (exec_start_terminal). */
@@ -108,6 +117,7 @@ struct backend_stats {
 };
 
 struct backend_box;            /* each backend's own */
+struct init_greeting;          /* init-protocol.h */
 struct net_egress;
 
 struct backend_ops {
@@ -193,6 +203,26 @@ struct backend_ops {
 	 * it started in its group): -EINVAL outside 1..64; 0 once sent, even
 	 * when the exec has just ended (its EXITED says so). */
 	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
+
+	/* Restarts of the daemon (warrend(8) RESTARTS). Optional: a backend
+	 * without them has its sandboxes end with the daemon. */
+	/* A session holds the sandbox now: it outlives the daemon from now
+	 * on, under the new name `name` (its cgroup's: the stale sweeps of
+	 * other daemons spare it). -EOPNOTSUPP with why not (then it ends
+	 * with the daemon). */
+	int (*keep)(struct backend_box *b, const char *name, wr_error *e);
+	/* What a restarted daemon needs to find a kept sandbox again, for
+	 * its session's record (new reference), or NULL. */
+	json_t *(*save)(const struct backend_box *b);
+	/* A restarted daemon takes back the sandbox `saved` describes, under
+	 * the new name `name`, once it proved it is the one recorded and
+	 * alive; what still runs in it, or ended while no daemon ran, goes
+	 * into *found (fds included: the caller's). -errno with why not. */
+	int (*adopt)(const json_t *saved, const char *name, struct backend_box **out, struct init_greeting *found,
+		     wr_error *e);
+	/* Removes the sandbox `saved` describes, which was not adopted: never
+	 * a process the record merely names (its pid may be another's now). */
+	void (*discard)(const json_t *saved);
 
 	/* The sandbox's egress (network.mode "egress"): its link, rules and
 	 * the resolver's socket, whose forwarder the daemon serves

@@ -24,6 +24,7 @@ struct box {
 	box_ready_fn ready_cb;
 	void *ready_data;
 	uint64_t started_ms;
+	bool kept;                   /* it outlives the daemon (box_keep) */
 	char error[256];
 };
 

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "backend.h"
 #include "list.h"
 #include "policy.h"
@@ -74,6 +76,29 @@ void box_set_holder(struct box *b, box_died_fn died, void *holder);
 /* The request that leased or last used the box and its holder's name,
  * for the log lines of its death (copied). */
 void box_set_log_ids(struct box *b, const char *request_id, const char *session_id);
+/* ---- restarts of the daemon (warrend(8) RESTARTS) ---------------------------- */
+/* A sandbox name of this daemon's: wd-PID-N, or wd-PID-kTAG-N for one
+ * that outlives it, TAG naming the state directory (daemon.h): the stale
+ * sweeps of daemons read PID as the owner, and spare the kept sandboxes
+ * of other state directories whatever their PID. */
+void box_new_name(char *buf, size_t len, bool kept);
+/* The box outlives the daemon from now on (its session holds it): 501
+ * when its backend's sandboxes cannot (egress; docker). */
+int box_keep(struct box *b, struct wd_error *err);
+bool box_kept(const struct box *b);
+/* What a restarted daemon needs to find it again (a new reference), or
+ * NULL when it is not kept. */
+json_t *box_save(const struct box *b);
+/* A restarted daemon's: the box of a sandbox its backend adopted,
+ * leased at once; its new execs are numbered above last_exec_id. */
+struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, struct wd_error *err);
+/* warrend restarts: every exec a request holds is killed and ends with
+ * `why` (its client hears it); those that outlive it (processes) run on.
+ * Boxes not kept are destroyed. */
+void boxes_leave(const char *why);
+/* Every box that is not kept is destroyed and reaped. */
+bool boxes_left(void);
+
 /* Kills every running exec and destroys the box (in the background). */
 void box_destroy(struct box *b);
 /* Its egress (link, rules, resolver socket), or NULL without one. */
@@ -105,6 +130,7 @@ struct exec_params {
 	uint64_t output_cap;   /* bytes kept of stdout+stderr together */
 	bool keep_output;      /* buffered into the result (else only observers see it) */
 	bool bound;            /* ends (killed) when its last observer leaves */
+	bool keep;             /* outlives a restart of the daemon (a kept box's process) */
 	const char *request_id; /* for its log lines (copied) */
 	const char *session_id; /* the same */
 	/* The holder's (the session's) own hook: called once when the exec
@@ -158,6 +184,17 @@ void exec_pause_output(struct exec *x, bool paused);
 void execs_on_finish(void (*fn)(const struct exec_result *r));
 /* The id of an exec within its box (> 0), and its last sequence number. */
 uint32_t exec_id(const struct exec *x);
+/* A restarted daemon's: exec `id` that still runs in an adopted box,
+ * started before the restart (p as exec_start's; argv unused). Its output
+ * comes on fds (taken: stdout's and stderr's read ends, or a terminal's
+ * master alone), or nowhere (n_fds 0). Its stdin, unless a terminal's,
+ * stayed with the old daemon: it is closed. */
+struct exec *exec_adopt(struct box *b, uint32_t id, const struct exec_params *p, const int *fds, int n_fds,
+			struct exec_observer *first, struct wd_error *e);
+/* Releases what exec `id` held in the box (it ended while no daemon ran). */
+void box_release_exec(struct box *b, uint32_t id);
+/* Kills exec x: it ends when its sandbox reports it. */
+void exec_kill(struct exec *x);
 
 /* ---- what goes into a running command (exec-input.c) ---------------------- */
 

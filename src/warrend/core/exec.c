@@ -243,6 +243,8 @@ static int start_with_pipes(struct exec *x, const struct exec_params *p, struct 
 	req->stdio[0] = in[0];
 	req->stdio[1] = out[1];
 	req->stdio[2] = errp[1];
+	req->own[0] = out[0];
+	req->own[1] = errp[0];
 	wr_error e = { 0 };
 	if (x->box->ops->exec_start(x->box->bb, req, &e) < 0) {
 		r = wd_fail(err, 409, "%s", e.message);
@@ -263,8 +265,8 @@ out:
 	return r;
 }
 
-struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_observer *first,
-			struct wd_error *err)
+/* An exec of box b as p describes, not started nor linked yet. */
+static struct exec *exec_new(struct box *b, const struct exec_params *p, struct wd_error *err)
 {
 	if (b->state == BOX_DEAD)
 		return wd_fail(err, 409, "the sandbox is gone: %s", b->error), NULL;
@@ -272,7 +274,6 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 	if (!x)
 		return wd_fail(err, 503, "out of memory"), NULL;
 	x->box = b;
-	x->id = ++b->next_exec_id;
 	x->cap = p->output_cap;
 	x->keep_output = p->keep_output;
 	x->bound = p->bound;
@@ -288,19 +289,35 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 	struct backend_stats st = { 0 };
 	if (b->ops->stats(b->bb, &st) == 0)
 		x->oom_before = st.oom_kills;
+	return x;
+}
 
+/* x runs from here: in its box's list, followed by first. */
+static void exec_link(struct exec *x, struct exec_observer *first)
+{
+	list_insert(&x->box->execs, &x->box_link);
+	if (first)
+		list_insert(&x->observers, &first->link);
+}
+
+struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_observer *first,
+			struct wd_error *err)
+{
+	struct exec *x = exec_new(b, p, err);
+	if (!x)
+		return NULL;
+	x->id = ++b->next_exec_id;
 	struct backend_exec req = {
 		.id = x->id, .kind = p->kind, .argv = p->argv, .envp = p->envp, .cwd = p->cwd,
-		.path = p->path, .max_size = p->max_size, .stdio = { -1, -1, -1 },
+		.path = p->path, .max_size = p->max_size, .stdio = { -1, -1, -1 }, .keep = p->keep,
+		.own = { -1, -1 },
 	};
 	if ((p->pty ? exec_terminal_start(x, &req, p, err) : start_with_pipes(x, p, &req, err)) < 0) {
 		exec_stdin_release(x);
 		free(x);
 		return NULL;
 	}
-	list_insert(&b->execs, &x->box_link);
-	if (first)
-		list_insert(&x->observers, &first->link);
+	exec_link(x, first);
 	if (daemon_state->cfg.verbose >= 2) {
 		EXEC_LOG_SCOPE(x);
 		daemon_log("exec %u: started%s", x->id, x->pty ? " with a terminal" : "");
@@ -308,9 +325,44 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 	return x;
 }
 
+struct exec *exec_adopt(struct box *b, uint32_t id, const struct exec_params *p, const int *fds, int n_fds,
+			struct exec_observer *first, struct wd_error *err)
+{
+	struct exec *x = exec_new(b, p, err);
+	if (!x) {
+		for (int i = 0; i < n_fds; i++)
+			close(fds[i]);
+		return NULL;
+	}
+	x->id = id;
+	if (id > b->next_exec_id)
+		b->next_exec_id = id;
+	x->stdin_open = p->pty;
+	for (int i = 0; i < n_fds && i < (p->pty ? 1 : 2); i++)
+		if ((x->pipe[i] = watch_fd(fds[i], x)))
+			loop_io_read_start(x->pipe[i], exec_on_pipe_read);
+	for (int i = p->pty ? 1 : 2; i < n_fds; i++)
+		close(fds[i]);
+	exec_link(x, first);
+	return x;
+}
+
 void exec_observe(struct exec *x, struct exec_observer *o)
 {
 	list_insert(&x->observers, &o->link);
+}
+
+void box_release_exec(struct box *b, uint32_t id)
+{
+	if (b->state != BOX_DEAD)
+		b->ops->exec_release(b->bb, id);
+}
+
+void exec_kill(struct exec *x)
+{
+	x->killed_ms = daemon_now_ms();
+	if (!x->exited && x->box->state != BOX_DEAD)
+		x->box->ops->exec_kill(x->box->bb, x->id);
 }
 
 static void exec_abandon(struct exec *x)

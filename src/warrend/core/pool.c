@@ -172,37 +172,26 @@ struct pool *pool_with_network(struct pool *own, enum net_mode mode, struct wd_e
 
 static void box_on_read(struct loop_io *io, const char *err);
 
-static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, struct wd_error *err)
+void box_new_name(char *name, size_t len, bool kept)
 {
-	char name[64];
-	snprintf(name, sizeof name, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
-	/* the backends read the policy only while create runs: a copy with
-	 * other limits may live on this stack */
-	struct policy own = *p->policy;
-	if (limits)
-		own.limits = *limits;
-	struct backend_spec spec = {
-		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
-		.name = name,
-	};
-	if (geteuid() == 0 && n_boxes + UID_RANGES_SPARED >= uid_layout_slots(uid_layout_get())) {
-		wd_fail(err, 503, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
-			"warren run", n_boxes);
-		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
-		return NULL;
-	}
+	if (kept)
+		snprintf(name, len, "wd-%d-k%s-%llu", (int)getpid(), daemon_state->state_tag,
+			 (unsigned long long)++box_counter);
+	else
+		snprintf(name, len, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
+}
+
+/* A new box of p in all_boxes, its backend's events on the loop, in
+ * `state`. NULL (bb destroyed in the background) on no memory. */
+static struct box *box_track(struct pool *p, struct backend_box *bb, enum box_state state, struct wd_error *err)
+{
 	struct box *b = calloc(1, sizeof *b);
-	if (!b)
+	if (!b) {
+		backend_get(p->backend)->destroy_step(bb); /* (left to the stale sweep if it needs more) */
 		return wd_fail(err, 503, "out of memory"), NULL;
-	b->ops = backend_get(p->backend);
-	wr_error e = { 0 };
-	if (b->ops->create(&spec, &b->bb, &e) < 0) {
-		wd_fail(err, 503, "create a sandbox (%s): %s", b->ops->name, e.message);
-		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
-		p->spawn_failures++;
-		free(b);
-		return NULL;
 	}
+	b->ops = backend_get(p->backend);
+	b->bb = bb;
 	b->pool = p;
 	b->started_ms = daemon_now_ms();
 	list_init(&b->execs);
@@ -221,12 +210,78 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 			return NULL;
 		}
 	}
-	b->state = BOX_STARTING;
-	p->n_starting++;
-	n_starting_total++;
+	b->state = state;
+	if (state == BOX_STARTING) {
+		p->n_starting++;
+		n_starting_total++;
+	} else {
+		p->n_leased++;
+		n_leased_total++;
+	}
 	if (b->io)
 		loop_io_read_start(b->io, box_on_read);
 	return b;
+}
+
+static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, struct wd_error *err)
+{
+	char name[64];
+	box_new_name(name, sizeof name, false);
+	/* the backends read the policy only while create runs: a copy with
+	 * other limits may live on this stack */
+	struct policy own = *p->policy;
+	if (limits)
+		own.limits = *limits;
+	struct backend_spec spec = {
+		.policy = &own, .image = p->image, .image_path = p->image_path, .seccomp = &p->seccomp,
+		.name = name,
+	};
+	if (geteuid() == 0 && n_boxes + UID_RANGES_SPARED >= uid_layout_slots(uid_layout_get())) {
+		wd_fail(err, 503, "the daemon holds %u sandboxes; the host's other uid ranges are left for "
+			"warren run", n_boxes);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
+		return NULL;
+	}
+	const struct backend_ops *ops = backend_get(p->backend);
+	struct backend_box *bb;
+	wr_error e = { 0 };
+	if (ops->create(&spec, &bb, &e) < 0) {
+		wd_fail(err, 503, "create a sandbox (%s): %s", ops->name, e.message);
+		snprintf(p->last_error, sizeof p->last_error, "%s", err->cause.message);
+		p->spawn_failures++;
+		return NULL;
+	}
+	return box_track(p, bb, BOX_STARTING, err);
+}
+
+struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, struct wd_error *err)
+{
+	struct box *b = box_track(p, bb, BOX_LEASED, err);
+	if (b) {
+		b->next_exec_id = last_exec_id;
+		b->kept = true;
+	}
+	return b;
+}
+
+int box_keep(struct box *b, struct wd_error *err)
+{
+	wr_error e = { 0 };
+	if (!b->ops->keep)
+		return wd_fail(err, 501, "the %s backend's sandboxes end with warrend", b->ops->name);
+	char name[64];
+	box_new_name(name, sizeof name, true);
+	if (b->ops->keep(b->bb, name, &e) < 0)
+		return wd_fail(err, e.code == EOPNOTSUPP ? 501 : 503, "%s", e.message);
+	b->kept = true;
+	return 0;
+}
+
+bool box_kept(const struct box *b) { return b->kept; }
+
+json_t *box_save(const struct box *b)
+{
+	return b->kept && b->bb && b->ops->save ? b->ops->save(b->bb) : NULL;
 }
 
 static void box_leave_starting(struct box *b)
@@ -530,6 +585,43 @@ void box_tick(uint64_t now)
 	check_starting(now);
 	reap_dying();
 	refill();
+}
+
+/* One step of boxes_leave: true when it changed something (callbacks
+ * may have ended other boxes: the caller starts over). */
+static bool leave_one(const char *why)
+{
+	for (struct list *n = all_boxes.next; n != &all_boxes; n = n->next) {
+		struct box *b = LIST_ENTRY(struct box, all_link, n);
+		if (!b->kept) {
+			box_fail(b, "warrend is restarting");
+			return true;
+		}
+		for (struct list *e = b->execs.next; e != &b->execs; e = e->next) {
+			struct exec *x = LIST_ENTRY(struct exec, box_link, e);
+			if (x->bound) {
+				exec_kill(x);
+				exec_box_gone(x, why);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+void boxes_leave(const char *why)
+{
+	while (leave_one(why))
+		;
+}
+
+bool boxes_left(void)
+{
+	reap_dying();
+	for (struct list *n = all_boxes.next; n != &all_boxes; n = n->next)
+		if (!LIST_ENTRY(struct box, all_link, n)->kept)
+			return false;
+	return list_empty(&dying);
 }
 
 void boxes_destroy_all(void)

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "init-protocol.h"
 #include "output-ring.h"
 #include "process.h"
 #include "session-internal.h"
@@ -67,6 +69,7 @@ static void on_done(struct exec_observer *o, struct exec_result *r)
 	p->exit_id = output_ring_next_seq(&p->ring);
 	p->ended = true;
 	wake_followers(p);
+	session_record_write(p->session);
 }
 
 /* ---- the session's list ----------------------------------------------------------- */
@@ -187,7 +190,9 @@ struct process *process_start(struct session *s, const struct process_request *r
 		LOG_CTX_SCOPE(r->request_id, s->id);
 		daemon_log("process %u: started (exec %u)%s", p->pid, exec_id(p->x), p->pty ? " with a terminal" : "");
 	}
-	return TAKE_PTR(p);
+	struct process *started = TAKE_PTR(p);
+	session_record_write(s);
+	return started;
 }
 
 struct process *process_find(struct session *s, uint32_t pid, struct wd_error *err)
@@ -335,4 +340,125 @@ int process_next(struct process_follower *f, struct process_event *ev)
 	f->cursor = p->exit_id;
 	*ev = (struct process_event){ .kind = PROCESS_EV_EXIT, .id = p->exit_id, .result = &p->result };
 	return 1;
+}
+
+/* ---- in the session's record (session-record.c) ---------------------------------- */
+
+static json_t *process_save(const struct process *p)
+{
+	const struct exec_result *r = &p->result;
+	json_t *result = !p->ended ? json_null()
+			 : json_pack("{s:b, s:i, s:i, s:b, s:b, s:b, s:s, s:I}", "exited", r->exited, "exit_code",
+				     r->exit_code, "signal", r->signal, "timed_out", r->timed_out, "oom_killed",
+				     r->oom_killed, "failed_to_start", r->failed_to_start, "error", r->exec_error,
+				     "duration_ms", (json_int_t)r->duration_ms);
+	return json_pack("{s:i, s:i, s:o, s:o, s:s*, s:s*, s:b, s:b, s:i, s:i, s:I, s:I, s:o}", "pid", (int)p->pid,
+			 "exec", p->x ? (int)exec_id(p->x) : 0, "argv", strv_json(p->argv), "env",
+			 strv_json(p->env), "cwd", p->cwd, "tag", p->tag, "pty", p->pty, "stdin", p->stdin_requested,
+			 "cols", (int)p->cols, "rows", (int)p->rows, "started", (json_int_t)p->started, "timeout_ms",
+			 (json_int_t)p->timeout_ms, "result", result);
+}
+
+json_t *processes_save(const struct session *s)
+{
+	json_t *a = json_array();
+	for (struct list *n = s->processes.next; a && n != &s->processes; n = n->next)
+		json_array_append_new(a, process_save(LIST_ENTRY(struct process, link, n)));
+	return a;
+}
+
+/* The recorded end of a process, or one that could not be seen. */
+static void restore_result(struct process *p, const json_t *saved, const struct init_greeting_exec *ended)
+{
+	struct exec_result *r = &p->result;
+	*r = (struct exec_result){ 0 };
+	if (ended) {
+		int st = ended->status;
+		r->exited = WIFEXITED(st);
+		r->exit_code = r->exited ? WEXITSTATUS(st) : 0;
+		r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	} else if (json_is_object(saved)) {
+		int exited = 0, timed_out = 0, oom = 0, failed = 0;
+		const char *error = "";
+		json_int_t duration = 0;
+		json_unpack((json_t *)saved, "{s?b, s?i, s?i, s?b, s?b, s?b, s?s, s?I}", "exited", &exited, "exit_code",
+			    &r->exit_code, "signal", &r->signal, "timed_out", &timed_out, "oom_killed", &oom,
+			    "failed_to_start", &failed, "error", &error, "duration_ms", &duration);
+		r->exited = exited;
+		r->timed_out = timed_out;
+		r->oom_killed = oom;
+		r->failed_to_start = failed;
+		r->duration_ms = duration > 0 ? (uint64_t)duration : 0;
+		snprintf(r->exec_error, sizeof r->exec_error, "%s", error);
+	} else {
+		snprintf(r->exec_error, sizeof r->exec_error, "its end was not seen: warrend restarted meanwhile");
+	}
+	p->ended = true;
+	p->exit_id = output_ring_next_seq(&p->ring);
+}
+
+static struct init_greeting_exec *greeting_find(struct init_greeting *g, uint32_t id)
+{
+	for (size_t i = 0; id && i < g->n; i++)
+		if (g->execs[i].id == id && !g->execs[i].claimed)
+			return &g->execs[i];
+	return NULL;
+}
+
+/* One process of the record: running on (its exec adopted) or ended. */
+static void process_restore(struct session *s, json_t *o, struct init_greeting *g)
+{
+	int pid = 0, exec = 0, pty = 0, stdin_req = 0, cols = 0, rows = 0;
+	json_t *argv = NULL, *env = NULL, *result = NULL;
+	const char *cwd = NULL, *tag = NULL;
+	json_int_t started = 0, timeout = 0;
+	if (json_unpack(o, "{s:i, s:i, s:o, s:o, s?s, s?s, s:b, s:b, s:i, s:i, s:I, s:I, s:o}", "pid", &pid, "exec",
+			&exec, "argv", &argv, "env", &env, "cwd", &cwd, "tag", &tag, "pty", &pty, "stdin", &stdin_req,
+			"cols", &cols, "rows", &rows, "started", &started, "timeout_ms", &timeout, "result", &result) < 0 ||
+	    pid <= 0 || exec < 0 || cols < 0 || cols > 65535 || rows < 0 || rows > 65535 || timeout < 0)
+		return;
+	_cleanup_(process_freep) struct process *p = calloc(1, sizeof *p);
+	if (!p || !(p->argv = strv_from_json(argv)) || !(p->env = strv_from_json(env)) || !p->argv[0] ||
+	    (cwd && !(p->cwd = strdup(cwd))) || (tag && !(p->tag = strdup(tag))))
+		return;
+	p->session = s;
+	p->pid = (uint32_t)pid;
+	p->pty = pty;
+	p->stdin_requested = stdin_req;
+	p->cols = (uint16_t)cols;
+	p->rows = (uint16_t)rows;
+	p->started = (time_t)started;
+	p->timeout_ms = (uint64_t)timeout;
+	list_init(&p->followers);
+	uint64_t cap = daemon_state->cfg.process_buffer;
+	output_ring_init(&p->ring, s->limits.output && s->limits.output < cap ? s->limits.output : cap);
+	p->obs.on_output = on_output;
+	p->obs.on_done = on_done;
+	struct init_greeting_exec *x = greeting_find(g, (uint32_t)exec);
+	if (x)
+		x->claimed = true;
+	if (x && x->running) {
+		/* what is left of its timeout, counted from its start */
+		uint64_t ran = (uint64_t)(time(NULL) > p->started ? time(NULL) - p->started : 0) * 1000;
+		struct exec_request r = { .detached = true, .pty = p->pty, .cols = p->cols, .rows = p->rows,
+					  .timeout_ms = p->timeout_ms > ran ? p->timeout_ms - ran : 1 };
+		struct wd_error err = { 0 };
+		p->x = session_exec_adopt(s, x->id, &r, x->fds, x->n_fds, &p->obs, &err);
+		x->n_fds = 0;
+		if (!p->x)
+			restore_result(p, NULL, NULL);
+	} else {
+		restore_result(p, exec ? NULL : result, x);
+	}
+	list_insert(&s->processes, &p->link);
+	s->n_processes++;
+	TAKE_PTR(p);
+}
+
+void processes_restore(struct session *s, json_t *saved, struct init_greeting *g)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(saved, i, o)
+		process_restore(s, o, g);
 }

@@ -98,11 +98,27 @@ struct exec *session_exec(struct session *s, const struct exec_request *r, struc
 		.timeout_ms = r->no_timeout ? 0 : r->timeout_ms ? r->timeout_ms : s->limits.timeout_ms,
 		.output_cap = r->output_cap ? r->output_cap : s->limits.output, .keep_output = r->keep_output,
 		.request_id = r->request_id, .bound = !r->detached, .stdin_open = r->stdin_open, .pty = r->pty,
-		.cols = r->cols, .rows = r->rows,
+		.cols = r->cols, .rows = r->rows, .keep = r->detached && box_kept(s->box),
 	};
 	if (r->detached)
 		p.output_cap = UINT64_MAX;
 	return start_counted(s, &p, first, err);
+}
+
+struct exec *session_exec_adopt(struct session *s, uint32_t id, const struct exec_request *r, const int *fds,
+				int n_fds, struct exec_observer *first, struct wd_error *err)
+{
+	struct exec_params p = {
+		.kind = BACKEND_EXEC_COMMAND, .timeout_ms = r->timeout_ms, .output_cap = UINT64_MAX,
+		.request_id = r->request_id, .bound = !r->detached, .pty = r->pty, .cols = r->cols, .rows = r->rows,
+		.keep = r->detached, .session_id = s->id, .ended = exec_ended, .holder = s,
+	};
+	struct exec *x = exec_adopt(s->box, id, &p, fds, n_fds, first, err);
+	if (!x)
+		return NULL;
+	s->running++;
+	s->owner->execs++;
+	return x;
 }
 
 /* A file operation as an exec (workspace.c, for backends without a

@@ -1,6 +1,8 @@
 /* Between the session core's files (sessions.c, session-exec.c,
  * workspace.c); nobody else. */
 #pragma once
+#include <jansson.h>
+
 #include "list.h"
 #include "session.h"
 
@@ -19,6 +21,7 @@ struct session {
 	uint64_t idle_timeout_ms, max_lifetime_ms;
 	bool pooled;                     /* leased from the pool (not a cold create) */
 	bool dead, ending;
+	bool record_dirty;               /* last_used changed since its record was written */
 	char dead_reason[256];
 	unsigned running;                /* execs in flight */
 	struct list processes;           /* process.c's, oldest first */
@@ -54,6 +57,35 @@ void session_net_detach(struct session *s);
 void session_net_free(struct session *s);
 /* From the daemon's tick: DNS queries that waited too long. */
 void session_nets_tick(uint64_t now_ms);
+
+/* sessions.c: the owner of that name (created); NULL on no memory. */
+struct owner *owner_get(const char *name);
+/* sessions.c: a session a restarted daemon took back holds b, in the
+ * table and on the counts from now on. */
+void session_adopted(struct session *s, struct box *b);
+
+/* session-record.c: records under STATE/sessions (warrend(8) RESTARTS). */
+int session_records_open(const char *state_dir, struct wd_error *err);
+/* Written now (creation, processes, limits): atomically. */
+void session_record_write(struct session *s);
+void session_record_remove(const struct session *s);
+/* From the tick: those whose last_used moved, every few seconds (or all
+ * of them, now). */
+void session_records_flush(struct list *sessions, bool now);
+/* At start: takes back every session the records describe that can be
+ * proven alive and ours; the rest is destroyed, logging why. Returns how
+ * many were taken back. */
+unsigned session_records_restore(void);
+
+/* session-record.c: "KEY=VALUE" and argv lists in records, and back
+ * (NULL: no memory, or an element that is not a string). */
+json_t *strv_json(char *const *v);
+char **strv_from_json(const json_t *a);
+
+/* process.c: a session's processes in its record, and back. */
+json_t *processes_save(const struct session *s);
+struct init_greeting;
+void processes_restore(struct session *s, json_t *saved, struct init_greeting *g);
 
 /* session-exec.c: a file operation run as an exec in s. */
 struct exec *session_file_exec(struct session *s, const struct exec_params *p, struct exec_observer *first,

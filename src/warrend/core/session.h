@@ -154,14 +154,31 @@ struct exec_request {
 struct exec *session_exec(struct session *s, const struct exec_request *r, struct exec_observer *first,
 			  struct wd_error *err);
 
+/* A restarted daemon's: exec `id`, which still runs in s's adopted box,
+ * as r describes it (detached: a process's), its output on fds (taken);
+ * counted like any. NULL with err set. */
+struct exec *session_exec_adopt(struct session *s, uint32_t id, const struct exec_request *r, const int *fds,
+				int n_fds, struct exec_observer *first, struct wd_error *err);
+
 /* ---- the daemon's life ------------------------------------------------------ */
 
-/* At start-up, after the listeners are bound. */
+/* At start-up, after the listeners are bound: takes back the sessions a
+ * previous run left (session-record.c) and removes what it cannot. */
 int sessions_init(struct wd_error *err);
 /* SIGTERM: kills running execs and destroys every sandbox (asynchronously). */
 void sessions_drain(void);
 /* True once sessions_drain has nothing left to clean up. */
 bool sessions_drained(void);
+/* SIGUSR2 (a restart): execs a request holds are killed and answered
+ * with `why`; sessions whose sandboxes cannot outlive the daemon end;
+ * the others, their processes and their records stay for the next
+ * daemon. */
+void sessions_leave(const char *why);
+/* True once sessions_leave has nothing left to clean up. */
+bool sessions_left(void);
+/* SIGUSR1 (warrend --drain): no new sessions; true once every session
+ * has ended on its own (deleted or expired). */
+bool sessions_all_ended(void);
 /* SIGHUP: re-reads the policy files. */
 void sessions_reload_policies(void);
 /* Counts for /v1/health and /metrics. */

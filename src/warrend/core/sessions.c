@@ -3,6 +3,8 @@
  * cold create), expiry, drain, state records and the daemon's tick. */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +51,11 @@ unsigned sessions_active(void) { return n_sessions; }
 unsigned runs_active(void) { return n_runs; }
 uint64_t sessions_created_total(void) { return created_total; }
 const char *session_id(const struct session *s) { return s->id; }
-void session_touch(struct session *s) { s->last_used_ms = daemon_now_ms(); }
+void session_touch(struct session *s)
+{
+	s->last_used_ms = daemon_now_ms();
+	s->record_dirty = true;
+}
 uint64_t session_max_file_size(const struct session *s) { return daemon_state->cfg.max_file_size; }
 void sessions_on_tick(void (*fn)(uint64_t now_ms)) { upper_tick = fn; }
 
@@ -160,7 +167,7 @@ void session_info(const struct session *s, struct session_info *out)
 
 /* ---- owners and admission ------------------------------------------------- */
 
-static struct owner *owner_get(const char *name)
+struct owner *owner_get(const char *name)
 {
 	for (struct owner *o = owners; o; o = o->next)
 		if (!strcmp(o->name, name))
@@ -237,38 +244,12 @@ static int tighten(const struct limits_request *want, struct policy_limits *l, c
 	return 0;
 }
 
-/* ---- records ------------------------------------------------------------ */
-
-static void state_file_path(const struct session *s, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/sessions/%s.json", daemon_state->cfg.state_dir, s->id);
-}
-
-/* What a restarted daemon needs to find what this one left behind. */
-static void state_file_write(const struct session *s)
-{
-	char path[512], tmp[520], where[256];
-	int pid;
-	state_file_path(s, path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	box_describe(s->box, where, sizeof where, &pid);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", s->id, "owner", s->owner->name, "backend",
-			      backend_kind_name(pool_backend(s->pool)), "init_pid", pid, "cgroup", where);
-	if (o && json_dump_file(o, tmp, JSON_COMPACT) == 0)
-		rename(tmp, path);
-	json_decref(o);
-}
-
 /* ---- the lifecycle of one session ------------------------------------------- */
 
 static void session_free(struct session *s)
 {
 	processes_release(s); /* their followers hear of it */
-	if (s->kind == SESSION_KEPT) {
-		char path[512];
-		state_file_path(s, path, sizeof path);
-		unlink(path);
-	}
+	session_record_remove(s);
 	session_net_free(s);
 	strv_freep(&s->env);
 	free(s);
@@ -341,9 +322,25 @@ static int session_attach(struct session *s, struct box *b, struct wd_error *err
 		table_insert(s);
 		n_sessions++;
 		created_total++;
-		state_file_write(s);
+		/* it outlives the daemon from now on (not egress: its resolver
+		 * and rules live in the daemon) */
+		struct wd_error kerr = { 0 };
+		if (box_keep(b, &kerr) < 0 && kerr.cause.code != 501)
+			daemon_log("session %s: it will not outlive warrend: %s", s->id, kerr.cause.message);
+		session_record_write(s);
 	}
 	return 0;
+}
+
+void session_adopted(struct session *s, struct box *b)
+{
+	s->box = b;
+	box_set_holder(b, session_box_died, s);
+	box_set_log_ids(b, s->request_id, s->id);
+	list_insert(&sessions, &s->link);
+	table_insert(s);
+	n_sessions++;
+	s->owner->held++;
 }
 
 struct session_wait {
@@ -545,6 +542,7 @@ static void on_tick(void *data)
 	backends_tick(now);
 	if (upper_tick)
 		upper_tick(now);
+	session_records_flush(&sessions, false);
 	if (now - last_trim_ms >= 10000) {
 		/* Hand freed heap back to the kernel: after bursts of sessions the
 		 * daemon's RSS returns to its resting size instead of keeping the
@@ -558,37 +556,88 @@ static void on_tick(void *data)
 	}
 }
 
+/* The daemon that used this state directory before us (its cgroups are
+ * stale even if its pid is another process's now); 0 when none. */
+static pid_t previous_daemon;
+
 /* wd-PID-N belongs to the warrend with that pid; another daemon on this
- * host (tests run several) may still be using its cgroups. */
+ * host (tests run several) may still be using its cgroups. wd-PID-kTAG-N
+ * outlives its daemon: it belongs to the state directory TAG, whose next
+ * daemon takes it back (renamed wd-ITSPID-kTAG-N) or removes it. */
 static bool cgroup_owner_alive(const char *name)
 {
 	char *end;
 	long pid = strtol(name + 3, &end, 10);
-	return *end == '-' && pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	if (*end != '-' || pid <= 0)
+		return false;
+	if (end[1] == 'k') {
+		size_t tag_len = strlen(daemon_state->state_tag);
+		if (strncmp(end + 2, daemon_state->state_tag, tag_len) || end[2 + tag_len] != '-')
+			return true; /* another state directory's */
+		return pid == getpid(); /* taken back: ours */
+	}
+	/* a wd-OURPID-N now is a dead daemon's that had our pid */
+	return pid != getpid() && pid != previous_daemon && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* What a previous run left: its inits died with it (PDEATHSIG), so only
- * state files and empty cgroups can remain; remove them. */
+/* TAG: the state directory's path, hashed (FNV-1a). */
+static void state_tag_set(const char *state_dir)
+{
+	char real[4096];
+	const char *p = realpath(state_dir, real) ? real : state_dir;
+	uint32_t h = 2166136261u;
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	snprintf(daemon_state->state_tag, sizeof daemon_state->state_tag, "%08x", h);
+}
+
+/* One warrend per state directory: a lock held for its life, and the
+ * pid of the one before. */
+static int state_dir_lock(const char *state_dir, struct wd_error *err)
+{
+	char path[4096], text[32] = "";
+	snprintf(path, sizeof path, "%s/warrend.pid", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return wd_fail(err, 500, "%s: %s", path, strerror(errno));
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		return wd_fail(err, 500, "the state directory %s is in use by another warrend (pid %s): %s", state_dir,
+			       text[0] ? text : "?", strerror(e));
+	}
+	previous_daemon = (pid_t)atoi(text);
+	char mine[32];
+	int len = snprintf(mine, sizeof mine, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, mine, (size_t)len, 0) != len) {
+		close(fd);
+		return wd_fail(err, 500, "%s: %s", path, strerror(errno));
+	}
+	return 0; /* (fd held open: the lock lives as long as we do) */
+}
+
+/* What a previous run left and we did not take back: cgroups of its
+ * sandboxes (killed with what runs in them), containers, control sockets,
+ * egress links and rules. */
 static void clean_previous_run(void)
 {
-	char dir[512];
-	snprintf(dir, sizeof dir, "%s/sessions", daemon_state->cfg.state_dir);
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	unsigned stale = 0;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-		stale++;
-	}
 	/* containers first: their runtime removes them with their cgroups,
 	 * which it cannot once the cgroups are gone */
 	unsigned containers = backends_remove_stale("wd-", cgroup_owner_alive);
 	unsigned cgroups = cgroup_remove_stale("wd-", cgroup_owner_alive);
-	if (stale || cgroups || containers)
-		daemon_log("destroyed %u sessions, %u cgroups and %u containers left by a previous run", stale, cgroups,
-			   containers);
+	if (cgroups || containers)
+		daemon_log("destroyed %u sandbox cgroups and %u containers left by a previous run", cgroups, containers);
+	/* listeners of kept sandboxes not taken back (ours are wd-OURPID-N) */
+	char dir[4096], ours[32];
+	snprintf(dir, sizeof dir, "%s/control", daemon_state->cfg.state_dir);
+	snprintf(ours, sizeof ours, "wd-%d-k", (int)getpid());
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' && strncmp(de->d_name, ours, strlen(ours)))
+			unlinkat(dirfd(d), de->d_name, 0);
 	/* egress links and rules whose owner died (a killed warrend or warren
 	 * run): theirs go, the table too when nobody is left in it */
 	wr_error e = { 0 };
@@ -602,16 +651,16 @@ static void clean_previous_run(void)
 int sessions_init(struct wd_error *err)
 {
 	const struct daemon_config *cfg = &daemon_state->cfg;
-	char dir[512];
 	mkdir(cfg->state_dir, 0755);
-	snprintf(dir, sizeof dir, "%s/sessions", cfg->state_dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return wd_fail(err, 500, "state directory %s: %s", dir, strerror(errno));
+	state_tag_set(cfg->state_dir);
+	int r;
+	if ((r = state_dir_lock(cfg->state_dir, err)) < 0 || (r = session_records_open(cfg->state_dir, err)) < 0)
+		return r;
 	if (cfg->policy_dir)
 		setenv("WARREN_POLICY_DIR", cfg->policy_dir, 1);
-	int r;
 	if ((r = backends_init(err)) < 0)
 		return r;
+	session_records_restore();
 	clean_previous_run();
 	pools_set_target(cfg->pool_size);
 	if (!pool_get(backends_default(), cfg->default_image, cfg->default_policy, err))
@@ -619,6 +668,16 @@ int sessions_init(struct wd_error *err)
 	if (!(tick = loop_every(TICK_MS, on_tick, NULL)))
 		return wd_fail(err, 500, "out of memory");
 	return 0;
+}
+
+/* What a clean exit leaves of the state directory: nothing of ours. */
+static void state_dir_release(void)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/control", daemon_state->cfg.state_dir);
+	rmdir(path);
+	snprintf(path, sizeof path, "%s/warrend.pid", daemon_state->cfg.state_dir);
+	unlink(path);
 }
 
 void sessions_drain(void)
@@ -630,7 +689,38 @@ void sessions_drain(void)
 
 bool sessions_drained(void)
 {
-	return list_empty(&sessions) && boxes_all_gone();
+	bool done = list_empty(&sessions) && boxes_all_gone();
+	if (done)
+		state_dir_release();
+	return done;
+}
+
+void sessions_leave(const char *why)
+{
+	while (!list_empty(&runs))
+		session_delete(LIST_ENTRY(struct session, link, runs.next));
+	for (struct list *n = sessions.next; n != &sessions;) {
+		struct session *s = LIST_ENTRY(struct session, link, n);
+		n = n->next;
+		if (!s->box || !box_kept(s->box)) {
+			LOG_CTX_SCOPE(NULL, s->id);
+			daemon_log("session %s: its sandbox does not outlive warrend: destroyed", s->id);
+			session_delete(s);
+			n = sessions.next;
+		}
+	}
+	boxes_leave(why);
+	session_records_flush(&sessions, true);
+}
+
+bool sessions_left(void)
+{
+	return boxes_left();
+}
+
+bool sessions_all_ended(void)
+{
+	return list_empty(&sessions) && list_empty(&runs) && n_creating == 0;
 }
 
 void sessions_reload_policies(void)

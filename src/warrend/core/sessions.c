@@ -648,29 +648,43 @@ static void clean_previous_run(void)
 		daemon_log("egress: removed the links and rules of %d sandboxes left by a previous run", swept);
 }
 
+static void state_dir_release(void);
+
 int sessions_init(struct wd_error *err)
 {
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	mkdir(cfg->state_dir, 0755);
 	state_tag_set(cfg->state_dir);
 	int r;
-	if ((r = state_dir_lock(cfg->state_dir, err)) < 0 || (r = session_records_open(cfg->state_dir, err)) < 0)
+	if ((r = state_dir_lock(cfg->state_dir, err)) < 0)
 		return r;
+	if ((r = session_records_open(cfg->state_dir, err)) < 0)
+		goto refused;
 	if (cfg->policy_dir)
 		setenv("WARREN_POLICY_DIR", cfg->policy_dir, 1);
 	if ((r = backends_init(err)) < 0)
-		return r;
+		goto refused;
 	session_records_restore();
 	clean_previous_run();
 	pools_set_target(cfg->pool_size);
-	if (!pool_get(backends_default(), cfg->default_image, cfg->default_policy, err))
-		return -err->cause.code;
-	if (!(tick = loop_every(TICK_MS, on_tick, NULL)))
-		return wd_fail(err, 500, "out of memory");
+	if (!pool_get(backends_default(), cfg->default_image, cfg->default_policy, err)) {
+		r = -err->cause.code;
+		goto refused;
+	}
+	if (!(tick = loop_every(TICK_MS, on_tick, NULL))) {
+		r = wd_fail(err, 500, "out of memory");
+		goto refused;
+	}
 	return 0;
+refused:
+	/* a refused start leaves the state directory as it found it (kept
+	 * sessions' records and sockets stay for the next start) */
+	state_dir_release();
+	return r < 0 ? r : -EIO;
 }
 
-/* What a clean exit leaves of the state directory: nothing of ours. */
+/* What a clean exit leaves of the state directory: nothing of ours (the
+ * control directory only when empty). */
 static void state_dir_release(void)
 {
 	char path[4096];

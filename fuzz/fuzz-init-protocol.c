@@ -51,7 +51,7 @@ static void request(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!(hdr.flags & ~(uint32_t)INIT_EXEC_FLAGS));
 		FUZZ_ASSERT((hdr.flags & INIT_EXEC_PTY) || (!hdr.pty_cols && !hdr.pty_rows));
 		int n_fds = init_request_n_fds(&hdr);
-		FUZZ_ASSERT(n_fds >= 1 && n_fds <= 4);
+		FUZZ_ASSERT(n_fds >= 1 && n_fds <= INIT_MAX_FDS);
 		check_strings(argv_buf, hdr.argc, buf, size);
 		check_strings(envp_buf, hdr.envc, buf, size);
 	}

@@ -18,7 +18,7 @@ PKGS := libseccomp libcap libnl-3.0 libnl-route-3.0 jansson libnftables
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CFLAGS_FUZZ := -std=gnu11 -g -O1 $(SAN) -Wall -Wno-unused-parameter \
 	-iquote $(top_srcdir)/src/lib -iquote $(top_srcdir)/fuzz -I$(top_builddir) \
-	-DWARREN_POLICYDIR='"/nonexistent"' -DWARREN_IMAGEDIR='"/nonexistent"' \
+	-DWARREN_POLICYDIR='"/nonexistent"' -DWARREN_IMAGEDIR='"/nonexistent"' -DWARREN_PKGLIBEXECDIR='"/nonexistent"' \
 	$(shell pkg-config --cflags $(PKGS))
 LIBS_FUZZ := $(shell pkg-config --libs $(PKGS))
 

@@ -27,6 +27,7 @@ _spec = importlib.util.spec_from_file_location("integration_conftest", os.path.j
 _integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_integration)
 pytest_runtest_makereport = _integration.pytest_runtest_makereport
+pytest_configure = _integration.pytest_configure  # its markers, for the modules imported from there
 host_state_before = _integration.host_state_before
 nothing_left_behind = _integration.nothing_left_behind
 

@@ -736,6 +736,12 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	    json_object_set_new(process, "cwd", json_string(x->cwd ? x->cwd : "/workspace")) < 0 ||
 	    json_object_set_new(process, "terminal", json_boolean(t != NULL)) < 0)
 		return wr_error_set(e, ENOMEM, "exec process");
+	/* the runtime sizes the terminal before the command starts: set after
+	 * the master came, its first `stty size` could still read 0 0 */
+	if (t && t->cols && t->rows &&
+	    json_object_set_new(process, "consoleSize", json_pack("{s:i, s:i}", "height", (int)t->rows, "width",
+								   (int)t->cols)) < 0)
+		return wr_error_set(e, ENOMEM, "exec process");
 	int r = write_json(proc_path, process, e);
 	if (r < 0)
 		return r;

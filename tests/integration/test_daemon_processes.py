@@ -266,6 +266,17 @@ def test_a_terminal_its_size_and_a_resize(daemon, sid):
 
 
 @TERMINALS
+def test_the_terminal_has_its_size_before_the_command_starts(daemon, sid):
+    """The first thing a command does may be to read its size (a shell's
+    prompt, an editor's first screen): it must not see 0 0. Ten at once
+    make the race, if any, likely."""
+    procs = [start(daemon, sid, cmd=["stty", "size"], pty={"cols": 91, "rows": 27}) for _ in range(10)]
+    for p in procs:
+        events = Stream(daemon, sid, p["pid"]).events()
+        assert output_of(events) == "27 91\r\n" and events[-1][2]["exit_code"] == 0, events
+
+
+@TERMINALS
 def test_a_full_screen_editor_driven_through_its_terminal(daemon, sid):
     """vim (vim.tiny here) in the process's terminal: keys typed as bytes,
     the file it writes read back."""

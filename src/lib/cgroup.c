@@ -1064,9 +1064,19 @@ static unsigned remove_one(const char *parent, const char *name)
 	if (asprintf(&dir, "%s/%s", parent, name) < 0)
 		return 0;
 	char *dirs[1] = { dir };
-	kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
-	remove_child_cgroups(dir, 0);
-	return rmdir(dir) == 0;
+	enum cgroup_mode mode = is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1;
+	/* What was just killed takes a moment to leave (a dead daemon's
+	 * inits are reaped by whoever inherited them): at most a second. */
+	for (int tries = 0; tries < 100; tries++) {
+		kill_dir(mode, dirs, 1);
+		remove_child_cgroups(dir, 0);
+		if (rmdir(dir) == 0)
+			return 1;
+		if (errno != EBUSY)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return 0;
 }
 
 struct stale {

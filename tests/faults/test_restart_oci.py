@@ -44,6 +44,8 @@ def test_kill_9_of_a_daemon_with_oci_sessions_then_restart_takes_them_back(start
     gone = mine[3]
     saved = records(old)
     assert set(saved) == set(mine + theirs)
+    # each session holds its container for the next daemon
+    assert all(rec["kept"] and rec["backend_state"] for rec in saved.values()), (list(saved.values())[0], old.log())
     inits = {sid: rec["backend_state"]["init_pid"] for sid, rec in saved.items()}
     holders = {rec["backend_state"]["holder_pid"] for rec in saved.values()}
 

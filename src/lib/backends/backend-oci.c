@@ -1093,7 +1093,7 @@ static void holder_main(int lock_fd, int init_pidfd)
 	syscall(SYS_close_range, 5U, ~0U, 0U);
 	prctl(PR_SET_NAME, "warren-ids");
 	struct pollfd p = { .fd = 4, .events = POLLIN };
-	while (poll(&p, 1, -1) != 1)
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	_exit(0);
 }
@@ -1240,7 +1240,8 @@ static void kill_left_execs(struct backend_box *b, struct init_greeting *found)
 		snprintf(cgname, sizeof cgname, "exec-%u", id);
 		if (!cgroup_child_exists(b->cg, cgname))
 			continue;
-		cgroup_child_kill(b->cg, cgname);
+		for (int pass = 0; pass < 3; pass++) /* (v1: one pass may miss a fork) */
+			cgroup_child_kill(b->cg, cgname);
 		if (found->n >= ARRAY_SIZE(found->execs))
 			continue;
 		struct init_greeting_exec *x = &found->execs[found->n++];

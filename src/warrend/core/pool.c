@@ -174,9 +174,11 @@ static void box_on_read(struct loop_io *io, const char *err);
 
 void box_new_name(char *name, size_t len, bool kept)
 {
-	if (kept)
-		snprintf(name, len, "wd-%d-k%s-%llu", (int)getpid(), daemon_state->state_tag,
-			 (unsigned long long)++box_counter);
+	if (kept) /* (an adopted oci container keeps its name: the previous daemon may have had our pid) */
+		do
+			snprintf(name, len, "wd-%d-k%s-%llu", (int)getpid(), daemon_state->state_tag,
+				 (unsigned long long)++box_counter);
+		while (box_name_held(name));
 	else
 		snprintf(name, len, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
 }
@@ -265,8 +267,7 @@ struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec
 	if (b) {
 		b->next_exec_id = last_exec_id;
 		b->kept = true;
-		if (b->ops->fixed_name)
-			snprintf(b->name, sizeof b->name, "%s", name);
+		snprintf(b->name, sizeof b->name, "%s", name);
 	}
 	return b;
 }
@@ -294,6 +295,7 @@ int box_keep(struct box *b, struct wd_error *err)
 	if (b->ops->keep(b->bb, name, &e) < 0)
 		return wd_fail(err, e.code == EOPNOTSUPP ? 501 : 503, "%s", e.message);
 	b->kept = true;
+	snprintf(b->name, sizeof b->name, "%s", name);
 	return 0;
 }
 

@@ -83,7 +83,7 @@ struct backend_box {
 	struct oci_exec *execs;
 	struct oci_net net;      /* egress: set up once the container is up */
 	bool kept;               /* it outlives the daemon (oci_keep) */
-	pid_t holder;            /* kept: the process that holds its uid range's lock */
+	pid_t holder;            /* once up: the process that holds its uid range's lock */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -494,6 +494,8 @@ static int read_pid_file(const char *path, pid_t *pid)
 	return 0;
 }
 
+static int start_holder(struct backend_box *b, wr_error *e);
+
 /* The runtime's `run --detach` ended: the container is up, or never. */
 static void create_finished(struct backend_box *b)
 {
@@ -521,7 +523,9 @@ static void create_finished(struct backend_box *b)
 	 * runs, so init may be exempt */
 	spawn_protect_init_from_oom(b->init_pid, true);
 	wr_error e = { 0 };
-	if (oci_net_setup(&b->net, b->init_pid, &e) < 0) {
+	/* from now on the range stays locked as long as the container lives,
+	 * with or without a daemon (a crashed one's pool containers too) */
+	if (start_holder(b, &e) < 0 || oci_net_setup(&b->net, b->init_pid, &e) < 0) {
 		snprintf(b->message, sizeof b->message, "%s", e.message);
 		b->state = OCI_FAILED;
 		return;
@@ -1065,7 +1069,9 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
  * The runtime keeps the container, detached, whatever becomes of the
  * daemon; what would not outlive it is the lock of the sandbox's host uid
  * range, an open file description the daemon holds. A kept container's
- * range is held by a holder: a tiny process of its own session (nobody's
+ * range is held by a holder (started once the container is up, so a
+ * crashed daemon's pool containers keep theirs too): a tiny process of
+ * its own session (nobody's
  * child, out of the sandbox's reach: the runtime's preserved fds would put
  * the lock in the container's init, whose uid the sandbox's commands
  * share) with a dup of that lock and a pidfd of the container's init; it
@@ -1133,14 +1139,10 @@ static int oci_keep(struct backend_box *b, const char *name, wr_error *e)
 		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
 	if (oci_net_egress(&b->net))
 		return wr_error_set(e, EOPNOTSUPP, "a sandbox with network egress ends with warrend");
-	if (b->state != OCI_READY || b->ids.lock_fd < 0 || b->init_pidfd < 0)
+	if (b->state != OCI_READY || b->holder <= 0)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
-	if (b->kept)
-		return 0;
-	int r = start_holder(b, e);
-	if (r == 0)
-		b->kept = true;
-	return r;
+	b->kept = true; /* (its holder runs since the container came up) */
+	return 0;
 }
 
 static json_t *oci_save(const struct backend_box *b)

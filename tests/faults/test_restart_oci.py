@@ -6,6 +6,7 @@ removed meanwhile is not, and its record goes with a log line. Real runc,
 real warrend, as root; the host is checked after (hostcheck.host_clean)."""
 
 import os
+import signal
 import subprocess
 
 import pytest
@@ -103,3 +104,21 @@ def test_kill_9_of_a_daemon_with_oci_sessions_then_restart_takes_them_back(start
     assert wait_for(lambda: not [p for p in holders if pid_alive(p)], 10), "holders of host ids outlived the stop"
     assert not os.listdir(os.path.join(third.state_dir, "sessions"))
     host_clean(host_before, third, new, old)
+
+
+def test_sigusr2_keeps_oci_sessions_and_removes_the_pool(start_daemon, host_before):
+    """The restart systemd asks for: the session's container stays, with its
+    files, for the next daemon; the pool's containers go with the old one."""
+    old = start_daemon(backend="oci")
+    sid = create(old)
+    assert old.exec(sid, shell="echo kept > f")["exit_code"] == 0
+    container = records(old)[sid]["backend_state"]["container"]
+    rc, _ = old.stop(signal.SIGUSR2)
+    assert rc == 0, old.log()
+    listed = runc(old, "list", "-q").stdout.split()
+    assert listed == [container], listed  # the pool's are gone, the session's runs on
+    new = start_daemon(workdir=old.workdir, backend="oci")
+    assert "took back 1 session(s) a previous run left; destroyed 0" in new.log(), new.log()
+    assert new.exec(sid, cmd=["cat", "f"])["stdout"] == "kept\n"
+    stop_cleanly(new)
+    host_clean(host_before, new, old)  # (runc's state directory too: it is gone)

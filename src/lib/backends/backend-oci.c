@@ -1053,8 +1053,23 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 				fprintf(stderr, "warrend: oci: delete %s: %s\n", name, st < 0 ? e.message : msg);
 		}
 	}
-	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
+	/* a `run` killed with its daemon before the runtime wrote the
+	 * container's state leaves a directory (its exec.fifo) that `list`
+	 * does not show and `delete` does not know: its processes went with
+	 * its cgroup, the directory goes here */
+	_cleanup_closedir_ DIR *rd = opendir(oci.root);
 	struct dirent *de;
+	while (rd && (de = readdir(rd))) {
+		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
+			continue;
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof path, "%s/%s/state.json", oci.root, de->d_name);
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			snprintf(path, sizeof path, "%s/%s", oci.root, de->d_name);
+			remove_tree(path);
+		}
+	}
+	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
 			continue;

@@ -5,6 +5,7 @@ directory takes back every container it can prove its own; a container
 removed meanwhile is not, and its record goes with a log line. Real runc,
 real warrend, as root; the host is checked after (hostcheck.host_clean)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warr
 from hostcheck import host_clean
 from test_daemon_processes import finished, proc, start
 from test_faults import stop_cleanly
-from test_restart import TICKER, create, ids_locked, record_path, session_ids
+from test_restart import TICKER, create, ids_locked, record_path, session_ids, start_time
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the oci backend runs as root only")
 
@@ -122,3 +123,40 @@ def test_sigusr2_keeps_oci_sessions_and_removes_the_pool(start_daemon, host_befo
     assert new.exec(sid, cmd=["cat", "f"])["stdout"] == "kept\n"
     stop_cleanly(new)
     host_clean(host_before, new, old)  # (runc's state directory too: it is gone)
+
+
+def test_a_record_whose_holder_is_another_process_is_not_taken_back(start_daemon, host_before):
+    """The host id range is proven locked through its holder: a holder pid
+    that is another process now (even with that process's start time) is
+    no proof, and the container is destroyed, the process untouched."""
+    old = start_daemon(backend="oci")
+    kept, reused, moved = create(old), create(old), create(old)
+    saved = records(old)
+    old.kill()
+    impostor = subprocess.Popen(["sleep", "300"])
+    try:
+        for sid, with_its_start_time in ((reused, False), (moved, True)):
+            path = record_path(old, sid)
+            with open(path) as f:
+                rec = json.load(f)
+            rec["backend_state"]["holder_pid"] = impostor.pid
+            if with_its_start_time:
+                rec["backend_state"]["holder_start_time"] = start_time(impostor.pid)
+            with open(path, "w") as f:
+                json.dump(rec, f)
+        new = start_daemon(workdir=old.workdir, backend="oci")
+        log = new.log()
+        assert f"session {reused}: not taken back: pid {impostor.pid} is another process now, not its holder" in log, log
+        assert f"session {moved}: not taken back: take the lock of its host ids from its holder (pid {impostor.pid})" \
+            in log, log
+        assert "took back 1 session(s) a previous run left; destroyed 2" in log, log
+        for sid in (reused, moved):
+            assert_error(new.get(f"/v1/sessions/{sid}"), 404, "not_found")
+            assert wait_for(lambda: not pid_alive(saved[sid]["backend_state"]["init_pid"]), 10)
+        assert impostor.poll() is None, "warrend killed a process it did not own"
+        assert new.exec(kept, cmd=["echo", "ok"])["stdout"] == "ok\n"
+        stop_cleanly(new)
+    finally:
+        impostor.kill()
+        impostor.wait()
+    host_clean(host_before, new, old)

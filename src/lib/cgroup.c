@@ -989,6 +989,12 @@ int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char 
 	return *procs_fd < 0 ? wr_error_set(e, errno, "open %s", procs) : 0;
 }
 
+bool cgroup_child_exists(struct cgroup *cg, const char *name)
+{
+	char dir[PATH_MAX];
+	return child_path(cg, name, dir, sizeof dir) == 0 && access(dir, F_OK) == 0;
+}
+
 int cgroup_child_kill(struct cgroup *cg, const char *name)
 {
 	char dir[PATH_MAX];

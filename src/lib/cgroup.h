@@ -63,6 +63,7 @@ int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_e
 /* One pass of SIGKILL over the child's processes (a process forked
  * meanwhile survives it: call again until the exec has ended). */
 int cgroup_child_kill(struct cgroup *cg, const char *name);
+bool cgroup_child_exists(struct cgroup *cg, const char *name);
 /* 0 when removed (or gone), -EBUSY while processes remain. */
 int cgroup_child_remove(struct cgroup *cg, const char *name);
 /* The highest N of the children named PREFIXN (0: none): a restarted

@@ -117,6 +117,7 @@ struct init_greeting {
 		int fds[2];           /* running: what init kept (INIT_EXEC_KEEP), -1 */
 		int n_fds;
 		bool claimed;         /* the daemon's: a process of its took it */
+		char error[160];      /* ended: why, when the backend knows (oci: killed at adoption) */
 	} execs[2 * INIT_MAX_RUNNING];
 	size_t n;
 	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */

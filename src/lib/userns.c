@@ -276,6 +276,28 @@ int uid_range_acquire(struct uid_range *r, const char *lock_path, wr_error *e)
 	return uid_slot_lock(lock_path ? lock_path : UID_RANGE_LOCK_FILE, r, e);
 }
 
+/* The range (slot, base, count) again, through `fd`: an open file
+ * description of the lock file that another process (a kept oci
+ * sandbox's holder) keeps. 0 once fd holds the range (it did, or nobody
+ * did); -EAGAIN when someone else holds it. fd becomes the range's. */
+int uid_range_take_fd(struct uid_range *r, int fd, unsigned slot, uid_t base, uint32_t count, wr_error *e)
+{
+	struct stat want, got;
+	if (stat(UID_RANGE_LOCK_FILE, &want) < 0 || fstat(fd, &got) < 0 || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino)
+		return wr_error_set(e, EBADF, "its holder's fd is not %s", UID_RANGE_LOCK_FILE);
+	const struct uid_layout *l = &layout;
+	if (count != l->size || slot >= uid_layout_slots(l) || uid_layout_slot_base(l, slot) != base)
+		return wr_error_set(e, EINVAL, "host ids %u+%u are not a range of this layout", (unsigned)base, count);
+	int rc = lock_ids(fd, base, count, true);
+	if (rc < 0)
+		return wr_error_set(e, -rc, rc == -EAGAIN ? "host ids %u+%u are held by another sandbox" :
+				    "lock host ids %u+%u", (unsigned)base, count);
+	*r = (struct uid_range){ .slot = slot, .host_base = base, .count = count, .lock_fd = fd,
+				 .caller_uid = getuid(), .caller_gid = getgid() };
+	return 0;
+}
+
 /* ---- a pool of ranges on one fd ------------------------------------------- */
 
 struct uid_pool {

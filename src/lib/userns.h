@@ -73,6 +73,10 @@ struct uid_range {
  * exits, so a crash never leaks a range). Non-root: rootless mapping. */
 int uid_range_acquire(struct uid_range *r, const char *lock_path, wr_error *e);
 void uid_range_release(struct uid_range *r);
+/* A range locked by another process's open file description, taken
+ * again through fd (a dup of it): 0 once fd holds (slot, base, count) of
+ * the layout, -EAGAIN when someone else holds it. On success fd is r's. */
+int uid_range_take_fd(struct uid_range *r, int fd, unsigned slot, uid_t base, uint32_t count, wr_error *e);
 /* The host uid that sandbox uid `inside` maps to. */
 uid_t uid_range_host_uid(const struct uid_range *r, uid_t inside);
 

@@ -80,27 +80,39 @@ def test_restart_after_sigkill_takes_the_sessions_back(start_daemon):
 
 def live_and_killed(start_daemon, backend):
     """Two daemons with a session each, the second SIGKILLed: (the live one,
-    its session, the killed one, its pid). Its containers outlive it."""
+    its session, the killed one, its pid, the killed one's session). Its
+    containers outlive it."""
     other = start_daemon(backend=backend)
     kept = other.create()["id"]
     old = start_daemon(backend=backend)
-    old.create()
+    sid = old.create()["id"]
     old_pid = old.proc.pid
     old.kill()
     assert backend_leftovers(backend, old.state_dir, old_pid), "the containers died with their daemon"
-    return other, kept, old, old_pid
+    return other, kept, old, old_pid, sid
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "native"])
 def test_restart_after_sigkill_removes_the_dead_daemons_containers(start_daemon, backend):
     """Containers outlive a SIGKILLed daemon (the runtime or the engine keeps
     them); the next daemon on its state directory removes them, and only
-    them: another live daemon's, on the same engine, stay."""
-    other, kept, old, old_pid = live_and_killed(start_daemon, backend)
+    them: another live daemon's, on the same engine, stay. The oci
+    backend's session is taken back (warrend(8) RESTARTS): its container
+    keeps its name, the pool's go."""
+    other, kept, old, old_pid, sid = live_and_killed(start_daemon, backend)
+    container = old.state_files()[0]["backend_state"]["container"] if backend == "oci" else None
     new = start_daemon(workdir=old.workdir, backend=backend)
-    assert wait_for(lambda: not backend_leftovers(backend, old.state_dir, old_pid), 10), \
-        f"the dead daemon's containers remain: {backend_leftovers(backend, old.state_dir, old_pid)}"
-    assert not old.cgroups(old_pid), f"the dead daemon's cgroups remain: {old.cgroups(old_pid)}"
+    if backend == "oci":
+        assert "took back 1 session(s)" in new.log(), new.log()
+        assert new.exec(sid, cmd=["echo", "back"])["stdout"] == "back\n"
+
+    def left():
+        return [n for n in backend_leftovers(backend, old.state_dir, old_pid) if not n.endswith(f" {container}")]
+
+    def cgroups_left():
+        return [c for c in old.cgroups(old_pid) if not c.endswith(f"/{container}")]
+    assert wait_for(lambda: not left(), 10), f"the dead daemon's containers remain: {left()}"
+    assert not cgroups_left(), f"the dead daemon's cgroups remain: {cgroups_left()}"
     assert other.exec(kept, cmd=["echo", "alive"])["stdout"] == "alive\n", "a live daemon lost its session"
     s = new.create()["id"]
     assert new.exec(s, cmd=["echo", "ok"])["stdout"] == "ok\n"

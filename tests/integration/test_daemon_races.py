@@ -158,7 +158,7 @@ def test_a_broken_engine_is_repaired_and_reported_while_the_daemon_runs(start_da
 def test_a_live_daemon_removes_the_containers_of_one_that_died(start_daemon, backend):
     """Not only at start: a daemon that dies while others run has its
     containers removed by them within a health check or two."""
-    live, kept, dead, pid = live_and_killed(start_daemon, backend)
+    live, kept, dead, pid, _ = live_and_killed(start_daemon, backend)
     assert_nothing_left(backend, dead, pid, ceiling=40)
     assert live.exec(kept, cmd=["echo", "alive"])["stdout"] == "alive\n", "a live daemon lost its session"
     live.remove(kept)

@@ -164,7 +164,7 @@ static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *
 	return 0;
 }
 
-static int native_adopt(const json_t *saved, const char *name, struct backend_box **out, struct init_greeting *found,
+static int native_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
 			wr_error *e)
 {
 	struct saved_native sv;

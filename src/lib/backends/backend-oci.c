@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "oci-net.h"
 #include "oci-console.h"
 #include "oci-spec.h"
+#include "init-protocol.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "userns.h"
@@ -80,6 +82,8 @@ struct backend_box {
 	json_t *process;         /* config.json's process: what execs start from */
 	struct oci_exec *execs;
 	struct oci_net net;      /* egress: set up once the container is up */
+	bool kept;               /* it outlives the daemon (oci_keep) */
+	pid_t holder;            /* once up: the process that holds its uid range's lock */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -414,7 +418,7 @@ static int oci_create(const struct backend_spec *spec, struct backend_box **out,
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
 	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1,
-				   .net = OCI_NET_INIT };
+				   .net = OCI_NET_INIT, .holder = -1 };
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, spec->name);
 	int r = uid_range_acquire(&b->ids, NULL, e);
@@ -490,6 +494,8 @@ static int read_pid_file(const char *path, pid_t *pid)
 	return 0;
 }
 
+static int start_holder(struct backend_box *b, wr_error *e);
+
 /* The runtime's `run --detach` ended: the container is up, or never. */
 static void create_finished(struct backend_box *b)
 {
@@ -517,7 +523,9 @@ static void create_finished(struct backend_box *b)
 	 * runs, so init may be exempt */
 	spawn_protect_init_from_oom(b->init_pid, true);
 	wr_error e = { 0 };
-	if (oci_net_setup(&b->net, b->init_pid, &e) < 0) {
+	/* from now on the range stays locked as long as the container lives,
+	 * with or without a daemon (a crashed one's pool containers too) */
+	if (start_holder(b, &e) < 0 || oci_net_setup(&b->net, b->init_pid, &e) < 0) {
 		snprintf(b->message, sizeof b->message, "%s", e.message);
 		b->state = OCI_FAILED;
 		return;
@@ -1051,8 +1059,23 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 				fprintf(stderr, "warrend: oci: delete %s: %s\n", name, st < 0 ? e.message : msg);
 		}
 	}
-	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
+	/* a `run` killed with its daemon before the runtime wrote the
+	 * container's state leaves a directory (its exec.fifo) that `list`
+	 * does not show and `delete` does not know: its processes went with
+	 * its cgroup, the directory goes here */
+	_cleanup_closedir_ DIR *rd = opendir(oci.root);
 	struct dirent *de;
+	while (rd && (de = readdir(rd))) {
+		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
+			continue;
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof path, "%s/%s/state.json", oci.root, de->d_name);
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			snprintf(path, sizeof path, "%s/%s", oci.root, de->d_name);
+			remove_tree(path);
+		}
+	}
+	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
 			continue;
@@ -1061,6 +1084,255 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 		remove_tree(path);
 	}
 	return removed;
+}
+
+/* ---- restarts (warrend(8) RESTARTS) ------------------------------------------
+ * The runtime keeps the container, detached, whatever becomes of the
+ * daemon; what would not outlive it is the lock of the sandbox's host uid
+ * range, an open file description the daemon holds. A kept container's
+ * range is held by a holder (started once the container is up, so a
+ * crashed daemon's pool containers keep theirs too): a tiny process of
+ * its own session (nobody's
+ * child, out of the sandbox's reach: the runtime's preserved fds would put
+ * the lock in the container's init, whose uid the sandbox's commands
+ * share) with a dup of that lock and a pidfd of the container's init; it
+ * exits when the init does, releasing the range. A restarted daemon
+ * proves the container (the runtime's state names the recorded init, the
+ * init started when recorded and sits in the recorded cgroup) and the
+ * holder (its start time), takes the lock's file description from the
+ * holder (pidfd_getfd) and locks the range through it again. Commands
+ * that ran are killed at adoption: their exec waiters, and with them
+ * their pipes, ended with the old daemon. */
+
+static void holder_main(int lock_fd, int init_pidfd)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int lock = fcntl(lock_fd, F_DUPFD, 10), pidfd = fcntl(init_pidfd, F_DUPFD, 10);
+	int devnull = open("/dev/null", O_RDWR);
+	if (lock < 0 || pidfd < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+	    dup2(devnull, 2) < 0 || dup2(lock, 3) < 0 || dup2(pidfd, 4) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 5U, ~0U, 0U);
+	prctl(PR_SET_NAME, "warren-ids");
+	struct pollfd p = { .fd = 4, .events = POLLIN };
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* Starts b's holder (a grandchild, so the daemon never reaps it). */
+static int start_holder(struct backend_box *b, wr_error *e)
+{
+	int pipe_fds[2];
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		return wr_error_set(e, errno, "pipe");
+	pid_t middle = fork();
+	if (middle == 0) {
+		pid_t h = setsid() < 0 ? -1 : fork();
+		if (h == 0)
+			holder_main(b->ids.lock_fd, b->init_pidfd);
+		_exit(h > 0 && write(pipe_fds[1], &h, sizeof h) == (ssize_t)sizeof h ? 0 : 1);
+	}
+	close(pipe_fds[1]);
+	int err = middle < 0 ? errno : 0, st = 0;
+	pid_t h = -1;
+	if (middle > 0) {
+		while (waitpid(middle, &st, 0) < 0 && errno == EINTR)
+			;
+		if (read(pipe_fds[0], &h, sizeof h) != (ssize_t)sizeof h)
+			h = -1;
+	}
+	close(pipe_fds[0]);
+	if (h <= 0)
+		return wr_error_set(e, err ? err : ECHILD, "start the holder of its host ids");
+	b->holder = h;
+	return 0;
+}
+
+static int oci_keep(struct backend_box *b, const char *name, wr_error *e)
+{
+	if (strcmp(name, b->name))
+		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
+	if (oci_net_egress(&b->net))
+		return wr_error_set(e, EOPNOTSUPP, "a sandbox with network egress ends with warrend");
+	if (b->state != OCI_READY || b->holder <= 0)
+		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
+	b->kept = true; /* (its holder runs since the container came up) */
+	return 0;
+}
+
+static json_t *oci_save(const struct backend_box *b)
+{
+	unsigned long long started = 0, holder_started = 0;
+	char cgroup[4096];
+	if (!b->kept || b->state != OCI_READY || proc_start_time(b->init_pid, &started) < 0 ||
+	    proc_start_time(b->holder, &holder_started) < 0 || cgroup_export(b->cg, cgroup, sizeof cgroup) < 0)
+		return NULL;
+	return json_pack("{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:i, s:I, s:I}}", "container", b->name, "init_pid",
+			 (int)b->init_pid, "init_start_time", (json_int_t)started, "cgroup", cgroup, "holder_pid",
+			 (int)b->holder, "holder_start_time", (json_int_t)holder_started, "host_ids", "slot",
+			 (int)b->ids.slot, "base", (json_int_t)b->ids.host_base, "count", (json_int_t)b->ids.count);
+}
+
+struct saved_oci {
+	const char *name, *cgroup;
+	int pid, holder;
+	json_int_t started, holder_started, slot, base, count;
+};
+
+static int saved_parse(const json_t *saved, struct saved_oci *out, wr_error *e)
+{
+	json_error_t je;
+	*out = (struct saved_oci){ 0 };
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:I, s:I, s:I}}",
+			   "container", &out->name, "init_pid", &out->pid, "init_start_time", &out->started, "cgroup",
+			   &out->cgroup, "holder_pid", &out->holder, "holder_start_time", &out->holder_started,
+			   "host_ids", "slot", &out->slot, "base", &out->base, "count", &out->count) < 0)
+		return wr_error_set(e, EBADMSG, "its oci state: %s", je.text);
+	if (out->pid <= 1 || out->holder <= 1 || out->started < 0 || out->holder_started < 0 || out->slot < 0 ||
+	    out->slot > UINT32_MAX || out->base < 0 || out->base > UINT32_MAX || out->count <= 0 ||
+	    out->count > UINT32_MAX || strncmp(out->name, "wd-", 3) || strchr(out->name, '/') ||
+	    strlen(out->name) >= 64)
+		return wr_error_set(e, EBADMSG, "its oci state holds values out of range");
+	return 0;
+}
+
+/* pid is alive and started at `started`: a pidfd of it (the start time
+ * read again once the pidfd holds it, so a pid reused meanwhile is not
+ * taken), or -errno with why not. */
+static int pidfd_of(pid_t pid, json_int_t started, const char *what, wr_error *e)
+{
+	unsigned long long now;
+	int r = proc_start_time(pid, &now);
+	if (r < 0)
+		return wr_error_set(e, -r, "its %s (pid %d) is gone", what, (int)pid);
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return wr_error_set(e, errno, "its %s (pid %d) is gone", what, (int)pid);
+	if (now != (unsigned long long)started || proc_start_time(pid, &now) < 0 || now != (unsigned long long)started) {
+		close(fd);
+		return wr_error_set(e, ESRCH, "pid %d is another process now, not its %s (started at %llu, not %lld)",
+				    (int)pid, what, now, (long long)started);
+	}
+	return fd;
+}
+
+/* The runtime's own state of the container names the recorded init. */
+static int runtime_state_matches(const struct saved_oci *sv, wr_error *e)
+{
+	char path[PATH_MAX * 2];
+	snprintf(path, sizeof path, "%s/%s/state.json", oci.root, sv->name);
+	json_auto_t *st = json_load_file(path, 0, NULL);
+	if (!st)
+		return wr_error_set(e, ENOENT, "the runtime has no container %s", sv->name);
+	json_int_t pid = json_integer_value(json_object_get(st, "init_process_pid"));
+	json_int_t started = json_integer_value(json_object_get(st, "init_process_start"));
+	if (pid != sv->pid || started != sv->started)
+		return wr_error_set(e, ESRCH, "container %s's init is pid %lld, not the recorded %d", sv->name,
+				    (long long)pid, sv->pid);
+	return 0;
+}
+
+/* The holder's lock, taken again through its file description. */
+static int take_ids(const struct saved_oci *sv, struct uid_range *ids, wr_error *e)
+{
+	_cleanup_close_ int holder = pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	if (holder < 0)
+		return holder;
+	int fd = (int)syscall(SYS_pidfd_getfd, holder, 3, 0);
+	if (fd < 0)
+		return wr_error_set(e, errno, "take the lock of its host ids from its holder (pid %d)", sv->holder);
+	int r = uid_range_take_fd(ids, fd, (unsigned)sv->slot, (uid_t)sv->base, (uint32_t)sv->count, e);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+/* The execs the old daemon ran are killed (their waiters, and the pipes
+ * of their output, ended with it) and reported so. */
+static void kill_left_execs(struct backend_box *b, struct init_greeting *found)
+{
+	found->last_id = cgroup_child_max(b->cg, "exec-");
+	for (uint32_t id = 1; id && id <= found->last_id; id++) {
+		char cgname[32];
+		snprintf(cgname, sizeof cgname, "exec-%u", id);
+		if (!cgroup_child_exists(b->cg, cgname))
+			continue;
+		for (int pass = 0; pass < 3; pass++) /* (v1: one pass may miss a fork) */
+			cgroup_child_kill(b->cg, cgname);
+		if (found->n >= ARRAY_SIZE(found->execs))
+			continue;
+		struct init_greeting_exec *x = &found->execs[found->n++];
+		*x = (struct init_greeting_exec){ .id = id, .status = SIGKILL, .fds = { -1, -1 } };
+		snprintf(x->error, sizeof x->error,
+			 "killed when warrend restarted: the oci backend's commands do not outlive warrend");
+	}
+}
+
+static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
+		     wr_error *e)
+{
+	found->n = 0;
+	struct saved_oci sv;
+	int r = saved_parse(saved, &sv, e);
+	if (r < 0 || (r = runtime_state_matches(&sv, e)) < 0)
+		return r;
+	struct backend_box *b = calloc(1, sizeof *b);
+	if (!b)
+		return wr_error_set(e, ENOMEM, "sandbox");
+	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1,
+				   .init_pid = sv.pid, .net = OCI_NET_INIT, .holder = sv.holder, .kept = true,
+				   .state = OCI_READY, .state_reported = true };
+	snprintf(b->name, sizeof b->name, "%s", sv.name);
+	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, sv.name);
+	char path[PATH_MAX + 16], cg_path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/config.json", b->bundle);
+	json_auto_t *config = json_load_file(path, 0, NULL);
+	b->process = json_incref(json_object_get(config, "process"));
+	if (!json_is_object(b->process))
+		r = wr_error_set(e, ENOENT, "%s: no process", path);
+	else if ((b->init_pidfd = pidfd_of(sv.pid, sv.started, "init", e)) < 0)
+		r = b->init_pidfd;
+	else if (!proc_in_cgroup_named(sv.pid, sv.name))
+		r = wr_error_set(e, ESRCH, "pid %d is not in the container's cgroup %s", sv.pid, sv.name);
+	else if ((r = cgroup_import(sv.cgroup, &b->cg, e)) == 0 && !cgroup_is_named(b->cg, sv.name))
+		r = wr_error_set(e, EINVAL, "its recorded cgroup is not %s under the cgroup root", sv.name);
+	if (r == 0 && (r = cgroups_path(b, cg_path, sizeof cg_path, e)) == 0)
+		r = take_ids(&sv, &b->ids, e);
+	if (r < 0) {
+		if (b->cg)
+			cgroup_forget(b->cg);
+		b->cg = NULL;
+		box_free(b);
+		return r;
+	}
+	kill_left_execs(b, found);
+	snprintf(name, 64, "%s", b->name);
+	*out = b;
+	return 0;
+}
+
+/* Not adopted: the runtime removes the container it still knows by that
+ * name (it kills an init only once it proved it is the container's);
+ * the stale sweep that follows removes its cgroups and bundle. */
+static void oci_discard(const json_t *saved)
+{
+	struct saved_oci sv;
+	wr_error e = { 0 };
+	if (saved_parse(saved, &sv, &e) < 0)
+		return;
+	const char *argv[12];
+	delete_argv(argv, sv.name);
+	char msg[1024];
+	proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);
+	char path[PATH_MAX * 2];
+	snprintf(path, sizeof path, "%s/%s", oci.bundles, sv.name);
+	remove_tree(path);
 }
 
 const struct backend_ops backend_oci_ops = {
@@ -1088,4 +1360,9 @@ const struct backend_ops backend_oci_ops = {
 	.net = oci_net,
 	.exec_start_terminal = oci_exec_start_terminal,
 	.exec_signal = oci_exec_signal,
+	.keep = oci_keep,
+	.save = oci_save,
+	.adopt = oci_adopt,
+	.discard = oci_discard,
+	.fixed_name = true,
 };

@@ -215,11 +215,18 @@ struct backend_ops {
 	 * its session's record (new reference), or NULL. */
 	json_t *(*save)(const struct backend_box *b);
 	/* A restarted daemon takes back the sandbox `saved` describes, under
-	 * the new name `name`, once it proved it is the one recorded and
-	 * alive; what still runs in it, or ended while no daemon ran, goes
-	 * into *found (fds included: the caller's). -errno with why not. */
-	int (*adopt)(const json_t *saved, const char *name, struct backend_box **out, struct init_greeting *found,
+	 * the new name `name` (64 bytes; a fixed_name backend writes there
+	 * the name its sandbox keeps), once it proved it is the one recorded
+	 * and alive; what still runs in it, or ended while no daemon ran,
+	 * goes into *found (fds included: the caller's). -errno with why not. */
+	int (*adopt)(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
 		     wr_error *e);
+	/* The sandbox keeps the name it was created with for its whole life
+	 * (an OCI runtime's container id and the cgroup path it recorded):
+	 * the daemon creates its sandboxes under kept names (wd-PID-kTAG-N)
+	 * at once, keep gets that same name, and a restarted daemon spares
+	 * the names of the sandboxes it adopted in its stale sweeps. */
+	bool fixed_name;
 	/* Removes the sandbox `saved` describes, which was not adopted: never
 	 * a process the record merely names (its pid may be another's now). */
 	void (*discard)(const json_t *saved);

@@ -25,6 +25,7 @@ struct box {
 	void *ready_data;
 	uint64_t started_ms;
 	bool kept;                   /* it outlives the daemon (box_keep) */
+	char name[64];               /* kept: its name; a fixed_name backend's: from creation on */
 	char error[256];
 };
 

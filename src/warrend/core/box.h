@@ -91,7 +91,11 @@ bool box_kept(const struct box *b);
 json_t *box_save(const struct box *b);
 /* A restarted daemon's: the box of a sandbox its backend adopted,
  * leased at once; its new execs are numbered above last_exec_id. */
-struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, struct wd_error *err);
+struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, const char *name,
+		      struct wd_error *err);
+/* Whether a box of ours is named `name` (kept boxes, and a fixed_name
+ * backend's: an adopted one keeps the previous daemon's pid in its name). */
+bool box_name_held(const char *name);
 /* warrend restarts: every exec a request holds is killed and ends with
  * `why` (its client hears it); those that outlive it (processes) run on.
  * Boxes not kept are destroyed. */

@@ -174,9 +174,11 @@ static void box_on_read(struct loop_io *io, const char *err);
 
 void box_new_name(char *name, size_t len, bool kept)
 {
-	if (kept)
-		snprintf(name, len, "wd-%d-k%s-%llu", (int)getpid(), daemon_state->state_tag,
-			 (unsigned long long)++box_counter);
+	if (kept) /* (an adopted oci container keeps its name: the previous daemon may have had our pid) */
+		do
+			snprintf(name, len, "wd-%d-k%s-%llu", (int)getpid(), daemon_state->state_tag,
+				 (unsigned long long)++box_counter);
+		while (box_name_held(name));
 	else
 		snprintf(name, len, "wd-%d-%llu", (int)getpid(), (unsigned long long)++box_counter);
 }
@@ -226,7 +228,8 @@ static struct box *box_track(struct pool *p, struct backend_box *bb, enum box_st
 static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, struct wd_error *err)
 {
 	char name[64];
-	box_new_name(name, sizeof name, false);
+	bool fixed = backend_get(p->backend)->fixed_name;
+	box_new_name(name, sizeof name, fixed);
 	/* the backends read the policy only while create runs: a copy with
 	 * other limits may live on this stack */
 	struct policy own = *p->policy;
@@ -251,17 +254,32 @@ static struct box *box_spawn(struct pool *p, const struct policy_limits *limits,
 		p->spawn_failures++;
 		return NULL;
 	}
-	return box_track(p, bb, BOX_STARTING, err);
+	struct box *b = box_track(p, bb, BOX_STARTING, err);
+	if (b && fixed)
+		snprintf(b->name, sizeof b->name, "%s", name);
+	return b;
 }
 
-struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, struct wd_error *err)
+struct box *box_adopt(struct pool *p, struct backend_box *bb, uint32_t last_exec_id, const char *name,
+		      struct wd_error *err)
 {
 	struct box *b = box_track(p, bb, BOX_LEASED, err);
 	if (b) {
 		b->next_exec_id = last_exec_id;
 		b->kept = true;
+		snprintf(b->name, sizeof b->name, "%s", name);
 	}
 	return b;
+}
+
+bool box_name_held(const char *name)
+{
+	for (struct list *n = all_boxes.next; n != &all_boxes; n = n->next) {
+		struct box *b = LIST_ENTRY(struct box, all_link, n);
+		if (b->name[0] && !strcmp(b->name, name))
+			return true;
+	}
+	return false;
 }
 
 int box_keep(struct box *b, struct wd_error *err)
@@ -270,10 +288,14 @@ int box_keep(struct box *b, struct wd_error *err)
 	if (!b->ops->keep)
 		return wd_fail(err, 501, "the %s backend's sandboxes end with warrend", b->ops->name);
 	char name[64];
-	box_new_name(name, sizeof name, true);
+	if (b->ops->fixed_name)
+		snprintf(name, sizeof name, "%s", b->name);
+	else
+		box_new_name(name, sizeof name, true);
 	if (b->ops->keep(b->bb, name, &e) < 0)
 		return wd_fail(err, e.code == EOPNOTSUPP ? 501 : 503, "%s", e.message);
 	b->kept = true;
+	snprintf(b->name, sizeof b->name, "%s", name);
 	return 0;
 }
 

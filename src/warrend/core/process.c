@@ -377,6 +377,7 @@ static void restore_result(struct process *p, const json_t *saved, const struct 
 		r->exited = WIFEXITED(st);
 		r->exit_code = r->exited ? WEXITSTATUS(st) : 0;
 		r->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+		snprintf(r->exec_error, sizeof r->exec_error, "%s", ended->error);
 	} else if (json_is_object(saved)) {
 		int exited = 0, timed_out = 0, oom = 0, failed = 0;
 		const char *error = "";

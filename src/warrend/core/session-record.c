@@ -297,7 +297,7 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	for (size_t i = 0; i < g->n; i++)
 		if (g->execs[i].id > last_id)
 			last_id = g->execs[i].id;
-	struct box *b = box_adopt(pool, bb, last_id, &err);
+	struct box *b = box_adopt(pool, bb, last_id, name, &err);
 	if (!b) {
 		init_greeting_release(g);
 		free(g);

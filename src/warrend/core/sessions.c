@@ -574,7 +574,10 @@ static bool cgroup_owner_alive(const char *name)
 		size_t tag_len = strlen(daemon_state->state_tag);
 		if (strncmp(end + 2, daemon_state->state_tag, tag_len) || end[2 + tag_len] != '-')
 			return true; /* another state directory's */
-		return pid == getpid(); /* taken back: ours */
+		/* taken back: ours (a fixed_name backend's keeps its old pid);
+		 * the sweep runs before we create any, so one of our pid that
+		 * we do not hold is the previous daemon's when it had our pid */
+		return box_name_held(name) || (pid == getpid() && pid != previous_daemon);
 	}
 	/* a wd-OURPID-N now is a dead daemon's that had our pid */
 	return pid != getpid() && pid != previous_daemon && (kill((pid_t)pid, 0) == 0 || errno == EPERM);

@@ -187,7 +187,9 @@ memory_checks() {
 	start_warrend $conf $log mem-$name
 	api POST /v1/sessions '{"limits":{"memory":"16M"}}'
 	id=$(echo "$resp" | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')
-	dir=$(sed -n 's/.*cgroup v2 \([^"]*\)".*/\1/p' $state/sessions/$id.json 2>/dev/null)
+	# (the description's path, ended by its quote; the backend's own state
+	# later in the record names it again with escaped newlines)
+	dir=$(sed -n 's/.*cgroup v2 \([^"\\]*\)".*/\1/p' $state/sessions/$id.json 2>/dev/null)
 	if [ -z "$id" ] || [ ! -f "$dir/memory.current" ]; then
 		fail ${name}_put_charged "no session or cgroup (status $code, $resp; log: $(oneline $log))"
 	else

@@ -219,6 +219,18 @@ def test_sigkill_ends_what_it_started(daemon, sid):
     assert daemon.exec(sid, cmd=count)["stdout"].strip() == "0"
 
 
+def test_a_process_killed_as_it_starts_was_killed(daemon, sid):
+    """A SIGKILL that lands while the backend is still starting the command
+    (oci: the runtime's exec) is reported as the kill, not as a failure to
+    start."""
+    procs = [start(daemon, sid, cmd=["sleep", "302"]) for _ in range(8)]
+    for p in procs:
+        assert post(daemon, sid, p["pid"], "signal", {"signal": "KILL"}).status_code == 200
+    for p in procs:
+        r = finished(daemon, sid, p["pid"])
+        assert r["signal"] == 9 and r["exit_code"] is None, r
+
+
 def test_signals_are_validated(daemon, sid):
     p = start(daemon, sid, cmd=["sleep", "60"])
     for bad in ("SIGFOO", 0, 65, -1, "9x", None, ""):

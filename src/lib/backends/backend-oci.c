@@ -55,6 +55,7 @@ struct oci_exec {
 	uint32_t id;
 	struct proc proc;        /* `runtime exec` */
 	bool ended, failed_reported;
+	bool killed;             /* exec_kill: a runtime stopped mid-start is this kill's doing */
 	int err;                 /* why the runtime could not start it */
 	uint64_t pending_signals; /* sent before its pid was known: bit N-1 for signal N */
 	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
@@ -547,6 +548,13 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 	exec_paths(b, x->id, "pid", path, sizeof path);
 	bool started = access(path, F_OK) == 0;
 	ev->exec_id = x->id;
+	if (!started && x->killed) {
+		/* killed while the runtime was starting it: the runtime's own
+		 * "read init-p: connection reset" is the kill, not a failure */
+		ev->type = BACKEND_EV_EXITED;
+		ev->status = SIGKILL;
+		return true;
+	}
 	if (!started && !x->failed_reported) {
 		x->failed_reported = true;
 		ev->type = BACKEND_EV_EXEC_FAILED;
@@ -863,6 +871,9 @@ static int oci_exec_signal(struct backend_box *b, uint32_t id, int sig)
 
 static int oci_exec_kill(struct backend_box *b, uint32_t id)
 {
+	for (struct oci_exec *x = b->execs; x; x = x->next)
+		if (x->id == id)
+			x->killed = true;
 	char name[32];
 	snprintf(name, sizeof name, "exec-%u", id);
 	return cgroup_child_kill(b->cg, name);

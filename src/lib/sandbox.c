@@ -232,8 +232,11 @@ struct sandbox *sandbox_of_parts(pid_t pid, int sock, struct cgroup *cg, const s
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return NULL;
-	sb->sp = (struct spawned){ .pid = pid, .sock = sock, .sync = -1, .cg = cg, .ids = *ids,
-				   .net = { .lock_fd = -1, .dns_fd = -1 }, .areas = -1 };
+	sb->sp = SPAWNED_EMPTY;
+	sb->sp.pid = pid;
+	sb->sp.sock = sock;
+	sb->sp.cg = cg;
+	sb->sp.ids = *ids;
 	/* not our child: nobody to reap, and once it died its pid may be
 	 * another's, so only its cgroup is ever killed */
 	sb->init_reaped = true;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "creation.h"
 #include "list.h"
 #include "exec-reply.h"
 #include "http.h"
@@ -26,37 +27,9 @@ static struct session_request compat_session(const struct http_route_match *m, e
 
 /* ---- POST /create_session ----------------------------------------------------- */
 
-struct creation {
-	struct http_pending *pending;
-	struct session_wait *wait;
-};
-
-static void creation_gone(void *data)
-{
-	struct creation *c = data;
-	if (c->wait)
-		session_create_cancel(c->wait);
-}
-
-static struct creation *creation_new(h2o_req_t *req)
-{
-	struct creation *c = h2o_mem_alloc_pool(&req->pool, sizeof *c);
-	*c = (struct creation){ 0 };
-	c->pending = http_pending_new(req, creation_gone, c);
-	return c;
-}
-
-static h2o_req_t *creation_take_req(struct creation *c)
-{
-	c->wait = NULL;
-	c->pending->on_gone = NULL;
-	return c->pending->req;
-}
-
 static void session_created(void *data, struct session *s, const struct wd_error *err)
 {
-	struct creation *c = data;
-	h2o_req_t *req = creation_take_req(c);
+	h2o_req_t *req = http_creation_done(data);
 	if (err) {
 		http_reply_wd_error(req, err);
 		return;
@@ -77,13 +50,9 @@ static int create_session(h2o_req_t *req, const struct http_route_match *m)
 	if (bad)
 		return 0;
 	struct session_request r = compat_session(m, SESSION_KEPT);
-	struct creation *c = creation_new(req);
+	struct http_creation *c = h2o_mem_alloc_pool(&req->pool, sizeof *c);
 	struct wd_error err = { 0 };
-	if (session_create(&r, session_created, c, &c->wait, &err) < 0) {
-		c->pending->on_gone = NULL;
-		return http_reply_wd_error(req, &err);
-	}
-	return 0;
+	return http_session_create(req, c, c, &r, session_created, &err) < 0 ? http_reply_wd_error(req, &err) : 0;
 }
 
 /* ---- POST /execute -------------------------------------------------------------- */

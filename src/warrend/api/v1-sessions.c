@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "creation.h"
 #include "exec-reply.h"
 #include "units.h"
 #include "v1-parse.h"
@@ -70,30 +71,15 @@ static json_t *session_json(const struct session *s)
 
 /* ---- POST /v1/sessions ------------------------------------------------------- */
 
-struct creation {
-	struct http_pending *pending;
-	struct session_wait *wait;
-};
-
 static void created(void *data, struct session *s, const struct wd_error *err)
 {
-	struct creation *c = data;
-	h2o_req_t *req = c->pending->req;
-	c->pending->on_gone = NULL;
-	c->wait = NULL;
+	h2o_req_t *req = http_creation_done(data);
 	if (err) {
 		http_reply_wd_error(req, err);
 		return;
 	}
 	http_set_session(req, session_id(s));
 	http_reply_json(req, 201, session_json(s));
-}
-
-static void creation_gone(void *data)
-{
-	struct creation *c = data;
-	if (c->wait)
-		session_create_cancel(c->wait);
 }
 
 static int post_sessions(h2o_req_t *req, const struct http_route_match *m)
@@ -106,12 +92,8 @@ static int post_sessions(h2o_req_t *req, const struct http_route_match *m)
 	struct wd_error err = { 0 };
 	int rc = v1_session_request(body, NULL, &r, &hold, &err);
 	if (rc == 0) {
-		/* in the request's pool; the pending hears of a client that leaves */
-		struct creation *c = h2o_mem_alloc_pool(&req->pool, sizeof *c);
-		*c = (struct creation){ .pending = http_pending_new(req, creation_gone, c) };
-		rc = session_create(&r, created, c, &c->wait, &err);
-		if (rc < 0)
-			c->pending->on_gone = NULL;
+		struct http_creation *c = h2o_mem_alloc_pool(&req->pool, sizeof *c);
+		rc = http_session_create(req, c, c, &r, created, &err);
 	}
 	v1_hold_free(&hold);
 	json_decref(body);

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "encode.h"
 #include "list.h"
+#include "session-internal.h"
 #include "loop.h"
 
 #define RECORD_MAX 8192        /* bytes of an ID.json record */
@@ -33,14 +34,7 @@ struct artifact {
 };
 
 /* A token's share of the quotas. */
-struct usage {
-	char owner[65];
-	uint64_t used, reserved;
-	struct usage *next;
-};
-
 static struct list artifacts = LIST_INIT(artifacts);
-static struct usage *usages;
 static uint64_t total_used, total_reserved, n_stored, stored_total, expired_total;
 static uint8_t key[ARTIFACT_KEY_LEN];
 static bool key_loaded;
@@ -128,20 +122,6 @@ static int load_key(wr_error *e)
 
 /* ---- accounting ---------------------------------------------------------------- */
 
-static struct usage *usage_of(const char *owner)
-{
-	for (struct usage *u = usages; u; u = u->next)
-		if (!strcmp(u->owner, owner))
-			return u;
-	struct usage *u = calloc(1, sizeof *u);
-	if (!u)
-		return NULL;
-	snprintf(u->owner, sizeof u->owner, "%s", owner);
-	u->next = usages;
-	usages = u;
-	return u;
-}
-
 static uint64_t left(uint64_t quota, uint64_t used)
 {
 	return used < quota ? quota - used : 0;
@@ -150,44 +130,44 @@ static uint64_t left(uint64_t quota, uint64_t used)
 uint64_t artifacts_reserve(const char *owner, uint64_t want, const char **why)
 {
 	const struct daemon_config *cfg = &daemon_state->cfg;
-	struct usage *u = usage_of(owner);
-	if (!u) {
+	struct owner *o = owner_get(owner);
+	if (!o) {
 		*why = "out of memory";
 		return 0;
 	}
-	uint64_t mine = left(cfg->artifact_quota_per_token, u->used + u->reserved);
+	uint64_t mine = left(cfg->artifact_quota_per_token, o->artifacts_used + o->artifacts_reserved);
 	uint64_t all = left(cfg->artifact_quota, total_used + total_reserved);
 	*why = mine <= all ? "this token's artifact quota (artifact_quota_per_token) is full"
 			   : "warrend's artifact quota (artifact_quota) is full";
 	uint64_t grant = want < mine ? want : mine;
 	grant = grant < all ? grant : all;
-	u->reserved += grant;
+	o->artifacts_reserved += grant;
 	total_reserved += grant;
 	return grant;
 }
 
 void artifacts_release(const char *owner, uint64_t bytes)
 {
-	struct usage *u = usage_of(owner);
-	if (u)
-		u->reserved -= bytes < u->reserved ? bytes : u->reserved;
+	struct owner *o = owner_get(owner);
+	if (o)
+		o->artifacts_reserved -= bytes < o->artifacts_reserved ? bytes : o->artifacts_reserved;
 	total_reserved -= bytes < total_reserved ? bytes : total_reserved;
 }
 
 static void account(struct artifact *a, bool in)
 {
-	struct usage *u = usage_of(a->owner);
+	struct owner *o = owner_get(a->owner);
 	if (in) {
 		total_used += a->size;
 		n_stored++;
-		if (u)
-			u->used += a->size;
+		if (o)
+			o->artifacts_used += a->size;
 		return;
 	}
 	total_used -= a->size;
 	n_stored--;
-	if (u)
-		u->used -= a->size < u->used ? a->size : u->used;
+	if (o)
+		o->artifacts_used -= a->size < o->artifacts_used ? a->size : o->artifacts_used;
 }
 
 /* ---- the store ------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* Between the session core's files (sessions.c, session-exec.c,
- * workspace.c); nobody else. */
+ * workspace.c; artifacts.c for the per-token byte counts); nobody else. */
 #pragma once
+#include <stdint.h>
 #include <jansson.h>
 
 #include "list.h"
@@ -33,11 +34,13 @@ struct session {
 	struct list link;                /* in `sessions` (kept) or `runs` (one-shot) */
 };
 
-/* A token's sandboxes and commands, counted for its caps. */
+/* A token's sandboxes, commands and artifact bytes, counted for its caps. */
 struct owner {
 	char name[65];
 	unsigned held;                   /* sessions, creations and runs holding or awaiting a sandbox */
 	unsigned execs;                  /* commands running in all its sessions */
+	uint64_t artifacts_used;         /* bytes of its stored artifacts (artifacts.c) */
+	uint64_t artifacts_reserved;     /* bytes granted to uploads still being written */
 	struct owner *next;
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "creation.h"
 #include "e2b.h"
 #include "image.h"
 
@@ -88,8 +89,7 @@ static json_t *access_json(const struct e2b_sandbox *sb)
 /* ---- POST /sandboxes, /v2/sandboxes -------------------------------------------------- */
 
 struct creation {
-	struct http_pending *pending;
-	struct session_wait *wait;
+	struct http_creation http; /* first: http_session_create's */
 	char owner[65], template_id[65];
 	json_t *metadata;
 	uint64_t timeout_ms;
@@ -103,9 +103,7 @@ static void creation_dispose(void *obj)
 static void created(void *data, struct session *s, const struct wd_error *err)
 {
 	struct creation *c = data;
-	h2o_req_t *req = c->pending->req;
-	c->pending->on_gone = NULL;
-	c->wait = NULL;
+	h2o_req_t *req = http_creation_done(&c->http);
 	if (err) {
 		e2b_reply_wd_error(req, err);
 		return;
@@ -124,13 +122,6 @@ static void created(void *data, struct session *s, const struct wd_error *err)
 	}
 	http_set_session(req, sb->id);
 	http_reply_json(req, 201, access_json(sb));
-}
-
-static void creation_gone(void *data)
-{
-	struct creation *c = data;
-	if (c->wait)
-		session_create_cancel(c->wait);
 }
 
 /* {string: string} into "KEY=VALUE" (env) or kept as it is (metadata). */
@@ -255,8 +246,7 @@ static int create(h2o_req_t *req, const char *owner, const char *request_id)
 	struct template t;
 	resolve_template(template_id, &t);
 	struct creation *c = h2o_mem_alloc_shared(&req->pool, sizeof *c, creation_dispose);
-	*c = (struct creation){ .pending = http_pending_new(req, creation_gone, c),
-				.metadata = json_is_object(metadata) ? json_incref(metadata) : json_object(),
+	*c = (struct creation){ .metadata = json_is_object(metadata) ? json_incref(metadata) : json_object(),
 				.timeout_ms = (uint64_t)(timeout && json_is_integer(timeout) ? json_integer_value(timeout)
 											 : E2B_DEFAULT_TIMEOUT_S) * 1000 };
 	snprintf(c->owner, sizeof c->owner, "%s", owner);
@@ -273,9 +263,8 @@ static int create(h2o_req_t *req, const char *owner, const char *request_id)
 			     (unsigned long long)(c->timeout_ms / 1000),
 			     (unsigned long long)(daemon_state->cfg.max_lifetime_ms / 1000));
 	else
-		rc = session_create(&r, created, c, &c->wait, &err);
+		rc = http_session_create(req, &c->http, c, &r, created, &err);
 	if (rc < 0) {
-		c->pending->on_gone = NULL;
 		if (err.status == 400 && !t.known && strstr(err.cause.message, "unknown image")) {
 			_cleanup_free_ char *names = image_names_text(daemon_state->cfg.image_dir);
 			return e2b_reply_error(req, 400, "unknown template \"%s\": warren serves base, code-interpreter-v1 "

@@ -1063,6 +1063,17 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 	return v1_apply_limits(cg->dirs, limits, e);
 }
 
+/* Kills what runs in parent/name. */
+static unsigned kill_one(const char *parent, const char *name)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", parent, name) < 0)
+		return 0;
+	char *dirs[1] = { dir };
+	kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
+	return 1;
+}
+
 /* Kills what runs in parent/name and removes it (and its children). */
 static unsigned remove_one(const char *parent, const char *name)
 {
@@ -1091,10 +1102,12 @@ struct stale {
 	const char *name;                  /* or just this one */
 };
 
-static unsigned remove_stale_in(const char *parent, const struct stale *st)
+typedef unsigned (*stale_action)(const char *parent, const char *name);
+
+static unsigned stale_in(const char *parent, const struct stale *st, stale_action act)
 {
 	if (st->name)
-		return remove_one(parent, st->name);
+		return act(parent, st->name);
 	unsigned n = 0;
 	_cleanup_closedir_ DIR *d = opendir(parent);
 	struct dirent *ent;
@@ -1102,13 +1115,13 @@ static unsigned remove_stale_in(const char *parent, const struct stale *st)
 		if (ent->d_type != DT_DIR || strncmp(ent->d_name, st->prefix, strlen(st->prefix)) ||
 		    (st->keep && st->keep(ent->d_name)))
 			continue;
-		n += remove_one(parent, ent->d_name);
+		n += act(parent, ent->d_name);
 	}
 	return n;
 }
 
-/* remove_stale_in over warren's parent cgroup in every hierarchy. */
-static unsigned remove_stale(const struct stale *st)
+/* act on every stale cgroup under warren's parent cgroup, in every hierarchy. */
+static unsigned each_stale(const struct stale *st, stale_action act)
 {
 	enum cgroup_mode mode;
 	if (cgroup_detect(&mode, NULL) < 0)
@@ -1118,7 +1131,7 @@ static unsigned remove_stale(const struct stale *st)
 	if (mode == CGROUP_V2) {
 		_cleanup_free_ char *parent = NULL;
 		if (v2_parent(root, &parent, NULL) == 0)
-			n += remove_stale_in(parent, st);
+			n += stale_in(parent, st, act);
 		return n;
 	}
 	/* Every hierarchy, not only warren's controllers: an OCI runtime makes
@@ -1132,9 +1145,18 @@ static unsigned remove_stale(const struct stale *st)
 			continue;
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s/%s", root, h->d_name, parent) >= 0)
-			n += remove_stale_in(dir, st);
+			n += stale_in(dir, st, act);
 	}
 	return n;
+}
+
+/* Every stale cgroup is killed first, then each removed: their processes
+ * die at once rather than one cgroup's worth at a time, so a start after
+ * a crash with many sandboxes does not wait for each in turn. */
+static unsigned remove_stale(const struct stale *st)
+{
+	each_stale(st, kill_one);
+	return each_stale(st, remove_one);
 }
 
 unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))

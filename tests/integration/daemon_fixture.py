@@ -28,8 +28,8 @@ import time
 import pytest
 import requests
 
-from warrentest import (BACKENDS, CGROUP_ROOT, REPO, backend_config, backend_leftovers,
-                        backend_unavailable, in_sandbox_range, read_proc)
+from warrentest import (BACKENDS, REPO, backend_config, backend_leftovers, backend_unavailable,
+                        in_sandbox_range, read_proc, warren_cgroups)
 
 READY_TIMEOUT = 15
 
@@ -262,9 +262,7 @@ class Daemon:
         """This daemon's sandbox cgroups (named wd-<daemon pid>-<n>)."""
         pid = pid or self.proc.pid
         parent = os.environ.get("WARREN_CGROUP_PARENT", "warren").strip("/")
-        # every hierarchy: an OCI runtime makes one in each (warren_cgroups)
-        dirs = [f"{CGROUP_ROOT}/{parent}"] + glob.glob(f"{CGROUP_ROOT}/*/{parent}")
-        return sorted(p for d in dirs for p in glob.glob(f"{d}/wd-{pid}-*"))
+        return sorted(p for p in warren_cgroups(parent) if os.path.basename(p).startswith(f"wd-{pid}-"))
 
     def live_inits(self):
         return sorted(p for p in self.init_pids if pid_alive(p) and in_sandbox_range(read_proc(p).uid))

@@ -179,15 +179,16 @@ def foreign_owner(procs, pid):
     return False
 
 
-def warren_cgroups():
-    """Sandbox cgroup directories, for cgroup v1 (hybrid) and v2 hosts: in
-    every hierarchy, as an OCI runtime makes a container's cgroup in each
+def warren_cgroups(parent="warren"):
+    """Sandbox cgroup directories under `parent` (warren's, or a
+    WARREN_CGROUP_PARENT), for cgroup v1 (hybrid) and v2 hosts: in every
+    hierarchy, as an OCI runtime makes a container's cgroup in each
     (freezer, devices, unified, …), not only in warren's controllers."""
     try:
         hierarchies = [e.path for e in os.scandir(CGROUP_ROOT) if e.is_dir(follow_symlinks=False)]
     except OSError:
         hierarchies = []
-    parents = [f"{CGROUP_ROOT}/warren"] + [f"{h}/warren" for h in hierarchies]
+    parents = [f"{CGROUP_ROOT}/{parent}"] + [f"{h}/{parent}" for h in hierarchies]
     found = set()
     for parent in parents:
         try:

@@ -18,33 +18,20 @@
 
 #include <linux/magic.h>
 
+#include "cgroup-internal.h"
 #include "cleanup.h"
 #include "clock.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#ifndef CGROUP_SUPER_MAGIC
-#define CGROUP_SUPER_MAGIC 0x27e0eb
-#endif
 
 /* The controllers every sandbox needs; in v1 mode also the hierarchy names,
  * in this order (dirs[0] is always the one holding the memory files). */
 static const char *const controllers[] = { "memory", "pids", "cpu" };
-#define N_CONTROLLERS ARRAY_SIZE(controllers)
+_Static_assert(ARRAY_SIZE(controllers) == N_CONTROLLERS, "cgroup-internal.h counts the controllers");
 
 #define CPU_PERIOD_US 100000
 #define CPU_MIN_QUOTA_US 1000  /* the kernel refuses quotas below 1 ms */
 #define DESTROY_BUDGET_MS 2000 /* how long destroy waits for the cgroup to empty */
 
-struct cgroup {
-	enum cgroup_mode mode;
-	size_t n_dirs;                /* 1 on v2, one per controller on v1 */
-	char *dirs[N_CONTROLLERS];
-	char description[PATH_MAX + 64];
-};
-
-static const char *cgroup_root(void)
+const char *cgroup_root(void)
 {
 	/* Tests may point warren at another mount; everything else uses the
 	 * standard location. */
@@ -150,7 +137,7 @@ static bool word_listed(const char *list, const char *word)
 	return false;
 }
 
-static bool is_fs_type(const char *path, long magic)
+bool cgroup_is_fs_type(const char *path, long magic)
 {
 	struct statfs st;
 	return statfs(path, &st) == 0 && st.f_type == magic;
@@ -180,7 +167,7 @@ static int mkdir_parents(const char *base, const char *rel, wr_error *e)
 int cgroup_detect(enum cgroup_mode *mode, wr_error *e)
 {
 	const char *root = cgroup_root();
-	if (is_fs_type(root, CGROUP2_SUPER_MAGIC)) {
+	if (cgroup_is_fs_type(root, CGROUP2_SUPER_MAGIC)) {
 		char list[512];
 		int r = read_file(root, "cgroup.controllers", list, sizeof list);
 		if (r < 0)
@@ -197,7 +184,7 @@ int cgroup_detect(enum cgroup_mode *mode, wr_error *e)
 	for (size_t i = 0; i < N_CONTROLLERS; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s", root, controllers[i]);
-		if (!is_fs_type(path, CGROUP_SUPER_MAGIC))
+		if (!cgroup_is_fs_type(path, CGROUP_SUPER_MAGIC))
 			return wr_error_set(e, ENOTSUP,
 					    "no usable cgroups: %s is not cgroup2 and %s is not a cgroup v1 "
 					    "mount of the %s controller",
@@ -310,7 +297,7 @@ static int move_all_procs(const char *dir, const char *to, wr_error *e)
 }
 
 /* Chooses (and prepares) the directory sandboxes are created in on v2. */
-static int v2_parent(const char *root, char **parent, wr_error *e)
+int cgroup_v2_parent(const char *root, char **parent, wr_error *e)
 {
 	const char *env = getenv("WARREN_CGROUP_PARENT");
 	if (env && *env) {
@@ -377,7 +364,7 @@ static int v2_parent(const char *root, char **parent, wr_error *e)
 
 /* ---- create ------------------------------------------------------------- */
 
-static void cgroup_free(struct cgroup *cg)
+void cgroup_free(struct cgroup *cg)
 {
 	if (!cg)
 		return;
@@ -473,7 +460,7 @@ static int v1_apply_limits(char *const *dirs, const struct cgroup_limits *l, wr_
 	return 0;
 }
 
-static bool valid_name(const char *name)
+bool cgroup_valid_name(const char *name)
 {
 	return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
 	       strcmp(name, "..") != 0 && strlen(name) < NAME_MAX;
@@ -493,7 +480,7 @@ static int make_sandbox_dir(struct cgroup *cg, char *path, wr_error *e)
 }
 
 /* v1: the parent cgroup's name in every hierarchy, relative to it. */
-static const char *v1_parent_name(void)
+const char *cgroup_v1_parent_name(void)
 {
 	const char *parent = getenv("WARREN_CGROUP_PARENT");
 	if (!parent || !*parent)
@@ -506,7 +493,7 @@ static const char *v1_parent_name(void)
 int cgroup_create(const char *name, const struct cgroup_limits *limits,
 		  struct cgroup **out, wr_error *e)
 {
-	if (!valid_name(name))
+	if (!cgroup_valid_name(name))
 		return wr_error_set(e, EINVAL, "invalid cgroup name \"%s\"", name ? name : "");
 	enum cgroup_mode mode;
 	int r = cgroup_detect(&mode, e);
@@ -521,7 +508,7 @@ int cgroup_create(const char *name, const struct cgroup_limits *limits,
 
 	if (mode == CGROUP_V2) {
 		_cleanup_free_ char *parent = NULL;
-		if ((r = v2_parent(root, &parent, e)) < 0)
+		if ((r = cgroup_v2_parent(root, &parent, e)) < 0)
 			return r;
 		char *path;
 		if (asprintf(&path, "%s/%s", parent, name) < 0)
@@ -532,7 +519,7 @@ int cgroup_create(const char *name, const struct cgroup_limits *limits,
 			return r;
 		snprintf(cg->description, sizeof cg->description, "cgroup v2 %s", cg->dirs[0]);
 	} else {
-		const char *parent = v1_parent_name();
+		const char *parent = cgroup_v1_parent_name();
 		for (size_t i = 0; i < N_CONTROLLERS; i++) {
 			_cleanup_free_ char *hierarchy = NULL;
 			if (asprintf(&hierarchy, "%s/%s", root, controllers[i]) < 0)
@@ -617,7 +604,7 @@ static int kill_tree(const char *dir, int depth)
 	return seen;
 }
 
-static int kill_dir_passes(enum cgroup_mode mode, char *const *dirs, size_t n_dirs, int passes)
+int cgroup_kill_dirs_passes(enum cgroup_mode mode, char *const *dirs, size_t n_dirs, int passes)
 {
 	if (mode == CGROUP_V2 && file_exists(dirs[0], "cgroup.kill"))
 		return write_file(dirs[0], "cgroup.kill", "1", NULL);
@@ -639,16 +626,16 @@ static int kill_dir_passes(enum cgroup_mode mode, char *const *dirs, size_t n_di
 	return result;
 }
 
-static int kill_dir(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
+int cgroup_kill_dirs(enum cgroup_mode mode, char *const *dirs, size_t n_dirs)
 {
-	return kill_dir_passes(mode, dirs, n_dirs, 100);
+	return cgroup_kill_dirs_passes(mode, dirs, n_dirs, 100);
 }
 
 int cgroup_kill(struct cgroup *cg)
 {
 	if (!cg)
 		return 0;
-	return kill_dir(cg->mode, cg->dirs, cg->n_dirs);
+	return cgroup_kill_dirs(cg->mode, cg->dirs, cg->n_dirs);
 }
 
 bool cgroup_oom_killed(struct cgroup *cg)
@@ -720,7 +707,7 @@ static void sleep_ms(unsigned ms)
 /* Removes the child cgroups a sandbox may have made in its own subtree
  * (deepest first) so that its directory can go; errors surface at the
  * final rmdir of the sandbox's directory. */
-static void remove_child_cgroups(const char *dir, int depth)
+void cgroup_remove_children(const char *dir, int depth)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	if (!d || depth > 32)
@@ -733,7 +720,7 @@ static void remove_child_cgroups(const char *dir, int depth)
 		_cleanup_free_ char *child = NULL;
 		if (asprintf(&child, "%s/%s", dir, ent->d_name) < 0)
 			return;
-		remove_child_cgroups(child, depth + 1);
+		cgroup_remove_children(child, depth + 1);
 		rmdir(child);
 	}
 }
@@ -743,7 +730,7 @@ static void remove_child_cgroups(const char *dir, int depth)
 static bool remove_if_empty(struct cgroup *cg)
 {
 	for (size_t i = 0; i < cg->n_dirs; i++) {
-		remove_child_cgroups(cg->dirs[i], 0);
+		cgroup_remove_children(cg->dirs[i], 0);
 		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT)
 			return false;
 	}
@@ -772,7 +759,7 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 
 	int result = 0;
 	for (size_t i = 0; i < cg->n_dirs; i++) {
-		remove_child_cgroups(cg->dirs[i], 0);
+		cgroup_remove_children(cg->dirs[i], 0);
 		for (;;) {
 			if (rmdir(cg->dirs[i]) == 0 || errno == ENOENT)
 				break;
@@ -797,225 +784,6 @@ int cgroup_destroy(struct cgroup *cg, wr_error *e)
 const char *cgroup_describe(const struct cgroup *cg)
 {
 	return cg->description;
-}
-
-/* ---- a cgroup made by another process (warrend's spawner) ------------------ */
-
-int cgroup_export(const struct cgroup *cg, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%d\n%s", (int)cg->mode, cg->description);
-	for (size_t i = 0; i < cg->n_dirs && n >= 0 && (size_t)n < len; i++)
-		n += snprintf(buf + n, len - (size_t)n, "\n%s", cg->dirs[i]);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
-}
-
-static void cgroup_freep(struct cgroup **cg)
-{
-	cgroup_free(*cg);
-}
-
-int cgroup_import(const char *text, struct cgroup **out, wr_error *e)
-{
-	_cleanup_(cgroup_freep) struct cgroup *cg = calloc(1, sizeof *cg);
-	if (!cg)
-		return wr_error_set(e, ENOMEM, "cgroup");
-	const char *nl = strchr(text, '\n');
-	if (!nl || (text[0] != '1' && text[0] != '2') || text[1] != '\n')
-		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
-	cg->mode = text[0] == '2' ? CGROUP_V2 : CGROUP_V1;
-	const char *p = nl + 1, *end = strchr(p, '\n');
-	if (!end || (size_t)(end - p) >= sizeof cg->description)
-		return wr_error_set(e, EBADMSG, "cgroup: malformed description");
-	memcpy(cg->description, p, (size_t)(end - p));
-	size_t want = cg->mode == CGROUP_V2 ? 1 : N_CONTROLLERS;
-	while (end && cg->n_dirs < want) {
-		p = end + 1;
-		end = strchr(p, '\n');
-		char *dir = end ? strndup(p, (size_t)(end - p)) : strdup(p);
-		if (!dir)
-			return wr_error_set(e, ENOMEM, "cgroup");
-		cg->dirs[cg->n_dirs++] = dir;
-		if (dir[0] != '/')
-			return wr_error_set(e, EBADMSG, "cgroup: \"%s\" is not a path", dir);
-	}
-	if (cg->n_dirs != want || end)
-		return wr_error_set(e, EBADMSG, "cgroup: %zu directories, expected %zu", cg->n_dirs, want);
-	*out = TAKE_PTR(cg);
-	return 0;
-}
-
-void cgroup_forget(struct cgroup *cg)
-{
-	cgroup_free(cg);
-}
-
-void cgroup_forgetp(struct cgroup **cg)
-{
-	cgroup_free(*cg);
-}
-
-bool cgroup_is_named(const struct cgroup *cg, const char *name)
-{
-	const char *root = cgroup_root();
-	size_t rlen = strlen(root), nlen = strlen(name);
-	if (!valid_name(name) || !cg->n_dirs)
-		return false;
-	for (size_t i = 0; i < cg->n_dirs; i++) {
-		const char *d = cg->dirs[i];
-		size_t len = strlen(d);
-		if (strncmp(d, root, rlen) || d[rlen] != '/' || strstr(d, "/..") || len <= nlen + 1 ||
-		    d[len - nlen - 1] != '/' || strcmp(d + len - nlen, name))
-			return false;
-	}
-	return true;
-}
-
-/* dir with its last component replaced by name; NULL on no memory. */
-static char *renamed_dir(const char *dir, const char *name)
-{
-	const char *slash = strrchr(dir, '/');
-	char *out = NULL;
-	return slash && asprintf(&out, "%.*s/%s", (int)(slash - dir), dir, name) >= 0 ? out : NULL;
-}
-
-int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e)
-{
-	if (!valid_name(name))
-		return wr_error_set(e, EINVAL, "invalid cgroup name \"%s\"", name);
-	char *renamed[N_CONTROLLERS] = { 0 };
-	size_t done = 0;
-	int r = 0;
-	for (; done < cg->n_dirs; done++) {
-		if (!(renamed[done] = renamed_dir(cg->dirs[done], name))) {
-			r = wr_error_set(e, ENOMEM, "cgroup path");
-			break;
-		}
-		if (rename(cg->dirs[done], renamed[done]) < 0) {
-			r = wr_error_set(e, errno, "rename %s to %s", cg->dirs[done], name);
-			free(renamed[done]);
-			break;
-		}
-	}
-	if (r < 0) {
-		while (done-- > 0) {
-			(void)!rename(renamed[done], cg->dirs[done]);
-			free(renamed[done]);
-		}
-		return r;
-	}
-	const char *old = strrchr(cg->dirs[0], '/') + 1;
-	char *at = strstr(cg->description, old), *last = NULL;
-	for (; at; at = strstr(at + 1, old))
-		last = at;
-	if (last && (size_t)(last - cg->description) + strlen(name) < sizeof cg->description)
-		snprintf(last, sizeof cg->description - (size_t)(last - cg->description), "%s", name);
-	for (size_t i = 0; i < cg->n_dirs; i++) {
-		free(cg->dirs[i]);
-		cg->dirs[i] = renamed[i];
-	}
-	return 0;
-}
-
-/* ---- per-exec child cgroups (warrend) ------------------------------------ */
-
-/* Where exec children live: under the sandbox's cgroup on v2; on v1 in the
- * pids hierarchy, which is enough to find and kill what an exec started. */
-static const char *child_parent(const struct cgroup *cg)
-{
-	if (cg->mode == CGROUP_V2)
-		return cg->dirs[0];
-	for (size_t i = 0; i < cg->n_dirs; i++)
-		if (strstr(cg->dirs[i], "/pids/"))
-			return cg->dirs[i];
-	return cg->dirs[0];
-}
-
-static int child_path(const struct cgroup *cg, const char *name, char *buf, size_t len)
-{
-	if (!valid_name(name))
-		return -EINVAL;
-	return snprintf(buf, len, "%s/%s", child_parent(cg), name) >= (int)len ? -ENAMETOOLONG : 0;
-}
-
-int cgroup_child_create(struct cgroup *cg, const char *name, int *procs_fd, wr_error *e)
-{
-	char dir[PATH_MAX], procs[PATH_MAX + 16];
-	int r = child_path(cg, name, dir, sizeof dir);
-	if (r < 0)
-		return wr_error_set(e, -r, "exec cgroup name %s", name);
-	if (mkdir(dir, 0755) < 0)
-		return wr_error_set(e, errno, "mkdir %s", dir);
-	snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
-	*procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (*procs_fd < 0) {
-		int err = errno;
-		rmdir(dir);
-		return wr_error_set(e, err, "open %s", procs);
-	}
-	return 0;
-}
-
-unsigned cgroup_child_max(struct cgroup *cg, const char *prefix)
-{
-	const char *parent = child_parent(cg);
-	_cleanup_closedir_ DIR *d = parent ? opendir(parent) : NULL;
-	size_t len = strlen(prefix);
-	unsigned max = 0;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		char *end;
-		if (strncmp(de->d_name, prefix, len))
-			continue;
-		unsigned long n = strtoul(de->d_name + len, &end, 10);
-		if (!*end && n > max && n <= UINT32_MAX)
-			max = (unsigned)n;
-	}
-	return max;
-}
-
-int cgroup_charge_open(struct cgroup *cg, const char *name, int *procs_fd, char *dir, size_t dir_len,
-		       wr_error *e)
-{
-	dir[0] = '\0';
-	if (cg->mode == CGROUP_V2) {
-		int r = cgroup_child_create(cg, name, procs_fd, e);
-		if (r == 0)
-			snprintf(dir, dir_len, "%s/%s", cg->dirs[0], name);
-		return r;
-	}
-	char procs[PATH_MAX + 16];
-	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg->dirs[0]); /* dirs[0]: memory */
-	*procs_fd = open(procs, O_WRONLY | O_CLOEXEC);
-	return *procs_fd < 0 ? wr_error_set(e, errno, "open %s", procs) : 0;
-}
-
-bool cgroup_child_exists(struct cgroup *cg, const char *name)
-{
-	char dir[PATH_MAX];
-	return child_path(cg, name, dir, sizeof dir) == 0 && access(dir, F_OK) == 0;
-}
-
-int cgroup_child_kill(struct cgroup *cg, const char *name)
-{
-	char dir[PATH_MAX];
-	int r = child_path(cg, name, dir, sizeof dir);
-	if (r < 0)
-		return r;
-	char *dirs[1] = { dir };
-	/* One pass: killed processes stay listed until their parent reaps
-	 * them, so looping here would spin; callers repeat on their tick. */
-	return kill_dir_passes(cg->mode, dirs, 1, 1);
-}
-
-int cgroup_child_remove(struct cgroup *cg, const char *name)
-{
-	char dir[PATH_MAX];
-	int r = child_path(cg, name, dir, sizeof dir);
-	if (r < 0)
-		return r;
-	if (rmdir(dir) == 0 || errno == ENOENT)
-		return 0;
-	return -errno;
 }
 
 uint64_t cgroup_oom_kills(struct cgroup *cg)
@@ -1048,7 +816,7 @@ int cgroup_try_destroy(struct cgroup *cg)
 	if (!cgroup_empty(cg))
 		return -EBUSY;
 	for (size_t i = 0; i < cg->n_dirs; i++) {
-		remove_child_cgroups(cg->dirs[i], 0);
+		cgroup_remove_children(cg->dirs[i], 0);
 		if (rmdir(cg->dirs[i]) < 0 && errno != ENOENT)
 			return errno == EBUSY ? -EBUSY : -errno;
 	}
@@ -1063,108 +831,3 @@ int cgroup_set_limits(struct cgroup *cg, const struct cgroup_limits *limits, wr_
 	return v1_apply_limits(cg->dirs, limits, e);
 }
 
-/* Kills what runs in parent/name. */
-static unsigned kill_one(const char *parent, const char *name)
-{
-	_cleanup_free_ char *dir = NULL;
-	if (asprintf(&dir, "%s/%s", parent, name) < 0)
-		return 0;
-	char *dirs[1] = { dir };
-	kill_dir(is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1, dirs, 1);
-	return 1;
-}
-
-/* Kills what runs in parent/name and removes it (and its children). */
-static unsigned remove_one(const char *parent, const char *name)
-{
-	_cleanup_free_ char *dir = NULL;
-	if (asprintf(&dir, "%s/%s", parent, name) < 0)
-		return 0;
-	char *dirs[1] = { dir };
-	enum cgroup_mode mode = is_fs_type(parent, CGROUP2_SUPER_MAGIC) ? CGROUP_V2 : CGROUP_V1;
-	/* What was just killed takes a moment to leave (a dead daemon's
-	 * inits are reaped by whoever inherited them): at most a second. */
-	for (int tries = 0; tries < 100; tries++) {
-		kill_dir(mode, dirs, 1);
-		remove_child_cgroups(dir, 0);
-		if (rmdir(dir) == 0)
-			return 1;
-		if (errno != EBUSY)
-			return 0;
-		usleep(10 * 1000);
-	}
-	return 0;
-}
-
-struct stale {
-	const char *prefix;                /* every cgroup so named... */
-	bool (*keep)(const char *name);    /* ...but those */
-	const char *name;                  /* or just this one */
-};
-
-typedef unsigned (*stale_action)(const char *parent, const char *name);
-
-static unsigned stale_in(const char *parent, const struct stale *st, stale_action act)
-{
-	if (st->name)
-		return act(parent, st->name);
-	unsigned n = 0;
-	_cleanup_closedir_ DIR *d = opendir(parent);
-	struct dirent *ent;
-	while (d && (ent = readdir(d))) {
-		if (ent->d_type != DT_DIR || strncmp(ent->d_name, st->prefix, strlen(st->prefix)) ||
-		    (st->keep && st->keep(ent->d_name)))
-			continue;
-		n += act(parent, ent->d_name);
-	}
-	return n;
-}
-
-/* act on every stale cgroup under warren's parent cgroup, in every hierarchy. */
-static unsigned each_stale(const struct stale *st, stale_action act)
-{
-	enum cgroup_mode mode;
-	if (cgroup_detect(&mode, NULL) < 0)
-		return 0;
-	const char *root = cgroup_root();
-	unsigned n = 0;
-	if (mode == CGROUP_V2) {
-		_cleanup_free_ char *parent = NULL;
-		if (v2_parent(root, &parent, NULL) == 0)
-			n += stale_in(parent, st, act);
-		return n;
-	}
-	/* Every hierarchy, not only warren's controllers: an OCI runtime makes
-	 * a container's cgroup in each (unified, freezer, devices, …), and a
-	 * daemon killed before its delete leaves them there. */
-	const char *parent = v1_parent_name();
-	_cleanup_closedir_ DIR *d = opendir(root);
-	struct dirent *h;
-	while (d && (h = readdir(d))) {
-		if (h->d_name[0] == '.' || h->d_type != DT_DIR)
-			continue;
-		_cleanup_free_ char *dir = NULL;
-		if (asprintf(&dir, "%s/%s/%s", root, h->d_name, parent) >= 0)
-			n += stale_in(dir, st, act);
-	}
-	return n;
-}
-
-/* Every stale cgroup is killed first, then each removed: their processes
- * die at once rather than one cgroup's worth at a time, so a start after
- * a crash with many sandboxes does not wait for each in turn. */
-static unsigned remove_stale(const struct stale *st)
-{
-	each_stale(st, kill_one);
-	return each_stale(st, remove_one);
-}
-
-unsigned cgroup_remove_stale(const char *prefix, bool (*keep)(const char *name))
-{
-	return remove_stale(&(struct stale){ .prefix = prefix, .keep = keep });
-}
-
-unsigned cgroup_remove_named(const char *name)
-{
-	return valid_name(name) ? remove_stale(&(struct stale){ .name = name }) : 0;
-}

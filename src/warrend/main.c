@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "e2b.h"
 #include "http-internal.h"
+#include "mcp.h"
 #include "metrics.h"
 #include "routes.h"
 #include "session.h"
@@ -529,6 +530,10 @@ int main(int argc, char **argv)
 		backends_fini();
 		return 1;
 	}
+	/* the front ends' own state, from the notes of the sessions taken back */
+	mcp_sessions_restore();
+	if (d->cfg.e2b_listen)
+		e2b_sandboxes_restore();
 	http_listen_warnings();
 	daemon_log("ready (%zu listener(s), %zu token(s), cgroup %s)", d->cfg.n_listen, auth_count(),
 		   d->cgroup_mode);

@@ -25,7 +25,8 @@ import pytest
 import requests
 
 import npm_cache
-from daemon_fixture import Daemon, free_port, stop_and_check, wait_for, warrend  # noqa: F401 (fixtures)
+from daemon_fixture import (Daemon, free_port, start_daemon, stop_and_check, wait_for,  # noqa: F401 (fixtures)
+                            warrend)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK = ["e2b@2.51.0", "@e2b/code-interpreter@2.8.0"]
@@ -410,3 +411,31 @@ def test_e2b_listen_must_be_tcp(warrend, tmp_path):
                         "--state-dir", str(tmp_path)], capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert "e2b_listen: E2B's SDKs reach it by an http:// URL" in r.stderr
+
+
+# --- a restart of warrend -------------------------------------------------------------------
+
+
+def test_sdk_sandbox_outlives_a_restart_of_warrend(start_daemon, images, e2b_sdk):
+    """A sandbox, its token and its E2B facts (template, metadata) come back
+    with the session after warrend is killed -9: the SDK connects again,
+    finds its file and its background command, and reattaches to it."""
+    port = free_port()
+    args = ["--e2b-listen", f"127.0.0.1:{port}", "--image-dir", images]
+    old = start_daemon(*args)
+    old.e2b_url = f"http://127.0.0.1:{port}"
+    key = mint_e2b_key(old, "e2b-restart")
+    made = node(e2b_sdk, old, "restart.mjs", "before", key=key)
+    old.kill()
+    new = start_daemon(*args, workdir=old.workdir)
+    new.e2b_url = old.e2b_url
+    assert "took back 1 session(s)" in new.log(), new.log()
+    out = node(e2b_sdk, new, "restart.mjs", "after", made["id"], str(made["pid"]), key=key)
+    assert out["info"] == {"sandboxId": made["id"], "templateId": "base", "metadata": {"kept": "yes"}}, out
+    assert out["listed"] == [made["id"]], out
+    assert out["file"] == "written before the restart", out
+    assert out["running"] == [made["pid"]], out
+    assert out["counting"] is True, out
+    assert out["reattached"] == {"ticked": True, "killed": True}, out
+    assert "error" not in str(out["killed"]), out
+

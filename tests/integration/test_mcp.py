@@ -302,6 +302,28 @@ def test_an_unused_mcp_session_expires_with_its_sandbox(start_daemon):
     rpc_error(m.request("ping"), 404, -32001)
 
 
+@pytest.mark.backends("native", **NATIVE_ONLY)
+def test_an_mcp_session_with_its_sandbox_outlives_a_restart(start_daemon):
+    """warrend killed -9 and started again: an MCP session that had its
+    own sandbox goes on with the same Mcp-Session-Id and the same sandbox
+    (its files there); one that never made a sandbox is gone (404: its
+    client initializes again, as the protocol says)."""
+    old = start_daemon()
+    m = Mcp(old)
+    assert m.ok("write_file", path="kept.txt", content="before")["size"] == 6
+    own = [s["sandbox_id"] for s in m.ok("sandbox_list")["sandboxes"] if s["own"]]
+    bare = Mcp(old)
+    old.kill()
+    new = start_daemon(workdir=old.workdir)
+    m.d = bare.d = new
+    assert m.ok("read_file", path="kept.txt")["content"] == "before"
+    assert [s["sandbox_id"] for s in m.ok("sandbox_list")["sandboxes"] if s["own"]] == own
+    rpc_error(bare.request("ping"), 404, -32001)
+    # its end still ends its sandbox
+    assert m.delete().status_code == 204
+    assert wait_for(lambda: not sessions_of(new), 30), sessions_of(new)
+
+
 def tokenless_initialize(d, headers=None):
     """initialize over the unix socket (no token: the owner "local"):
     (status, body, Mcp-Session-Id)."""

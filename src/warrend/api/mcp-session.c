@@ -52,6 +52,23 @@ static void expire(void *data)
 	}
 }
 
+/* A new MCP session in the list, its expiry running; NULL on no memory. */
+static struct mcp_session *session_add(const char *id, const char *owner, const char *protocol)
+{
+	if (!expiry && !(expiry = loop_every(EXPIRY_CHECK_MS, expire, NULL)))
+		return NULL;
+	struct mcp_session *ms = calloc(1, sizeof *ms);
+	if (!ms)
+		return NULL;
+	snprintf(ms->id, sizeof ms->id, "%s", id);
+	snprintf(ms->owner, sizeof ms->owner, "%s", owner);
+	ms->protocol = protocol;
+	ms->last_used_ms = daemon_now_ms();
+	list_init(&ms->calls);
+	list_insert(&all, &ms->link);
+	return ms;
+}
+
 struct mcp_session *mcp_session_new(const char *owner, const char *protocol, struct wd_error *err)
 {
 	unsigned held = 0, cap = daemon_state->cfg.max_mcp_sessions_per_token;
@@ -60,22 +77,40 @@ struct mcp_session *mcp_session_new(const char *owner, const char *protocol, str
 	if (held >= cap)
 		return wd_fail(err, 429, "this token holds its maximum of %u MCP sessions (max_mcp_sessions_per_token): "
 			       "end one (DELETE /mcp) or wait for one to expire", cap), NULL;
-	if (!expiry && !(expiry = loop_every(EXPIRY_CHECK_MS, expire, NULL)))
-		return wd_fail(err, 503, "out of memory"), NULL;
-	struct mcp_session *ms = calloc(1, sizeof *ms);
+	char id[33];
 	unsigned char raw[16];
-	if (!ms)
-		return wd_fail(err, 503, "out of memory"), NULL;
 	if (getrandom(raw, sizeof raw, 0) != sizeof raw)
 		abort(); /* no entropy: nothing safe to hand out */
 	for (int i = 0; i < 16; i++)
-		sprintf(ms->id + 2 * i, "%02x", raw[i]);
-	snprintf(ms->owner, sizeof ms->owner, "%s", owner);
-	ms->protocol = protocol;
-	ms->last_used_ms = daemon_now_ms();
-	list_init(&ms->calls);
-	list_insert(&all, &ms->link);
-	return ms;
+		sprintf(id + 2 * i, "%02x", raw[i]);
+	struct mcp_session *ms = session_add(id, owner, protocol);
+	return ms ? ms : (wd_fail(err, 503, "out of memory"), NULL);
+}
+
+static void restore_one(struct session *s, void *unused)
+{
+	const json_t *note = session_note(s, MCP_NOTE);
+	const char *id, *protocol;
+	if (!note)
+		return;
+	struct session_info i;
+	session_info(s, &i);
+	if (json_unpack((json_t *)note, "{s:s, s:s}", "session", &id, "protocol", &protocol) < 0 ||
+	    strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32 || !mcp_protocol_supported(protocol)) {
+		daemon_log("MCP: session %s: its MCP note is malformed; it stays a warren session only", i.id);
+		return;
+	}
+	struct mcp_session *ms = session_add(id, i.owner, mcp_protocol_supported(protocol));
+	if (!ms) {
+		daemon_log("MCP: session %s: out of memory for its MCP session; it stays a warren session only", i.id);
+		return;
+	}
+	snprintf(ms->sandbox, sizeof ms->sandbox, "%s", i.id);
+}
+
+void mcp_sessions_restore(void)
+{
+	sessions_foreach(restore_one, NULL);
 }
 
 struct mcp_session *mcp_session_find(const char *id, const char *owner)
@@ -130,8 +165,14 @@ static void own_sandbox_ready(void *data, struct session *s, const struct wd_err
 	struct mcp_session *ms = data;
 	ms->creating = false;
 	ms->wait = NULL;
-	if (s)
+	if (s) {
 		snprintf(ms->sandbox, sizeof ms->sandbox, "%s", session_id(s));
+		/* in the sandbox's record: after a restart of warrend this MCP
+		 * session goes on with it (without memory for it, it would not) */
+		json_t *note = json_pack("{s:s, s:s}", "session", ms->id, "protocol", ms->protocol);
+		if (!note || session_set_note(s, MCP_NOTE, note) < 0)
+			daemon_log("MCP session %s: out of memory for its note: it would not outlive a restart", ms->id);
+	}
 	/* each waiter looks it up again: the one before may have ended it */
 	for (struct mcp_call *c; (c = next_waiter(ms));) {
 		c->awaits_sandbox = false;

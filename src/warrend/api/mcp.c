@@ -92,6 +92,11 @@ static const char *supported_protocol(h2o_iovec_t v)
 	return NULL;
 }
 
+const char *mcp_protocol_supported(const char *revision)
+{
+	return supported_protocol(h2o_iovec_init(revision, strlen(revision)));
+}
+
 /* The request's MCP session, or NULL after replying: 400 without the
  * header, 404 for one that is unknown or ended (the client starts over
  * with initialize), 400 for a protocol version other than the one

@@ -26,6 +26,7 @@
  * reads them whole. */
 #define MCP_OUTPUT_MAX ((uint64_t)1 << 20)
 #define MCP_READ_MAX ((uint64_t)2 << 20)
+#define MCP_NOTE "mcp" /* on an MCP session's own sandbox (session_set_note) */
 
 /* ---- JSON-RPC replies (mcp.c) ------------------------------------------- */
 
@@ -47,6 +48,12 @@ struct mcp_call;
 /* A new session of owner speaking `protocol`; NULL with err set (429 past
  * max_mcp_sessions_per_token). */
 struct mcp_session *mcp_session_new(const char *owner, const char *protocol, struct wd_error *err);
+/* After the session core took back what a previous warrend left: the MCP
+ * sessions that had their own sandbox, from its note (the others are
+ * lost: their clients get 404 and initialize again). */
+void mcp_sessions_restore(void);
+/* The static string of a protocol revision this server speaks, or NULL. */
+const char *mcp_protocol_supported(const char *revision);
 /* owner's live session `id`; NULL when unknown, expired, ended or another's. */
 struct mcp_session *mcp_session_find(const char *id, const char *owner);
 /* Ends it: its calls waiting for its sandbox fail, its sandbox goes. */

@@ -30,6 +30,7 @@ struct session {
 	uint32_t next_pid;
 	char request_id[65];             /* of the request that created it */
 	struct session_net *net;         /* its network (session-net.c) */
+	json_t *notes;                   /* the front ends' own facts, by front end (session_set_note) */
 	struct session *hash_next;       /* in the table's bucket (SESSION_KEPT) */
 	struct list link;                /* in `sessions` (kept) or `runs` (one-shot) */
 };

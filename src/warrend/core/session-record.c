@@ -57,7 +57,7 @@ static json_t *record_of(const struct session *s)
 	box_describe(s->box, where, sizeof where, &pid);
 	json_t *backend_state = box_save(s->box);
 	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o,"
-			 " s:I, s:I, s:I, s:I, s:b, s:s, s:i, s:o, s:i, s:s, s:b, s:o}",
+			 " s:I, s:I, s:I, s:I, s:b, s:s, s:i, s:o, s:i, s:s, s:b, s:o, s:o}",
 			 "version", RECORD_VERSION, "id", s->id, "owner", s->owner->name, "image", pool_image(s->pool),
 			 "policy", pool_policy_name(s->pool), "backend", backend_kind_name(pool_backend(s->pool)),
 			 "network", policy_net_mode_name(pool_policy(s->pool)->network),
@@ -69,7 +69,8 @@ static json_t *record_of(const struct session *s)
 			 (json_int_t)s->max_lifetime_ms, "created", (json_int_t)s->created, "last_used",
 			 (json_int_t)(wall - (time_t)(idle / 1000)), "pooled", s->pooled, "request_id", s->request_id,
 			 "next_pid", (int)s->next_pid, "processes", processes_save(s), "init_pid", pid, "cgroup", where,
-			 "kept", box_kept(s->box), "backend_state", backend_state ? backend_state : json_null());
+			 "kept", box_kept(s->box), "backend_state", backend_state ? backend_state : json_null(),
+			 "notes", s->notes ? json_incref(s->notes) : json_object());
 }
 
 /* write aside, sync, rename over: a reader (the next daemon) sees the
@@ -156,6 +157,7 @@ struct record {
 	int version;
 	const char *id, *owner, *image, *policy, *backend, *network, *request_id;
 	json_t *limits, *env, *processes, *backend_state;
+	json_t *notes;                   /* NULL in a record of a warrend without them */
 	json_int_t idle_timeout_ms, max_lifetime_ms, created, last_used;
 	int pooled, kept, next_pid;
 };
@@ -165,13 +167,13 @@ static int record_parse(json_t *o, struct record *r, char *why, size_t len)
 	json_error_t je;
 	*r = (struct record){ 0 };
 	if (json_unpack_ex(o, &je, 0, "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:s,"
-			   " s:i, s:o, s:b, s:o}",
+			   " s:i, s:o, s:b, s:o, s?o}",
 			   "version", &r->version, "id", &r->id, "owner", &r->owner, "image", &r->image, "policy",
 			   &r->policy, "backend", &r->backend, "network", &r->network, "limits", &r->limits, "env",
 			   &r->env, "idle_timeout_ms", &r->idle_timeout_ms, "max_lifetime_ms", &r->max_lifetime_ms,
 			   "created", &r->created, "last_used", &r->last_used, "pooled", &r->pooled, "request_id",
 			   &r->request_id, "next_pid", &r->next_pid, "processes", &r->processes, "kept", &r->kept,
-			   "backend_state", &r->backend_state) < 0) {
+			   "backend_state", &r->backend_state, "notes", &r->notes) < 0) {
 		snprintf(why, len, "%s", je.text);
 		return -EBADMSG;
 	}
@@ -184,7 +186,7 @@ static int record_parse(json_t *o, struct record *r, char *why, size_t len)
 	for (size_t i = 0; hex && i < idlen; i++)
 		hex = (r->id[i] >= '0' && r->id[i] <= '9') || (r->id[i] >= 'a' && r->id[i] <= 'f');
 	if (!hex || strlen(r->owner) >= sizeof ((struct owner *)0)->name || !json_is_array(r->env) ||
-	    !json_is_array(r->processes) || r->idle_timeout_ms <= 0 || r->max_lifetime_ms <= 0 || r->next_pid < 0 ||
+	    !json_is_array(r->processes) || (r->notes && !json_is_object(r->notes)) || r->idle_timeout_ms <= 0 || r->max_lifetime_ms <= 0 || r->next_pid < 0 ||
 	    strlen(r->request_id) >= sizeof ((struct session *)0)->request_id) {
 		snprintf(why, len, "a field is out of range");
 		return -EBADMSG;
@@ -315,6 +317,7 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	s->pooled = rec.pooled;
 	s->next_pid = (uint32_t)rec.next_pid;
 	snprintf(s->request_id, sizeof s->request_id, "%s", rec.request_id);
+	s->notes = json_incref(rec.notes);
 	struct session *held = TAKE_PTR(s);
 	session_adopted(held, b);
 	processes_restore(held, rec.processes, g);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <jansson.h>
 
 #include "box.h"
 #include "policy.h"
@@ -72,6 +73,16 @@ struct session *session_find(const char *id, const char *owner);
 /* 404 "no session" into err when NULL. */
 struct session *session_find_or_fail(const char *id, const char *owner, struct wd_error *err);
 void sessions_foreach_of(const char *owner, void (*fn)(const struct session *s, void *data), void *data);
+/* Every live kept session, of every owner (fn may end it). */
+void sessions_foreach(void (*fn)(struct session *s, void *data), void *data);
+/* A front end's own facts about a session that the core does not hold
+ * (E2B's template, metadata and access token): kept in the session's
+ * record, so they come back with it after a restart of warrend.
+ * `front_end` names the front end ("e2b"); value is stolen (NULL removes
+ * it). -ENOMEM. */
+int session_set_note(struct session *s, const char *front_end, json_t *value);
+/* The note set (or restored) for front_end; NULL when none. */
+const json_t *session_note(const struct session *s, const char *front_end);
 /* Marks the session used now (idle timeout restarts). */
 void session_touch(struct session *s);
 

@@ -141,6 +141,34 @@ void sessions_foreach_of(const char *owner, void (*fn)(const struct session *s, 
 	}
 }
 
+void sessions_foreach(void (*fn)(struct session *s, void *data), void *data)
+{
+	for (struct list *n = sessions.next, *next; n != &sessions; n = next) {
+		next = n->next; /* fn may end the session */
+		fn(LIST_ENTRY(struct session, link, n), data);
+	}
+}
+
+int session_set_note(struct session *s, const char *front_end, json_t *value)
+{
+	if (!value) {
+		if (s->notes)
+			json_object_del(s->notes, front_end);
+	} else if (!s->notes && !(s->notes = json_object())) {
+		json_decref(value);
+		return -ENOMEM;
+	} else if (json_object_set_new(s->notes, front_end, value) < 0) { /* (it freed value) */
+		return -ENOMEM;
+	}
+	session_record_write(s);
+	return 0;
+}
+
+const json_t *session_note(const struct session *s, const char *front_end)
+{
+	return s->notes ? json_object_get(s->notes, front_end) : NULL;
+}
+
 int session_check_alive(const struct session *s, struct wd_error *err)
 {
 	if (s->dead || !s->box)
@@ -252,6 +280,7 @@ static void session_free(struct session *s)
 	session_record_remove(s);
 	session_net_free(s);
 	strv_freep(&s->env);
+	json_decref(s->notes);
 	free(s);
 }
 

@@ -25,7 +25,8 @@ static void new_token(char out[E2B_TOKEN_LEN + 1])
 	OPENSSL_cleanse(raw, sizeof raw);
 }
 
-struct e2b_sandbox *e2b_sandbox_new(struct session *s, const char *owner, const char *template_id, json_t *metadata)
+static struct e2b_sandbox *record_new(struct session *s, const char *owner, const char *template_id,
+				      json_t *metadata, time_t started)
 {
 	struct e2b_sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb) {
@@ -36,8 +37,7 @@ struct e2b_sandbox *e2b_sandbox_new(struct session *s, const char *owner, const 
 	snprintf(sb->owner, sizeof sb->owner, "%s", owner);
 	snprintf(sb->template_id, sizeof sb->template_id, "%s", template_id);
 	sb->metadata = metadata ? metadata : json_object();
-	sb->started = time(NULL);
-	new_token(sb->token);
+	sb->started = started;
 	list_init(&sb->contexts);
 	list_init(&sb->watchers);
 	list_insert(&records, &sb->link);
@@ -52,6 +52,53 @@ static void record_free(struct e2b_sandbox *sb)
 	json_decref(sb->metadata);
 	OPENSSL_cleanse(sb->token, sizeof sb->token);
 	free(sb);
+}
+
+struct e2b_sandbox *e2b_sandbox_new(struct session *s, const char *owner, const char *template_id, json_t *metadata)
+{
+	struct e2b_sandbox *sb = record_new(s, owner, template_id, metadata, time(NULL));
+	if (!sb)
+		return NULL;
+	new_token(sb->token);
+	/* in the session's record: the sandbox is E2B's again after a
+	 * restart of warrend, with the token its clients hold */
+	json_t *note = json_pack("{s:s, s:s, s:O, s:I}", "template_id", sb->template_id, "token", sb->token,
+				 "metadata", sb->metadata, "started", (json_int_t)sb->started);
+	if (!note || session_set_note(s, E2B_NOTE, note) < 0) {
+		record_free(sb);
+		return NULL;
+	}
+	return sb;
+}
+
+static void restore_one(struct session *s, void *unused)
+{
+	const json_t *note = session_note(s, E2B_NOTE);
+	const char *template_id, *token;
+	json_t *metadata;
+	json_int_t started;
+	if (!note)
+		return;
+	struct session_info i;
+	session_info(s, &i);
+	if (json_unpack((json_t *)note, "{s:s, s:s, s:o, s:I}", "template_id", &template_id, "token", &token,
+			"metadata", &metadata, "started", &started) < 0 ||
+	    strlen(token) != E2B_TOKEN_LEN || strlen(template_id) >= sizeof ((struct e2b_sandbox *)0)->template_id ||
+	    !json_is_object(metadata)) {
+		daemon_log("E2B: session %s: its E2B record is malformed; it stays a warren session only", i.id);
+		return;
+	}
+	struct e2b_sandbox *sb = record_new(s, i.owner, template_id, json_incref(metadata), (time_t)started);
+	if (!sb) {
+		daemon_log("E2B: session %s: out of memory for its E2B record; it stays a warren session only", i.id);
+		return;
+	}
+	memcpy(sb->token, token, E2B_TOKEN_LEN);
+}
+
+void e2b_sandboxes_restore(void)
+{
+	sessions_foreach(restore_one, NULL);
 }
 
 /* The record's session, or NULL (then the record goes). */

@@ -41,6 +41,7 @@
 #define E2B_ENVD_PORT 49983
 #define E2B_INTERP_PORT 49999
 #define E2B_TOKEN_LEN 64          /* envdAccessToken: 32 random bytes in hex */
+#define E2B_NOTE "e2b"            /* its note on each of its sessions (session_set_note) */
 #define E2B_DEFAULT_TIMEOUT_S 300 /* a sandbox's lifetime when create names none (E2B's too) */
 
 /* ---- the listener (e2b.c) ---------------------------------------------------- */
@@ -105,6 +106,9 @@ void e2b_sandboxes_foreach(const char *owner, void (*fn)(struct e2b_sandbox *sb,
 			   void *data);
 /* Drops the records whose sessions ended (from the tick). */
 void e2b_sandboxes_sweep(void);
+/* After the session core took back what a previous warrend left: the
+ * records of its E2B sandboxes, from their sessions' notes. */
+void e2b_sandboxes_restore(void);
 /* The gate's check: a live sandbox's token. */
 bool e2b_sandbox_token_valid(const char *token, size_t len);
 

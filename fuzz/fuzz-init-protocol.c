@@ -42,6 +42,14 @@ static void request(const uint8_t *data, size_t size)
 		free(buf);
 		return;
 	}
+	if (init_request_type(buf, size) == INIT_REQ_CLOSE_STDIN) {
+		uint32_t id = 0;
+		int r = init_parse_close_stdin(buf, size, &id);
+		FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+		FUZZ_ASSERT(r != 0 || size == sizeof(struct init_close_stdin_request));
+		free(buf);
+		return;
+	}
 	int r = init_parse_request(buf, size, &hdr, argv_buf, envp_buf, &cwd);
 	FUZZ_ASSERT(r == 0 || r == -EBADMSG);
 	if (r == 0) {
@@ -50,8 +58,10 @@ static void request(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(cwd >= buf && cwd < buf + size);
 		FUZZ_ASSERT(!(hdr.flags & ~(uint32_t)INIT_EXEC_FLAGS));
 		FUZZ_ASSERT((hdr.flags & INIT_EXEC_PTY) || (!hdr.pty_cols && !hdr.pty_rows));
-		int n_fds = init_request_n_fds(&hdr);
+		int n_fds = init_request_n_fds(&hdr), n_kept = init_request_n_kept(&hdr);
 		FUZZ_ASSERT(n_fds >= 1 && n_fds <= INIT_MAX_FDS);
+		FUZZ_ASSERT(n_kept >= 0 && n_kept <= INIT_MAX_KEPT && n_kept < n_fds);
+		FUZZ_ASSERT(!(hdr.flags & INIT_EXEC_KEEP_STDIN) || n_kept == 3);
 		check_strings(argv_buf, hdr.argc, buf, size);
 		check_strings(envp_buf, hdr.envc, buf, size);
 	}

@@ -9,6 +9,9 @@
  *   parent -> init   INIT_REQ_SIGNAL at any time: a signal for a running
  *                    exec's process group (no answer: the exec may end
  *                    meanwhile, and its INIT_EV_EXITED says when)
+ *   parent -> init   INIT_REQ_CLOSE_STDIN: the parent closed the stdin of
+ *                    an INIT_EXEC_KEEP_STDIN exec; init closes its copy,
+ *                    and the command reads end-of-file (no answer)
  *   parent -> init   INIT_REQ_KEEP once (warrend, when a session holds
  *                    the sandbox): a listening socket comes with it, and
  *                    init outlives its parent from then on. When its
@@ -31,6 +34,11 @@
 #include <stdint.h>
 
 #define INIT_GO_BYTE 'g'
+/* In the `status` of the READY that ends a greeting: what this init
+ * understands. 0 (older inits): no INIT_EXEC_KEEP_STDIN, no
+ * INIT_REQ_CLOSE_STDIN; 2: both. A daemon that took back a sandbox
+ * keeps to what its init understands (a binary upgrade). */
+#define INIT_PROTOCOL_VERSION 2
 
 enum init_event_type {
 	INIT_EV_SETUP_FAILED = 1,
@@ -38,7 +46,9 @@ enum init_event_type {
 	INIT_EV_EXEC_FAILED,
 	INIT_EV_EXITED,
 	INIT_EV_RUNNING,  /* on a new connection: exec_id runs; `status` fds come with it
-			   * (SCM_RIGHTS): an INIT_EXEC_KEEP exec's output ends, 0 to 2 */
+			   * (SCM_RIGHTS): an INIT_EXEC_KEEP exec's output ends (a
+			   * terminal's master alone), then with INIT_EXEC_KEEP_STDIN
+			   * its stdin's write end: 0 to 3 */
 };
 
 struct init_event {
@@ -50,7 +60,7 @@ struct init_event {
 	char path[192];   /* the path or name it failed on */
 };
 
-enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL, INIT_REQ_KEEP };
+enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL, INIT_REQ_KEEP, INIT_REQ_CLOSE_STDIN };
 
 /* Flags of an exec request. */
 #define INIT_EXEC_CGROUP_FD 0x1   /* a last fd: the exec cgroup's cgroup.procs */
@@ -67,7 +77,13 @@ enum init_request_type { INIT_REQ_EXEC = 1, INIT_REQ_SIGNAL, INIT_REQ_KEEP };
  * keeps the terminal's master), so the command never writes into a pipe
  * nobody holds, and hands them to the next connection. */
 #define INIT_EXEC_KEEP 0x4
-#define INIT_EXEC_FLAGS (INIT_EXEC_CGROUP_FD | INIT_EXEC_PTY | INIT_EXEC_KEEP)
+/* With INIT_EXEC_KEEP, no terminal: one more last fd, the requester's
+ * write end of the command's stdin (a pipe its client keeps writing to).
+ * init holds a copy, so the command does not read end-of-file when the
+ * daemon goes, and hands it to the next connection; INIT_REQ_CLOSE_STDIN
+ * drops that copy when the requester closes stdin. */
+#define INIT_EXEC_KEEP_STDIN 0x8
+#define INIT_EXEC_FLAGS (INIT_EXEC_CGROUP_FD | INIT_EXEC_PTY | INIT_EXEC_KEEP | INIT_EXEC_KEEP_STDIN)
 
 /* Followed by strings_len bytes: cwd, argv[0..argc), env[0..envc), each
  * NUL-terminated. fds 0, 1, 2 of the command (or the reply socket) come as
@@ -91,6 +107,12 @@ struct init_signal_request {
 	uint32_t reserved;        /* 0 */
 };
 
+/* The whole message: no fds. */
+struct init_close_stdin_request {
+	uint32_t type;            /* INIT_REQ_CLOSE_STDIN */
+	uint32_t exec_id;
+};
+
 /* The whole message; one or two fds come with it: the listening socket
  * init accepts its next connection on, and an fd holding the lock of the
  * sandbox's host id range (userns.h), which init keeps open for its life:
@@ -104,7 +126,8 @@ struct init_keep_request {
 #define INIT_MAX_ARGS 4096              /* argc + envc */
 #define INIT_MAX_RUNNING 1024           /* execs running at once in one sandbox */
 #define INIT_MAX_SIGNAL 64              /* SIGRTMAX on Linux */
-#define INIT_MAX_FDS 6                  /* of one request: stdio, cgroup, two kept ends */
+#define INIT_MAX_FDS 7                  /* of one request: stdio, cgroup, three kept ends */
+#define INIT_MAX_KEPT 3                 /* of one exec: stdout's, stderr's, stdin's */
 
 /* What a new connection learns from init's greeting (above), collected by
  * the daemon: each exec that runs (with the fds init kept of it) or
@@ -114,11 +137,12 @@ struct init_greeting {
 		uint32_t id;
 		bool running;
 		int status;           /* ended: the wait status */
-		int fds[2];           /* running: what init kept (INIT_EXEC_KEEP), -1 */
+		int fds[INIT_MAX_KEPT]; /* running: what init kept (INIT_EXEC_KEEP), -1 */
 		int n_fds;
 		bool claimed;         /* the daemon's: a process of its took it */
 		char error[160];      /* ended: why, when the backend knows (oci: killed at adoption) */
 	} execs[2 * INIT_MAX_RUNNING];
 	size_t n;
+	int init_version;             /* INIT_PROTOCOL_VERSION of the init that greeted */
 	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */
 };

@@ -30,7 +30,8 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 	    buf[len - 1] != '\0')
 		return -EBADMSG;
 	if ((hdr->flags & ~(uint32_t)INIT_EXEC_FLAGS) ||
-	    (!(hdr->flags & INIT_EXEC_PTY) && (hdr->pty_cols || hdr->pty_rows)))
+	    (!(hdr->flags & INIT_EXEC_PTY) && (hdr->pty_cols || hdr->pty_rows)) ||
+	    ((hdr->flags & INIT_EXEC_KEEP_STDIN) && (!(hdr->flags & INIT_EXEC_KEEP) || (hdr->flags & INIT_EXEC_PTY))))
 		return -EBADMSG;
 	char *s = buf + sizeof *hdr, *end = buf + len;
 	*cwd = s;
@@ -55,8 +56,26 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 int init_request_n_fds(const struct init_exec_request *hdr)
 {
 	bool pty = hdr->flags & INIT_EXEC_PTY;
-	return (pty ? 1 : 3) + ((hdr->flags & INIT_EXEC_CGROUP_FD) ? 1 : 0) +
-	       ((hdr->flags & INIT_EXEC_KEEP) && !pty ? 2 : 0);
+	return (pty ? 1 : 3) + ((hdr->flags & INIT_EXEC_CGROUP_FD) ? 1 : 0) + init_request_n_kept(hdr);
+}
+
+int init_request_n_kept(const struct init_exec_request *hdr)
+{
+	if (!(hdr->flags & INIT_EXEC_KEEP) || (hdr->flags & INIT_EXEC_PTY))
+		return 0;
+	return (hdr->flags & INIT_EXEC_KEEP_STDIN) ? 3 : 2;
+}
+
+int init_parse_close_stdin(const char *buf, size_t len, uint32_t *exec_id)
+{
+	struct init_close_stdin_request req;
+	if (len != sizeof req)
+		return -EBADMSG;
+	memcpy(&req, buf, sizeof req);
+	if (req.type != INIT_REQ_CLOSE_STDIN)
+		return -EBADMSG;
+	*exec_id = req.exec_id;
+	return 0;
 }
 
 int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req)

@@ -18,9 +18,13 @@ int init_parse_request(char *buf, size_t len, struct init_exec_request *hdr, cha
 		       const char **cwd);
 
 /* How many fds a valid exec request comes with: 3 (stdio) or 1 (the pty's
- * reply socket), plus 1 with INIT_EXEC_CGROUP_FD, plus 2 (the kept output
- * ends) with INIT_EXEC_KEEP and no pty. */
+ * reply socket), plus 1 with INIT_EXEC_CGROUP_FD, plus the kept ends
+ * (init_request_n_kept). */
 int init_request_n_fds(const struct init_exec_request *hdr);
+/* Of those, the last ones init keeps (INIT_EXEC_KEEP): 0, 2 or 3. */
+int init_request_n_kept(const struct init_exec_request *hdr);
+/* Checks a whole INIT_REQ_CLOSE_STDIN message; its exec id. */
+int init_parse_close_stdin(const char *buf, size_t len, uint32_t *exec_id);
 
 /* Checks a whole INIT_REQ_SIGNAL message into *req: 0, or -EBADMSG (wrong
  * size or type, a signal outside 1..INIT_MAX_SIGNAL, reserved bits set). */

@@ -220,8 +220,9 @@ struct running_exec {
 	pid_t pid;
 	uint32_t id;
 	/* INIT_EXEC_KEEP: the requester's ends of the output (a terminal: its
-	 * master in kept[0]), handed to whoever connects next; else -1 */
-	int kept[2];
+	 * master in kept[0]), and with INIT_EXEC_KEEP_STDIN its end of stdin,
+	 * handed to whoever connects next; else -1 */
+	int kept[INIT_MAX_KEPT];
 };
 
 /* Execs that ended while no daemon was connected (warrend restarting):
@@ -235,10 +236,11 @@ static int n_ended_alone;
 
 static void close_kept(struct running_exec *x)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < INIT_MAX_KEPT; i++) {
 		if (x->kept[i] >= 0)
 			close(x->kept[i]);
-	x->kept[0] = x->kept[1] = -1;
+		x->kept[i] = -1;
+	}
 }
 
 /* An exec's end, to the daemon, or kept for the next one. */
@@ -290,8 +292,10 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fd
 	bool pty = hdr.flags & INIT_EXEC_PTY, keep = hdr.flags & INIT_EXEC_KEEP;
 	int master = -1, slave = -1, cmd_fds[4];
 	const int *use = fds;
-	int n_use = keep && !pty ? n_fds - 2 : n_fds;
-	int kept[2] = { keep && !pty ? fds[n_fds - 2] : -1, keep && !pty ? fds[n_fds - 1] : -1 };
+	int n_kept = init_request_n_kept(&hdr), n_use = n_fds - n_kept;
+	int kept[INIT_MAX_KEPT] = { -1, -1, -1 };
+	for (int i = 0; i < n_kept; i++)
+		kept[i] = fds[n_use + i];
 	if (pty) {
 		const char *step;
 		if ((r = pty_open(hdr.pty_cols, hdr.pty_rows, &master, &slave, &step)) < 0) {
@@ -305,7 +309,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fd
 		n_use = n_fds > 1 ? 4 : 3;
 	}
 	/* what is kept is not the command's, and not closed below */
-	for (int i = n_fds - 2; i < n_fds && kept[0] >= 0; i++)
+	for (int i = n_use; i < n_fds; i++)
 		fds[i] = -1;
 	pid_t pid = vfork_command(p, hdr.exec_id, argv, envp, cwd, use, n_use, pty);
 	int fork_err = errno, status = 0;
@@ -313,7 +317,8 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fd
 		close(slave);
 	bool ended = pid < 0 || settle_command(pid, &status);
 	if (!ended) {
-		running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id, .kept = { kept[0], kept[1] } };
+		running[slot] = (struct running_exec){ .pid = pid, .id = hdr.exec_id,
+						       .kept = { kept[0], kept[1], kept[2] } };
 		/* Unsent (the requester gave up): the master closes below
 		 * and the command's terminal hangs up. */
 		if (pty)
@@ -323,7 +328,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fd
 			master = -1;
 		}
 	} else {
-		close_fds(kept, 2);
+		close_fds(kept, INIT_MAX_KEPT);
 	}
 	/* Before EXITED: whoever reads that finds the reply socket at EOF. */
 	if (master >= 0)
@@ -348,6 +353,21 @@ static void signal_exec(const char *buf, size_t len, const struct running_exec *
 	for (int i = 0; i < INIT_MAX_RUNNING; i++)
 		if (running[i].pid > 0 && running[i].id == req.exec_id) {
 			kill(-running[i].pid, req.signal);
+			return;
+		}
+}
+
+/* INIT_REQ_CLOSE_STDIN: the requester closed the exec's stdin; with our
+ * copy gone too, the command reads end-of-file. */
+static void close_exec_stdin(const char *buf, size_t len, struct running_exec *running)
+{
+	uint32_t id;
+	if (init_parse_close_stdin(buf, len, &id) < 0)
+		return;
+	for (int i = 0; i < INIT_MAX_RUNNING; i++)
+		if (running[i].pid > 0 && running[i].id == id && running[i].kept[2] >= 0) {
+			close(running[i].kept[2]);
+			running[i].kept[2] = -1;
 			return;
 		}
 }
@@ -381,13 +401,14 @@ static bool greet(const struct init_plan *p, struct running_exec *running)
 	for (int i = 0; i < INIT_MAX_RUNNING; i++) {
 		if (running[i].pid <= 0)
 			continue;
-		int fds[2], n = 0;
-		for (int k = 0; k < 2; k++)
+		/* in their order: output ends, then stdin's (3 fds tell it is there) */
+		int fds[INIT_MAX_KEPT], n = 0;
+		for (int k = 0; k < INIT_MAX_KEPT; k++)
 			if (running[i].kept[k] >= 0)
 				fds[n++] = running[i].kept[k];
 		struct init_event ev = { .type = INIT_EV_RUNNING, .exec_id = running[i].id, .status = n };
 		union {
-			char buf[CMSG_SPACE(2 * sizeof(int))];
+			char buf[CMSG_SPACE(INIT_MAX_KEPT * sizeof(int))];
 			struct cmsghdr align;
 		} control;
 		memset(&control, 0, sizeof control);
@@ -405,7 +426,7 @@ static bool greet(const struct init_plan *p, struct running_exec *running)
 		if (sendmsg(p->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof ev)
 			return false;
 	}
-	return send_event(p->sock, INIT_EV_READY, 0, 0, 0, NULL, NULL);
+	return send_event(p->sock, INIT_EV_READY, 0, 0, INIT_PROTOCOL_VERSION, NULL, NULL);
 }
 
 /* INIT_REQ_KEEP: from now on the sandbox outlives its parent and is
@@ -434,7 +455,8 @@ static _Noreturn void serve_requests(const struct init_plan *plan)
 	if (sfd < 0)
 		setup_failed(p, errno, "signalfd", NULL);
 	for (int i = 0; i < INIT_MAX_RUNNING; i++)
-		running[i].kept[0] = running[i].kept[1] = -1;
+		for (int k = 0; k < INIT_MAX_KEPT; k++)
+			running[i].kept[k] = -1;
 	send_event(p->sock, INIT_EV_READY, 0, 0, 0, NULL, NULL);
 
 	for (;;) {
@@ -506,6 +528,11 @@ static _Noreturn void serve_requests(const struct init_plan *plan)
 		if (type == INIT_REQ_SIGNAL) {
 			close_fds(fds_in, n_fds);
 			signal_exec(buf, (size_t)n, running);
+			continue;
+		}
+		if (type == INIT_REQ_CLOSE_STDIN) {
+			close_fds(fds_in, n_fds);
+			close_exec_stdin(buf, (size_t)n, running);
 			continue;
 		}
 		if (type == INIT_REQ_KEEP) {

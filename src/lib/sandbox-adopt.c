@@ -101,7 +101,7 @@ static int read_greeting_event(int fd, struct init_event *ev, int *fds, int *n_f
 	if (r < 0)
 		return wr_error_set(e, errno, "poll");
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(INIT_MAX_KEPT * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { .iov_base = ev, .iov_len = sizeof *ev };
@@ -116,7 +116,7 @@ static int read_greeting_event(int fd, struct init_event *ev, int *fds, int *n_f
 		for (int i = 0; i < count; i++) {
 			int got;
 			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-			if (*n_fds < 2)
+			if (*n_fds < INIT_MAX_KEPT)
 				fds[(*n_fds)++] = got;
 			else
 				close(got);
@@ -147,12 +147,14 @@ static int read_greeting(int fd, struct init_greeting *g, wr_error *e)
 	g->n = 0;
 	for (;;) {
 		struct init_event ev;
-		int fds[2], n_fds, r;
+		int fds[INIT_MAX_KEPT], n_fds, r;
 		if ((r = read_greeting_event(fd, &ev, fds, &n_fds, e)) < 0)
 			return r;
 		bool ok = memchr(ev.step, '\0', sizeof ev.step) && memchr(ev.path, '\0', sizeof ev.path);
-		if (ok && ev.type == INIT_EV_READY && n_fds == 0)
+		if (ok && ev.type == INIT_EV_READY && n_fds == 0) {
+			g->init_version = ev.status;
 			return 0;
+		}
 		ok = ok && ev.exec_id > 0 && g->n < sizeof g->execs / sizeof g->execs[0] &&
 		     ((ev.type == INIT_EV_RUNNING && ev.status == n_fds) || (ev.type == INIT_EV_EXITED && n_fds == 0));
 		if (!ok) {
@@ -163,7 +165,7 @@ static int read_greeting(int fd, struct init_greeting *g, wr_error *e)
 		}
 		struct init_greeting_exec *x = &g->execs[g->n++];
 		*x = (struct init_greeting_exec){ .id = ev.exec_id, .running = ev.type == INIT_EV_RUNNING,
-						  .status = ev.status, .fds = { -1, -1 }, .n_fds = n_fds };
+						  .status = ev.status, .fds = { -1, -1, -1 }, .n_fds = n_fds };
 		if (!x->running)
 			x->status = ev.status;
 		else
@@ -202,6 +204,7 @@ int sandbox_adopt(const struct sandbox_record *r, struct sandbox **out, struct i
 		init_greeting_release(found);
 		return wr_error_set(e, ENOMEM, "sandbox");
 	}
+	sandbox_set_init_version(sb, found->init_version);
 	fd = -1;
 	cg = NULL;
 	*out = sb;

@@ -19,6 +19,7 @@ struct sandbox {
 	struct spawned sp;
 	bool init_reaped;
 	bool sock_given;   /* sandbox_give_fd: someone else closes sp.sock */
+	int init_version;  /* what its init understands (INIT_PROTOCOL_VERSION) */
 };
 
 int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error *e)
@@ -28,6 +29,7 @@ int sandbox_create(const struct spawn_options *o, struct sandbox **out, wr_error
 	struct sandbox *sb = calloc(1, sizeof *sb);
 	if (!sb)
 		return wr_error_set(e, ENOMEM, "sandbox");
+	sb->init_version = INIT_PROTOCOL_VERSION; /* ours: the same build */
 	/* warrend: through its spawner, off the event loop (spawner.h); an
 	 * egress sandbox here, with its link, rules and resolver socket, which
 	 * the daemon keeps (warrend(8) PROCESSES) */
@@ -98,11 +100,12 @@ static void exec_cgroup_name(uint32_t id, char *buf, size_t len)
 }
 
 /* Packs cwd, argv and env after the header; NULL on overflow. */
-static char *pack_request(const struct sandbox_exec *x, size_t *len_out)
+static char *pack_request(const struct sandbox_exec *x, bool keep_stdin, size_t *len_out)
 {
 	struct init_exec_request hdr = {
 		.type = INIT_REQ_EXEC, .exec_id = x->id,
-		.flags = INIT_EXEC_CGROUP_FD | (x->pty ? INIT_EXEC_PTY : 0) | (x->keep ? INIT_EXEC_KEEP : 0),
+		.flags = INIT_EXEC_CGROUP_FD | (x->pty ? INIT_EXEC_PTY : 0) | (x->keep ? INIT_EXEC_KEEP : 0) |
+			 (keep_stdin ? INIT_EXEC_KEEP_STDIN : 0),
 		.pty_cols = x->pty ? x->pty_cols : 0, .pty_rows = x->pty ? x->pty_rows : 0,
 	};
 	size_t len = sizeof hdr + strlen(x->cwd) + 1;
@@ -130,7 +133,10 @@ static char *pack_request(const struct sandbox_exec *x, size_t *len_out)
 int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_error *e)
 {
 	size_t len;
-	_cleanup_free_ char *req = pack_request(x, &len);
+	/* an init from before INIT_EXEC_KEEP_STDIN (a sandbox taken back
+	 * after an upgrade): its command's stdin ends with the daemon */
+	bool keep_stdin = x->keep && !x->pty && x->own[2] >= 0 && sb->init_version >= 2;
+	_cleanup_free_ char *req = pack_request(x, keep_stdin, &len);
 	if (!req)
 		return wr_error_set(e, E2BIG, "the command and its environment exceed %d bytes or %d strings",
 				    INIT_MAX_REQUEST, INIT_MAX_ARGS);
@@ -145,8 +151,8 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
 
 	/* stdio then the cgroup fd, or with a pty the reply socket then it;
 	 * then what init keeps */
-	int fds[INIT_MAX_FDS] = { x->stdio[0], x->stdio[1], x->stdio[2], procs, x->own[0], x->own[1] };
-	size_t n_fds = x->keep ? 6 : 4;
+	int fds[INIT_MAX_FDS] = { x->stdio[0], x->stdio[1], x->stdio[2], procs, x->own[0], x->own[1], x->own[2] };
+	size_t n_fds = x->keep ? (keep_stdin ? 7 : 6) : 4;
 	if (x->pty) {
 		fds[0] = x->pty_reply;
 		fds[1] = procs;
@@ -178,6 +184,19 @@ int sandbox_exec_signal(struct sandbox *sb, uint32_t id, int sig)
 	if (sig < 1 || sig > INIT_MAX_SIGNAL)
 		return -EINVAL;
 	struct init_signal_request req = { .type = INIT_REQ_SIGNAL, .exec_id = id, .signal = sig };
+	return send(sb->sp.sock, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof req ? 0 : -errno;
+}
+
+void sandbox_set_init_version(struct sandbox *sb, int version)
+{
+	sb->init_version = version;
+}
+
+int sandbox_exec_close_stdin(struct sandbox *sb, uint32_t id)
+{
+	if (sb->init_version < 2)
+		return 0; /* it holds no copy (sandbox_exec_start) */
+	struct init_close_stdin_request req = { .type = INIT_REQ_CLOSE_STDIN, .exec_id = id };
 	return send(sb->sp.sock, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof req ? 0 : -errno;
 }
 

@@ -139,9 +139,10 @@ struct sandbox_exec {
 	uint16_t pty_cols, pty_rows;  /* the window size; 0: the kernel's default */
 	int pty_reply;              /* one end of a SOCK_SEQPACKET socketpair (we keep our copy) */
 	/* It outlives the daemon (INIT_EXEC_KEEP): init keeps `own` (our ends
-	 * of stdout and stderr; with a pty, its master) for the next one. */
+	 * of stdout and stderr; with a pty, its master) for the next one, and
+	 * own[2], our end of its stdin, when that is not -1. */
 	bool keep;
-	int own[2];
+	int own[3];
 };
 /* Creates the exec's child cgroup "exec-ID" and sends the request with the
  * fds. The result arrives as INIT_EV_EXITED (after INIT_EV_EXEC_FAILED when
@@ -151,6 +152,11 @@ int sandbox_exec_start(struct sandbox *sb, const struct sandbox_exec *x, wr_erro
  * what it started without leaving its group). -EINVAL for a signal outside
  * 1..64; 0 once sent, even if the exec has just ended. Never blocks. */
 int sandbox_exec_signal(struct sandbox *sb, uint32_t id, int sig);
+/* What the sandbox's init understands (INIT_PROTOCOL_VERSION; a taken-back
+ * sandbox's from its greeting): older inits get no INIT_EXEC_KEEP_STDIN. */
+void sandbox_set_init_version(struct sandbox *sb, int version);
+/* Exec `id`'s stdin (own[2]) was closed: init drops its copy. */
+int sandbox_exec_close_stdin(struct sandbox *sb, uint32_t id);
 /* SIGKILLs everything exec ID started (its child cgroup), nothing else. */
 int sandbox_exec_kill(struct sandbox *sb, uint32_t id);
 /* Removes the exec's child cgroup: 0, or -EBUSY while processes remain. */

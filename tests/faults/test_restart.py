@@ -20,7 +20,7 @@ import requests
 
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
-from test_daemon_processes import Stream, finished, output_of, proc, start, text_of
+from test_daemon_processes import Stream, finished, output_of, post, proc, start, text_of
 from test_faults import exec_request, in_background, stop_cleanly
 from warrentest import leftovers, sandbox_processes
 
@@ -248,6 +248,33 @@ def test_sigusr2_answers_buffered_execs_and_keeps_processes(start_daemon, host_b
     assert "took back 1 session(s)" in new.log(), new.log()
     assert "sleep 417" not in new.exec(sid, cmd=["ps", "-eo", "args"])["stdout"]
     assert proc(new, sid, 1)["state"] == "running"
+    stop_cleanly(new)
+    host_clean(host_before, new, old)
+
+
+def test_a_process_stdin_stays_open_through_a_restart(start_daemon, host_before):
+    """A process started with "stdin": true reads on after warrend is
+    killed -9 (the sandbox's init holds a copy of its stdin meanwhile):
+    lines written before and after arrive, and closing stdin, once, is its
+    end-of-file."""
+    old = start_daemon()
+    sid = create(old)
+    pid = start(old, sid, cmd=["sh", "-c", 'while read l; do echo "got $l"; done; echo eof'], stdin=True)["pid"]
+    assert post(old, sid, pid, "stdin", {"data": "one\n"}).status_code == 200
+    s = Stream(old, sid, pid)
+    s.until("got one")
+    s.close()
+    old.kill()
+    new = start_daemon(workdir=old.workdir)
+    assert "took back 1 session(s)" in new.log(), new.log()
+    assert proc(new, sid, pid)["stdin"] is True and proc(new, sid, pid)["state"] == "running"
+    s = Stream(new, sid, pid)
+    assert post(new, sid, pid, "stdin", {"data": "two\n"}).status_code == 200
+    s.until("got two")
+    assert post(new, sid, pid, "close-stdin").status_code == 200
+    s.until("eof")
+    s.close()
+    assert finished(new, sid, pid)["exit_code"] == 0
     stop_cleanly(new)
     host_clean(host_before, new, old)
 

@@ -279,7 +279,7 @@ static int native_exec_start(struct backend_box *b, const struct backend_exec *x
 	struct sandbox_exec req = {
 		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd,
 		.stdio = { x->stdio[0], x->stdio[1], x->stdio[2] }, .keep = x->keep && b->kept,
-		.own = { x->own[0], x->own[1] },
+		.own = { x->own[0], x->own[1], x->own[2] },
 	};
 	return sandbox_exec_start(b->sb, &req, e);
 }
@@ -292,12 +292,14 @@ static int native_exec_start_terminal(struct backend_box *b, const struct backen
 	struct sandbox_exec req = {
 		.id = x->id, .argv = x->argv, .envp = x->envp, .cwd = x->cwd, .stdio = { -1, -1, -1 },
 		.pty = true, .pty_cols = t->cols, .pty_rows = t->rows, .pty_reply = t->reply, .keep = x->keep && b->kept,
+		.own = { -1, -1, -1 },
 	};
 	return sandbox_exec_start(b->sb, &req, e);
 }
 
 static int native_exec_signal(struct backend_box *b, uint32_t id, int sig) { return sandbox_exec_signal(b->sb, id, sig); }
 static int native_exec_kill(struct backend_box *b, uint32_t id) { return sandbox_exec_kill(b->sb, id); }
+static int native_exec_close_stdin(struct backend_box *b, uint32_t id) { return sandbox_exec_close_stdin(b->sb, id); }
 static int native_exec_release(struct backend_box *b, uint32_t id) { return sandbox_exec_release(b->sb, id); }
 
 static int native_stats(struct backend_box *b, struct backend_stats *st)
@@ -377,6 +379,7 @@ const struct backend_ops backend_native_ops = {
 	.describe = native_describe,
 	.exec_start_terminal = native_exec_start_terminal,
 	.exec_signal = native_exec_signal,
+	.exec_close_stdin = native_exec_close_stdin,
 	.net = native_net,
 	.keep = native_keep,
 	.save = native_save,

@@ -99,9 +99,12 @@ struct backend_exec {
 	 * process): the sandbox holds `own` (our ends of stdout and stderr)
 	 * too, so the command never writes into a pipe nobody reads, and
 	 * hands them back to the next daemon (adopt). Backends that cannot
-	 * ignore it (its command then ends with the daemon). */
+	 * ignore it (its command then ends with the daemon). own[2]: our
+	 * end of its stdin when the caller keeps writing to it (else -1),
+	 * which the sandbox holds too, so the command does not read
+	 * end-of-file when the daemon goes (exec_close_stdin drops it). */
 	bool keep;
-	int own[2];
+	int own[3];
 };
 
 /* A terminal for an exec (exec_start_terminal). */
@@ -203,6 +206,10 @@ struct backend_ops {
 	 * it started in its group): -EINVAL outside 1..64; 0 once sent, even
 	 * when the exec has just ended (its EXITED says so). */
 	int (*exec_signal)(struct backend_box *b, uint32_t id, int sig);
+	/* A kept command's stdin (own[2]) was closed by its caller: the
+	 * sandbox drops its copy, and the command reads end-of-file. NULL:
+	 * the backend keeps no copy. */
+	int (*exec_close_stdin)(struct backend_box *b, uint32_t id);
 
 	/* Restarts of the daemon (warrend(8) RESTARTS). Optional: a backend
 	 * without them has its sandboxes end with the daemon. */

@@ -37,6 +37,7 @@ struct exec {
 	struct loop_io *in;          /* our end of stdin, while open (exec-input.c) */
 	struct loop_io *reply;       /* a terminal's master arrives on it (exec-input.c) */
 	bool pty, stdin_open;
+	bool stdin_kept;             /* the sandbox holds a copy of our end of stdin (backend own[2]) */
 	bool in_writing, in_close;   /* a write is in flight; close stdin once the queue is written */
 	char *in_queue, *in_flight;  /* bytes waiting for the command, and those being written */
 	size_t in_queued, in_flight_len;

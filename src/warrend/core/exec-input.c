@@ -81,6 +81,9 @@ static void flush_stdin(struct exec *x)
 		loop_io_write(io, x->in_flight, x->in_flight_len, on_stdin_written);
 	} else if (x->in_close && !x->pty) {
 		close_io(&x->in); /* EOF for the command */
+		if (x->stdin_kept && x->box->state != BOX_DEAD)
+			x->box->ops->exec_close_stdin(x->box->bb, x->id); /* ... once the sandbox's copy goes */
+		x->stdin_kept = false;
 	}
 }
 

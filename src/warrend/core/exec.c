@@ -245,6 +245,10 @@ static int start_with_pipes(struct exec *x, const struct exec_params *p, struct 
 	req->stdio[2] = errp[1];
 	req->own[0] = out[0];
 	req->own[1] = errp[0];
+	/* a kept command whose stdin stays open: the sandbox holds our end
+	 * too, so a restart of the daemon is no end-of-file for it */
+	req->own[2] = req->keep && p->stdin_open ? in[1] : -1;
+	x->stdin_kept = req->own[2] >= 0 && x->box->ops->exec_close_stdin;
 	wr_error e = { 0 };
 	if (x->box->ops->exec_start(x->box->bb, req, &e) < 0) {
 		r = wd_fail(err, 409, "%s", e.message);
@@ -310,7 +314,7 @@ struct exec *exec_start(struct box *b, const struct exec_params *p, struct exec_
 	struct backend_exec req = {
 		.id = x->id, .kind = p->kind, .argv = p->argv, .envp = p->envp, .cwd = p->cwd,
 		.path = p->path, .max_size = p->max_size, .stdio = { -1, -1, -1 }, .keep = p->keep,
-		.own = { -1, -1 },
+		.own = { -1, -1, -1 },
 	};
 	if ((p->pty ? exec_terminal_start(x, &req, p, err) : start_with_pipes(x, p, &req, err)) < 0) {
 		exec_stdin_release(x);
@@ -341,7 +345,15 @@ struct exec *exec_adopt(struct box *b, uint32_t id, const struct exec_params *p,
 	for (int i = 0; i < n_fds && i < (p->pty ? 1 : 2); i++)
 		if ((x->pipe[i] = watch_fd(fds[i], x)))
 			loop_io_read_start(x->pipe[i], exec_on_pipe_read);
-	for (int i = p->pty ? 1 : 2; i < n_fds; i++)
+	/* a third: its stdin, still open (INIT_EXEC_KEEP_STDIN) */
+	int used = p->pty ? 1 : 2;
+	if (!p->pty && n_fds == 3 && b->ops->exec_close_stdin) {
+		x->stdin_open = x->stdin_kept = true;
+		struct wd_error ignored = { 0 };
+		exec_stdin_setup(x, fds[2], NULL, 0, &ignored); /* (out of memory: its stdin is lost) */
+		used = 3;
+	}
+	for (int i = used; i < n_fds; i++)
 		close(fds[i]);
 	exec_link(x, first);
 	return x;

@@ -77,6 +77,7 @@ struct backend_box {
 	struct proc destroy;
 	unsigned destroy_attempts;
 	uint64_t alive_checked_ms;  /* when init_gone last read /proc */
+	bool kept;                  /* it outlives the daemon (docker_keep) */
 };
 
 /* ---- settings and health --------------------------------------------- */
@@ -245,10 +246,11 @@ static json_t *create_body(const struct backend_spec *spec, const char *image)
 	json_object_set_new(host, "ReadonlyPaths", strv_json((char *const *)mount_readonly_paths));
 	if (l->cpu_millis)
 		json_object_set_new(host, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
-	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
+	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
 			 "infinity", "User", "1000:1000", "WorkingDir", "/workspace", "Hostname",
 			 p->hostname ? p->hostname : "sandbox", "Env", strv_json(p->env), "Labels",
-			 "io.warren.daemon", "1", "io.warren.image", spec->image, "HostConfig", host);
+			 "io.warren.daemon", "1", "io.warren.image", spec->image, DOCKER_LABEL_STATE, docker_cfg.state_dir,
+			 "HostConfig", host);
 }
 
 /* Adds Tmpfs and SecurityOpt for the engine at hand. */
@@ -300,7 +302,7 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	return 0;
 }
 
-static unsigned long long proc_start_time(pid_t pid)
+unsigned long long docker_proc_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -494,16 +496,6 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 
 /* ---- execs: what the child tells the parent -------------------------- */
 
-struct exec_info {
-	char engine_id[72];
-	pid_t pid;
-	unsigned long long start;
-	bool have_exit;
-	int exit_code;
-	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
-	char message[1024];
-};
-
 static void info_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void info_append(const char *path, const char *fmt, ...)
 {
@@ -517,7 +509,7 @@ static void info_append(const char *path, const char *fmt, ...)
 		(void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static void info_read(const char *path, struct exec_info *in)
+void docker_info_read(const char *path, struct exec_info *in)
 {
 	memset(in, 0, sizeof *in);
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -694,7 +686,7 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 	if (info_path && docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
 		pid_t pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
 		if (pid > 0)
-			info_append(info_path, "pid %d %llu\n", (int)pid, proc_start_time(pid));
+			info_append(info_path, "pid %d %llu\n", (int)pid, docker_proc_start_time(pid));
 		json_decref(out);
 	}
 	struct pump pm = { 0 };
@@ -798,7 +790,7 @@ static int docker_exec_start(struct backend_box *b, const struct backend_exec *x
 /* SIGKILLs pid and its descendants (by ppid in /proc). Processes that
  * left the tree (double fork, reparented to the container's pid 1) are
  * out of reach: they cannot be told from other execs' leftovers. */
-static void kill_tree(pid_t root)
+void docker_kill_tree(pid_t root)
 {
 	size_t n = 0, cap = 256;
 	pid_t(*pairs)[2] = malloc(cap * sizeof *pairs);
@@ -861,10 +853,10 @@ static int docker_exec_kill(struct backend_box *b, uint32_t id)
 		return 0;
 	}
 	struct exec_info in;
-	info_read(d->info_path, &in);
+	docker_info_read(d->info_path, &in);
 	/* until the child learnt the pid there is nothing to kill: next tick */
-	if (in.pid > 0 && proc_start_time(in.pid) == in.start)
-		kill_tree(in.pid);
+	if (in.pid > 0 && docker_proc_start_time(in.pid) == in.start)
+		docker_kill_tree(in.pid);
 	return 0;
 }
 
@@ -895,7 +887,7 @@ static int exec_end_event(struct backend_box *b, struct dexec *d, struct backend
 		ev->status = d->killed && WIFSIGNALED(child) ? W_EXITCODE(0, SIGKILL) : child;
 		return 1;
 	}
-	info_read(d->info_path, &in);
+	docker_info_read(d->info_path, &in);
 	if (d->killed) {
 		ev->status = W_EXITCODE(0, SIGKILL);
 	} else if (in.failed_err) {
@@ -937,7 +929,7 @@ static bool alive_check_due(struct backend_box *b)
 
 static bool init_gone(const struct backend_box *b)
 {
-	return b->init_pid > 0 && proc_start_time(b->init_pid) != b->init_start;
+	return b->init_pid > 0 && docker_proc_start_time(b->init_pid) != b->init_start;
 }
 
 static int docker_poll(struct backend_box *b, struct backend_event *ev)
@@ -952,7 +944,7 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		    sscanf(msg, "ready %71s %d", b->id, &pid) == 2) {
 			b->state = BOX_READY;
 			b->init_pid = pid > 0 ? pid : -1;
-			b->init_start = pid > 0 ? proc_start_time(pid) : 0;
+			b->init_start = pid > 0 ? docker_proc_start_time(pid) : 0;
 			ev->type = BACKEND_EV_READY;
 		} else {
 			b->state = BOX_FAILED;
@@ -1121,6 +1113,50 @@ static int docker_destroy_step(struct backend_box *b)
 	return -EBUSY;
 }
 
+/* ---- restarts (backend-docker-keep.c) ---------------------------------- */
+
+static int docker_keep(struct backend_box *b, const char *name, wr_error *e)
+{
+	if (strcmp(name, b->name))
+		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
+	if (b->state != BOX_READY || b->init_pid <= 0 || !b->id[0])
+		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
+	b->kept = true;
+	return 0;
+}
+
+static json_t *docker_save(const struct backend_box *b)
+{
+	if (!b->kept || b->state != BOX_READY || init_gone(b))
+		return NULL;
+	return docker_saved_json(b->name, b->id, b->init_pid, b->init_start);
+}
+
+static int docker_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
+			wr_error *e)
+{
+	struct docker_saved sv;
+	char image[256];
+	int r = docker_saved_parse(saved, &sv, e);
+	if (r < 0 || (r = docker_saved_prove(&sv, image, sizeof image, e)) < 0)
+		return r;
+	struct backend_box *b = calloc(1, sizeof *b);
+	if (!b)
+		return wr_error_set(e, ENOMEM, "sandbox");
+	b->create = b->destroy = (struct proc)PROC_INIT;
+	b->state = BOX_READY;
+	b->kept = true;
+	b->init_pid = sv.init_pid;
+	b->init_start = (unsigned long long)sv.init_start;
+	snprintf(b->name, sizeof b->name, "%s", sv.name);
+	snprintf(b->id, sizeof b->id, "%s", sv.id);
+	snprintf(b->image, sizeof b->image, "%s", image);
+	docker_settle_left_execs(b->name, found);
+	snprintf(name, 64, "%s", b->name);
+	*out = b;
+	return 0;
+}
+
 /* ---- the rest --------------------------------------------------------- */
 
 static pid_t docker_init_pid(const struct backend_box *b)
@@ -1163,4 +1199,11 @@ const struct backend_ops backend_docker_ops = {
 	.init_pid = docker_init_pid,
 	.describe = docker_describe,
 	.remove_stale = docker_remove_stale,
+	.keep = docker_keep,
+	.save = docker_save,
+	.adopt = docker_adopt,
+	.discard = docker_discard,
+	/* the engine could rename a container, but not atomically with the
+	 * lease that keeps it: named as kept from creation, as oci's */
+	.fixed_name = true,
 };

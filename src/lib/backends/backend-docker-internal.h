@@ -70,20 +70,26 @@ void docker_sweep(wr_error *e);
  * container (warrend(8) RESTARTS), and the proof that the engine's
  * container is still that one. */
 struct docker_saved {
-	const char *name, *id;     /* (the record's strings) */
+	const char *name;          /* its kept name (the record's strings) */
+	const char *created_as;    /* its name until the rename to it is through */
+	const char *id;
 	int init_pid;
 	json_int_t init_start;
 };
 /* The label with the state directory of the daemon whose container it is. */
 #define DOCKER_LABEL_STATE "io.warren.state"
-json_t *docker_saved_json(const char *name, const char *id, pid_t init_pid, unsigned long long init_start);
+json_t *docker_saved_json(const char *name, const char *created_as, const char *id, pid_t init_pid,
+			  unsigned long long init_start);
 int docker_saved_parse(const json_t *saved, struct docker_saved *sv, wr_error *e);
-/* 0 when the engine's container sv->id is named sv->name, carries our
- * labels, runs, and its init is the recorded pid with its start time
- * (image: its engine image); else -errno with why not. */
+/* 0 when the engine's container sv->id is named sv->name (or still
+ * sv->created_as), carries our labels, runs, and its init is the recorded
+ * pid with its start time (image: its engine image); else -errno with
+ * why not. */
 int docker_saved_prove(const struct docker_saved *sv, char *image, size_t len, wr_error *e);
-/* What the previous daemon's execs in container `name` left (their info
- * files): those still running are killed, and each is reported in
- * *found, with the highest exec id seen. The info files go. */
-void docker_settle_left_execs(const char *name, struct init_greeting *found);
+/* Renames container id (by id: never a name, backend-docker-stale.c). */
+int docker_rename(const char *id, const char *name, wr_error *e);
+/* What the previous daemon's execs in the container left (their info
+ * files, under either name): those still running are killed, and each is
+ * reported in *found, with the highest exec id seen. The files go. */
+void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found);
 void docker_discard(const json_t *saved);

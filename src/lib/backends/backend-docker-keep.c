@@ -3,12 +3,13 @@
  * The engine keeps a container whatever becomes of the daemon, and the
  * engine maps its ids itself: there is no host id range of ours to hold
  * while no daemon runs (the oci backend's warren-ids). A kept container
- * is named as kept sandboxes are from its creation (the daemon's
- * wd-PID-kTAG-N), carries the label DOCKER_LABEL_STATE with the state
- * directory of its daemon, and its session's record holds the engine's
- * id, the name and the init's pid and start time. A restarted daemon
- * takes it back only when the engine's container of that id still has
- * that name and label, runs, and its init is that process.
+ * is renamed as kept sandboxes are (wd-PID-kTAG-N: other daemons' sweeps
+ * spare it), carries the label DOCKER_LABEL_STATE with the state
+ * directory of its daemon from its creation, and its session's record
+ * holds the engine's id, both names and the init's pid and start time.
+ * A restarted daemon takes it back only when the engine's container of
+ * that id still has one of those names and that label, runs, and its
+ * init is that process; it renames it after itself.
  *
  * Commands do not survive: an exec's output reaches the daemon through
  * the connection of a child of the daemon's, which ends with it, and the
@@ -34,22 +35,29 @@
 
 #define INSPECT_TIMEOUT_MS 10000
 
-json_t *docker_saved_json(const char *name, const char *id, pid_t init_pid, unsigned long long init_start)
+json_t *docker_saved_json(const char *name, const char *created_as, const char *id, pid_t init_pid,
+			  unsigned long long init_start)
 {
-	return json_pack("{s:s, s:s, s:i, s:I}", "container", name, "id", id, "init_pid", (int)init_pid,
-			 "init_start_time", (json_int_t)init_start);
+	return json_pack("{s:s, s:s, s:s, s:i, s:I}", "container", name, "created_as", created_as, "id", id,
+			 "init_pid", (int)init_pid, "init_start_time", (json_int_t)init_start);
+}
+
+static bool valid_name(const char *name)
+{
+	return !strncmp(name, "wd-", 3) && strlen(name) < 64 && !name[strcspn(name, "/.?&%#+ ")];
 }
 
 int docker_saved_parse(const json_t *saved, struct docker_saved *sv, wr_error *e)
 {
 	json_error_t je;
 	*sv = (struct docker_saved){ 0 };
-	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:s, s:s, s:i, s:I}", "container", &sv->name, "id",
-			   &sv->id, "init_pid", &sv->init_pid, "init_start_time", &sv->init_start) < 0)
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:s, s:s, s:s, s:i, s:I}", "container", &sv->name,
+			   "created_as", &sv->created_as, "id", &sv->id, "init_pid", &sv->init_pid, "init_start_time",
+			   &sv->init_start) < 0)
 		return wr_error_set(e, EBADMSG, "its docker state: %s", je.text);
 	size_t id_len = strspn(sv->id, "0123456789abcdef");
 	if (sv->init_pid <= 1 || sv->init_start <= 0 || id_len < 12 || id_len > 64 || sv->id[id_len] ||
-	    strncmp(sv->name, "wd-", 3) || strlen(sv->name) >= 64 || sv->name[strcspn(sv->name, "/.?&%")])
+	    !valid_name(sv->name) || !valid_name(sv->created_as))
 		return wr_error_set(e, EBADMSG, "its docker state holds values out of range");
 	return 0;
 }
@@ -79,7 +87,8 @@ static int same_container(const struct docker_saved *sv, const json_t *c, wr_err
 	const char *state = json_string_value(json_object_get(labels, DOCKER_LABEL_STATE));
 	if (name && *name == '/')
 		name++; /* (the engine's own spelling) */
-	if (!name || strcmp(name, sv->name))
+	/* (a crash may have come before the rename to the kept name) */
+	if (!name || (strcmp(name, sv->name) && strcmp(name, sv->created_as)))
 		return wr_error_set(e, ESRCH, "container %.12s is named %s, not %s", sv->id, name ? name : "(none)",
 				    sv->name);
 	if (!json_object_get(labels, "io.warren.daemon") || !state || strcmp(state, docker_cfg.state_dir))
@@ -174,10 +183,22 @@ static void settle_one(uint32_t id, const char *path, void *arg)
 	}
 }
 
-void docker_settle_left_execs(const char *name, struct init_greeting *found)
+void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found)
 {
 	found->n = 0;
-	each_exec_file(name, settle_one, found);
+	each_exec_file(sv->name, settle_one, found);
+	each_exec_file(sv->created_as, settle_one, found);
+}
+
+int docker_rename(const char *id, const char *name, wr_error *e)
+{
+	char url[256];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/rename?name=%s", id, name);
+	wr_error ce = { 0 };
+	int st = docker_call_json(docker_cfg.socket, "POST", url, NULL, INSPECT_TIMEOUT_MS, NULL, &ce);
+	if (st == 204 || st == 200)
+		return 0;
+	return wr_error_set(e, st == 404 ? ENOENT : EIO, "rename container %.12s to %s: %s", id, name, ce.message);
 }
 
 /* Not adopted: the container is removed when it is still the one
@@ -194,5 +215,7 @@ void docker_discard(const json_t *saved)
 	    docker_remove_by_id(sv.id, INSPECT_TIMEOUT_MS, &e) < 0)
 		fprintf(stderr, "warrend: docker: %s\n", e.message);
 	json_decref(c);
-	each_exec_file(sv.name, NULL, NULL); /* (removing the container ended its execs) */
+	/* (removing the container ended its execs) */
+	each_exec_file(sv.name, NULL, NULL);
+	each_exec_file(sv.created_as, NULL, NULL);
 }

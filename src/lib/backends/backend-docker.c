@@ -62,7 +62,8 @@ struct dexec {
 };
 
 struct backend_box {
-	char name[128];
+	char name[128];            /* its engine name (kept: once the rename is through) */
+	char created_as[128];      /* kept: the name it was created with */
 	char image[256];
 	char id[72];               /* the engine's container id, once created */
 	pid_t init_pid;
@@ -78,6 +79,7 @@ struct backend_box {
 	unsigned destroy_attempts;
 	uint64_t alive_checked_ms;  /* when init_gone last read /proc */
 	bool kept;                  /* it outlives the daemon (docker_keep) */
+	struct proc rename;         /* kept: the rename to its kept name */
 };
 
 /* ---- settings and health --------------------------------------------- */
@@ -469,7 +471,7 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	b->create = b->destroy = (struct proc)PROC_INIT;
+	b->create = b->destroy = b->rename = (struct proc)PROC_INIT;
 	b->init_pid = -1;
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	engine_image(spec, b->image, sizeof b->image);
@@ -728,7 +730,7 @@ static int command_child(void *arg)
 {
 	struct exec_job *j = arg;
 	wr_error e = { 0 };
-	int r = docker_engine_exec(j->box->name, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
+	int r = docker_engine_exec(j->box->id, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
 	if (r < 0) {
 		info_append(j->info_path, "failed %d %s\n", -r, e.message);
 		return 127;
@@ -740,7 +742,7 @@ static int command_child(void *arg)
 static int file_child(void *arg)
 {
 	struct exec_job *j = arg;
-	return docker_file_exec(j->box->name, j->x);
+	return docker_file_exec(j->box->id, j->x);
 }
 
 /* ---- execs (parent side) --------------------------------------------- */
@@ -955,6 +957,9 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		}
 		return 1;
 	}
+	char msg[1024];
+	if (b->rename.pid > 0 && proc_poll(&b->rename, msg, sizeof msg) == 1 && b->rename.status != 0)
+		fprintf(stderr, "warrend: docker: %s (a restart takes it back under either name)\n", msg);
 	for (struct dexec *d = b->execs; d; d = d->next) {
 		if (d->exited_pending) {
 			d->exited_pending = false;
@@ -1076,6 +1081,8 @@ static int docker_destroy_step(struct backend_box *b)
 		 * made (create_child); the removal waits for it */
 		if (b->create.pid > 0)
 			kill(b->create.pid, SIGTERM);
+		if (b->rename.pid > 0)
+			proc_kill(&b->rename); /* (it is removed by its id) */
 		/* removing the container kills everything in it; our clients go first */
 		while (b->execs) {
 			struct dexec *d = b->execs;
@@ -1115,12 +1122,34 @@ static int docker_destroy_step(struct backend_box *b)
 
 /* ---- restarts (backend-docker-keep.c) ---------------------------------- */
 
+/* The container takes its kept name (what other daemons' sweeps spare)
+ * through the engine, off the loop; execs address it by its id meanwhile.
+ * Seen through when the daemon dies meanwhile, as removals are. */
+static int rename_child(void *arg)
+{
+	const struct backend_box *b = arg;
+	prctl(PR_SET_PDEATHSIG, 0);
+	signal(SIGPIPE, SIG_IGN);
+	wr_error e = { 0 };
+	if (docker_rename(b->id, b->name, &e) == 0)
+		return 0;
+	fprintf(stderr, "rename container %s to %s: %s\n", b->created_as, b->name, e.message);
+	return 1;
+}
+
 static int docker_keep(struct backend_box *b, const char *name, wr_error *e)
 {
-	if (strcmp(name, b->name))
-		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
 	if (b->state != BOX_READY || b->init_pid <= 0 || !b->id[0])
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
+	if (b->kept)
+		return wr_error_set(e, EALREADY, "container %s is kept already", b->name);
+	snprintf(b->created_as, sizeof b->created_as, "%s", b->name);
+	snprintf(b->name, sizeof b->name, "%s", name);
+	int r = proc_start_fn(&b->rename, rename_child, b, NULL, e);
+	if (r < 0) {
+		snprintf(b->name, sizeof b->name, "%s", b->created_as);
+		return r;
+	}
 	b->kept = true;
 	return 0;
 }
@@ -1129,7 +1158,7 @@ static json_t *docker_save(const struct backend_box *b)
 {
 	if (!b->kept || b->state != BOX_READY || init_gone(b))
 		return NULL;
-	return docker_saved_json(b->name, b->id, b->init_pid, b->init_start);
+	return docker_saved_json(b->name, b->created_as, b->id, b->init_pid, b->init_start);
 }
 
 static int docker_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
@@ -1143,16 +1172,20 @@ static int docker_adopt(const json_t *saved, char *name, struct backend_box **ou
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	b->create = b->destroy = (struct proc)PROC_INIT;
+	b->create = b->destroy = b->rename = (struct proc)PROC_INIT;
 	b->state = BOX_READY;
 	b->kept = true;
 	b->init_pid = sv.init_pid;
 	b->init_start = (unsigned long long)sv.init_start;
-	snprintf(b->name, sizeof b->name, "%s", sv.name);
+	if (strcmp(name, sv.name) && (r = docker_rename(sv.id, name, e)) < 0) {
+		free(b);
+		return r;
+	}
+	snprintf(b->name, sizeof b->name, "%s", name);
+	snprintf(b->created_as, sizeof b->created_as, "%s", sv.created_as);
 	snprintf(b->id, sizeof b->id, "%s", sv.id);
 	snprintf(b->image, sizeof b->image, "%s", image);
-	docker_settle_left_execs(b->name, found);
-	snprintf(name, 64, "%s", b->name);
+	docker_settle_left_execs(&sv, found);
 	*out = b;
 	return 0;
 }
@@ -1203,7 +1236,4 @@ const struct backend_ops backend_docker_ops = {
 	.save = docker_save,
 	.adopt = docker_adopt,
 	.discard = docker_discard,
-	/* the engine could rename a container, but not atomically with the
-	 * lease that keeps it: named as kept from creation, as oci's */
-	.fixed_name = true,
 };

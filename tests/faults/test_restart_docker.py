@@ -93,15 +93,21 @@ def test_records_that_do_not_match_their_container_are_not_taken_back(start_daem
     """A record that names another container of ours (or a container whose
     name or label is not the recorded one) proves nothing: that container
     is left to its own record, the record's own is removed. A container
-    stopped meanwhile is removed, not taken back. A corrupted record is
-    skipped, and its container removed with what the previous daemon left."""
+    stopped meanwhile is removed, not taken back; one that still has the
+    name it was created with (the daemon died before the engine renamed it)
+    is taken back. A corrupted record is skipped, and its container removed
+    with what the previous daemon left."""
     old = start_daemon(backend="docker")
-    kept, swapped, corrupted, stopped = create(old), create(old), create(old), create(old)
+    kept, swapped, corrupted, stopped, unrenamed = (create(old) for _ in range(5))
     assert old.exec(kept, shell="echo kept > f")["exit_code"] == 0
     saved = records(old)
     old.kill()
     status, body = docker_api("POST", f"/containers/{saved[stopped]['backend_state']['id']}/stop?t=0")
     assert status in (204, 304), body
+    # as if the daemon had died before the engine renamed the container to its kept name
+    state = saved[unrenamed]["backend_state"]
+    status, body = docker_api("POST", f"/containers/{state['id']}/rename?name={state['created_as']}")
+    assert status == 204, body
     rewrite_record(old, swapped, lambda rec: rec["backend_state"].update(id=saved[kept]["backend_state"]["id"]))
     with open(record_path(old, corrupted), "w") as f:
         f.write('{"version": 1, "id": "' + corrupted[:10])  # cut short
@@ -114,7 +120,7 @@ def test_records_that_do_not_match_their_container_are_not_taken_back(start_daem
     assert f"session {stopped}: not taken back: container {saved[stopped]['backend_state']['container']} is not " \
         "running" in log, log
     assert f"session record {corrupted}.json is corrupted" in log, log
-    assert "took back 1 session(s) a previous run left; destroyed 2 it could not take back; skipped 1 corrupted" \
+    assert "took back 2 session(s) a previous run left; destroyed 2 it could not take back; skipped 1 corrupted" \
         in log, log
     for sid in (swapped, corrupted, stopped):
         assert_error(new.get(f"/v1/sessions/{sid}"), 404, "not_found")
@@ -122,6 +128,9 @@ def test_records_that_do_not_match_their_container_are_not_taken_back(start_daem
         assert container(saved[sid]) is None, f"the container of {sid} was left behind"
     # the container the swapped record named is its own session's, untouched
     assert new.exec(kept, cmd=["cat", "f"])["stdout"] == "kept\n"
+    # the one under the name it was created with is taken back, and renamed
+    assert new.exec(unrenamed, cmd=["echo", "ok"])["stdout"] == "ok\n"
+    assert container(saved[unrenamed])["Name"].lstrip("/").startswith(f"wd-{new.proc.pid}-k")
     stop_cleanly(new)
     assert not ours(new), ours(new)
     host_clean(host_before, new, old)

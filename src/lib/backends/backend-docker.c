@@ -7,7 +7,8 @@
  * children and turns their ends into events. An exec's child tells the
  * parent what it learnt (the engine's exec id, the host pid, how it
  * ended) through a small file under STATE_DIR/docker, because children
- * keep no fd but their stdio. File execs are in backend-docker-files.c. */
+ * keep no fd but their stdio. File execs are in backend-docker-files.c,
+ * what restarts of the daemon need in backend-docker-keep.c. */
 #include "config.h"
 #include "backend.h"
 

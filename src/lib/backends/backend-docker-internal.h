@@ -1,12 +1,15 @@
 /* Between backend-docker.c (containers, commands),
- * backend-docker-files.c (file execs) and backend-docker-stale.c
- * (removals, the sweep of dead daemons' containers); nobody else.
+ * backend-docker-files.c (file execs), backend-docker-stale.c
+ * (removals, the sweep of dead daemons' containers) and
+ * backend-docker-keep.c (restarts); nobody else.
  * Everything here blocks: it runs in the backend's children, off the
  * event loop (remove_stale: at start-up, before the daemon serves). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "backend.h"
 #include "error.h"
@@ -23,6 +26,23 @@ struct docker_settings {
 	pid_t daemon_pid;          /* who started the backend: its children tell the daemon's death */
 };
 extern struct docker_settings docker_cfg;
+
+/* What an exec's child tells the parent through its info file
+ * (STATE_DIR/docker/NAME.ID: one line per fact). */
+struct exec_info {
+	char engine_id[72];
+	pid_t pid;
+	unsigned long long start;
+	bool have_exit;
+	int exit_code;
+	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
+	char message[1024];
+};
+void docker_info_read(const char *path, struct exec_info *in);
+/* pid's start time (/proc/PID/stat), 0 when it is gone. */
+unsigned long long docker_proc_start_time(pid_t pid);
+/* SIGKILLs pid and its descendants (by ppid in /proc). */
+void docker_kill_tree(pid_t root);
 
 /* Runs argv in the container as the sandbox user with the caller's stdio
  * (fd 0 copied to the command, its stdout and stderr to fds 1 and 2);
@@ -45,3 +65,31 @@ unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
  * that died since left; e gets a warning when the engine cannot list its
  * containers, or what was repaired so it could. */
 void docker_sweep(wr_error *e);
+
+/* backend-docker-keep.c: what a restarted daemon needs of a kept
+ * container (warrend(8) RESTARTS), and the proof that the engine's
+ * container is still that one. */
+struct docker_saved {
+	const char *name;          /* its kept name (the record's strings) */
+	const char *created_as;    /* its name until the rename to it is through */
+	const char *id;
+	int init_pid;
+	json_int_t init_start;
+};
+/* The label with the state directory of the daemon whose container it is. */
+#define DOCKER_LABEL_STATE "io.warren.state"
+json_t *docker_saved_json(const char *name, const char *created_as, const char *id, pid_t init_pid,
+			  unsigned long long init_start);
+int docker_saved_parse(const json_t *saved, struct docker_saved *sv, wr_error *e);
+/* 0 when the engine's container sv->id is named sv->name (or still
+ * sv->created_as), carries our labels, runs, and its init is the recorded
+ * pid with its start time (image: its engine image); else -errno with
+ * why not. */
+int docker_saved_prove(const struct docker_saved *sv, char *image, size_t len, wr_error *e);
+/* Renames container id (by id: never a name, backend-docker-stale.c). */
+int docker_rename(const char *id, const char *name, wr_error *e);
+/* What the previous daemon's execs in the container left (their info
+ * files, under either name): those still running are killed, and each is
+ * reported in *found, with the highest exec id seen. The files go. */
+void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found);
+void docker_discard(const json_t *saved);

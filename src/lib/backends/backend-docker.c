@@ -7,7 +7,8 @@
  * children and turns their ends into events. An exec's child tells the
  * parent what it learnt (the engine's exec id, the host pid, how it
  * ended) through a small file under STATE_DIR/docker, because children
- * keep no fd but their stdio. File execs are in backend-docker-files.c. */
+ * keep no fd but their stdio. File execs are in backend-docker-files.c,
+ * what restarts of the daemon need in backend-docker-keep.c. */
 #include "config.h"
 #include "backend.h"
 
@@ -62,7 +63,8 @@ struct dexec {
 };
 
 struct backend_box {
-	char name[128];
+	char name[128];            /* its engine name (kept: once the rename is through) */
+	char created_as[128];      /* kept: the name it was created with */
 	char image[256];
 	char id[72];               /* the engine's container id, once created */
 	pid_t init_pid;
@@ -77,6 +79,8 @@ struct backend_box {
 	struct proc destroy;
 	unsigned destroy_attempts;
 	uint64_t alive_checked_ms;  /* when init_gone last read /proc */
+	bool kept;                  /* it outlives the daemon (docker_keep) */
+	struct proc rename;         /* kept: the rename to its kept name */
 };
 
 /* ---- settings and health --------------------------------------------- */
@@ -245,10 +249,11 @@ static json_t *create_body(const struct backend_spec *spec, const char *image)
 	json_object_set_new(host, "ReadonlyPaths", strv_json((char *const *)mount_readonly_paths));
 	if (l->cpu_millis)
 		json_object_set_new(host, "NanoCpus", json_integer((json_int_t)l->cpu_millis * 1000000));
-	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
+	return json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:o}", "Image", image, "Cmd", "sleep",
 			 "infinity", "User", "1000:1000", "WorkingDir", "/workspace", "Hostname",
 			 p->hostname ? p->hostname : "sandbox", "Env", strv_json(p->env), "Labels",
-			 "io.warren.daemon", "1", "io.warren.image", spec->image, "HostConfig", host);
+			 "io.warren.daemon", "1", "io.warren.image", spec->image, DOCKER_LABEL_STATE, docker_cfg.state_dir,
+			 "HostConfig", host);
 }
 
 /* Adds Tmpfs and SecurityOpt for the engine at hand. */
@@ -300,7 +305,7 @@ static int finish_create_body(struct backend_box *b, bool podman,
 	return 0;
 }
 
-static unsigned long long proc_start_time(pid_t pid)
+unsigned long long docker_proc_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -467,7 +472,7 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 	struct backend_box *b = calloc(1, sizeof *b);
 	if (!b)
 		return wr_error_set(e, ENOMEM, "sandbox");
-	b->create = b->destroy = (struct proc)PROC_INIT;
+	b->create = b->destroy = b->rename = (struct proc)PROC_INIT;
 	b->init_pid = -1;
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
 	engine_image(spec, b->image, sizeof b->image);
@@ -494,16 +499,6 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 
 /* ---- execs: what the child tells the parent -------------------------- */
 
-struct exec_info {
-	char engine_id[72];
-	pid_t pid;
-	unsigned long long start;
-	bool have_exit;
-	int exit_code;
-	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
-	char message[1024];
-};
-
 static void info_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void info_append(const char *path, const char *fmt, ...)
 {
@@ -517,7 +512,7 @@ static void info_append(const char *path, const char *fmt, ...)
 		(void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static void info_read(const char *path, struct exec_info *in)
+void docker_info_read(const char *path, struct exec_info *in)
 {
 	memset(in, 0, sizeof *in);
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -694,7 +689,7 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 	if (info_path && docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
 		pid_t pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
 		if (pid > 0)
-			info_append(info_path, "pid %d %llu\n", (int)pid, proc_start_time(pid));
+			info_append(info_path, "pid %d %llu\n", (int)pid, docker_proc_start_time(pid));
 		json_decref(out);
 	}
 	struct pump pm = { 0 };
@@ -736,7 +731,7 @@ static int command_child(void *arg)
 {
 	struct exec_job *j = arg;
 	wr_error e = { 0 };
-	int r = docker_engine_exec(j->box->name, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
+	int r = docker_engine_exec(j->box->id, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
 	if (r < 0) {
 		info_append(j->info_path, "failed %d %s\n", -r, e.message);
 		return 127;
@@ -748,7 +743,7 @@ static int command_child(void *arg)
 static int file_child(void *arg)
 {
 	struct exec_job *j = arg;
-	return docker_file_exec(j->box->name, j->x);
+	return docker_file_exec(j->box->id, j->x);
 }
 
 /* ---- execs (parent side) --------------------------------------------- */
@@ -798,7 +793,7 @@ static int docker_exec_start(struct backend_box *b, const struct backend_exec *x
 /* SIGKILLs pid and its descendants (by ppid in /proc). Processes that
  * left the tree (double fork, reparented to the container's pid 1) are
  * out of reach: they cannot be told from other execs' leftovers. */
-static void kill_tree(pid_t root)
+void docker_kill_tree(pid_t root)
 {
 	size_t n = 0, cap = 256;
 	pid_t(*pairs)[2] = malloc(cap * sizeof *pairs);
@@ -861,10 +856,10 @@ static int docker_exec_kill(struct backend_box *b, uint32_t id)
 		return 0;
 	}
 	struct exec_info in;
-	info_read(d->info_path, &in);
+	docker_info_read(d->info_path, &in);
 	/* until the child learnt the pid there is nothing to kill: next tick */
-	if (in.pid > 0 && proc_start_time(in.pid) == in.start)
-		kill_tree(in.pid);
+	if (in.pid > 0 && docker_proc_start_time(in.pid) == in.start)
+		docker_kill_tree(in.pid);
 	return 0;
 }
 
@@ -895,7 +890,7 @@ static int exec_end_event(struct backend_box *b, struct dexec *d, struct backend
 		ev->status = d->killed && WIFSIGNALED(child) ? W_EXITCODE(0, SIGKILL) : child;
 		return 1;
 	}
-	info_read(d->info_path, &in);
+	docker_info_read(d->info_path, &in);
 	if (d->killed) {
 		ev->status = W_EXITCODE(0, SIGKILL);
 	} else if (in.failed_err) {
@@ -937,7 +932,7 @@ static bool alive_check_due(struct backend_box *b)
 
 static bool init_gone(const struct backend_box *b)
 {
-	return b->init_pid > 0 && proc_start_time(b->init_pid) != b->init_start;
+	return b->init_pid > 0 && docker_proc_start_time(b->init_pid) != b->init_start;
 }
 
 static int docker_poll(struct backend_box *b, struct backend_event *ev)
@@ -952,7 +947,7 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		    sscanf(msg, "ready %71s %d", b->id, &pid) == 2) {
 			b->state = BOX_READY;
 			b->init_pid = pid > 0 ? pid : -1;
-			b->init_start = pid > 0 ? proc_start_time(pid) : 0;
+			b->init_start = pid > 0 ? docker_proc_start_time(pid) : 0;
 			ev->type = BACKEND_EV_READY;
 		} else {
 			b->state = BOX_FAILED;
@@ -963,6 +958,9 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		}
 		return 1;
 	}
+	char msg[1024];
+	if (b->rename.pid > 0 && proc_poll(&b->rename, msg, sizeof msg) == 1 && b->rename.status != 0)
+		fprintf(stderr, "warrend: docker: %s (a restart takes it back under either name)\n", msg);
 	for (struct dexec *d = b->execs; d; d = d->next) {
 		if (d->exited_pending) {
 			d->exited_pending = false;
@@ -1084,6 +1082,8 @@ static int docker_destroy_step(struct backend_box *b)
 		 * made (create_child); the removal waits for it */
 		if (b->create.pid > 0)
 			kill(b->create.pid, SIGTERM);
+		if (b->rename.pid > 0)
+			proc_kill(&b->rename); /* (it is removed by its id) */
 		/* removing the container kills everything in it; our clients go first */
 		while (b->execs) {
 			struct dexec *d = b->execs;
@@ -1119,6 +1119,76 @@ static int docker_destroy_step(struct backend_box *b)
 		return 0;
 	}
 	return -EBUSY;
+}
+
+/* ---- restarts (backend-docker-keep.c) ---------------------------------- */
+
+/* The container takes its kept name (what other daemons' sweeps spare)
+ * through the engine, off the loop; execs address it by its id meanwhile.
+ * Seen through when the daemon dies meanwhile, as removals are. */
+static int rename_child(void *arg)
+{
+	const struct backend_box *b = arg;
+	prctl(PR_SET_PDEATHSIG, 0);
+	signal(SIGPIPE, SIG_IGN);
+	wr_error e = { 0 };
+	if (docker_rename(b->id, b->name, &e) == 0)
+		return 0;
+	fprintf(stderr, "rename container %s to %s: %s\n", b->created_as, b->name, e.message);
+	return 1;
+}
+
+static int docker_keep(struct backend_box *b, const char *name, wr_error *e)
+{
+	if (b->state != BOX_READY || b->init_pid <= 0 || !b->id[0])
+		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
+	if (b->kept)
+		return wr_error_set(e, EALREADY, "container %s is kept already", b->name);
+	snprintf(b->created_as, sizeof b->created_as, "%s", b->name);
+	snprintf(b->name, sizeof b->name, "%s", name);
+	int r = proc_start_fn(&b->rename, rename_child, b, NULL, e);
+	if (r < 0) {
+		snprintf(b->name, sizeof b->name, "%s", b->created_as);
+		return r;
+	}
+	b->kept = true;
+	return 0;
+}
+
+static json_t *docker_save(const struct backend_box *b)
+{
+	if (!b->kept || b->state != BOX_READY || init_gone(b))
+		return NULL;
+	return docker_saved_json(b->name, b->created_as, b->id, b->init_pid, b->init_start);
+}
+
+static int docker_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
+			wr_error *e)
+{
+	struct docker_saved sv;
+	char image[256];
+	int r = docker_saved_parse(saved, &sv, e);
+	if (r < 0 || (r = docker_saved_prove(&sv, image, sizeof image, e)) < 0)
+		return r;
+	struct backend_box *b = calloc(1, sizeof *b);
+	if (!b)
+		return wr_error_set(e, ENOMEM, "sandbox");
+	b->create = b->destroy = b->rename = (struct proc)PROC_INIT;
+	b->state = BOX_READY;
+	b->kept = true;
+	b->init_pid = sv.init_pid;
+	b->init_start = (unsigned long long)sv.init_start;
+	if (strcmp(name, sv.name) && (r = docker_rename(sv.id, name, e)) < 0) {
+		free(b);
+		return r;
+	}
+	snprintf(b->name, sizeof b->name, "%s", name);
+	snprintf(b->created_as, sizeof b->created_as, "%s", sv.created_as);
+	snprintf(b->id, sizeof b->id, "%s", sv.id);
+	snprintf(b->image, sizeof b->image, "%s", image);
+	docker_settle_left_execs(&sv, found);
+	*out = b;
+	return 0;
 }
 
 /* ---- the rest --------------------------------------------------------- */
@@ -1163,4 +1233,8 @@ const struct backend_ops backend_docker_ops = {
 	.init_pid = docker_init_pid,
 	.describe = docker_describe,
 	.remove_stale = docker_remove_stale,
+	.keep = docker_keep,
+	.save = docker_save,
+	.adopt = docker_adopt,
+	.discard = docker_discard,
 };

@@ -588,6 +588,9 @@ static void on_tick(void *data)
 /* The daemon that used this state directory before us (its cgroups are
  * stale even if its pid is another process's now); 0 when none. */
 static pid_t previous_daemon;
+/* Ours: the docker backend sweeps from a health check's child, which
+ * must spare what we create meanwhile under kept names. */
+static pid_t own_pid;
 
 /* wd-PID-N belongs to the warrend with that pid; another daemon on this
  * host (tests run several) may still be using its cgroups. wd-PID-kTAG-N
@@ -604,9 +607,11 @@ static bool cgroup_owner_alive(const char *name)
 		if (strncmp(end + 2, daemon_state->state_tag, tag_len) || end[2 + tag_len] != '-')
 			return true; /* another state directory's */
 		/* taken back: ours (a fixed_name backend's keeps its old pid);
-		 * the sweep runs before we create any, so one of our pid that
-		 * we do not hold is the previous daemon's when it had our pid */
-		return box_name_held(name) || (pid == getpid() && pid != previous_daemon);
+		 * the start-up sweep runs before we create any, so one of our
+		 * pid that we do not hold is the previous daemon's when it had
+		 * our pid; a health check's child (docker) sweeps later, when
+		 * those are gone and ours may be newer than its copy of ours */
+		return box_name_held(name) || (pid == own_pid && (pid != previous_daemon || getpid() != own_pid));
 	}
 	/* a wd-OURPID-N now is a dead daemon's that had our pid */
 	return pid != getpid() && pid != previous_daemon && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
@@ -687,6 +692,7 @@ int sessions_init(struct wd_error *err)
 	const struct daemon_config *cfg = &daemon_state->cfg;
 	mkdir(cfg->state_dir, 0755);
 	state_tag_set(cfg->state_dir);
+	own_pid = getpid();
 	int r;
 	if ((r = state_dir_lock(cfg->state_dir, err)) < 0)
 		return r;

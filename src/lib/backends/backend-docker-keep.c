@@ -1,0 +1,221 @@
+/* The docker backend across restarts of warrend (warrend(8) RESTARTS).
+ *
+ * The engine keeps a container whatever becomes of the daemon, and the
+ * engine maps its ids itself: there is no host id range of ours to hold
+ * while no daemon runs (the oci backend's warren-ids). A kept container
+ * is renamed as kept sandboxes are (wd-PID-kTAG-N: other daemons' sweeps
+ * spare it), carries the label DOCKER_LABEL_STATE with the state
+ * directory of its daemon from its creation, and its session's record
+ * holds the engine's id, both names and the init's pid and start time.
+ * A restarted daemon takes it back only when the engine's container of
+ * that id still has one of those names and that label, runs, and its
+ * init is that process; it renames it after itself.
+ *
+ * Commands do not survive: an exec's output reaches the daemon through
+ * the connection of a child of the daemon's, which ends with it, and the
+ * engine cannot attach to an exec again. What still runs of them is
+ * killed at adoption and reported so.
+ *
+ * Everything here blocks: it runs at start-up, before the daemon serves. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend-docker-internal.h"
+#include "cleanup.h"
+#include "docker-client.h"
+#include "init-protocol.h"
+
+#define INSPECT_TIMEOUT_MS 10000
+
+json_t *docker_saved_json(const char *name, const char *created_as, const char *id, pid_t init_pid,
+			  unsigned long long init_start)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:I}", "container", name, "created_as", created_as, "id", id,
+			 "init_pid", (int)init_pid, "init_start_time", (json_int_t)init_start);
+}
+
+static bool valid_name(const char *name)
+{
+	return !strncmp(name, "wd-", 3) && strlen(name) < 64 && !name[strcspn(name, "/.?&%#+ ")];
+}
+
+int docker_saved_parse(const json_t *saved, struct docker_saved *sv, wr_error *e)
+{
+	json_error_t je;
+	*sv = (struct docker_saved){ 0 };
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:s, s:s, s:s, s:i, s:I}", "container", &sv->name,
+			   "created_as", &sv->created_as, "id", &sv->id, "init_pid", &sv->init_pid, "init_start_time",
+			   &sv->init_start) < 0)
+		return wr_error_set(e, EBADMSG, "its docker state: %s", je.text);
+	size_t id_len = strspn(sv->id, "0123456789abcdef");
+	if (sv->init_pid <= 1 || sv->init_start <= 0 || id_len < 12 || id_len > 64 || sv->id[id_len] ||
+	    !valid_name(sv->name) || !valid_name(sv->created_as))
+		return wr_error_set(e, EBADMSG, "its docker state holds values out of range");
+	return 0;
+}
+
+/* The engine's inspect of container id: 0 with *out, -ENOENT when it has
+ * none, else -errno with why. */
+static int inspect(const char *id, json_t **out, wr_error *e)
+{
+	char url[160];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/json", id);
+	wr_error ce = { 0 };
+	int st = docker_call_json(docker_cfg.socket, "GET", url, NULL, INSPECT_TIMEOUT_MS, out, &ce);
+	if (st == 200 && json_is_object(*out))
+		return 0;
+	json_decref(*out);
+	*out = NULL;
+	if (st == 404)
+		return wr_error_set(e, ENOENT, "the engine has no container %.12s", id);
+	return wr_error_set(e, EIO, "inspect container %.12s: %s", id, ce.message);
+}
+
+/* Whether the engine's answer `c` is the container sv recorded, of ours. */
+static int same_container(const struct docker_saved *sv, const json_t *c, wr_error *e)
+{
+	const char *name = json_string_value(json_object_get(c, "Name"));
+	json_t *labels = json_object_get(json_object_get(c, "Config"), "Labels");
+	const char *state = json_string_value(json_object_get(labels, DOCKER_LABEL_STATE));
+	if (name && *name == '/')
+		name++; /* (the engine's own spelling) */
+	/* (a crash may have come before the rename to the kept name) */
+	if (!name || (strcmp(name, sv->name) && strcmp(name, sv->created_as)))
+		return wr_error_set(e, ESRCH, "container %.12s is named %s, not %s", sv->id, name ? name : "(none)",
+				    sv->name);
+	if (!json_object_get(labels, "io.warren.daemon") || !state || strcmp(state, docker_cfg.state_dir))
+		return wr_error_set(e, ESRCH, "container %s is not labelled %s=%s", sv->name, DOCKER_LABEL_STATE,
+				    docker_cfg.state_dir);
+	return 0;
+}
+
+int docker_saved_prove(const struct docker_saved *sv, char *image, size_t len, wr_error *e)
+{
+	json_t *c = NULL;
+	int r = inspect(sv->id, &c, e);
+	if (r < 0)
+		return r == -ENOENT ? wr_error_set(e, ENOENT, "the engine has no container %s (%.12s)", sv->name,
+						   sv->id) : r;
+	json_t *state = json_object_get(c, "State");
+	json_int_t pid = json_integer_value(json_object_get(state, "Pid"));
+	if ((r = same_container(sv, c, e)) == 0) {
+		if (!json_is_true(json_object_get(state, "Running")))
+			r = wr_error_set(e, ESRCH, "container %s is not running", sv->name);
+		else if (pid != sv->init_pid)
+			r = wr_error_set(e, ESRCH, "container %s's init is pid %lld, not the recorded %d", sv->name,
+					 (long long)pid, sv->init_pid);
+		else if (docker_proc_start_time((pid_t)pid) != (unsigned long long)sv->init_start)
+			r = wr_error_set(e, ESRCH, "pid %d is another process now, not container %s's init", sv->init_pid,
+					 sv->name);
+	}
+	snprintf(image, len, "%s", json_string_value(json_object_get(json_object_get(c, "Config"), "Image")) ?: "");
+	json_decref(c);
+	return r;
+}
+
+/* The host pid of an exec that still runs, by what its info file says
+ * (or, when its child died before it learnt the pid, the engine), or 0. */
+static pid_t left_exec_pid(const struct exec_info *in)
+{
+	if (in->pid > 0)
+		return docker_proc_start_time(in->pid) == in->start ? in->pid : 0;
+	if (!in->engine_id[0] || in->engine_id[strspn(in->engine_id, "0123456789abcdef")])
+		return 0;
+	char url[160];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/json", in->engine_id);
+	json_t *out = NULL;
+	pid_t pid = 0;
+	if (docker_call_json(docker_cfg.socket, "GET", url, NULL, INSPECT_TIMEOUT_MS, &out, NULL) == 200 &&
+	    json_is_true(json_object_get(out, "Running")))
+		pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
+	json_decref(out);
+	return pid > 1 ? pid : 0;
+}
+
+/* For each info file NAME.ID: fn(id, path). */
+static void each_exec_file(const char *name, void (*fn)(uint32_t id, const char *path, void *arg), void *arg)
+{
+	_cleanup_closedir_ DIR *dir = opendir(docker_cfg.state_dir);
+	size_t len = strlen(name);
+	struct dirent *de;
+	while (dir && (de = readdir(dir))) {
+		const char *n = de->d_name, *digits = n + len + 1;
+		if (strncmp(n, name, len) || n[len] != '.' || !*digits || digits[strspn(digits, "0123456789")])
+			continue;
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", docker_cfg.state_dir, n);
+		unsigned long id = strtoul(digits, NULL, 10);
+		if (fn && id > 0 && id <= UINT32_MAX)
+			fn((uint32_t)id, path, arg);
+		unlink(path);
+	}
+}
+
+static void settle_one(uint32_t id, const char *path, void *arg)
+{
+	struct init_greeting *found = arg;
+	struct exec_info in;
+	docker_info_read(path, &in);
+	if (id > found->last_id)
+		found->last_id = id;
+	pid_t pid = left_exec_pid(&in);
+	if (pid > 0)
+		for (int pass = 0; pass < 3; pass++) /* (what it forks meanwhile) */
+			docker_kill_tree(pid);
+	if ((!pid && !in.have_exit) || found->n >= ARRAY_SIZE(found->execs))
+		return; /* gone unseen: the daemon says its end was not seen */
+	struct init_greeting_exec *x = &found->execs[found->n++];
+	*x = (struct init_greeting_exec){ .id = id, .fds = { -1, -1 } };
+	if (pid) {
+		x->status = W_EXITCODE(0, SIGKILL);
+		snprintf(x->error, sizeof x->error,
+			 "killed when warrend restarted: the docker backend's commands do not outlive warrend");
+	} else {
+		x->status = W_EXITCODE(in.exit_code & 0xff, 0);
+	}
+}
+
+void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found)
+{
+	found->n = 0;
+	each_exec_file(sv->name, settle_one, found);
+	each_exec_file(sv->created_as, settle_one, found);
+}
+
+int docker_rename(const char *id, const char *name, wr_error *e)
+{
+	char url[256];
+	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/rename?name=%s", id, name);
+	wr_error ce = { 0 };
+	int st = docker_call_json(docker_cfg.socket, "POST", url, NULL, INSPECT_TIMEOUT_MS, NULL, &ce);
+	if (st == 204 || st == 200)
+		return 0;
+	return wr_error_set(e, st == 404 ? ENOENT : EIO, "rename container %.12s to %s: %s", id, name, ce.message);
+}
+
+/* Not adopted: the container is removed when it is still the one
+ * recorded (never another's that the record names by mistake or by
+ * tampering: the stale sweep removes our own by name anyway). */
+void docker_discard(const json_t *saved)
+{
+	struct docker_saved sv;
+	wr_error e = { 0 };
+	json_t *c = NULL;
+	if (docker_saved_parse(saved, &sv, &e) < 0)
+		return;
+	if (inspect(sv.id, &c, &e) == 0 && same_container(&sv, c, &e) == 0 &&
+	    docker_remove_by_id(sv.id, INSPECT_TIMEOUT_MS, &e) < 0)
+		fprintf(stderr, "warrend: docker: %s\n", e.message);
+	json_decref(c);
+	/* (removing the container ended its execs) */
+	each_exec_file(sv.name, NULL, NULL);
+	each_exec_file(sv.created_as, NULL, NULL);
+}

@@ -88,10 +88,21 @@ static char *renamed_dir(const char *dir, const char *name)
 	return slash && asprintf(&out, "%.*s/%s", (int)(slash - dir), dir, name) >= 0 ? out : NULL;
 }
 
+bool cgroup_renamable(void)
+{
+	static int renamable = -1;
+	enum cgroup_mode mode;
+	if (renamable < 0)
+		renamable = cgroup_detect(&mode, NULL) == 0 && mode == CGROUP_V1;
+	return renamable;
+}
+
 int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e)
 {
 	if (!cgroup_valid_name(name))
 		return wr_error_set(e, EINVAL, "invalid cgroup name \"%s\"", name);
+	if (cgroup_is_named(cg, name))
+		return 0; /* (cgroup2 refuses even that) */
 	char *renamed[N_CONTROLLERS] = { 0 };
 	size_t done = 0;
 	int r = 0;

@@ -102,6 +102,10 @@ bool cgroup_is_named(const struct cgroup *cg, const char *name);
  * everything in it): a restarted warrend takes its sandboxes' cgroups
  * under names of its own. */
 int cgroup_rename(struct cgroup *cg, const char *name, wr_error *e);
+/* Whether cgroup_rename can work on this host: cgroup v1 hierarchies only
+ * (cgroup2 has no rename: EPERM), so a kept sandbox on cgroup v2 has its
+ * kept name from creation on (backend_names_fixed). */
+bool cgroup_renamable(void);
 
 /* "cgroup v2 /sys/fs/cgroup/warren/NAME" for --verbose. */
 const char *cgroup_describe(const struct cgroup *cg);

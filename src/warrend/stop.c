@@ -60,6 +60,23 @@ int warrend_drain(const char *state_dir)
 	return wait_exit(pid);
 }
 
+#ifdef HAVE_LIBSYSTEMD
+/* systemd's own socket first (root only, as ExecStop runs): a host without
+ * a D-Bus daemon has no system bus, and then a restart would be taken for
+ * a stop and end every session; the system bus otherwise. */
+static int systemd_bus(sd_bus **out)
+{
+	sd_bus *bus = NULL;
+	if (sd_bus_new(&bus) >= 0 && sd_bus_set_address(bus, "unix:path=/run/systemd/private") >= 0 &&
+	    sd_bus_start(bus) >= 0) {
+		*out = bus;
+		return 0;
+	}
+	sd_bus_unref(bus);
+	return sd_bus_open_system(out);
+}
+#endif
+
 /* Whether systemd is restarting the unit of pid (its job's type). */
 static bool unit_restarting(pid_t pid)
 {
@@ -72,7 +89,7 @@ static bool unit_restarting(pid_t pid)
 	bool restarting = false;
 	uint32_t job_id = 0;
 	const char *job_path = NULL;
-	if (sd_bus_open_system(&bus) < 0 ||
+	if (systemd_bus(&bus) < 0 ||
 	    sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
 			       "org.freedesktop.systemd1.Manager", "GetUnitByPID", &err, &reply, "u", (uint32_t)pid) < 0 ||
 	    sd_bus_message_read(reply, "o", &unit) < 0)

@@ -261,15 +261,16 @@ def test_partial_guest_script_is_a_failure(tmp_path, script, seconds, why):
     assert "VMTEST: 1 passed, 1 failed" in out, out
 
 
-@pytest.mark.parametrize("script, runs", [("cgroup-v2-tests.sh", 1), ("oci-tests.sh", 2)])
+@pytest.mark.parametrize("script, runs", [("cgroup-v2-tests.sh", 1), ("oci-tests.sh", 2), ("systemd-tests.sh", 3)])
 def test_guest_scripts_marker_counts_their_checks(script, runs):
     """Each real guest script ends with its marker, and the number in it is
     its distinct check names (pass NAME / fail NAME), those named after a
     variable (${rt}, ${name}) counted once per value they run with
-    (oci-tests.sh: crun and runc; native and oci), the others once."""
+    (oci-tests.sh: crun and runc; native and oci; systemd-tests.sh: after
+    a restart, a crash and a reload), the others once; check NAME is one."""
     with open(os.path.join(REPO, "tests", "vm", script)) as f:
         text = f.read()
-    names = set(re.findall(r"^\s*(?:pass|fail) (\S+)", text, re.M)) - {"${rt}_$check"}  # the start-up failure loop
+    names = set(re.findall(r"^\s*(?:pass|fail|check) (\S+)", text, re.M)) - {"${rt}_$check"}  # the start-up failure loop
     expected = sum(runs if "${" in name else 1 for name in names)
     last = text.rstrip().splitlines()[-1]
     assert last == f'echo "# completed: {expected} checks"', (last, sorted(names))

@@ -5,13 +5,26 @@
 # /tests.sh (then /tests-oci.sh when there is one), each checked for being
 # whole (guest-lib.sh), prints the VMTEST summary the host looks for, and
 # powers off.
+# A guest with systemd in it (run-systemd) switches root to systemd instead:
+# it mounts all that itself, and starts warren-vm-tests.service, which runs
+# this script's "systemd-tests" stage.
 export PATH=/usr/bin
+if [ "$1" = systemd-tests ]; then
+	. /guest-lib.sh
+	: >"$results"
+	echo "# kernel $(uname -r), $(nproc) cpus, $(systemctl --version | head -n1) as pid 1"
+	run_guest_script systemd /tests.sh 150
+	guest_summary
+	sync
+	poweroff -f
+fi
 if [ "$1" != stage2 ]; then
 	mkdir -p /newroot
 	mount -t tmpfs -o mode=0755 tmpfs /newroot
 	for entry in /*; do
 		[ "$entry" = /newroot ] || cp -a "$entry" /newroot/
 	done
+	[ ! -x /usr/lib/systemd/systemd ] || exec switch_root /newroot /usr/lib/systemd/systemd
 	exec switch_root /newroot /init stage2
 	echo "VMTEST: switch_root failed"
 	poweroff -f

@@ -164,6 +164,13 @@ static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *
 	return 0;
 }
 
+/* cgroup v2 cannot rename a cgroup: the sandbox is named kept from its
+ * creation, and keeps that name through restarts (as the oci backend's) */
+static bool native_names_fixed(void)
+{
+	return !cgroup_renamable();
+}
+
 static int native_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
 			wr_error *e)
 {
@@ -193,7 +200,10 @@ static int native_adopt(const json_t *saved, char *name, struct backend_box **ou
 		free(b);
 		return r;
 	}
-	/* under a name of this daemon's (the stale sweep of others spares it) */
+	/* under a name of this daemon's (the stale sweep of others spares it),
+	 * or the one it has (cgroup v2: its kept name, spared as held) */
+	if (native_names_fixed())
+		snprintf(name, 64, "%s", sv.name);
 	if ((r = cgroup_rename(sandbox_cgroup(b->sb), name, e)) < 0) {
 		init_greeting_release(found);
 		sandbox_destroy(b->sb);
@@ -384,5 +394,6 @@ const struct backend_ops backend_native_ops = {
 	.keep = native_keep,
 	.save = native_save,
 	.adopt = native_adopt,
+	.names_fixed = native_names_fixed,
 	.discard = native_discard,
 };

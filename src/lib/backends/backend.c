@@ -25,6 +25,11 @@ const struct backend_ops *backend_get(enum backend_kind k)
 	}
 }
 
+bool backend_names_fixed(const struct backend_ops *ops)
+{
+	return ops->fixed_name || (ops->names_fixed && ops->names_fixed());
+}
+
 int backend_check_network(const struct backend_ops *ops, const struct policy *p, wr_error *e)
 {
 	if (p->network == NET_HOST)

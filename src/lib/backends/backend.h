@@ -234,6 +234,9 @@ struct backend_ops {
 	 * at once, keep gets that same name, and a restarted daemon spares
 	 * the names of the sandboxes it adopted in its stale sweeps. */
 	bool fixed_name;
+	/* Optional: the same decided on this host (the native backend's
+	 * sandboxes on cgroup v2, whose cgroups cannot be renamed). */
+	bool (*names_fixed)(void);
 	/* Removes the sandbox `saved` describes, which was not adopted: never
 	 * a process the record merely names (its pid may be another's now). */
 	void (*discard)(const json_t *saved);
@@ -258,6 +261,8 @@ int backend_open_in_root(pid_t pid, const char *dir);
 
 /* The backend of a kind; NULL when this build lacks it. */
 const struct backend_ops *backend_get(enum backend_kind k);
+/* fixed_name, or names_fixed() says so */
+bool backend_names_fixed(const struct backend_ops *ops);
 /* "native" / "oci" / "docker" -> kind; -EINVAL for other names. */
 int backend_kind_parse(const char *name, enum backend_kind *out);
 const char *backend_kind_name(enum backend_kind k);

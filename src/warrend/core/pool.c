@@ -228,7 +228,7 @@ static struct box *box_track(struct pool *p, struct backend_box *bb, enum box_st
 static struct box *box_spawn(struct pool *p, const struct policy_limits *limits, struct wd_error *err)
 {
 	char name[64];
-	bool fixed = backend_get(p->backend)->fixed_name;
+	bool fixed = backend_names_fixed(backend_get(p->backend));
 	box_new_name(name, sizeof name, fixed);
 	/* the backends read the policy only while create runs: a copy with
 	 * other limits may live on this stack */
@@ -288,7 +288,7 @@ int box_keep(struct box *b, struct wd_error *err)
 	if (!b->ops->keep)
 		return wd_fail(err, 501, "the %s backend's sandboxes end with warrend", b->ops->name);
 	char name[64];
-	if (b->ops->fixed_name)
+	if (backend_names_fixed(b->ops))
 		snprintf(name, sizeof name, "%s", b->name);
 	else
 		box_new_name(name, sizeof name, true);

@@ -666,15 +666,21 @@ static void clean_previous_run(void)
 	unsigned cgroups = cgroup_remove_stale("wd-", cgroup_owner_alive);
 	if (cgroups || containers)
 		daemon_log("destroyed %u sandbox cgroups and %u containers left by a previous run", cgroups, containers);
-	/* listeners of kept sandboxes not taken back (ours are wd-OURPID-N) */
-	char dir[4096], ours[32];
+	/* listeners of kept sandboxes not taken back (those taken back are
+	 * held under their names: wd-OURPID-kTAG-N, or their old one where
+	 * cgroups cannot be renamed) */
+	char dir[4096], name[256];
 	snprintf(dir, sizeof dir, "%s/control", daemon_state->cfg.state_dir);
-	snprintf(ours, sizeof ours, "wd-%d-k", (int)getpid());
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' && strncmp(de->d_name, ours, strlen(ours)))
+	while (d && (de = readdir(d))) {
+		snprintf(name, sizeof name, "%s", de->d_name);
+		char *dot = strrchr(name, '.');
+		if (dot && !strcmp(dot, ".sock"))
+			*dot = '\0';
+		if (de->d_name[0] != '.' && !box_name_held(name))
 			unlinkat(dirfd(d), de->d_name, 0);
+	}
 	/* egress links and rules whose owner died (a killed warrend or warren
 	 * run): theirs go, the table too when nobody is left in it */
 	wr_error e = { 0 };

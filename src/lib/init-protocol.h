@@ -94,11 +94,17 @@ struct init_signal_request {
 /* The whole message; one or two fds come with it: the listening socket
  * init accepts its next connection on, and an fd holding the lock of the
  * sandbox's host id range (userns.h), which init keeps open for its life:
- * no other sandbox gets those ids while it lives, daemon or not. */
+ * no other sandbox gets those ids while it lives, daemon or not. Then
+ * `held` more (0 to INIT_MAX_HELD) that init also keeps for its life and
+ * hands to every new connection with its INIT_EV_READY (`status` says how
+ * many): an egress sandbox's slot lock and resolver socket (net-egress.h),
+ * so its link and rules stay its own and DNS queries wait on the socket
+ * while no daemon runs. */
 struct init_keep_request {
 	uint32_t type;            /* INIT_REQ_KEEP */
-	uint32_t reserved;        /* 0 */
+	uint32_t held;            /* 0 .. INIT_MAX_HELD */
 };
+#define INIT_MAX_HELD 2
 
 #define INIT_MAX_REQUEST (128 * 1024)   /* header + strings */
 #define INIT_MAX_ARGS 4096              /* argc + envc */
@@ -120,5 +126,7 @@ struct init_greeting {
 		char error[160];      /* ended: why, when the backend knows (oci: killed at adoption) */
 	} execs[2 * INIT_MAX_RUNNING];
 	size_t n;
+	int held[INIT_MAX_HELD];      /* what init held for us (INIT_REQ_KEEP), in order */
+	int n_held;
 	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */
 };

@@ -20,8 +20,9 @@
  *                    sends, in order: INIT_EV_EXITED for every exec that
  *                    ended while nobody was connected, INIT_EV_RUNNING for
  *                    every exec still running (with the fds it kept of
- *                    INIT_EXEC_KEEP execs), then INIT_EV_READY; then it
- *                    serves that connection as the first.
+ *                    INIT_EXEC_KEEP execs), then INIT_EV_READY (with
+ *                    the fds it holds, struct init_keep_request); then
+ *                    it serves that connection as the first.
  * With INIT_EXEC_PTY the terminal's master travels back on the request's
  * own reply socket, not on this one: the parent's reader of this socket
  * stays a plain byte reader. The parent treats every event and every fd

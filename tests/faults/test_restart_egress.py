@@ -118,7 +118,7 @@ def test_kill_9_keeps_an_egress_session_with_its_patched_allowlist(start_daemon,
     host_clean(host_before, new, old)
 
 
-def test_sigusr2_keeps_an_egress_session(start_daemon, lab, tmp_path, host_before):
+def test_sigusr2_then_kill_9_keep_an_egress_session(start_daemon, lab, tmp_path, host_before):
     policies = write_policies(str(tmp_path / "policies"), lab)
     old = start_daemon("--policy-dir", policies)
     s = old.create(policy="egress-test", network={"allow": ["www.allowed.test"]})
@@ -128,15 +128,21 @@ def test_sigusr2_keeps_an_egress_session(start_daemon, lab, tmp_path, host_befor
     assert slot_state(slot) == {"rules": True, "link": True}, slot_state(slot)
     new = start_daemon("--policy-dir", policies, workdir=old.workdir)
     assert "took back 1 session(s)" in new.log(), new.log()
+    expected = {"www.allowed.test": [lab.addr(1), "connected", f"OK {lab.addr(1)} {lab.host_addr}"],
+                "other.allowed.test": ["nxdomain"]}
     got = resolve_and_connect(new, sid, ["www.allowed.test", "other.allowed.test"])
-    assert got == {"www.allowed.test": [lab.addr(1), "connected", f"OK {lab.addr(1)} {lab.host_addr}"],
-                   "other.allowed.test": ["nxdomain"]}, got
+    assert got == expected, got
+    # a session taken back is kept again: a second restart finds it too
+    new.kill()
+    third = start_daemon("--policy-dir", policies, workdir=old.workdir)
+    assert "took back 1 session(s)" in third.log(), third.log()
+    assert resolve_and_connect(third, sid, ["www.allowed.test", "other.allowed.test"]) == expected
     # SIGTERM ends it with everything of its network
-    rc, _ = new.stop()
-    assert rc == 0, new.log()
+    rc, _ = third.stop()
+    assert rc == 0, third.log()
     assert wait_slot_gone(slot), slot_state(slot)
     assert host_state() == {"table": [], "links": [], "pool_addresses": []}, host_state()
-    host_clean(host_before, new, old)
+    host_clean(host_before, third, new, old)
 
 
 def test_egress_sessions_not_taken_back_leave_no_link_or_rule(start_daemon, lab, tmp_path, host_before):
@@ -168,4 +174,28 @@ def test_egress_sessions_not_taken_back_leave_no_link_or_rule(start_daemon, lab,
     assert new.get("/v1/sessions").json()["sessions"] == []
     stop_cleanly(new)
     assert host_state() == {"table": [], "links": [], "pool_addresses": []}, host_state()
+    host_clean(host_before, new, old)
+
+
+def test_kill_9_keeps_an_oci_egress_session(start_daemon, lab, tmp_path, host_before):
+    """The oci backend: the container's holder (warren-ids) keeps its slot and
+    resolver socket as a native init does."""
+    policies = write_policies(str(tmp_path / "policies"), lab)
+    old = start_daemon("--policy-dir", policies, backend="oci")
+    s = old.create(policy="egress-test", network={"allow": [f"{lab.addr(1)}:8080", "www.allowed.test"]})
+    sid, slot = s["id"], slot_of(s["network"]["address"])
+    assert s["backend"] == "oci", s
+    old.kill()
+    assert slot_state(slot) == {"rules": True, "link": True}, slot_state(slot)
+    new = start_daemon("--policy-dir", policies, workdir=old.workdir, backend="oci")
+    assert "took back 1 session(s)" in new.log(), new.log()
+    got = resolve_and_connect(new, sid, ["www.allowed.test", "other.allowed.test"])
+    assert got == {"www.allowed.test": [lab.addr(1), "connected", f"OK {lab.addr(1)} {lab.host_addr}"],
+                   "other.allowed.test": ["nxdomain"]}, got
+    assert patch_allow(new, sid, [f"{lab.addr(2)}:8080"])["allow"] == [f"{lab.addr(2)}:8080"]
+    got = probe(new, sid, [f"{lab.addr(1)}:8080", f"{lab.addr(2)}:8080"])
+    assert [got[f"{lab.addr(1)}:8080"][0], got[f"{lab.addr(2)}:8080"][0]] == ["refused", "connected"], got
+    new.remove(sid)
+    assert wait_slot_gone(slot), slot_state(slot)
+    stop_cleanly(new)
     host_clean(host_before, new, old)

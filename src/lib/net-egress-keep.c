@@ -131,11 +131,14 @@ int net_egress_adopt(const json_t *saved, pid_t pid, int *held, int n_held, stru
 		return r;
 	if (!if_nametoindex(n->link))
 		return wr_error_set(e, ENODEV, "its egress link %s is gone", n->link);
+	/* what the old forwarder let through goes: the new one does not know
+	 * which names it was for, and a PATCH must be able to take it back
+	 * (connections open go on); this fails too when its rules are gone */
+	if ((r = net_rules_forget_all(n->slot, e)) < 0)
+		return r;
 	n->lock_fd = held[0];
 	n->dns_fd = held[1];
 	held[0] = held[1] = -1;
-	/* its rules are checked by the first update (a flush of its chain
-	 * fails when the chain is gone); removed with it from now on */
-	n->rules = true;
+	n->rules = true; /* removed with it from now on */
 	return 0;
 }

@@ -8,6 +8,7 @@ Every destination is an address of the test's own namespace (netlab.py):
 no packet of these tests can leave the machine, even if warren is wrong.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -417,7 +418,8 @@ def test_drain_and_kill_9_leave_nothing(start_daemon, lab, tmp_path):  # noqa: F
     slot = slot_of(s["network"]["address"])
     init = d2.init_pid(s["id"])
     d2.kill()
-    os.kill(init, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(init, signal.SIGKILL)
     assert wait_for(lambda: not slot_state(slot)["link"], 30), "the link did not go with the sandbox"
     assert slot_state(slot)["rules"], "expected the killed daemon's rules to be left for the next start"
     d3 = start_daemon("--policy-dir", policies, workdir=d2.workdir)

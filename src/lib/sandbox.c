@@ -1,6 +1,7 @@
 #include "config.h"
 #include "sandbox.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,14 @@ int sandbox_keep(struct sandbox *sb, int listener, wr_error *e)
 	int r = spawner_hand_over_ids(&sb->sp.ids, &ids_lock, e);
 	if (r < 0)
 		return r;
+	/* a range of its own (an egress sandbox, made by warrend itself): init
+	 * shares its lock's file description, so the range stays locked with
+	 * init alive, daemon or not */
+	if (ids_lock < 0 && sb->sp.ids.lock_fd >= 0) {
+		if ((ids_lock = fcntl(sb->sp.ids.lock_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return wr_error_set(e, errno, "the lock of its host ids");
+		sb->sp.ids.handed = true;
+	}
 	/* an egress sandbox's init holds its slot (its link and rules stay
 	 * its own) and its resolver's socket (queries wait there) */
 	const struct net_egress *net = &sb->sp.net;

@@ -8,6 +8,8 @@ to the last rule.
 Every destination is an address of the test's own namespace (netlab.py):
 no packet of these tests can leave the machine."""
 
+import errno
+import fcntl
 import json
 import os
 import signal
@@ -20,7 +22,7 @@ from test_daemon_egress import (HOLD, lab, probe, resolve_and_connect, slot_of, 
                                 wait_slot_gone, write_policies)
 from test_daemon_processes import Stream, finished, output_of, start
 from test_faults import stop_cleanly
-from test_restart import record_path
+from test_restart import ids_locked, record_path
 
 # Waits for SIGUSR1 (sent from the host while no daemon runs), then
 # resolves a name and connects to it: its lookup is made meanwhile.
@@ -59,6 +61,18 @@ def command_pid(init_pid, word):
     raise AssertionError(f"no command of {word} in the sandbox of {init_pid}")
 
 
+def slot_locked(slot):
+    """Whether someone holds egress slot K (byte K of the slots' lock file)."""
+    with open("/run/warren/net-slots.lock", "rb+") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+        except OSError as e:
+            assert e.errno in (errno.EACCES, errno.EAGAIN), e
+            return True
+        fcntl.lockf(f, fcntl.LOCK_UN, 1, slot)
+        return False
+
+
 def resolver_queue(init_pid):
     """Bytes waiting on the sandbox's resolver socket (127.0.0.53:53)."""
     out = subprocess.run(["nsenter", "-t", str(init_pid), "-n", "ss", "-uanH", "sport", "= :53"],
@@ -85,11 +99,15 @@ def test_kill_9_keeps_an_egress_session_with_its_patched_allowlist(start_daemon,
     patched = [f"{lab.addr(9)}:8080", "www.allowed.test", "other.allowed.test"]
     assert patch_allow(old, sid, patched)["allow"] == patched
     init = old.init_pid(sid)
+    (record,) = old.state_files()
 
     old.kill()
 
-    # its sandbox, link and rules stay while no daemon runs; a lookup waits on its socket
+    # its sandbox, link and rules stay while no daemon runs, its slot and host ids held
+    # (no warren run or other daemon takes or sweeps them); a lookup waits on its socket
     assert pid_alive(init) and slot_state(slot) == {"rules": True, "link": True}, slot_state(slot)
+    assert record["backend_state"]["egress"]["slot"] == slot, record["backend_state"]
+    assert slot_locked(slot) and ids_locked(record["backend_state"]["host_ids"])
     os.kill(command_pid(init, "other.allowed.test"), signal.SIGUSR1)
     assert wait_for(lambda: resolver_queue(init) > 0, 30), "the sandbox's lookup did not wait on its socket"
     new = start_daemon("--policy-dir", policies, workdir=old.workdir)
@@ -192,7 +210,7 @@ def test_kill_9_keeps_an_oci_egress_session(start_daemon, lab, tmp_path, host_be
     sid, slot = s["id"], slot_of(s["network"]["address"])
     assert s["backend"] == "oci", s
     old.kill()
-    assert slot_state(slot) == {"rules": True, "link": True}, slot_state(slot)
+    assert slot_state(slot) == {"rules": True, "link": True} and slot_locked(slot), slot_state(slot)
     new = start_daemon("--policy-dir", policies, workdir=old.workdir, backend="oci")
     assert "took back 1 session(s)" in new.log(), new.log()
     got = resolve_and_connect(new, sid, ["www.allowed.test", "other.allowed.test"])

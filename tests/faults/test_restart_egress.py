@@ -222,4 +222,6 @@ def test_kill_9_keeps_an_oci_egress_session(start_daemon, lab, tmp_path, host_be
     new.remove(sid)
     assert wait_slot_gone(slot), slot_state(slot)
     stop_cleanly(new)
+    # (the old daemon's pool containers went at the new one's start, with their links and rules)
+    assert host_state() == {"table": [], "links": [], "pool_addresses": []}, host_state()
     host_clean(host_before, new, old)

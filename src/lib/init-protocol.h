@@ -23,8 +23,9 @@
  *                    sends, in order: INIT_EV_EXITED for every exec that
  *                    ended while nobody was connected, INIT_EV_RUNNING for
  *                    every exec still running (with the fds it kept of
- *                    INIT_EXEC_KEEP execs), then INIT_EV_READY; then it
- *                    serves that connection as the first.
+ *                    INIT_EXEC_KEEP execs), then INIT_EV_READY (with
+ *                    the fds it holds, struct init_keep_request); then
+ *                    it serves that connection as the first.
  * With INIT_EXEC_PTY the terminal's master travels back on the request's
  * own reply socket, not on this one: the parent's reader of this socket
  * stays a plain byte reader. The parent treats every event and every fd
@@ -34,7 +35,7 @@
 #include <stdint.h>
 
 #define INIT_GO_BYTE 'g'
-/* In the `status` of the READY that ends a greeting: what this init
+/* In the `exec_id` of the READY that ends a greeting: what this init
  * understands. 0 (older inits): no INIT_EXEC_KEEP_STDIN, no
  * INIT_REQ_CLOSE_STDIN; 2: both. A daemon that took back a sandbox
  * keeps to what its init understands (a binary upgrade). */
@@ -116,11 +117,17 @@ struct init_close_stdin_request {
 /* The whole message; one or two fds come with it: the listening socket
  * init accepts its next connection on, and an fd holding the lock of the
  * sandbox's host id range (userns.h), which init keeps open for its life:
- * no other sandbox gets those ids while it lives, daemon or not. */
+ * no other sandbox gets those ids while it lives, daemon or not. Then
+ * `held` more (0 to INIT_MAX_HELD) that init also keeps for its life and
+ * hands to every new connection with its INIT_EV_READY (`status` says how
+ * many): an egress sandbox's slot lock and resolver socket (net-egress.h),
+ * so its link and rules stay its own and DNS queries wait on the socket
+ * while no daemon runs. */
 struct init_keep_request {
 	uint32_t type;            /* INIT_REQ_KEEP */
-	uint32_t reserved;        /* 0 */
+	uint32_t held;            /* 0 .. INIT_MAX_HELD */
 };
+#define INIT_MAX_HELD 2
 
 #define INIT_MAX_REQUEST (128 * 1024)   /* header + strings */
 #define INIT_MAX_ARGS 4096              /* argc + envc */
@@ -144,5 +151,7 @@ struct init_greeting {
 	} execs[2 * INIT_MAX_RUNNING];
 	size_t n;
 	int init_version;             /* INIT_PROTOCOL_VERSION of the init that greeted */
+	int held[INIT_MAX_HELD];      /* what init held for us (INIT_REQ_KEEP), in order */
+	int n_held;
 	uint32_t last_id;             /* the daemon's: no new exec may be numbered below */
 };

@@ -91,8 +91,11 @@ int init_parse_signal(const char *buf, size_t len, struct init_signal_request *r
 int init_parse_keep(const char *buf, size_t len, int n_fds)
 {
 	struct init_keep_request req;
-	if (len != sizeof req || n_fds < 1 || n_fds > 2)
+	if (len != sizeof req)
 		return -EBADMSG;
 	memcpy(&req, buf, sizeof req);
-	return req.type == INIT_REQ_KEEP && !req.reserved ? 0 : -EBADMSG;
+	if (req.type != INIT_REQ_KEEP || req.held > INIT_MAX_HELD)
+		return -EBADMSG;
+	int held = (int)req.held;
+	return n_fds >= 1 + held && n_fds <= 2 + held ? held : -EBADMSG;
 }

@@ -31,5 +31,7 @@ int init_parse_close_stdin(const char *buf, size_t len, uint32_t *exec_id);
 int init_parse_signal(const char *buf, size_t len, struct init_signal_request *req);
 
 /* Checks a whole INIT_REQ_KEEP message that came with n_fds fds (the
- * listener, and the lock of the sandbox's host ids): 0, or -EBADMSG. */
+ * listener, maybe the lock of the sandbox's host ids, then what init
+ * holds for the next daemons): how many it holds (the last fds), or
+ * -EBADMSG. */
 int init_parse_keep(const char *buf, size_t len, int n_fds);

@@ -388,6 +388,33 @@ static void reap(const struct init_plan *p, struct running_exec *running)
 	}
 }
 
+/* What INIT_REQ_KEEP gave init to hold for the next daemons. */
+static int held[INIT_MAX_HELD];
+static int n_held;
+
+/* An event of a greeting with n (<= INIT_MAX_KEPT) fds. */
+_Static_assert(INIT_MAX_HELD <= INIT_MAX_KEPT, "send_event_fds's room");
+static bool send_event_fds(int sock, struct init_event *ev, const int *fds, int n)
+{
+	union {
+		char buf[CMSG_SPACE(INIT_MAX_KEPT * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec iov = { .iov_base = ev, .iov_len = sizeof *ev };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (n) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof *ev;
+}
+
 /* A new connection on the keep listener (the daemon restarted): what it
  * must know first (init-protocol.h). Fails when that daemon went too. */
 static bool greet(const struct init_plan *p, struct running_exec *running)
@@ -407,35 +434,26 @@ static bool greet(const struct init_plan *p, struct running_exec *running)
 			if (running[i].kept[k] >= 0)
 				fds[n++] = running[i].kept[k];
 		struct init_event ev = { .type = INIT_EV_RUNNING, .exec_id = running[i].id, .status = n };
-		union {
-			char buf[CMSG_SPACE(INIT_MAX_KEPT * sizeof(int))];
-			struct cmsghdr align;
-		} control;
-		memset(&control, 0, sizeof control);
-		struct iovec iov = { .iov_base = &ev, .iov_len = sizeof ev };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (n) {
-			msg.msg_control = control.buf;
-			msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-			memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
-		}
-		if (sendmsg(p->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof ev)
+		if (!send_event_fds(p->sock, &ev, fds, n))
 			return false;
 	}
-	return send_event(p->sock, INIT_EV_READY, 0, 0, INIT_PROTOCOL_VERSION, NULL, NULL);
+	/* exec_id: what this init understands (older inits send 0) */
+	struct init_event ready = { .type = INIT_EV_READY, .exec_id = INIT_PROTOCOL_VERSION, .status = n_held };
+	return send_event_fds(p->sock, &ready, held, n_held);
 }
 
 /* INIT_REQ_KEEP: from now on the sandbox outlives its parent and is
- * reached again through `listener`. */
-static void keep_alive(int *listener, int fd)
+ * reached again through `listener`; the last `n` of fds are held for the
+ * next daemons (the ids' lock before them stays open: init's for life). */
+static void keep_alive(int *listener, const int *fds, int n_fds, int n)
 {
 	if (*listener >= 0)
 		close(*listener);
-	*listener = fd;
+	*listener = fds[0];
+	close_fds(held, n_held);
+	n_held = n;
+	for (int i = 0; i < n; i++)
+		held[i] = fds[n_fds - n + i];
 	prctl(PR_SET_PDEATHSIG, 0);
 }
 
@@ -536,8 +554,9 @@ static _Noreturn void serve_requests(const struct init_plan *plan)
 			continue;
 		}
 		if (type == INIT_REQ_KEEP) {
-			if (init_parse_keep(buf, (size_t)n, n_fds) == 0)
-				keep_alive(&listener, fds_in[0]); /* fds_in[1], the ids' lock, stays open */
+			int n_keep = init_parse_keep(buf, (size_t)n, n_fds);
+			if (n_keep >= 0)
+				keep_alive(&listener, fds_in, n_fds, n_keep);
 			else
 				close_fds(fds_in, n_fds);
 			continue;

@@ -50,6 +50,14 @@ int net_egress_teardown(struct net_egress *n, wr_error *e);
  * gone, and the table when nothing is left in it (setup calls it;
  * warrend at start). Returns how many slots. */
 int net_egress_sweep(wr_error *e);
+/* Kept across a restart of warrend (net-egress-keep.c): what the record
+ * says of it (JSON null without egress), and taking it back with the two
+ * fds the sandbox's init held (`held`: the slot lock, the resolver
+ * socket; taken, set to -1, on success), each proven to be the record's:
+ * the lock file's byte of its slot, a UDP socket on NET_DNS_ADDRESS:53 in
+ * the network namespace of init `pid`, its link still there. */
+json_t *net_egress_save(const struct net_egress *n);
+int net_egress_adopt(const json_t *saved, pid_t pid, int *held, int n_held, struct net_egress *n, wr_error *e);
 /* One line for -v: "wrn3 10.231.0.7 via eth0 (IPv6 …)". */
 void net_egress_describe(const struct net_egress *n, char *buf, size_t len);
 /* The rules' view of the sandbox (for net_rules_update after a new allowlist). */

@@ -550,6 +550,17 @@ int net_rules_forget(unsigned slot, const struct dns_address *a, wr_error *e)
 	return change_learned("delete", slot, a, 1, e);
 }
 
+int net_rules_forget_all(unsigned slot, wr_error *e)
+{
+	_cleanup_json_ json_t *cmds = json_array();
+	char set[32];
+	for (int v = 4; v <= 6; v += 2) {
+		snprintf(set, sizeof set, "sb%u-dns%d", slot, v);
+		add_cmd(cmds, "flush", "set", in_table(set));
+	}
+	return run(cmds, NULL, "forget what the sandbox's names resolved to", e);
+}
+
 /* A listed counter "sbK-WHICH" into its slot's figures: the slot, or -1
  * for a counter that is not a sandbox's. */
 static long count_into(json_t *obj, unsigned want_slot, bool any_slot, struct net_counters *c)

@@ -61,6 +61,9 @@ int net_rules_remove(unsigned slot, wr_error *e);
 int net_rules_learn(unsigned slot, const struct dns_address *a, size_t n, wr_error *e);
 /* Takes one back (a live allowlist no longer allows its name). */
 int net_rules_forget(unsigned slot, const struct dns_address *a, wr_error *e);
+/* Takes back every address learned (a sandbox taken back by a restarted
+ * warrend: what its old forwarder let through, no PATCH could take back). */
+int net_rules_forget_all(unsigned slot, wr_error *e);
 int net_rules_counters(unsigned slot, struct net_counters *c, wr_error *e);
 /* Every sandbox's counters in one listing (warrend's /metrics): a
  * malloc'd array, none when there is no table. */

@@ -138,6 +138,9 @@ void init_greeting_release(struct init_greeting *g)
 		for (int k = 0; k < g->execs[i].n_fds; k++)
 			close(g->execs[i].fds[k]);
 	g->n = 0;
+	for (int i = 0; i < g->n_held; i++)
+		close(g->held[i]);
+	g->n_held = 0;
 }
 
 /* init's greeting (init-protocol.h), up to its READY. Untrusted: every
@@ -145,14 +148,18 @@ void init_greeting_release(struct init_greeting *g)
 static int read_greeting(int fd, struct init_greeting *g, wr_error *e)
 {
 	g->n = 0;
+	g->n_held = 0;
 	for (;;) {
 		struct init_event ev;
 		int fds[INIT_MAX_KEPT], n_fds, r;
 		if ((r = read_greeting_event(fd, &ev, fds, &n_fds, e)) < 0)
 			return r;
 		bool ok = memchr(ev.step, '\0', sizeof ev.step) && memchr(ev.path, '\0', sizeof ev.path);
-		if (ok && ev.type == INIT_EV_READY && n_fds == 0) {
-			g->init_version = ev.status;
+		if (ok && ev.type == INIT_EV_READY && ev.status == n_fds && n_fds <= INIT_MAX_HELD) {
+			g->init_version = (int)ev.exec_id;
+			/* what init held for us (INIT_REQ_KEEP), checked by its user */
+			for (int i = 0; i < n_fds; i++)
+				g->held[g->n_held++] = fds[i];
 			return 0;
 		}
 		ok = ok && ev.exec_id > 0 && g->n < sizeof g->execs / sizeof g->execs[0] &&

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "sandbox.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,9 +221,32 @@ int sandbox_keep(struct sandbox *sb, int listener, wr_error *e)
 	int r = spawner_hand_over_ids(&sb->sp.ids, &ids_lock, e);
 	if (r < 0)
 		return r;
-	int fds[2] = { listener, ids_lock };
+	/* a range of its own (an egress sandbox, made by warrend itself): init
+	 * shares its lock's file description, so the range stays locked with
+	 * init alive, daemon or not */
+	if (ids_lock < 0 && sb->sp.ids.lock_fd >= 0) {
+		if ((ids_lock = fcntl(sb->sp.ids.lock_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return wr_error_set(e, errno, "the lock of its host ids");
+		sb->sp.ids.handed = true;
+	}
+	/* an egress sandbox's init holds its slot (its link and rules stay
+	 * its own) and its resolver's socket (queries wait there) */
+	const struct net_egress *net = &sb->sp.net;
+	if (net->lock_fd >= 0 && net->dns_fd < 0)
+		r = wr_error_set(e, EBADF, "the sandbox's resolver socket is gone");
+	if (r < 0) {
+		if (ids_lock >= 0)
+			close(ids_lock);
+		return r;
+	}
+	int fds[2 + INIT_MAX_HELD] = { listener, ids_lock };
 	size_t n = ids_lock >= 0 ? 2 : 1;
 	struct init_keep_request req = { .type = INIT_REQ_KEEP };
+	if (net->lock_fd >= 0) {
+		fds[n++] = net->lock_fd;
+		fds[n++] = net->dns_fd;
+		req.held = 2;
+	}
 	union {
 		char buf[CMSG_SPACE(sizeof fds)];
 		struct cmsghdr align;

@@ -165,6 +165,12 @@ class NetLab:
     def _start(self, dns_table):
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.lab_if, "netns", self.ns)
+        # a host interface that does not forward, as warren's egress
+        # interface is until warren turns it on: a new interface copies
+        # net.ipv4.conf.default.forwarding, which a container engine on
+        # the host (podman's networks) may have set to 1
+        with open(f"/proc/sys/net/ipv4/conf/{self.host_if}/forwarding", "w") as f:
+            f.write("0")
         sh("ip", "addr", "add", f"{self.host_addr}/24", "dev", self.host_if)
         sh("ip", "link", "set", self.host_if, "up")
         netns = ["ip", "-n", self.ns]

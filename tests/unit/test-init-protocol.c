@@ -91,7 +91,7 @@ START_TEST(exec_flags_and_sizes_are_checked)
 END_TEST
 
 /* INIT_EXEC_KEEP: two more fds (the kept output ends), none with a pty
- * (init keeps the master); INIT_REQ_KEEP: the listener, and maybe the ids' lock. */
+ * (init keeps the master); INIT_REQ_KEEP: the listener, maybe the ids' lock, then what init holds. */
 START_TEST(keep_requests_are_counted_and_checked)
 {
 	struct init_exec_request hdr = { .flags = INIT_EXEC_CGROUP_FD | INIT_EXEC_KEEP };
@@ -111,8 +111,15 @@ START_TEST(keep_requests_are_counted_and_checked)
 	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 0), -EBADMSG);
 	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 3), -EBADMSG);
 	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep - 1, 1), -EBADMSG);
-	keep.reserved = 1;
+	/* held fds (an egress sandbox's slot lock and resolver socket) come last */
+	keep.held = 2;
 	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 1), -EBADMSG);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 2), -EBADMSG);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 3), 2);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 4), 2);
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 5), -EBADMSG);
+	keep.held = INIT_MAX_HELD + 1;
+	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 5), -EBADMSG);
 	keep = (struct init_keep_request){ .type = INIT_REQ_SIGNAL };
 	ck_assert_int_eq(init_parse_keep((char *)&keep, sizeof keep, 1), -EBADMSG);
 }

@@ -92,12 +92,10 @@ static void control_unlink(const char *name)
 	unlinkat(control_dir, file, 0);
 }
 
-/* The sandbox's listener under STATE/control, handed to its init. An
- * egress sandbox is not kept: its resolver and rules live in the daemon. */
+/* The sandbox's listener under STATE/control, handed to its init (with
+ * an egress sandbox's slot lock and resolver socket, sandbox_keep). */
 static int native_keep(struct backend_box *b, const char *name, wr_error *e)
 {
-	if (sandbox_net(b->sb)->lock_fd >= 0)
-		return wr_error_set(e, EOPNOTSUPP, "a sandbox with network egress ends with warrend");
 	if (control_dir < 0)
 		return wr_error_set(e, EOPNOTSUPP, "no control directory");
 	struct cgroup *cg = sandbox_cgroup(b->sb);
@@ -135,10 +133,11 @@ static json_t *native_save(const struct backend_box *b)
 		return NULL;
 	char control[80];
 	snprintf(control, sizeof control, "%s.sock", b->name);
-	return json_pack("{s:i, s:I, s:s, s:s, s:s, s:{s:i, s:I, s:I, s:b, s:b}}", "init_pid", (int)pid,
+	return json_pack("{s:i, s:I, s:s, s:s, s:s, s:{s:i, s:I, s:I, s:b, s:b}, s:o}", "init_pid", (int)pid,
 			 "init_start_time", (json_int_t)started, "cgroup_name", b->name, "cgroup", cgroup, "control", control,
 			 "host_ids", "slot", (int)ids->slot, "base", (json_int_t)ids->host_base, "count",
-			 (json_int_t)ids->count, "rootless", ids->rootless, "held_by_init", ids->handed);
+			 (json_int_t)ids->count, "rootless", ids->rootless, "held_by_init", ids->handed, "egress",
+			 net_egress_save(sandbox_net(b->sb)));
 }
 
 struct saved_native {
@@ -146,17 +145,18 @@ struct saved_native {
 	json_int_t started, slot, base, count;
 	const char *name, *cgroup, *control;
 	int rootless, held_by_init;
+	json_t *egress;        /* its link (net-egress-keep.c); null or absent without */
 };
 
 static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *e)
 {
 	json_error_t je;
 	*out = (struct saved_native){ 0 };
-	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:b, s:b}}",
-			   "init_pid", &out->pid, "init_start_time", &out->started, "cgroup_name", &out->name,
-			   "cgroup", &out->cgroup, "control", &out->control, "host_ids", "slot", &out->slot, "base",
-			   &out->base, "count", &out->count, "rootless", &out->rootless, "held_by_init",
-			   &out->held_by_init) < 0)
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT,
+			   "{s:i, s:I, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:b, s:b}, s?o}", "init_pid", &out->pid,
+			   "init_start_time", &out->started, "cgroup_name", &out->name, "cgroup", &out->cgroup, "control",
+			   &out->control, "host_ids", "slot", &out->slot, "base", &out->base, "count", &out->count,
+			   "rootless", &out->rootless, "held_by_init", &out->held_by_init, "egress", &out->egress) < 0)
 		return wr_error_set(e, EBADMSG, "its native state: %s", je.text);
 	if (out->pid <= 1 || out->started < 0 || out->slot < 0 || out->base < 0 || out->count < 0 ||
 	    out->base > UINT32_MAX || out->count > UINT32_MAX || strncmp(out->name, "wd-", 3) || strchr(out->name, '/'))
@@ -169,6 +169,15 @@ static int saved_parse(const json_t *saved, struct saved_native *out, wr_error *
 static bool native_names_fixed(void)
 {
 	return !cgroup_renamable();
+}
+
+/* A sandbox taken back and then refused: destroyed (its processes killed). */
+static int adopt_failed(struct backend_box *b, struct init_greeting *found, int r)
+{
+	init_greeting_release(found);
+	sandbox_destroy(b->sb);
+	free(b);
+	return r;
 }
 
 static int native_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
@@ -200,26 +209,25 @@ static int native_adopt(const json_t *saved, char *name, struct backend_box **ou
 		free(b);
 		return r;
 	}
+	/* its link and rules, with what its init held of them (taken), before
+	 * anything is renamed: a failure leaves what discard removes */
+	if (sv.egress && !json_is_null(sv.egress)) {
+		if ((r = net_egress_adopt(sv.egress, sv.pid, found->held, found->n_held, sandbox_net(b->sb), e)) < 0)
+			return adopt_failed(b, found, r);
+		found->n_held = 0;
+	}
 	/* under a name of this daemon's (the stale sweep of others spares it),
 	 * or the one it has (cgroup v2: its kept name, spared as held) */
 	if (native_names_fixed())
 		snprintf(name, 64, "%s", sv.name);
-	if ((r = cgroup_rename(sandbox_cgroup(b->sb), name, e)) < 0) {
-		init_greeting_release(found);
-		sandbox_destroy(b->sb);
-		free(b);
-		return r;
-	}
+	if ((r = cgroup_rename(sandbox_cgroup(b->sb), name, e)) < 0)
+		return adopt_failed(b, found, r);
 	char renamed[80];
 	snprintf(renamed, sizeof renamed, "%s.sock", name);
 	if (renameat(control_dir, control, control_dir, renamed) < 0)
 		r = wr_error_set(e, errno, "rename its control socket");
-	if (r < 0) {
-		init_greeting_release(found);
-		sandbox_destroy(b->sb);
-		free(b);
-		return r;
-	}
+	if (r < 0)
+		return adopt_failed(b, found, r);
 	snprintf(b->name, sizeof b->name, "%s", name);
 	b->kept = true;
 	/* execs that ended unseen (their end went to the old daemon) may have

@@ -526,7 +526,7 @@ static void create_finished(struct backend_box *b)
 	wr_error e = { 0 };
 	/* from now on the range stays locked as long as the container lives,
 	 * with or without a daemon (a crashed one's pool containers too) */
-	if (start_holder(b, &e) < 0 || oci_net_setup(&b->net, b->init_pid, &e) < 0) {
+	if (oci_net_setup(&b->net, b->init_pid, &e) < 0 || start_holder(b, &e) < 0) {
 		snprintf(b->message, sizeof b->message, "%s", e.message);
 		b->state = OCI_FAILED;
 		return;
@@ -1115,7 +1115,13 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
  * that ran are killed at adoption: their exec waiters, and with them
  * their pipes, ended with the old daemon. */
 
-static void holder_main(int lock_fd, int init_pidfd)
+/* The holder's fds: 3 the ids' lock, 4 the init's pidfd; with egress 5
+ * its slot lock, 6 its resolver socket (kept by the holder as a native
+ * sandbox's init keeps them: its link and rules stay the sandbox's, DNS
+ * queries wait on the socket). */
+enum { HOLDER_IDS = 3, HOLDER_INIT, HOLDER_SLOT, HOLDER_DNS };
+
+static void holder_main(int lock_fd, int init_pidfd, const struct net_egress *net)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	for (int sig = 1; sig < NSIG; sig++)
@@ -1124,13 +1130,15 @@ static void holder_main(int lock_fd, int init_pidfd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int lock = fcntl(lock_fd, F_DUPFD, 10), pidfd = fcntl(init_pidfd, F_DUPFD, 10);
+	int slot = net ? fcntl(net->lock_fd, F_DUPFD, 10) : -1, dns = net ? fcntl(net->dns_fd, F_DUPFD, 10) : -1;
 	int devnull = open("/dev/null", O_RDWR);
 	if (lock < 0 || pidfd < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
-	    dup2(devnull, 2) < 0 || dup2(lock, 3) < 0 || dup2(pidfd, 4) < 0)
+	    dup2(devnull, 2) < 0 || dup2(lock, HOLDER_IDS) < 0 || dup2(pidfd, HOLDER_INIT) < 0 ||
+	    (net && (slot < 0 || dns < 0 || dup2(slot, HOLDER_SLOT) < 0 || dup2(dns, HOLDER_DNS) < 0)))
 		_exit(1);
-	syscall(SYS_close_range, 5U, ~0U, 0U);
+	syscall(SYS_close_range, net ? HOLDER_DNS + 1U : HOLDER_SLOT + 0U, ~0U, 0U);
 	prctl(PR_SET_NAME, "warren-ids");
-	struct pollfd p = { .fd = 4, .events = POLLIN };
+	struct pollfd p = { .fd = HOLDER_INIT, .events = POLLIN };
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	_exit(0);
@@ -1146,7 +1154,7 @@ static int start_holder(struct backend_box *b, wr_error *e)
 	if (middle == 0) {
 		pid_t h = setsid() < 0 ? -1 : fork();
 		if (h == 0)
-			holder_main(b->ids.lock_fd, b->init_pidfd);
+			holder_main(b->ids.lock_fd, b->init_pidfd, oci_net_egress(&b->net));
 		_exit(h > 0 && write(pipe_fds[1], &h, sizeof h) == (ssize_t)sizeof h ? 0 : 1);
 	}
 	close(pipe_fds[1]);
@@ -1169,8 +1177,6 @@ static int oci_keep(struct backend_box *b, const char *name, wr_error *e)
 {
 	if (strcmp(name, b->name))
 		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
-	if (oci_net_egress(&b->net))
-		return wr_error_set(e, EOPNOTSUPP, "a sandbox with network egress ends with warrend");
 	if (b->state != OCI_READY || b->holder <= 0)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
 	b->kept = true; /* (its holder runs since the container came up) */
@@ -1184,26 +1190,29 @@ static json_t *oci_save(const struct backend_box *b)
 	if (!b->kept || b->state != OCI_READY || proc_start_time(b->init_pid, &started) < 0 ||
 	    proc_start_time(b->holder, &holder_started) < 0 || cgroup_export(b->cg, cgroup, sizeof cgroup) < 0)
 		return NULL;
-	return json_pack("{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:i, s:I, s:I}}", "container", b->name, "init_pid",
+	return json_pack("{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:i, s:I, s:I}, s:o}", "container", b->name, "init_pid",
 			 (int)b->init_pid, "init_start_time", (json_int_t)started, "cgroup", cgroup, "holder_pid",
 			 (int)b->holder, "holder_start_time", (json_int_t)holder_started, "host_ids", "slot",
-			 (int)b->ids.slot, "base", (json_int_t)b->ids.host_base, "count", (json_int_t)b->ids.count);
+			 (int)b->ids.slot, "base", (json_int_t)b->ids.host_base, "count", (json_int_t)b->ids.count,
+			 "egress", net_egress_save(&b->net.egress));
 }
 
 struct saved_oci {
 	const char *name, *cgroup;
 	int pid, holder;
 	json_int_t started, holder_started, slot, base, count;
+	json_t *egress;          /* its link (net-egress-keep.c); null or absent without */
 };
 
 static int saved_parse(const json_t *saved, struct saved_oci *out, wr_error *e)
 {
 	json_error_t je;
 	*out = (struct saved_oci){ 0 };
-	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT, "{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:I, s:I, s:I}}",
-			   "container", &out->name, "init_pid", &out->pid, "init_start_time", &out->started, "cgroup",
-			   &out->cgroup, "holder_pid", &out->holder, "holder_start_time", &out->holder_started,
-			   "host_ids", "slot", &out->slot, "base", &out->base, "count", &out->count) < 0)
+	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT,
+			   "{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:I, s:I, s:I}, s?o}", "container", &out->name,
+			   "init_pid", &out->pid, "init_start_time", &out->started, "cgroup", &out->cgroup,
+			   "holder_pid", &out->holder, "holder_start_time", &out->holder_started, "host_ids", "slot",
+			   &out->slot, "base", &out->base, "count", &out->count, "egress", &out->egress) < 0)
 		return wr_error_set(e, EBADMSG, "its oci state: %s", je.text);
 	if (out->pid <= 1 || out->holder <= 1 || out->started < 0 || out->holder_started < 0 || out->slot < 0 ||
 	    out->slot > UINT32_MAX || out->base < 0 || out->base > UINT32_MAX || out->count <= 0 ||
@@ -1255,12 +1264,29 @@ static int take_ids(const struct saved_oci *sv, struct uid_range *ids, wr_error 
 	_cleanup_close_ int holder = pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
 	if (holder < 0)
 		return holder;
-	int fd = (int)syscall(SYS_pidfd_getfd, holder, 3, 0);
+	int fd = (int)syscall(SYS_pidfd_getfd, holder, HOLDER_IDS, 0);
 	if (fd < 0)
 		return wr_error_set(e, errno, "take the lock of its host ids from its holder (pid %d)", sv->holder);
 	int r = uid_range_take_fd(ids, fd, (unsigned)sv->slot, (uid_t)sv->base, (uint32_t)sv->count, e);
 	if (r < 0)
 		close(fd);
+	return r;
+}
+
+/* Its egress, with the slot lock and resolver socket its holder kept. */
+static int take_net(const struct saved_oci *sv, struct oci_net *net, wr_error *e)
+{
+	if (!sv->egress || json_is_null(sv->egress))
+		return 0;
+	_cleanup_close_ int holder = pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	if (holder < 0)
+		return holder;
+	int held[2] = { (int)syscall(SYS_pidfd_getfd, holder, HOLDER_SLOT, 0),
+			(int)syscall(SYS_pidfd_getfd, holder, HOLDER_DNS, 0) };
+	int r = net_egress_adopt(sv->egress, sv->pid, held, held[0] >= 0 && held[1] >= 0 ? 2 : 0, &net->egress, e);
+	for (int i = 0; i < 2; i++)
+		if (held[i] >= 0)
+			close(held[i]);
 	return r;
 }
 
@@ -1313,8 +1339,8 @@ static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, 
 		r = wr_error_set(e, ESRCH, "pid %d is not in the container's cgroup %s", sv.pid, sv.name);
 	else if ((r = cgroup_import(sv.cgroup, &b->cg, e)) == 0 && !cgroup_is_named(b->cg, sv.name))
 		r = wr_error_set(e, EINVAL, "its recorded cgroup is not %s under the cgroup root", sv.name);
-	if (r == 0 && (r = cgroups_path(b, cg_path, sizeof cg_path, e)) == 0)
-		r = take_ids(&sv, &b->ids, e);
+	if (r == 0 && (r = cgroups_path(b, cg_path, sizeof cg_path, e)) == 0 && (r = take_ids(&sv, &b->ids, e)) == 0)
+		r = take_net(&sv, &b->net, e);
 	if (r < 0) {
 		if (b->cg)
 			cgroup_forget(b->cg);

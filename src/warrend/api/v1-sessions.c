@@ -29,17 +29,10 @@ static json_t *network_json(const struct session *s)
 {
 	struct session_network_info n;
 	session_network_info(s, &n);
-	json_t *o = json_pack("{s:s}", "mode", n.mode), *allow = json_array();
-	if (!o || !allow || !n.allow) {
-		json_decref(allow);
+	json_t *o = json_pack("{s:s}", "mode", n.mode);
+	if (!o || !n.allow)
 		return o;
-	}
-	char text[ALLOW_NAME_MAX + 8];
-	for (size_t i = 0; i < n.allow->n; i++) {
-		allow_entry_format(&n.allow->v[i], text, sizeof text);
-		json_array_append_new(allow, json_string(text));
-	}
-	json_object_set_new(o, "allow", allow);
+	json_object_set_new(o, "allow", session_net_allow_json(n.allow));
 	if (n.address[0])
 		json_object_set_new(o, "address", json_string(n.address));
 	if (n.address6[0])

@@ -61,12 +61,19 @@ void session_net_detach(struct session *s);
 void session_net_free(struct session *s);
 /* From the daemon's tick: DNS queries that waited too long. */
 void session_nets_tick(uint64_t now_ms);
+/* Its record (session-record.c) gets the egress session's own allowlist. */
+void session_net_save(const struct session *s, json_t *record);
+/* What a record asks of a session's network when it is taken back:
+ * `texts` (borrowed from the record) is the caller's to free; -errno with
+ * why when the network cannot be taken back. */
+int session_net_request_of(json_t *record, struct network_request *r, char ***texts, char *why, size_t len);
 
 /* sessions.c: the owner of that name (created); NULL on no memory. */
 struct owner *owner_get(const char *name);
 /* sessions.c: a session a restarted daemon took back holds b, in the
- * table and on the counts from now on. */
-void session_adopted(struct session *s, struct box *b);
+ * table and on the counts from now on, its network served again; when
+ * that fails the box is destroyed (-errno, err says why). */
+int session_adopted(struct session *s, struct box *b, struct wd_error *err);
 
 /* session-record.c: records under STATE/sessions (warrend(8) RESTARTS). */
 int session_records_open(const char *state_dir, struct wd_error *err);

@@ -234,8 +234,11 @@ static int forwarder_start(struct session_net *n, struct wd_error *err)
 		.resolvers = n->egress->resolvers, .n_resolvers = n->egress->n_resolvers, .allow = &n->allow,
 		.learn = learn, .forget = forget, .denied = denied, .ctx = n,
 	};
-	int fd = n->egress->dns_fd;
-	n->egress->dns_fd = -1; /* the forwarder's now */
+	/* a copy: the sandbox keeps its own for its init to hold (kept
+	 * sessions' queries wait on it while no daemon runs) */
+	int fd = fcntl(n->egress->dns_fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return wd_fail(err, 503, "the sandbox's DNS forwarder: %s", strerror(errno));
 	wr_error e = { 0 };
 	if (dns_forwarder_new(&c, fd, &n->fwd, &e) < 0)
 		return wd_fail(err, 503, "the sandbox's DNS forwarder: %s", e.message);
@@ -329,6 +332,50 @@ int session_set_allow(struct session *s, char *const *texts, size_t count, struc
 	dns_forwarder_set_allow(n->fwd, &n->allow, daemon_now_ms());
 	free(old.v);
 	n->narrowed = true;
+	session_record_write(s); /* a restart keeps the new list */
+	return 0;
+}
+
+/* ---- records (warrend(8) RESTARTS) ---------------------------------------------- */
+
+json_t *session_net_allow_json(const struct net_allow *allow)
+{
+	json_t *a = json_array();
+	char text[ALLOW_NAME_MAX + 8];
+	for (size_t i = 0; a && i < allow->n; i++) {
+		allow_entry_format(&allow->v[i], text, sizeof text);
+		json_array_append_new(a, json_string(text));
+	}
+	return a;
+}
+
+void session_net_save(const struct session *s, json_t *record)
+{
+	/* the session's own list (a PATCHed one too): the pool's policy may
+	 * allow more than the session has */
+	if (record && s->net && s->net->mode == NET_EGRESS)
+		json_object_set_new(record, "network_allow", session_net_allow_json(&s->net->allow));
+}
+
+int session_net_request_of(json_t *record, struct network_request *r, char ***texts, char *why, size_t len)
+{
+	const char *mode = json_string_value(json_object_get(record, "network"));
+	json_t *allow = json_object_get(record, "network_allow");
+	*r = (struct network_request){ .has_mode = true, .mode = NET_NONE };
+	*texts = NULL;
+	if (mode && !strcmp(mode, policy_net_mode_name(NET_NONE)))
+		return 0;
+	if (!mode || strcmp(mode, policy_net_mode_name(NET_EGRESS)) || !json_is_array(allow))
+		return snprintf(why, len, "network %s%s does not outlive warrend", mode ? mode : "(none)",
+				mode && !json_is_array(allow) ? " without its allowlist" : ""), -ENOTSUP;
+	size_t n = json_array_size(allow);
+	if (!(*texts = calloc(n + 1, sizeof **texts)))
+		return snprintf(why, len, "out of memory"), -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!((*texts)[i] = (char *)json_string_value(json_array_get(allow, i))))
+			return snprintf(why, len, "its allowlist is malformed"), -EBADMSG;
+	*r = (struct network_request){ .has_mode = true, .mode = NET_EGRESS, .has_allow = true, .allow = *texts,
+				       .n_allow = n };
 	return 0;
 }
 

@@ -99,6 +99,7 @@ void session_record_write(struct session *s)
 		return;
 	s->record_dirty = false;
 	json_t *o = record_of(s);
+	session_net_save(s, o);
 	_cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	char name[64];
@@ -257,8 +258,10 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	const struct backend_ops *ops = backend_get(kind);
 	if (!ops->keep || !ops->adopt)
 		return snprintf(why, len, "the %s backend's sandboxes do not outlive warrend", ops->name), -ENOTSUP;
-	if (strcmp(rec.network, policy_net_mode_name(NET_NONE)))
-		return snprintf(why, len, "sandboxes with network %s do not outlive warrend", rec.network), -ENOTSUP;
+	_cleanup_free_ char **allow = NULL;
+	struct network_request net;
+	if ((r = session_net_request_of(o, &net, &allow, why, len)) < 0)
+		return r;
 	if (!rec.kept || json_is_null(rec.backend_state))
 		return snprintf(why, len, "its sandbox was not kept (see the previous warrend's log)"), -ENOTSUP;
 	struct pool *pool = pool_get(kind, rec.image, rec.policy, &err);
@@ -276,7 +279,6 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 		strv_freep(&s->env);
 		return snprintf(why, len, "its limits or env are malformed"), -EBADMSG;
 	}
-	struct network_request net = { .has_mode = true, .mode = NET_NONE };
 	if (session_net_prepare(s, &net, &pool, &err) < 0) {
 		strv_freep(&s->env);
 		return snprintf(why, len, "%s", err.cause.message), -EINVAL;
@@ -318,8 +320,15 @@ static int restore_one(json_t *o, const char *file, char *why, size_t len)
 	s->next_pid = (uint32_t)rec.next_pid;
 	snprintf(s->request_id, sizeof s->request_id, "%s", rec.request_id);
 	s->notes = json_incref(rec.notes);
+	if (session_adopted(s, b, &err) < 0) {
+		init_greeting_release(g);
+		free(g);
+		session_net_free(s);
+		strv_freep(&s->env);
+		json_decref(s->notes);
+		return snprintf(why, len, "%s", err.cause.message), -EIO;
+	}
 	struct session *held = TAKE_PTR(s);
-	session_adopted(held, b);
 	processes_restore(held, rec.processes, g);
 	settle_unclaimed(held, g);
 	init_greeting_release(g);

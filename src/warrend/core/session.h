@@ -110,6 +110,8 @@ struct session_network_info {
 	char address[46], address6[46]; /* egress: the sandbox's own addresses ("" when none) */
 };
 void session_network_info(const struct session *s, struct session_network_info *out);
+/* An allowlist as its text entries ("pypi.org", "198.51.100.0/24:443"). */
+json_t *session_net_allow_json(const struct net_allow *allow);
 /* Replaces a live egress session's allowlist (entries within the
  * policy's: 400 otherwise; 409 for a session without egress or whose
  * sandbox died). New connections and DNS answers follow it at once;

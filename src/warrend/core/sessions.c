@@ -328,8 +328,8 @@ void session_delete(struct session *s)
 }
 
 /* The session takes the box; when its network cannot be what it asked
- * for, the box goes and the creation fails. */
-static int session_attach(struct session *s, struct box *b, struct wd_error *err)
+ * for, the box goes. */
+static int session_hold(struct session *s, struct box *b, struct wd_error *err)
 {
 	s->box = b;
 	box_set_holder(b, session_box_died, s);
@@ -341,6 +341,14 @@ static int session_attach(struct session *s, struct box *b, struct wd_error *err
 		s->box = NULL;
 		return -err->cause.code;
 	}
+	return 0;
+}
+
+/* The session takes the box, or the creation fails. */
+static int session_attach(struct session *s, struct box *b, struct wd_error *err)
+{
+	if (session_hold(s, b, err) < 0)
+		return -err->cause.code;
 	/* (a backend without live limits created this box with them) */
 	struct wd_error lim = { 0 };
 	if (pool_limits_tighter(s->pool, &s->limits) && pool_limits_live(s->pool) &&
@@ -351,8 +359,8 @@ static int session_attach(struct session *s, struct box *b, struct wd_error *err
 		table_insert(s);
 		n_sessions++;
 		created_total++;
-		/* it outlives the daemon from now on (not egress: its resolver
-		 * and rules live in the daemon) */
+		/* it outlives the daemon from now on (egress too: its init
+		 * holds its slot and resolver socket, sandbox_keep) */
 		struct wd_error kerr = { 0 };
 		if (box_keep(b, &kerr) < 0 && kerr.cause.code != 501)
 			daemon_log("session %s: it will not outlive warrend: %s", s->id, kerr.cause.message);
@@ -361,15 +369,15 @@ static int session_attach(struct session *s, struct box *b, struct wd_error *err
 	return 0;
 }
 
-void session_adopted(struct session *s, struct box *b)
+int session_adopted(struct session *s, struct box *b, struct wd_error *err)
 {
-	s->box = b;
-	box_set_holder(b, session_box_died, s);
-	box_set_log_ids(b, s->request_id, s->id);
+	if (session_hold(s, b, err) < 0)
+		return -err->cause.code;
 	list_insert(&sessions, &s->link);
 	table_insert(s);
 	n_sessions++;
 	s->owner->held++;
+	return 0;
 }
 
 struct session_wait {

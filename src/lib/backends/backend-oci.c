@@ -1365,8 +1365,8 @@ static void take_left_execs(struct backend_box *b, struct init_greeting *found)
 			x.status = W_EXITCODE(0, SIGKILL);
 		}
 		if (r == -ENOENT)
-			snprintf(x.error, sizeof x.error, "killed when warrend restarted: a request held it, whose "
-				 "client was the previous warrend's");
+			snprintf(x.error, sizeof x.error, "killed when warrend restarted: nothing kept it (a request's "
+				 "command, or one a warrend before this one started)");
 		if (r == 1) {
 			*ox = (struct oci_exec){ .id = id, .proc = PROC_INIT, .waiter_pidfd = waiter, .next = b->execs };
 			b->execs = ox;

@@ -60,12 +60,17 @@ def test_kill_9_of_a_daemon_with_oci_sessions_then_restart_takes_them_back(start
     third = start_daemon(workdir=old.workdir, backend="oci")
     assert "took back 5 session(s) a previous run left; destroyed 0" in third.log(), third.log()
     sessions.assert_files(third)
+    # the process too, taken back from a daemon that had taken it back
+    assert proc(third, sessions.ticking, 1)["state"] == "running"
+    kept = waiters(third, records(third)[sessions.ticking])
+    assert kept and all(pid_alive(p) for p in kept), kept
     third.remove(mine[0])
     assert session_ids(third) == set(mine[1:3])
 
     stop_cleanly(third)
     assert wait_for(lambda: not [p for p in inits.values() if pid_alive(p)], 10), "containers outlived the stop"
     assert wait_for(lambda: not [p for p in holders if pid_alive(p)], 10), "holders of host ids outlived the stop"
+    assert wait_for(lambda: not [p for p in kept if pid_alive(p)], 10), "exec waiters outlived the stop"
     assert not os.listdir(os.path.join(third.state_dir, "sessions"))
     host_clean(host_before, third, new, old)
 

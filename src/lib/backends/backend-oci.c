@@ -33,6 +33,7 @@
 #include "mount.h"
 #include "oci-net.h"
 #include "oci-console.h"
+#include "oci-keep.h"
 #include "oci-spec.h"
 #include "init-protocol.h"
 #include "sandbox.h"
@@ -58,6 +59,9 @@ struct oci_exec {
 	bool killed;             /* exec_kill: a runtime stopped mid-start is this kill's doing */
 	int err;                 /* why the runtime could not start it */
 	uint64_t pending_signals; /* sent before its pid was known: bit N-1 for signal N */
+	/* kept (oci-keep.c): taken back from the previous daemon, its
+	 * waiter is not our child: its pidfd says when it ended */
+	int waiter_pidfd;
 	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
 	struct oci_exec *next;
 };
@@ -400,6 +404,8 @@ static void box_free(struct backend_box *b)
 		struct oci_exec *x = b->execs;
 		b->execs = x->next;
 		proc_kill(&x->proc);
+		if (x->waiter_pidfd >= 0)
+			close(x->waiter_pidfd);
 		free(x);
 	}
 	if (b->init_pidfd >= 0)
@@ -475,6 +481,19 @@ static ssize_t oci_parse_event(struct backend_box *b, const void *buf, size_t le
 }
 
 /* ---- poll ------------------------------------------------------------------ */
+
+static void exec_paths(const struct backend_box *b, uint32_t id, const char *what, char *buf, size_t len);
+
+/* The waiter of an exec taken back ended: its command ended as the
+ * status it left says (none: it was killed before it could write it). */
+static void adopted_exec_ended(struct backend_box *b, struct oci_exec *x)
+{
+	char path[PATH_MAX + 32];
+	exec_paths(b, x->id, "status", path, sizeof path);
+	if (oci_keep_read_status(path, &x->proc.status) < 0)
+		x->proc.status = W_EXITCODE(0, SIGKILL);
+	x->ended = true;
+}
 
 static void deliver_pending_signals(struct backend_box *b, struct oci_exec *x);
 
@@ -585,7 +604,8 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 static void exec_forget(struct backend_box *b, struct oci_exec *x)
 {
 	char path[PATH_MAX + 32];
-	static const char *const files[] = { "pid", "log", "json", "tty" };
+	static const char *const files[] = { "pid", "log", "json", "tty", "waiter", "status", "stdin-closed",
+					     "waiter.tmp", "status.tmp" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		exec_paths(b, x->id, files[i], path, sizeof path);
 		unlink(path);
@@ -595,6 +615,8 @@ static void exec_forget(struct backend_box *b, struct oci_exec *x)
 			*p = x->next;
 			break;
 		}
+	if (x->waiter_pidfd >= 0)
+		close(x->waiter_pidfd);
 	free(x);
 }
 
@@ -617,6 +639,8 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 			deliver_pending_signals(b, x);
 		if (!x->ended && proc_poll(&x->proc, NULL, 0) == 1)
 			x->ended = true;
+		if (!x->ended && x->waiter_pidfd >= 0 && oci_pidfd_ended(x->waiter_pidfd))
+			adopted_exec_ended(b, x);
 		if (x->ended) {
 			bool failed_before = x->failed_reported;
 			exec_event(b, x, ev);
@@ -658,6 +682,11 @@ struct exec_waiter_args {
 	 * to its stdin (the daemon's reply socket, exec_start_terminal). */
 	const char *console;
 	uint16_t cols, rows;
+	/* kept (oci-keep.c): the command outlives the daemon; the waiter
+	 * writes its status at `status` and drops its copy of stdin once
+	 * `stdin_closed` is there */
+	bool keep;
+	const char *status, *stdin_closed;
 };
 
 /* How long the runtime may take to send a terminal: a start's ceiling. */
@@ -666,6 +695,8 @@ struct exec_waiter_args {
 static int exec_waiter(void *arg)
 {
 	const struct exec_waiter_args *a = arg;
+	if (a->keep)
+		oci_waiter_keep(a->stdin_closed);
 	int listener = a->console ? oci_console_listen(a->console) : -1;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || (a->console && listener < 0))
 		return WARREN_EXIT_SETUP;
@@ -683,7 +714,8 @@ static int exec_waiter(void *arg)
 	int st;
 	bool reaped = false;
 	if (listener >= 0) {
-		int r = oci_console_pass(listener, runtime, &st, 0, a->cols, a->rows, CONSOLE_TIMEOUT_MS);
+		int r = oci_console_pass(listener, runtime, &st, 0, a->cols, a->rows, CONSOLE_TIMEOUT_MS,
+					 a->keep ? OCI_KEPT_MASTER : -1);
 		reaped = r == -ECHILD;
 		close(listener);
 		unlink(a->console);
@@ -702,12 +734,15 @@ static int exec_waiter(void *arg)
 	for (int fd = 0; fd < 3 && devnull >= 0; fd++)
 		dup2(devnull, fd); /* only the command and what it starts hold the pipes now */
 	for (;;) {
+		oci_waiter_drop_stdin(); /* (when asked: SIGURG interrupts the wait) */
 		pid_t w = waitpid(-1, &st, 0); /* reaps the runtime's leftovers too */
 		if (w == command)
 			break;
 		if (w < 0 && errno != EINTR)
 			return WARREN_EXIT_SETUP;
 	}
+	if (a->keep)
+		oci_waiter_write_status(a->status, st);
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	struct rlimit no_core = { 0, 0 };
@@ -727,7 +762,8 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	if (b->state != OCI_READY)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
 	char cgname[32], cgarg[48], proc_path[PATH_MAX + 32], log[PATH_MAX + 32], pidfile[PATH_MAX + 32];
-	char console[PATH_MAX + 32];
+	char console[PATH_MAX + 32], waiter[PATH_MAX + 32], status[PATH_MAX + 32], stdin_closed[PATH_MAX + 32];
+	bool keep = x->keep && b->kept;
 	snprintf(cgname, sizeof cgname, "exec-%u", x->id);
 	/* the exec's own cgroup, so exec_kill reaches exactly what it started;
 	 * v1 keeps it in the pids hierarchy (cgroup.c), named per controller */
@@ -736,7 +772,12 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	exec_paths(b, x->id, "log", log, sizeof log);
 	exec_paths(b, x->id, "pid", pidfile, sizeof pidfile);
 	exec_paths(b, x->id, "tty", console, sizeof console);
+	exec_paths(b, x->id, "waiter", waiter, sizeof waiter);
+	exec_paths(b, x->id, "status", status, sizeof status);
+	exec_paths(b, x->id, "stdin-closed", stdin_closed, sizeof stdin_closed);
 	unlink(pidfile);
+	unlink(status);
+	unlink(stdin_closed);
 
 	/* the process of config.json with this command's args, env and cwd:
 	 * `exec --process` takes it whole (no capabilities, no_new_privs,
@@ -768,7 +809,7 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	struct oci_exec *ox = calloc(1, sizeof *ox);
 	if (!ox)
 		return wr_error_set(e, ENOMEM, "exec");
-	*ox = (struct oci_exec){ .id = x->id, .proc = PROC_INIT };
+	*ox = (struct oci_exec){ .id = x->id, .proc = PROC_INIT, .waiter_pidfd = -1 };
 	snprintf(ox->argv0, sizeof ox->argv0, "%s", x->argv[0]);
 	_cleanup_close_ int procs = -1;
 	if ((r = cgroup_child_create(b->cg, cgname, &procs, e)) < 0) {
@@ -793,13 +834,22 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	argv[n++] = b->name;
 	argv[n] = NULL;
 	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile, .console = t ? console : NULL,
-				       .cols = t ? t->cols : 0, .rows = t ? t->rows : 0 };
+				       .cols = t ? t->cols : 0, .rows = t ? t->rows : 0, .keep = keep, .status = status,
+				       .stdin_closed = stdin_closed };
 	const int term_stdio[3] = { t ? t->reply : -1, -1, -1 };
-	if ((r = proc_start_fn(&ox->proc, exec_waiter, &wa, t ? term_stdio : x->stdio, e)) < 0) {
+	/* kept: the waiter holds our ends (a terminal's master it keeps itself) */
+	const int own[3] = { t ? -1 : x->own[0], t ? -1 : x->own[1], t ? -1 : x->own[2] };
+	r = keep ? proc_start_fn_keeping(&ox->proc, exec_waiter, &wa, t ? term_stdio : x->stdio, own, e)
+		 : proc_start_fn(&ox->proc, exec_waiter, &wa, t ? term_stdio : x->stdio, e);
+	if (r < 0) {
 		cgroup_child_remove(b->cg, cgname);
 		free(ox);
 		return r;
 	}
+	/* what proves the waiter to the next daemon (without it, the command
+	 * is killed when the daemon restarts, as a request's) */
+	if (keep && (r = oci_keep_note_waiter(waiter, ox->proc.pid)) < 0)
+		fprintf(stderr, "warrend: oci: %s: %s: exec %u will not outlive warrend\n", waiter, strerror(-r), x->id);
 	ox->next = b->execs;
 	b->execs = ox;
 	return 0;
@@ -877,6 +927,18 @@ static int oci_exec_kill(struct backend_box *b, uint32_t id)
 	char name[32];
 	snprintf(name, sizeof name, "exec-%u", id);
 	return cgroup_child_kill(b->cg, name);
+}
+
+/* A kept command's stdin: its waiter drops the copy it holds. */
+static int oci_exec_close_stdin(struct backend_box *b, uint32_t id)
+{
+	for (struct oci_exec *x = b->execs; x; x = x->next)
+		if (x->id == id && !x->ended) {
+			char marker[PATH_MAX + 32];
+			exec_paths(b, id, "stdin-closed", marker, sizeof marker);
+			return oci_keep_close_stdin(marker, x->proc.pid, x->waiter_pidfd);
+		}
+	return 0;
 }
 
 static int oci_exec_release(struct backend_box *b, uint32_t id)
@@ -959,7 +1021,8 @@ static int oci_destroy_step(struct backend_box *b)
 		b->teardown = TD_CLEANUP;
 	}
 	for (struct oci_exec *x = b->execs; x; x = x->next)
-		if (x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0)
+		if ((x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0) ||
+		    (x->waiter_pidfd >= 0 && !oci_pidfd_ended(x->waiter_pidfd)))
 			return -EBUSY; /* its container process is being killed */
 	oci_net_teardown(&b->net); /* the container's processes are gone */
 	if (b->cg && cgroup_try_destroy(b->cg) == -EBUSY)
@@ -1092,6 +1155,7 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 			continue;
 		char path[PATH_MAX * 2];
 		snprintf(path, sizeof path, "%s/%s", oci.bundles, de->d_name);
+		oci_keep_wait_waiters(path, 5000); /* (a crashed daemon's kept commands: gone with their container) */
 		remove_tree(path);
 	}
 	return removed;
@@ -1111,9 +1175,9 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
  * proves the container (the runtime's state names the recorded init, the
  * init started when recorded and sits in the recorded cgroup) and the
  * holder (its start time), takes the lock's file description from the
- * holder (pidfd_getfd) and locks the range through it again. Commands
- * that ran are killed at adoption: their exec waiters, and with them
- * their pipes, ended with the old daemon. */
+ * holder (pidfd_getfd) and locks the range through it again. Background
+ * processes run on: their exec waiters outlive the daemon and are taken
+ * back the same way (oci-keep.c); a command a request held is killed. */
 
 /* The holder's fds: 3 the ids' lock, 4 the init's pidfd; with egress 5
  * its slot lock, 6 its resolver socket (kept by the holder as a native
@@ -1222,26 +1286,6 @@ static int saved_parse(const json_t *saved, struct saved_oci *out, wr_error *e)
 	return 0;
 }
 
-/* pid is alive and started at `started`: a pidfd of it (the start time
- * read again once the pidfd holds it, so a pid reused meanwhile is not
- * taken), or -errno with why not. */
-static int pidfd_of(pid_t pid, json_int_t started, const char *what, wr_error *e)
-{
-	unsigned long long now;
-	int r = proc_start_time(pid, &now);
-	if (r < 0)
-		return wr_error_set(e, -r, "its %s (pid %d) is gone", what, (int)pid);
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return wr_error_set(e, errno, "its %s (pid %d) is gone", what, (int)pid);
-	if (now != (unsigned long long)started || proc_start_time(pid, &now) < 0 || now != (unsigned long long)started) {
-		close(fd);
-		return wr_error_set(e, ESRCH, "pid %d is another process now, not its %s (started at %llu, not %lld)",
-				    (int)pid, what, now, (long long)started);
-	}
-	return fd;
-}
-
 /* The runtime's own state of the container names the recorded init. */
 static int runtime_state_matches(const struct saved_oci *sv, wr_error *e)
 {
@@ -1261,7 +1305,7 @@ static int runtime_state_matches(const struct saved_oci *sv, wr_error *e)
 /* The holder's lock, taken again through its file description. */
 static int take_ids(const struct saved_oci *sv, struct uid_range *ids, wr_error *e)
 {
-	_cleanup_close_ int holder = pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	_cleanup_close_ int holder = oci_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
 	if (holder < 0)
 		return holder;
 	int fd = (int)syscall(SYS_pidfd_getfd, holder, HOLDER_IDS, 0);
@@ -1278,7 +1322,7 @@ static int take_net(const struct saved_oci *sv, struct oci_net *net, wr_error *e
 {
 	if (!sv->egress || json_is_null(sv->egress))
 		return 0;
-	_cleanup_close_ int holder = pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	_cleanup_close_ int holder = oci_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
 	if (holder < 0)
 		return holder;
 	int held[2] = { (int)syscall(SYS_pidfd_getfd, holder, HOLDER_SLOT, 0),
@@ -1290,9 +1334,12 @@ static int take_net(const struct saved_oci *sv, struct oci_net *net, wr_error *e
 	return r;
 }
 
-/* The execs the old daemon ran are killed (their waiters, and the pipes
- * of their output, ended with it) and reported so. */
-static void kill_left_execs(struct backend_box *b, struct init_greeting *found)
+/* The execs the old daemon ran: a kept one (a background process) runs
+ * on, its waiter's fds and pidfd taken back, or ended meanwhile with the
+ * status its waiter left (oci-keep.c); one a request held (its client,
+ * and the pipes of its output, ended with the old daemon) is killed and
+ * reported so. */
+static void take_left_execs(struct backend_box *b, struct init_greeting *found)
 {
 	found->last_id = cgroup_child_max(b->cg, "exec-");
 	for (uint32_t id = 1; id && id <= found->last_id; id++) {
@@ -1300,14 +1347,32 @@ static void kill_left_execs(struct backend_box *b, struct init_greeting *found)
 		snprintf(cgname, sizeof cgname, "exec-%u", id);
 		if (!cgroup_child_exists(b->cg, cgname))
 			continue;
-		for (int pass = 0; pass < 3; pass++) /* (v1: one pass may miss a fork) */
-			cgroup_child_kill(b->cg, cgname);
-		if (found->n >= ARRAY_SIZE(found->execs))
-			continue;
-		struct init_greeting_exec *x = &found->execs[found->n++];
-		*x = (struct init_greeting_exec){ .id = id, .status = SIGKILL, .fds = { -1, -1 } };
-		snprintf(x->error, sizeof x->error,
-			 "killed when warrend restarted: the oci backend's commands do not outlive warrend");
+		struct init_greeting_exec x;
+		int waiter = -1, r = oci_keep_find(b->bundle, id, &x, &waiter);
+		struct oci_exec *ox = r == 1 ? calloc(1, sizeof *ox) : NULL;
+		if (r == 1 && (!ox || found->n >= ARRAY_SIZE(found->execs))) {
+			for (int i = 0; i < x.n_fds; i++)
+				close(x.fds[i]);
+			x.n_fds = 0;
+			close(waiter);
+			free(ox);
+			r = -ESRCH;
+			snprintf(x.error, sizeof x.error, "killed when warrend restarted: out of memory");
+		}
+		if (r < 0) {
+			for (int pass = 0; pass < 3; pass++) /* (v1: one pass may miss a fork) */
+				cgroup_child_kill(b->cg, cgname);
+			x.status = W_EXITCODE(0, SIGKILL);
+		}
+		if (r == -ENOENT)
+			snprintf(x.error, sizeof x.error, "killed when warrend restarted: nothing kept it (a request's "
+				 "command, or one a warrend before this one started)");
+		if (r == 1) {
+			*ox = (struct oci_exec){ .id = id, .proc = PROC_INIT, .waiter_pidfd = waiter, .next = b->execs };
+			b->execs = ox;
+		}
+		if (found->n < ARRAY_SIZE(found->execs)) /* (else its end is lost: "not seen") */
+			found->execs[found->n++] = x;
 	}
 }
 
@@ -1333,7 +1398,7 @@ static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, 
 	b->process = json_incref(json_object_get(config, "process"));
 	if (!json_is_object(b->process))
 		r = wr_error_set(e, ENOENT, "%s: no process", path);
-	else if ((b->init_pidfd = pidfd_of(sv.pid, sv.started, "init", e)) < 0)
+	else if ((b->init_pidfd = oci_pidfd_of(sv.pid, sv.started, "init", e)) < 0)
 		r = b->init_pidfd;
 	else if (!proc_in_cgroup_named(sv.pid, sv.name))
 		r = wr_error_set(e, ESRCH, "pid %d is not in the container's cgroup %s", sv.pid, sv.name);
@@ -1348,7 +1413,7 @@ static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, 
 		box_free(b);
 		return r;
 	}
-	kill_left_execs(b, found);
+	take_left_execs(b, found);
 	snprintf(name, 64, "%s", b->name);
 	*out = b;
 	return 0;
@@ -1369,6 +1434,7 @@ static void oci_discard(const json_t *saved)
 	proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);
 	char path[PATH_MAX * 2];
 	snprintf(path, sizeof path, "%s/%s", oci.bundles, sv.name);
+	oci_keep_wait_waiters(path, 5000); /* (their commands went with the container) */
 	remove_tree(path);
 }
 
@@ -1397,6 +1463,7 @@ const struct backend_ops backend_oci_ops = {
 	.net = oci_net,
 	.exec_start_terminal = oci_exec_start_terminal,
 	.exec_signal = oci_exec_signal,
+	.exec_close_stdin = oci_exec_close_stdin,
 	.keep = oci_keep,
 	.save = oci_save,
 	.adopt = oci_adopt,

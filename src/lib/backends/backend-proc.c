@@ -18,16 +18,18 @@
 #include "cleanup.h"
 #include "clock.h"
 
-/* In the child, before exec or fn: stdio in place, nothing else open,
- * signals as a fresh process has them, dead with the daemon. */
-static void child_setup(const int stdio[3], int capture_w)
+/* In the child, before exec or fn: stdio in place, nothing else open
+ * (but `keep`, at PROC_KEPT_FD onwards, close-on-exec), signals as a
+ * fresh process has them, dead with the daemon unless it keeps fds. */
+static void child_setup(const int stdio[3], int capture_w, const int keep[3])
 {
 	sigset_t none;
 	sigemptyset(&none);
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (!keep)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int want[3];
 	for (int i = 0; i < 3; i++) {
@@ -40,14 +42,25 @@ static void child_setup(const int stdio[3], int capture_w)
 	for (int i = 0; i < 3; i++)
 		if (want[i] >= 0 && want[i] <= 2)
 			want[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 3);
+	int kept[3] = { -1, -1, -1 };
+	for (int i = 0; keep && i < 3; i++)
+		if (keep[i] >= 0 && (kept[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, PROC_KEPT_FD + 3)) < 0)
+			_exit(126);
 	for (int i = 0; i < 3; i++)
 		if (want[i] < 0 || dup2(want[i], i) < 0)
 			_exit(126);
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	for (int i = 0; i < 3; i++)
+		if (kept[i] >= 0 && (dup3(kept[i], PROC_KEPT_FD + i, O_CLOEXEC) < 0))
+			_exit(126);
+	syscall(SYS_close_range, 3U, PROC_KEPT_FD - 1U, 0U);
+	for (int i = 0; i < 3; i++)
+		if (kept[i] < 0)
+			close(PROC_KEPT_FD + i);
+	syscall(SYS_close_range, PROC_KEPT_FD + 3U, ~0U, 0U);
 }
 
 static int start(struct proc *p, char *const argv[], int (*fn)(void *), void *arg, const int stdio[3],
-		 wr_error *e)
+		 const int keep[3], wr_error *e)
 {
 	int cap[2] = { -1, -1 };
 	if (!stdio && pipe2(cap, O_CLOEXEC) < 0)
@@ -62,7 +75,7 @@ static int start(struct proc *p, char *const argv[], int (*fn)(void *), void *ar
 		return wr_error_set(e, err, "fork");
 	}
 	if (pid == 0) {
-		child_setup(stdio, cap[1]);
+		child_setup(stdio, cap[1], keep);
 		if (fn)
 			_exit(fn(arg) & 0xff);
 		execvp(argv[0], argv);
@@ -82,12 +95,18 @@ static int start(struct proc *p, char *const argv[], int (*fn)(void *), void *ar
 
 int proc_start(struct proc *p, char *const argv[], const int stdio[3], wr_error *e)
 {
-	return start(p, argv, NULL, NULL, stdio, e);
+	return start(p, argv, NULL, NULL, stdio, NULL, e);
 }
 
 int proc_start_fn(struct proc *p, int (*fn)(void *), void *arg, const int stdio[3], wr_error *e)
 {
-	return start(p, NULL, fn, arg, stdio, e);
+	return start(p, NULL, fn, arg, stdio, NULL, e);
+}
+
+int proc_start_fn_keeping(struct proc *p, int (*fn)(void *), void *arg, const int stdio[3], const int keep[3],
+			  wr_error *e)
+{
+	return start(p, NULL, fn, arg, stdio, keep, e);
 }
 
 /* Empties the capture pipe into the tail buffer, so a chatty child never

@@ -29,6 +29,12 @@ int proc_start(struct proc *p, char *const argv[], const int stdio[3], wr_error 
  * blocking client code that must stay off the event loop). The daemon is
  * single-threaded, so the child may allocate. */
 int proc_start_fn(struct proc *p, int (*fn)(void *arg), void *arg, const int stdio[3], wr_error *e);
+/* The same for a child that outlives the daemon (no PR_SET_PDEATHSIG):
+ * keep[i] (-1: none) is open in it as PROC_KEPT_FD + i, close-on-exec,
+ * where another process may take it with pidfd_getfd. */
+#define PROC_KEPT_FD 20
+int proc_start_fn_keeping(struct proc *p, int (*fn)(void *arg), void *arg, const int stdio[3], const int keep[3],
+			  wr_error *e);
 /* 1 once the child has ended (p->status set; `msg` gets the last line of
  * its captured output, "" if none), 0 while it runs, -ECHILD when there
  * is no child. Never blocks. */

@@ -2,6 +2,7 @@
 
 /* The console socket of an OCI runtime's exec (oci-console.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,7 +54,7 @@ static int wait_readable(int fd, pid_t runtime, int *status, unsigned *left_ms)
 }
 
 int oci_console_pass(int listener, pid_t runtime, int *status, int reply, uint16_t cols, uint16_t rows,
-		     unsigned timeout_ms)
+		     unsigned timeout_ms, int keep_at)
 {
 	int r = wait_readable(listener, runtime, status, &timeout_ms);
 	if (r <= 0)
@@ -69,5 +70,7 @@ int oci_console_pass(int listener, pid_t runtime, int *status, int reply, uint16
 		return r;
 	if (cols && rows)
 		pty_set_size(master, cols, rows);
+	if (keep_at >= 0 && dup3(master, keep_at, O_CLOEXEC) < 0)
+		return -errno;
 	return pty_send_fd(reply, master);
 }

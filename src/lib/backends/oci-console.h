@@ -15,6 +15,7 @@ int oci_console_listen(const char *path);
  * is) and sends it on `reply`. 0 once sent; -ECHILD when the runtime
  * ended without connecting (it is reaped: *status has its wait status),
  * or another -errno (-EPIPE: it closed without sending). The master is
- * closed here either way. */
+ * closed here either way, but for a copy at fd keep_at (close-on-exec;
+ * -1: none) that a kept command's waiter holds (oci-keep.c). */
 int oci_console_pass(int listener, pid_t runtime, int *status, int reply, uint16_t cols, uint16_t rows,
-		     unsigned timeout_ms);
+		     unsigned timeout_ms, int keep_at);

@@ -4,6 +4,7 @@ the next one on the same state directory; what it cannot prove its own is
 destroyed, saying why; every test ends with the host checked
 (hostcheck.host_clean)."""
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -151,13 +152,33 @@ def rewrite_record(d, sid, change):
         json.dump(rec, f)
 
 
+@contextlib.contextmanager
+def impostor_process():
+    """An unrelated process whose pid a test writes into records where a
+    sandbox's process should be; killed at the end, whatever happened."""
+    impostor = subprocess.Popen(["sleep", "300"])
+    try:
+        yield impostor
+    finally:
+        impostor.kill()
+        impostor.wait()
+
+
+def impostor_spared_and_the_rest_serves(new, impostor, kept):
+    """After a start that refused the records naming the impostor: that
+    process lives on, the session taken back answers, and the daemon
+    stops cleanly."""
+    assert impostor.poll() is None, "warrend killed a process it did not own"
+    assert new.exec(kept, cmd=["echo", "ok"])["stdout"] == "ok\n"
+    stop_cleanly(new)
+
+
 def test_a_record_whose_pid_is_another_process_is_not_taken_back(start_daemon, host_before):
     old = start_daemon()
     kept, reused, moved = create(old), create(old), create(old)
     real = {sid: old.init_pid(sid) for sid in (reused, moved)}
     old.kill()
-    impostor = subprocess.Popen(["sleep", "300"])
-    try:
+    with impostor_process() as impostor:
         # reused: the pid is another process's now (another start time);
         # moved: even with that process's start time, it is not in the sandbox's cgroup
         def point_at_impostor(with_its_start_time):
@@ -177,14 +198,9 @@ def test_a_record_whose_pid_is_another_process_is_not_taken_back(start_daemon, h
         for sid in (reused, moved):
             assert_error(new.get(f"/v1/sessions/{sid}"), 404, "not_found")
             assert not os.path.exists(record_path(new, sid))
-        # the unrelated process is untouched; the sandboxes the records named are destroyed
-        assert impostor.poll() is None, "warrend killed a process it did not own"
+        # the sandboxes the records named are destroyed, the unrelated process untouched
         assert wait_for(lambda: not any(pid_alive(p) for p in real.values()), 10), real
-        assert new.exec(kept, cmd=["echo", "ok"])["stdout"] == "ok\n"
-        stop_cleanly(new)
-    finally:
-        impostor.kill()
-        impostor.wait()
+        impostor_spared_and_the_rest_serves(new, impostor, kept)
     host_clean(host_before, new, old)
 
 

@@ -7,11 +7,11 @@ import signal
 
 import requests
 
-from daemon_fixture import assert_error, wait_for
+from daemon_fixture import assert_error, pid_alive, wait_for
 from hostcheck import host_clean
-from test_daemon_processes import finished, proc, start
+from test_daemon_processes import Stream, finished, post, proc, start
 from test_faults import stop_cleanly
-from test_restart import TICKER, create, record_path, session_ids
+from test_restart import TICKER, create, last_tick, record_path, session_ids
 
 
 def records(d):
@@ -67,16 +67,6 @@ class Sessions:
             got = d.get(f"/v1/sessions/{sid}/files/dir/data.bin")
             assert got.status_code == 200 and got.content == data, (sid, got.status_code)
 
-    def assert_ticker_killed(self, new, why):
-        """The process the old daemon ran was killed, and says so; the
-        session runs new ones."""
-        result = finished(new, self.ticking, 1)
-        assert result["signal"] == 9 and why in result["error"], result
-        ps = new.exec(self.ticking, shell="cat /proc/[0-9]*/cmdline | tr '\\0' ' '")["stdout"]
-        assert "tick" not in ps, ps
-        assert start(new, self.ticking, cmd=["echo", "again"])["pid"] == 2
-        assert finished(new, self.ticking, 2)["exit_code"] == 0
-
 
 def sigusr2_keeps_the_session(start_daemon, host_before, backend, containers):
     """The restart systemd asks for: the session's container stays, with its
@@ -97,3 +87,63 @@ def sigusr2_keeps_the_session(start_daemon, host_before, backend, containers):
     assert new.exec(sid, cmd=["cat", "f"])["stdout"] == "kept\n"
     stop_cleanly(new)
     host_clean(host_before, new, old)
+
+
+# --- processes that run on through a restart ---------------------------------------------
+
+ENDS_ON_USR1 = 'trap "echo done; exit 7" USR1; while :; do sleep 0.1; done'
+
+
+def running(fragment):
+    """The host pids of the processes with `fragment` in their command line."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if fragment.encode() in f.read():
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def ticks_past(d, sid, pid, seen):
+    """The process's output goes on past tick `seen`: the last one seen."""
+    s = Stream(d, sid, pid)
+    events = s.until(r"tick \d+")
+    while last_tick(events) <= seen:
+        events += s.until(r"tick \d+")
+    s.close()
+    return last_tick(events)
+
+
+def first_ticks(d, sid, pid):
+    s = Stream(d, sid, pid)
+    seen = last_tick(s.until(r"tick [1-9]"))
+    s.close()
+    return seen
+
+
+def kill_while_processes_run(old, held, kept):
+    """kill -9 of `old`: the request `held` ends with it; while no daemon
+    runs, the processes that `kept` (pids: their waiters or clients) hold
+    run on, and the one running ENDS_ON_USR1 ends."""
+    old.kill()
+    held.join(60)
+    assert all(pid_alive(p) for p in kept), kept
+    for pid in running(ENDS_ON_USR1):
+        os.kill(pid, signal.SIGUSR1)
+    assert wait_for(lambda: not running(ENDS_ON_USR1), 30)
+
+
+def stdin_then_eof(d, sid, pid, line):
+    """The process (a `while read l; do echo "got $l"; done; echo eof`)
+    takes `line` on its stdin, reads end-of-file once it is closed, and
+    ends with 0."""
+    s = Stream(d, sid, pid)
+    assert post(d, sid, pid, "stdin", {"data": f"{line}\n"}).status_code == 200
+    s.until(f"got {line}")
+    assert post(d, sid, pid, "close-stdin").status_code == 200
+    s.until("eof")
+    s.close()
+    assert finished(d, sid, pid)["exit_code"] == 0

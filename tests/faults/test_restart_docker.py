@@ -2,20 +2,24 @@
 RESTARTS): the engine keeps the containers, and the next daemon on the same
 state directory takes back every one whose engine id, name, label and init
 match its record; what does not match is removed with a log line, and a
-SIGTERM stop still removes them all. The real engine (podman's Docker API,
-tests/backends/prepare), real warrend, as root; the host is checked after
-(hostcheck.host_clean)."""
+SIGTERM stop still removes them all. Processes run on: each one's client of
+the engine outlives the daemon holding its pipes, and the next daemon takes
+them back. The real engine (podman's Docker API, tests/backends/prepare),
+real warrend, as root; the host is checked after (hostcheck.host_clean)."""
 
 import os
 import re
+import signal
 
 import pytest
 
-from daemon_fixture import assert_error, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
+from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
-from restart_sessions import Sessions, records, sigusr2_keeps_the_session
-from test_faults import stop_cleanly
-from test_restart import create, record_path, rewrite_record, session_ids
+from restart_sessions import (ENDS_ON_USR1, Sessions, first_ticks, kill_while_processes_run, records,
+                              sigusr2_keeps_the_session, stdin_then_eof, ticks_past)
+from test_daemon_processes import Stream, finished, post, proc, start
+from test_faults import exec_request, in_background, stop_cleanly
+from test_restart import TICKER, create, record_path, rewrite_record, session_ids
 from warrentest import docker_api
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tests' docker engine runs as root only")
@@ -63,10 +67,11 @@ def test_kill_9_of_a_daemon_with_docker_sessions_then_restart_takes_them_back(st
 
     new = start_daemon(workdir=old.workdir, backend="docker")
     sessions.assert_taken_back(new, f"the engine has no container {names[gone]}")
-    # the background process went on writing through the restart
+    # the background process went on writing through the restart, and the
+    # process runs on (test_processes_run_on_through_kill_9… follows it)
     n = lines(new, mine[1], "bg.log")
     assert wait_for(lambda: lines(new, mine[1], "bg.log") > n, 10), "the background process did not survive"
-    sessions.assert_ticker_killed(new, "the docker backend's commands do not outlive warrend")
+    assert proc(new, sessions.ticking, 1)["state"] == "running"
 
     # taken back, they outlive the next kill as well, renamed after the
     # daemon that holds them (what other daemons' sweeps spare)
@@ -80,12 +85,16 @@ def test_kill_9_of_a_daemon_with_docker_sessions_then_restart_takes_them_back(st
         assert container(rec)["Name"].lstrip("/") == rec["backend_state"]["container"]
         assert rec["backend_state"]["container"].startswith(f"wd-{third.proc.pid}-k"), rec["backend_state"]
     sessions.assert_files(third)
+    assert proc(third, sessions.ticking, 1)["state"] == "running"
+    kept = clients(third)
+    assert len(kept) == 1 and all(pid_alive(p) for p in kept), kept
     third.remove(mine[0])
     assert session_ids(third) == set(mine[1:3])
 
     # a stop (no restart) removes every container, kept ones included
     stop_cleanly(third)
     assert not ours(third), ours(third)
+    assert wait_for(lambda: not [p for p in kept if pid_alive(p)], 10), "clients outlived the stop"
     host_clean(host_before, third, new, old)
 
 
@@ -138,3 +147,78 @@ def test_records_that_do_not_match_their_container_are_not_taken_back(start_daem
 
 def test_sigusr2_keeps_docker_sessions_and_removes_the_pool(start_daemon, host_before):
     sigusr2_keeps_the_session(start_daemon, host_before, "docker", ours)
+
+
+# --- processes run on ------------------------------------------------------------------------
+
+
+def clients(d):
+    """The pids of the clients of the kept commands of d's containers
+    (backend-docker-keep.c: each writes its own into its info file)."""
+    out = set()
+    info = os.path.join(d.state_dir, "docker")
+    for name in os.listdir(info):
+        if re.fullmatch(r"wd-[0-9a-z-]+\.[0-9]+", name):
+            with open(os.path.join(info, name)) as f:
+                out |= {int(line.split()[1]) for line in f if line.startswith("client ")}
+    return out
+
+
+def test_processes_run_on_through_kill_9_and_are_taken_back(start_daemon, host_before):
+    """kill -9 of warrend with processes in a docker session: they run on
+    while no daemon runs (one ends meanwhile), and the next daemon follows
+    their output past what the old one saw, writes to their stdin, closes
+    it, kills one and reports the exit status of the one that ended; a
+    command a request held is killed. Taken back twice (the second restart
+    by SIGUSR2, from a daemon that had taken them back). The stop leaves no
+    client behind."""
+    old = start_daemon(backend="docker")
+    sid = create(old)
+    assert start(old, sid, cmd=["sh", "-c", TICKER])["pid"] == 1
+    assert start(old, sid, cmd=["sh", "-c", ENDS_ON_USR1])["pid"] == 2
+    assert start(old, sid, cmd=["sh", "-c", 'while read l; do echo "got $l"; done; echo eof'], stdin=True)["pid"] == 3
+    assert post(old, sid, 3, "stdin", {"data": "one\n"}).status_code == 200
+    seen = first_ticks(old, sid, 1)
+    s = Stream(old, sid, 3)
+    s.until("got one")
+    s.close()
+    held, _ = in_background(exec_request, old, sid, {"shell": "exec sleep 417"})
+    assert wait_for(lambda: old.get(f"/v1/sessions/{sid}").json()["execs_running"] == 4, 30)
+    kept = clients(old)
+    assert len(kept) == 3, kept
+
+    # while no daemon runs, the commands do; one ends
+    kill_while_processes_run(old, held, kept)
+    new = start_daemon(workdir=old.workdir, backend="docker")
+    assert "took back 1 session(s) a previous run left; destroyed 0" in new.log(), new.log()
+    assert wait_for(lambda: "sleep 417" not in new.exec(sid, cmd=["ps", "-eo", "args"])["stdout"], 10)
+
+    # the one that ended meanwhile: its exit status
+    result = finished(new, sid, 2)
+    assert result["exit_code"] == 7 and not result.get("error"), result
+    # the others run on: output and stdin
+    assert [proc(new, sid, p)["state"] for p in (1, 3)] == ["running"] * 2
+    seen = ticks_past(new, sid, 1, seen)
+    s = Stream(new, sid, 3)
+    assert post(new, sid, 3, "stdin", {"data": "two\n"}).status_code == 200
+    s.until("got two")
+    s.close()
+
+    # and again, from the daemon that took them back (their files renamed after it)
+    rc, _ = new.stop(signal.SIGUSR2)
+    assert rc == 0, new.log()
+    assert all(pid_alive(p) for p in clients(new)), clients(new)
+    third = start_daemon(workdir=old.workdir, backend="docker")
+    assert "took back 1 session(s) a previous run left; destroyed 0" in third.log(), third.log()
+    ticks_past(third, sid, 1, seen)
+    stdin_then_eof(third, sid, 3, "three")
+    assert post(third, sid, 1, "signal", {"signal": "KILL"}).status_code == 200
+    assert finished(third, sid, 1)["signal"] == 9
+
+    # new processes start as ever; the stop ends them and their clients
+    assert start(third, sid, cmd=["sh", "-c", TICKER])["pid"] == 4
+    kept |= clients(third)
+    stop_cleanly(third)
+    assert not ours(third), ours(third)
+    assert wait_for(lambda: not [p for p in kept if pid_alive(p)], 10), "clients outlived the stop"
+    host_clean(host_before, third, new, old)

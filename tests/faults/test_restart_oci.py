@@ -15,10 +15,11 @@ import pytest
 
 from daemon_fixture import assert_error, pid_alive, start_daemon, wait_for, warrend  # noqa: F401 (fixtures)
 from hostcheck import host_clean
-from restart_sessions import Sessions, records, sigusr2_keeps_the_session
+from restart_sessions import (ENDS_ON_USR1, Sessions, first_ticks, kill_while_processes_run, records,
+                              sigusr2_keeps_the_session, stdin_then_eof, ticks_past)
 from test_daemon_processes import Stream, finished, post, proc, start
 from test_faults import exec_request, in_background, stop_cleanly
-from test_restart import (TICKER, create, ids_locked, impostor_process, impostor_spared_and_the_rest_serves, last_tick,
+from test_restart import (TICKER, create, ids_locked, impostor_process, impostor_spared_and_the_rest_serves,
                           rewrite_record, session_ids, start_time)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the oci backend runs as root only")
@@ -131,38 +132,6 @@ def waiters(d, rec):
     return out
 
 
-ENDS_ON_USR1 = 'trap "echo done; exit 7" USR1; while :; do sleep 0.1; done'
-
-
-def running(fragment):
-    """The host pids of the processes with `fragment` in their command line."""
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if fragment.encode() in f.read():
-                    out.append(int(pid))
-        except OSError:
-            pass
-    return out
-
-
-def ticks_past(d, sid, pid, seen):
-    """The process's output goes on past tick `seen`."""
-    s = Stream(d, sid, pid)
-    events = s.until(r"tick \d+")
-    while last_tick(events) <= seen:
-        events += s.until(r"tick \d+")
-    s.close()
-
-
-def first_ticks(d, sid, pid):
-    s = Stream(d, sid, pid)
-    seen = last_tick(s.until(r"tick [1-9]"))
-    s.close()
-    return seen
-
-
 def test_processes_run_on_through_kill_9_and_are_taken_back(start_daemon, host_before):
     """kill -9 of warrend with processes in an oci session: they run on
     while no daemon runs (one ends meanwhile), and the next daemon follows
@@ -190,14 +159,8 @@ def test_processes_run_on_through_kill_9_and_are_taken_back(start_daemon, host_b
     rec = records(old)[sid]
     kept = waiters(old, rec)
 
-    old.kill()
-    held.join(60)
-
     # while no daemon runs, the commands do; one ends
-    assert all(pid_alive(p) for p in kept), kept
-    for pid in running(ENDS_ON_USR1):
-        os.kill(pid, signal.SIGUSR1)
-    assert wait_for(lambda: not running(ENDS_ON_USR1), 30)
+    kill_while_processes_run(old, held, kept)
     new = start_daemon(workdir=old.workdir, backend="oci")
     assert "took back 1 session(s) a previous run left; destroyed 0" in new.log(), new.log()
     assert "sleep 417" not in new.exec(sid, cmd=["ps", "-eo", "args"])["stdout"]
@@ -209,13 +172,7 @@ def test_processes_run_on_through_kill_9_and_are_taken_back(start_daemon, host_b
     # the others run on: output, stdin, a terminal's keys, signals
     assert [proc(new, sid, p)["state"] for p in (1, 2, 4)] == ["running"] * 3
     ticks_past(new, sid, 1, seen)
-    s = Stream(new, sid, 4)
-    assert post(new, sid, 4, "stdin", {"data": "two\n"}).status_code == 200
-    s.until("got two")
-    assert post(new, sid, 4, "close-stdin").status_code == 200
-    s.until("eof")
-    s.close()
-    assert finished(new, sid, 4)["exit_code"] == 0
+    stdin_then_eof(new, sid, 4, "two")
     s = Stream(new, sid, 2)
     assert post(new, sid, 2, "stdin", {"data": "abc\n"}).status_code == 200
     s.until("typed abc")

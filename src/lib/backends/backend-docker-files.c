@@ -230,7 +230,7 @@ static int file_put(const char *container, const struct backend_exec *x)
 			 "t=\"${f%/*}/.warren-put-$$\"; cat >\"$t\" && mv -f -- \"$t\" \"$f\" || fail",
 			 "sh", arg, NULL };
 	wr_error e = { 0 };
-	int code = docker_engine_exec(container, argv, NULL, "/workspace", NULL, &e);
+	int code = docker_engine_exec(container, argv, NULL, "/workspace", -1, &e);
 	if (code < 0)
 		return file_fail(-code, "%s", e.message);
 	if (code == 0)
@@ -442,7 +442,7 @@ static int file_delete(const char *container, const struct backend_exec *x)
 		return file_fail(ENOMEM, "%s", x->path);
 	char *argv[] = { "sh", "-c", DECODE_F "exec rm -rf -- \"$f\"", "sh", arg, NULL };
 	wr_error e = { 0 };
-	int code = docker_engine_exec(container, argv, NULL, "/", NULL, &e);
+	int code = docker_engine_exec(container, argv, NULL, "/", -1, &e);
 	if (code < 0)
 		return file_fail(-code, "%s", e.message);
 	return code ? file_fail(EACCES, "%s: rm exited with %d", x->path, code) : 0;

@@ -7,6 +7,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -33,12 +34,20 @@ struct exec_info {
 	char engine_id[72];
 	pid_t pid;
 	unsigned long long start;
+	pid_t client_pid;          /* a kept command's: its client, which outlives the daemon */
+	unsigned long long client_start;
 	bool have_exit;
 	int exit_code;
 	int failed_err;            /* could not start: ENOENT, EACCES, ENOTDIR, EIO */
 	char message[1024];
 };
 void docker_info_read(const char *path, struct exec_info *in);
+/* A kept command's marker beside its info file: its stdin was closed
+ * (keep-waiter.h). */
+static inline void docker_stdin_marker(const char *info_path, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.stdin-closed", info_path);
+}
 /* pid's start time (/proc/PID/stat), 0 when it is gone. */
 unsigned long long docker_proc_start_time(pid_t pid);
 /* SIGKILLs pid and its descendants (by ppid in /proc). */
@@ -47,9 +56,9 @@ void docker_kill_tree(pid_t root);
 /* Runs argv in the container as the sandbox user with the caller's stdio
  * (fd 0 copied to the command, its stdout and stderr to fds 1 and 2);
  * returns its exit code, or -errno when it could not start (message in
- * e). info_path, when not NULL, collects what the parent needs. */
+ * e). info_fd, when not -1, collects what the parent needs. */
 int docker_engine_exec(const char *container, char *const *argv, char *const *envp, const char *cwd,
-		       const char *info_path, wr_error *e);
+		       int info_fd, wr_error *e);
 /* A file exec (backend.h's BACKEND_FILE_*): its exit status is the errno. */
 int docker_file_exec(const char *container, const struct backend_exec *x);
 
@@ -89,7 +98,11 @@ int docker_saved_prove(const struct docker_saved *sv, char *image, size_t len, w
 /* Renames container id (by id: never a name, backend-docker-stale.c). */
 int docker_rename(const char *id, const char *name, wr_error *e);
 /* What the previous daemon's execs in the container left (their info
- * files, under either name): those still running are killed, and each is
- * reported in *found, with the highest exec id seen. The files go. */
-void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found);
+ * files, under either name), each reported in *found with the highest
+ * exec id seen: a kept command whose client is proven alive runs on (its
+ * fds in found, its client's pidfd in clients[i] for found->execs[i],
+ * its files renamed after `name`, the container's name now); what else
+ * still runs is killed; the other files go. */
+void docker_settle_left_execs(const struct docker_saved *sv, const char *name, struct init_greeting *found,
+			      int *clients);
 void docker_discard(const json_t *saved);

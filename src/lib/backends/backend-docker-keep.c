@@ -11,20 +11,32 @@
  * that id still has one of those names and that label, runs, and its
  * init is that process; it renames it after itself.
  *
- * Commands do not survive: an exec's output reaches the daemon through
- * the connection of a child of the daemon's, which ends with it, and the
- * engine cannot attach to an exec again. What still runs of them is
- * killed at adoption and reported so.
+ * Commands. An exec's output reaches the daemon through the engine's
+ * connection of a child of the daemon's (its client, backend-docker.c),
+ * and the engine cannot attach to an exec again: the client is what a
+ * native sandbox's init is for a background process (a kept command of a
+ * kept container). Such a client does not die with the daemon, runs in a
+ * session of its own, and holds the daemon's ends of the command's pipes
+ * (keep-waiter.h), so output waits in them and stdin stays open while no
+ * daemon runs. It writes "client PID START" into its info file (NAME.ID)
+ * before the command exists, and "exit CODE" when it ended; it holds
+ * that file open, so the next daemon renames it after the container's new
+ * name. That daemon proves the client by its pid and start time, takes
+ * its fds with pidfd_getfd and watches its pidfd; one whose client is gone
+ * unseen, and a command a request held (its client died with the daemon),
+ * is killed and reported so.
  *
  * Everything here blocks: it runs at start-up, before the daemon serves. */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +44,7 @@
 #include "cleanup.h"
 #include "docker-client.h"
 #include "init-protocol.h"
+#include "keep-waiter.h"
 
 #define INSPECT_TIMEOUT_MS 10000
 
@@ -140,54 +153,130 @@ static pid_t left_exec_pid(const struct exec_info *in)
 	return pid > 1 ? pid : 0;
 }
 
-/* For each info file NAME.ID: fn(id, path). */
-static void each_exec_file(const char *name, void (*fn)(uint32_t id, const char *path, void *arg), void *arg)
+/* For each info file NAME.ID: fn(id, path), which returns true when the
+ * file stays; the others go, with their markers. The names are read
+ * first: fn may rename files in the directory. */
+static void each_exec_file(const char *name, bool (*fn)(uint32_t id, const char *path, void *arg), void *arg)
 {
 	_cleanup_closedir_ DIR *dir = opendir(docker_cfg.state_dir);
-	size_t len = strlen(name);
+	size_t len = strlen(name), n = 0;
+	uint32_t ids[2 * INIT_MAX_RUNNING + 64];
 	struct dirent *de;
-	while (dir && (de = readdir(dir))) {
-		const char *n = de->d_name, *digits = n + len + 1;
-		if (strncmp(n, name, len) || n[len] != '.' || !*digits || digits[strspn(digits, "0123456789")])
+	while (dir && (de = readdir(dir)) && n < ARRAY_SIZE(ids)) {
+		const char *f = de->d_name, *digits = f + len + 1;
+		if (strncmp(f, name, len) || f[len] != '.' || !*digits || digits[strspn(digits, "0123456789")])
 			continue;
-		char path[1024];
-		snprintf(path, sizeof path, "%s/%s", docker_cfg.state_dir, n);
 		unsigned long id = strtoul(digits, NULL, 10);
-		if (fn && id > 0 && id <= UINT32_MAX)
-			fn((uint32_t)id, path, arg);
+		if (id > 0 && id <= UINT32_MAX)
+			ids[n++] = (uint32_t)id;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char path[1024], marker[1040];
+		snprintf(path, sizeof path, "%s/%s.%u", docker_cfg.state_dir, name, ids[i]);
+		if (fn && fn(ids[i], path, arg))
+			continue;
+		docker_stdin_marker(path, marker, sizeof marker);
 		unlink(path);
+		unlink(marker);
 	}
 }
 
-static void settle_one(uint32_t id, const char *path, void *arg)
+struct settle {
+	const char *name;          /* the container's, now */
+	struct init_greeting *found;
+	int *clients;
+};
+
+/* A kept command's client, proven, and room for it: its fds go into x,
+ * its files are renamed after the container's name. */
+static bool take_client(const struct settle *st, int client, const char *path, struct init_greeting_exec *x)
 {
-	struct init_greeting *found = arg;
+	char marker[1040], to[1024], to_marker[1040];
+	docker_stdin_marker(path, marker, sizeof marker);
+	snprintf(to, sizeof to, "%s/%s.%u", docker_cfg.state_dir, st->name, x->id);
+	docker_stdin_marker(to, to_marker, sizeof to_marker);
+	if (strcmp(path, to) && rename(path, to) < 0)
+		return false;
+	bool stdin_closed = rename(marker, to_marker) == 0 || access(to_marker, F_OK) == 0;
+	for (int i = 0; i < INIT_MAX_KEPT && !(i == 2 && stdin_closed); i++) {
+		int got = (int)syscall(SYS_pidfd_getfd, client, KEPT_OUT + i, 0);
+		if (got < 0)
+			break; /* (no stdin, or its client dropped it) */
+		x->fds[x->n_fds++] = got;
+	}
+	x->running = true;
+	return true;
+}
+
+static bool settle_one(uint32_t id, const char *path, void *arg)
+{
+	const struct settle *st = arg;
+	struct init_greeting *found = st->found;
 	struct exec_info in;
 	docker_info_read(path, &in);
 	if (id > found->last_id)
 		found->last_id = id;
-	pid_t pid = left_exec_pid(&in);
+	if (found->n >= ARRAY_SIZE(found->execs))
+		return false; /* (its end is lost: "not seen") */
+	struct init_greeting_exec *x = &found->execs[found->n];
+	*x = (struct init_greeting_exec){ .id = id, .fds = { -1, -1, -1 } };
+	wr_error e = { 0 };
+	if (in.client_pid > 0 && !in.have_exit && !in.failed_err) {
+		int client = keep_pidfd_of(in.client_pid, (long long)in.client_start, "docker client", &e);
+		if (client >= 0 && take_client(st, client, path, x)) {
+			st->clients[found->n++] = client;
+			return true;
+		}
+		if (client >= 0) {
+			syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0);
+			close(client);
+		}
+		docker_info_read(path, &in); /* (it may have ended between the two looks) */
+	}
+	pid_t pid = in.have_exit ? 0 : left_exec_pid(&in);
 	if (pid > 0)
 		for (int pass = 0; pass < 3; pass++) /* (what it forks meanwhile) */
 			docker_kill_tree(pid);
-	if ((!pid && !in.have_exit) || found->n >= ARRAY_SIZE(found->execs))
-		return; /* gone unseen: the daemon says its end was not seen */
-	struct init_greeting_exec *x = &found->execs[found->n++];
-	*x = (struct init_greeting_exec){ .id = id, .fds = { -1, -1 } };
-	if (pid) {
-		x->status = W_EXITCODE(0, SIGKILL);
-		snprintf(x->error, sizeof x->error,
-			 "killed when warrend restarted: the docker backend's commands do not outlive warrend");
-	} else {
+	if (!pid && !in.have_exit)
+		return false; /* gone unseen: the daemon says its end was not seen */
+	st->clients[found->n++] = -1;
+	if (!pid) {
 		x->status = W_EXITCODE(in.exit_code & 0xff, 0);
+		return false;
 	}
+	x->status = W_EXITCODE(0, SIGKILL);
+	if (in.client_pid > 0)
+		snprintf(x->error, sizeof x->error, "killed when warrend restarted: %s", e.message);
+	else
+		snprintf(x->error, sizeof x->error, "killed when warrend restarted: nothing kept it (a request's "
+			 "command, or one a warrend before this one started)");
+	return false;
 }
 
-void docker_settle_left_execs(const struct docker_saved *sv, struct init_greeting *found)
+void docker_settle_left_execs(const struct docker_saved *sv, const char *name, struct init_greeting *found,
+			      int *clients)
 {
+	struct settle st = { .name = name, .found = found, .clients = clients };
 	found->n = 0;
-	each_exec_file(sv->name, settle_one, found);
-	each_exec_file(sv->created_as, settle_one, found);
+	each_exec_file(sv->name, settle_one, &st);
+	if (strcmp(sv->created_as, sv->name))
+		each_exec_file(sv->created_as, settle_one, &st);
+}
+
+/* A kept command's client, of a container being removed: it goes first,
+ * and is waited for, so none outlives its container nor writes on. */
+static bool end_client(uint32_t id, const char *path, void *arg)
+{
+	(void)id, (void)arg;
+	struct exec_info in;
+	wr_error e = { 0 };
+	docker_info_read(path, &in);
+	_cleanup_close_ int client = in.client_pid > 0 ? keep_pidfd_of(in.client_pid, (long long)in.client_start,
+								       "docker client", &e) : -1;
+	struct pollfd p = { .fd = client, .events = POLLIN };
+	if (client >= 0 && syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0) == 0)
+		poll(&p, 1, INSPECT_TIMEOUT_MS);
+	return false;
 }
 
 int docker_rename(const char *id, const char *name, wr_error *e)
@@ -211,11 +300,10 @@ void docker_discard(const json_t *saved)
 	json_t *c = NULL;
 	if (docker_saved_parse(saved, &sv, &e) < 0)
 		return;
+	each_exec_file(sv.name, end_client, NULL);
+	each_exec_file(sv.created_as, end_client, NULL);
 	if (inspect(sv.id, &c, &e) == 0 && same_container(&sv, c, &e) == 0 &&
 	    docker_remove_by_id(sv.id, INSPECT_TIMEOUT_MS, &e) < 0)
 		fprintf(stderr, "warrend: docker: %s\n", e.message);
 	json_decref(c);
-	/* (removing the container ended its execs) */
-	each_exec_file(sv.name, NULL, NULL);
-	each_exec_file(sv.created_as, NULL, NULL);
 }

@@ -147,12 +147,18 @@ unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
 	unsigned removed = sweep(prefix, keep, START_SWEEP_MS, &e);
 	if (e.message[0])
 		fprintf(stderr, "warrend: docker: %s\n", e.message);
-	/* exec info files and profiles of the crashed daemon */
+	/* exec info files, their markers and profiles of the crashed daemon
+	 * (NAME.ID, NAME.ID.stdin-closed, NAME.seccomp.json: a container's
+	 * name has no dot) */
 	_cleanup_closedir_ DIR *dir = opendir(docker_cfg.state_dir);
 	struct dirent *de;
-	while (dir && (de = readdir(dir)))
-		if (!strncmp(de->d_name, prefix, strlen(prefix)) && !(keep && keep(de->d_name)))
+	while (dir && (de = readdir(dir))) {
+		char name[256];
+		snprintf(name, sizeof name, "%s", de->d_name);
+		name[strcspn(name, ".")] = '\0';
+		if (!strncmp(name, prefix, strlen(prefix)) && !(keep && keep(name)))
 			unlinkat(dirfd(dir), de->d_name, 0);
+	}
 	return removed;
 }
 

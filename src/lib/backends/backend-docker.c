@@ -7,8 +7,10 @@
  * children and turns their ends into events. An exec's child tells the
  * parent what it learnt (the engine's exec id, the host pid, how it
  * ended) through a small file under STATE_DIR/docker, because children
- * keep no fd but their stdio. File execs are in backend-docker-files.c,
- * what restarts of the daemon need in backend-docker-keep.c. */
+ * keep no fd but their stdio. A background process's client outlives the
+ * daemon (backend-docker-keep.c says how). File execs are in
+ * backend-docker-files.c, what restarts of the daemon need in
+ * backend-docker-keep.c. */
 #include "config.h"
 #include "backend.h"
 
@@ -27,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +42,8 @@
 #include "fdio.h"
 #include "encode.h"
 #include "files.h"
+#include "init-protocol.h"
+#include "keep-waiter.h"
 #include "mount.h"
 #include "oci-spec.h"
 #include "userns.h"
@@ -58,6 +63,8 @@ struct dexec {
 	bool exited_pending;       /* EXEC_FAILED was reported, EXITED is next */
 	int status;                /* EXITED's wait status */
 	uint64_t oom_before;       /* the container's OOM kills when it started */
+	bool kept;                 /* its client outlives the daemon, holding our ends */
+	int client_pidfd;          /* kept, taken back: its client is not our child, -1 */
 	char argv0[256];           /* for the message native gives: "exec ARGV0: …" */
 	char info_path[600];
 };
@@ -499,15 +506,17 @@ static int docker_create(const struct backend_spec *spec, struct backend_box **o
 
 /* ---- execs: what the child tells the parent -------------------------- */
 
-static void info_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info_append(const char *path, const char *fmt, ...)
+/* The child holds its info file open (O_APPEND: each line one write),
+ * so a restarted daemon may rename it under the container's new name,
+ * and one removed meanwhile takes its lines with it (never created again). */
+static void info_append(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info_append(int fd, const char *fmt, ...)
 {
 	char line[400];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0 && n > 0)
 		(void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
@@ -527,6 +536,9 @@ void docker_info_read(const char *path, struct exec_info *in)
 		if (sscanf(line, "pid %d %llu", &pid, &start) == 2) {
 			in->pid = pid;
 			in->start = start;
+		} else if (sscanf(line, "client %d %llu", &pid, &start) == 2) {
+			in->client_pid = pid;
+			in->client_start = start;
 		} else if (sscanf(line, "exit %d", &code) == 1) {
 			in->have_exit = true;
 			in->exit_code = code;
@@ -543,6 +555,8 @@ struct exec_job {
 	const struct backend_box *box;
 	const struct backend_exec *x;
 	const char *info_path;
+	bool keep;                 /* the client outlives the daemon */
+	const char *stdin_closed;  /* kept: the marker that asks it to drop stdin */
 };
 
 /* What the engine says when the command could not start is the first
@@ -607,14 +621,22 @@ static int pump_stream(int sock, const char *pending, size_t pending_len, struct
 	/* a command that ends before reading all its stdin (a write that hit
 	 * a full workspace) closes the stream: EPIPE, not death by SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
+	/* kept: SIGURG asks it to drop its copy of stdin; it comes through
+	 * only while ppoll waits (command_child blocked it before) */
+	sigset_t urg, waiting;
+	sigemptyset(&urg);
+	sigaddset(&urg, SIGURG);
+	sigprocmask(SIG_BLOCK, &urg, &waiting);
+	sigdelset(&waiting, SIGURG);
 	bool stdin_open = true;
 	char buf[65536];
 	for (;;) {
+		keep_waiter_drop_stdin();
 		struct pollfd pfd[2] = { { .fd = sock, .events = POLLIN }, { .fd = stdin_open ? 0 : -1, .events = POLLIN } };
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+		if (ppoll(pfd, 2, NULL, &waiting) < 0) {
+			if (errno != EINTR)
+				return -errno;
+			continue;
 		}
 		if (pfd[1].revents) {
 			ssize_t n = read(0, buf, sizeof buf);
@@ -652,7 +674,7 @@ static int start_error(const char *text)
 /* Runs argv in the container as the sandbox user with the child's stdio;
  * returns the exit code, or -errno when it could not start (message in e). */
 int docker_engine_exec(const char *container, char *const *argv, char *const *envp, const char *cwd,
-		       const char *info_path, wr_error *e)
+		       int info_fd, wr_error *e)
 {
 	char url[256];
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/containers/%s/exec", container);
@@ -673,8 +695,7 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 	char exec_id[72];
 	snprintf(exec_id, sizeof exec_id, "%s", id);
 	json_decref(out);
-	if (info_path)
-		info_append(info_path, "exec %s\n", exec_id);
+	info_append(info_fd, "exec %s\n", exec_id);
 
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/start", exec_id);
 	json_t *start = json_pack("{s:b, s:b}", "Detach", 0, "Tty", 0);
@@ -686,10 +707,10 @@ int docker_engine_exec(const char *container, char *const *argv, char *const *en
 		return -start_error(e->message);
 
 	snprintf(url, sizeof url, DOCKER_API_PREFIX "/exec/%s/json", exec_id);
-	if (info_path && docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
+	if (info_fd >= 0 && docker_call_json(docker_cfg.socket, "GET", url, NULL, CALL_TIMEOUT_MS, &out, NULL) == 200) {
 		pid_t pid = (pid_t)json_integer_value(json_object_get(out, "Pid"));
 		if (pid > 0)
-			info_append(info_path, "pid %d %llu\n", (int)pid, docker_proc_start_time(pid));
+			info_append(info_fd, "pid %d %llu\n", (int)pid, docker_proc_start_time(pid));
 		json_decref(out);
 	}
 	struct pump pm = { 0 };
@@ -731,12 +752,23 @@ static int command_child(void *arg)
 {
 	struct exec_job *j = arg;
 	wr_error e = { 0 };
-	int r = docker_engine_exec(j->box->id, j->x->argv, j->x->envp, j->x->cwd, j->info_path, &e);
+	_cleanup_close_ int info = open(j->info_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (j->keep) {
+		keep_waiter_enter(j->stdin_closed);
+		/* (held until pump_stream waits: no call of the engine's is cut short) */
+		sigset_t urg;
+		sigemptyset(&urg);
+		sigaddset(&urg, SIGURG);
+		sigprocmask(SIG_BLOCK, &urg, NULL);
+		/* what proves it to the next daemon, before the command exists */
+		info_append(info, "client %d %llu\n", (int)getpid(), docker_proc_start_time(getpid()));
+	}
+	int r = docker_engine_exec(j->box->id, j->x->argv, j->x->envp, j->x->cwd, info, &e);
 	if (r < 0) {
-		info_append(j->info_path, "failed %d %s\n", -r, e.message);
+		info_append(info, "failed %d %s\n", -r, e.message);
 		return 127;
 	}
-	info_append(j->info_path, "exit %d\n", r);
+	info_append(info, "exit %d\n", r);
 	return r;
 }
 
@@ -770,18 +802,33 @@ static int docker_exec_start(struct backend_box *b, const struct backend_exec *x
 	d->id = x->id;
 	d->kind = x->kind;
 	d->proc = (struct proc)PROC_INIT;
+	d->client_pidfd = -1;
+	/* started after the session took the sandbox: the client holds our ends */
+	d->kept = x->keep && b->kept && x->kind == BACKEND_EXEC_COMMAND;
 	struct backend_stats st;
 	docker_stats(b, &st);
 	d->oom_before = st.oom_kills;
 	if (x->kind == BACKEND_EXEC_COMMAND)
 		snprintf(d->argv0, sizeof d->argv0, "%s", x->argv[0]);
 	snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", docker_cfg.state_dir, b->name, x->id);
-	unlink(d->info_path);
+	char marker[sizeof d->info_path + 16];
+	docker_stdin_marker(d->info_path, marker, sizeof marker);
+	unlink(marker);
+	/* created here, so the child only appends: it never makes one again */
+	int r;
+	_cleanup_close_ int info = open(d->info_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (info < 0) {
+		r = wr_error_set(e, errno, "%s", d->info_path);
+		free(d);
+		return r;
+	}
 	/* the child gets a copy of this memory at fork: pointers into x stay good */
-	struct exec_job job = { .box = b, .x = x, .info_path = d->info_path };
-	int r = proc_start_fn(&d->proc, x->kind == BACKEND_EXEC_COMMAND ? command_child : file_child, &job,
-			      x->stdio, e);
+	struct exec_job job = { .box = b, .x = x, .info_path = d->info_path, .keep = d->kept, .stdin_closed = marker };
+	int (*child)(void *) = x->kind == BACKEND_EXEC_COMMAND ? command_child : file_child;
+	r = d->kept ? proc_start_fn_keeping(&d->proc, child, &job, x->stdio, x->own, e)
+			: proc_start_fn(&d->proc, child, &job, x->stdio, e);
 	if (r < 0) {
+		unlink(d->info_path);
 		free(d);
 		return r;
 	}
@@ -863,6 +910,29 @@ static int docker_exec_kill(struct backend_box *b, uint32_t id)
 	return 0;
 }
 
+/* Its files and what it holds; the process is gone or being killed. */
+static void exec_free(struct dexec *d)
+{
+	char marker[sizeof d->info_path + 16];
+	docker_stdin_marker(d->info_path, marker, sizeof marker);
+	unlink(d->info_path);
+	unlink(marker);
+	if (d->client_pidfd >= 0)
+		close(d->client_pidfd);
+	free(d);
+}
+
+/* A kept command's stdin: its client drops the copy it holds. */
+static int docker_exec_close_stdin(struct backend_box *b, uint32_t id)
+{
+	struct dexec *d = find_exec(b, id);
+	if (!d || !d->kept || d->ended)
+		return 0;
+	char marker[sizeof d->info_path + 16];
+	docker_stdin_marker(d->info_path, marker, sizeof marker);
+	return keep_close_stdin(marker, d->proc.pid, d->client_pidfd);
+}
+
 static int docker_exec_release(struct backend_box *b, uint32_t id)
 {
 	for (struct dexec **pp = &b->execs; *pp; pp = &(*pp)->next) {
@@ -871,9 +941,8 @@ static int docker_exec_release(struct backend_box *b, uint32_t id)
 			continue;
 		if (!d->ended || d->exited_pending)
 			return -EBUSY;
-		unlink(d->info_path);
 		*pp = d->next;
-		free(d);
+		exec_free(d);
 		return 0;
 	}
 	return -ENOENT;
@@ -971,6 +1040,13 @@ static int docker_poll(struct backend_box *b, struct backend_event *ev)
 		}
 		if (!d->ended && proc_poll(&d->proc, NULL, 0) == 1) {
 			d->ended = true;
+			return exec_end_event(b, d, ev);
+		}
+		/* taken back: its client (not our child) ended; without an exit
+		 * line in its file it was killed */
+		if (!d->ended && d->client_pidfd >= 0 && keep_pidfd_ended(d->client_pidfd)) {
+			d->ended = true;
+			d->proc.status = W_EXITCODE(0, SIGKILL);
 			return exec_end_event(b, d, ev);
 		}
 	}
@@ -1084,14 +1160,27 @@ static int docker_destroy_step(struct backend_box *b)
 			kill(b->create.pid, SIGTERM);
 		if (b->rename.pid > 0)
 			proc_kill(&b->rename); /* (it is removed by its id) */
-		/* removing the container kills everything in it; our clients go first */
-		while (b->execs) {
-			struct dexec *d = b->execs;
+		/* removing the container kills everything in it; our clients go
+		 * first (those taken back are not our children: below) */
+		for (struct dexec **pp = &b->execs; *pp;) {
+			struct dexec *d = *pp;
 			proc_kill(&d->proc);
-			unlink(d->info_path);
-			b->execs = d->next;
-			free(d);
+			if (d->client_pidfd >= 0 && !keep_pidfd_ended(d->client_pidfd)) {
+				syscall(SYS_pidfd_send_signal, d->client_pidfd, SIGKILL, NULL, 0);
+				pp = &d->next;
+				continue;
+			}
+			*pp = d->next;
+			exec_free(d);
 		}
+	}
+	/* ... and are waited for: none outlives its container's removal */
+	for (struct dexec **pp = &b->execs; *pp;) {
+		struct dexec *d = *pp;
+		if (!keep_pidfd_ended(d->client_pidfd))
+			return -EBUSY;
+		*pp = d->next;
+		exec_free(d);
 	}
 	if (b->create.pid > 0) {
 		if (proc_poll(&b->create, msg, sizeof msg) == 0)
@@ -1162,6 +1251,37 @@ static json_t *docker_save(const struct backend_box *b)
 	return docker_saved_json(b->name, b->created_as, b->id, b->init_pid, b->init_start);
 }
 
+/* A kept command that runs on: followed through its client's pidfd. */
+static void adopt_exec(struct backend_box *b, struct init_greeting_exec *x, int client)
+{
+	struct dexec *d = calloc(1, sizeof *d);
+	if (d) {
+		*d = (struct dexec){ .id = x->id, .kind = BACKEND_EXEC_COMMAND, .proc = PROC_INIT, .kept = true,
+				     .client_pidfd = client, .next = b->execs };
+		struct backend_stats st;
+		docker_stats(b, &st);
+		d->oom_before = st.oom_kills;
+		snprintf(d->info_path, sizeof d->info_path, "%s/%s.%u", docker_cfg.state_dir, b->name, x->id);
+		b->execs = d;
+		return;
+	}
+	char path[700];
+	struct exec_info in;
+	snprintf(path, sizeof path, "%s/%s.%u", docker_cfg.state_dir, b->name, x->id);
+	docker_info_read(path, &in);
+	syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0);
+	close(client);
+	if (in.pid > 0 && docker_proc_start_time(in.pid) == in.start)
+		docker_kill_tree(in.pid);
+	unlink(path);
+	for (int i = 0; i < x->n_fds; i++)
+		close(x->fds[i]);
+	x->n_fds = 0;
+	x->running = false;
+	x->status = W_EXITCODE(0, SIGKILL);
+	snprintf(x->error, sizeof x->error, "killed when warrend restarted: out of memory");
+}
+
 static int docker_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
 			wr_error *e)
 {
@@ -1186,7 +1306,11 @@ static int docker_adopt(const json_t *saved, char *name, struct backend_box **ou
 	snprintf(b->created_as, sizeof b->created_as, "%s", sv.created_as);
 	snprintf(b->id, sizeof b->id, "%s", sv.id);
 	snprintf(b->image, sizeof b->image, "%s", image);
-	docker_settle_left_execs(&sv, found);
+	int clients[ARRAY_SIZE(found->execs)];
+	docker_settle_left_execs(&sv, name, found, clients);
+	for (size_t i = 0; i < found->n; i++)
+		if (found->execs[i].running)
+			adopt_exec(b, &found->execs[i], clients[i]);
 	*out = b;
 	return 0;
 }
@@ -1227,6 +1351,7 @@ const struct backend_ops backend_docker_ops = {
 	.exec_start = docker_exec_start,
 	.exec_kill = docker_exec_kill,
 	.exec_release = docker_exec_release,
+	.exec_close_stdin = docker_exec_close_stdin,
 	.stats = docker_stats,
 	.destroy_step = docker_destroy_step,
 	/* no open_workspace: files are execs through the archive API */

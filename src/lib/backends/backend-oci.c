@@ -639,7 +639,7 @@ static int oci_poll(struct backend_box *b, struct backend_event *ev)
 			deliver_pending_signals(b, x);
 		if (!x->ended && proc_poll(&x->proc, NULL, 0) == 1)
 			x->ended = true;
-		if (!x->ended && x->waiter_pidfd >= 0 && oci_pidfd_ended(x->waiter_pidfd))
+		if (!x->ended && x->waiter_pidfd >= 0 && keep_pidfd_ended(x->waiter_pidfd))
 			adopted_exec_ended(b, x);
 		if (x->ended) {
 			bool failed_before = x->failed_reported;
@@ -696,7 +696,7 @@ static int exec_waiter(void *arg)
 {
 	const struct exec_waiter_args *a = arg;
 	if (a->keep)
-		oci_waiter_keep(a->stdin_closed);
+		keep_waiter_enter(a->stdin_closed);
 	int listener = a->console ? oci_console_listen(a->console) : -1;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 || (a->console && listener < 0))
 		return WARREN_EXIT_SETUP;
@@ -715,7 +715,7 @@ static int exec_waiter(void *arg)
 	bool reaped = false;
 	if (listener >= 0) {
 		int r = oci_console_pass(listener, runtime, &st, 0, a->cols, a->rows, CONSOLE_TIMEOUT_MS,
-					 a->keep ? OCI_KEPT_MASTER : -1);
+					 a->keep ? KEPT_MASTER : -1);
 		reaped = r == -ECHILD;
 		close(listener);
 		unlink(a->console);
@@ -734,7 +734,7 @@ static int exec_waiter(void *arg)
 	for (int fd = 0; fd < 3 && devnull >= 0; fd++)
 		dup2(devnull, fd); /* only the command and what it starts hold the pipes now */
 	for (;;) {
-		oci_waiter_drop_stdin(); /* (when asked: SIGURG interrupts the wait) */
+		keep_waiter_drop_stdin(); /* (when asked: SIGURG interrupts the wait) */
 		pid_t w = waitpid(-1, &st, 0); /* reaps the runtime's leftovers too */
 		if (w == command)
 			break;
@@ -936,7 +936,7 @@ static int oci_exec_close_stdin(struct backend_box *b, uint32_t id)
 		if (x->id == id && !x->ended) {
 			char marker[PATH_MAX + 32];
 			exec_paths(b, id, "stdin-closed", marker, sizeof marker);
-			return oci_keep_close_stdin(marker, x->proc.pid, x->waiter_pidfd);
+			return keep_close_stdin(marker, x->proc.pid, x->waiter_pidfd);
 		}
 	return 0;
 }
@@ -1022,7 +1022,7 @@ static int oci_destroy_step(struct backend_box *b)
 	}
 	for (struct oci_exec *x = b->execs; x; x = x->next)
 		if ((x->proc.pid > 0 && proc_poll(&x->proc, NULL, 0) == 0) ||
-		    (x->waiter_pidfd >= 0 && !oci_pidfd_ended(x->waiter_pidfd)))
+		    (x->waiter_pidfd >= 0 && !keep_pidfd_ended(x->waiter_pidfd)))
 			return -EBUSY; /* its container process is being killed */
 	oci_net_teardown(&b->net); /* the container's processes are gone */
 	if (b->cg && cgroup_try_destroy(b->cg) == -EBUSY)
@@ -1305,7 +1305,7 @@ static int runtime_state_matches(const struct saved_oci *sv, wr_error *e)
 /* The holder's lock, taken again through its file description. */
 static int take_ids(const struct saved_oci *sv, struct uid_range *ids, wr_error *e)
 {
-	_cleanup_close_ int holder = oci_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	_cleanup_close_ int holder = keep_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
 	if (holder < 0)
 		return holder;
 	int fd = (int)syscall(SYS_pidfd_getfd, holder, HOLDER_IDS, 0);
@@ -1322,7 +1322,7 @@ static int take_net(const struct saved_oci *sv, struct oci_net *net, wr_error *e
 {
 	if (!sv->egress || json_is_null(sv->egress))
 		return 0;
-	_cleanup_close_ int holder = oci_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
+	_cleanup_close_ int holder = keep_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
 	if (holder < 0)
 		return holder;
 	int held[2] = { (int)syscall(SYS_pidfd_getfd, holder, HOLDER_SLOT, 0),
@@ -1398,7 +1398,7 @@ static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, 
 	b->process = json_incref(json_object_get(config, "process"));
 	if (!json_is_object(b->process))
 		r = wr_error_set(e, ENOENT, "%s: no process", path);
-	else if ((b->init_pidfd = oci_pidfd_of(sv.pid, sv.started, "init", e)) < 0)
+	else if ((b->init_pidfd = keep_pidfd_of(sv.pid, sv.started, "init", e)) < 0)
 		r = b->init_pidfd;
 	else if (!proc_in_cgroup_named(sv.pid, sv.name))
 		r = wr_error_set(e, ESRCH, "pid %d is not in the container's cgroup %s", sv.pid, sv.name);

@@ -9,7 +9,7 @@
  * background process of a kept session) the waiter becomes what init is:
  *  - it does not die with the daemon (no PR_SET_PDEATHSIG), in a session
  *    of its own, as the holder of the container's host ids;
- *  - it holds the daemon's ends at fixed fds (OCI_KEPT_*: stdout's and
+ *  - it holds the daemon's ends at fixed fds (keep-waiter.h: stdout's and
  *    stderr's read ends and, with "stdin": true, stdin's write end; a
  *    terminal's master alone), close-on-exec, so the command never writes
  *    into a pipe nobody holds, nor reads end-of-file, while no daemon runs;
@@ -58,35 +58,6 @@
 
 /* ---- in the waiter ---------------------------------------------------------- */
 
-static const char *stdin_marker;
-static volatile sig_atomic_t stdin_asked;
-static bool stdin_dropped;
-
-static void on_sigurg(int sig)
-{
-	(void)sig;
-	stdin_asked = 1;
-}
-
-void oci_waiter_keep(const char *stdin_closed)
-{
-	setsid();
-	stdin_marker = stdin_closed;
-	/* no SA_RESTART: the waiter's waitpid returns EINTR and drops it */
-	struct sigaction sa = { .sa_handler = on_sigurg };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGURG, &sa, NULL);
-	oci_waiter_drop_stdin(); /* (asked before the handler was there) */
-}
-
-void oci_waiter_drop_stdin(void)
-{
-	if (stdin_dropped || !stdin_marker || (!stdin_asked && access(stdin_marker, F_OK) < 0))
-		return;
-	close(OCI_KEPT_IN);
-	stdin_dropped = true;
-}
-
 /* path's content, renamed into place from path.tmp. */
 static int write_atomic(const char *path, const char *text)
 {
@@ -116,23 +87,6 @@ void oci_waiter_write_status(const char *path, int status)
 
 /* ---- in the daemon ---------------------------------------------------------- */
 
-int oci_pidfd_of(pid_t pid, long long started, const char *what, wr_error *e)
-{
-	unsigned long long now;
-	int r = proc_start_time(pid, &now);
-	if (r < 0)
-		return wr_error_set(e, -r, "its %s (pid %d) is gone", what, (int)pid);
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return wr_error_set(e, errno, "its %s (pid %d) is gone", what, (int)pid);
-	if (now != (unsigned long long)started || proc_start_time(pid, &now) < 0 || now != (unsigned long long)started) {
-		close(fd);
-		return wr_error_set(e, ESRCH, "pid %d is another process now, not its %s (started at %llu, not %lld)",
-				    (int)pid, what, now, started);
-	}
-	return fd;
-}
-
 int oci_keep_note_waiter(const char *path, pid_t pid)
 {
 	unsigned long long started;
@@ -142,26 +96,6 @@ int oci_keep_note_waiter(const char *path, pid_t pid)
 	char text[64];
 	snprintf(text, sizeof text, "%d %llu\n", (int)pid, started);
 	return write_atomic(path, text);
-}
-
-int oci_keep_close_stdin(const char *marker, pid_t pid, int pidfd)
-{
-	int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	/* (a waiter that ended meanwhile has nothing to drop) */
-	if (pid > 0)
-		kill(pid, SIGURG);
-	else if (pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, pidfd, SIGURG, NULL, 0);
-	return 0;
-}
-
-bool oci_pidfd_ended(int pidfd)
-{
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-	return poll(&p, 1, 0) == 1;
 }
 
 /* The first line of a small root-only file. */
@@ -219,7 +153,7 @@ int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x,
 	if (oci_keep_read_status(status_path, &x->status) == 0)
 		return 0;
 	wr_error e = { 0 };
-	int fd = oci_pidfd_of(pid, started, "waiter", &e);
+	int fd = keep_pidfd_of(pid, started, "waiter", &e);
 	if (fd < 0) {
 		/* (it may have ended between the two looks) */
 		if (oci_keep_read_status(status_path, &x->status) == 0)
@@ -230,7 +164,7 @@ int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x,
 	}
 	bool stdin_closed = access(marker, F_OK) == 0;
 	for (int i = 0; i < INIT_MAX_KEPT && !(i == 2 && stdin_closed); i++) {
-		int got = (int)syscall(SYS_pidfd_getfd, fd, OCI_KEPT_OUT + i, 0);
+		int got = (int)syscall(SYS_pidfd_getfd, fd, KEPT_OUT + i, 0);
 		if (got < 0)
 			break; /* a terminal's master alone, or no stdin */
 		x->fds[x->n_fds++] = got;
@@ -256,7 +190,7 @@ void oci_keep_wait_waiters(const char *bundle, unsigned timeout_ms)
 		if (snprintf(path, sizeof path, "%s/%s", bundle, de->d_name) >= (int)sizeof path ||
 		    read_waiter(path, &pid, &started) < 0)
 			continue;
-		_cleanup_close_ int fd = oci_pidfd_of(pid, started, "waiter", &e);
+		_cleanup_close_ int fd = keep_pidfd_of(pid, started, "waiter", &e);
 		uint64_t now = monotonic_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (fd >= 0 && now < deadline)

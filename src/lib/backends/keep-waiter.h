@@ -1,0 +1,42 @@
+/* What a kept command's waiter does, for the backends whose commands run
+ * through a process of the daemon's (oci: the exec waiter of `runtime
+ * exec`; docker: the engine's client of the exec). Such a process of a
+ * background command outlives warrend (proc_start_fn_keeping) and holds
+ * the daemon's ends of the command's pipes at fixed fds while no daemon
+ * runs, so the command never writes into a pipe nobody holds nor reads
+ * end-of-file; the next daemon proves it (pid + start time) and takes
+ * them with pidfd_getfd. oci-keep.c and backend-docker-keep.c say what
+ * else each keeps, and where. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "backend-proc.h"
+#include "error.h"
+
+/* Where a kept waiter holds the daemon's ends: stdout's and stderr's
+ * read ends and stdin's write end (backend_exec.own, in that order), or a
+ * terminal's master alone. */
+enum { KEPT_OUT = PROC_KEPT_FD, KEPT_ERR, KEPT_IN };
+#define KEPT_MASTER KEPT_OUT
+
+/* ---- in the waiter ---- */
+/* A session of its own (a terminal's ^C to warrend's group spares it),
+ * and SIGURG, which asks it to drop its copy of stdin (KEPT_IN), with
+ * stdin_closed the marker the daemon creates before it signals. SIGURG
+ * comes without SA_RESTART: the waiter's blocking call returns EINTR. */
+void keep_waiter_enter(const char *stdin_closed);
+/* Called after each EINTR of its waits: drops its copy of stdin once
+ * asked (the signal came, or its marker was there at keep_waiter_enter). */
+void keep_waiter_drop_stdin(void);
+
+/* ---- in the daemon ---- */
+/* pid is alive and started at `started` (proc_start_time): a pidfd of it
+ * (the start time read again once the pidfd holds it, so a pid reused
+ * meanwhile is not taken), or -errno with why not (`what` names it). */
+int keep_pidfd_of(pid_t pid, long long started, const char *what, wr_error *e);
+/* Asks the waiter (its pid while it is our child, else its pidfd) to
+ * drop its copy of stdin: the marker, then SIGURG. */
+int keep_close_stdin(const char *marker, pid_t pid, int pidfd);
+/* Whether the process of pidfd has ended. */
+bool keep_pidfd_ended(int pidfd);

@@ -1,7 +1,7 @@
-/* Between backend-docker.c (containers, commands),
- * backend-docker-files.c (file execs), backend-docker-stale.c
- * (removals, the sweep of dead daemons' containers) and
- * backend-docker-keep.c (restarts); nobody else.
+/* Between backend-docker.c (containers, commands), backend-docker-exec.c
+ * (the exec client), backend-docker-files.c (file execs),
+ * backend-docker-stale.c (removals, the sweep of dead daemons'
+ * containers) and backend-docker-keep.c (restarts); nobody else.
  * Everything here blocks: it runs in the backend's children, off the
  * event loop (remove_stale: at start-up, before the daemon serves). */
 #pragma once
@@ -42,6 +42,10 @@ struct exec_info {
 	char message[1024];
 };
 void docker_info_read(const char *path, struct exec_info *in);
+/* A line into the info file fd (-1: none); the client holds the file
+ * open (O_APPEND: each line one write), so a restarted daemon may rename
+ * it, and one removed meanwhile is never created again. */
+void docker_info_append(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A kept command's marker beside its info file: its stdin was closed
  * (keep-waiter.h). */
 static inline void docker_stdin_marker(const char *info_path, char *buf, size_t len)
@@ -53,6 +57,8 @@ unsigned long long docker_proc_start_time(pid_t pid);
 /* SIGKILLs pid and its descendants (by ppid in /proc). */
 void docker_kill_tree(pid_t root);
 
+/* A JSON array of the strings of v (NULL-terminated). */
+json_t *docker_strv_json(char *const *v);
 /* Runs argv in the container as the sandbox user with the caller's stdio
  * (fd 0 copied to the command, its stdout and stderr to fds 1 and 2);
  * returns its exit code, or -errno when it could not start (message in

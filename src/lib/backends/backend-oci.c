@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend-oci-internal.h"
 #include "backend-proc.h"
 #include "cleanup.h"
 #include "mount.h"
@@ -45,51 +46,7 @@
  * every image. */
 static char *const init_argv[] = { "/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 86400; done", NULL };
 
-static struct {
-	char runtime[PATH_MAX];
-	char root[PATH_MAX];     /* the runtime's --root: its container state */
-	char bundles[PATH_MAX];  /* <state_dir>/oci-bundles/<name>/ */
-	int verbose;
-} oci;
-
-struct oci_exec {
-	uint32_t id;
-	struct proc proc;        /* `runtime exec` */
-	bool ended, failed_reported;
-	bool killed;             /* exec_kill: a runtime stopped mid-start is this kill's doing */
-	int err;                 /* why the runtime could not start it */
-	uint64_t pending_signals; /* sent before its pid was known: bit N-1 for signal N */
-	/* kept (oci-keep.c): taken back from the previous daemon, its
-	 * waiter is not our child: its pidfd says when it ended */
-	int waiter_pidfd;
-	char argv0[256];         /* for the message native gives: "exec ARGV0: …" */
-	struct oci_exec *next;
-};
-
-enum oci_state { OCI_CREATING, OCI_READY, OCI_FAILED, OCI_DIED };
-enum oci_teardown { TD_NONE, TD_DELETING, TD_CLEANUP };
-
-struct backend_box {
-	char name[128];
-	char bundle[PATH_MAX];
-	struct uid_range ids;
-	struct cgroup *cg;
-	bool cgroup_v1;
-	char cgroups_path[PATH_MAX]; /* linux.cgroupsPath: "/warren/wd-…" */
-	struct proc runtime;     /* `run --detach`, later `delete --force` */
-	enum oci_state state;
-	bool state_reported;
-	enum oci_teardown teardown;
-	unsigned delete_tries;
-	pid_t init_pid;
-	int init_pidfd;
-	char message[1024];
-	json_t *process;         /* config.json's process: what execs start from */
-	struct oci_exec *execs;
-	struct oci_net net;      /* egress: set up once the container is up */
-	bool kept;               /* it outlives the daemon (oci_keep) */
-	pid_t holder;            /* once up: the process that holds its uid range's lock */
-};
+struct oci_settings oci_cfg;
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -141,7 +98,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 }
 
 /* rm -r without crossing into a mount (none should be there). */
-static int remove_tree(const char *path)
+int oci_remove_tree(const char *path)
 {
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
 		return -errno;
@@ -150,9 +107,9 @@ static int remove_tree(const char *path)
 
 static void runtime_argv(const char **argv, size_t *n, const char *log)
 {
-	argv[(*n)++] = oci.runtime;
+	argv[(*n)++] = oci_cfg.runtime;
 	argv[(*n)++] = "--root";
-	argv[(*n)++] = oci.root;
+	argv[(*n)++] = oci_cfg.root;
 	if (log) {
 		argv[(*n)++] = "--log";
 		argv[(*n)++] = log;
@@ -191,41 +148,41 @@ static int reachable_by_others(const char *path, wr_error *e)
 static int oci_init(const struct backend_settings *s, wr_error *e)
 {
 	const char *rt = s->oci.runtime && *s->oci.runtime ? s->oci.runtime : "runc";
-	if (resolve_in_path(rt, oci.runtime, sizeof oci.runtime) < 0)
+	if (resolve_in_path(rt, oci_cfg.runtime, sizeof oci_cfg.runtime) < 0)
 		return wr_error_set(e, ENOENT, "oci_runtime %s: not found in PATH", rt);
-	snprintf(oci.root, sizeof oci.root, "%s/oci", s->state_dir);
-	snprintf(oci.bundles, sizeof oci.bundles, "%s/oci-bundles", s->state_dir);
-	oci.verbose = s->verbose;
+	snprintf(oci_cfg.root, sizeof oci_cfg.root, "%s/oci", s->state_dir);
+	snprintf(oci_cfg.bundles, sizeof oci_cfg.bundles, "%s/oci-bundles", s->state_dir);
+	oci_cfg.verbose = s->verbose;
 	if (mkdir(s->state_dir, 0755) < 0 && errno != EEXIST)
 		return wr_error_set(e, errno, "mkdir %s", s->state_dir);
-	if (mkdir(oci.root, 0700) < 0 && errno != EEXIST)
-		return wr_error_set(e, errno, "mkdir %s", oci.root);
+	if (mkdir(oci_cfg.root, 0700) < 0 && errno != EEXIST)
+		return wr_error_set(e, errno, "mkdir %s", oci_cfg.root);
 	/* the sandbox's root (a host uid of its range) walks through to rootfs */
-	if (mkdir(oci.bundles, 0711) < 0 && errno != EEXIST)
-		return wr_error_set(e, errno, "mkdir %s", oci.bundles);
-	return reachable_by_others(oci.bundles, e);
+	if (mkdir(oci_cfg.bundles, 0711) < 0 && errno != EEXIST)
+		return wr_error_set(e, errno, "mkdir %s", oci_cfg.bundles);
+	return reachable_by_others(oci_cfg.bundles, e);
 }
 
 static void oci_fini(void)
 {
 	/* empty unless a container is still being removed */
-	if (oci.bundles[0])
-		rmdir(oci.bundles);
-	if (oci.root[0])
-		rmdir(oci.root);
+	if (oci_cfg.bundles[0])
+		rmdir(oci_cfg.bundles);
+	if (oci_cfg.root[0])
+		rmdir(oci_cfg.root);
 }
 
 static int oci_health(wr_error *e)
 {
-	char *argv[] = { oci.runtime, "--version", NULL };
+	char *argv[] = { oci_cfg.runtime, "--version", NULL };
 	char msg[1024];
 	int r = proc_run(argv, 1000, msg, sizeof msg, e);
 	if (r < 0)
 		return r;
 	if (!WIFEXITED(r) || WEXITSTATUS(r) != 0)
-		return wr_error_set(e, EIO, "%s --version failed: %s", oci.runtime, msg);
-	if (access(oci.root, W_OK) < 0 || access(oci.bundles, W_OK) < 0)
-		return wr_error_set(e, errno, "%s: not writable", oci.root);
+		return wr_error_set(e, EIO, "%s --version failed: %s", oci_cfg.runtime, msg);
+	if (access(oci_cfg.root, W_OK) < 0 || access(oci_cfg.bundles, W_OK) < 0)
+		return wr_error_set(e, errno, "%s: not writable", oci_cfg.root);
 	return 0;
 }
 
@@ -234,7 +191,7 @@ static int oci_health(wr_error *e)
 /* linux.cgroupsPath: our cgroup relative to the hierarchy root(s), taken
  * from its description ("cgroup v2 /sys/fs/cgroup/REL", "cgroup v1
  * /sys/fs/cgroup/{memory,pids,cpu}/REL"). */
-static int cgroups_path(struct backend_box *b, char *out, size_t len, wr_error *e)
+int oci_cgroups_path(struct backend_box *b, char *out, size_t len, wr_error *e)
 {
 	const char *d = cgroup_describe(b->cg);
 	const char *rel = NULL;
@@ -353,7 +310,7 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 {
 	const struct policy *p = spec->policy;
 	char rootfs[PATH_MAX + 16], path[PATH_MAX + 16], cg_path[PATH_MAX];
-	int r = cgroups_path(b, cg_path, sizeof cg_path, e);
+	int r = oci_cgroups_path(b, cg_path, sizeof cg_path, e);
 	if (r < 0)
 		return r;
 	if (mkdir(b->bundle, 0711) < 0)
@@ -398,7 +355,7 @@ static int write_bundle(struct backend_box *b, const struct backend_spec *spec, 
 	return r;
 }
 
-static void box_free(struct backend_box *b)
+void oci_box_free(struct backend_box *b)
 {
 	while (b->execs) {
 		struct oci_exec *x = b->execs;
@@ -427,12 +384,12 @@ static int oci_create(const struct backend_spec *spec, struct backend_box **out,
 	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1, .init_pid = -1,
 				   .net = OCI_NET_INIT, .holder = -1 };
 	snprintf(b->name, sizeof b->name, "%s", spec->name);
-	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, spec->name);
+	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci_cfg.bundles, spec->name);
 	int r = uid_range_acquire(&b->ids, NULL, e);
 	if (r == 0 && b->ids.rootless)
 		r = wr_error_set(e, EPERM, "the oci backend runs as root only");
 	if (r < 0) {
-		box_free(b);
+		oci_box_free(b);
 		return r;
 	}
 	const struct policy *p = spec->policy;
@@ -462,9 +419,9 @@ static int oci_create(const struct backend_spec *spec, struct backend_box **out,
 	*out = b;
 	return 0;
 fail:
-	remove_tree(b->bundle);
+	oci_remove_tree(b->bundle);
 	cgroup_destroy(b->cg, NULL);
-	box_free(b);
+	oci_box_free(b);
 	return r;
 }
 
@@ -482,14 +439,13 @@ static ssize_t oci_parse_event(struct backend_box *b, const void *buf, size_t le
 
 /* ---- poll ------------------------------------------------------------------ */
 
-static void exec_paths(const struct backend_box *b, uint32_t id, const char *what, char *buf, size_t len);
 
 /* The waiter of an exec taken back ended: its command ended as the
  * status it left says (none: it was killed before it could write it). */
 static void adopted_exec_ended(struct backend_box *b, struct oci_exec *x)
 {
 	char path[PATH_MAX + 32];
-	exec_paths(b, x->id, "status", path, sizeof path);
+	oci_exec_paths(b, x->id, "status", path, sizeof path);
 	if (oci_keep_read_status(path, &x->proc.status) < 0)
 		x->proc.status = W_EXITCODE(0, SIGKILL);
 	x->ended = true;
@@ -514,7 +470,6 @@ static int read_pid_file(const char *path, pid_t *pid)
 	return 0;
 }
 
-static int start_holder(struct backend_box *b, wr_error *e);
 
 /* The runtime's `run --detach` ended: the container is up, or never. */
 static void create_finished(struct backend_box *b)
@@ -524,7 +479,7 @@ static void create_finished(struct backend_box *b)
 	if (!WIFEXITED(b->runtime.status) || WEXITSTATUS(b->runtime.status) != 0) {
 		log_error(path, b->message, sizeof b->message);
 		if (!b->message[0])
-			snprintf(b->message, sizeof b->message, "%s run failed (status %#x)", oci.runtime,
+			snprintf(b->message, sizeof b->message, "%s run failed (status %#x)", oci_cfg.runtime,
 				 (unsigned)b->runtime.status);
 		b->state = OCI_FAILED;
 		return;
@@ -545,7 +500,7 @@ static void create_finished(struct backend_box *b)
 	wr_error e = { 0 };
 	/* from now on the range stays locked as long as the container lives,
 	 * with or without a daemon (a crashed one's pool containers too) */
-	if (oci_net_setup(&b->net, b->init_pid, &e) < 0 || start_holder(b, &e) < 0) {
+	if (oci_net_setup(&b->net, b->init_pid, &e) < 0 || oci_start_holder(b, &e) < 0) {
 		snprintf(b->message, sizeof b->message, "%s", e.message);
 		b->state = OCI_FAILED;
 		return;
@@ -553,7 +508,7 @@ static void create_finished(struct backend_box *b)
 	b->state = OCI_READY;
 }
 
-static void exec_paths(const struct backend_box *b, uint32_t id, const char *what, char *buf, size_t len)
+void oci_exec_paths(const struct backend_box *b, uint32_t id, const char *what, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/exec-%u.%s", b->bundle, id, what);
 }
@@ -564,7 +519,7 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 {
 	char path[PATH_MAX + 32];
 	int st = x->proc.status;
-	exec_paths(b, x->id, "pid", path, sizeof path);
+	oci_exec_paths(b, x->id, "pid", path, sizeof path);
 	bool started = access(path, F_OK) == 0;
 	ev->exec_id = x->id;
 	if (!started && x->killed) {
@@ -577,7 +532,7 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 	if (!started && !x->failed_reported) {
 		x->failed_reported = true;
 		ev->type = BACKEND_EV_EXEC_FAILED;
-		exec_paths(b, x->id, "log", path, sizeof path);
+		oci_exec_paths(b, x->id, "log", path, sizeof path);
 		log_error(path, ev->message, sizeof ev->message);
 		ev->err = EIO;
 		/* runc: `exec: "x": executable file not found in $PATH`;
@@ -589,7 +544,7 @@ static bool exec_event(struct backend_box *b, struct oci_exec *x, struct backend
 		if (ev->err != EIO) /* understood: say it as a native sandbox does */
 			snprintf(ev->message, sizeof ev->message, "exec %s: %s", x->argv0, strerror(ev->err));
 		else if (!ev->message[0])
-			snprintf(ev->message, sizeof ev->message, "%s exec failed", oci.runtime);
+			snprintf(ev->message, sizeof ev->message, "%s exec failed", oci_cfg.runtime);
 		x->err = ev->err;
 		return true;
 	}
@@ -607,7 +562,7 @@ static void exec_forget(struct backend_box *b, struct oci_exec *x)
 	static const char *const files[] = { "pid", "log", "json", "tty", "waiter", "status", "stdin-closed",
 					     "waiter.tmp", "status.tmp" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		exec_paths(b, x->id, files[i], path, sizeof path);
+		oci_exec_paths(b, x->id, files[i], path, sizeof path);
 		unlink(path);
 	}
 	for (struct oci_exec **p = &b->execs; *p; p = &(*p)->next)
@@ -768,13 +723,13 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	/* the exec's own cgroup, so exec_kill reaches exactly what it started;
 	 * v1 keeps it in the pids hierarchy (cgroup.c), named per controller */
 	snprintf(cgarg, sizeof cgarg, "%s%s", b->cgroup_v1 ? "pids:" : "", cgname);
-	exec_paths(b, x->id, "json", proc_path, sizeof proc_path);
-	exec_paths(b, x->id, "log", log, sizeof log);
-	exec_paths(b, x->id, "pid", pidfile, sizeof pidfile);
-	exec_paths(b, x->id, "tty", console, sizeof console);
-	exec_paths(b, x->id, "waiter", waiter, sizeof waiter);
-	exec_paths(b, x->id, "status", status, sizeof status);
-	exec_paths(b, x->id, "stdin-closed", stdin_closed, sizeof stdin_closed);
+	oci_exec_paths(b, x->id, "json", proc_path, sizeof proc_path);
+	oci_exec_paths(b, x->id, "log", log, sizeof log);
+	oci_exec_paths(b, x->id, "pid", pidfile, sizeof pidfile);
+	oci_exec_paths(b, x->id, "tty", console, sizeof console);
+	oci_exec_paths(b, x->id, "waiter", waiter, sizeof waiter);
+	oci_exec_paths(b, x->id, "status", status, sizeof status);
+	oci_exec_paths(b, x->id, "stdin-closed", stdin_closed, sizeof stdin_closed);
 	unlink(pidfile);
 	unlink(status);
 	unlink(stdin_closed);
@@ -875,7 +830,7 @@ static int signal_exec(struct backend_box *b, uint32_t id, int sig)
 {
 	char path[PATH_MAX + 32], cg[PATH_MAX], want[64];
 	pid_t pid;
-	exec_paths(b, id, "pid", path, sizeof path);
+	oci_exec_paths(b, id, "pid", path, sizeof path);
 	if (read_pid_file(path, &pid) < 0)
 		return -EAGAIN;
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -935,7 +890,7 @@ static int oci_exec_close_stdin(struct backend_box *b, uint32_t id)
 	for (struct oci_exec *x = b->execs; x; x = x->next)
 		if (x->id == id && !x->ended) {
 			char marker[PATH_MAX + 32];
-			exec_paths(b, id, "stdin-closed", marker, sizeof marker);
+			oci_exec_paths(b, id, "stdin-closed", marker, sizeof marker);
 			return keep_close_stdin(marker, x->proc.pid, x->waiter_pidfd);
 		}
 	return 0;
@@ -966,7 +921,7 @@ static int oci_set_limits(struct backend_box *b, const struct cgroup_limits *l, 
 
 /* ---- destroy --------------------------------------------------------------- */
 
-static void delete_argv(const char **argv, const char *name)
+void oci_delete_argv(const char **argv, const char *name)
 {
 	size_t n = 0;
 	runtime_argv(argv, &n, NULL);
@@ -979,7 +934,7 @@ static void delete_argv(const char **argv, const char *name)
 static void start_delete(struct backend_box *b)
 {
 	const char *argv[12];
-	delete_argv(argv, b->name);
+	oci_delete_argv(argv, b->name);
 	wr_error e = { 0 };
 	if (proc_start(&b->runtime, (char *const *)argv, NULL, &e) < 0)
 		fprintf(stderr, "warrend: oci: %s\n", e.message);
@@ -990,7 +945,7 @@ static void start_delete(struct backend_box *b)
 static bool runtime_knows(const struct backend_box *b)
 {
 	char path[PATH_MAX * 2];
-	snprintf(path, sizeof path, "%s/%s", oci.root, b->name);
+	snprintf(path, sizeof path, "%s/%s", oci_cfg.root, b->name);
 	return access(path, F_OK) == 0;
 }
 
@@ -1013,7 +968,7 @@ static int oci_destroy_step(struct backend_box *b)
 		if (b->runtime.pid > 0 && proc_poll(&b->runtime, msg, sizeof msg) == 0)
 			return -EBUSY;
 		if (runtime_knows(b) && b->delete_tries < 5) {
-			if (b->delete_tries == 4 || oci.verbose)
+			if (b->delete_tries == 4 || oci_cfg.verbose)
 				fprintf(stderr, "warrend: oci: delete %s: %s\n", b->name, msg);
 			start_delete(b);
 			return -EBUSY;
@@ -1030,9 +985,9 @@ static int oci_destroy_step(struct backend_box *b)
 	b->cg = NULL;
 	if (b->cgroup_v1 && remove_runtime_cgroups(b) == -EBUSY)
 		return -EBUSY;
-	if (remove_tree(b->bundle) < 0)
+	if (oci_remove_tree(b->bundle) < 0)
 		fprintf(stderr, "warrend: oci: could not remove %s\n", b->bundle);
-	box_free(b);
+	oci_box_free(b);
 	return 0;
 }
 
@@ -1069,8 +1024,8 @@ static pid_t oci_init_pid(const struct backend_box *b)
 
 static void oci_describe(const struct backend_box *b, char *buf, size_t len)
 {
-	const char *rt = strrchr(oci.runtime, '/');
-	snprintf(buf, len, "%s container %s, %s", rt ? rt + 1 : oci.runtime, b->name,
+	const char *rt = strrchr(oci_cfg.runtime, '/');
+	snprintf(buf, len, "%s container %s, %s", rt ? rt + 1 : oci_cfg.runtime, b->name,
 		 b->cg ? cgroup_describe(b->cg) : "no cgroup");
 }
 
@@ -1123,7 +1078,7 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 			if (strncmp(name, prefix, plen) || (keep && keep(name)))
 				continue;
 			const char *argv[12];
-			delete_argv(argv, name);
+			oci_delete_argv(argv, name);
 			char msg[1024];
 			wr_error e = { 0 };
 			int st = proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);
@@ -1137,305 +1092,28 @@ static unsigned oci_remove_stale(const char *prefix, bool (*keep)(const char *na
 	 * container's state leaves a directory (its exec.fifo) that `list`
 	 * does not show and `delete` does not know: its processes went with
 	 * its cgroup, the directory goes here */
-	_cleanup_closedir_ DIR *rd = opendir(oci.root);
+	_cleanup_closedir_ DIR *rd = opendir(oci_cfg.root);
 	struct dirent *de;
 	while (rd && (de = readdir(rd))) {
 		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
 			continue;
 		char path[PATH_MAX * 2];
-		snprintf(path, sizeof path, "%s/%s/state.json", oci.root, de->d_name);
+		snprintf(path, sizeof path, "%s/%s/state.json", oci_cfg.root, de->d_name);
 		if (access(path, F_OK) < 0 && errno == ENOENT) {
-			snprintf(path, sizeof path, "%s/%s", oci.root, de->d_name);
-			remove_tree(path);
+			snprintf(path, sizeof path, "%s/%s", oci_cfg.root, de->d_name);
+			oci_remove_tree(path);
 		}
 	}
-	_cleanup_closedir_ DIR *d = opendir(oci.bundles);
+	_cleanup_closedir_ DIR *d = opendir(oci_cfg.bundles);
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, plen) || (keep && keep(de->d_name)))
 			continue;
 		char path[PATH_MAX * 2];
-		snprintf(path, sizeof path, "%s/%s", oci.bundles, de->d_name);
+		snprintf(path, sizeof path, "%s/%s", oci_cfg.bundles, de->d_name);
 		oci_keep_wait_waiters(path, 5000); /* (a crashed daemon's kept commands: gone with their container) */
-		remove_tree(path);
+		oci_remove_tree(path);
 	}
 	return removed;
-}
-
-/* ---- restarts (warrend(8) RESTARTS) ------------------------------------------
- * The runtime keeps the container, detached, whatever becomes of the
- * daemon; what would not outlive it is the lock of the sandbox's host uid
- * range, an open file description the daemon holds. A kept container's
- * range is held by a holder (started once the container is up, so a
- * crashed daemon's pool containers keep theirs too): a tiny process of
- * its own session (nobody's
- * child, out of the sandbox's reach: the runtime's preserved fds would put
- * the lock in the container's init, whose uid the sandbox's commands
- * share) with a dup of that lock and a pidfd of the container's init; it
- * exits when the init does, releasing the range. A restarted daemon
- * proves the container (the runtime's state names the recorded init, the
- * init started when recorded and sits in the recorded cgroup) and the
- * holder (its start time), takes the lock's file description from the
- * holder (pidfd_getfd) and locks the range through it again. Background
- * processes run on: their exec waiters outlive the daemon and are taken
- * back the same way (oci-keep.c); a command a request held is killed. */
-
-/* The holder's fds: 3 the ids' lock, 4 the init's pidfd; with egress 5
- * its slot lock, 6 its resolver socket (kept by the holder as a native
- * sandbox's init keeps them: its link and rules stay the sandbox's, DNS
- * queries wait on the socket). */
-enum { HOLDER_IDS = 3, HOLDER_INIT, HOLDER_SLOT, HOLDER_DNS };
-
-static void holder_main(int lock_fd, int init_pidfd, const struct net_egress *net)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	int lock = fcntl(lock_fd, F_DUPFD, 10), pidfd = fcntl(init_pidfd, F_DUPFD, 10);
-	int slot = net ? fcntl(net->lock_fd, F_DUPFD, 10) : -1, dns = net ? fcntl(net->dns_fd, F_DUPFD, 10) : -1;
-	int devnull = open("/dev/null", O_RDWR);
-	if (lock < 0 || pidfd < 0 || devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
-	    dup2(devnull, 2) < 0 || dup2(lock, HOLDER_IDS) < 0 || dup2(pidfd, HOLDER_INIT) < 0 ||
-	    (net && (slot < 0 || dns < 0 || dup2(slot, HOLDER_SLOT) < 0 || dup2(dns, HOLDER_DNS) < 0)))
-		_exit(1);
-	syscall(SYS_close_range, net ? HOLDER_DNS + 1U : HOLDER_SLOT + 0U, ~0U, 0U);
-	prctl(PR_SET_NAME, "warren-ids");
-	struct pollfd p = { .fd = HOLDER_INIT, .events = POLLIN };
-	while (poll(&p, 1, -1) < 0 && errno == EINTR)
-		;
-	_exit(0);
-}
-
-/* Starts b's holder (a grandchild, so the daemon never reaps it). */
-static int start_holder(struct backend_box *b, wr_error *e)
-{
-	int pipe_fds[2];
-	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
-		return wr_error_set(e, errno, "pipe");
-	pid_t middle = fork();
-	if (middle == 0) {
-		pid_t h = setsid() < 0 ? -1 : fork();
-		if (h == 0)
-			holder_main(b->ids.lock_fd, b->init_pidfd, oci_net_egress(&b->net));
-		_exit(h > 0 && write(pipe_fds[1], &h, sizeof h) == (ssize_t)sizeof h ? 0 : 1);
-	}
-	close(pipe_fds[1]);
-	int err = middle < 0 ? errno : 0, st = 0;
-	pid_t h = -1;
-	if (middle > 0) {
-		while (waitpid(middle, &st, 0) < 0 && errno == EINTR)
-			;
-		if (read(pipe_fds[0], &h, sizeof h) != (ssize_t)sizeof h)
-			h = -1;
-	}
-	close(pipe_fds[0]);
-	if (h <= 0)
-		return wr_error_set(e, err ? err : ECHILD, "start the holder of its host ids");
-	b->holder = h;
-	return 0;
-}
-
-static int oci_keep(struct backend_box *b, const char *name, wr_error *e)
-{
-	if (strcmp(name, b->name))
-		return wr_error_set(e, EINVAL, "container %s keeps its name, not %s", b->name, name);
-	if (b->state != OCI_READY || b->holder <= 0)
-		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
-	b->kept = true; /* (its holder runs since the container came up) */
-	return 0;
-}
-
-static json_t *oci_save(const struct backend_box *b)
-{
-	unsigned long long started = 0, holder_started = 0;
-	char cgroup[4096];
-	if (!b->kept || b->state != OCI_READY || proc_start_time(b->init_pid, &started) < 0 ||
-	    proc_start_time(b->holder, &holder_started) < 0 || cgroup_export(b->cg, cgroup, sizeof cgroup) < 0)
-		return NULL;
-	return json_pack("{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:i, s:I, s:I}, s:o}", "container", b->name, "init_pid",
-			 (int)b->init_pid, "init_start_time", (json_int_t)started, "cgroup", cgroup, "holder_pid",
-			 (int)b->holder, "holder_start_time", (json_int_t)holder_started, "host_ids", "slot",
-			 (int)b->ids.slot, "base", (json_int_t)b->ids.host_base, "count", (json_int_t)b->ids.count,
-			 "egress", net_egress_save(&b->net.egress));
-}
-
-struct saved_oci {
-	const char *name, *cgroup;
-	int pid, holder;
-	json_int_t started, holder_started, slot, base, count;
-	json_t *egress;          /* its link (net-egress-keep.c); null or absent without */
-};
-
-static int saved_parse(const json_t *saved, struct saved_oci *out, wr_error *e)
-{
-	json_error_t je;
-	*out = (struct saved_oci){ 0 };
-	if (json_unpack_ex((json_t *)saved, &je, JSON_STRICT,
-			   "{s:s, s:i, s:I, s:s, s:i, s:I, s:{s:I, s:I, s:I}, s?o}", "container", &out->name,
-			   "init_pid", &out->pid, "init_start_time", &out->started, "cgroup", &out->cgroup,
-			   "holder_pid", &out->holder, "holder_start_time", &out->holder_started, "host_ids", "slot",
-			   &out->slot, "base", &out->base, "count", &out->count, "egress", &out->egress) < 0)
-		return wr_error_set(e, EBADMSG, "its oci state: %s", je.text);
-	if (out->pid <= 1 || out->holder <= 1 || out->started < 0 || out->holder_started < 0 || out->slot < 0 ||
-	    out->slot > UINT32_MAX || out->base < 0 || out->base > UINT32_MAX || out->count <= 0 ||
-	    out->count > UINT32_MAX || strncmp(out->name, "wd-", 3) || strchr(out->name, '/') ||
-	    strlen(out->name) >= 64)
-		return wr_error_set(e, EBADMSG, "its oci state holds values out of range");
-	return 0;
-}
-
-/* The runtime's own state of the container names the recorded init. */
-static int runtime_state_matches(const struct saved_oci *sv, wr_error *e)
-{
-	char path[PATH_MAX * 2];
-	snprintf(path, sizeof path, "%s/%s/state.json", oci.root, sv->name);
-	json_auto_t *st = json_load_file(path, 0, NULL);
-	if (!st)
-		return wr_error_set(e, ENOENT, "the runtime has no container %s", sv->name);
-	json_int_t pid = json_integer_value(json_object_get(st, "init_process_pid"));
-	json_int_t started = json_integer_value(json_object_get(st, "init_process_start"));
-	if (pid != sv->pid || started != sv->started)
-		return wr_error_set(e, ESRCH, "container %s's init is pid %lld, not the recorded %d", sv->name,
-				    (long long)pid, sv->pid);
-	return 0;
-}
-
-/* The holder's lock, taken again through its file description. */
-static int take_ids(const struct saved_oci *sv, struct uid_range *ids, wr_error *e)
-{
-	_cleanup_close_ int holder = keep_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
-	if (holder < 0)
-		return holder;
-	int fd = (int)syscall(SYS_pidfd_getfd, holder, HOLDER_IDS, 0);
-	if (fd < 0)
-		return wr_error_set(e, errno, "take the lock of its host ids from its holder (pid %d)", sv->holder);
-	int r = uid_range_take_fd(ids, fd, (unsigned)sv->slot, (uid_t)sv->base, (uint32_t)sv->count, e);
-	if (r < 0)
-		close(fd);
-	return r;
-}
-
-/* Its egress, with the slot lock and resolver socket its holder kept. */
-static int take_net(const struct saved_oci *sv, struct oci_net *net, wr_error *e)
-{
-	if (!sv->egress || json_is_null(sv->egress))
-		return 0;
-	_cleanup_close_ int holder = keep_pidfd_of(sv->holder, sv->holder_started, "holder of its host ids", e);
-	if (holder < 0)
-		return holder;
-	int held[2] = { (int)syscall(SYS_pidfd_getfd, holder, HOLDER_SLOT, 0),
-			(int)syscall(SYS_pidfd_getfd, holder, HOLDER_DNS, 0) };
-	int r = net_egress_adopt(sv->egress, sv->pid, held, held[0] >= 0 && held[1] >= 0 ? 2 : 0, &net->egress, e);
-	for (int i = 0; i < 2; i++)
-		if (held[i] >= 0)
-			close(held[i]);
-	return r;
-}
-
-/* The execs the old daemon ran: a kept one (a background process) runs
- * on, its waiter's fds and pidfd taken back, or ended meanwhile with the
- * status its waiter left (oci-keep.c); one a request held (its client,
- * and the pipes of its output, ended with the old daemon) is killed and
- * reported so. */
-static void take_left_execs(struct backend_box *b, struct init_greeting *found)
-{
-	found->last_id = cgroup_child_max(b->cg, "exec-");
-	for (uint32_t id = 1; id && id <= found->last_id; id++) {
-		char cgname[32];
-		snprintf(cgname, sizeof cgname, "exec-%u", id);
-		if (!cgroup_child_exists(b->cg, cgname))
-			continue;
-		struct init_greeting_exec x;
-		int waiter = -1, r = oci_keep_find(b->bundle, id, &x, &waiter);
-		struct oci_exec *ox = r == 1 ? calloc(1, sizeof *ox) : NULL;
-		if (r == 1 && (!ox || found->n >= ARRAY_SIZE(found->execs))) {
-			for (int i = 0; i < x.n_fds; i++)
-				close(x.fds[i]);
-			x.n_fds = 0;
-			close(waiter);
-			free(ox);
-			r = -ESRCH;
-			snprintf(x.error, sizeof x.error, "killed when warrend restarted: out of memory");
-		}
-		if (r < 0) {
-			for (int pass = 0; pass < 3; pass++) /* (v1: one pass may miss a fork) */
-				cgroup_child_kill(b->cg, cgname);
-			x.status = W_EXITCODE(0, SIGKILL);
-		}
-		if (r == -ENOENT)
-			snprintf(x.error, sizeof x.error, "killed when warrend restarted: nothing kept it (a request's "
-				 "command, or one a warrend before this one started)");
-		if (r == 1) {
-			*ox = (struct oci_exec){ .id = id, .proc = PROC_INIT, .waiter_pidfd = waiter, .next = b->execs };
-			b->execs = ox;
-		}
-		if (found->n < ARRAY_SIZE(found->execs)) /* (else its end is lost: "not seen") */
-			found->execs[found->n++] = x;
-	}
-}
-
-static int oci_adopt(const json_t *saved, char *name, struct backend_box **out, struct init_greeting *found,
-		     wr_error *e)
-{
-	found->n = 0;
-	struct saved_oci sv;
-	int r = saved_parse(saved, &sv, e);
-	if (r < 0 || (r = runtime_state_matches(&sv, e)) < 0)
-		return r;
-	struct backend_box *b = calloc(1, sizeof *b);
-	if (!b)
-		return wr_error_set(e, ENOMEM, "sandbox");
-	*b = (struct backend_box){ .ids = { .lock_fd = -1 }, .runtime = PROC_INIT, .init_pidfd = -1,
-				   .init_pid = sv.pid, .net = OCI_NET_INIT, .holder = sv.holder, .kept = true,
-				   .state = OCI_READY, .state_reported = true };
-	snprintf(b->name, sizeof b->name, "%s", sv.name);
-	snprintf(b->bundle, sizeof b->bundle, "%s/%s", oci.bundles, sv.name);
-	char path[PATH_MAX + 16], cg_path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/config.json", b->bundle);
-	json_auto_t *config = json_load_file(path, 0, NULL);
-	b->process = json_incref(json_object_get(config, "process"));
-	if (!json_is_object(b->process))
-		r = wr_error_set(e, ENOENT, "%s: no process", path);
-	else if ((b->init_pidfd = keep_pidfd_of(sv.pid, sv.started, "init", e)) < 0)
-		r = b->init_pidfd;
-	else if (!proc_in_cgroup_named(sv.pid, sv.name))
-		r = wr_error_set(e, ESRCH, "pid %d is not in the container's cgroup %s", sv.pid, sv.name);
-	else if ((r = cgroup_import(sv.cgroup, &b->cg, e)) == 0 && !cgroup_is_named(b->cg, sv.name))
-		r = wr_error_set(e, EINVAL, "its recorded cgroup is not %s under the cgroup root", sv.name);
-	if (r == 0 && (r = cgroups_path(b, cg_path, sizeof cg_path, e)) == 0 && (r = take_ids(&sv, &b->ids, e)) == 0)
-		r = take_net(&sv, &b->net, e);
-	if (r < 0) {
-		if (b->cg)
-			cgroup_forget(b->cg);
-		b->cg = NULL;
-		box_free(b);
-		return r;
-	}
-	take_left_execs(b, found);
-	snprintf(name, 64, "%s", b->name);
-	*out = b;
-	return 0;
-}
-
-/* Not adopted: the runtime removes the container it still knows by that
- * name (it kills an init only once it proved it is the container's);
- * the stale sweep that follows removes its cgroups and bundle. */
-static void oci_discard(const json_t *saved)
-{
-	struct saved_oci sv;
-	wr_error e = { 0 };
-	if (saved_parse(saved, &sv, &e) < 0)
-		return;
-	const char *argv[12];
-	delete_argv(argv, sv.name);
-	char msg[1024];
-	proc_run((char *const *)argv, 5000, msg, sizeof msg, &e);
-	char path[PATH_MAX * 2];
-	snprintf(path, sizeof path, "%s/%s", oci.bundles, sv.name);
-	oci_keep_wait_waiters(path, 5000); /* (their commands went with the container) */
-	remove_tree(path);
 }
 
 const struct backend_ops backend_oci_ops = {

@@ -2,8 +2,9 @@
  * their exec waiter is what a native sandbox's init is for them). The
  * waiter's half runs in the waiter, a child of the daemon that does not
  * die with it; the daemon's half in backend-oci.c's start, poll and
- * signal, and oci-adopt.c's adopt. Files live in the container's bundle (root only), named
- * exec-ID.waiter, .status, .stdin-closed (and their .tmp while written). */
+ * signal, and oci-adopt.c's adopt. Files live in the container's bundle
+ * (root only), named exec-ID.waiter, .status, .stdin-closed (and their
+ * .tmp while written). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-/* Between cgroup.c (create, limits, kill, destroy), cgroup-handoff.c (a
+/* Between cgroup.c (create, limits, kill, destroy), cgroup-parent.c (v2:
+ * where sandboxes go), cgroup-files.c (pseudo-files), cgroup-handoff.c (a
  * cgroup described to another process, renamed), cgroup-child.c (per-exec
  * child cgroups) and cgroup-stale.c (what a dead warren left); nobody
  * else. */
@@ -6,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cgroup.h"
 
@@ -25,6 +27,24 @@ struct cgroup {
 	char *dirs[N_CONTROLLERS];
 	char description[PATH_MAX + 64];
 };
+
+/* memory, pids, cpu: the controllers every sandbox needs; in v1 mode
+ * also the hierarchy names, in this order (dirs[0] is always the one
+ * holding the memory files). */
+extern const char *const cgroup_controllers[N_CONTROLLERS];
+
+/* cgroup-files.c: DIR/FILE pseudo-files. */
+int cgroup_write_file(const char *dir, const char *file, const char *value, wr_error *e);
+/* A whole (small) pseudo-file into a NUL-terminated buffer; -errno. */
+int cgroup_read_file(const char *dir, const char *file, char *buf, size_t size);
+bool cgroup_file_exists(const char *dir, const char *file);
+int cgroup_read_u64_file(const char *dir, const char *file, uint64_t *out);
+/* "key N" in a flat-keyed file (memory.events, memory.oom_control). */
+bool cgroup_keyed_value(const char *text, const char *key, uint64_t *out);
+/* The space-separated list contains word. */
+bool cgroup_word_listed(const char *list, const char *word);
+/* mkdir -p of base/rel below an existing mount point; EEXIST is fine. */
+int cgroup_mkdir_parents(const char *base, const char *rel, wr_error *e);
 
 /* /sys/fs/cgroup, or WARREN_CGROUP_ROOT for tests. */
 const char *cgroup_root(void);

@@ -1,7 +1,6 @@
 #include "config.h"
 #include "cgroup.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +20,7 @@
 #include "cleanup.h"
 #include "clock.h"
 
-/* The controllers every sandbox needs; in v1 mode also the hierarchy names,
- * in this order (dirs[0] is always the one holding the memory files). */
-static const char *const controllers[] = { "memory", "pids", "cpu" };
-_Static_assert(ARRAY_SIZE(controllers) == N_CONTROLLERS, "cgroup-internal.h counts the controllers");
+const char *const cgroup_controllers[N_CONTROLLERS] = { "memory", "pids", "cpu" };
 
 #define CPU_PERIOD_US 100000
 #define CPU_MIN_QUOTA_US 1000  /* the kernel refuses quotas below 1 ms */
@@ -39,129 +34,6 @@ const char *cgroup_root(void)
 	return root && *root ? root : "/sys/fs/cgroup";
 }
 
-/* ---- small file helpers ------------------------------------------------ */
-
-static int write_file(const char *dir, const char *file, const char *value, wr_error *e)
-{
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/%s", dir, file) < 0)
-		return wr_error_set(e, ENOMEM, "cgroup path");
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return wr_error_set(e, errno, "open %s", path);
-	size_t len = strlen(value);
-	ssize_t n = write(fd, value, len);
-	if (n < 0)
-		return wr_error_set(e, errno, "write %s to %s", value, path);
-	if ((size_t)n != len)
-		return wr_error_set(e, EIO, "short write of %s to %s", value, path);
-	return 0;
-}
-
-/* Reads a whole (small) pseudo-file into a NUL-terminated buffer. */
-static int read_file(const char *dir, const char *file, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-		return -ENAMETOOLONG;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = 0;
-	for (;;) {
-		if (len + 1 >= size)
-			break;
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	return 0;
-}
-
-static bool file_exists(const char *dir, const char *file)
-{
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-		return false;
-	return access(path, F_OK) == 0;
-}
-
-static int read_u64_file(const char *dir, const char *file, uint64_t *out)
-{
-	char buf[64];
-	int r = read_file(dir, file, buf, sizeof buf);
-	if (r < 0)
-		return r;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 10);
-	if (errno || end == buf)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/* Finds "key N" in a flat-keyed file (memory.events, memory.oom_control). */
-static bool keyed_value(const char *text, const char *key, uint64_t *out)
-{
-	size_t klen = strlen(key);
-	for (const char *line = text; line && *line;) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
-			*out = strtoull(line + klen + 1, NULL, 10);
-			return true;
-		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return false;
-}
-
-/* True when the space-separated list contains word. */
-static bool word_listed(const char *list, const char *word)
-{
-	size_t wlen = strlen(word);
-	for (const char *p = list; (p = strstr(p, word)); p += wlen) {
-		bool starts = p == list || isspace((unsigned char)p[-1]);
-		bool ends = p[wlen] == '\0' || isspace((unsigned char)p[wlen]);
-		if (starts && ends)
-			return true;
-	}
-	return false;
-}
-
-bool cgroup_is_fs_type(const char *path, long magic)
-{
-	struct statfs st;
-	return statfs(path, &st) == 0 && st.f_type == magic;
-}
-
-/* mkdir -p for a path below an existing mount point; EEXIST is fine. */
-static int mkdir_parents(const char *base, const char *rel, wr_error *e)
-{
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/%s", base, rel) < 0)
-		return wr_error_set(e, ENOMEM, "cgroup path");
-	for (char *p = path + strlen(base) + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return wr_error_set(e, errno, "mkdir %s", path);
-		*p = saved;
-		if (saved == '\0')
-			return 0;
-	}
-}
-
 /* ---- detection ---------------------------------------------------------- */
 
 int cgroup_detect(enum cgroup_mode *mode, wr_error *e)
@@ -169,196 +41,28 @@ int cgroup_detect(enum cgroup_mode *mode, wr_error *e)
 	const char *root = cgroup_root();
 	if (cgroup_is_fs_type(root, CGROUP2_SUPER_MAGIC)) {
 		char list[512];
-		int r = read_file(root, "cgroup.controllers", list, sizeof list);
+		int r = cgroup_read_file(root, "cgroup.controllers", list, sizeof list);
 		if (r < 0)
 			return wr_error_set(e, -r, "read %s/cgroup.controllers", root);
 		for (size_t i = 0; i < N_CONTROLLERS; i++)
-			if (!word_listed(list, controllers[i]))
+			if (!cgroup_word_listed(list, cgroup_controllers[i]))
 				return wr_error_set(e, ENOTSUP,
 						    "cgroup2 at %s lacks the %s controller (it is bound to a "
 						    "cgroup v1 hierarchy or disabled at boot)",
-						    root, controllers[i]);
+						    root, cgroup_controllers[i]);
 		*mode = CGROUP_V2;
 		return 0;
 	}
 	for (size_t i = 0; i < N_CONTROLLERS; i++) {
 		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", root, controllers[i]);
+		snprintf(path, sizeof path, "%s/%s", root, cgroup_controllers[i]);
 		if (!cgroup_is_fs_type(path, CGROUP_SUPER_MAGIC))
 			return wr_error_set(e, ENOTSUP,
 					    "no usable cgroups: %s is not cgroup2 and %s is not a cgroup v1 "
 					    "mount of the %s controller",
-					    root, path, controllers[i]);
+					    root, path, cgroup_controllers[i]);
 	}
 	*mode = CGROUP_V1;
-	return 0;
-}
-
-/* ---- v2 parent selection ------------------------------------------------- */
-
-/* Enables our controllers in dir's cgroup.subtree_control, writing only the
- * missing ones: an ancestor we may not write to is fine when they are on. */
-static int enable_controllers(const char *dir, wr_error *e)
-{
-	char enabled[512];
-	int r = read_file(dir, "cgroup.subtree_control", enabled, sizeof enabled);
-	if (r < 0)
-		return wr_error_set(e, -r, "read %s/cgroup.subtree_control", dir);
-	for (size_t i = 0; i < N_CONTROLLERS; i++) {
-		if (word_listed(enabled, controllers[i]))
-			continue;
-		char change[32];
-		snprintf(change, sizeof change, "+%s", controllers[i]);
-		r = write_file(dir, "cgroup.subtree_control", change, e);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Enables the controllers on every level from the root down to root/rel. */
-static int enable_controllers_along(const char *root, const char *rel, wr_error *e)
-{
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/%s", root, rel) < 0)
-		return wr_error_set(e, ENOMEM, "cgroup path");
-	size_t root_len = strlen(root);
-	for (char *p = path + root_len;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		int r = enable_controllers(path, e);
-		*p = saved;
-		if (r < 0)
-			return r;
-		if (saved == '\0')
-			return 0;
-	}
-}
-
-/* Our own cgroup v2 path ("0::/system.slice/warrend.service"), relative to
- * the hierarchy root, without the leading slash; "" for the root. */
-static int own_cgroup_v2(char *out, size_t size)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	char line[PATH_MAX + 16];
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "0::/", 4) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (snprintf(out, size, "%s", line + 4) >= (int)size)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-/* A systemd service with Delegate=yes owns its cgroup subtree. systemd marks
- * delegated cgroups with a "delegate" xattr and chowns them to a non-root
- * service user; either one, plus write access, is taken as delegation. */
-static bool is_delegated(const char *dir)
-{
-	if (!getenv("INVOCATION_ID") || access(dir, W_OK) < 0)
-		return false;
-	char value[8];
-	if (getxattr(dir, "trusted.delegate", value, sizeof value) > 0 ||
-	    getxattr(dir, "user.delegate", value, sizeof value) > 0)
-		return true;
-	struct stat st;
-	return geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == geteuid();
-}
-
-/* Moves us, then every other process of the service (a wrapper shell, a
- * helper), from dir into the leaf `to`. */
-static int move_all_procs(const char *dir, const char *to, wr_error *e)
-{
-	char pid[32];
-	snprintf(pid, sizeof pid, "%d", (int)getpid());
-	int r = write_file(to, "cgroup.procs", pid, e);
-	if (r < 0)
-		return r;
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f)
-		return wr_error_set(e, errno, "open %s", path);
-	long other;
-	while (fscanf(f, "%ld", &other) == 1) {
-		snprintf(pid, sizeof pid, "%ld", other);
-		/* ESRCH: it exited meanwhile. */
-		r = write_file(to, "cgroup.procs", pid, e);
-		if (r < 0 && r != -ESRCH)
-			return r;
-	}
-	return 0;
-}
-
-/* Chooses (and prepares) the directory sandboxes are created in on v2. */
-int cgroup_v2_parent(const char *root, char **parent, wr_error *e)
-{
-	const char *env = getenv("WARREN_CGROUP_PARENT");
-	if (env && *env) {
-		while (*env == '/')
-			env++;
-		if (*env) {
-			int r = mkdir_parents(root, env, e);
-			if (r < 0)
-				return r;
-			r = enable_controllers_along(root, env, e);
-			if (r < 0)
-				return r;
-			if (asprintf(parent, "%s/%s", root, env) < 0)
-				return wr_error_set(e, ENOMEM, "cgroup path");
-			return 0;
-		}
-	}
-
-	char own[PATH_MAX];
-	if (own_cgroup_v2(own, sizeof own) == 0 && *own) {
-		/* A second sandbox finds us already in our leaf. */
-		size_t len = strlen(own);
-		const char *leaf = "/supervisor";
-		if (len > strlen(leaf) && strcmp(own + len - strlen(leaf), leaf) == 0)
-			own[len - strlen(leaf)] = '\0';
-		_cleanup_free_ char *own_dir = NULL;
-		if (asprintf(&own_dir, "%s/%s", root, own) < 0)
-			return wr_error_set(e, ENOMEM, "cgroup path");
-		if (is_delegated(own_dir)) {
-			/* No internal processes: a cgroup that hands controllers to
-			 * its children may hold no process itself. */
-			_cleanup_free_ char *supervisor = NULL, *sandboxes = NULL;
-			if (asprintf(&supervisor, "%s/supervisor", own_dir) < 0 ||
-			    asprintf(&sandboxes, "%s/sandboxes", own_dir) < 0)
-				return wr_error_set(e, ENOMEM, "cgroup path");
-			if (mkdir(supervisor, 0755) < 0 && errno != EEXIST)
-				return wr_error_set(e, errno, "mkdir %s", supervisor);
-			int r = move_all_procs(own_dir, supervisor, e);
-			if (r < 0)
-				return r;
-			r = enable_controllers(own_dir, e);
-			if (r < 0)
-				return r;
-			if (mkdir(sandboxes, 0755) < 0 && errno != EEXIST)
-				return wr_error_set(e, errno, "mkdir %s", sandboxes);
-			r = enable_controllers(sandboxes, e);
-			if (r < 0)
-				return r;
-			*parent = TAKE_PTR(sandboxes);
-			return 0;
-		}
-	}
-
-	int r = mkdir_parents(root, "warren", e);
-	if (r < 0)
-		return r;
-	r = enable_controllers_along(root, "warren", e);
-	if (r < 0)
-		return r;
-	if (asprintf(parent, "%s/warren", root) < 0)
-		return wr_error_set(e, ENOMEM, "cgroup path");
 	return 0;
 }
 
@@ -398,27 +102,27 @@ static int v2_apply_limits(const char *dir, const struct cgroup_limits *l, wr_er
 	int r;
 	if (l->memory) {
 		snprintf(value, sizeof value, "%" PRIu64, l->memory);
-		if ((r = write_file(dir, "memory.max", value, e)) < 0)
+		if ((r = cgroup_write_file(dir, "memory.max", value, e)) < 0)
 			return r;
 	}
 	/* Swap 0 always: a sandbox must not push the host into swapping. The
 	 * file is absent when the kernel has no swap accounting. */
-	if (file_exists(dir, "memory.swap.max") &&
-	    (r = write_file(dir, "memory.swap.max", "0", e)) < 0)
+	if (cgroup_file_exists(dir, "memory.swap.max") &&
+	    (r = cgroup_write_file(dir, "memory.swap.max", "0", e)) < 0)
 		return r;
 	/* One-shot sandboxes: an OOM kills the whole sandbox rather than one
 	 * arbitrary process. Sessions keep the rest (cgroup.h). */
-	if (file_exists(dir, "memory.oom.group") &&
-	    (r = write_file(dir, "memory.oom.group", l->oom_kill_all ? "1" : "0", e)) < 0)
+	if (cgroup_file_exists(dir, "memory.oom.group") &&
+	    (r = cgroup_write_file(dir, "memory.oom.group", l->oom_kill_all ? "1" : "0", e)) < 0)
 		return r;
 	if (l->pids) {
 		snprintf(value, sizeof value, "%" PRIu64, l->pids);
-		if ((r = write_file(dir, "pids.max", value, e)) < 0)
+		if ((r = cgroup_write_file(dir, "pids.max", value, e)) < 0)
 			return r;
 	}
 	if (l->cpu_millis) {
 		snprintf(value, sizeof value, "%d %d", cpu_quota_us(l->cpu_millis), CPU_PERIOD_US);
-		if ((r = write_file(dir, "cpu.max", value, e)) < 0)
+		if ((r = cgroup_write_file(dir, "cpu.max", value, e)) < 0)
 			return r;
 	}
 	return 0;
@@ -431,30 +135,30 @@ static int v1_apply_limits(char *const *dirs, const struct cgroup_limits *l, wr_
 	int r;
 	if (l->memory) {
 		snprintf(value, sizeof value, "%" PRIu64, l->memory);
-		if ((r = write_file(dirs[0], "memory.limit_in_bytes", value, e)) < 0)
+		if ((r = cgroup_write_file(dirs[0], "memory.limit_in_bytes", value, e)) < 0)
 			return r;
 		/* memory+swap equal to memory means no swap at all. */
-		if (file_exists(dirs[0], "memory.memsw.limit_in_bytes"))
-			r = write_file(dirs[0], "memory.memsw.limit_in_bytes", value, e);
+		if (cgroup_file_exists(dirs[0], "memory.memsw.limit_in_bytes"))
+			r = cgroup_write_file(dirs[0], "memory.memsw.limit_in_bytes", value, e);
 		else
-			r = write_file(dirs[0], "memory.swappiness", "0", e);
+			r = cgroup_write_file(dirs[0], "memory.swappiness", "0", e);
 		if (r < 0)
 			return r;
-	} else if (file_exists(dirs[0], "memory.swappiness")) {
-		if ((r = write_file(dirs[0], "memory.swappiness", "0", e)) < 0)
+	} else if (cgroup_file_exists(dirs[0], "memory.swappiness")) {
+		if ((r = cgroup_write_file(dirs[0], "memory.swappiness", "0", e)) < 0)
 			return r;
 	}
 	if (l->pids) {
 		snprintf(value, sizeof value, "%" PRIu64, l->pids);
-		if ((r = write_file(dirs[1], "pids.max", value, e)) < 0)
+		if ((r = cgroup_write_file(dirs[1], "pids.max", value, e)) < 0)
 			return r;
 	}
 	if (l->cpu_millis) {
 		snprintf(value, sizeof value, "%d", CPU_PERIOD_US);
-		if ((r = write_file(dirs[2], "cpu.cfs_period_us", value, e)) < 0)
+		if ((r = cgroup_write_file(dirs[2], "cpu.cfs_period_us", value, e)) < 0)
 			return r;
 		snprintf(value, sizeof value, "%d", cpu_quota_us(l->cpu_millis));
-		if ((r = write_file(dirs[2], "cpu.cfs_quota_us", value, e)) < 0)
+		if ((r = cgroup_write_file(dirs[2], "cpu.cfs_quota_us", value, e)) < 0)
 			return r;
 	}
 	return 0;
@@ -522,9 +226,9 @@ int cgroup_create(const char *name, const struct cgroup_limits *limits,
 		const char *parent = cgroup_v1_parent_name();
 		for (size_t i = 0; i < N_CONTROLLERS; i++) {
 			_cleanup_free_ char *hierarchy = NULL;
-			if (asprintf(&hierarchy, "%s/%s", root, controllers[i]) < 0)
+			if (asprintf(&hierarchy, "%s/%s", root, cgroup_controllers[i]) < 0)
 				return wr_error_set(e, ENOMEM, "cgroup path");
-			if (*parent && (r = mkdir_parents(hierarchy, parent, e)) < 0)
+			if (*parent && (r = cgroup_mkdir_parents(hierarchy, parent, e)) < 0)
 				return r;
 			char *path;
 			if (asprintf(&path, "%s/%s%s%s", hierarchy, parent, *parent ? "/" : "", name) < 0)
@@ -546,7 +250,7 @@ int cgroup_add_pid(struct cgroup *cg, pid_t pid, wr_error *e)
 	char value[32];
 	snprintf(value, sizeof value, "%d", (int)pid);
 	for (size_t i = 0; i < cg->n_dirs; i++) {
-		int r = write_file(cg->dirs[i], "cgroup.procs", value, e);
+		int r = cgroup_write_file(cg->dirs[i], "cgroup.procs", value, e);
 		if (r < 0)
 			return r;
 	}
@@ -606,8 +310,8 @@ static int kill_tree(const char *dir, int depth)
 
 int cgroup_kill_dirs_passes(enum cgroup_mode mode, char *const *dirs, size_t n_dirs, int passes)
 {
-	if (mode == CGROUP_V2 && file_exists(dirs[0], "cgroup.kill"))
-		return write_file(dirs[0], "cgroup.kill", "1", NULL);
+	if (mode == CGROUP_V2 && cgroup_file_exists(dirs[0], "cgroup.kill"))
+		return cgroup_write_file(dirs[0], "cgroup.kill", "1", NULL);
 	/* Without cgroup.kill a process may fork between our read and our
 	 * kill; repeat until a pass finds nobody (bounded: pids.max caps it). */
 	int result = 0;
@@ -645,21 +349,21 @@ bool cgroup_oom_killed(struct cgroup *cg)
 	char text[1024];
 	uint64_t n = 0;
 	if (cg->mode == CGROUP_V2) {
-		if (read_file(cg->dirs[0], "memory.events", text, sizeof text) < 0)
+		if (cgroup_read_file(cg->dirs[0], "memory.events", text, sizeof text) < 0)
 			return false;
-		if (keyed_value(text, "oom_kill", &n) && n > 0)
+		if (cgroup_keyed_value(text, "oom_kill", &n) && n > 0)
 			return true;
-		return keyed_value(text, "oom_group_kill", &n) && n > 0;
+		return cgroup_keyed_value(text, "oom_group_kill", &n) && n > 0;
 	}
-	if (read_file(cg->dirs[0], "memory.oom_control", text, sizeof text) < 0)
+	if (cgroup_read_file(cg->dirs[0], "memory.oom_control", text, sizeof text) < 0)
 		return false;
-	if (keyed_value(text, "oom_kill", &n))
+	if (cgroup_keyed_value(text, "oom_kill", &n))
 		return n > 0;
 	/* Kernels before 4.13 do not count OOM kills: a sandbox still under
 	 * OOM, or one that ever hit its limit (swap is 0), is the best sign. */
-	if (keyed_value(text, "under_oom", &n) && n > 0)
+	if (cgroup_keyed_value(text, "under_oom", &n) && n > 0)
 		return true;
-	return read_u64_file(cg->dirs[0], "memory.failcnt", &n) == 0 && n > 0;
+	return cgroup_read_u64_file(cg->dirs[0], "memory.failcnt", &n) == 0 && n > 0;
 }
 
 uint64_t cgroup_memory_peak(struct cgroup *cg)
@@ -668,9 +372,9 @@ uint64_t cgroup_memory_peak(struct cgroup *cg)
 		return 0;
 	uint64_t v = 0;
 	if (cg->mode == CGROUP_V1)
-		return read_u64_file(cg->dirs[0], "memory.max_usage_in_bytes", &v) == 0 ? v : 0;
-	if (read_u64_file(cg->dirs[0], "memory.peak", &v) == 0 ||
-	    read_u64_file(cg->dirs[0], "memory.current", &v) == 0)
+		return cgroup_read_u64_file(cg->dirs[0], "memory.max_usage_in_bytes", &v) == 0 ? v : 0;
+	if (cgroup_read_u64_file(cg->dirs[0], "memory.peak", &v) == 0 ||
+	    cgroup_read_u64_file(cg->dirs[0], "memory.current", &v) == 0)
 		return v;
 	return 0;
 }
@@ -680,14 +384,14 @@ static bool cgroup_empty(const struct cgroup *cg)
 	char text[4096];
 	if (cg->mode == CGROUP_V2) {
 		uint64_t populated = 1;
-		int r = read_file(cg->dirs[0], "cgroup.events", text, sizeof text);
+		int r = cgroup_read_file(cg->dirs[0], "cgroup.events", text, sizeof text);
 		if (r == -ENOENT)
 			return true;
-		return r == 0 && keyed_value(text, "populated", &populated) && populated == 0;
+		return r == 0 && cgroup_keyed_value(text, "populated", &populated) && populated == 0;
 	}
 	for (size_t i = 0; i < cg->n_dirs; i++) {
 		/* kill_tree counts what it finds; nothing found means empty. */
-		int r = read_file(cg->dirs[i], "cgroup.procs", text, sizeof text);
+		int r = cgroup_read_file(cg->dirs[i], "cgroup.procs", text, sizeof text);
 		if (r == 0 && text[0] != '\0')
 			return false;
 		if (r < 0 && r != -ENOENT)
@@ -792,10 +496,10 @@ uint64_t cgroup_oom_kills(struct cgroup *cg)
 	uint64_t n = 0;
 	if (!cg)
 		return 0;
-	if (read_file(cg->dirs[0], cg->mode == CGROUP_V2 ? "memory.events" : "memory.oom_control",
+	if (cgroup_read_file(cg->dirs[0], cg->mode == CGROUP_V2 ? "memory.events" : "memory.oom_control",
 		      text, sizeof text) < 0)
 		return 0;
-	return keyed_value(text, "oom_kill", &n) ? n : 0;
+	return cgroup_keyed_value(text, "oom_kill", &n) ? n : 0;
 }
 
 int cgroup_try_destroy(struct cgroup *cg)

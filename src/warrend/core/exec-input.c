@@ -81,8 +81,12 @@ static void flush_stdin(struct exec *x)
 		loop_io_write(io, x->in_flight, x->in_flight_len, on_stdin_written);
 	} else if (x->in_close && !x->pty) {
 		close_io(&x->in); /* EOF for the command */
+		int r = 0; /* ... once the sandbox's copy goes */
 		if (x->stdin_kept && x->box->state != BOX_DEAD)
-			x->box->ops->exec_close_stdin(x->box->bb, x->id); /* ... once the sandbox's copy goes */
+			r = x->box->ops->exec_close_stdin(x->box->bb, x->id);
+		if (r < 0)
+			daemon_log("exec %u: its close-stdin did not reach its sandbox (%s): it may never read "
+				   "end-of-file", x->id, strerror(-r));
 		x->stdin_kept = false;
 	}
 }

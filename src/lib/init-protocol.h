@@ -25,7 +25,10 @@
  *                    every exec still running (with the fds it kept of
  *                    INIT_EXEC_KEEP execs), then INIT_EV_READY (with
  *                    the fds it holds, struct init_keep_request); then
- *                    it serves that connection as the first.
+ *                    it serves that connection as the first. A kept exec
+ *                    that ended meanwhile is RUNNING with the ends of its
+ *                    output (what it wrote last waits there), and its
+ *                    INIT_EV_EXITED follows the READY.
  * With INIT_EXEC_PTY the terminal's master travels back on the request's
  * own reply socket, not on this one: the parent's reader of this socket
  * stays a plain byte reader. The parent treats every event and every fd

@@ -226,10 +226,13 @@ struct running_exec {
 };
 
 /* Execs that ended while no daemon was connected (warrend restarting):
- * their status goes to the next connection. */
+ * their status goes to the next connection, with the requester's ends of
+ * their output when kept (what they wrote last waits in the pipes). */
 struct ended_exec {
 	uint32_t id;
 	int status;
+	int out[INIT_MAX_KEPT - 1];  /* kept: stdout's and stderr's (a terminal's master alone), else -1 */
+	int n_out;
 };
 static struct ended_exec ended_alone[INIT_MAX_RUNNING];
 static int n_ended_alone;
@@ -243,13 +246,19 @@ static void close_kept(struct running_exec *x)
 	}
 }
 
-/* An exec's end, to the daemon, or kept for the next one. */
-static void report_exit(const struct init_plan *p, uint32_t id, int status)
+/* An exec's end, to the daemon, or kept for the next one with the ends
+ * of its output (x->kept: taken; its stdin's goes with the command). */
+static void report_exit(const struct init_plan *p, struct running_exec *x, int status)
 {
-	if (send_event(p->sock, INIT_EV_EXITED, id, 0, status, NULL, NULL))
+	if (send_event(p->sock, INIT_EV_EXITED, x->id, 0, status, NULL, NULL) || n_ended_alone >= INIT_MAX_RUNNING)
 		return;
-	if (n_ended_alone < INIT_MAX_RUNNING)
-		ended_alone[n_ended_alone++] = (struct ended_exec){ .id = id, .status = status };
+	struct ended_exec *end = &ended_alone[n_ended_alone++];
+	*end = (struct ended_exec){ .id = x->id, .status = status };
+	for (int k = 0; k < INIT_MAX_KEPT - 1; k++)
+		if (x->kept[k] >= 0) {
+			end->out[end->n_out++] = x->kept[k];
+			x->kept[k] = -1;
+		}
 }
 
 static void close_fds(const int *fds, int n)
@@ -337,7 +346,7 @@ static void start_exec(const struct init_plan *p, char *buf, size_t len, int *fd
 	if (pid < 0)
 		refuse_exec(p, hdr.exec_id, fork_err, "fork");
 	else if (ended)
-		report_exit(p, hdr.exec_id, status);
+		report_exit(p, &(struct running_exec){ .id = hdr.exec_id, .kept = { -1, -1, -1 } }, status);
 }
 
 /* INIT_REQ_SIGNAL: the exec's process group (its command is a session
@@ -379,7 +388,7 @@ static void reap(const struct init_plan *p, struct running_exec *running)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (int i = 0; i < INIT_MAX_RUNNING; i++) {
 			if (running[i].pid == pid) {
-				report_exit(p, running[i].id, status);
+				report_exit(p, &running[i], status);
 				close_kept(&running[i]);
 				running[i].pid = 0;
 				break;
@@ -419,11 +428,14 @@ static bool send_event_fds(int sock, struct init_event *ev, const int *fds, int 
  * must know first (init-protocol.h). Fails when that daemon went too. */
 static bool greet(const struct init_plan *p, struct running_exec *running)
 {
-	while (n_ended_alone > 0) {
-		struct ended_exec *x = &ended_alone[n_ended_alone - 1];
-		if (!send_event(p->sock, INIT_EV_EXITED, x->id, 0, x->status, NULL, NULL))
+	/* one whose output waits in its pipes is running to the greeting (the
+	 * daemon takes them as any kept exec's), and ends right after it */
+	for (int i = 0; i < n_ended_alone; i++) {
+		struct ended_exec *x = &ended_alone[i];
+		struct init_event ev = { .type = x->n_out ? INIT_EV_RUNNING : INIT_EV_EXITED, .exec_id = x->id,
+					 .status = x->n_out ? x->n_out : x->status };
+		if (!send_event_fds(p->sock, &ev, x->out, x->n_out))
 			return false;
-		n_ended_alone--;
 	}
 	for (int i = 0; i < INIT_MAX_RUNNING; i++) {
 		if (running[i].pid <= 0)
@@ -439,7 +451,17 @@ static bool greet(const struct init_plan *p, struct running_exec *running)
 	}
 	/* exec_id: what this init understands (older inits send 0) */
 	struct init_event ready = { .type = INIT_EV_READY, .exec_id = INIT_PROTOCOL_VERSION, .status = n_held };
-	return send_event_fds(p->sock, &ready, held, n_held);
+	if (!send_event_fds(p->sock, &ready, held, n_held))
+		return false;
+	for (int i = 0; i < n_ended_alone; i++) {
+		struct ended_exec *x = &ended_alone[i];
+		if (x->n_out && !send_event(p->sock, INIT_EV_EXITED, x->id, 0, x->status, NULL, NULL))
+			return false;
+	}
+	for (int i = 0; i < n_ended_alone; i++)
+		close_fds(ended_alone[i].out, ended_alone[i].n_out);
+	n_ended_alone = 0;
+	return true;
 }
 
 /* INIT_REQ_KEEP: from now on the sandbox outlives its parent and is

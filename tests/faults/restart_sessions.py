@@ -11,7 +11,7 @@ from daemon_fixture import assert_error, pid_alive, wait_for
 from hostcheck import host_clean
 from test_daemon_processes import Stream, finished, post, proc, start
 from test_faults import stop_cleanly
-from test_restart import TICKER, create, last_tick, record_path, session_ids
+from test_restart import TICKER, create, last_tick, record_path, running, session_ids  # noqa: F401 (running: theirs too)
 
 
 def records(d):
@@ -92,19 +92,6 @@ def sigusr2_keeps_the_session(start_daemon, host_before, backend, containers):
 # --- processes that run on through a restart ---------------------------------------------
 
 ENDS_ON_USR1 = 'trap "echo done; exit 7" USR1; while :; do sleep 0.1; done'
-
-
-def running(fragment):
-    """The host pids of the processes with `fragment` in their command line."""
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if fragment.encode() in f.read():
-                    out.append(int(pid))
-        except OSError:
-            pass
-    return out
 
 
 def ticks_past(d, sid, pid, seen):

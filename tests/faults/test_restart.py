@@ -295,6 +295,54 @@ def test_a_process_stdin_stays_open_through_a_restart(start_daemon, host_before)
     host_clean(host_before, new, old)
 
 
+def running(fragment):
+    """The host pids of the processes with `fragment` in their command line."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if fragment.encode() in f.read():
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+LAST_WORDS = 'echo ready; trap "echo last words; echo and an error >&2; exit 7" USR1; while :; do sleep 0.1; done'
+
+
+def last_words_outlive_the_restart(start_daemon, host_before, backend, terminal):
+    """kill -9 of warrend with processes (one with a terminal, where the
+    backend has them) that write their last output and end while no daemon
+    runs: the next daemon reads that output and reports their exit status."""
+    old = start_daemon(backend=backend)
+    sid = create(old)
+    pids = [start(old, sid, cmd=["sh", "-c", LAST_WORDS])["pid"]]
+    if terminal:
+        pids.append(start(old, sid, cmd=["sh", "-c", LAST_WORDS], pty={"cols": 80, "rows": 24})["pid"])
+    for pid in pids:
+        s = Stream(old, sid, pid)
+        s.until("ready")
+        s.close()
+    old.kill()
+    for pid in running("last words"):
+        os.kill(pid, signal.SIGUSR1)
+    assert wait_for(lambda: not running("last words"), 30)
+    new = start_daemon(workdir=old.workdir, backend=backend)
+    assert "took back 1 session(s) a previous run left; destroyed 0" in new.log(), new.log()
+    for pid in pids:
+        said = output_of(Stream(new, sid, pid).events())
+        assert "last words" in said and "and an error" in said, (pid, said)
+        result = finished(new, sid, pid)
+        assert result["exit_code"] == 7 and not result.get("error"), result
+    stop_cleanly(new)
+    host_clean(host_before, new, old)
+
+
+def test_what_a_process_writes_as_it_ends_while_no_daemon_runs_is_kept(start_daemon, host_before):
+    last_words_outlive_the_restart(start_daemon, host_before, "native", terminal=True)
+
+
 def test_drain_waits_for_the_sessions_to_end(start_daemon, host_before):
     d = start_daemon()
     sid = create(d)

@@ -19,7 +19,7 @@ from restart_sessions import (ENDS_ON_USR1, Sessions, first_ticks, kill_while_pr
                               sigusr2_keeps_the_session, stdin_then_eof, ticks_past)
 from test_daemon_processes import Stream, finished, post, proc, start
 from test_faults import exec_request, in_background, stop_cleanly
-from test_restart import TICKER, create, record_path, rewrite_record, session_ids
+from test_restart import TICKER, create, last_words_outlive_the_restart, record_path, rewrite_record, session_ids
 from warrentest import docker_api
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tests' docker engine runs as root only")
@@ -222,3 +222,7 @@ def test_processes_run_on_through_kill_9_and_are_taken_back(start_daemon, host_b
     assert not ours(third), ours(third)
     assert wait_for(lambda: not [p for p in kept if pid_alive(p)], 10), "clients outlived the stop"
     host_clean(host_before, third, new, old)
+
+
+def test_what_a_process_writes_as_it_ends_while_no_daemon_runs_is_kept(start_daemon, host_before):
+    last_words_outlive_the_restart(start_daemon, host_before, "docker", terminal=False)

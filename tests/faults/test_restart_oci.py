@@ -20,7 +20,7 @@ from restart_sessions import (ENDS_ON_USR1, Sessions, first_ticks, kill_while_pr
 from test_daemon_processes import Stream, finished, post, proc, start
 from test_faults import exec_request, in_background, stop_cleanly
 from test_restart import (TICKER, create, ids_locked, impostor_process, impostor_spared_and_the_rest_serves,
-                          rewrite_record, session_ids, start_time)
+                          last_words_outlive_the_restart, rewrite_record, session_ids, start_time)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the oci backend runs as root only")
 
@@ -211,3 +211,7 @@ def test_a_process_runs_on_through_sigusr2(start_daemon, host_before):
     stop_cleanly(new)
     assert wait_for(lambda: not [p for p in kept if pid_alive(p)], 10), "exec waiters outlived the stop"
     host_clean(host_before, new, old)
+
+
+def test_what_a_process_writes_as_it_ends_while_no_daemon_runs_is_kept(start_daemon, host_before):
+    last_words_outlive_the_restart(start_daemon, host_before, "oci", terminal=True)

@@ -38,6 +38,26 @@ void docker_info_append(int fd, const char *fmt, ...)
 		(void)!write(fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+bool docker_info_taker(void *info_fd, pid_t *pid, unsigned long long *start)
+{
+	char buf[4096];
+	ssize_t n = pread(*(int *)info_fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	bool found = false;
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		int p;
+		unsigned long long s;
+		if (sscanf(line, "taken %d %llu", &p, &s) == 2) {
+			*pid = p;
+			*start = s;
+			found = true; /* (the last one counts) */
+		}
+	}
+	return found;
+}
+
 void docker_info_read(const char *path, struct exec_info *in)
 {
 	memset(in, 0, sizeof *in);

@@ -46,6 +46,9 @@ void docker_info_read(const char *path, struct exec_info *in);
  * open (O_APPEND: each line one write), so a restarted daemon may rename
  * it, and one removed meanwhile is never created again. */
 void docker_info_append(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* keep_waiter_linger's taker: the last "taken PID START" in the info file
+ * *(int *)info_fd, which a daemon appends once it took the client's fds. */
+bool docker_info_taker(void *info_fd, pid_t *pid, unsigned long long *start);
 /* A kept command's marker beside its info file: its stdin was closed
  * (keep-waiter.h). */
 static inline void docker_stdin_marker(const char *info_path, char *buf, size_t len)
@@ -111,4 +114,8 @@ int docker_rename(const char *id, const char *name, wr_error *e);
  * still runs is killed; the other files go. */
 void docker_settle_left_execs(const struct docker_saved *sv, const char *name, struct init_greeting *found,
 			      int *clients);
+/* The client of a kept command whose info file is info_path, proven by
+ * its pid and start time, is killed and waited for: its container is
+ * being removed (none outlives it, nor writes on, nor lingers). */
+void docker_end_client(const char *info_path);
 void docker_discard(const json_t *saved);

@@ -22,7 +22,9 @@
  * before the command exists, and "exit CODE" when it ended; it holds
  * that file open, so the next daemon renames it after the container's new
  * name. That daemon proves the client by its pid and start time, takes
- * its fds with pidfd_getfd and watches its pidfd; one whose client is gone
+ * its fds with pidfd_getfd, notes itself ("taken PID START") and watches
+ * its pidfd; a client whose command ended with no daemon lingers with the
+ * output until then (keep_waiter_linger). One whose client is gone
  * unseen, and a command a request held (its client died with the daemon),
  * is killed and reported so.
  *
@@ -31,6 +33,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,7 +191,9 @@ struct settle {
 };
 
 /* A kept command's client, proven, and room for it: its fds go into x,
- * its files are renamed after the container's name. */
+ * its files are renamed after the container's name, and we are noted as
+ * its taker (one whose command ended lingers with its output until then,
+ * or until we saw the end: keep_waiter_linger). */
 static bool take_client(const struct settle *st, int client, const char *path, struct init_greeting_exec *x)
 {
 	char marker[1040], to[1024], to_marker[1040];
@@ -197,6 +202,8 @@ static bool take_client(const struct settle *st, int client, const char *path, s
 	docker_stdin_marker(to, to_marker, sizeof to_marker);
 	if (strcmp(path, to) && rename(path, to) < 0)
 		return false;
+	_cleanup_close_ int info = open(to, O_WRONLY | O_APPEND | O_CLOEXEC);
+	docker_info_append(info, "taken %d %llu\n", (int)getpid(), docker_proc_start_time(getpid()));
 	bool stdin_closed = rename(marker, to_marker) == 0 || access(to_marker, F_OK) == 0;
 	for (int i = 0; i < INIT_MAX_KEPT && !(i == 2 && stdin_closed); i++) {
 		int got = (int)syscall(SYS_pidfd_getfd, client, KEPT_OUT + i, 0);
@@ -205,6 +212,10 @@ static bool take_client(const struct settle *st, int client, const char *path, s
 		x->fds[x->n_fds++] = got;
 	}
 	x->running = true;
+	struct exec_info in;
+	docker_info_read(to, &in);
+	if (in.have_exit || in.failed_err)
+		keep_release(client);
 	return true;
 }
 
@@ -221,7 +232,7 @@ static bool settle_one(uint32_t id, const char *path, void *arg)
 	struct init_greeting_exec *x = &found->execs[found->n];
 	*x = (struct init_greeting_exec){ .id = id, .fds = { -1, -1, -1 } };
 	wr_error e = { 0 };
-	if (in.client_pid > 0 && !in.have_exit && !in.failed_err) {
+	if (in.client_pid > 0) {
 		int client = keep_pidfd_of(in.client_pid, (long long)in.client_start, "docker client", &e);
 		if (client >= 0 && take_client(st, client, path, x)) {
 			st->clients[found->n++] = client;
@@ -263,19 +274,22 @@ void docker_settle_left_execs(const struct docker_saved *sv, const char *name, s
 		each_exec_file(sv->created_as, settle_one, &st);
 }
 
-/* A kept command's client, of a container being removed: it goes first,
- * and is waited for, so none outlives its container nor writes on. */
-static bool end_client(uint32_t id, const char *path, void *arg)
+void docker_end_client(const char *info_path)
 {
-	(void)id, (void)arg;
 	struct exec_info in;
 	wr_error e = { 0 };
-	docker_info_read(path, &in);
+	docker_info_read(info_path, &in);
 	_cleanup_close_ int client = in.client_pid > 0 ? keep_pidfd_of(in.client_pid, (long long)in.client_start,
 								       "docker client", &e) : -1;
 	struct pollfd p = { .fd = client, .events = POLLIN };
 	if (client >= 0 && syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0) == 0)
 		poll(&p, 1, INSPECT_TIMEOUT_MS);
+}
+
+static bool end_client(uint32_t id, const char *path, void *arg)
+{
+	(void)id, (void)arg;
+	docker_end_client(path);
 	return false;
 }
 

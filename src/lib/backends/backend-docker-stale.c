@@ -156,8 +156,14 @@ unsigned docker_remove_stale(const char *prefix, bool (*keep)(const char *name))
 		char name[256];
 		snprintf(name, sizeof name, "%s", de->d_name);
 		name[strcspn(name, ".")] = '\0';
-		if (!strncmp(name, prefix, strlen(prefix)) && !(keep && keep(name)))
-			unlinkat(dirfd(dir), de->d_name, 0);
+		if (strncmp(name, prefix, strlen(prefix)) || (keep && keep(name)))
+			continue;
+		const char *dot = de->d_name + strlen(name);
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", docker_cfg.state_dir, de->d_name);
+		if (*dot == '.' && dot[1] && !dot[1 + strspn(dot + 1, "0123456789")])
+			docker_end_client(path); /* (its container went above) */
+		unlinkat(dirfd(dir), de->d_name, 0);
 	}
 	return removed;
 }

@@ -498,7 +498,7 @@ static int command_child(void *arg)
 {
 	struct exec_job *j = arg;
 	wr_error e = { 0 };
-	_cleanup_close_ int info = open(j->info_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	_cleanup_close_ int info = open(j->info_path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (j->keep) {
 		keep_waiter_enter(j->stdin_closed);
 		/* (held until pump_stream waits: no call of the engine's is cut short) */
@@ -510,12 +510,13 @@ static int command_child(void *arg)
 		docker_info_append(info, "client %d %llu\n", (int)getpid(), docker_proc_start_time(getpid()));
 	}
 	int r = docker_engine_exec(j->box->id, j->x->argv, j->x->envp, j->x->cwd, info, &e);
-	if (r < 0) {
+	if (r < 0)
 		docker_info_append(info, "failed %d %s\n", -r, e.message);
-		return 127;
-	}
-	docker_info_append(info, "exit %d\n", r);
-	return r;
+	else
+		docker_info_append(info, "exit %d\n", r);
+	if (j->keep)
+		keep_waiter_linger(docker_info_taker, &info);
+	return r < 0 ? 127 : r;
 }
 
 static int file_child(void *arg)

@@ -560,7 +560,7 @@ static void exec_forget(struct backend_box *b, struct oci_exec *x)
 {
 	char path[PATH_MAX + 32];
 	static const char *const files[] = { "pid", "log", "json", "tty", "waiter", "status", "stdin-closed",
-					     "waiter.tmp", "status.tmp" };
+					     "taken", "waiter.tmp", "status.tmp", "taken.tmp" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		oci_exec_paths(b, x->id, files[i], path, sizeof path);
 		unlink(path);
@@ -641,7 +641,7 @@ struct exec_waiter_args {
 	 * writes its status at `status` and drops its copy of stdin once
 	 * `stdin_closed` is there */
 	bool keep;
-	const char *status, *stdin_closed;
+	const char *status, *stdin_closed, *taken;
 };
 
 /* How long the runtime may take to send a terminal: a start's ceiling. */
@@ -696,8 +696,10 @@ static int exec_waiter(void *arg)
 		if (w < 0 && errno != EINTR)
 			return WARREN_EXIT_SETUP;
 	}
-	if (a->keep)
+	if (a->keep) {
 		oci_waiter_write_status(a->status, st);
+		keep_waiter_linger(oci_waiter_taker, (void *)a->taken);
+	}
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	struct rlimit no_core = { 0, 0 };
@@ -717,7 +719,8 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	if (b->state != OCI_READY)
 		return wr_error_set(e, ESRCH, "container %s is not running", b->name);
 	char cgname[32], cgarg[48], proc_path[PATH_MAX + 32], log[PATH_MAX + 32], pidfile[PATH_MAX + 32];
-	char console[PATH_MAX + 32], waiter[PATH_MAX + 32], status[PATH_MAX + 32], stdin_closed[PATH_MAX + 32];
+	char console[PATH_MAX + 32], waiter[PATH_MAX + 32], status[PATH_MAX + 32], stdin_closed[PATH_MAX + 32],
+		taken[PATH_MAX + 32];
 	bool keep = x->keep && b->kept;
 	snprintf(cgname, sizeof cgname, "exec-%u", x->id);
 	/* the exec's own cgroup, so exec_kill reaches exactly what it started;
@@ -730,9 +733,11 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	oci_exec_paths(b, x->id, "waiter", waiter, sizeof waiter);
 	oci_exec_paths(b, x->id, "status", status, sizeof status);
 	oci_exec_paths(b, x->id, "stdin-closed", stdin_closed, sizeof stdin_closed);
+	oci_exec_paths(b, x->id, "taken", taken, sizeof taken);
 	unlink(pidfile);
 	unlink(status);
 	unlink(stdin_closed);
+	unlink(taken);
 
 	/* the process of config.json with this command's args, env and cwd:
 	 * `exec --process` takes it whole (no capabilities, no_new_privs,
@@ -790,7 +795,7 @@ static int start_exec(struct backend_box *b, const struct backend_exec *x, const
 	argv[n] = NULL;
 	struct exec_waiter_args wa = { .argv = (char *const *)argv, .pidfile = pidfile, .console = t ? console : NULL,
 				       .cols = t ? t->cols : 0, .rows = t ? t->rows : 0, .keep = keep, .status = status,
-				       .stdin_closed = stdin_closed };
+				       .stdin_closed = stdin_closed, .taken = taken };
 	const int term_stdio[3] = { t ? t->reply : -1, -1, -1 };
 	/* kept: the waiter holds our ends (a terminal's master it keeps itself) */
 	const int own[3] = { t ? -1 : x->own[0], t ? -1 : x->own[1], t ? -1 : x->own[2] };

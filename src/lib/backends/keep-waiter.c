@@ -16,6 +16,7 @@
 
 static volatile sig_atomic_t stdin_asked;
 static bool stdin_dropped;
+static pid_t started_by;             /* the daemon that started the waiter */
 
 static void on_sigurg(int sig)
 {
@@ -25,6 +26,7 @@ static void on_sigurg(int sig)
 
 void keep_waiter_enter(const char *stdin_closed)
 {
+	started_by = getppid();
 	setsid();
 	/* no SA_RESTART: the waiter's wait returns EINTR and drops it */
 	struct sigaction sa = { .sa_handler = on_sigurg };
@@ -42,6 +44,24 @@ void keep_waiter_drop_stdin(void)
 		return;
 	close(KEPT_IN);
 	stdin_dropped = true;
+}
+
+void keep_waiter_linger(bool (*taker)(void *arg, pid_t *pid, unsigned long long *start), void *arg)
+{
+	if (getppid() == started_by)
+		return;
+	close(KEPT_IN); /* (its command ended: nobody writes to it again) */
+	/* what it holds of the pipes' write ends would keep them from EOF */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && devnull >= 0; fd++)
+		dup2(devnull, fd);
+	for (;;) {
+		pid_t pid = 0;
+		unsigned long long start = 0, now;
+		if (taker(arg, &pid, &start) && pid > 0 && proc_start_time(pid, &now) == 0 && now == start)
+			return;
+		pause(); /* (SIGTERM ends it; SIGURG looks again) */
+	}
 }
 
 /* ---- in the daemon ---------------------------------------------------------- */
@@ -81,4 +101,9 @@ bool keep_pidfd_ended(int pidfd)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	return poll(&p, 1, 0) == 1;
+}
+
+void keep_release(int pidfd)
+{
+	syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
 }

@@ -30,6 +30,15 @@ void keep_waiter_enter(const char *stdin_closed);
  * asked (the signal came, or its marker was there at keep_waiter_enter). */
 void keep_waiter_drop_stdin(void);
 
+/* Once its command ended and its end is written: while the daemon that
+ * started it runs, that daemon holds the output's read ends too, and the
+ * waiter returns. Else it lingers holding them, so what the command wrote
+ * last waits in the pipes, until the last daemon that took them
+ * (taker(arg, &pid, &start): the last one noted, 0 when none) is alive,
+ * or until the next daemon, which took them and saw the end, sends
+ * SIGTERM (keep_release). */
+void keep_waiter_linger(bool (*taker)(void *arg, pid_t *pid, unsigned long long *start), void *arg);
+
 /* ---- in the daemon ---- */
 /* pid is alive and started at `started` (proc_start_time): a pidfd of it
  * (the start time read again once the pidfd holds it, so a pid reused
@@ -40,3 +49,6 @@ int keep_pidfd_of(pid_t pid, long long started, const char *what, wr_error *e);
 int keep_close_stdin(const char *marker, pid_t pid, int pidfd);
 /* Whether the process of pidfd has ended. */
 bool keep_pidfd_ended(int pidfd);
+/* A lingering waiter whose output this daemon took (its end noted
+ * already): it may go. */
+void keep_release(int pidfd);

@@ -21,7 +21,11 @@
  * container (oci_keep_find): a .status says how the command ended; else a
  * waiter proven alive (its start time, as the holder is proven) is asked
  * for nothing: the daemon takes its fds with pidfd_getfd and watches its
- * pidfd, whose end means the .status is there. What was not kept (a
+ * pidfd, whose end means the .status is there. A waiter whose command
+ * ended while no daemon ran lingers holding the output's read ends (what
+ * the command wrote last waits there) until the daemon noted in
+ * exec-ID.taken is alive, or the next daemon took them and saw the end
+ * (keep_waiter_linger). What was not kept (a
  * request held it: no .waiter) is killed, as before, with a clear error.
  * The same init_greeting as a native sandbox's init sends is filled, so
  * the daemon restores processes without knowing the backend. Signals
@@ -31,7 +35,7 @@
  * one sent before the waiter's handler is in place is not fatal, and the
  * waiter looks for the marker once its handler is). A waiter writes into
  * the bundle: whoever removes a bundle not through its daemon (discard,
- * the stale sweep) first waits for its waiters (oci_keep_wait_waiters).
+ * the stale sweep) first ends its waiters (oci_keep_wait_waiters).
  * Rejected: a per-container supervisor speaking init's protocol on a
  * control socket; it would run the runtime for every command and be one
  * more server to secure, while each waiter already is the command's
@@ -150,8 +154,6 @@ int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x,
 	long long started;
 	if (read_waiter(path, &pid, &started) < 0)
 		return -ENOENT;
-	if (oci_keep_read_status(status_path, &x->status) == 0)
-		return 0;
 	wr_error e = { 0 };
 	int fd = keep_pidfd_of(pid, started, "waiter", &e);
 	if (fd < 0) {
@@ -169,9 +171,25 @@ int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x,
 			break; /* a terminal's master alone, or no stdin */
 		x->fds[x->n_fds++] = got;
 	}
+	/* one that ended lingers with its output (keep_waiter_linger): it
+	 * goes once we noted ourselves as its taker, or we saw its end */
+	snprintf(path, sizeof path, "%s/exec-%u.taken", bundle, id);
+	oci_keep_note_waiter(path, getpid());
+	int status;
+	if (oci_keep_read_status(status_path, &status) == 0)
+		keep_release(fd);
 	x->running = true;
 	*waiter = fd;
 	return 1;
+}
+
+bool oci_waiter_taker(void *taken, pid_t *pid, unsigned long long *start)
+{
+	long long started;
+	if (read_waiter(taken, pid, &started) < 0)
+		return false;
+	*start = (unsigned long long)started;
+	return true;
 }
 
 void oci_keep_wait_waiters(const char *bundle, unsigned timeout_ms)
@@ -193,6 +211,9 @@ void oci_keep_wait_waiters(const char *bundle, unsigned timeout_ms)
 		_cleanup_close_ int fd = keep_pidfd_of(pid, started, "waiter", &e);
 		uint64_t now = monotonic_ms();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
+		/* (one whose command ended would linger with its output) */
+		if (fd >= 0)
+			syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
 		if (fd >= 0 && now < deadline)
 			poll(&p, 1, (int)(deadline - now));
 	}

@@ -19,6 +19,8 @@
 /* The command's wait status, for a daemon that was not there to reap
  * the waiter (renamed into place: read whole or not at all). */
 void oci_waiter_write_status(const char *path, int status);
+/* keep_waiter_linger's taker: the daemon noted at `taken` (exec-ID.taken). */
+bool oci_waiter_taker(void *taken, pid_t *pid, unsigned long long *start);
 
 /* ---- in the daemon ---- */
 /* Records the waiter `pid` of a kept exec at `path` (its .waiter file):
@@ -33,6 +35,7 @@ int oci_keep_read_status(const char *path, int *status);
  * kept (a request held it); -ESRCH its waiter is gone unseen (x->error
  * says so). */
 int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x, int *waiter);
-/* Waits (at most timeout_ms) until the waiters of the bundle's kept
- * execs have ended, so none writes into a bundle being removed. */
+/* Ends the waiters of the bundle's kept execs (their container is gone:
+ * nobody takes their output) and waits (at most timeout_ms) until they
+ * have, so none writes into a bundle being removed. */
 void oci_keep_wait_waiters(const char *bundle, unsigned timeout_ms);

@@ -1,5 +1,6 @@
-/* Shared by policy-parse.c (reading and validating a document) and
- * policy.c (loading, tightening, writing back): the field tables are the
+/* Shared by policy-parse.c (reading and validating a document, with
+ * policy-network.c, policy-collect.c and policy-mounts.c) and policy.c
+ * (loading, tightening, writing back): the field tables are the
  * one description of limits and rlimits both sides use. Not a public API. */
 #pragma once
 #include <stdarg.h>
@@ -68,8 +69,18 @@ int policy_parse_collect(struct parser *ps, const char *path, json_t *v, const s
 json_t *policy_collect_to_json(const struct policy *p);
 void policy_collect_defaults(struct policy *p);
 
+/* mounts, hide (policy-mounts.c) */
+int policy_parse_mounts(struct parser *ps, const char *path, json_t *v, const struct field *f);
+int policy_parse_hide(struct parser *ps, const char *path, json_t *v, const struct field *f);
 /* Why `path` cannot be hidden (see "hide" in warren-policy(5)), or NULL. */
 const char *policy_hide_problem(const char *path);
+/* *slot becomes a copy of value (the old one freed). */
+int policy_replace_string(struct parser *ps, char **slot, const char *value);
+/* An array of unique strings, each accepted by `valid` (which may set the
+ * error itself and return false), into *out (NULL-terminated) and *n_out. */
+int policy_parse_unique_strings(struct parser *ps, const char *path, json_t *v,
+				bool (*valid)(struct parser *ps, const char *path, const char *s), char ***out,
+				size_t *n_out);
 
 /* "EPERM" for EPERM, NULL for an errno a policy cannot name. */
 const char *policy_errno_name(int value);

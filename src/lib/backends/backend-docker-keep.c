@@ -239,6 +239,7 @@ static bool settle_one(uint32_t id, const char *path, void *arg)
 			return true;
 		}
 		if (client >= 0) {
+			wr_error_set(&e, errno, "its docker client's file %s could not be renamed", path);
 			syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0);
 			close(client);
 		}

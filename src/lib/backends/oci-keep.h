@@ -30,8 +30,9 @@ int oci_keep_note_waiter(const char *path, pid_t pid);
 int oci_keep_read_status(const char *path, int *status);
 
 /* What a restarted daemon finds of exec `id` in the bundle `bundle`:
- * 1 it runs (x->running, its kept fds in x->fds, *waiter the waiter's
- * pidfd); 0 it ended while no daemon ran (x->status); -ENOENT it was not
+ * 1 it runs, or it ended and its waiter lingers with its output (x->running,
+ * its kept fds in x->fds, *waiter the waiter's pidfd, whose end is the
+ * command's); 0 it ended and its waiter too (x->status); -ENOENT it was not
  * kept (a request held it); -ESRCH its waiter is gone unseen (x->error
  * says so). */
 int oci_keep_find(const char *bundle, uint32_t id, struct init_greeting_exec *x, int *waiter);

@@ -99,6 +99,8 @@ struct mount_config {
 	int template_fd;              /* MOUNT_PART_SANDBOX: a copy of the template */
 };
 
+/* Each op kind's name, as failures and describe print it. */
+extern const char *const mount_op_names[MOP_UNMOUNT + 1];
 /* What every sandbox masks, NULL-terminated: Docker's default list (its
  * oci/defaults.go) and more, among them /proc/locks and the kernel's
  * symbols and log. A file is covered by /dev/null, a directory by an empty

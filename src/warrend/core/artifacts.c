@@ -224,13 +224,24 @@ static void remove_artifact(struct artifact *a)
 	free(a);
 }
 
+/* The wall clock as clients read it. time() reads the kernel's coarse
+ * copy, which a starved machine updates late: CI saw it a second and
+ * more behind, so a URL past its expiry still passed its check. An
+ * artifact and its URLs live through the second `expires`, and go after. */
+static time_t wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 static void expire(void *data)
 {
-	time_t now = time(NULL);
+	time_t now = wall_now();
 	for (struct list *n = artifacts.next; n != &artifacts;) {
 		struct artifact *a = LIST_ENTRY(struct artifact, link, n);
 		n = n->next;
-		if (a->expires <= now) {
+		if (a->expires < now) {
 			if (daemon_state->cfg.verbose)
 				daemon_log("artifact %s (%s, %llu bytes) expired: removed", a->id, a->name,
 					   (unsigned long long)a->size);
@@ -288,7 +299,7 @@ static int adopt(const char *record, time_t now)
 	if (owner && name && json_is_integer(size) && json_is_integer(expires) &&
 	    fstatat(dir_fd, data, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size == json_integer_value(size)) {
-		r = json_integer_value(expires) > now ? 1 : 0;
+		r = json_integer_value(expires) >= now ? 1 : 0;
 		if (r == 1 && add(id, owner, name, (uint64_t)st.st_size, (time_t)json_integer_value(expires)) < 0)
 			r = -1;
 	}
@@ -311,7 +322,7 @@ static void sweep(void)
 	size_t n = 0;
 	char **names = dir_names(&n);
 	unsigned kept = 0, expired = 0, broken = 0, leftovers = 0;
-	time_t now = time(NULL);
+	time_t now = wall_now();
 	for (size_t i = 0; names && i < n; i++) {
 		if (!ends_with(names[i], ".json") || strlen(names[i]) != ARTIFACT_ID_LEN + 5)
 			continue;
@@ -383,7 +394,7 @@ void artifacts_new_prefix(char out[ARTIFACT_ID_LEN - 8 + 1])
 
 time_t artifacts_expiry(void)
 {
-	return time(NULL) + (time_t)(daemon_state->cfg.artifact_ttl_ms / 1000);
+	return wall_now() + (time_t)(daemon_state->cfg.artifact_ttl_ms / 1000);
 }
 
 int artifacts_sign(const char *id, const char *name, time_t expires, char *out, size_t len)
@@ -396,13 +407,13 @@ enum artifact_url_verdict artifacts_check_url(const char *target, size_t len, st
 	if (!key_loaded) /* never signed by a key not yet read */
 		return artifact_url_check(key, target, len, 0, out) == ARTIFACT_URL_NOT_OURS ? ARTIFACT_URL_NOT_OURS
 											   : ARTIFACT_URL_BAD;
-	return artifact_url_check(key, target, len, (int64_t)time(NULL), out);
+	return artifact_url_check(key, target, len, (int64_t)wall_now(), out);
 }
 
 int artifacts_open(const struct artifact_url *u, uint64_t *size)
 {
 	struct artifact *a = find(u->id);
-	if (!a || strcmp(a->name, u->name) || a->expires <= time(NULL))
+	if (!a || strcmp(a->name, u->name) || a->expires < wall_now())
 		return -ENOENT;
 	char name[ARTIFACT_ID_LEN + 8];
 	snprintf(name, sizeof name, "%s.data", a->id);

@@ -240,7 +240,7 @@ static bool settle_one(uint32_t id, const char *path, void *arg)
 		}
 		if (client >= 0) {
 			wr_error_set(&e, errno, "its docker client's file %s could not be renamed", path);
-			syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0);
+			keep_kill(client);
 			close(client);
 		}
 		docker_info_read(path, &in); /* (it may have ended between the two looks) */
@@ -283,7 +283,7 @@ void docker_end_client(const char *info_path)
 	_cleanup_close_ int client = in.client_pid > 0 ? keep_pidfd_of(in.client_pid, (long long)in.client_start,
 								       "docker client", &e) : -1;
 	struct pollfd p = { .fd = client, .events = POLLIN };
-	if (client >= 0 && syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0) == 0)
+	if (client >= 0 && keep_kill(client) == 0)
 		poll(&p, 1, INSPECT_TIMEOUT_MS);
 }
 

@@ -862,7 +862,7 @@ static int docker_destroy_step(struct backend_box *b)
 			struct dexec *d = *pp;
 			proc_kill(&d->proc);
 			if (d->client_pidfd >= 0 && !keep_pidfd_ended(d->client_pidfd)) {
-				syscall(SYS_pidfd_send_signal, d->client_pidfd, SIGKILL, NULL, 0);
+				keep_kill(d->client_pidfd);
 				pp = &d->next;
 				continue;
 			}
@@ -965,7 +965,7 @@ static void adopt_exec(struct backend_box *b, struct init_greeting_exec *x, int 
 	struct exec_info in;
 	snprintf(path, sizeof path, "%s/%s.%u", docker_cfg.state_dir, b->name, x->id);
 	docker_info_read(path, &in);
-	syscall(SYS_pidfd_send_signal, client, SIGKILL, NULL, 0);
+	keep_kill(client);
 	close(client);
 	if (in.pid > 0 && docker_proc_start_time(in.pid) == in.start)
 		docker_kill_tree(in.pid);

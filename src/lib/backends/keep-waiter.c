@@ -107,3 +107,8 @@ void keep_release(int pidfd)
 {
 	syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
 }
+
+int keep_kill(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 ? -errno : 0;
+}

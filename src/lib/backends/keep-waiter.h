@@ -52,3 +52,6 @@ bool keep_pidfd_ended(int pidfd);
 /* A lingering waiter whose output this daemon took (its end noted
  * already): it may go. */
 void keep_release(int pidfd);
+/* A waiter (or client) nobody is to take back: SIGKILL through its
+ * pidfd. 0, or -errno (it is gone already: -ESRCH). */
+int keep_kill(int pidfd);

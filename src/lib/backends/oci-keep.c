@@ -213,7 +213,7 @@ void oci_keep_wait_waiters(const char *bundle, unsigned timeout_ms)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		/* (one whose command ended would linger with its output) */
 		if (fd >= 0)
-			syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+			keep_kill(fd);
 		if (fd >= 0 && now < deadline)
 			poll(&p, 1, (int)(deadline - now));
 	}
